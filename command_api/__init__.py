@@ -1,0 +1,1 @@
+"""The write side: endpoints → commands → handlers → domain → event store → Kafka."""

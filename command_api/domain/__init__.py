@@ -1,0 +1,1 @@
+"""Pure aggregates: no I/O. They check invariants and record pending events."""

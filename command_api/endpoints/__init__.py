@@ -1,0 +1,1 @@
+"""HTTP endpoints: turn a request into a command, run its handler, answer 202."""

@@ -1,0 +1,130 @@
+"""The event store: one MongoDB document per commit.
+
+A commit holds all the events one command produced, so appending them is a single
+``insert_one`` — atomic on any MongoDB-compatible server, no multi-document transaction.
+
+- ``(aggregate_id, version)`` is unique, where ``version`` is the *first* aggregate
+  version in the commit. Every writer appends at ``loaded_version + 1``, so of two
+  concurrent writers that loaded the same state exactly one insert succeeds; the other
+  gets ``ConcurrencyConflict`` (optimistic concurrency).
+- ``command_id`` is unique: a retried command (same merchant + Idempotency-Key) cannot
+  commit twice, even if the first attempt crashed before answering.
+- ``published`` is false until every event of the commit is on Kafka; the relay finds
+  the rest by it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bson import ObjectId
+from pymongo import ASCENDING, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from shared.events import EventEnvelope, utc_now
+from shared.mongo import ensure_indexes
+
+COMMITS = "commits"
+
+INDEXES = [
+    IndexModel([("aggregate_id", ASCENDING), ("version", ASCENDING)], unique=True,
+               name="aggregate_version_unique"),
+    IndexModel([("command_id", ASCENDING)], unique=True, name="command_id_unique"),
+    IndexModel([("published", ASCENDING), ("aggregate_id", ASCENDING), ("version", ASCENDING)],
+               name="unpublished_in_version_order"),
+    IndexModel([("aggregate_type", ASCENDING), ("_id", ASCENDING)], name="by_type_in_order"),
+]
+
+
+class ConcurrencyConflict(Exception):
+    """Another writer appended to this aggregate first."""
+
+
+class DuplicateCommand(Exception):
+    """This command was already committed; ``commit`` is the earlier result."""
+
+    def __init__(self, commit: Commit) -> None:
+        super().__init__(commit.command_id)
+        self.commit = commit
+
+
+@dataclass(frozen=True)
+class Commit:
+    aggregate_type: str
+    aggregate_id: str
+    merchant_id: str
+    command_id: str
+    events: list[EventEnvelope]
+    committed_at: datetime = field(default_factory=utc_now)
+    id: ObjectId = field(default_factory=ObjectId)
+
+    @property
+    def version(self) -> int:
+        return self.events[0].aggregate_version
+
+    @property
+    def last_version(self) -> int:
+        return self.events[-1].aggregate_version
+
+    def to_document(self) -> dict:
+        return {
+            "_id": self.id,
+            "aggregate_type": self.aggregate_type,
+            "aggregate_id": self.aggregate_id,
+            "version": self.version,
+            "last_version": self.last_version,
+            "merchant_id": self.merchant_id,
+            "command_id": self.command_id,
+            "committed_at": self.committed_at,
+            "published": False,
+            "events": [e.model_dump(mode="json") for e in self.events],
+        }
+
+    @classmethod
+    def from_document(cls, doc: dict) -> Commit:
+        return cls(
+            aggregate_type=doc["aggregate_type"], aggregate_id=doc["aggregate_id"],
+            merchant_id=doc["merchant_id"], command_id=doc["command_id"],
+            events=[EventEnvelope.model_validate(e) for e in doc["events"]],
+            committed_at=doc["committed_at"], id=doc["_id"],
+        )
+
+
+class EventStore:
+    def __init__(self, db: AsyncDatabase) -> None:
+        self.commits = db[COMMITS]
+
+    async def create_indexes(self) -> None:
+        await ensure_indexes(self.commits, INDEXES)
+
+    async def load(self, aggregate_id: str) -> list[EventEnvelope]:
+        """Every event of one aggregate, in version order."""
+        cursor = self.commits.find({"aggregate_id": aggregate_id}, {"events": 1}).sort("version", ASCENDING)
+        return [EventEnvelope.model_validate(e) async for doc in cursor for e in doc["events"]]
+
+    async def append(self, commit: Commit) -> Commit:
+        try:
+            await self.commits.insert_one(commit.to_document())
+        except DuplicateKeyError:
+            # A retry of a committed command, or a race with another writer? Servers name
+            # the violated index differently (FerretDB does not), so ask the store.
+            earlier = await self.commits.find_one({"command_id": commit.command_id})
+            if earlier is not None:
+                raise DuplicateCommand(Commit.from_document(earlier)) from None
+            raise ConcurrencyConflict(commit.aggregate_id) from None
+        return commit
+
+    async def find_by_command(self, command_id: str) -> Commit | None:
+        doc = await self.commits.find_one({"command_id": command_id})
+        return Commit.from_document(doc) if doc else None
+
+    async def mark_published(self, commit_id: ObjectId) -> None:
+        await self.commits.update_one({"_id": commit_id}, {"$set": {"published": True}})
+
+    async def unpublished(self, older_than: datetime, limit: int = 500) -> list[Commit]:
+        """Commits not yet on Kafka, each aggregate's in version order."""
+        cursor = (self.commits.find({"published": False, "committed_at": {"$lt": older_than}})
+                  .sort([("aggregate_id", ASCENDING), ("version", ASCENDING)]).limit(limit))
+        return [Commit.from_document(doc) async for doc in cursor]

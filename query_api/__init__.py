@@ -1,0 +1,1 @@
+"""The read side: endpoints → queries → cache → read models. Imports ``shared`` only."""

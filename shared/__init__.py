@@ -1,0 +1,1 @@
+"""The contract and plumbing every merchant-backend process shares."""

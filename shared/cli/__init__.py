@@ -1,0 +1,1 @@
+"""The ``merchant`` command line: one sub-module per command group."""

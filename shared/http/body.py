@@ -1,0 +1,47 @@
+"""Reading a JSON request body into a pydantic model, with clear 4xx errors."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+
+from shared.http.errors import ApiError, validation_fields
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+async def read_json(request: Request, max_bytes: int) -> object:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise ApiError(413, "payload_too_large", f"The body exceeds {max_bytes} bytes.")
+    chunks, size = [], 0
+    async for chunk in request.stream():  # counted as it arrives: a lying length cannot pass
+        size += len(chunk)
+        if size > max_bytes:
+            raise ApiError(413, "payload_too_large", f"The body exceeds {max_bytes} bytes.")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    if raw and content_type not in ("application/json", "") and not content_type.endswith("+json"):
+        raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
+    if not raw:
+        raise ApiError(400, "malformed_json", "The request body is empty; send a JSON object.")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, "malformed_json", f"The request body is not valid JSON: {exc}") from None
+
+
+async def parse_body(request: Request, model: type[Model], max_bytes: int) -> Model:
+    payload = await read_json(request, max_bytes)
+    if not isinstance(payload, dict):
+        raise ApiError(422, "validation_failed", "The request body must be a JSON object.",
+                       [{"field": "body", "problem": "object_type", "message": "expected an object"}])
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise ApiError(422, "validation_failed", "The request body is not valid.",
+                       validation_fields(exc)) from None

@@ -1,0 +1,70 @@
+"""Kafka client factories (aiokafka). Opened in lifespans, never at import."""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from shared.settings import ServerSettings
+from shared.topics import DOMAIN_TOPIC_PARTITIONS, DOMAIN_TOPICS
+
+
+def reliable_producer(settings: ServerSettings, **options) -> AIOKafkaProducer:
+    """The producer for domain events: idempotent, ``acks=all``, ordered per key.
+
+    Idempotence keeps a retried send from writing a duplicate into the partition; the
+    relay may still re-publish after a crash, which consumers absorb (at-least-once).
+    """
+    options.setdefault("request_timeout_ms", 10_000)
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=options.pop("linger_ms", 2),
+        **options,
+    )
+
+
+async def ensure_topics(
+    settings: ServerSettings,
+    topics: tuple[str, ...] = DOMAIN_TOPICS,
+    partitions: int = DOMAIN_TOPIC_PARTITIONS,
+    retention_ms: int = -1,
+) -> list[str]:
+    """Create the topics that do not exist yet (idempotent). Returns those created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(name, num_partitions=partitions, replication_factor=1,
+                     topic_configs={"retention.ms": str(retention_ms)})
+            for name in topics if name not in existing
+        ]
+        if not wanted:
+            return []
+        try:
+            await admin.create_topics(wanted)
+        except TopicAlreadyExistsError:
+            pass  # a concurrent creator won; the topic exists, which is all we want
+        return [t.name for t in wanted]
+    finally:
+        await admin.close()
+
+
+async def ping(settings: ServerSettings) -> bool:
+    """Ready means a metadata call succeeds, not merely an open port."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers,
+                                request_timeout_ms=3000)
+    try:
+        await admin.start()
+        await admin.list_topics()
+        return True
+    except Exception:
+        return False
+    finally:
+        try:
+            await admin.close()
+        except Exception:
+            pass

@@ -1,0 +1,10 @@
+"""Kafka topic names: the domain streams others build on (ARCHITECTURE.md)."""
+
+PRODUCTS = "products.events"
+ORDERS = "orders.events"
+
+DOMAIN_TOPICS = (PRODUCTS, ORDERS)
+DOMAIN_TOPIC_PARTITIONS = 6
+
+# Which topic carries an aggregate type's events.
+TOPIC_BY_AGGREGATE = {"product": PRODUCTS, "order": ORDERS}

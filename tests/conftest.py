@@ -1,0 +1,45 @@
+"""Fixtures shared by every suite. Unit tests use none of the server fixtures."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from shared.settings import ServerSettings
+from tests.support import servers as server_support
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[server_support.Servers]:
+    found = server_support.resolve()
+    yield found
+    found.stop()
+
+
+@pytest.fixture(scope="session")
+def database_name() -> str:
+    """Each test session writes to a database of its own."""
+    return f"test_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def server_env(servers, database_name) -> dict[str, str]:
+    return servers.env(database_name)
+
+
+@pytest.fixture(scope="session")
+def settings(server_env) -> ServerSettings:
+    return ServerSettings(**{k.lower(): v for k, v in server_env.items()})
+
+
+@pytest.fixture(scope="session")
+async def mongo_db(settings) -> AsyncIterator:
+    from shared import mongo
+
+    client = mongo.open_mongo(settings)
+    db = mongo.database(client, settings)
+    yield db
+    await client.drop_database(settings.mongodb_database)
+    await client.close()

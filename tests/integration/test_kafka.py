@@ -1,0 +1,66 @@
+"""The Kafka adapter against a real broker."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from shared.events import EventEnvelope
+from shared.kafka import ensure_topics, ping, reliable_producer
+
+pytestmark = pytest.mark.integration
+
+
+async def test_broker_answers_metadata(settings):
+    assert await ping(settings)
+
+
+async def test_domain_topics_exist_with_six_partitions(settings):
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    await ensure_topics(settings)  # idempotent: a second call creates nothing
+    assert await ensure_topics(settings) == []
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(["products.events", "orders.events"])
+    finally:
+        await admin.close()
+    assert {t["topic"]: len(t["partitions"]) for t in described} == {
+        "products.events": 6, "orders.events": 6}
+
+
+async def test_envelope_round_trip_keeps_key_headers_and_order(settings):
+    topic = f"test.roundtrip.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(settings, topics=(topic,), partitions=3)
+    aggregate_id = str(uuid.uuid4())
+    sent = [EventEnvelope(type="ProductCreated", aggregate_type="product", aggregate_id=aggregate_id,
+                          aggregate_version=v, merchant_id="m1", correlation_id="c-1", data={"n": v})
+            for v in range(1, 6)]
+    producer = reliable_producer(settings)
+    await producer.start()
+    try:
+        for envelope in sent:
+            await producer.send_and_wait(topic, envelope.to_json(), key=envelope.kafka_key(),
+                                         headers=envelope.kafka_headers())
+    finally:
+        await producer.stop()
+
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap_servers,
+                                group_id=f"g-{uuid.uuid4().hex}", auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        received = []
+        while len(received) < len(sent):
+            batch = await consumer.getmany(timeout_ms=5000)
+            assert batch, "no message arrived within 5 s"
+            received += [r for records in batch.values() for r in records]
+    finally:
+        await consumer.stop()
+    assert [EventEnvelope.from_json(r.value) for r in received] == sent
+    assert {r.key for r in received} == {aggregate_id.encode()}
+    assert len({r.partition for r in received}) == 1  # one key, one partition: order kept
+    assert dict(received[0].headers) == {"type": b"ProductCreated", "schema_version": b"1",
+                                         "correlation_id": b"c-1"}

@@ -1,0 +1,1 @@
+"""Workers: FastStream consumers for email, SMS, reports, analytics, audit, cache warm-up."""
