@@ -1,0 +1,39 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both set up everything
+# on a fresh machine (Python deps in .venv, then the servers on first use).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test install unit infra-up infra-down infra-status clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The whole stack on local servers, in the foreground (Ctrl-C stops it).
+run: $(STAMP)
+	$(BIN)/merchant dev
+
+## The whole suite against real servers, started (and stopped) by the run itself.
+test: $(STAMP)
+	$(BIN)/python -m infra.test_run $(PYTEST_ARGS)
+
+## Unit tests only: no servers.
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit -q
+
+infra-up: $(STAMP)
+	$(BIN)/merchant infra up
+infra-down: $(STAMP)
+	$(BIN)/merchant infra down
+infra-status: $(STAMP)
+	$(BIN)/merchant infra status
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache
