@@ -63,7 +63,7 @@ class CommitPublisher:
     async def publish(self, commit: Commit) -> None:
         """Produce every event of a commit (acks=all), then mark the commit published."""
         producer = await self._ensure_producer()
-        topic = TOPIC_BY_AGGREGATE[commit.aggregate_type]
+        topic = self._settings.topic(TOPIC_BY_AGGREGATE[commit.aggregate_type])
         sends = [await producer.send(topic, e.to_json(), key=e.kafka_key(), headers=e.kafka_headers())
                  for e in commit.events]
         await asyncio.gather(*sends)

@@ -41,7 +41,7 @@ def create_app(settings: ProjectorSettings | None = None) -> FastStream:
     broker = KafkaBroker(settings.kafka_bootstrap_servers, logger=log)
     resources: dict = {}
 
-    @broker.subscriber(PRODUCTS, batch=True, group_id=f"{settings.group_id}.catalog_products",
+    @broker.subscriber(settings.topic(PRODUCTS), batch=True, group_id=f"{settings.group_id}.catalog_products",
                        auto_offset_reset="earliest", ack_policy=AckPolicy.NACK_ON_ERROR,
                        max_records=500, batch_timeout_ms=50)
     async def project_catalog(body: list, msg: KafkaMessage) -> None:

@@ -18,7 +18,7 @@ from pymongo import UpdateOne
 from shared.events import EventEnvelope, decode_data
 from shared.events import products as ev
 
-COLLECTION = "catalog_products"
+from shared.read_models import CATALOG_PRODUCTS as COLLECTION
 
 
 def stock_status(stock: int, low_threshold: int = 5) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-CATALOG_PRODUCTS = "catalog_products"
+from shared.read_models import CATALOG_PRODUCTS
 
 # Public view of a catalogue product: internal bookkeeping (visible, version) stays in.
 PRODUCT_FIELDS = ("id", "merchant_id", "sku", "name", "description", "category", "price",

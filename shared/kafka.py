@@ -28,11 +28,16 @@ def reliable_producer(settings: ServerSettings, **options) -> AIOKafkaProducer:
 
 async def ensure_topics(
     settings: ServerSettings,
-    topics: tuple[str, ...] = DOMAIN_TOPICS,
+    topics: tuple[str, ...] | None = None,
     partitions: int = DOMAIN_TOPIC_PARTITIONS,
     retention_ms: int = -1,
 ) -> list[str]:
-    """Create the topics that do not exist yet (idempotent). Returns those created."""
+    """Create the topics that do not exist yet (idempotent). Returns those created.
+
+    ``topics`` are full names; by default the domain topics under the settings' prefix.
+    """
+    if topics is None:
+        topics = tuple(settings.topic(t) for t in DOMAIN_TOPICS)
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()
     try:
@@ -49,6 +54,21 @@ async def ensure_topics(
         except TopicAlreadyExistsError:
             pass  # a concurrent creator won; the topic exists, which is all we want
         return [t.name for t in wanted]
+    finally:
+        await admin.close()
+
+
+async def delete_topics_with_prefix(settings: ServerSettings) -> list[str]:
+    """Delete every topic under the settings' prefix (test clean-up). Refuses no prefix."""
+    if not settings.kafka_topic_prefix:
+        raise ValueError("refusing to delete topics without a prefix")
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        doomed = [t for t in await admin.list_topics() if t.startswith(settings.kafka_topic_prefix)]
+        if doomed:
+            await admin.delete_topics(doomed)
+        return doomed
     finally:
         await admin.close()
 

@@ -22,6 +22,12 @@ class ServerSettings(BaseSettings):
     mongodb_database: str = Field("merchant", validation_alias="MONGODB_DATABASE")
     redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")
     smtp_url: str = Field("smtp://127.0.0.1:1025", validation_alias="SMTP_URL")
+    # Prepended to every topic name: lets several environments (or test runs) share a
+    # cluster without seeing each other's events. Empty in production and development.
+    kafka_topic_prefix: str = Field("", validation_alias="KAFKA_TOPIC_PREFIX")
+
+    def topic(self, name: str) -> str:
+        return f"{self.kafka_topic_prefix}{name}"
 
 
 class CommandApiSettings(ServerSettings):

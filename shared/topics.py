@@ -2,9 +2,10 @@
 
 PRODUCTS = "products.events"
 ORDERS = "orders.events"
+MERCHANTS = "merchants.events"
 
-DOMAIN_TOPICS = (PRODUCTS, ORDERS)
+DOMAIN_TOPICS = (PRODUCTS, ORDERS, MERCHANTS)
 DOMAIN_TOPIC_PARTITIONS = 6
 
 # Which topic carries an aggregate type's events.
-TOPIC_BY_AGGREGATE = {"product": PRODUCTS, "order": ORDERS}
+TOPIC_BY_AGGREGATE = {"product": PRODUCTS, "order": ORDERS, "merchant": MERCHANTS}

@@ -19,19 +19,24 @@ def servers() -> Iterator[server_support.Servers]:
 
 
 @pytest.fixture(scope="session")
-def database_name() -> str:
-    """Each test session writes to a database of its own."""
+def namespace() -> str:
+    """Each test session has a database and Kafka topics of its own."""
     return f"test_{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture(scope="session")
-def server_env(servers, database_name) -> dict[str, str]:
-    return servers.env(database_name)
+def server_env(servers, namespace) -> dict[str, str]:
+    return servers.env(namespace)
 
 
 @pytest.fixture(scope="session")
-def settings(server_env) -> ServerSettings:
-    return ServerSettings(**{k.lower(): v for k, v in server_env.items()})
+async def settings(server_env) -> AsyncIterator[ServerSettings]:
+    from shared.kafka import delete_topics_with_prefix, ensure_topics
+
+    settings = ServerSettings(**{k.lower(): v for k, v in server_env.items()})
+    await ensure_topics(settings)
+    yield settings
+    await delete_topics_with_prefix(settings)
 
 
 @pytest.fixture(scope="session")

@@ -1,18 +1,20 @@
 """Event contracts: the envelope and one module per aggregate's event bodies.
 
 ``EVENT_TYPES`` maps an event ``type`` to its aggregate type and the model of its
-``data``, per schema version, so any consumer can validate what it reads.
+``data``, so any consumer can validate what it reads.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel
 
-from shared.events import products
+from shared.events import merchants, orders, products
 from shared.events.envelope import EventEnvelope, utc_now
 
 EVENT_TYPES: dict[str, tuple[str, type[BaseModel]]] = {
-    "ProductCreated": (products.AGGREGATE_TYPE, products.ProductCreated),
+    model.__name__: (module.AGGREGATE_TYPE, model)
+    for module in (products, orders, merchants)
+    for model in module.EVENTS
 }
 
 

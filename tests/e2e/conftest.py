@@ -22,9 +22,9 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-def stack(server_env, tmp_path_factory) -> Stack:
+def stack(server_env, settings, tmp_path_factory) -> Stack:
     logs = tmp_path_factory.mktemp("logs")
-    env = {**server_env, "PROJECTOR_GROUP_ID": f"projectors-{server_env['MONGODB_DATABASE']}",
+    env = {**server_env, "PROJECTOR_GROUP_ID": "projectors",
            "COMMAND_API_RELAY_INTERVAL_SECONDS": "0.5", "COMMAND_API_RELAY_GRACE_SECONDS": "1"}
     command = http_service("command-api", "command-api", env, logs)
     query = http_service("query-api", "query-api", env, logs)

@@ -25,15 +25,15 @@ async def test_domain_topics_exist_with_six_partitions(settings):
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()
     try:
-        described = await admin.describe_topics(["products.events", "orders.events"])
+        names = [settings.topic("products.events"), settings.topic("orders.events")]
+        described = await admin.describe_topics(names)
     finally:
         await admin.close()
-    assert {t["topic"]: len(t["partitions"]) for t in described} == {
-        "products.events": 6, "orders.events": 6}
+    assert {t["topic"]: len(t["partitions"]) for t in described} == dict.fromkeys(names, 6)
 
 
 async def test_envelope_round_trip_keeps_key_headers_and_order(settings):
-    topic = f"test.roundtrip.{uuid.uuid4().hex[:8]}"
+    topic = settings.topic(f"roundtrip.{uuid.uuid4().hex[:8]}")
     await ensure_topics(settings, topics=(topic,), partitions=3)
     aggregate_id = str(uuid.uuid4())
     sent = [EventEnvelope(type="ProductCreated", aggregate_type="product", aggregate_id=aggregate_id,

@@ -25,9 +25,11 @@ class Servers:
     mailbox_api: str  # Mailpit-compatible HTTP API of the SMTP catcher
     _containers: list = field(default_factory=list)
 
-    def env(self, database: str) -> dict[str, str]:
+    def env(self, namespace: str) -> dict[str, str]:
+        """Settings for one test session: its own database and its own topics."""
         return {"KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
-                "MONGODB_URL": self.mongodb_url, "MONGODB_DATABASE": database,
+                "KAFKA_TOPIC_PREFIX": f"{namespace}.",
+                "MONGODB_URL": self.mongodb_url, "MONGODB_DATABASE": namespace,
                 "REDIS_URL": self.redis_url, "SMTP_URL": self.smtp_url}
 
     def stop(self) -> None:
