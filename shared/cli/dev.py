@@ -68,6 +68,15 @@ def _wait_ready(urls: list[str], children: dict[str, subprocess.Popen], timeout:
         raise RuntimeError(f"not ready after {timeout:.0f} s: {', '.join(pending)}")
 
 
+def _interrupt_on(*signals: int) -> None:
+    """Ctrl-C and SIGTERM both stop cleanly (a background shell may have ignored SIGINT)."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    for sig in signals:
+        signal.signal(sig, interrupt)
+
+
 def _stop(children: dict[str, subprocess.Popen]) -> None:
     for child in children.values():
         if child.poll() is None:
@@ -95,6 +104,7 @@ def dev(keep_servers: bool = typer.Option(False, help="Leave the servers running
     query_url = f"http://{QueryApiSettings().host}:{QueryApiSettings().port}"
 
     children = _start_components(env)
+    _interrupt_on(signal.SIGINT, signal.SIGTERM)
     try:
         _wait_ready([command_url, query_url], children)
         typer.echo(_banner(demo, command_url, query_url, paths.logs()))

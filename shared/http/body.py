@@ -12,6 +12,8 @@ from shared.http.errors import ApiError, validation_fields
 
 Model = TypeVar("Model", bound=BaseModel)
 
+_JSON_TYPES = ("application/json", "", "application/x-www-form-urlencoded")
+
 
 async def read_json(request: Request, max_bytes: int) -> object:
     declared = request.headers.get("content-length")
@@ -25,7 +27,8 @@ async def read_json(request: Request, max_bytes: int) -> object:
         chunks.append(chunk)
     raw = b"".join(chunks)
     content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
-    if raw and content_type not in ("application/json", "") and not content_type.endswith("+json"):
+    # curl -d sends form-urlencoded unless told otherwise; its body is still our JSON.
+    if raw and content_type not in _JSON_TYPES and not content_type.endswith("+json"):
         raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
     if not raw:
         raise ApiError(400, "malformed_json", "The request body is empty; send a JSON object.")

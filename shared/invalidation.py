@@ -1,0 +1,66 @@
+"""Cache invalidation: the contract between projectors (who change read models) and the
+query API (who caches them).
+
+After a batch is durable, a projector calls ``publish`` with what changed. Two signals:
+
+- ``INCR gen:<collection>:<merchant_id>`` — a generation counter per merchant and read
+  model, so a cache can key or validate entries by generation (survives a missed message);
+- ``PUBLISH <prefix>invalidations {"collection", "merchant_id", "ids"}`` — so every query
+  API process drops its in-process (L1) entries at once.
+
+Invalidation is best effort: if Redis is down the projector goes on (the read model is the
+truth) and caches fall back on their TTLs, the documented staleness bound.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import orjson
+from redis.asyncio import Redis
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "invalidations"
+
+
+@dataclass(frozen=True)
+class Change:
+    collection: str
+    merchant_id: str
+    ids: tuple[str, ...] = field(default_factory=tuple)
+
+
+def generation_key(collection: str, merchant_id: str) -> str:
+    return f"gen:{collection}:{merchant_id}"
+
+
+def channel(prefix: str = "") -> str:
+    return f"{prefix}{CHANNEL}"
+
+
+def merge(changes: list[Change]) -> list[Change]:
+    """One change per (collection, merchant), ids united: one message per pair per batch."""
+    merged: dict[tuple[str, str], set[str]] = {}
+    for change in changes:
+        merged.setdefault((change.collection, change.merchant_id), set()).update(change.ids)
+    return [Change(c, m, tuple(sorted(ids))) for (c, m), ids in merged.items()]
+
+
+async def publish(redis: Redis, changes: list[Change], prefix: str = "") -> bool:
+    """Signal the changes; returns False (and logs) if Redis could not be reached."""
+    if not changes:
+        return True
+    try:
+        async with redis.pipeline(transaction=False) as pipe:
+            for change in merge(changes):
+                pipe.incr(prefix + generation_key(change.collection, change.merchant_id))
+                pipe.publish(channel(prefix), orjson.dumps(
+                    {"collection": change.collection, "merchant_id": change.merchant_id,
+                     "ids": list(change.ids)}))
+            await pipe.execute()
+        return True
+    except Exception as exc:
+        log.warning("cache invalidation not published (caches expire by TTL): %s", exc)
+        return False
