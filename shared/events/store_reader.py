@@ -41,7 +41,11 @@ class ReadReport:
 
 async def count_commits(db: AsyncDatabase, since: datetime | None = None,
                         until: datetime | None = None) -> int:
-    return await db[COMMITS].count_documents(commit_filter(since, until))
+    """For progress bars. Without a window, the collection's metadata count (no scan)."""
+    query = commit_filter(since, until)
+    if not query:
+        return await db[COMMITS].estimated_document_count()
+    return await db[COMMITS].count_documents(query)
 
 
 async def read_events(db: AsyncDatabase, since: datetime | None = None, until: datetime | None = None,
