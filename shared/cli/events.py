@@ -19,6 +19,7 @@ from rich.console import Console
 
 app = typer.Typer(no_args_is_help=True)
 console = Console()
+errors = Console(stderr=True)
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -93,8 +94,8 @@ async def tail(types, merchant, from_beginning, as_json, limit, idle_exit) -> No
 
     wanted, shown = EventFilter(types, merchant), 0
     async for item in follow(ServerSettings(), from_beginning=from_beginning, idle_exit=idle_exit):
-        if isinstance(item, str):
-            console.print(f"[red]{item}[/]")
+        if isinstance(item, str):  # kept off stdout in --json mode, which stays parseable
+            (errors if as_json else console).print(f"[red]{item}[/]")
             continue
         if not wanted.accepts(item):
             continue
