@@ -46,7 +46,7 @@ def docs_command(
     if check:
         stale = stale_files(out)
         for path in stale:
-            console.print(f"[red]stale[/] {path}")
+            console.print(f"[red]stale[/] {path}", soft_wrap=True)
         if stale:
             console.print("Run `merchant events docs` and commit the result.")
             raise typer.Exit(1)

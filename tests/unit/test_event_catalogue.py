@@ -50,3 +50,17 @@ async def test_catalogue_site_serves_document_and_schemas():
         missing = await client.get("/events/Nope.v1.json")
         assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
         assert "asyncapi" in (await client.get("/")).text.lower()
+
+
+def test_docs_command_writes_then_checks(tmp_path):
+    from typer.testing import CliRunner
+
+    from shared.cli.main import app
+
+    runner = CliRunner()
+    assert runner.invoke(app, ["events", "docs", "--check", "--out", str(tmp_path)]).exit_code == 1
+    assert runner.invoke(app, ["events", "docs", "--out", str(tmp_path)]).exit_code == 0
+    assert runner.invoke(app, ["events", "docs", "--check", "--out", str(tmp_path)]).exit_code == 0
+    (tmp_path / "events" / "ProductCreated.v2.json").write_text("{}")
+    stale = runner.invoke(app, ["events", "docs", "--check", "--out", str(tmp_path)])
+    assert stale.exit_code == 1 and "ProductCreated.v2.json" in stale.output
