@@ -40,8 +40,15 @@ class ReadReport:
 
 
 async def count_commits(db: AsyncDatabase, since: datetime | None = None,
-                        until: datetime | None = None) -> int:
-    """For progress bars. Without a window, the collection's metadata count (no scan)."""
+                        until: datetime | None = None) -> int | None:
+    """For progress bars: how many commits, or ``None`` where counting costs a full scan.
+
+    MongoDB answers an unfiltered count from metadata; FerretDB v1 scans the collection
+    for any count, which would double an export's time just to size a progress bar.
+    """
+    info = await db.client.admin.command("buildInfo")
+    if "ferretdbVersion" in info:
+        return None
     query = commit_filter(since, until)
     if not query:
         return await db[COMMITS].estimated_document_count()
