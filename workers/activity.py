@@ -8,6 +8,7 @@ the process runs, they do not replay history on a first start.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -25,7 +26,7 @@ def register(broker: KafkaBroker, settings: WorkerSettings) -> None:
 
     @broker.subscriber(*(settings.topic(t) for t in DOMAIN_TOPICS),
                        group_id=f"{settings.group_prefix}.activity", auto_offset_reset="latest")
-    async def observe_activity(body: bytes, msg: KafkaMessage) -> None:
+    async def observe_activity(body: Any, msg: KafkaMessage) -> None:  # raw bytes parsed below
         try:
             event = EventEnvelope.from_json(msg.body)
         except ValueError as exc:

@@ -23,6 +23,7 @@ class ObservabilitySettings(BaseSettings):
     # FastStream components only (HTTP services serve /metrics on their own port).
     # 0 disables the metrics server.
     metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"  # like the HTTP services; 0.0.0.0 for a remote Prometheus
     # If set, /ops/* require ``Authorization: Bearer <token>``; /metrics stays open
     # (scrapers rarely authenticate; expose it on an internal network only).
     ops_token: str = ""

@@ -7,7 +7,7 @@ adds a broker middleware (messages handled, handler time, the event's correlatio
 the log context and one correlated log line per message or batch, projection lag in
 seconds), a poller for consumer lag per group and partition (end offset − committed
 offset, every few seconds), the process monitors, and a small HTTP server on the metrics
-port: ``/metrics``, ``/health/live`` and ``/ops/memory``.
+port: ``/metrics``, ``/health/live``, ``/health/ready`` and ``/ops/memory``.
 """
 
 from __future__ import annotations
@@ -19,11 +19,13 @@ import socket
 import time
 from collections.abc import AsyncIterator
 
+import orjson
 from faststream import BaseMiddleware, FastStream
 from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
 
+from shared.http.errors import EXCEPTION_HANDLERS
 from shared.observability import metrics
 from shared.observability.logs import correlated
 from shared.observability.ops import ops_routes
@@ -96,7 +98,9 @@ async def poll_consumer_lag(app: FastStream, projections: bool, interval: float 
             with contextlib.suppress(KeyError):
                 metrics.kafka_consumer_lag.remove(*gone)
         seen = current
-        await asyncio.sleep(interval)
+        # Until partitions are assigned, look again soon: the lag gauge appearing is how an
+        # operator (and a test) sees that the group has joined.
+        await asyncio.sleep(interval if current else 1.0)
 
 
 async def _record_lag(consumer, group: str, projections: bool) -> set[tuple[str, str, str]]:
@@ -117,22 +121,31 @@ async def _record_lag(consumer, group: str, projections: bool) -> set[tuple[str,
     return labels
 
 
-def ops_app(monitors: Monitors, settings: ObservabilitySettings) -> Starlette:
+def ops_app(monitors: Monitors, settings: ObservabilitySettings, app: FastStream) -> Starlette:
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[dict]:
+    async def lifespan(app_: Starlette) -> AsyncIterator[dict]:
         yield {"monitors": monitors}
 
     async def live(request) -> Response:
         return Response(b'{"status":"live"}', media_type="application/json")
 
-    return Starlette(routes=[Route("/health/live", live), *ops_routes(settings)], lifespan=lifespan)
+    async def ready(request) -> Response:
+        """Ready once start-up finished (subscribers running) and memory is within budget."""
+        started = bool(getattr(app, "running", False))
+        checks = {"started": "ok" if started else "failing", "memory": monitors.memory.health}
+        ok = started and monitors.memory.health != "critical"
+        body = orjson.dumps({"status": "ready" if ok else "not_ready", "checks": checks})
+        return Response(body, status_code=200 if ok else 503, media_type="application/json")
+
+    routes = [Route("/health/live", live), Route("/health/ready", ready), *ops_routes(settings)]
+    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
 
 
-def _bind(port: int) -> socket.socket | None:
+def _bind(host: str, port: int) -> socket.socket | None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind(("0.0.0.0", port))
+        sock.bind((host, port))
     except OSError as exc:
         sock.close()
         log.warning("metrics port %d unavailable (%s): /metrics not served by this process", port, exc)
@@ -155,11 +168,11 @@ def instrument_faststream(app: FastStream, component: str,
         await monitors.start()
         running["lag"] = asyncio.create_task(poll_consumer_lag(app, projections), name="consumer-lag")
         port = settings.metrics_port_for(component)
-        sock = _bind(port) if port else None
+        sock = _bind(settings.metrics_host, port) if port else None
         if sock is not None:
             import uvicorn
 
-            server = uvicorn.Server(uvicorn.Config(ops_app(monitors, settings), log_config=None,
+            server = uvicorn.Server(uvicorn.Config(ops_app(monitors, settings, app), log_config=None,
                                                    log_level="warning", access_log=False, lifespan="on"))
             running["server"] = server
             # _serve, not serve: serve() would take over SIGINT/SIGTERM from FastStream.
