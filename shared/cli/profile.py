@@ -68,6 +68,17 @@ async def _run_component(component: Component, seconds: float, port: int, ready:
             await stream.stop()
 
 
+def _preload(component: Component) -> None:
+    """Import the component before profiling: imports are start-up cost, not what we
+    profile — and under tracemalloc they are very slow."""
+    import importlib
+
+    import uvicorn  # noqa: F401
+
+    module = _APPS[component][0].split(":")[0] if component in _APPS else f"{component.value}.app"
+    importlib.import_module(module)
+
+
 def _hit(base: str, paths: list[str], ready: threading.Event, stop: threading.Event) -> None:
     import httpx
 
@@ -102,6 +113,7 @@ def profile(
     configure_logging("text", "WARNING")
     if pid is not None:
         raise typer.Exit(_py_spy(pid, seconds, _out(out, "cpu", component, "speedscope.json")))
+    _preload(component)
     ready, stop = threading.Event(), threading.Event()
     if hit and component in _APPS:
         threading.Thread(target=_hit, args=(f"http://127.0.0.1:{port}", hit, ready, stop), daemon=True).start()
@@ -134,8 +146,8 @@ def _memory(run, out: Path, component: Component, slow_ms: float) -> Path:
     from shared.observability.memory import MB, MemoryMonitor
 
     monitor = MemoryMonitor(window=3, alert_callbacks=[])
-    tracemalloc.start(25)
-    monitor.start_tracing(25)
+    tracemalloc.start(10)
+    monitor.start_tracing(10)
 
     async def sampled() -> None:
         async def sample_forever():
