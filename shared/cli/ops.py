@@ -1,7 +1,7 @@
 """``merchant ops memory <url>``: the memory monitor's report from a running process.
 
 Works against any component: the HTTP services' own port, or the metrics port of
-projectors (9101) and workers (9102). ``--trace start|stop`` turns tracemalloc on or off
+projectors (9101) and workers (9111). ``--trace start|stop`` turns tracemalloc on or off
 in that process; while on, the report names the allocation sites that grew most.
 """
 

@@ -10,8 +10,9 @@ from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# Where projectors and workers expose /metrics when MERCHANT_METRICS_PORT is not set.
-DEFAULT_METRICS_PORTS = {"projectors": 9101, "workers": 9102}
+# Where projectors and workers expose /metrics when MERCHANT_METRICS_PORT is not set;
+# several processes of one component take consecutive ports (9101, 9102 ...).
+DEFAULT_METRICS_PORTS = {"projectors": 9101, "workers": 9111}
 
 
 class ObservabilitySettings(BaseSettings):
