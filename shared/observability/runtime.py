@@ -24,6 +24,15 @@ from shared.observability.settings import ObservabilitySettings
 log = logging.getLogger(__name__)
 
 
+async def cancel_and_wait(tasks: list[asyncio.Task]) -> None:
+    """Cancel background tasks and wait until each has finished unwinding."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 class LoopLagProbe:
     """Measures how late a periodic timer fires. ``max_lag`` keeps the worst since reset."""
 
@@ -99,11 +108,7 @@ class Monitors:
             log.info("gc.freeze(): %d objects moved to the permanent generation", gc.get_freeze_count())
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks = []
 
     async def __aenter__(self) -> Monitors:

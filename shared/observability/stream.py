@@ -29,7 +29,7 @@ from shared.http.errors import EXCEPTION_HANDLERS
 from shared.observability import metrics
 from shared.observability.logs import correlated
 from shared.observability.ops import ops_routes
-from shared.observability.runtime import Monitors
+from shared.observability.runtime import Monitors, cancel_and_wait
 from shared.observability.settings import ObservabilitySettings
 
 log = logging.getLogger("merchant.stream")
@@ -188,9 +188,7 @@ def instrument_faststream(app: FastStream, component: str,
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(running["http"], 5)
         if "lag" in running:
-            running["lag"].cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await running["lag"]
+            await cancel_and_wait([running["lag"]])
         await monitors.stop()
 
     app.on_startup(start)

@@ -2,8 +2,11 @@
 command's correlation id shows up in the logs of the command API, the projector and the
 worker that handled its event.
 
-Its own set of processes (own consumer groups, JSON logs in files, metrics ports), so it
-does not depend on how the shared ``stack`` fixture evolves.
+Its own set of processes (own consumer groups, JSON logs in files, metrics ports) and its
+own database, so it does not depend on how the shared ``stack`` fixture evolves and the
+two projector groups never write the same read models. (They must not: re-applying an
+event on FerretDB v1.24 makes pymongo's bulk_write raise KeyError 'nModified' instead of
+a duplicate-key BulkWriteError — see projectors/bulk.py.)
 """
 
 from __future__ import annotations
@@ -46,9 +49,28 @@ def stream_with_metrics(name: str, env: dict[str, str], log_dir) -> Service:
 
 
 @pytest.fixture(scope="module")
-def observed(server_env, settings, tmp_path_factory):
+def obs_database(server_env) -> str:
+    return f"{server_env['MONGODB_DATABASE']}_obs"
+
+
+@pytest.fixture(scope="module")
+async def merchant(settings, obs_database) -> dict:
+    from command_api.merchants import create_indexes, create_merchant
+    from shared import mongo
+
+    client = mongo.open_mongo(settings)
+    db = client[obs_database]
+    await create_indexes(db)
+    created = await create_merchant(db, "Observed Shop")
+    yield {"merchant_id": created.merchant_id, "secret_key": created.secret_key}
+    await client.drop_database(obs_database)
+    await client.close()
+
+
+@pytest.fixture(scope="module")
+def observed(server_env, settings, obs_database, tmp_path_factory):
     logs = tmp_path_factory.mktemp("observability")
-    env = {**server_env, "PROJECTOR_GROUP_ID": PROJECTOR_GROUPS, "WORKER_GROUP_PREFIX": WORKER_GROUPS,
+    env = {**server_env, "MONGODB_DATABASE": obs_database, "PROJECTOR_GROUP_ID": PROJECTOR_GROUPS, "WORKER_GROUP_PREFIX": WORKER_GROUPS,
            "MERCHANT_LOG_FORMAT": "json", "MERCHANT_MEMORY_INTERVAL_SECONDS": "0.5",
            "COMMAND_API_RELAY_INTERVAL_SECONDS": "0.5", "COMMAND_API_RELAY_GRACE_SECONDS": "1"}
     running = Observed(http_service("command-api", "command-api", env, logs),
@@ -99,19 +121,27 @@ def product_body() -> dict:
             "price": {"amount": 2500, "currency": "EUR"}, "stock": 3}
 
 
-def order_events(merchant_id: str, correlation_id: str) -> list[EventEnvelope]:
-    order_id = f"ord_{uuid.uuid4().hex[:12]}"
+def order_events(merchant_id: str, product: dict, correlation_id: str) -> list[EventEnvelope]:
+    """A valid order's life (placed two hours ago, paid, shipped an hour after placing), as
+    the command side would publish it — valid bodies, so any orders projector takes them."""
+    from shared.events import orders
+
+    order_id = str(uuid.uuid4())
     placed_at = datetime.now(UTC) - timedelta(hours=2)
-    common = {"aggregate_type": "order", "aggregate_id": order_id, "merchant_id": merchant_id,
-              "correlation_id": correlation_id}
-    return [
-        EventEnvelope(type="OrderPlaced", aggregate_version=1, occurred_at=placed_at,
-                      data={"currency": "EUR", "total": 5000, "item_count": 2}, **common),
-        EventEnvelope(type="OrderPaid", aggregate_version=2, occurred_at=placed_at + timedelta(minutes=1),
-                      data={"payment_reference": "pay_1", "amount": 5000}, **common),
-        EventEnvelope(type="OrderShipped", aggregate_version=3, occurred_at=placed_at + timedelta(hours=1),
-                      data={"carrier": "DHL", "tracking_number": "T1"}, **common),
+    line = orders.OrderLine(product_id=product["id"], sku=product["sku"], name=product["name"],
+                            unit_price=product["price"], quantity=2, line_total=5000)
+    bodies = [
+        (orders.OrderPlaced(customer=orders.Customer(email="ada@example.com"),
+                            shipping_address=orders.Address(name="Ada", line1="1 Main St", city="Paris",
+                                                            postal_code="75001", country="FR"),
+                            lines=[line], currency="EUR", item_count=2, total=5000), placed_at),
+        (orders.OrderPaid(payment_reference="pay_1", amount=5000), placed_at + timedelta(minutes=1)),
+        (orders.OrderShipped(carrier="DHL", tracking_number="T1"), placed_at + timedelta(hours=1)),
     ]
+    return [EventEnvelope(type=type(body).__name__, aggregate_type="order", aggregate_id=order_id,
+                          aggregate_version=version, merchant_id=merchant_id, occurred_at=at,
+                          correlation_id=correlation_id, data=body.model_dump(mode="json"))
+            for version, (body, at) in enumerate(bodies, start=1)]
 
 
 async def publish(settings, events: list[EventEnvelope]) -> None:
@@ -138,8 +168,10 @@ async def test_metrics_are_exposed_and_move(observed, merchant, settings):
     before = {s.name: await scrape(s) for s in observed.services}
     auth = {"Authorization": f"Bearer {merchant['secret_key']}"}
     async with httpx.AsyncClient(timeout=10) as client:
-        created = await client.post(f"{observed.command_api.url}/v1/products", json=product_body(), headers=auth)
+        product = product_body()
+        created = await client.post(f"{observed.command_api.url}/v1/products", json=product, headers=auth)
         assert created.status_code == 202, created.text
+        product["id"] = created.json()["id"]
         product_url = f"{observed.query_api.url}/v1/products/{created.json()['id']}"
 
         statuses: list[int] = []
@@ -151,7 +183,7 @@ async def test_metrics_are_exposed_and_move(observed, merchant, settings):
         assert (await client.get(f"{observed.query_api.url}/v1/products/nope")).status_code == 404
         statuses.append(404)
         assert (await client.get(f"{observed.query_api.url}/no/such/path")).status_code == 404
-    await publish(settings, order_events(merchant["merchant_id"], f"obs-{uuid.uuid4().hex}"))
+    await publish(settings, order_events(merchant["merchant_id"], product, f"obs-{uuid.uuid4().hex}"))
 
     async def shipped_order_counted():
         return value(await scrape(observed.workers), "merchant_order_processing_seconds_count") == \
