@@ -289,3 +289,29 @@ async def test_memory_report_and_tracing_over_the_ops_endpoints(observed):
             assert bad.status_code == 422 and bad.json()["error"]["code"] == "validation_failed"
         ready = (await client.get(f"{observed.query_api.url}/health/ready")).json()
         assert ready["checks"]["memory"] == "ok"
+
+
+async def test_production_mode_with_two_processes_aggregates_metrics(server_env, obs_database, tmp_path):
+    port = free_port()
+    service = Service("query-api-prod", ["query-api", "--port", str(port), "--workers", "2", "--prod"],
+                      {**server_env, "MONGODB_DATABASE": obs_database}, tmp_path / "query-api-prod.log",
+                      url=f"http://127.0.0.1:{port}").start()
+    try:
+        service.wait_ready(timeout=60)
+
+        async def both_workers_up():
+            rss = [v for (n, _), v in (await scrape(service)).items() if n == "merchant_process_rss_bytes"]
+            return len(rss) == 2
+        assert await eventually(both_workers_up), service.tail()
+        before = value(await scrape(service), "http_requests_total", route="/health/live") or 0
+        async with httpx.AsyncClient(timeout=5) as client:
+            for _ in range(10):  # new connections: the kernel spreads them over both processes
+                assert (await client.get(f"{service.url}/health/live", headers={"Connection": "close"})).status_code == 200
+        after = await scrape(service)
+        assert value(after, "http_requests_total", route="/health/live") == before + 10
+        log = [json.loads(line) for line in service.log_path.read_text().splitlines() if line.startswith("{")]
+        frozen = {line["pid"] for line in log if line["msg"].startswith("gc.freeze()")}
+        assert len(frozen) == 2  # each worker froze its start-up heap
+        assert not any(line["logger"] == "merchant.access" for line in log)  # access log off in production
+    finally:
+        service.stop()
