@@ -1,18 +1,165 @@
-"""The worker process. Job kinds register their subscribers here as they are built."""
+"""The worker process: domain events → jobs → runners with the delivery policy.
+
+Subscribers (consumer groups ``<group_prefix>.<name>``):
+
+- ``dispatch``        orders/reports events → email, SMS and report jobs on ``jobs.<kind>``;
+- ``audit.events``    every domain event → an audit entry (retries via ``jobs.audit.*``);
+- ``analytics.events`` order events → analytics facts (retries via ``jobs.analytics.*``);
+- ``<kind>``          ``jobs.<kind>`` → ``Runner.run`` (timeout, retry topic, dead letters);
+- ``<kind>.retry``    ``jobs.<kind>.retry`` → back to ``jobs.<kind>`` once due.
+
+Offsets are committed after a message was handled (a job's outcome is published first),
+so a crash redelivers and the job ids make that harmless. On SIGTERM the broker stops
+fetching and gives in-flight jobs ``graceful_timeout_seconds`` to finish; a job still
+running then is cancelled, releases its claim and is redelivered (handed back).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import Any
 
-from faststream import FastStream
+from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
 
+from shared import kafka, mongo
+from shared.events import EventEnvelope
 from shared.settings import WorkerSettings
+from shared.topics import DOMAIN_TOPICS, ORDERS, REPORTS
+
+from workers import analytics, audit, dedupe
+from workers.dispatch import Contacts, dispatch
+from workers.email.handlers import email_handlers
+from workers.email.sender import SmtpSender
+from workers.jobs import JOB_TOPIC_PARTITIONS, Job, all_job_topics, job_topic, retry_topic
+from workers.ops_server import OpsServer, heartbeat
+from workers.policy import Runner, policies, relay_when_due
+from workers.reports import store as report_store
+from workers.reports.handlers import record_requested, report_handlers
+from workers.sms.handlers import sms_handlers
+from workers.sms.providers import provider_for
 
 log = logging.getLogger(__name__)
+
+RUN_KINDS = ("email", "sms", "reports", "analytics", "audit")
 
 
 def create_app(settings: WorkerSettings | None = None) -> FastStream:
     settings = settings or WorkerSettings()
-    broker = KafkaBroker(settings.kafka_bootstrap_servers, logger=log)
-    return FastStream(broker, logger=log)
+    broker = KafkaBroker(settings.kafka_bootstrap_servers, logger=log, acks="all",
+                         enable_idempotence=True, graceful_timeout=settings.graceful_timeout_seconds)
+    state: dict[str, Any] = {"runners": {}, "tasks": []}
+    rules = policies(settings)
+
+    async def publish(topic: str, job: Job) -> None:
+        await broker.publish(job.to_json(), topic, key=job.key.encode(), headers=job.headers())
+
+    def group(name: str) -> str:
+        return f"{settings.group_prefix}.{name}"
+
+    def subscribe(topics: tuple[str, ...], name: str, **options):
+        return broker.subscriber(*topics, group_id=group(name), auto_offset_reset="earliest",
+                                 ack_policy=AckPolicy.NACK_ON_ERROR, **options)
+
+    # -- domain events ----------------------------------------------------------------
+    @subscribe((settings.topic(ORDERS), settings.topic(REPORTS)), "dispatch")
+    async def dispatch_jobs(body: Any, msg: KafkaMessage) -> None:
+        event = _decode(msg)
+        if event is None:
+            return
+        for job in await dispatch(event, state["contacts"]):
+            if job.kind == "reports":
+                await record_requested(state["db"], job)
+            await publish(job_topic(settings, job.kind), job)
+
+    @subscribe(tuple(settings.topic(t) for t in DOMAIN_TOPICS), "audit.events")
+    async def audit_events(body: Any, msg: KafkaMessage) -> None:
+        if (event := _decode(msg)) is not None:
+            await state["runners"]["audit"].run(audit.audit_job(event))
+
+    @subscribe((settings.topic(ORDERS),), "analytics.events")
+    async def analytics_events(body: Any, msg: KafkaMessage) -> None:
+        if (event := _decode(msg)) is not None and (job := analytics.analytics_job(event)):
+            await state["runners"]["analytics"].run(job)
+
+    # -- jobs and their retries, one pair of subscribers per kind ------------------------
+    def subscribe_kind(kind: str) -> None:
+        poll = int(rules[kind].timeout * 1000) + 60_000  # a long job must not lose its partitions
+
+        @subscribe((job_topic(settings, kind),), kind, max_poll_interval_ms=max(poll, 300_000))
+        async def run_job(body: Any, msg: KafkaMessage) -> None:
+            await state["runners"][kind].run(Job.from_json(msg.body))
+
+        @subscribe((retry_topic(settings, kind),), f"{kind}.retry", max_poll_interval_ms=600_000)
+        async def relay_retry(body: Any, msg: KafkaMessage) -> None:
+            await relay_when_due(Job.from_json(msg.body), publish, settings)
+
+    for kind in RUN_KINDS:
+        subscribe_kind(kind)
+
+    # -- lifecycle ----------------------------------------------------------------------
+    async def open_resources() -> None:
+        await kafka.ensure_topics(settings)  # the domain topics we read (idempotent)
+        await kafka.ensure_topics(settings, all_job_topics(settings), partitions=JOB_TOPIC_PARTITIONS)
+        client = state["client"] = mongo.open_mongo(settings)
+        db = state["db"] = mongo.database(client, settings)
+        await audit.create_indexes(db)
+        await report_store.create_indexes(db)
+        state["contacts"] = Contacts(db)
+        sends = dedupe.SendOnce(db, lease=settings.claim_lease_seconds)
+        state["sms"] = provider_for(settings.sms_sink)
+        handlers = {
+            "email": email_handlers(SmtpSender(settings.smtp_url, timeout=settings.email_timeout_seconds),
+                                    sends, settings.mail_from),
+            "sms": sms_handlers(state["sms"], sends),
+            "reports": report_handlers(db, publish, email_topic=job_topic(settings, "email"),
+                                       query_api_url=settings.query_api_url),
+            "analytics": analytics.analytics_handlers(db),
+            "audit": audit.audit_handlers(db),
+        }
+        state["runners"].update({kind: Runner(rules[kind], handlers[kind], publish, settings)
+                                 for kind in RUN_KINDS})
+
+    async def start_background() -> None:
+        stats = {kind: runner.stats for kind, runner in state["runners"].items()}
+        state["ops"] = OpsServer(settings, state["db"], stats)
+        await state["ops"].start()
+        state["tasks"] = [
+            asyncio.create_task(heartbeat(state["db"], stats), name="heartbeat"),
+            asyncio.create_task(_rollups(state), name="analytics-rollups"),
+        ]
+
+    async def _rollups(state: dict) -> None:
+        while True:
+            await asyncio.sleep(settings.analytics_rollup_interval_seconds)
+            try:
+                for job in await analytics.dirty_rollup_jobs(state["db"]):
+                    await state["runners"]["analytics"].run(job)
+            except Exception as exc:  # the marks stay; the next pass retries
+                log.warning("analytics roll-up pass failed: %s", exc)
+
+    async def stop_background() -> None:
+        for task in state["tasks"]:
+            task.cancel()
+        await asyncio.gather(*state["tasks"], return_exceptions=True)
+        if "ops" in state:
+            await state["ops"].stop()
+
+    async def close_resources() -> None:
+        await state["sms"].close()
+        await state["client"].close()
+
+    return FastStream(broker, logger=log, on_startup=[open_resources], after_startup=[start_background],
+                      on_shutdown=[stop_background], after_shutdown=[close_resources])
+
+
+def _decode(msg: KafkaMessage) -> EventEnvelope | None:
+    try:
+        return EventEnvelope.from_json(msg.body)
+    except ValueError as exc:
+        record = msg.raw_message
+        log.error("skipping malformed event at %s/%s@%s: %s", record.topic, record.partition,
+                  record.offset, exc)
+        return None

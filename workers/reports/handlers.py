@@ -1,0 +1,121 @@
+"""The sales-report job: read orders, build CSV and PDF, store them, email the link.
+
+The whole job runs under the reports policy's time limit (5 minutes by default,
+``WORKER_REPORT_TIMEOUT_SECONDS``). CPU-heavy rendering runs in a thread so the limit
+can interrupt the job; a failed or timed-out attempt marks the report ``failed`` with
+the reason, removes its partial files, and is retried per policy. Re-running a report
+is harmless: the files are rebuilt and the pointer moves to the new generation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import date, datetime, time, timedelta, UTC
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.events import utc_now
+from shared.read_models import ORDERS
+from shared.worker_read_models import REPORTS
+
+from workers.jobs import Job, job_id_for
+from workers.policy import Handler, Publisher
+from workers.reports import store
+from workers.reports.build import SalesSummary, write_csv, write_pdf
+
+ORDER_FIELDS = {"_id": 1, "placed_at": 1, "status": 1, "customer_email": 1, "customer.email": 1,
+                "item_count": 1, "currency": 1, "total": 1, "lines.product_id": 1,
+                "lines.name": 1, "lines.sku": 1, "lines.quantity": 1}
+
+
+def day_range(date_from: str, date_to: str) -> tuple[datetime, datetime]:
+    """Inclusive UTC days → a half-open datetime interval."""
+    start = datetime.combine(date.fromisoformat(date_from), time.min, UTC)
+    end = datetime.combine(date.fromisoformat(date_to) + timedelta(days=1), time.min, UTC)
+    return start, end
+
+
+async def load_orders(db: AsyncDatabase, merchant_id: str, date_from: str, date_to: str) -> list[dict]:
+    start, end = day_range(date_from, date_to)
+    cursor = db[ORDERS].find({"merchant_id": merchant_id, "placed_at": {"$gte": start, "$lt": end}},
+                             ORDER_FIELDS).sort([("placed_at", 1), ("_id", 1)])
+    return [order async for order in cursor]
+
+
+def report_links(query_api_url: str, report_id: str, formats: list[str]) -> dict[str, str]:
+    return {fmt: f"{query_api_url}/v1/reports/{report_id}/files/{fmt}" for fmt in formats}
+
+
+def report_handlers(db: AsyncDatabase, publish: Publisher, *, email_topic: str,
+                    query_api_url: str) -> dict[str, Handler]:
+    reports = db[REPORTS]
+
+    async def notify(job: Job, summary: dict) -> None:
+        p = job.payload
+        if not p.get("notify_email"):
+            return
+        await publish(email_topic, Job(
+            job_id=job_id_for(p["report_id"], "email.report_ready"), kind="email",
+            action="report_ready", merchant_id=job.merchant_id, correlation_id=job.correlation_id,
+            key=p["report_id"], payload={
+                "to": p["notify_email"], "report_id": p["report_id"], "date_from": p["date_from"],
+                "date_to": p["date_to"], "orders": summary["orders"],
+                "links": report_links(query_api_url, p["report_id"], p["formats"])}))
+
+    async def build(job: Job) -> dict:
+        p = job.payload
+        orders = await load_orders(db, job.merchant_id, p["date_from"], p["date_to"])
+        summary = SalesSummary()
+        for order in orders:
+            summary.add(order)
+        renderers = {"csv": lambda: write_csv(orders),
+                     "pdf": lambda: write_pdf(summary, merchant_id=job.merchant_id,
+                                              date_from=p["date_from"], date_to=p["date_to"])}
+        generation = uuid.uuid4().hex[:12]
+        try:
+            files = {}
+            for fmt in p["formats"]:
+                content = await asyncio.to_thread(renderers[fmt])
+                files[fmt] = await store.store_file(db, p["report_id"], fmt, generation, content)
+        except BaseException:
+            await store.discard(db, p["report_id"], generation=generation)
+            raise
+        document = summary.as_document()
+        await reports.update_one({"_id": p["report_id"]}, {"$set": {
+            "status": "ready", "summary": document, "files": files, "error": None,
+            "completed_at": utc_now()}})
+        await store.discard(db, p["report_id"], keep=generation)
+        return document
+
+    async def sales_report(job: Job) -> None:
+        p = job.payload
+        current = await reports.find_one({"_id": p["report_id"]})
+        if current is not None and current["status"] == "ready":
+            await notify(job, current["summary"])  # built by an earlier delivery
+            return
+        await reports.update_one({"_id": p["report_id"]}, {"$set": {
+            "status": "running", "attempts": job.attempt, "started_at": utc_now()},
+            "$setOnInsert": requested_fields(job)}, upsert=True)
+        try:
+            summary = await build(job)
+        except BaseException as exc:
+            reason = "timed out" if isinstance(exc, asyncio.CancelledError) else f"{type(exc).__name__}: {exc}"
+            await reports.update_one({"_id": p["report_id"]}, {"$set": {"status": "failed", "error": reason}})
+            raise
+        await notify(job, summary)
+
+    return {"sales_report": sales_report}
+
+
+def requested_fields(job: Job) -> dict:
+    p = job.payload
+    return {"merchant_id": job.merchant_id, "kind": p.get("kind", "sales"), "date_from": p["date_from"],
+            "date_to": p["date_to"], "formats": p["formats"], "notify_email": p.get("notify_email"),
+            "requested_at": job.created_at}
+
+
+async def record_requested(db: AsyncDatabase, job: Job) -> None:
+    """The report exists (status ``requested``) as soon as the request is dispatched."""
+    await db[REPORTS].update_one({"_id": job.payload["report_id"]}, {
+        "$setOnInsert": {**requested_fields(job), "status": "requested", "attempts": 0}}, upsert=True)
