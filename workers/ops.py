@@ -19,7 +19,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.events import utc_now
 from shared.settings import WorkerSettings
-from shared.topics import DOMAIN_TOPICS, ORDERS
+from shared.topics import DOMAIN_TOPICS, ORDERS, REPORTS
 
 from workers.jobs import KINDS, Job, dlq_topic, job_topic, retry_topic
 
@@ -27,8 +27,11 @@ log = logging.getLogger(__name__)
 
 WORKER_STATUS = "worker_status"
 HEARTBEAT_FRESH = timedelta(seconds=15)
-# Job kinds that also consume domain topics directly (their lag includes those).
-EVENT_SOURCES = {"audit": DOMAIN_TOPICS, "analytics": (ORDERS,)}
+# The domain events each kind's jobs come from, and the consumer group reading them: a
+# kind's lag includes the events not yet read (not yet turned into jobs).
+EVENT_SOURCES = {"email": ("dispatch", (ORDERS, REPORTS)), "sms": ("dispatch", (ORDERS,)),
+                 "reports": ("dispatch", (REPORTS,)), "audit": ("audit.events", DOMAIN_TOPICS),
+                 "analytics": ("analytics.events", (ORDERS,))}
 
 
 def group(settings: WorkerSettings, name: str) -> str:
@@ -77,8 +80,9 @@ async def queue_health(settings: WorkerSettings, db: AsyncDatabase) -> dict[str,
             main, retry, dlq = job_topic(settings, kind), retry_topic(settings, kind), dlq_topic(settings, kind)
             lag = await offsets.lag(group(settings, kind), ends, (main,))
             if kind in EVENT_SOURCES:
-                sources = tuple(settings.topic(t) for t in EVENT_SOURCES[kind])
-                lag += await offsets.lag(group(settings, f"{kind}.events"), ends, sources)
+                source_group, topics = EVENT_SOURCES[kind]
+                sources = tuple(settings.topic(t) for t in topics)
+                lag += await offsets.lag(group(settings, source_group), ends, sources)
             total = {t: sum(end for tp, end in ends.items() if tp.topic == t) for t in (retry, dlq)}
             health[kind] = {
                 "lag": lag, "in_flight": in_flight.get(kind, 0),
