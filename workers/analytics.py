@@ -18,6 +18,7 @@ from datetime import datetime
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.events import EventEnvelope, utc_now
+from shared.mongo import group_sums
 
 from workers.jobs import Job, job_id_for
 from workers.policy import Handler
@@ -53,14 +54,12 @@ def fact_update(event: EventEnvelope) -> dict:
 
 
 async def series(facts, merchant_id: str, period: str) -> list[dict]:
-    rows = facts.aggregate([
-        {"$match": {"merchant_id": merchant_id, "placed_at": {"$exists": True}}},
-        {"$group": {"_id": {"period": f"${period}", "currency": "$currency"},
-                    "orders": {"$sum": 1}, "sales": {"$sum": "$sales"}}},
-    ])
-    out = [{period: r["_id"]["period"], "currency": r["_id"]["currency"], "orders": r["orders"],
-            "sales": r["sales"]} async for r in rows]
-    return sorted(out, key=lambda r: (r[period], r["currency"]))
+    match = [{"$match": {"merchant_id": merchant_id, "placed_at": {"$exists": True}}}]
+    sums = await group_sums(facts, match, {"period": f"${period}", "currency": "$currency"},
+                            {"orders": 1, "sales": "$sales"})
+    rows = [{period: dict(key)["period"], "currency": dict(key)["currency"], **values}
+            for key, values in sums.items()]
+    return sorted(rows, key=lambda r: (r[period], r["currency"]))
 
 
 async def rollup(db: AsyncDatabase, merchant_id: str, top_n: int = 10) -> dict:
@@ -68,21 +67,18 @@ async def rollup(db: AsyncDatabase, merchant_id: str, top_n: int = 10) -> dict:
     # "sales" counts an order's total unless it was cancelled or refunded.
     await facts.update_many({"merchant_id": merchant_id, "status": {"$in": list(NOT_SALES)}},
                             {"$set": {"sales": 0}})
-    top = facts.aggregate([
+    products = await group_sums(facts, [
         {"$match": {"merchant_id": merchant_id, "status": {"$nin": list(NOT_SALES)}}},
-        {"$unwind": "$lines"},
-        {"$group": {"_id": "$lines.product_id", "units": {"$sum": "$lines.quantity"},
-                    "sales": {"$sum": "$lines.line_total"}}},
-        {"$sort": {"units": -1, "_id": 1}}, {"$limit": top_n}])
-    customers = facts.aggregate([
-        {"$match": {"merchant_id": merchant_id, "customer": {"$exists": True}}},
-        {"$group": {"_id": "$customer", "orders": {"$sum": 1}}}])
-    counts = [c["orders"] async for c in customers]
+        {"$unwind": "$lines"}], "$lines.product_id", {"units": "$lines.quantity", "sales": "$lines.line_total"})
+    top = sorted(products.items(), key=lambda kv: (-kv[1]["units"], kv[0]))[:top_n]
+    customers = await group_sums(facts, [{"$match": {"merchant_id": merchant_id, "customer": {"$exists": True}}}],
+                                 "$customer", {"orders": 1})
+    counts = [c["orders"] for c in customers.values()]
     result = {
         "merchant_id": merchant_id,
         "weekly": await series(facts, merchant_id, "week"),
         "monthly": await series(facts, merchant_id, "month"),
-        "top_products": [{"product_id": t["_id"], "units": t["units"], "sales": t["sales"]} async for t in top],
+        "top_products": [{"product_id": p, **sums} for p, sums in top],
         "customers": len(counts), "repeat_customers": sum(1 for n in counts if n > 1),
         "computed_at": utc_now(),
     }

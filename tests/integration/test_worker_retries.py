@@ -10,12 +10,11 @@ import uuid
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer
 from aiokafka.partitioner import DefaultPartitioner
 
-from workers.jobs import JOB_TOPIC_PARTITIONS, Job, dlq_topic, job_id_for
+from workers.jobs import JOB_TOPIC_PARTITIONS, job_id_for
 from tests.support.smtp import Refusing, smtp_server
-from tests.support.workers import order_placed, produce, queue_idle, wait_until, worker, worker_settings
+from tests.support.workers import dead_letter, order_placed, produce, queue_idle, wait_until, worker, worker_settings
 
 pytestmark = pytest.mark.integration
 
@@ -49,24 +48,6 @@ def orders_on_one_partition(count: int) -> list[str]:
     return ids
 
 
-async def dead_letter(settings, job_id: str, timeout: float = 60) -> tuple[Job, float]:
-    """The dead letter of ``job_id`` and the time it was written (broker timestamp)."""
-    consumer = AIOKafkaConsumer(dlq_topic(settings, "email"), bootstrap_servers=settings.kafka_bootstrap_servers,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
-    await consumer.start()
-    try:
-        async def find():
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                for record in records:
-                    if orjson.loads(record.value)["job_id"] == job_id:
-                        return Job.from_json(record.value), record.timestamp / 1000
-            return None
-
-        return await wait_until(find, timeout=timeout, interval=0, what=f"dead letter {job_id}")
-    finally:
-        await consumer.stop()
-
-
 async def test_refused_twice_is_delivered_on_the_third_attempt(refusing, settings):
     to = f"twice-{uuid.uuid4().hex[:8]}@example.com"
     refusing.refusals[to] = 2
@@ -91,7 +72,7 @@ async def test_always_refused_is_dead_lettered_after_three_retries_while_the_par
     events += [order_placed("m-retry", to, order_id=oid) for to, oid in zip(others, order_ids[1:])]
     await produce(settings, events)  # the doomed one first, the others behind it, same partition
 
-    dead, dead_at = await dead_letter(settings, job_id_for(events[0].event_id, "email.order_confirmation"))
+    dead, dead_at = await dead_letter(settings, "email", job_id_for(events[0].event_id, "email.order_confirmation"))
     assert [a.attempt for a in dead.history] == [1, 2, 3, 4]  # the first try and exactly 3 retries
     assert all("451" in a.error for a in dead.history)
     assert "451" in dead.dead_reason and dead.attempt == 4

@@ -102,3 +102,26 @@ def worker_settings(server_env: dict[str, str]):
     from shared.settings import WorkerSettings
 
     return WorkerSettings(**{k.lower(): v for k, v in server_env.items()})
+
+
+async def dead_letter(settings, kind: str, job_id: str, timeout: float = 60):
+    """The dead letter of ``job_id`` on ``jobs.<kind>.dlq`` and when it was written."""
+    import orjson
+    from aiokafka import AIOKafkaConsumer
+
+    from workers.jobs import Job, dlq_topic
+
+    consumer = AIOKafkaConsumer(dlq_topic(settings, kind), bootstrap_servers=settings.kafka_bootstrap_servers,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        async def find():
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for record in records:
+                    if orjson.loads(record.value)["job_id"] == job_id:
+                        return Job.from_json(record.value), record.timestamp / 1000
+            return None
+
+        return await wait_until(find, timeout=timeout, interval=0, what=f"dead letter {job_id}")
+    finally:
+        await consumer.stop()

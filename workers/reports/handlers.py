@@ -90,18 +90,20 @@ def report_handlers(db: AsyncDatabase, publish: Publisher, *, email_topic: str,
 
     async def sales_report(job: Job) -> None:
         p = job.payload
-        current = await reports.find_one({"_id": p["report_id"]})
-        if current is not None and current["status"] == "ready":
-            await notify(job, current["summary"])  # built by an earlier delivery
-            return
-        await reports.update_one({"_id": p["report_id"]}, {"$set": {
-            "status": "running", "attempts": job.attempt, "started_at": utc_now()},
-            "$setOnInsert": requested_fields(job)}, upsert=True)
         try:
-            summary = await build(job)
+            current = await reports.find_one({"_id": p["report_id"]})
+            if current is not None and current["status"] == "ready":
+                summary = current["summary"]  # built by an earlier delivery: only notify
+            else:
+                await reports.update_one({"_id": p["report_id"]}, {"$set": {
+                    "status": "running", "attempts": job.attempt, "started_at": utc_now()},
+                    "$setOnInsert": requested_fields(job)}, upsert=True)
+                summary = await build(job)
         except BaseException as exc:
+            # Cancelled means the time limit (or shutdown) interrupted the attempt.
             reason = "timed out" if isinstance(exc, asyncio.CancelledError) else f"{type(exc).__name__}: {exc}"
-            await reports.update_one({"_id": p["report_id"]}, {"$set": {"status": "failed", "error": reason}})
+            await reports.update_one({"_id": p["report_id"]}, {"$set": {
+                "status": "failed", "error": reason, "attempts": job.attempt}})
             raise
         await notify(job, summary)
 
