@@ -77,5 +77,7 @@ class WorkerSettings(ServerSettings):
     # How long a claimed send stays claimed: a worker killed mid-send holds its job this long.
     claim_lease_seconds: float = 30.0
     analytics_rollup_interval_seconds: float = 5.0
+    # Cache warm-up requests this many of the hottest paths after an invalidation.
+    warmup_top_n: int = 20
     # Graceful shutdown: in-flight jobs get this long to finish, then are handed back.
     graceful_timeout_seconds: float = 15.0

@@ -24,12 +24,15 @@ from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+import httpx
+
 from shared import kafka, mongo
+from shared import redis as redis_factory
 from shared.events import EventEnvelope
 from shared.settings import WorkerSettings
 from shared.topics import DOMAIN_TOPICS, ORDERS, REPORTS
 
-from workers import analytics, audit, dedupe
+from workers import analytics, audit, dedupe, warmup
 from workers.dispatch import Contacts, dispatch
 from workers.email.handlers import email_handlers
 from workers.email.sender import SmtpSender
@@ -43,7 +46,7 @@ from workers.sms.providers import provider_for
 
 log = logging.getLogger(__name__)
 
-RUN_KINDS = ("email", "sms", "reports", "analytics", "audit")
+RUN_KINDS = ("email", "sms", "reports", "analytics", "audit", "warmup")
 
 
 def create_app(settings: WorkerSettings | None = None) -> FastStream:
@@ -110,6 +113,8 @@ def create_app(settings: WorkerSettings | None = None) -> FastStream:
         state["contacts"] = Contacts(db)
         sends = dedupe.SendOnce(db, lease=settings.claim_lease_seconds)
         state["sms"] = provider_for(settings.sms_sink)
+        state["redis"] = redis_factory.open_redis(settings, socket_timeout=None)  # pub/sub waits
+        state["http"] = httpx.AsyncClient(base_url=settings.query_api_url, timeout=10)
         handlers = {
             "email": email_handlers(SmtpSender(settings.smtp_url, timeout=settings.email_timeout_seconds),
                                     sends, settings.mail_from),
@@ -118,6 +123,8 @@ def create_app(settings: WorkerSettings | None = None) -> FastStream:
                                        query_api_url=settings.query_api_url),
             "analytics": analytics.analytics_handlers(db),
             "audit": audit.audit_handlers(db),
+            "warmup": warmup.warmup_handlers(state["redis"], state["http"], top_n=settings.warmup_top_n,
+                                             prefix=settings.kafka_topic_prefix),
         }
         state["runners"].update({kind: Runner(rules[kind], handlers[kind], publish, settings)
                                  for kind in RUN_KINDS})
@@ -129,6 +136,8 @@ def create_app(settings: WorkerSettings | None = None) -> FastStream:
         state["tasks"] = [
             asyncio.create_task(heartbeat(state["db"], stats), name="heartbeat"),
             asyncio.create_task(_rollups(state), name="analytics-rollups"),
+            asyncio.create_task(warmup.listen(state["redis"], state["runners"]["warmup"],
+                                              prefix=settings.kafka_topic_prefix), name="warm-up"),
         ]
 
     async def _rollups(state: dict) -> None:
@@ -149,6 +158,8 @@ def create_app(settings: WorkerSettings | None = None) -> FastStream:
 
     async def close_resources() -> None:
         await state["sms"].close()
+        await state["http"].aclose()
+        await state["redis"].aclose()
         await state["client"].close()
 
     return FastStream(broker, logger=log, on_startup=[open_resources], after_startup=[start_background],
