@@ -54,6 +54,7 @@ def create_app(settings: WorkerSettings | None = None) -> FastStream:
     broker = KafkaBroker(settings.kafka_bootstrap_servers, logger=log, acks="all",
                          enable_idempotence=True, graceful_timeout=settings.graceful_timeout_seconds)
     state: dict[str, Any] = {"runners": {}, "tasks": []}
+    closing = asyncio.Event()  # set at shutdown: retry relays stop waiting
     rules = policies(settings)
 
     async def publish(topic: str, job: Job) -> None:
@@ -97,7 +98,7 @@ def create_app(settings: WorkerSettings | None = None) -> FastStream:
 
         @subscribe((retry_topic(settings, kind),), f"{kind}.retry", max_poll_interval_ms=600_000)
         async def relay_retry(body: Any, msg: KafkaMessage) -> None:
-            await relay_when_due(Job.from_json(msg.body), publish, settings)
+            await relay_when_due(Job.from_json(msg.body), publish, settings, closing=closing)
 
     for kind in RUN_KINDS:
         subscribe_kind(kind)
@@ -150,6 +151,11 @@ def create_app(settings: WorkerSettings | None = None) -> FastStream:
                 log.warning("analytics roll-up pass failed: %s", exc)
 
     async def stop_background() -> None:
+        # Before the broker stops: finish or hand back in-flight jobs, so the consumers
+        # are idle when they close and nothing half-done is committed.
+        closing.set()
+        await asyncio.gather(*(runner.drain(settings.graceful_timeout_seconds)
+                               for runner in state["runners"].values()))
         for task in state["tasks"]:
             task.cancel()
         await asyncio.gather(*state["tasks"], return_exceptions=True)
@@ -157,6 +163,9 @@ def create_app(settings: WorkerSettings | None = None) -> FastStream:
             await state["ops"].stop()
 
     async def close_resources() -> None:
+        # The broker stopped fetching and waited ``graceful_timeout``; what still runs is
+        # handed back while MongoDB is still open for releasing its claims.
+        await asyncio.gather(*(runner.hand_back() for runner in state["runners"].values()))
         await state["sms"].close()
         await state["http"].aclose()
         await state["redis"].aclose()

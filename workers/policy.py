@@ -37,6 +37,10 @@ class PermanentError(Exception):
     """Retrying cannot help (malformed job, unknown recipient...): dead-letter at once."""
 
 
+class HandedBack(Exception):
+    """The worker is shutting down: the job is left uncommitted for the next worker."""
+
+
 class Busy(Exception):
     """Another worker holds this job's claim: look again at ``until`` (not an attempt)."""
 
@@ -93,15 +97,44 @@ class Runner:
     publish: Publisher
     settings: WorkerSettings
     stats: KindStats = field(default_factory=KindStats)
+    active: set[asyncio.Task] = field(default_factory=set)
+    closing: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def drain(self, grace: float) -> None:
+        """Shutdown: take no new attempt, let running ones finish within ``grace``
+        seconds, then hand the rest back."""
+        self.closing.set()
+        if self.active:
+            await asyncio.wait(list(self.active), timeout=grace)
+        await self.hand_back()
+
+    async def hand_back(self) -> None:
+        """Cancel the attempts still running after the grace period (shutdown) and wait
+        for their clean-up: claims are released, offsets stay uncommitted, so Kafka gives
+        the jobs to the next worker at once."""
+        for task in self.active:
+            if not task.cancelling():  # a second cancel would interrupt its clean-up
+                task.cancel()
+        await asyncio.gather(*self.active, return_exceptions=True)
 
     async def run(self, job: Job) -> str:
         """One attempt of ``job``; returns what happened: ok, retry, dead, busy."""
+        if self.closing.is_set():
+            raise HandedBack(job.job_id)  # not committed: Kafka redelivers it elsewhere
         handler = self.handlers.get(job.action)
         self.stats.in_flight += 1
+        task = None
         try:
             if handler is None:
                 raise PermanentError(f"no handler for action {job.action!r}")
-            await asyncio.wait_for(handler(job), self.policy.timeout)
+            # The attempt runs as its own task so shutdown can wait for its clean-up.
+            task = asyncio.ensure_future(handler(job))
+            self.active.add(task)
+            await asyncio.wait_for(task, self.policy.timeout)
+        except asyncio.CancelledError:
+            if self.closing.is_set() and not asyncio.current_task().cancelling():
+                raise HandedBack(job.job_id) from None  # our attempt was handed back
+            raise
         except Busy as busy:
             await self.publish(retry_topic(self.settings, job.kind),
                                job.model_copy(update={"not_before": busy.until}))
@@ -114,6 +147,8 @@ class Runner:
             return await self._failed(job, f"{type(exc).__name__}: {exc}", permanent=False)
         finally:
             self.stats.in_flight -= 1
+            if task is not None and task.done():
+                self.active.discard(task)
         self.stats.succeeded += 1
         return "ok"
 
@@ -137,7 +172,7 @@ class Runner:
 
 
 async def relay_when_due(job: Job, publish: Publisher, settings: WorkerSettings,
-                         now: Callable[[], datetime] = utc_now) -> None:
+                         now: Callable[[], datetime] = utc_now, closing: asyncio.Event | None = None) -> None:
     """Move a waiting retry back to its job topic once ``not_before`` has passed.
 
     Retries of a kind share one topic in roughly due order (the same backoff ladder), so
@@ -148,5 +183,11 @@ async def relay_when_due(job: Job, publish: Publisher, settings: WorkerSettings,
     if job.not_before is not None:
         wait = (job.not_before - now()).total_seconds()
         if wait > 0:
-            await asyncio.sleep(wait)
+            closing = closing or asyncio.Event()
+            try:
+                await asyncio.wait_for(closing.wait(), wait)
+            except TimeoutError:
+                pass  # due
+            else:
+                raise HandedBack(job.job_id)  # shutting down: the next worker relays it
     await publish(job_topic(settings, job.kind), job)

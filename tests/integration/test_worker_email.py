@@ -69,3 +69,36 @@ async def test_confirmation_arrives_once_with_lines_and_totals_even_when_the_wor
         assert "51.97 EUR" in body  # 25.00 + 26.97
     assert "2 x Blue mug" in full["Text"] and "3 x Tea towel" in full["Text"]
     assert "Items: 5" in full["Text"]
+
+
+async def test_graceful_shutdown_hands_back_an_in_flight_job(servers, server_env, settings, mongo_db, tmp_path):
+    """SIGTERM while a send is stuck: after the grace period the job is cancelled, its claim
+    released and its offset left uncommitted, so the next worker sends it at once."""
+    to = f"graceful-{uuid.uuid4().hex[:8]}@example.com"
+    relay = HoldingRelay(servers.smtp_url, hold=to)
+    event = order_placed("m-email", to)
+    async with smtp_server(relay) as relay_url:
+        first = worker(server_env, tmp_path, "workers-graceful-1", SMTP_URL=relay_url,
+                       WORKER_GRACEFUL_TIMEOUT_SECONDS="1", WORKER_CLAIM_LEASE_SECONDS="120")
+        await asyncio.to_thread(lambda: first.start().wait_ready())
+        await produce(settings, [event])
+        await asyncio.wait_for(relay.held.wait(), 60)
+        await asyncio.to_thread(first.stop)  # SIGTERM, waits for the exit
+        assert first.process.returncode == 0, first.tail()
+        relay.release.set()
+        # Handed back: no claim is left behind (else the 120 s lease would hold the job).
+        assert await mongo_db["job_runs"].count_documents({"state": "claimed", "kind": "email"}) == 0
+
+        second = worker(server_env, tmp_path, "workers-graceful-2", SMTP_URL=relay_url)
+        await asyncio.to_thread(lambda: second.start().wait_ready())
+        try:
+            async def arrived():
+                return (await mail_to(servers.mailbox_api, {to}))[to]
+
+            found = await wait_until(arrived, timeout=30, what="the handed-back email")
+            await wait_until(lambda: queue_idle(worker_settings(server_env), mongo_db, ("email",)), timeout=30,
+                             what="email queue idle")
+            found = (await mail_to(servers.mailbox_api, {to}))[to]
+        finally:
+            await asyncio.to_thread(second.stop)
+    assert len(found) == 1

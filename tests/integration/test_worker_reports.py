@@ -85,7 +85,7 @@ async def test_sales_report_over_10000_orders_matches_the_read_model(shop, serve
         await produce(settings, [event])
         report = await wait_until(
             lambda: mongo_db[REPORTS].find_one({"_id": event.aggregate_id, "status": "ready"}),
-            timeout=120, interval=0.5, what="report ready")
+            timeout=240, interval=0.5, what="report ready")
         headers = {"Authorization": f"Bearer {shop['key']}"}
         async with httpx.AsyncClient(base_url=query_api.url, timeout=30, headers=headers) as client:
             status = (await client.get(f"/v1/reports/{event.aggregate_id}")).json()

@@ -26,11 +26,13 @@ class SmtpSender:
         self.timeout = timeout
 
     async def send(self, message: EmailMessage) -> None:
+        smtp = aiosmtplib.SMTP(hostname=self.hostname, port=self.port, use_tls=self.use_tls,
+                               timeout=self.timeout, local_hostname="merchant-workers")
         try:
-            await aiosmtplib.send(message, hostname=self.hostname, port=self.port,
-                                  use_tls=self.use_tls, username=self.username,
-                                  password=self.password, timeout=self.timeout,
-                                  local_hostname="merchant-workers")
+            await smtp.connect()
+            if self.username:
+                await smtp.login(self.username, self.password or "")
+            await smtp.send_message(message)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             if all(500 <= r.code < 600 for r in exc.recipients):
                 raise PermanentError(f"recipients refused: {exc.recipients}") from exc
@@ -39,3 +41,8 @@ class SmtpSender:
             if 500 <= exc.code < 600 and exc.code != 554:  # 554 is often a transient block
                 raise PermanentError(f"SMTP {exc.code}: {exc.message}") from exc
             raise
+        finally:
+            # No QUIT: the message is accepted at the reply to DATA, and a polite QUIT would
+            # widen the window before the send is marked (and hang a cancelled send on a
+            # server that does not answer). Closing the socket is enough.
+            smtp.close()

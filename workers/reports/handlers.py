@@ -10,6 +10,8 @@ is harmless: the files are rebuilt and the pointer moves to the new generation.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time as clock
 import uuid
 from datetime import date, datetime, time, timedelta, UTC
 
@@ -24,10 +26,7 @@ from workers.policy import Handler, Publisher
 from workers.reports import store
 from workers.reports.build import SalesSummary, write_csv, write_pdf
 
-ORDER_FIELDS = {"_id": 1, "placed_at": 1, "status": 1, "customer_email": 1, "customer.email": 1,
-                "item_count": 1, "currency": 1, "total": 1, "lines.product_id": 1,
-                "lines.name": 1, "lines.sku": 1, "lines.quantity": 1}
-
+log = logging.getLogger(__name__)
 
 def day_range(date_from: str, date_to: str) -> tuple[datetime, datetime]:
     """Inclusive UTC days → a half-open datetime interval."""
@@ -37,10 +36,17 @@ def day_range(date_from: str, date_to: str) -> tuple[datetime, datetime]:
 
 
 async def load_orders(db: AsyncDatabase, merchant_id: str, date_from: str, date_to: str) -> list[dict]:
+    """The merchant's orders placed in the range, oldest first.
+
+    Whole documents, sorted here: on FerretDB v1 a projection of nested fields doubles
+    the read time and a server-side sort adds more (measured on 10,000 orders); on
+    MongoDB the range is served by the orders read model's (merchant_id, placed_at) index.
+    """
     start, end = day_range(date_from, date_to)
-    cursor = db[ORDERS].find({"merchant_id": merchant_id, "placed_at": {"$gte": start, "$lt": end}},
-                             ORDER_FIELDS).sort([("placed_at", 1), ("_id", 1)])
-    return [order async for order in cursor]
+    cursor = db[ORDERS].find({"merchant_id": merchant_id, "placed_at": {"$gte": start, "$lt": end}})
+    orders = [order async for order in cursor]
+    orders.sort(key=lambda o: (o["placed_at"], o["_id"]))
+    return orders
 
 
 def report_links(query_api_url: str, report_id: str, formats: list[str]) -> dict[str, str]:
@@ -65,7 +71,9 @@ def report_handlers(db: AsyncDatabase, publish: Publisher, *, email_topic: str,
 
     async def build(job: Job) -> dict:
         p = job.payload
+        started = clock.monotonic()
         orders = await load_orders(db, job.merchant_id, p["date_from"], p["date_to"])
+        log.info("report %s: %d orders loaded in %.1fs", p["report_id"], len(orders), clock.monotonic() - started)
         summary = SalesSummary()
         for order in orders:
             summary.add(order)
@@ -81,6 +89,7 @@ def report_handlers(db: AsyncDatabase, publish: Publisher, *, email_topic: str,
         except BaseException:
             await store.discard(db, p["report_id"], generation=generation)
             raise
+        log.info("report %s: built and stored in %.1fs", p["report_id"], clock.monotonic() - started)
         document = summary.as_document()
         await reports.update_one({"_id": p["report_id"]}, {"$set": {
             "status": "ready", "summary": document, "files": files, "error": None,
