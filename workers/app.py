@@ -28,12 +28,12 @@ import httpx
 
 from shared import kafka, mongo
 from shared import redis as redis_factory
-from shared.events import EventEnvelope
+from shared.events import EventEnvelope, decode_data
 from shared.settings import WorkerSettings
 from shared.topics import DOMAIN_TOPICS, ORDERS, REPORTS
 
 from workers import analytics, audit, dedupe, warmup
-from workers.dispatch import Contacts, dispatch
+from workers.dispatch import DISPATCHED, Contacts, dispatch
 from workers.email.handlers import email_handlers
 from workers.email.sender import SmtpSender
 from workers.jobs import JOB_TOPIC_PARTITIONS, Job, all_job_topics, job_topic, retry_topic
@@ -71,7 +71,12 @@ def create_app(settings: WorkerSettings | None = None) -> FastStream:
     @subscribe((settings.topic(ORDERS), settings.topic(REPORTS)), "dispatch")
     async def dispatch_jobs(body: Any, msg: KafkaMessage) -> None:
         event = _decode(msg)
-        if event is None:
+        if event is None or event.type not in DISPATCHED:
+            return
+        try:
+            decode_data(event)
+        except ValueError as exc:  # a body that breaks its contract can never make a job
+            log.error("skipping %s %s: invalid body: %s", event.type, event.event_id, exc)
             return
         for job in await dispatch(event, state["contacts"]):
             if job.kind == "reports":
@@ -94,11 +99,13 @@ def create_app(settings: WorkerSettings | None = None) -> FastStream:
 
         @subscribe((job_topic(settings, kind),), kind, max_poll_interval_ms=max(poll, 300_000))
         async def run_job(body: Any, msg: KafkaMessage) -> None:
-            await state["runners"][kind].run(Job.from_json(msg.body))
+            if (job := _decode_job(msg)) is not None:
+                await state["runners"][kind].run(job)
 
         @subscribe((retry_topic(settings, kind),), f"{kind}.retry", max_poll_interval_ms=600_000)
         async def relay_retry(body: Any, msg: KafkaMessage) -> None:
-            await relay_when_due(Job.from_json(msg.body), publish, settings, closing=closing)
+            if (job := _decode_job(msg)) is not None:
+                await relay_when_due(job, publish, settings, closing=closing)
 
     for kind in RUN_KINDS:
         subscribe_kind(kind)
@@ -176,10 +183,20 @@ def create_app(settings: WorkerSettings | None = None) -> FastStream:
 
 
 def _decode(msg: KafkaMessage) -> EventEnvelope | None:
+    return _decode_as(EventEnvelope, msg)
+
+
+def _decode_job(msg: KafkaMessage) -> Job | None:
+    return _decode_as(Job, msg)
+
+
+def _decode_as(model, msg: KafkaMessage):
+    """The message as ``model``, or None (logged): a malformed message is skipped, since
+    redelivering it could never succeed and would hold its partition forever."""
     try:
-        return EventEnvelope.from_json(msg.body)
+        return model.model_validate_json(msg.body)
     except ValueError as exc:
         record = msg.raw_message
-        log.error("skipping malformed event at %s/%s@%s: %s", record.topic, record.partition,
-                  record.offset, exc)
+        log.error("skipping malformed %s at %s/%s@%s: %s", model.__name__, record.topic,
+                  record.partition, record.offset, exc)
         return None

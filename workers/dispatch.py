@@ -15,6 +15,7 @@ from shared.read_models import ORDERS
 from workers.jobs import Job, job_id_for
 
 ORDER_CONTACTS = "order_contacts"
+DISPATCHED = {"OrderPlaced", "OrderShipped", "ReportRequested"}  # the events that make jobs
 
 
 def _job(event: EventEnvelope, kind: str, action: str, payload: dict) -> Job:
