@@ -15,7 +15,7 @@ from shared.http.errors import EXCEPTION_HANDLERS
 from shared.http.health import health_routes
 from shared.settings import QueryApiSettings
 
-from query_api.endpoints import audit, products, reports
+from query_api.endpoints import analytics, audit, products, reports
 
 
 def create_app(settings: QueryApiSettings | None = None) -> Starlette:
@@ -44,5 +44,6 @@ def create_app(settings: QueryApiSettings | None = None) -> Starlette:
         *products.routes,
         *reports.routes,
         *audit.routes,
+        *analytics.routes,
     ]
     return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)

@@ -10,6 +10,11 @@ reports (one per report)
     summary {orders, items, totals {currency: minor units}}, files {fmt: {size, sha256,
     content_type, generation, chunks}}, requested_at, started_at, completed_at
 
+merchant_analytics (one per merchant; recomputed by the analytics roll-up)
+    _id (merchant id), merchant_id, weekly [{week, currency, orders, sales}],
+    monthly [{month, currency, orders, sales}], top_products [{product_id, units, sales}],
+    customers, repeat_customers, repeat_customer_rate, computed_at
+
 report_chunks (a stored report file in pieces below MongoDB's document limit)
     _id ("<report id>:<fmt>:<generation>:<seq>"), report_id, fmt, generation, seq, data
 """
@@ -19,6 +24,7 @@ from pymongo import ASCENDING, IndexModel
 AUDIT_LOG = "audit_log"
 REPORTS = "reports"
 REPORT_CHUNKS = "report_chunks"
+MERCHANT_ANALYTICS = "merchant_analytics"
 
 # The query API pages a merchant's audit log in (occurred_at, _id) order.
 AUDIT_LOG_INDEXES = [

@@ -19,13 +19,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.events import EventEnvelope, utc_now
 from shared.mongo import group_sums
+from shared.worker_read_models import MERCHANT_ANALYTICS
 
 from workers.jobs import Job, job_id_for
 from workers.policy import Handler
 
 FACTS = "analytics_order_facts"
 DIRTY = "analytics_dirty"
-MERCHANT_ANALYTICS = "merchant_analytics"
 ORDER_EVENTS = {"OrderPlaced", "OrderCancelled", "OrderRefunded"}
 NOT_SALES = ("cancelled", "refunded")
 

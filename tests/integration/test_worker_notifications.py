@@ -7,11 +7,13 @@ import json
 import uuid
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 
 from shared.events import EventEnvelope
 from tests.support.workers import mail_to, order_placed, produce, queue_idle, wait_until, worker, worker_settings
-from workers.analytics import MERCHANT_ANALYTICS
+from shared.worker_read_models import MERCHANT_ANALYTICS
+from tests.support.processes import http_service
 
 pytestmark = pytest.mark.integration
 
@@ -28,6 +30,14 @@ async def running_worker(server_env, tmp_path_factory):
     service = worker(server_env, logs, "workers-notifications")
     await asyncio.to_thread(lambda: service.start().wait_ready())
     yield logs / "sms.jsonl"
+    await asyncio.to_thread(service.stop)
+
+
+@pytest.fixture(scope="module")
+async def query_api(server_env, tmp_path_factory):
+    service = http_service("query-api-analytics", "query-api", server_env, tmp_path_factory.mktemp("qa"))
+    await asyncio.to_thread(lambda: service.start().wait_ready())
+    yield service.url
     await asyncio.to_thread(service.stop)
 
 
@@ -60,8 +70,12 @@ async def test_shipping_notice_by_email_and_by_sms_when_there_is_a_phone(running
 
 
 async def test_analytics_rollups_weekly_monthly_top_products_and_repeat_customers(running_worker, settings,
-                                                                                    mongo_db):
-    merchant = f"m-analytics-{uuid.uuid4().hex[:8]}"
+                                                                                    mongo_db, query_api):
+    from command_api.merchants import create_indexes, create_merchant
+
+    await create_indexes(mongo_db)
+    shop = await create_merchant(mongo_db, "Analytics Shop")
+    merchant = shop.merchant_id
     at = datetime(2026, 11, 29, 10, tzinfo=UTC)  # ISO week 2026-W48, month 2026-11
     placed = [order_placed(merchant, email, lines=lines).model_copy(update={"occurred_at": at})
               for email, lines in [("ann@example.com", [("Mug", 1000, 3)]),
@@ -81,3 +95,13 @@ async def test_analytics_rollups_weekly_monthly_top_products_and_repeat_customer
     assert [(p["product_id"], p["units"], p["sales"]) for p in doc["top_products"]] == [
         ("p-Mug", 3, 3000), ("p-Towel", 3, 1500)]  # the cancelled 9 mugs do not count
     assert doc["repeat_customers"] == 1 and doc["repeat_customer_rate"] == pytest.approx(1 / 3)
+
+    # Dashboards read it through the query API, each merchant its own.
+    async with httpx.AsyncClient(base_url=query_api, timeout=10) as client:
+        served = (await client.get("/v1/analytics", headers={"Authorization": f"Bearer {shop.secret_key}"})).json()
+        other = await create_merchant(mongo_db, "No Orders Yet")
+        empty = (await client.get("/v1/analytics", headers={"Authorization": f"Bearer {other.secret_key}"})).json()
+        anonymous = await client.get("/v1/analytics")
+    assert served["monthly"] == doc["monthly"] and served["top_products"] == doc["top_products"]
+    assert empty["monthly"] == [] and empty["customers"] == 0 and empty["merchant_id"] == other.merchant_id
+    assert anonymous.status_code == 401
