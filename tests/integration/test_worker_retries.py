@@ -8,6 +8,7 @@ import subprocess
 import sys
 import uuid
 
+import httpx
 import orjson
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
@@ -26,6 +27,7 @@ async def refusing(server_env, settings, tmp_path_factory):
     async with smtp_server(handler) as url:
         service = worker(server_env, tmp_path_factory.mktemp("retries"), "workers-retries", SMTP_URL=url)
         await asyncio.to_thread(lambda: service.start().wait_ready())
+        handler.ops_url = service.url
         try:
             yield handler
         finally:
@@ -85,6 +87,10 @@ async def test_always_refused_is_dead_lettered_after_three_retries_while_the_par
     ws = worker_settings(server_env)
     status = await _cli(server_env, "status", "--json")
     assert orjson.loads(status)["email"]["dead_letters"] >= 1
+    async with httpx.AsyncClient(base_url=refusing.ops_url, timeout=10) as client:
+        ops = (await client.get("/ops/jobs")).json()
+    assert ops["kinds"]["email"]["dead_letters"] >= 1 and ops["kinds"]["email"]["retries_total"] >= 3
+    assert ops["process"]["kinds"]["email"]["dead"] >= 1 and ops["process"]["kinds"]["email"]["retried"] >= 3
     refusing.refusals[dead_to] = 0
     out = await _cli(server_env, "replay-dlq", "email")
     assert "re-queued" in out
