@@ -13,6 +13,7 @@ from shared import kafka, mongo
 from shared.http.auth import KeyResolver
 from shared.http.errors import EXCEPTION_HANDLERS
 from shared.http.health import health_routes
+from shared.observability.http import instrument_http
 from shared.settings import CommandApiSettings
 
 from command_api.endpoints import products, reports
@@ -62,4 +63,5 @@ def create_app(settings: CommandApiSettings | None = None) -> Starlette:
         *products.routes,
         *reports.routes,
     ]
-    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    return instrument_http(Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan),
+                           "command-api")

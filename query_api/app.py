@@ -13,6 +13,7 @@ from shared import redis as redis_factory
 from shared.http.auth import KeyResolver
 from shared.http.errors import EXCEPTION_HANDLERS
 from shared.http.health import health_routes
+from shared.observability.http import instrument_http
 from shared.settings import QueryApiSettings
 
 from query_api.endpoints import analytics, audit, products, reports
@@ -46,4 +47,5 @@ def create_app(settings: QueryApiSettings | None = None) -> Starlette:
         *audit.routes,
         *analytics.routes,
     ]
-    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    return instrument_http(Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan),
+                           "query-api")

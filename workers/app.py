@@ -29,10 +29,11 @@ import httpx
 from shared import kafka, mongo
 from shared import redis as redis_factory
 from shared.events import EventEnvelope, decode_data
+from shared.observability.stream import instrument_faststream
 from shared.settings import WorkerSettings
 from shared.topics import DOMAIN_TOPICS, ORDERS, REPORTS
 
-from workers import analytics, audit, dedupe, warmup
+from workers import activity, analytics, audit, dedupe, warmup
 from workers.dispatch import DISPATCHED, Contacts, dispatch
 from workers.email.handlers import email_handlers
 from workers.email.sender import SmtpSender
@@ -178,8 +179,10 @@ def create_app(settings: WorkerSettings | None = None) -> FastStream:
         await state["redis"].aclose()
         await state["client"].close()
 
-    return FastStream(broker, logger=log, on_startup=[open_resources], after_startup=[start_background],
-                      on_shutdown=[stop_background], after_shutdown=[close_resources])
+    activity.register(broker, settings)  # per-event log line and business metrics (issue 7)
+    app = FastStream(broker, logger=log, on_startup=[open_resources], after_startup=[start_background],
+                     on_shutdown=[stop_background], after_shutdown=[close_resources])
+    return instrument_faststream(app, "workers")
 
 
 def _decode(msg: KafkaMessage) -> EventEnvelope | None:

@@ -53,7 +53,7 @@ def worker(server_env: dict[str, str], log_dir: Path, name: str = "workers", **o
     env = {**server_env, "WORKER_OPS_PORT": str(port), "WORKER_RETRY_BASE_DELAY_SECONDS": "0.2",
            "WORKER_RETRY_MAX_DELAY_SECONDS": "2", "WORKER_CLAIM_LEASE_SECONDS": "3",
            "WORKER_GRACEFUL_TIMEOUT_SECONDS": "5", "WORKER_ANALYTICS_ROLLUP_INTERVAL_SECONDS": "0.5",
-           "WORKER_SMS_SINK": f"file://{log_dir}/sms.jsonl", **overrides}
+           "WORKER_SMS_SINK": f"file://{log_dir}/sms.jsonl", "MERCHANT_METRICS_PORT": "0", **overrides}
     return Service(name, ["workers"], env, log_dir / f"{name}.log", url=f"http://127.0.0.1:{port}")
 
 
