@@ -16,7 +16,7 @@ from shared.http.health import health_routes
 from shared.observability.http import instrument_http
 from shared.settings import CommandApiSettings
 
-from command_api.endpoints import products
+from command_api.endpoints import products, reports
 from command_api.event_store import EventStore
 from command_api.handlers import Services
 from command_api.idempotency import IdempotencyStore
@@ -61,6 +61,7 @@ def create_app(settings: CommandApiSettings | None = None) -> Starlette:
     routes = [
         *health_routes({"mongodb": mongo_ready, "kafka": kafka_ready}),
         *products.routes,
+        *reports.routes,
     ]
     return instrument_http(Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan),
                            "command-api")
