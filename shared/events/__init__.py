@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from shared.events import merchants, orders, products, reports
 from shared.events.envelope import EventEnvelope, utc_now
-from shared.events.schemas import UnknownEventType, UnsupportedSchemaVersion, current_version
+from shared.events.schemas import MODULES, UnknownEventType, UnsupportedSchemaVersion, current_version
 from shared.events.upcasting import upcast
 
 EVENT_TYPES: dict[str, tuple[str, type[BaseModel]]] = {
     model.__name__: (module.AGGREGATE_TYPE, model)
-    for module in (products, orders, merchants, reports)
+    for module in MODULES
     for model in module.EVENTS
 }
 

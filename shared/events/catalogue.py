@@ -31,6 +31,7 @@ TOPIC_DESCRIPTIONS = {
     "product": "Catalogue and stock of products: creation, details, prices, stock, reservations.",
     "order": "Order lifecycle: placed, confirmed, paid, shipped, delivered, cancelled, refunded.",
     "merchant": "Merchant accounts: creation, renames, key rotations (never key material).",
+    "report": "Report requests: a merchant asked for a sales report over a date range.",
 }
 
 HEADERS_SCHEMA = {

@@ -17,10 +17,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, create_model
 
-from shared.events import merchants, orders, products
+from shared.events import merchants, orders, products, reports
 from shared.events.envelope import EventEnvelope
 
-MODULES = (products, orders, merchants)
+# Every aggregate's event module: the one list of event types (EVENT_TYPES derives from it).
+MODULES = (products, orders, merchants, reports)
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
