@@ -14,6 +14,7 @@ class Component(str, enum.Enum):
     query_api = "query-api"
     projectors = "projectors"
     workers = "workers"
+    outbox_relay = "outbox-relay"
 
 
 _APPS = {
@@ -49,8 +50,21 @@ def _serve_http(component: Component, host: str | None, port: int | None, worker
 
 
 def _serve_stream(component: Component) -> None:
+    if component is Component.outbox_relay:
+        asyncio.run(_relay_forever())
+        return
     if component is Component.projectors:
         from projectors.app import create_app
     else:
         from workers.app import create_app
     asyncio.run(create_app().run())
+
+
+async def _relay_forever() -> None:
+    """The command side's background work without its HTTP: the outbox relay (commits not
+    yet on Kafka) and the reservation reconciler. Safe beside running API processes."""
+    from command_api.app import write_side
+    from shared.settings import CommandApiSettings
+
+    async with write_side(CommandApiSettings()):
+        await asyncio.Event().wait()
