@@ -52,6 +52,15 @@ async def merchant(mongo_db) -> dict:
             "publishable_key": created.publishable_key}
 
 
+@pytest.fixture(scope="session")
+async def other_merchant(mongo_db, merchant) -> dict:
+    from command_api.merchants import create_merchant
+
+    created = await create_merchant(mongo_db, "Another Shop")
+    return {"merchant_id": created.merchant_id, "secret_key": created.secret_key,
+            "publishable_key": created.publishable_key}
+
+
 @pytest.fixture
 async def command_client(stack) -> httpx.AsyncClient:
     async with httpx.AsyncClient(base_url=stack.command_api.url, timeout=10) as client:
