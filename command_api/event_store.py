@@ -120,8 +120,8 @@ class EventStore:
         doc = await self.commits.find_one({"command_id": command_id})
         return Commit.from_document(doc) if doc else None
 
-    async def mark_published(self, commit_id: ObjectId) -> None:
-        await self.commits.update_one({"_id": commit_id}, {"$set": {"published": True}})
+    async def mark_published(self, commit_ids: list[ObjectId]) -> None:
+        await self.commits.update_many({"_id": {"$in": commit_ids}}, {"$set": {"published": True}})
 
     async def unpublished(self, older_than: datetime, limit: int = 500) -> list[Commit]:
         """Commits not yet on Kafka, each aggregate's in version order."""
