@@ -17,6 +17,12 @@ from shared.events.products import Money, ProductStatus
 Text = Field(min_length=1, max_length=200)
 
 
+class Price(Money):
+    """A price as clients send it: bounded, so totals stay within 64-bit integers."""
+
+    amount: int = Field(gt=0, le=10**12, description="Price in minor units (cents).")
+
+
 class Command(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -34,7 +40,7 @@ class CreateProduct(Command):
     name: str = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=5000)
     category: str = Field(min_length=1, max_length=100)
-    price: Money
+    price: Price
     stock: int = Field(0, ge=0, le=1_000_000_000)
     attributes: dict[str, str] = Attributes
     status: ProductStatus = Field("published", description="'draft' keeps it off the storefront.")
@@ -56,12 +62,12 @@ class UpdateProductDetails(Command):
 
 
 class ChangePrice(Command):
-    price: Money
+    price: Price
 
 
 class AdjustStock(Command):
-    delta: int = Field(ge=-1_000_000_000, le=1_000_000_000,
-                       description="Units to add (positive) or remove (negative).")
+    delta: int = Field(ge=-1_000_000_000, le=1_000_000_000, json_schema_extra={"not": {"const": 0}},
+                       description="Units to add (positive) or remove (negative); never 0.")
     reason: str = Field(min_length=1, max_length=200)
 
     @model_validator(mode="after")

@@ -53,7 +53,8 @@ async def update_product(cmd: c.UpdateProductDetails, t: Target, svc: Services) 
 
 
 async def change_price(cmd: c.ChangePrice, t: Target, svc: Services) -> Saved:
-    return await _change_product(t, svc, lambda p: p.change_price(cmd.price))
+    price = ev.Money(**cmd.price.model_dump())
+    return await _change_product(t, svc, lambda p: p.change_price(price))
 
 
 async def adjust_stock(cmd: c.AdjustStock, t: Target, svc: Services) -> Saved:

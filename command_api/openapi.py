@@ -53,8 +53,8 @@ def _operation(route: CommandRoute) -> dict[str, Any]:
     params = [
         _header("Idempotency-Key", "A retry with the same key returns the original response.",
                 {"type": "string", "minLength": 1, "maxLength": 255}),
-        _header("X-Correlation-ID", "Echoed, and carried by every event of the command.",
-                {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"}),
+        _header("X-Correlation-ID", "Carried by every event of the command and echoed. A value that is "
+                "not 1-128 of [A-Za-z0-9._:-] is replaced by a new UUID (never rejected).", {"type": "string"}),
     ]
     errors = dict(_ERRORS)
     if not route.creates:
@@ -79,6 +79,10 @@ def _operation(route: CommandRoute) -> dict[str, Any]:
                for code, text in sorted(errors.items())},
         },
     }
+    if route.creates:  # lets clients (and stateful fuzzers) follow the new id to its commands
+        op["responses"]["202"]["links"] = {
+            other.operation_id: {"operationId": other.operation_id, "parameters": {"id": "$response.body#/id"}}
+            for other in COMMAND_ROUTES if other.resource == route.resource and not other.creates}
     if route.command is not NoBody:
         op["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": {"$ref": REF.format(model=route.command.__name__)}}}}

@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 class CommitPublisher:
     def __init__(self, settings: ServerSettings, store: EventStore, *,
-                 relay_interval: float = 1.0, relay_grace: float = 2.0, immediate: bool = True) -> None:
+                 relay_interval: float = 1.0, relay_grace: float = 2.0, immediate: bool = True,
+                 timeout: float = 15.0) -> None:
         self._settings, self._store, self._immediate = settings, store, immediate
         self._relay_interval, self._relay_grace = relay_interval, relay_grace
         self._producer: AIOKafkaProducer | None = None
@@ -36,6 +37,7 @@ class CommitPublisher:
         self._tasks: list[asyncio.Task] = []
         self.published_commits = 0
         self._publishing = asyncio.Lock()
+        self._timeout = timeout
         self._degraded = False
 
     # -- lifecycle -------------------------------------------------------------------
@@ -72,11 +74,14 @@ class CommitPublisher:
         order is kept by the idempotent producer).
         """
         async with self._publishing:
-            producer = await self._ensure_producer()
-            sends = [await producer.send(self._settings.topic(TOPIC_BY_AGGREGATE[c.aggregate_type]), e.to_json(),
-                                         key=e.kafka_key(), headers=e.kafka_headers())
-                     for c in commits for e in c.events]
-            await asyncio.gather(*sends)
+            # aiokafka keeps retrying a batch while the broker is away; give up in bounded
+            # time so the failure is seen, the producer reset and the relay takes over.
+            async with asyncio.timeout(self._timeout):
+                producer = await self._ensure_producer()
+                sends = [await producer.send(self._settings.topic(TOPIC_BY_AGGREGATE[c.aggregate_type]),
+                                             e.to_json(), key=e.kafka_key(), headers=e.kafka_headers())
+                         for c in commits for e in c.events]
+                await asyncio.gather(*sends)
             await self._store.mark_published([c.id for c in commits])
             self.published_commits += len(commits)
 
