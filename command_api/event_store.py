@@ -99,9 +99,12 @@ class EventStore:
     async def create_indexes(self) -> None:
         await ensure_indexes(self.commits, INDEXES)
 
-    async def load(self, aggregate_id: str) -> list[EventEnvelope]:
-        """Every event of one aggregate, in version order."""
-        cursor = self.commits.find({"aggregate_id": aggregate_id}, {"events": 1}).sort("version", ASCENDING)
+    async def load(self, aggregate_id: str, after_version: int = 0) -> list[EventEnvelope]:
+        """The events of one aggregate after ``after_version`` (all by default), in version order."""
+        query = {"aggregate_id": aggregate_id}
+        if after_version:
+            query["version"] = {"$gt": after_version}
+        cursor = self.commits.find(query, {"events": 1}).sort("version", ASCENDING)
         return [EventEnvelope.model_validate(e) async for doc in cursor for e in doc["events"]]
 
     async def append(self, commit: Commit) -> Commit:

@@ -81,6 +81,8 @@ async def release(record: dict, reason: ReleaseReason, repo: Repository, reserva
                   *, from_state: str | tuple[str, ...], only: list[str] | None = None) -> bool:
     """Give every line's units back and mark the record released. Idempotent."""
     order_id = record["_id"]
+    if only == []:  # nothing was held: straight to the end
+        return await reservations.move(order_id, from_state, "released", release_reason=reason) is not None
     if from_state != "releasing" and not await reservations.move(order_id, from_state, "releasing",
                                                                  release_reason=reason):
         return False  # someone else owns this record now

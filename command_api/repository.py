@@ -10,9 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from cachetools import LRUCache
+
 from shared.events import EVENT_TYPES, EventEnvelope, decode_data
 
-from command_api.domain.aggregate import Aggregate, Contended, NotFound, VersionMismatch
+from command_api.domain.aggregate import Aggregate, Contended, DomainError, NotFound, VersionMismatch
 from command_api.event_store import Commit, ConcurrencyConflict, DuplicateCommand, EventStore
 from command_api.publisher import CommitPublisher
 
@@ -48,21 +50,34 @@ class Saved:
 
 
 class Repository:
-    def __init__(self, store: EventStore, publisher: CommitPublisher | None) -> None:
+    def __init__(self, store: EventStore, publisher: CommitPublisher | None, cache_size: int = 10_000) -> None:
         """``publisher=None`` (CLI tools): commits are left to the relay of a running API."""
         self._store, self._publisher = store, publisher
         # Writers of one aggregate in this process queue instead of racing: optimistic
         # concurrency still decides between processes, but retries stay rare.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        # The last state this process saw of recently changed aggregates: a command reads
+        # only the commits appended since (by any process), not the whole history.
+        self._recent: LRUCache[str, Aggregate] = LRUCache(maxsize=cache_size)
 
     async def load(self, cls: type[A], aggregate_id: str, merchant_id: str) -> A | None:
         """The aggregate, or ``None`` when it does not exist *for this merchant*."""
-        aggregate = cls(aggregate_id, merchant_id)
-        for envelope in await self._store.load(aggregate_id):
-            if envelope.merchant_id != merchant_id or envelope.aggregate_type != cls.aggregate_type:
+        return await self._catch_up(cls(aggregate_id, merchant_id))
+
+    async def _catch_up(self, aggregate: A) -> A | None:
+        """Apply the events appended after the aggregate's version; ``None`` if it is not
+        an aggregate of this type and merchant."""
+        for envelope in await self._store.load(aggregate.id, after_version=aggregate.version):
+            if envelope.merchant_id != aggregate.merchant_id or envelope.aggregate_type != aggregate.aggregate_type:
                 return None  # another merchant's: indistinguishable from absent
             aggregate.apply(envelope.type, decode_data(envelope))
         return aggregate if aggregate.exists else None
+
+    async def _load_for_change(self, cls: type[A], aggregate_id: str, merchant_id: str) -> A | None:
+        recent = self._recent.pop(aggregate_id, None)  # taken out: put back only after a success
+        if isinstance(recent, cls) and recent.merchant_id == merchant_id:
+            return await self._catch_up(recent)
+        return await self.load(cls, aggregate_id, merchant_id)
 
     async def save(self, aggregate: Aggregate, ctx: CommandContext, command_id: str | None = None) -> Saved:
         """Append the pending events as one commit and queue it for Kafka.
@@ -105,22 +120,31 @@ class Repository:
             return earlier
         for attempt in range(MAX_ATTEMPTS):
             async with self._lock(aggregate_id):
-                aggregate = await self.load(cls, aggregate_id, ctx.merchant_id)
+                aggregate = await self._load_for_change(cls, aggregate_id, ctx.merchant_id)
                 if aggregate is None:
                     raise NotFound(f"No {cls.aggregate_type} {aggregate_id}.")
                 if expected_version is not None and aggregate.version != expected_version:
                     raise VersionMismatch(
                         f"The {cls.aggregate_type} is at version {aggregate.version}, not {expected_version}.",
                         current_version=aggregate.version)
-                decide(aggregate)
+                try:
+                    decide(aggregate)
+                except DomainError:
+                    self._recent[aggregate_id] = aggregate  # refusals raise before recording anything
+                    raise
                 if not aggregate.pending:  # nothing to change: answer the current version
+                    self._recent[aggregate_id] = aggregate
                     return Saved(aggregate.id, aggregate.version)
                 try:
-                    return await self.save(aggregate, ctx, command_id)
+                    saved = await self.save(aggregate, ctx, command_id)
                 except ConcurrencyConflict:
                     if expected_version is not None:
                         raise VersionMismatch(f"The {cls.aggregate_type} changed meanwhile.") from None
-            await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # another process won
+                else:
+                    if not aggregate.pending:  # appended (not a duplicate): this state is the store's
+                        self._recent[aggregate_id] = aggregate
+                    return saved
+            await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # another writer won
         raise Contended(f"The {cls.aggregate_type} is being changed by many writers; retry.")
 
     def _lock(self, aggregate_id: str) -> asyncio.Lock:

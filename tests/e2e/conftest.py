@@ -25,7 +25,9 @@ class Stack:
 def stack(server_env, settings, tmp_path_factory) -> Stack:
     logs = tmp_path_factory.mktemp("logs")
     env = {**server_env, "PROJECTOR_GROUP_ID": "projectors",
-           "COMMAND_API_RELAY_INTERVAL_SECONDS": "0.5", "COMMAND_API_RELAY_GRACE_SECONDS": "1"}
+           "COMMAND_API_RELAY_INTERVAL_SECONDS": "0.5", "COMMAND_API_RELAY_GRACE_SECONDS": "1",
+           # CI shares two cores: a slow command should not turn into a 503 here.
+           "COMMAND_API_COMMAND_TIMEOUT_SECONDS": "30"}
     command = http_service("command-api", "command-api", env, logs)
     query = http_service("query-api", "query-api", env, logs)
     env["QUERY_API_URL"] = query.url
