@@ -94,12 +94,19 @@ async def test_a_placement_that_died_after_deciding_is_rolled_forward_once(parts
     assert await stock_of(repo, product, merchant) == 3
 
 
+async def cancel_started(repo, reservations, merchant: str, stock: int, quantity: int):
+    """An order placed, and a cancel that got as far as marking its record ``releasing``."""
+    product = await new_product(repo, merchant, stock=stock)
+    ctx = CommandContext(merchant, uuid.uuid4().hex, "c")
+    placed = await place_order(place_command(product, quantity), ctx, repo, reservations)
+    await reservations.move(placed.aggregate_id, "placed", "releasing", release_reason="order_cancelled")
+    return product, placed
+
+
 async def test_a_cancel_that_died_before_releasing_stock_is_finished(parts):
     repo, reservations, reconciler = parts
-    merchant, ctx = "m-c", CommandContext("m-c", uuid.uuid4().hex, "c")
-    product = await new_product(repo, merchant, stock=4)
-    placed = await place_order(place_command(product, 4), ctx, repo, reservations)
-    await reservations.move(placed.aggregate_id, "placed", "releasing", release_reason="order_cancelled")
+    merchant = "m-c"
+    product, placed = await cancel_started(repo, reservations, merchant, stock=4, quantity=4)
     await repo.change(Order, placed.aggregate_id, CommandContext(merchant, uuid.uuid4().hex, "c"),
                       lambda o: o.cancel("bye"))  # ... died before giving the stock back
     assert await stock_of(repo, product, merchant) == 0
@@ -111,10 +118,8 @@ async def test_a_cancel_that_died_before_releasing_stock_is_finished(parts):
 
 async def test_a_cancel_that_was_never_appended_keeps_the_stock_held(parts):
     repo, reservations, reconciler = parts
-    merchant, ctx = "m-d", CommandContext("m-d", uuid.uuid4().hex, "c")
-    product = await new_product(repo, merchant, stock=4)
-    placed = await place_order(place_command(product, 1), ctx, repo, reservations)
-    await reservations.move(placed.aggregate_id, "placed", "releasing", release_reason="order_cancelled")
+    merchant = "m-d"
+    product, placed = await cancel_started(repo, reservations, merchant, stock=4, quantity=1)
     # ... died before OrderCancelled was appended: the order is still live.
     await reconciler.run_once()
     assert (await reservations.get(placed.aggregate_id))["state"] == "placed"
