@@ -30,7 +30,7 @@ unit: $(STAMP)
 
 ## Schemathesis against the command API: 300 examples per operation and phase (a few minutes).
 fuzz: $(STAMP)
-	FUZZ_EXAMPLES=300 $(BIN)/python -m infra.test_run tests/e2e/test_openapi_fuzz.py -q
+	FUZZ_EXAMPLES=300 FUZZ_PHASES=examples,coverage,fuzzing,stateful $(BIN)/python -m infra.test_run tests/e2e/test_openapi_fuzz.py -q
 
 ## The command API benchmark, beside a bare Starlette endpoint (docs/benchmarks.md).
 bench-commands: $(STAMP)

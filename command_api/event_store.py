@@ -124,7 +124,10 @@ class EventStore:
         return Commit.from_document(doc) if doc else None
 
     async def mark_published(self, commit_ids: list[ObjectId]) -> None:
-        await self.commits.update_many({"_id": {"$in": commit_ids}}, {"$set": {"published": True}})
+        # One update per id: FerretDB pushes only ``_id`` equality down to its storage
+        # (an ``$in`` would scan the whole collection); on MongoDB both use the index.
+        for commit_id in commit_ids:
+            await self.commits.update_one({"_id": commit_id}, {"$set": {"published": True}})
 
     async def unpublished(self, older_than: datetime, limit: int = 500) -> list[Commit]:
         """Commits not yet on Kafka, each aggregate's in version order."""
