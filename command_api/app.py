@@ -17,6 +17,7 @@ from shared import kafka, mongo
 from shared.http.auth import KeyResolver
 from shared.http.errors import EXCEPTION_HANDLERS
 from shared.http.health import health_routes
+from shared.observability.http import instrument_http
 from shared.settings import CommandApiSettings
 
 from command_api.endpoints.routes import starlette_routes
@@ -89,5 +90,5 @@ def create_app(settings: CommandApiSettings | None = None) -> Starlette:
         Route("/openapi.json", openapi_json, methods=["GET"]),
         *starlette_routes(),
     ]
-    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS,
-                     lifespan=lambda app: write_side(settings))
+    return instrument_http(Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS,
+                                     lifespan=lambda app: write_side(settings)), "command-api")

@@ -16,6 +16,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from shared import mongo
 from shared.events import EventEnvelope
+from shared.observability.stream import instrument_faststream
 from shared.settings import ProjectorSettings
 from shared.topics import PRODUCTS
 
@@ -56,4 +57,5 @@ def create_app(settings: ProjectorSettings | None = None) -> FastStream:
     async def close_resources() -> None:
         await resources["client"].close()
 
-    return FastStream(broker, logger=log, on_startup=[open_resources], after_shutdown=[close_resources])
+    app = FastStream(broker, logger=log, on_startup=[open_resources], after_shutdown=[close_resources])
+    return instrument_faststream(app, "projectors")

@@ -12,6 +12,7 @@ from shared import mongo
 from shared import redis as redis_factory
 from shared.http.errors import EXCEPTION_HANDLERS
 from shared.http.health import health_routes
+from shared.observability.http import instrument_http
 from shared.settings import QueryApiSettings
 
 from query_api.endpoints import products
@@ -41,4 +42,5 @@ def create_app(settings: QueryApiSettings | None = None) -> Starlette:
         *health_routes({"mongodb": mongo_ready}, optional={"redis": redis_ready}),
         *products.routes,
     ]
-    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    return instrument_http(Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan),
+                           "query-api")

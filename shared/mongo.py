@@ -10,6 +10,12 @@ from shared.settings import ServerSettings
 
 
 def open_mongo(settings: ServerSettings, **options) -> AsyncMongoClient:
+    """Production options (pool 10-100, compression) come from MERCHANT_ENV; every client
+    reports pool use and command latency to /metrics through pymongo's listeners."""
+    from shared.observability import mongo_monitoring, production
+
+    options = {**production.mongo_options(), **options}
+    options.setdefault("event_listeners", mongo_monitoring.listeners())
     options.setdefault("serverSelectionTimeoutMS", 5000)
     options.setdefault("tz_aware", True)
     options.setdefault("appname", "merchant-backend")
