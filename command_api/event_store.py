@@ -27,6 +27,10 @@ from shared.events import EventEnvelope, utc_now
 from shared.mongo import ensure_indexes
 
 COMMITS = "commits"
+# A hint per aggregate: the last version known appended, read by ``_id`` (the only lookup
+# FerretDB serves without scanning a collection). Never trusted for correctness: the
+# unique (aggregate_id, version) index is. See ``head``.
+HEADS = "aggregate_heads"
 
 INDEXES = [
     IndexModel([("aggregate_id", ASCENDING), ("version", ASCENDING)], unique=True,
@@ -94,7 +98,7 @@ class Commit:
 
 class EventStore:
     def __init__(self, db: AsyncDatabase) -> None:
-        self.commits = db[COMMITS]
+        self.commits, self.heads = db[COMMITS], db[HEADS]
 
     async def create_indexes(self) -> None:
         await ensure_indexes(self.commits, INDEXES)
@@ -117,7 +121,24 @@ class EventStore:
             if earlier is not None:
                 raise DuplicateCommand(Commit.from_document(earlier)) from None
             raise ConcurrencyConflict(commit.aggregate_id) from None
+        await self.advance_head(commit.aggregate_id, commit.last_version)
         return commit
+
+    async def head(self, aggregate_id: str) -> int:
+        """The last version known appended to the aggregate (0: none known).
+
+        It lags only if a writer died between its commit and this update (the relay
+        repairs it when it publishes that commit); a writer deciding on a lagging head
+        appends at a taken version and gets ``ConcurrencyConflict`` — never a lost write.
+        """
+        doc = await self.heads.find_one({"_id": aggregate_id})
+        return doc["version"] if doc else 0
+
+    async def advance_head(self, aggregate_id: str, version: int) -> None:
+        try:
+            await self.heads.update_one({"_id": aggregate_id}, {"$max": {"version": version}}, upsert=True)
+        except DuplicateKeyError:  # two first upserts raced; the document exists now
+            await self.heads.update_one({"_id": aggregate_id}, {"$max": {"version": version}})
 
     async def find_by_command(self, command_id: str) -> Commit | None:
         doc = await self.commits.find_one({"command_id": command_id})

@@ -92,6 +92,8 @@ class CommitPublisher:
         pending = await self._store.unpublished(older_than=utc_now() - timedelta(seconds=grace))
         if pending:
             await self.publish(*pending)
+            for commit in pending:  # a writer may have died before moving its head
+                await self._store.advance_head(commit.aggregate_id, commit.last_version)
         elif self._degraded:
             log.info("Kafka publishing recovered; publishing right after the append again")
             self._degraded = False

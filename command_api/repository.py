@@ -76,6 +76,8 @@ class Repository:
     async def _load_for_change(self, cls: type[A], aggregate_id: str, merchant_id: str) -> A | None:
         recent = self._recent.pop(aggregate_id, None)  # taken out: put back only after a success
         if isinstance(recent, cls) and recent.merchant_id == merchant_id:
+            if await self._store.head(aggregate_id) <= recent.version:
+                return recent  # nothing newer is known: skip the (on FerretDB, scanning) query
             return await self._catch_up(recent)
         return await self.load(cls, aggregate_id, merchant_id)
 

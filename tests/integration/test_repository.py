@@ -76,3 +76,29 @@ async def test_another_merchants_aggregate_is_absent(two_processes):
     a, _ = two_processes
     pid = await new_product(a, stock=1)
     assert await a.load(Product, pid, "someone-else") is None
+
+
+async def test_a_head_left_behind_by_a_dead_writer_costs_a_retry_not_a_lost_write(two_processes, mongo_db):
+    a, b = two_processes
+    pid = await new_product(a, stock=3)
+    await a.change(Product, pid, ctx(), lambda p: p.reserve("o1", 1))  # a caches version 2
+    # Another process appends version 3 and dies before moving the aggregate's head.
+    other = await b.load(Product, pid, "m-repo")
+    other.reserve("o2", 2)
+    await EventStore(mongo_db).commits.insert_one(_commit_document(other))
+    assert await EventStore(mongo_db).head(pid) == 2
+
+    with pytest.raises(InsufficientStock):  # a's append at 3 conflicts; it reloads and sees stock 0
+        await a.change(Product, pid, ctx(), lambda p: p.reserve("o3", 1))
+    assert (await a.load(Product, pid, "m-repo")).stock == 0
+
+
+def _commit_document(aggregate: Product) -> dict:
+    from command_api.event_store import Commit
+    from shared.events import EventEnvelope
+
+    (event_type, data), = aggregate.pending
+    envelope = EventEnvelope(type=event_type, aggregate_type="product", aggregate_id=aggregate.id,
+                             aggregate_version=aggregate.version, merchant_id="m-repo", correlation_id="c",
+                             data=data.model_dump(mode="json"))
+    return Commit("product", aggregate.id, "m-repo", uuid.uuid4().hex, [envelope]).to_document()
