@@ -7,9 +7,9 @@ from the write model.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from shared.events.orders import Address, Customer
 from shared.events.products import Money, ProductStatus
@@ -32,7 +32,10 @@ class NoBody(Command):
 
 
 # -- products ------------------------------------------------------------------------
-Attributes = Field(default_factory=dict, max_length=50)
+# Attribute names become field names in stored documents: MongoDB refuses NUL bytes in
+# them, and a leading '$' or a '.' would be read as an operator or a path.
+AttributeName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00$.][^\x00.]*$")]
+Attributes = Annotated[dict[AttributeName, str], Field(max_length=50, json_schema_extra={"additionalProperties": False})]
 
 
 class CreateProduct(Command):
@@ -42,7 +45,7 @@ class CreateProduct(Command):
     category: str = Field(min_length=1, max_length=100)
     price: Price
     stock: int = Field(0, ge=0, le=1_000_000_000)
-    attributes: dict[str, str] = Attributes
+    attributes: Attributes = Field(default_factory=dict)
     status: ProductStatus = Field("published", description="'draft' keeps it off the storefront.")
 
 
@@ -52,7 +55,7 @@ class UpdateProductDetails(Command):
     name: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=5000)
     category: str | None = Field(None, min_length=1, max_length=100)
-    attributes: dict[str, str] | None = Field(None, max_length=50)
+    attributes: Attributes | None = None
 
     @model_validator(mode="after")
     def _something_to_change(self) -> UpdateProductDetails:

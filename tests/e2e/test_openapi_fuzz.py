@@ -32,4 +32,4 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(stack, merch
         capture_output=True, text=True, timeout=1800)
     summary = run.stdout[-6000:]
     assert run.returncode == 0, summary
-    assert "No issues found" in summary, summary
+    assert "Failures:" not in summary and " passed" in summary, summary

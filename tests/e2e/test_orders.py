@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from shared.events import EventEnvelope
-from tests.e2e.commands import auth, create_product, load_order, load_product, order_body, stored_events
+from tests.e2e.commands import auth, create_product, load_order, load_product, order_body, product_body, stored_events
 from tests.support.kafka_events import read_topic
 
 pytestmark = pytest.mark.e2e
@@ -168,3 +168,12 @@ async def test_stock_cannot_go_negative_over_http(command_client, merchant):
                                          headers=auth(merchant["secret_key"]))
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "insufficient_stock"
+
+
+@pytest.mark.parametrize("name", ["a\u0000b", "$where", "a.b"])
+async def test_attribute_names_that_cannot_be_stored_are_422_not_500(command_client, merchant, name):
+    # Found by schemathesis: a NUL byte in an attribute name made MongoDB's driver raise (500).
+    response = await command_client.post("/v1/products", json=product_body(attributes={name: "x"}),
+                                         headers=auth(merchant["secret_key"]))
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["fields"][0]["field"].startswith("attributes.")
