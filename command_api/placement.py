@@ -13,7 +13,7 @@ import dataclasses
 from shared.events import orders as ev
 
 from command_api.commands import PlaceOrder
-from command_api.domain.aggregate import DomainError, InvalidState, NotFound
+from command_api.domain.aggregate import DomainError, NotFound
 from command_api.domain.order import Order
 from command_api.domain.product import Product
 from command_api.repository import CommandContext, Repository, Saved
@@ -153,6 +153,3 @@ def _order_placed(cmd: PlaceOrder, lines: list[ev.OrderLine]) -> ev.OrderPlaced:
         shipping_address=ev.Address(**cmd.shipping_address.model_dump()),
         lines=lines, currency=currencies.pop(), item_count=sum(line.quantity for line in lines),
         total=sum(line.line_total for line in lines))
-
-
-__all__ = ["InvalidState", "cancel_order", "place_order", "release", "roll_forward"]
