@@ -92,14 +92,25 @@ def stack(server_env, settings, stack_components, stack_env, tmp_path_factory) -
         running.stop()
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def merchant(mongo_db) -> dict:
+async def _new_merchant(mongo_db, name: str) -> dict:
     from command_api.merchants import create_indexes, create_merchant
 
     await create_indexes(mongo_db)
-    created = await create_merchant(mongo_db, f"Test Shop {uuid.uuid4().hex[:6]}")
+    created = await create_merchant(mongo_db, f"{name} {uuid.uuid4().hex[:6]}")
     return {"merchant_id": created.merchant_id, "secret_key": created.secret_key,
             "publishable_key": created.publishable_key}
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def merchant(mongo_db) -> dict:
+    """A merchant with its keys: ``{merchant_id, secret_key, publishable_key}``."""
+    return await _new_merchant(mongo_db, "Test Shop")
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def other_merchant(mongo_db, merchant) -> dict:
+    """A second merchant, for isolation tests (must never see the first one's data)."""
+    return await _new_merchant(mongo_db, "Another Shop")
 
 
 @pytest_asyncio.fixture

@@ -15,8 +15,9 @@ from merchant_testkit.processes import Service, http_service, stream_service
 HTTP_COMPONENTS = ("command-api", "query-api")
 DEFAULT_COMPONENTS = ("command-api", "query-api", "projectors")
 # Fast relay in tests: a commit left unpublished is retried within a second.
+# CI shares two cores: a slow command should not turn into a 503 there.
 DEFAULT_ENV = {"PROJECTOR_GROUP_ID": "projectors", "COMMAND_API_RELAY_INTERVAL_SECONDS": "0.5",
-               "COMMAND_API_RELAY_GRACE_SECONDS": "1"}
+               "COMMAND_API_RELAY_GRACE_SECONDS": "1", "COMMAND_API_COMMAND_TIMEOUT_SECONDS": "30"}
 
 
 @dataclass

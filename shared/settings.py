@@ -41,6 +41,16 @@ class CommandApiSettings(ServerSettings):
     # The relay re-publishes commits still unpublished after this many seconds.
     relay_interval_seconds: float = 1.0
     relay_grace_seconds: float = 2.0
+    # Test-only switch: false leaves every commit to the relay (no publish right after the
+    # append), so a test can kill the process while commits are unpublished.
+    immediate_publish: bool = True
+    # A command that runs longer is abandoned with a 503 (its request may be retried).
+    command_timeout_seconds: float = 10.0
+    # Reservations of an order that never got placed go back after this long (must exceed
+    # command_timeout_seconds); decided steps left unfinished are completed after the grace.
+    reservation_ttl_seconds: float = 60.0
+    reconcile_interval_seconds: float = 5.0
+    reconcile_grace_seconds: float = 30.0
 
 
 class QueryApiSettings(ServerSettings):

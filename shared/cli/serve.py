@@ -27,6 +27,7 @@ class Component(str, enum.Enum):
     query_api = "query-api"
     projectors = "projectors"
     workers = "workers"
+    outbox_relay = "outbox-relay"
 
 
 _APPS = {
@@ -90,6 +91,9 @@ def _serve_http(component: Component, host: str | None, port: int | None, worker
 
 
 def _serve_stream(component: Component, production: bool) -> None:
+    if component is Component.outbox_relay:
+        asyncio.run(_relay_forever())
+        return
     if component is Component.projectors:
         from projectors.app import create_app
     else:
@@ -121,3 +125,13 @@ def _supervise_streams(component: Component, count: int, base_port: int) -> int:
     signal.signal(signal.SIGINT, forward)
     codes = [child.wait() for child in children]
     return max(codes, key=abs)
+
+
+async def _relay_forever() -> None:
+    """The command side's background work without its HTTP: the outbox relay (commits not
+    yet on Kafka) and the reservation reconciler. Safe beside running API processes."""
+    from command_api.app import write_side
+    from shared.settings import CommandApiSettings
+
+    async with write_side(CommandApiSettings()):
+        await asyncio.Event().wait()
