@@ -1,0 +1,45 @@
+"""What every read route shares: the cached path, cache keys, and its documentation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import orjson
+from starlette.requests import Request
+
+from query_api.cache.two_level import Query
+from query_api.params import ParamSet
+from query_api.responses import PUBLIC, CachedResponse
+
+
+@dataclass(frozen=True)
+class RouteDoc:
+    """A route as the OpenAPI document describes it."""
+
+    path: str
+    operation_id: str
+    summary: str
+    params: ParamSet
+    response: str  # a schema name in query_api.openapi
+    auth: str = "none"  # none | secret
+    path_params: tuple[str, ...] = ()
+    min_version: bool = False
+
+
+def raw_key(request: Request, scope_prefix: str = "") -> str:
+    """The L1 key: the request as sent, so a hit needs no parsing at all."""
+    return f"{scope_prefix}{request.scope['path']}?{request.scope['query_string'].decode('latin-1')}"
+
+
+def normalised_key(name: str, values: dict) -> str:
+    return name + ":" + orjson.dumps(values, default=str, option=orjson.OPT_SORT_KEYS).decode()
+
+
+async def serve_cached(request: Request, key: str, build: Callable[[], Query],
+                       cache_control: bytes = PUBLIC) -> CachedResponse:
+    cache = request.state.cache
+    entry = cache.get(key)
+    if entry is None:
+        entry = await cache.load(key, build())
+    return CachedResponse(entry, cache_control)
