@@ -14,7 +14,7 @@ STOCK = ("in_stock", "low_stock", "out_of_stock")
 
 def product_doc(merchant_id: str, i: int, rng: random.Random | None = None, **overrides) -> dict:
     """A published catalogue product. Sort keys repeat on purpose (ties test the tie-breaker)."""
-    rng = rng or random.Random(i)
+    rng = rng or random.Random(f"{merchant_id}:{i}")
     name = f"{rng.choice(['Alpine', 'Beach', 'City', 'Desert', 'Forest'])} {rng.choice(['Boot', 'Cap', 'Tee'])} {i % 37}"
     price = rng.randrange(1, 200) * 100
     created = BASE_TIME + timedelta(seconds=rng.randrange(0, 2000))
