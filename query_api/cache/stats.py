@@ -12,6 +12,7 @@ class CacheStats:
     l2_hits: int = 0
     l2_misses: int = 0
     l2_errors: int = 0
+    l2_skipped: int = 0  # misses while Redis was unusable
     l3_loads: int = 0
     shared_loads: int = 0  # requests that waited on another request's load (single-flight)
 

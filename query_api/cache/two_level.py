@@ -61,7 +61,10 @@ class TwoLevelCache:
         if entry is not None:
             self.stats.l2_hits += 1
             return entry
-        self.stats.l2_misses += 1
+        if generation is None:
+            self.stats.l2_skipped += 1  # Redis unusable: straight to MongoDB
+        else:
+            self.stats.l2_misses += 1
         self.stats.l3_loads += 1
         entry = Entry.build(await query.loader())
         if generation is not None:
