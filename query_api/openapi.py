@@ -70,7 +70,8 @@ def _schema(param: Param) -> dict:
     if param.kind == "date":
         return {"type": "string", "format": "date"}
     if param.kind == "fields":
-        return {"type": "string", "description": "Any of: " + ", ".join(param.choices)}
+        one = "(" + "|".join(param.choices) + ")"
+        return {"type": "string", "pattern": f"^{one}(,{one})*$"}
     schema = {"type": "string", "minLength": 1, "maxLength": param.max_length}
     if param.pattern:
         schema["pattern"] = f"^{param.pattern}$"
@@ -98,6 +99,7 @@ def _operation(doc: RouteDoc) -> dict:
                 "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{doc.response}"}}}},
         "304": {"description": "Not modified (If-None-Match matched the ETag)."},
         "400": _error("Invalid parameter or cursor."),
+        "414": _error("URL too long."),
         "429": _error("Rate limited; see Retry-After."),
     }
     if doc.path_params:

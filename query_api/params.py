@@ -107,7 +107,7 @@ def page_params(max_limit: int, fields: tuple[str, ...], sorts: tuple[str, ...])
         Param("sort", "enum", "Sort order.", choices=sorts),
         Param("limit", "integer", f"Items per page (1 to {max_limit}).", minimum=1, maximum=max_limit),
         Param("cursor", "string", "Opaque cursor from `next_cursor` of the previous page.",
-              max_length=1000),
+              max_length=500),
         Param("page", "integer", "Offset pagination: the page number (1-based); answers carry "
               "`total` and `has_next`. Not with `cursor`.", minimum=1, maximum=10_000),
         Param("fields", "fields", "Comma-separated fields to return (e.g. `id,name,price`).",

@@ -69,7 +69,7 @@ class QueryApiSettings(ServerSettings):
     rate_limit_burst: int = 400
     cors_allow_origins: str = "*"  # comma-separated; empty disables CORS
     max_request_bytes: int = 16 * 1024
-    max_url_bytes: int = 4096
+    max_url_bytes: int = 8192
     warm_up_queries: int = 50
 
 

@@ -31,7 +31,8 @@ async def served_price(client: httpx.AsyncClient, product: dict, listing: bool) 
 
 
 async def price_changes_are_never_served_stale(client, mongo_db, redis, prefix: str, product: dict,
-                                               changes: int = 10, bound: float = 1.0) -> list[float]:
+                                               changes: int = 10, bound: float = 1.0,
+                                               pause: float = 0.0) -> list[float]:
     """For each change: new price seen within ``bound`` seconds of the publish, and once seen,
     the old price never again (by id and in lists). Returns the observed delays."""
     delays = []
@@ -44,6 +45,7 @@ async def price_changes_are_never_served_stale(client, mongo_db, redis, prefix: 
         product["price_amount"] = new
         first_seen = None
         for _ in range(2000):
+            await asyncio.sleep(pause)  # under the server's rate limit when it has one
             prices = await asyncio.gather(*(served_price(client, product, listing)
                                             for listing in (False, True, False, True)))
             if first_seen is None:
