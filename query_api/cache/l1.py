@@ -15,7 +15,7 @@ from query_api.cache.epochs import Epochs, Tag
 class Slot:
     entry: Entry
     tag: Tag
-    epoch: tuple[int, int]
+    epoch: tuple[int, int, int]
     ttl: float
 
 
@@ -37,7 +37,7 @@ class L1Cache:
             return None
         return slot.entry
 
-    def put(self, key: str, entry: Entry, tag: Tag, epoch: tuple[int, int], ttl: float) -> None:
+    def put(self, key: str, entry: Entry, tag: Tag, epoch: tuple[int, int, int], ttl: float) -> None:
         if self._epochs.current(tag) == epoch:  # not if a change arrived while loading
             self._slots[key] = Slot(entry, tag, epoch, ttl)
 

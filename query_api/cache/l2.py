@@ -18,7 +18,7 @@ from shared.invalidation import generation_key
 
 from query_api.cache import entry as entries
 from query_api.cache.entry import Entry
-from query_api.cache.epochs import Tag
+from query_api.cache.epochs import Tag, generation_scope
 from query_api.cache.stats import CacheStats
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class L2Cache:
         if not self.available:
             return None, None
         try:
-            gen_raw, raw = await self._redis.mget(self._prefix + generation_key(*tag), self._key(key))
+            gen_raw, raw = await self._redis.mget(self._prefix + generation_key(*generation_scope(tag)), self._key(key))
         except Exception as exc:
             self._failed(exc)
             return None, None

@@ -52,6 +52,7 @@ async def listen(redis: Redis, epochs: Epochs, l1: L1Cache, prefix: str = "",
 def apply(data: bytes, epochs: Epochs) -> None:
     try:
         change = orjson.loads(data)
-        epochs.bump(str(change["collection"]), str(change["merchant_id"]))
+        epochs.bump(str(change["collection"]), str(change["merchant_id"]),
+                    [str(i) for i in change.get("ids") or ()])
     except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
         log.error("ignoring malformed invalidation %r: %s", data[:200], exc)

@@ -56,7 +56,7 @@ class TwoLevelCache:
         self.l1.put(key, entry, query.tag, epoch, query.l1_ttl)
         return entry
 
-    async def _load(self, query: Query, epoch: tuple[int, int]) -> Entry:
+    async def _load(self, query: Query, epoch: tuple[int, int, int]) -> Entry:
         generation, entry = await self.l2.get(query.key, query.tag)
         if entry is not None:
             self.stats.l2_hits += 1

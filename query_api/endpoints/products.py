@@ -15,7 +15,7 @@ from starlette.routing import Route
 from shared.http.errors import ApiError
 
 from query_api.cache.entry import Entry
-from query_api.cache.epochs import ANY
+from query_api.cache.epochs import ANY, id_tag
 from query_api.cache.two_level import Query
 from query_api.endpoints.common import RouteDoc, normalised_key, raw_key, serve_cached
 from query_api.freshness import min_version, wait_for_version
@@ -110,7 +110,7 @@ async def get_product(request: Request) -> CachedResponse:
             return orjson.dumps(PRODUCT_VIEW.render(doc, fields))
 
         return Query(normalised_key("product", {"id": product_id, "fields": fields}),
-                     (CATALOG_PRODUCTS, ANY), state.settings.l1_ttl_seconds,
+                     id_tag(CATALOG_PRODUCTS, product_id), state.settings.l1_ttl_seconds,
                      state.settings.l2_ttl_catalog_seconds, load)
 
     return await serve_cached(request, raw_key(request), build)

@@ -183,3 +183,16 @@ def test_l2_format_round_trips_and_compresses_large_bodies(size):
         assert len(raw) < len(body) / 10
         assert gzip.decompress(back.gzip) == body
     assert entries.load(b"garbage") is None
+
+
+def test_a_change_to_one_product_keeps_other_products_cached():
+    from query_api.cache.epochs import id_tag
+
+    epochs = Epochs()
+    one, other = id_tag("catalog_products", "p1"), id_tag("catalog_products", "p2")
+    before_one, before_other = epochs.current(one), epochs.current(other)
+    epochs.bump("catalog_products", "m1", ["p1"])
+    assert epochs.current(one) != before_one
+    assert epochs.current(other) == before_other
+    epochs.bump("catalog_products", "m1")  # no ids: every single-product entry is suspect
+    assert epochs.current(other) != before_other
