@@ -60,7 +60,6 @@ class QueryApiSettings(ServerSettings):
     l2_compress_min_bytes: int = 1024
     # How long L2 is skipped after a Redis error before it is tried again.
     l2_retry_after_seconds: float = 1.0
-    max_page_size: int = 100
     default_page_size: int = 20
     # Read-your-writes: the longest a request waits for the projection to reach a version.
     min_version_wait_seconds: float = 2.0
