@@ -8,8 +8,12 @@ from dataclasses import dataclass
 import orjson
 from starlette.requests import Request
 
+from query_api.cache.epochs import Tag
 from query_api.cache.two_level import Query
+from query_api.listing import ListQuery, load_page
+from query_api.pagination import PageRequest, Sort
 from query_api.params import ParamSet
+from query_api.read_models import View
 from query_api.responses import PUBLIC, CachedResponse
 
 
@@ -43,3 +47,12 @@ async def serve_cached(request: Request, key: str, build: Callable[[], Query],
     if entry is None:
         entry = await cache.load(key, build())
     return CachedResponse(entry, cache_control)
+
+
+def list_query(state, *, collection: str, filters: dict, view: View, sorts: dict[str, Sort],
+               values: dict, key: str, tag: Tag, l2_ttl: float) -> Query:
+    """A cached page of a list route (the first of ``sorts`` is the default sort)."""
+    page = PageRequest.from_params(values, state.settings.default_page_size, next(iter(sorts)))
+    query = ListQuery(state.db[collection], filters, view, sorts[page.sort_name], page, values.get("fields"))
+    return Query(normalised_key(key, values), tag, state.settings.l1_ttl_seconds, l2_ttl,
+                 lambda: load_page(query, state.codec))

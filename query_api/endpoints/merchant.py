@@ -17,12 +17,11 @@ from shared.http.auth import authenticate
 from shared.http.errors import ApiError
 
 from query_api.cache.two_level import Query
-from query_api.endpoints.common import RouteDoc, normalised_key, raw_key, serve_cached
+from query_api.endpoints.common import RouteDoc, list_query, normalised_key, raw_key, serve_cached
 from query_api.endpoints.products import ID_PATTERN, PRODUCT_FILTERS, PRODUCT_SORTS, product_filters
 from query_api.freshness import min_version, wait_for_version
 from query_api.cache.entry import Entry
-from query_api.listing import ListQuery, load_page
-from query_api.pagination import ASC, DESC, PageRequest, Sort
+from query_api.pagination import ASC, DESC, Sort
 from query_api.params import Param, ParamSet, page_params
 from query_api.read_models import MERCHANT_PRODUCT_VIEW, MERCHANT_PRODUCTS, MERCHANT_STATS, ORDER_VIEW, ORDERS
 from query_api.responses import PRIVATE, CachedResponse
@@ -70,12 +69,10 @@ async def list_products(request: Request) -> CachedResponse:
         base = {"merchant_id": merchant_id}
         if "status" in values:
             base["status"] = values["status"]
-        page = PageRequest.from_params(values, state.settings.default_page_size, "newest")
-        query = ListQuery(state.db[MERCHANT_PRODUCTS], product_filters(values, base),
-                          MERCHANT_PRODUCT_VIEW, PRODUCT_SORTS[page.sort_name], page, values.get("fields"))
-        return Query(normalised_key(f"mproducts:{merchant_id}", values), (MERCHANT_PRODUCTS, merchant_id),
-                     state.settings.l1_ttl_seconds, state.settings.l2_ttl_merchant_seconds,
-                     lambda: load_page(query, state.codec))
+        return list_query(state, collection=MERCHANT_PRODUCTS, filters=product_filters(values, base),
+                          view=MERCHANT_PRODUCT_VIEW, sorts=PRODUCT_SORTS, values=values,
+                          key=f"mproducts:{merchant_id}", tag=(MERCHANT_PRODUCTS, merchant_id),
+                          l2_ttl=state.settings.l2_ttl_merchant_seconds)
 
     return await serve_cached(request, _scoped_key(request, merchant_id), build, PRIVATE)
 
@@ -97,12 +94,9 @@ async def list_orders(request: Request) -> CachedResponse:
 
     def build() -> Query:
         values = ORDER_PARAMS.parse(request.query_params)
-        page = PageRequest.from_params(values, state.settings.default_page_size, "newest")
-        query = ListQuery(state.db[ORDERS], order_filters(values, merchant_id), ORDER_VIEW,
-                          ORDER_SORTS[page.sort_name], page, values.get("fields"))
-        return Query(normalised_key(f"orders:{merchant_id}", values), (ORDERS, merchant_id),
-                     state.settings.l1_ttl_seconds, state.settings.l2_ttl_merchant_seconds,
-                     lambda: load_page(query, state.codec))
+        return list_query(state, collection=ORDERS, filters=order_filters(values, merchant_id),
+                          view=ORDER_VIEW, sorts=ORDER_SORTS, values=values, key=f"orders:{merchant_id}",
+                          tag=(ORDERS, merchant_id), l2_ttl=state.settings.l2_ttl_merchant_seconds)
 
     return await serve_cached(request, _scoped_key(request, merchant_id), build, PRIVATE)
 

@@ -17,10 +17,9 @@ from shared.http.errors import ApiError
 from query_api.cache.entry import Entry
 from query_api.cache.epochs import ANY, id_tag
 from query_api.cache.two_level import Query
-from query_api.endpoints.common import RouteDoc, normalised_key, raw_key, serve_cached
+from query_api.endpoints.common import RouteDoc, list_query, normalised_key, raw_key, serve_cached
 from query_api.freshness import min_version, wait_for_version
-from query_api.listing import ListQuery, load_page
-from query_api.pagination import ASC, DESC, PageRequest, Sort
+from query_api.pagination import ASC, DESC, Sort
 from query_api.params import Param, ParamSet, page_params
 from query_api.read_models import CATALOG_PRODUCTS, CATEGORIES, PRODUCT_VIEW
 from query_api.responses import PUBLIC, CachedResponse
@@ -75,12 +74,10 @@ async def list_products(request: Request) -> CachedResponse:
         base = {"visible": True}
         if "merchant" in values:
             base["merchant_id"] = values["merchant"]
-        page = PageRequest.from_params(values, state.settings.default_page_size, "newest")
-        query = ListQuery(state.db[CATALOG_PRODUCTS], product_filters(values, base), PRODUCT_VIEW,
-                          PRODUCT_SORTS[page.sort_name], page, values.get("fields"))
-        return Query(normalised_key("products", values), (CATALOG_PRODUCTS, values.get("merchant", ANY)),
-                     state.settings.l1_ttl_seconds, state.settings.l2_ttl_catalog_seconds,
-                     lambda: load_page(query, state.codec))
+        return list_query(state, collection=CATALOG_PRODUCTS, filters=product_filters(values, base),
+                          view=PRODUCT_VIEW, sorts=PRODUCT_SORTS, values=values, key="products",
+                          tag=(CATALOG_PRODUCTS, values.get("merchant", ANY)),
+                          l2_ttl=state.settings.l2_ttl_catalog_seconds)
 
     return await serve_cached(request, raw_key(request), build)
 
