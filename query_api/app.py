@@ -1,7 +1,7 @@
 """The query API, assembled by ``create_app(settings)``.
 
-Middleware, outermost first: security headers → CORS → request limits → rate limit → gzip
-→ ETag → routes. All pure ASGI. The lifespan opens MongoDB and Redis, builds the cache,
+Middleware, outermost first: security headers → CORS → request limits → rate limit → L1
+cache hits (answered there) → gzip → ETag → routes. All pure ASGI. The lifespan opens MongoDB and Redis, builds the cache,
 starts the invalidation subscriber and the hot-key recorder, and warms L1 up.
 """
 
@@ -33,6 +33,7 @@ from query_api.cache.l2 import L2Cache
 from query_api.cache.stats import CacheStats
 from query_api.cache.two_level import TwoLevelCache
 from query_api.endpoints import merchant, products
+from query_api.http.cache_hits import CacheHitMiddleware
 from query_api.http.compression import GZipMiddleware
 from query_api.http.cors import CorsMiddleware
 from query_api.http.etag import ETagMiddleware
@@ -108,12 +109,12 @@ def create_app(settings: QueryApiSettings | None = None) -> Starlette:
         return Response(orjson.dumps(body), media_type="application/json",
                         headers={"Cache-Control": "no-store"})
 
-    routes = [
+    routes = [  # the storefront's routes first: Starlette matches in order
+        *products.routes,
+        *merchant.routes,
         *health_routes({"mongodb": mongo_ready}, optional={"redis": redis_ready}),
         Route("/health/cache", cache_stats, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
-        *products.routes,
-        *merchant.routes,
     ]
     origins = [o.strip() for o in settings.cors_allow_origins.split(",") if o.strip()]
     middleware = [
@@ -122,6 +123,7 @@ def create_app(settings: QueryApiSettings | None = None) -> Starlette:
         Middleware(RequestLimitsMiddleware, max_url_bytes=settings.max_url_bytes,
                    max_body_bytes=settings.max_request_bytes),
         Middleware(RateLimitMiddleware, rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst),
+        Middleware(CacheHitMiddleware),
         Middleware(GZipMiddleware),
         Middleware(ETagMiddleware),
     ]
