@@ -62,7 +62,7 @@ def create_app(settings: QueryApiSettings | None = None) -> Starlette:
         # Pub/sub blocks on reads: its own connection, no read timeout, pings to detect loss.
         pubsub_redis = redis_factory.open_redis(settings, socket_timeout=None, health_check_interval=10)
         epochs, stats = Epochs(), CacheStats()
-        l1 = L1Cache(epochs, settings.l1_max_entries)
+        l1 = L1Cache(epochs, settings.l1_max_entries, settings.l1_ttl_unsubscribed_seconds)
         l2 = L2Cache(redis, stats, prefix=prefix, compress_min_bytes=settings.l2_compress_min_bytes,
                      retry_after=settings.l2_retry_after_seconds)
         cache = TwoLevelCache(l1, l2, epochs, stats)

@@ -50,10 +50,12 @@ class QueryApiSettings(ServerSettings):
     port: int = 8002
     # Signs pagination cursors (HMAC-SHA256). Set a secret of your own in production.
     cursor_secret: str = "dev-cursor-secret-change-me"
-    # L1 (in-process) cache: entries and their TTL per kind of read. The L1 TTL is the
-    # staleness bound when invalidation messages cannot arrive (Redis down).
+    # L1 (in-process) cache. Entries are dropped by invalidation messages, so they may live
+    # long while messages flow; while the subscriber is disconnected (Redis down) they live
+    # l1_ttl_unsubscribed_seconds, the staleness bound then.
     l1_max_entries: int = 20_000
-    l1_ttl_seconds: float = 5.0
+    l1_ttl_seconds: float = 60.0
+    l1_ttl_unsubscribed_seconds: float = 5.0
     # L2 (Redis) TTLs per kind of read; entries are also invalidated by generation.
     l2_ttl_catalog_seconds: float = 300.0
     l2_ttl_merchant_seconds: float = 60.0

@@ -9,8 +9,10 @@ that epoch is unchanged. A change for merchant ``m`` with ``ids`` bumps:
   one product does not evict every other product's page; a change without ids bumps
   ``(c, "id:*")``, which every single-document tag of that collection also checks.
 
-``reset`` (after the subscriber reconnects, when messages may have been missed) makes every
-entry invalid at once.
+``reset`` makes every entry invalid at once: the subscriber calls it when it loses its
+connection and again when it is back (messages may have been missed). ``listening`` tells
+L1 whether invalidations are flowing; while they are not, new L1 entries get the short
+fallback TTL, which is then the staleness bound.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Epochs:
     def __init__(self) -> None:
         self._epochs: dict[Tag, int] = {}
         self._reset = 0
+        self.listening = False
 
     def current(self, tag: Tag) -> tuple[int, int, int]:
         any_id = self._epochs.get((tag[0], ANY_ID), 0) if tag[1].startswith(_ID) else 0

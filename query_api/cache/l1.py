@@ -1,4 +1,8 @@
-"""L1: a bounded in-process cache (cachetools TLRU: LRU eviction, a TTL per entry)."""
+"""L1: a bounded in-process cache (cachetools TLRU: LRU eviction, a TTL per entry).
+
+Entries are invalidated by epoch (projector messages), so their TTL can be long while the
+subscriber listens; without it they live ``unsubscribed_ttl`` seconds at most.
+"""
 
 from __future__ import annotations
 
@@ -24,8 +28,9 @@ def _expires(key: str, slot: Slot, now: float) -> float:
 
 
 class L1Cache:
-    def __init__(self, epochs: Epochs, maxsize: int) -> None:
+    def __init__(self, epochs: Epochs, maxsize: int, unsubscribed_ttl: float = 5.0) -> None:
         self._epochs = epochs
+        self._unsubscribed_ttl = unsubscribed_ttl
         self._slots: TLRUCache[str, Slot] = TLRUCache(maxsize, _expires, timer=time.monotonic)
 
     def get(self, key: str) -> Entry | None:
@@ -39,6 +44,8 @@ class L1Cache:
 
     def put(self, key: str, entry: Entry, tag: Tag, epoch: tuple[int, int, int], ttl: float) -> None:
         if self._epochs.current(tag) == epoch:  # not if a change arrived while loading
+            if not self._epochs.listening:  # no invalidations arrive: keep it briefly only
+                ttl = min(ttl, self._unsubscribed_ttl)
             self._slots[key] = Slot(entry, tag, epoch, ttl)
 
     def clear(self) -> None:

@@ -2,7 +2,8 @@
 
 Runs as a task in the query API's lifespan on a connection of its own (a pub/sub
 connection blocks). After every (re)subscription the epochs are reset: messages sent while
-we were not listening are lost, so everything cached before is treated as stale.
+we were not listening are lost, so everything cached before is treated as stale; losing the
+connection does the same, and until it is back L1 keeps entries only briefly.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ async def listen(redis: Redis, epochs: Epochs, l1: L1Cache, prefix: str = "",
             await pubsub.subscribe(channel(prefix))
             epochs.reset()
             l1.clear()
+            epochs.listening = True
             if subscribed is not None:
                 subscribed.set()
             while True:
@@ -38,6 +40,8 @@ async def listen(redis: Redis, epochs: Epochs, l1: L1Cache, prefix: str = "",
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            epochs.listening = False
+            epochs.reset()  # entries cached so far would miss the invalidations to come
             if subscribed is not None:
                 subscribed.clear()
             log.warning("invalidation subscriber disconnected (L1 falls back on TTL): %s", exc)

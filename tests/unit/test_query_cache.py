@@ -42,6 +42,7 @@ class FakeL2:
 def make_cache() -> tuple[TwoLevelCache, FakeL2, Epochs]:
     epochs, stats = Epochs(), CacheStats()
     l2 = FakeL2()
+    epochs.listening = True
     return TwoLevelCache(L1Cache(epochs, 100), l2, epochs, stats), l2, epochs
 
 
@@ -196,3 +197,23 @@ def test_a_change_to_one_product_keeps_other_products_cached():
     assert epochs.current(other) == before_other
     epochs.bump("catalog_products", "m1")  # no ids: every single-product entry is suspect
     assert epochs.current(other) != before_other
+
+
+async def test_without_invalidations_l1_keeps_entries_only_briefly():
+    import time as clock
+
+    epochs = Epochs()
+    l1 = L1Cache(epochs, 10, unsubscribed_ttl=0.05)
+    entry = Entry.build(b"{}")
+    tag = ("catalog_products", "m1")
+    epochs.listening = False
+    l1.put("k", entry, tag, epochs.current(tag), ttl=60)
+    assert l1.get("k") is entry
+    deadline = clock.monotonic() + 2
+    while l1.get("k") is not None:
+        assert clock.monotonic() < deadline
+        await asyncio.sleep(0.01)
+    epochs.listening = True
+    l1.put("k", entry, tag, epochs.current(tag), ttl=60)
+    await asyncio.sleep(0.1)
+    assert l1.get("k") is entry
