@@ -73,3 +73,26 @@ async def open_loop(host: str, port: int, paths: list[str], rate: int, seconds: 
     ordered = sorted(latencies)
     return {"p50": ordered[len(ordered) // 2], "p99": ordered[int(len(ordered) * 0.99)],
             "errors": errors, "sent": len(ordered), "achieved": len(ordered) / elapsed}
+
+
+async def closed_loop(host: str, port: int, paths: list[str], concurrency: int = 8) -> tuple[list[float], float]:
+    """Each path once, ``concurrency`` at a time; (latencies, requests/s)."""
+    loop = asyncio.get_running_loop()
+    queue = list(reversed(paths))
+    latencies: list[float] = []
+
+    async def worker() -> None:
+        conn = await RawConnection(host, port).open()
+        try:
+            while queue:
+                path = queue.pop()
+                t = loop.time()
+                status = await conn.get(path)
+                latencies.append(loop.time() - t)
+                assert status == 200, (path, status)
+        finally:
+            conn.close()
+
+    t = loop.time()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, len(paths) / (loop.time() - t)
