@@ -13,9 +13,10 @@ from shared import kafka, mongo
 from shared.http.auth import KeyResolver
 from shared.http.errors import EXCEPTION_HANDLERS
 from shared.http.health import health_routes
+from shared.observability.http import instrument_http
 from shared.settings import CommandApiSettings
 
-from command_api.endpoints import products
+from command_api.endpoints import products, reports
 from command_api.event_store import EventStore
 from command_api.handlers import Services
 from command_api.idempotency import IdempotencyStore
@@ -60,5 +61,7 @@ def create_app(settings: CommandApiSettings | None = None) -> Starlette:
     routes = [
         *health_routes({"mongodb": mongo_ready, "kafka": kafka_ready}),
         *products.routes,
+        *reports.routes,
     ]
-    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    return instrument_http(Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan),
+                           "command-api")

@@ -24,3 +24,4 @@ class CreateProduct(Command):
     stock: int = Field(0, ge=0, le=1_000_000_000)
     attributes: dict[str, str] = Field(default_factory=dict, max_length=50)
     status: ProductStatus = Field("published", description="'draft' keeps it off the storefront.")
+    tags: list[str] = Field(default_factory=list, max_length=20)

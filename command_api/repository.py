@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TypeVar
 
-from shared.events import EVENT_TYPES, EventEnvelope, decode_data
+from shared.events import EVENT_TYPES, EventEnvelope, current_version, decode_data
 
 from command_api.domain.aggregate import Aggregate
 from command_api.event_store import Commit, DuplicateCommand, EventStore
@@ -48,7 +48,7 @@ class Repository:
         """
         first = aggregate.version - len(aggregate.pending) + 1
         envelopes = [
-            EventEnvelope(type=event_type, schema_version=1, aggregate_type=aggregate.aggregate_type,
+            EventEnvelope(type=event_type, schema_version=current_version(event_type), aggregate_type=aggregate.aggregate_type,
                           aggregate_id=aggregate.id, aggregate_version=first + i,
                           merchant_id=ctx.merchant_id, correlation_id=ctx.correlation_id,
                           causation_id=ctx.command_id, data=data.model_dump(mode="json"))

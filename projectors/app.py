@@ -15,7 +15,8 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from shared import mongo
-from shared.events import EventEnvelope
+from shared.events import EventEnvelope, upcast
+from shared.observability.stream import instrument_faststream
 from shared.settings import ProjectorSettings
 from shared.topics import PRODUCTS
 
@@ -29,7 +30,7 @@ def decode_batch(records: tuple[ConsumerRecord, ...]) -> list[EventEnvelope]:
     events = []
     for record in records:
         try:
-            events.append(EventEnvelope.from_json(record.value))
+            events.append(upcast(EventEnvelope.from_json(record.value)))
         except ValueError as exc:  # dead-lettering arrives with the projector issue
             log.error("skipping malformed event at %s/%s@%s: %s",
                       record.topic, record.partition, record.offset, exc)
@@ -56,4 +57,5 @@ def create_app(settings: ProjectorSettings | None = None) -> FastStream:
     async def close_resources() -> None:
         await resources["client"].close()
 
-    return FastStream(broker, logger=log, on_startup=[open_resources], after_shutdown=[close_resources])
+    app = FastStream(broker, logger=log, on_startup=[open_resources], after_shutdown=[close_resources])
+    return instrument_faststream(app, "projectors")

@@ -39,7 +39,7 @@ def project(event: EventEnvelope) -> list[UpdateOne]:
                 "category": data.category,
                 "price": data.price.model_dump(), "price_amount": data.price.amount,
                 "stock": data.stock, "stock_status": stock_status(data.stock),
-                "attributes": data.attributes, "status": data.status,
+                "attributes": data.attributes, "tags": data.tags, "status": data.status,
                 "visible": data.status == "published",
                 "created_at": event.occurred_at, "updated_at": event.occurred_at,
                 "version": event.aggregate_version,

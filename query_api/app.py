@@ -23,6 +23,7 @@ from shared import redis as redis_factory
 from shared.http.auth import KeyResolver
 from shared.http.errors import EXCEPTION_HANDLERS
 from shared.http.health import health_routes
+from shared.observability.http import instrument_http
 from shared.settings import QueryApiSettings
 
 from query_api import openapi
@@ -32,7 +33,7 @@ from query_api.cache.l1 import L1Cache
 from query_api.cache.l2 import L2Cache
 from query_api.cache.stats import CacheStats
 from query_api.cache.two_level import TwoLevelCache
-from query_api.endpoints import merchant, products
+from query_api.endpoints import analytics, audit, merchant, products, reports
 from query_api.http.cache_hits import CacheHitMiddleware
 from query_api.http.compression import GZipMiddleware
 from query_api.http.cors import CorsMiddleware
@@ -112,6 +113,9 @@ def create_app(settings: QueryApiSettings | None = None) -> Starlette:
     routes = [  # the storefront's routes first: Starlette matches in order
         *products.routes,
         *merchant.routes,
+        *reports.routes,
+        *audit.routes,
+        *analytics.routes,
         *health_routes({"mongodb": mongo_ready}, optional={"redis": redis_ready}),
         Route("/health/cache", cache_stats, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
@@ -127,5 +131,5 @@ def create_app(settings: QueryApiSettings | None = None) -> Starlette:
         Middleware(GZipMiddleware),
         Middleware(ETagMiddleware),
     ]
-    return Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS,
-                     lifespan=lifespan)
+    return instrument_http(Starlette(routes=routes, middleware=middleware,
+                                     exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan), "query-api")

@@ -13,7 +13,7 @@ _MONEY = {"type": "object", "properties": {"amount": _INT, "currency": _STR}}
 _FIELD_TYPES = {
     "id": _STR, "merchant_id": _STR, "merchant_name": _NSTR, "sku": _STR, "name": _STR,
     "description": _NSTR, "category": _STR, "price": _MONEY, "stock_status": _STR,
-    "attributes": _OBJ, "created_at": _STR, "updated_at": _STR, "version": _INT,
+    "attributes": _OBJ, "tags": {"type": "array", "items": _STR}, "created_at": _STR, "updated_at": _STR, "version": _INT,
     "status": _STR, "visible": {"type": "boolean"}, "stock": _INT, "reserved": _INT,
     "units_sold": _INT, "archived_at": _NSTR, "customer": _OBJ, "shipping_address": {},
     "lines": {"type": "array", "items": _OBJ}, "currency": _STR, "item_count": _INT,

@@ -36,7 +36,7 @@ class View:
 
 
 PRODUCT_VIEW = View(("id", "merchant_id", "merchant_name", "sku", "name", "description",
-                     "category", "price", "stock_status", "attributes", "created_at",
+                     "category", "price", "stock_status", "attributes", "tags", "created_at",
                      "updated_at", "version"))
 MERCHANT_PRODUCT_VIEW = View((*PRODUCT_VIEW.fields, "status", "visible", "stock", "reserved",
                               "units_sold", "archived_at"))
