@@ -5,6 +5,8 @@ After a batch is durable, a projector calls ``publish`` with what changed. Two s
 
 - ``INCR gen:<collection>:<merchant_id>`` — a generation counter per merchant and read
   model, so a cache can key or validate entries by generation (survives a missed message);
+  and ``INCR gen:<collection>:*`` (``ANY_MERCHANT``), the generation of queries that span
+  merchants (the storefront catalogue across shops, a product looked up by id);
 - ``PUBLISH <prefix>invalidations {"collection", "merchant_id", "ids"}`` — so every query
   API process drops its in-process (L1) entries at once.
 
@@ -23,6 +25,7 @@ from redis.asyncio import Redis
 log = logging.getLogger(__name__)
 
 CHANNEL = "invalidations"
+ANY_MERCHANT = "*"
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ async def publish(redis: Redis, changes: list[Change], prefix: str = "") -> bool
         async with redis.pipeline(transaction=False) as pipe:
             for change in merge(changes):
                 pipe.incr(prefix + generation_key(change.collection, change.merchant_id))
+                pipe.incr(prefix + generation_key(change.collection, ANY_MERCHANT))
                 pipe.publish(channel(prefix), orjson.dumps(
                     {"collection": change.collection, "merchant_id": change.merchant_id,
                      "ids": list(change.ids)}))

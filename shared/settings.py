@@ -58,6 +58,30 @@ class QueryApiSettings(ServerSettings):
 
     host: str = "127.0.0.1"
     port: int = 8002
+    # Signs pagination cursors (HMAC-SHA256). Set a secret of your own in production.
+    cursor_secret: str = "dev-cursor-secret-change-me"
+    # L1 (in-process) cache. Entries are dropped by invalidation messages, so they may live
+    # long while messages flow; while the subscriber is disconnected (Redis down) they live
+    # l1_ttl_unsubscribed_seconds, the staleness bound then.
+    l1_max_entries: int = 20_000
+    l1_ttl_seconds: float = 60.0
+    l1_ttl_unsubscribed_seconds: float = 5.0
+    # L2 (Redis) TTLs per kind of read; entries are also invalidated by generation.
+    l2_ttl_catalog_seconds: float = 300.0
+    l2_ttl_merchant_seconds: float = 60.0
+    l2_compress_min_bytes: int = 1024
+    # How long L2 is skipped after a Redis error before it is tried again.
+    l2_retry_after_seconds: float = 1.0
+    default_page_size: int = 20
+    # Read-your-writes: the longest a request waits for the projection to reach a version.
+    min_version_wait_seconds: float = 2.0
+    # Rate limits per process: a token bucket per API key (merchant routes) or client IP.
+    rate_limit_per_second: float = 200.0
+    rate_limit_burst: int = 400
+    cors_allow_origins: str = "*"  # comma-separated; empty disables CORS
+    max_request_bytes: int = 16 * 1024
+    max_url_bytes: int = 8192
+    warm_up_queries: int = 50
 
 
 class ProjectorSettings(ServerSettings):

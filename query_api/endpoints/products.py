@@ -1,25 +1,151 @@
-"""Storefront catalogue reads. Public: the catalogue is what a shop shows anyone."""
+"""Storefront catalogue: product lists, one product, categories.
+
+Public: no key is needed (the catalogue is what a shop shows anyone); a key, if sent, is
+ignored here. Only published products (``visible``) are served.
+"""
 
 from __future__ import annotations
 
+import re
+
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
 from shared.http.errors import ApiError
-from query_api.read_models import CATALOG_PRODUCTS, public_product
+
+from query_api.cache.entry import Entry
+from query_api.cache.epochs import ANY, id_tag
+from query_api.cache.two_level import Query
+from query_api.endpoints.common import RouteDoc, list_query, normalised_key, raw_key, serve_cached
+from query_api.freshness import min_version, wait_for_version
+from query_api.pagination import ASC, DESC, Sort
+from query_api.params import Param, ParamSet, page_params
+from query_api.read_models import CATALOG_PRODUCTS, CATEGORIES, PRODUCT_VIEW
+from query_api.responses import PUBLIC, CachedResponse
+
+MAX_LIMIT = 100
+PRODUCT_SORTS = {"newest": Sort("created_at", DESC), "price_asc": Sort("price_amount", ASC),
+                 "price_desc": Sort("price_amount", DESC), "name": Sort("name_lower", ASC)}
+ID_PATTERN = r"[A-Za-z0-9_.:-]{1,64}"
+
+PRODUCT_FILTERS = (
+    Param("category", "string", "Only this category.", max_length=100),
+    Param("min_price", "integer", "Lowest price, minor units.", minimum=0, maximum=10**12),
+    Param("max_price", "integer", "Highest price, minor units.", minimum=0, maximum=10**12),
+    Param("in_stock", "boolean", "true: in or low stock; false: out of stock."),
+    Param("name_prefix", "string", "Names starting with this (case-insensitive).", max_length=100),
+)
+LIST_PARAMS = ParamSet((
+    Param("merchant", "string", "Only this merchant's products.", pattern=ID_PATTERN),
+    *PRODUCT_FILTERS, *page_params(MAX_LIMIT, PRODUCT_VIEW.fields, tuple(PRODUCT_SORTS))))
+ONE_PARAMS = ParamSet((
+    Param("fields", "fields", "Comma-separated fields to return.", choices=PRODUCT_VIEW.fields),
+    Param("min_version", "integer", "Read-your-writes: wait until the product reaches this version.",
+          minimum=1, maximum=2**53 - 1)))
+CATEGORY_PARAMS = ParamSet((Param("merchant", "string", "Only this merchant's categories.",
+                                  pattern=ID_PATTERN),))
 
 
-async def get_product(request: Request) -> Response:
+def product_filters(values: dict, base: dict) -> dict:
+    """The MongoDB filter for the catalogue filters in ``values``, on top of ``base``."""
+    filters = dict(base)
+    if "category" in values:
+        filters["category"] = values["category"]
+    low, high = values.get("min_price"), values.get("max_price")
+    if low is not None and high is not None and low > high:
+        raise ApiError(400, "invalid_parameter", "min_price is above max_price.",
+                       [{"field": "min_price", "problem": "invalid", "message": "above max_price"}])
+    if low is not None or high is not None:
+        filters["price_amount"] = {k: v for k, v in (("$gte", low), ("$lte", high)) if v is not None}
+    if "in_stock" in values:
+        filters["stock_status"] = ({"$in": ["in_stock", "low_stock"]} if values["in_stock"]
+                                   else "out_of_stock")
+    if "name_prefix" in values:
+        filters["name_lower"] = {"$regex": "^" + re.escape(values["name_prefix"].lower())}
+    return filters
+
+
+async def list_products(request: Request) -> CachedResponse:
+    state = request.state
+
+    def build() -> Query:
+        values = LIST_PARAMS.parse(request.query_params)
+        base = {"visible": True}
+        if "merchant" in values:
+            base["merchant_id"] = values["merchant"]
+        return list_query(state, collection=CATALOG_PRODUCTS, filters=product_filters(values, base),
+                          view=PRODUCT_VIEW, sorts=PRODUCT_SORTS, values=values, key="products",
+                          tag=(CATALOG_PRODUCTS, values.get("merchant", ANY)),
+                          l2_ttl=state.settings.l2_ttl_catalog_seconds)
+
+    return await serve_cached(request, raw_key(request), build)
+
+
+async def get_product(request: Request) -> CachedResponse:
+    state = request.state
     product_id = request.path_params["product_id"]
-    db = request.state.db
-    doc = await db[CATALOG_PRODUCTS].find_one({"_id": product_id, "visible": True})
-    if doc is None:
-        raise ApiError(404, "not_found", f"No product '{product_id}'.")
-    return Response(orjson.dumps(public_product(doc)), media_type="application/json")
+
+    def fetch(fields: tuple[str, ...] | None):
+        return state.db[CATALOG_PRODUCTS].find_one(
+            {"_id": product_id, "visible": True}, PRODUCT_VIEW.projection(fields, extra=("version",)))
+
+    version = min_version(request)
+    if version is not None:  # read-your-writes: fresh from MongoDB, not from the cache
+        fields = ONE_PARAMS.parse(request.query_params).get("fields")
+        doc = await wait_for_version(lambda: fetch(fields), version,
+                                     state.settings.min_version_wait_seconds)
+        return CachedResponse(Entry.build(orjson.dumps(PRODUCT_VIEW.render(doc, fields))), PUBLIC)
+
+    def build() -> Query:
+        fields = ONE_PARAMS.parse(request.query_params).get("fields")
+
+        async def load() -> bytes:
+            doc = await fetch(fields)
+            if doc is None:
+                raise ApiError(404, "not_found", f"No product '{product_id}'.")
+            return orjson.dumps(PRODUCT_VIEW.render(doc, fields))
+
+        return Query(normalised_key("product", {"id": product_id, "fields": fields}),
+                     id_tag(CATALOG_PRODUCTS, product_id), state.settings.l1_ttl_seconds,
+                     state.settings.l2_ttl_catalog_seconds, load)
+
+    return await serve_cached(request, raw_key(request), build)
+
+
+async def list_categories(request: Request) -> CachedResponse:
+    state = request.state
+
+    def build() -> Query:
+        values = CATEGORY_PARAMS.parse(request.query_params)
+        merchant = values.get("merchant")
+
+        async def load() -> bytes:
+            filters: dict = {"product_count": {"$gt": 0}}
+            if merchant:
+                filters["merchant_id"] = merchant
+            counts: dict[str, int] = {}
+            async for doc in state.db[CATEGORIES].find(filters, {"category": 1, "product_count": 1}):
+                counts[doc["category"]] = counts.get(doc["category"], 0) + doc["product_count"]
+            return orjson.dumps({"data": [{"category": c, "product_count": n}
+                                          for c, n in sorted(counts.items())]})
+
+        return Query(normalised_key("categories", values), (CATEGORIES, merchant or ANY),
+                     state.settings.l1_ttl_seconds, state.settings.l2_ttl_catalog_seconds, load)
+
+    return await serve_cached(request, raw_key(request), build)
 
 
 routes = [
+    Route("/v1/products", list_products, methods=["GET"]),
     Route("/v1/products/{product_id}", get_product, methods=["GET"]),
+    Route("/v1/categories", list_categories, methods=["GET"]),
+]
+docs = [
+    RouteDoc("/v1/products", "listProducts", "List published products (storefront).",
+             LIST_PARAMS, "ProductPage"),
+    RouteDoc("/v1/products/{product_id}", "getProduct", "One published product.", ONE_PARAMS,
+             "Product", path_params=("product_id",), min_version=True),
+    RouteDoc("/v1/categories", "listCategories", "Categories with published products.",
+             CATEGORY_PARAMS, "CategoryList"),
 ]

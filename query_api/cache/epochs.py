@@ -1,0 +1,55 @@
+"""Local invalidation counters, one per tag ``(collection, scope)``.
+
+A cached entry remembers the epoch of its tag when it was loaded; it is valid only while
+that epoch is unchanged. A change for merchant ``m`` with ``ids`` bumps:
+
+- ``(c, m)`` — that merchant's queries;
+- ``(c, "*")`` — queries spanning merchants (the storefront catalogue across shops);
+- ``(c, "id:<id>")`` for each id — single-document reads (a product by id), so a change to
+  one product does not evict every other product's page; a change without ids bumps
+  ``(c, "id:*")``, which every single-document tag of that collection also checks.
+
+``reset`` makes every entry invalid at once: the subscriber calls it when it loses its
+connection and again when it is back (messages may have been missed). ``listening`` tells
+L1 whether invalidations are flowing; while they are not, new L1 entries get the short
+fallback TTL, which is then the staleness bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from shared.invalidation import ANY_MERCHANT as ANY
+
+Tag = tuple[str, str]
+_ID = "id:"
+ANY_ID = _ID + "*"
+
+
+def id_tag(collection: str, doc_id: str) -> Tag:
+    return collection, _ID + doc_id
+
+
+def generation_scope(tag: Tag) -> Tag:
+    """The projectors' generation counter (``gen:<c>:<merchant|*>``) that covers ``tag``."""
+    return (tag[0], ANY) if tag[1].startswith(_ID) else tag
+
+
+class Epochs:
+    def __init__(self) -> None:
+        self._epochs: dict[Tag, int] = {}
+        self._reset = 0
+        self.listening = False
+
+    def current(self, tag: Tag) -> tuple[int, int, int]:
+        any_id = self._epochs.get((tag[0], ANY_ID), 0) if tag[1].startswith(_ID) else 0
+        return self._reset, self._epochs.get(tag, 0), any_id
+
+    def bump(self, collection: str, merchant_id: str, ids: Iterable[str] = ()) -> None:
+        tags = [(collection, merchant_id), (collection, ANY)]
+        tags += [id_tag(collection, i) for i in ids] or [(collection, ANY_ID)]
+        for tag in tags:
+            self._epochs[tag] = self._epochs.get(tag, 0) + 1
+
+    def reset(self) -> None:
+        self._reset += 1

@@ -1,0 +1,72 @@
+"""The two-level cache in front of MongoDB.
+
+``get`` is the hot path: an L1 hit returns the prebuilt entry with no I/O at all. On a miss
+``load`` runs once per (key, epoch) however many requests wait (single-flight): L2 by
+generation, then the loader (MongoDB), then both levels are filled. The generation is read
+*before* MongoDB, so an entry loaded while a projector was writing carries the older
+generation and is already invalid; likewise L1 refuses an entry whose tag changed epoch
+while it was loading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from query_api.cache.entry import Entry
+from query_api.cache.epochs import Epochs, Tag
+from query_api.cache.l1 import L1Cache
+from query_api.cache.l2 import L2Cache
+from query_api.cache.single_flight import SingleFlight
+from query_api.cache.stats import CacheStats
+from query_api.cache.warm_up import HotKeys
+
+
+@dataclass(frozen=True)
+class Query:
+    """What to load on a miss: a normalised key, the tag that invalidates it, TTLs, loader."""
+
+    key: str
+    tag: Tag
+    l1_ttl: float
+    l2_ttl: float
+    loader: Callable[[], Awaitable[bytes]]
+
+
+class TwoLevelCache:
+    def __init__(self, l1: L1Cache, l2: L2Cache, epochs: Epochs, stats: CacheStats) -> None:
+        self.l1, self.l2, self.epochs, self.stats = l1, l2, epochs, stats
+        self._flights: SingleFlight[Entry] = SingleFlight()
+        self.hot = HotKeys()
+
+    def get(self, key: str) -> Entry | None:
+        self.hot.seen(key)
+        entry = self.l1.get(key)
+        if entry is None:
+            self.stats.l1_misses += 1
+        else:
+            self.stats.l1_hits += 1
+        return entry
+
+    async def load(self, key: str, query: Query) -> Entry:
+        epoch = self.epochs.current(query.tag)
+        entry, shared = await self._flights.run((query.key, epoch), lambda: self._load(query, epoch))
+        if shared:
+            self.stats.shared_loads += 1
+        self.l1.put(key, entry, query.tag, epoch, query.l1_ttl)
+        return entry
+
+    async def _load(self, query: Query, epoch: tuple[int, int, int]) -> Entry:
+        generation, entry = await self.l2.get(query.key, query.tag)
+        if entry is not None:
+            self.stats.l2_hits += 1
+            return entry
+        if generation is None:
+            self.stats.l2_skipped += 1  # Redis unusable: straight to MongoDB
+        else:
+            self.stats.l2_misses += 1
+        self.stats.l3_loads += 1
+        entry = Entry.build(await query.loader())
+        if generation is not None:
+            await self.l2.put(query.key, generation, entry, query.l2_ttl)
+        return entry

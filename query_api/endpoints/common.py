@@ -1,0 +1,58 @@
+"""What every read route shares: the cached path, cache keys, and its documentation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import orjson
+from starlette.requests import Request
+
+from query_api.cache.epochs import Tag
+from query_api.cache.two_level import Query
+from query_api.listing import ListQuery, load_page
+from query_api.pagination import PageRequest, Sort
+from query_api.params import ParamSet
+from query_api.read_models import View
+from query_api.responses import PUBLIC, CachedResponse
+
+
+@dataclass(frozen=True)
+class RouteDoc:
+    """A route as the OpenAPI document describes it."""
+
+    path: str
+    operation_id: str
+    summary: str
+    params: ParamSet
+    response: str  # a schema name in query_api.openapi
+    auth: str = "none"  # none | secret
+    path_params: tuple[str, ...] = ()
+    min_version: bool = False
+
+
+def raw_key(request: Request, scope_prefix: str = "") -> str:
+    """The L1 key: the request as sent, so a hit needs no parsing at all."""
+    return f"{scope_prefix}{request.scope['path']}?{request.scope['query_string'].decode('latin-1')}"
+
+
+def normalised_key(name: str, values: dict) -> str:
+    return name + ":" + orjson.dumps(values, default=str, option=orjson.OPT_SORT_KEYS).decode()
+
+
+async def serve_cached(request: Request, key: str, build: Callable[[], Query],
+                       cache_control: bytes = PUBLIC) -> CachedResponse:
+    cache = request.state.cache
+    entry = cache.get(key)
+    if entry is None:
+        entry = await cache.load(key, build())
+    return CachedResponse(entry, cache_control)
+
+
+def list_query(state, *, collection: str, filters: dict, view: View, sorts: dict[str, Sort],
+               values: dict, key: str, tag: Tag, l2_ttl: float) -> Query:
+    """A cached page of a list route (the first of ``sorts`` is the default sort)."""
+    page = PageRequest.from_params(values, state.settings.default_page_size, next(iter(sorts)))
+    query = ListQuery(state.db[collection], filters, view, sorts[page.sort_name], page, values.get("fields"))
+    return Query(normalised_key(key, values), tag, state.settings.l1_ttl_seconds, l2_ttl,
+                 lambda: load_page(query, state.codec))

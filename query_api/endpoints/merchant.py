@@ -1,0 +1,175 @@
+"""Merchant dashboard reads: own products, orders, statistics. Secret key required.
+
+Every query is scoped to the key's merchant; another merchant's order is a 404 (never a
+403, which would confirm it exists). Cache entries are keyed by merchant and sent with
+``Cache-Control: private``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import orjson
+from starlette.requests import Request
+from starlette.routing import Route
+
+from shared.http.auth import authenticate
+from shared.http.errors import ApiError
+
+from query_api.cache.two_level import Query
+from query_api.endpoints.common import RouteDoc, list_query, normalised_key, raw_key, serve_cached
+from query_api.endpoints.products import ID_PATTERN, PRODUCT_FILTERS, PRODUCT_SORTS, product_filters
+from query_api.freshness import min_version, wait_for_version
+from query_api.cache.entry import Entry
+from query_api.pagination import ASC, DESC, Sort
+from query_api.params import Param, ParamSet, page_params
+from query_api.read_models import MERCHANT_PRODUCT_VIEW, MERCHANT_PRODUCTS, MERCHANT_STATS, ORDER_VIEW, ORDERS
+from query_api.responses import PRIVATE, CachedResponse
+from query_api.stats import summarise
+
+MAX_LIMIT = 100
+MAX_STATS_DAYS = 366
+ORDER_SORTS = {"newest": Sort("placed_at", DESC), "oldest": Sort("placed_at", ASC)}
+ORDER_STATUSES = ("placed", "confirmed", "paid", "shipped", "delivered", "cancelled", "refunded")
+
+PRODUCT_PARAMS = ParamSet((
+    *PRODUCT_FILTERS,
+    Param("status", "enum", "Only products in this status.", choices=("draft", "published", "archived")),
+    *page_params(MAX_LIMIT, MERCHANT_PRODUCT_VIEW.fields, tuple(PRODUCT_SORTS))))
+ORDER_PARAMS = ParamSet((
+    Param("status", "enum", "Only orders in this status.", choices=ORDER_STATUSES),
+    Param("from", "datetime", "Placed at or after (ISO-8601)."),
+    Param("to", "datetime", "Placed before (ISO-8601)."),
+    Param("customer_email", "string", "Only this customer's orders.", max_length=254),
+    *page_params(MAX_LIMIT, ORDER_VIEW.fields, tuple(ORDER_SORTS))))
+ORDER_PARAMS_ONE = ParamSet((
+    Param("fields", "fields", "Comma-separated fields to return.", choices=ORDER_VIEW.fields),
+    Param("min_version", "integer", "Read-your-writes: wait until the order reaches this version.",
+          minimum=1, maximum=2**53 - 1)))
+STATS_PARAMS = ParamSet((
+    Param("from", "date", "First day (UTC, YYYY-MM-DD); default 29 days before `to`."),
+    Param("to", "date", f"Last day (UTC, YYYY-MM-DD), included; default today. At most {MAX_STATS_DAYS} days."),
+))
+
+
+async def _merchant(request: Request) -> str:
+    principal = await authenticate(request, request.state.keys, allow=("secret",))
+    return principal.merchant_id
+
+
+def _scoped_key(request: Request, merchant_id: str) -> str:
+    return raw_key(request, f"m:{merchant_id}:")
+
+
+async def list_products(request: Request) -> CachedResponse:
+    state, merchant_id = request.state, await _merchant(request)
+
+    def build() -> Query:
+        values = PRODUCT_PARAMS.parse(request.query_params)
+        base = {"merchant_id": merchant_id}
+        if "status" in values:
+            base["status"] = values["status"]
+        return list_query(state, collection=MERCHANT_PRODUCTS, filters=product_filters(values, base),
+                          view=MERCHANT_PRODUCT_VIEW, sorts=PRODUCT_SORTS, values=values,
+                          key=f"mproducts:{merchant_id}", tag=(MERCHANT_PRODUCTS, merchant_id),
+                          l2_ttl=state.settings.l2_ttl_merchant_seconds)
+
+    return await serve_cached(request, _scoped_key(request, merchant_id), build, PRIVATE)
+
+
+def order_filters(values: dict, merchant_id: str) -> dict:
+    filters: dict = {"merchant_id": merchant_id}
+    if "status" in values:
+        filters["status"] = values["status"]
+    if "customer_email" in values:
+        filters["customer_email"] = values["customer_email"].strip().lower()
+    placed = {k: values[p] for k, p in (("$gte", "from"), ("$lt", "to")) if p in values}
+    if placed:
+        filters["placed_at"] = placed
+    return filters
+
+
+async def list_orders(request: Request) -> CachedResponse:
+    state, merchant_id = request.state, await _merchant(request)
+
+    def build() -> Query:
+        values = ORDER_PARAMS.parse(request.query_params)
+        return list_query(state, collection=ORDERS, filters=order_filters(values, merchant_id),
+                          view=ORDER_VIEW, sorts=ORDER_SORTS, values=values, key=f"orders:{merchant_id}",
+                          tag=(ORDERS, merchant_id), l2_ttl=state.settings.l2_ttl_merchant_seconds)
+
+    return await serve_cached(request, _scoped_key(request, merchant_id), build, PRIVATE)
+
+
+async def get_order(request: Request) -> CachedResponse:
+    state, merchant_id = request.state, await _merchant(request)
+    order_id = request.path_params["order_id"]
+    fields = ORDER_PARAMS_ONE.parse(request.query_params).get("fields")
+
+    def fetch():
+        return state.db[ORDERS].find_one({"_id": order_id, "merchant_id": merchant_id},
+                                         ORDER_VIEW.projection(fields, extra=("version",)))
+
+    version = min_version(request)
+    if version is not None:
+        doc = await wait_for_version(fetch, version, state.settings.min_version_wait_seconds)
+        return CachedResponse(Entry.build(orjson.dumps(ORDER_VIEW.render(doc, fields))), PRIVATE)
+
+    async def load() -> bytes:
+        doc = await fetch()
+        if doc is None:
+            raise ApiError(404, "not_found", f"No order '{order_id}'.")
+        return orjson.dumps(ORDER_VIEW.render(doc, fields))
+
+    return await serve_cached(request, _scoped_key(request, merchant_id), lambda: Query(
+        normalised_key(f"order:{merchant_id}", {"id": order_id, "fields": fields}),
+        (ORDERS, merchant_id), state.settings.l1_ttl_seconds,
+        state.settings.l2_ttl_merchant_seconds, load), PRIVATE)
+
+
+def stats_range(values: dict, today: date) -> tuple[date, date]:
+    last = values.get("to", today)
+    first = values.get("from", last - timedelta(days=29))
+    if first > last or (last - first).days >= MAX_STATS_DAYS:
+        raise ApiError(400, "invalid_parameter",
+                       f"`from` must not be after `to`, and the range at most {MAX_STATS_DAYS} days.",
+                       [{"field": "from", "problem": "invalid_range", "message": "bad range"}])
+    return first, last
+
+
+async def get_stats(request: Request) -> CachedResponse:
+    state, merchant_id = request.state, await _merchant(request)
+
+    def build() -> Query:
+        first, last = stats_range(STATS_PARAMS.parse(request.query_params), datetime.now(UTC).date())
+
+        async def load() -> bytes:
+            cursor = state.db[MERCHANT_STATS].find(
+                {"merchant_id": merchant_id,
+                 "_id": {"$gte": f"{merchant_id}:{first.isoformat()}", "$lte": f"{merchant_id}:{last.isoformat()}"}})
+            days = await cursor.to_list()
+            return orjson.dumps(summarise(merchant_id, first, last, days))
+
+        return Query(normalised_key(f"stats:{merchant_id}", {"from": first, "to": last}),
+                     (MERCHANT_STATS, merchant_id), state.settings.l1_ttl_seconds,
+                     state.settings.l2_ttl_merchant_seconds, load)
+
+    return await serve_cached(request, _scoped_key(request, merchant_id), build, PRIVATE)
+
+
+routes = [
+    Route("/v1/merchant/products", list_products, methods=["GET"]),
+    Route("/v1/merchant/orders", list_orders, methods=["GET"]),
+    Route("/v1/merchant/orders/{order_id}", get_order, methods=["GET"]),
+    Route("/v1/merchant/stats", get_stats, methods=["GET"]),
+]
+docs = [
+    RouteDoc("/v1/merchant/products", "listMerchantProducts", "Your products, every status.",
+             PRODUCT_PARAMS, "MerchantProductPage", auth="secret"),
+    RouteDoc("/v1/merchant/orders", "listMerchantOrders", "Your orders.", ORDER_PARAMS,
+             "OrderPage", auth="secret"),
+    RouteDoc("/v1/merchant/orders/{order_id}", "getMerchantOrder", "One of your orders.",
+             ORDER_PARAMS_ONE, "Order", auth="secret", path_params=("order_id",), min_version=True),
+    RouteDoc("/v1/merchant/stats", "getMerchantStats", "Your sales statistics per day and in total.",
+             STATS_PARAMS, "Stats", auth="secret"),
+]

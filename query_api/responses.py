@@ -1,0 +1,67 @@
+"""Sending a cached entry: ETag / 304, gzip when accepted, Cache-Control — no serialisation.
+
+The response is a bare ASGI callable with its raw headers, so a cache hit costs a dict
+lookup and two ``send`` calls.
+"""
+
+from __future__ import annotations
+
+from starlette.types import Receive, Scope, Send
+
+from query_api.cache.entry import Entry
+
+PUBLIC = b"public, no-cache"     # shared caches may store, but must revalidate (ETag → 304)
+PRIVATE = b"private, no-cache"   # never in a shared cache: merchant data
+
+_JSON = (b"content-type", b"application/json")
+_VARY_PUBLIC = (b"vary", b"Accept-Encoding")
+_VARY_PRIVATE = (b"vary", b"Accept-Encoding, Authorization")
+
+
+def accepts_gzip(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"accept-encoding":
+            for part in value.split(b","):
+                coding, _, q = part.strip().partition(b";")
+                if coding.strip() in (b"gzip", b"*"):
+                    return q.replace(b" ", b"") not in (b"q=0", b"q=0.0", b"q=0.00", b"q=0.000")
+    return False
+
+
+def if_none_match(scope: Scope) -> bytes | None:
+    for name, value in scope["headers"]:
+        if name == b"if-none-match":
+            return value
+    return None
+
+
+def etag_matches(header: bytes, etag: bytes) -> bool:
+    if header.strip() == b"*":
+        return True
+    opaque = etag.removeprefix(b"W/")
+    return any(tag.strip().removeprefix(b"W/") == opaque for tag in header.split(b","))
+
+
+class CachedResponse:
+    __slots__ = ("entry", "cache_control", "status_code")
+
+    def __init__(self, entry: Entry, cache_control: bytes = PUBLIC) -> None:
+        self.entry, self.cache_control, self.status_code = entry, cache_control, 200
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        entry = self.entry
+        etag = entry.etag.encode()
+        vary = _VARY_PUBLIC if self.cache_control is PUBLIC else _VARY_PRIVATE
+        headers = [(b"etag", etag), (b"cache-control", self.cache_control), vary]
+        inm = if_none_match(scope)
+        if inm is not None and etag_matches(inm, etag):
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        body = entry.body
+        if entry.gzip is not None and accepts_gzip(scope):
+            body = entry.gzip
+            headers.append((b"content-encoding", b"gzip"))
+        headers += [_JSON, (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,36 @@
+"""Summing per-day ``merchant_stats`` documents into a range report (in Python: FerretDB's
+``$group`` only sums, and a range is at most a year of small documents)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+
+COUNTERS = ("revenue", "orders_placed", "units_sold", "payments_succeeded", "payments_failed",
+            "shipped_count", "processing_seconds_total")
+
+
+def summarise(merchant_id: str, first: date, last: date, days: list[dict]) -> dict:
+    totals = {name: 0 for name in COUNTERS}
+    by_status: Counter[str] = Counter()
+    top: Counter[str] = Counter()
+    series = []
+    for doc in sorted(days, key=lambda d: d["_id"]):
+        day = {"day": doc["_id"].rsplit(":", 1)[1]}
+        for name in COUNTERS:
+            value = doc.get(name) or 0
+            totals[name] += value
+            day[name] = value
+        day["orders_by_status"] = dict(doc.get("orders_by_status") or {})
+        by_status.update(day["orders_by_status"])
+        top.update(doc.get("top_products") or {})
+        series.append(day)
+    shipped = totals["shipped_count"]
+    return {
+        "merchant_id": merchant_id, "from": first.isoformat(), "to": last.isoformat(),
+        "totals": {**totals, "orders_by_status": dict(by_status),
+                   "average_processing_seconds": (totals["processing_seconds_total"] / shipped
+                                                  if shipped else None),
+                   "top_products": [{"product_id": p, "units": n} for p, n in top.most_common(10)]},
+        "days": series,
+    }

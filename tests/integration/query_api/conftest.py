@@ -1,0 +1,70 @@
+"""The query API in process (its real lifespan: MongoDB, Redis, the subscriber) and
+read-model fixtures written straight into MongoDB per ``shared/read_models.py``."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from shared.settings import QueryApiSettings
+from tests.support.read_models import product_doc
+
+
+def query_settings(server_env: dict, **overrides) -> QueryApiSettings:
+    values = {k.lower(): v for k, v in server_env.items()}
+    values.update({"rate_limit_per_second": 100_000, "rate_limit_burst": 100_000,
+                   "warm_up_queries": 0})
+    values.update(overrides)
+    return QueryApiSettings(**values)
+
+
+@contextlib.asynccontextmanager
+async def running_query_api(settings: QueryApiSettings) -> AsyncIterator[tuple[httpx.AsyncClient, dict]]:
+    """The app with its lifespan entered; requests carry its state as a server would add it."""
+    from query_api.app import create_app
+
+    app = create_app(settings)
+    async with app.router.lifespan_context(app) as state:
+        async def with_state(scope, receive, send):
+            scope["state"] = dict(state)
+            await app(scope, receive, send)
+
+        transport = httpx.ASGITransport(app=with_state)
+        async with httpx.AsyncClient(transport=transport, base_url="http://query-api", timeout=30) as client:
+            yield client, state
+
+
+@pytest.fixture(scope="module")
+async def query_api(server_env, settings) -> AsyncIterator[tuple[httpx.AsyncClient, dict]]:
+    async with running_query_api(query_settings(server_env)) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def client(query_api) -> httpx.AsyncClient:
+    return query_api[0]
+
+
+@pytest.fixture(scope="module")
+def app_state(query_api) -> dict:
+    return query_api[1]
+
+
+@pytest.fixture(scope="module")
+async def merchants(mongo_db) -> list:
+    from command_api.merchants import create_indexes, create_merchant
+
+    await create_indexes(mongo_db)
+    return [await create_merchant(mongo_db, f"Shop {i}") for i in range(2)]
+
+
+@pytest.fixture
+def new_merchant_id() -> str:
+    return f"m-{uuid.uuid4().hex[:12]}"
+
+
+__all__ = ["product_doc", "query_settings", "running_query_api"]

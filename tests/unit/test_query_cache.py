@@ -1,0 +1,219 @@
+"""The query cache's pieces with in-memory fakes: single-flight, epochs, L1, entry format."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+
+import pytest
+
+from query_api.cache import entry as entries
+from query_api.cache.entry import Entry
+from query_api.cache.epochs import ANY, Epochs
+from query_api.cache.l1 import L1Cache
+from query_api.cache.single_flight import SingleFlight
+from query_api.cache.stats import CacheStats
+from query_api.cache.subscriber import apply
+from query_api.cache.two_level import Query, TwoLevelCache
+
+
+class FakeL2:
+    """L2 stand-in: a dict with generations, or 'down'."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, tuple[int, Entry]] = {}
+        self.generation = 0
+        self.down = False
+        self.available = True
+
+    async def get(self, key, tag):
+        if self.down:
+            return None, None
+        stored = self.values.get(key)
+        if stored and stored[0] == self.generation:
+            return self.generation, stored[1]
+        return self.generation, None
+
+    async def put(self, key, generation, entry, ttl):
+        if not self.down:
+            self.values[key] = (generation, entry)
+
+
+def make_cache() -> tuple[TwoLevelCache, FakeL2, Epochs]:
+    epochs, stats = Epochs(), CacheStats()
+    l2 = FakeL2()
+    epochs.listening = True
+    return TwoLevelCache(L1Cache(epochs, 100), l2, epochs, stats), l2, epochs
+
+
+def query(loader, key="k", tag=("catalog_products", "m1")) -> Query:
+    return Query(key, tag, 60, 60, loader)
+
+
+async def test_single_flight_loads_a_cold_key_once_for_all_waiters():
+    flights: SingleFlight[int] = SingleFlight()
+    calls = 0
+    release = asyncio.Event()
+
+    async def load():
+        nonlocal calls
+        calls += 1
+        await release.wait()
+        return 42
+
+    waiters = [asyncio.create_task(flights.run("k", load)) for _ in range(100)]
+    await asyncio.sleep(0)
+    release.set()
+    results = await asyncio.gather(*waiters)
+    assert calls == 1
+    assert [value for value, _ in results] == [42] * 100
+    assert sum(shared for _, shared in results) == 99
+    assert len(flights) == 0
+
+
+async def test_a_failed_load_fails_its_waiters_and_the_next_call_retries():
+    flights: SingleFlight[int] = SingleFlight()
+
+    async def boom():
+        raise RuntimeError("mongo down")
+
+    with pytest.raises(RuntimeError):
+        await flights.run("k", boom)
+
+    async def ok():
+        return 1
+
+    assert await flights.run("k", ok) == (1, False)
+
+
+async def test_hit_after_load_and_miss_after_invalidation():
+    cache, _, epochs = make_cache()
+    loads = 0
+
+    async def load():
+        nonlocal loads
+        loads += 1
+        return b'{"n": %d}' % loads
+
+    assert cache.get("raw") is None
+    first = await cache.load("raw", query(load))
+    assert cache.get("raw") is first
+    epochs.bump("catalog_products", "m1")
+    assert cache.get("raw") is None
+    # a tag spanning merchants is invalidated by any merchant's change
+    await cache.load("any", query(load, key="k-any", tag=("catalog_products", ANY)))
+    epochs.bump("catalog_products", "m2")
+    assert cache.get("any") is None
+
+
+async def test_entry_loaded_while_an_invalidation_arrives_is_not_kept_in_l1():
+    cache, _, epochs = make_cache()
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_load():
+        started.set()
+        await release.wait()
+        return b'{"price": "old"}'
+
+    task = asyncio.create_task(cache.load("raw", query(slow_load)))
+    await started.wait()
+    epochs.bump("catalog_products", "m1")  # the projector changed the data meanwhile
+    release.set()
+    await task
+    assert cache.get("raw") is None
+
+
+async def test_requests_after_an_invalidation_do_not_join_an_older_load():
+    cache, _, epochs = make_cache()
+    started, release = asyncio.Event(), asyncio.Event()
+    bodies = iter([b'"old"', b'"new"'])
+
+    async def load():
+        body = next(bodies)
+        if body == b'"old"':
+            started.set()
+            await release.wait()
+        return body
+
+    old = asyncio.create_task(cache.load("raw", query(load)))
+    await started.wait()
+    epochs.bump("catalog_products", "m1")
+    new = await cache.load("raw", query(load))
+    release.set()
+    assert (await old).body == b'"old"'
+    assert new.body == b'"new"'
+
+
+async def test_l2_is_validated_by_generation_and_skipped_when_down():
+    cache, l2, epochs = make_cache()
+
+    async def load():
+        return b"{}"
+
+    await cache.load("a", query(load))
+    cache.l1.clear()
+    await cache.load("a", query(load))
+    assert cache.stats.l2_hits == 1
+    l2.generation += 1  # a projector INCRemented the generation (message lost or not)
+    cache.l1.clear()
+    await cache.load("a", query(load))
+    assert cache.stats.l3_loads == 2
+    l2.down = True
+    cache.l1.clear()
+    await cache.load("a", query(load))
+    assert cache.stats.l2_skipped == 1 and cache.stats.l3_loads == 3
+
+
+def test_subscriber_applies_messages_and_ignores_garbage():
+    epochs = Epochs()
+    before = epochs.current(("orders", "m1"))
+    apply(b'{"collection": "orders", "merchant_id": "m1", "ids": ["o1"]}', epochs)
+    assert epochs.current(("orders", "m1")) != before
+    apply(b"not json", epochs)
+    apply(b'{"collection": "orders"}', epochs)
+
+
+@pytest.mark.parametrize("size", [10, 5000])
+def test_l2_format_round_trips_and_compresses_large_bodies(size):
+    body = b'{"data": "' + b"x" * size + b'"}'
+    entry = Entry.build(body)
+    raw = entries.dump(entry, 7, compress_min_bytes=1024)
+    generation, back = entries.load(raw)
+    assert generation == 7 and back.body == body and back.etag == entry.etag
+    if size > 1024:
+        assert len(raw) < len(body) / 10
+        assert gzip.decompress(back.gzip) == body
+    assert entries.load(b"garbage") is None
+
+
+def test_a_change_to_one_product_keeps_other_products_cached():
+    from query_api.cache.epochs import id_tag
+
+    epochs = Epochs()
+    one, other = id_tag("catalog_products", "p1"), id_tag("catalog_products", "p2")
+    before_one, before_other = epochs.current(one), epochs.current(other)
+    epochs.bump("catalog_products", "m1", ["p1"])
+    assert epochs.current(one) != before_one
+    assert epochs.current(other) == before_other
+    epochs.bump("catalog_products", "m1")  # no ids: every single-product entry is suspect
+    assert epochs.current(other) != before_other
+
+
+async def test_without_invalidations_l1_keeps_entries_only_briefly():
+    import time as clock
+
+    epochs = Epochs()
+    l1 = L1Cache(epochs, 10, unsubscribed_ttl=0.05)
+    entry = Entry.build(b"{}")
+    tag = ("catalog_products", "m1")
+    epochs.listening = False
+    l1.put("k", entry, tag, epochs.current(tag), ttl=60)
+    assert l1.get("k") is entry
+    deadline = clock.monotonic() + 2
+    while l1.get("k") is not None:
+        assert clock.monotonic() < deadline
+        await asyncio.sleep(0.01)
+    epochs.listening = True
+    l1.put("k", entry, tag, epochs.current(tag), ttl=60)
+    await asyncio.sleep(0.1)
+    assert l1.get("k") is entry

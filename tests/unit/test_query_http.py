@@ -1,0 +1,72 @@
+"""Pagination cursors, parameters and the rate limiter, without servers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from starlette.datastructures import QueryParams
+
+from shared.http.errors import ApiError
+from query_api.http.rate_limit import TokenBuckets
+from query_api.pagination import ASC, DESC, CursorCodec, Sort
+from query_api.params import Param, ParamSet
+from query_api.responses import accepts_gzip, etag_matches
+
+
+def test_cursor_round_trips_and_rejects_tampering_and_other_queries():
+    codec = CursorCodec("secret")
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    cursor = codec.encode("newest", "fp1", when, "p-9")
+    assert codec.decode(cursor, "newest", "fp1") == (when, "p-9")
+    for bad in (cursor[:-1] + ("A" if cursor[-1] != "A" else "B"), "x", "a.b.c", ""):
+        with pytest.raises(ApiError) as err:
+            codec.decode(bad, "newest", "fp1")
+        assert err.value.status == 400
+    with pytest.raises(ApiError):
+        codec.decode(cursor, "name", "fp1")
+    with pytest.raises(ApiError):
+        codec.decode(cursor, "newest", "fp2")
+    with pytest.raises(ApiError):
+        CursorCodec("other secret").decode(cursor, "newest", "fp1")
+
+
+def test_keyset_filter_uses_the_id_as_tie_breaker():
+    assert Sort("price_amount", ASC).after(500, "p-3") == {
+        "$or": [{"price_amount": {"$gt": 500}}, {"price_amount": 500, "_id": {"$gt": "p-3"}}]}
+    assert Sort("created_at", DESC).mongo == [("created_at", -1), ("_id", -1)]
+
+
+def test_params_parse_and_name_every_bad_field():
+    params = ParamSet((Param("limit", "integer", "", minimum=1, maximum=100),
+                       Param("in_stock", "boolean", ""),
+                       Param("fields", "fields", "", choices=("id", "name"))))
+    assert params.parse(QueryParams("limit=5&in_stock=true&fields=name,id,name")) == {
+        "limit": 5, "in_stock": True, "fields": ("name", "id")}
+    with pytest.raises(ApiError) as err:
+        params.parse(QueryParams("limit=0&in_stock=maybe&fields=secret&colour=red"))
+    assert {f["field"] for f in err.value.fields} == {"limit", "in_stock", "fields", "colour"}
+
+
+def test_token_bucket_allows_a_burst_then_limits_then_refills():
+    now = [0.0]
+    buckets = TokenBuckets(rate=10, burst=3, clock=lambda: now[0])
+    assert [buckets.take(b"c") for _ in range(3)] == [0, 0, 0]
+    wait = buckets.take(b"c")
+    assert wait == pytest.approx(0.1)
+    assert buckets.take(b"other") == 0
+    now[0] += 0.1
+    assert buckets.take(b"c") == 0
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    (b"gzip, deflate, br", True), (b"br;q=1.0, gzip;q=0.8", True), (b"gzip;q=0", False),
+    (b"identity", False), (b"*", True)])
+def test_accept_encoding_negotiation(header, expected):
+    assert accepts_gzip({"headers": [(b"accept-encoding", header)]}) is expected
+
+
+def test_etag_matching_is_weak_and_accepts_lists_and_star():
+    assert etag_matches(b'"a", W/"b"', b'W/"b"')
+    assert etag_matches(b"*", b'W/"b"')
+    assert not etag_matches(b'W/"c"', b'W/"b"')
