@@ -52,6 +52,12 @@ async def test_every_stored_event_has_exactly_one_audit_entry(server_env, settin
                for _ in range(15)]
     for commit in commits:
         await store.append(commit)
+    # Merchants are event-sourced: their MerchantCreated commits are in the store too.
+    from command_api.event_store import Commit
+
+    merchants = [shop.merchant_id, other.merchant_id]
+    commits += [Commit.from_document(d) async for d in mongo_db["commits"].find(
+        {"aggregate_type": "merchant", "merchant_id": {"$in": merchants}})]
 
     first = worker(server_env, tmp_path, "workers-audit-1")
     await asyncio.to_thread(lambda: first.start().wait_ready())
@@ -67,10 +73,9 @@ async def test_every_stored_event_has_exactly_one_audit_entry(server_env, settin
         await publisher.stop()
         await asyncio.to_thread(first.kill, signal.SIGKILL)
 
-    merchants = [shop.merchant_id, other.merchant_id]
     stored = [e["event_id"] async for c in mongo_db["commits"].find({"merchant_id": {"$in": merchants}})
               for e in c["events"]]
-    assert len(stored) == 15 * 2 * 2 + 15 * 2  # 2 events per product commit, 1 per order
+    assert len(stored) == 15 * 2 * 2 + 15 * 2 + 2  # 2 per product commit, 1 per order, 1 per merchant
 
     second = worker(server_env, tmp_path, "workers-audit-2")
     query_api = http_service("query-api-audit", "query-api", server_env, tmp_path)
