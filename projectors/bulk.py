@@ -1,15 +1,25 @@
-"""Writing a batch of projected updates: one unordered bulk write per collection."""
+"""Writing a batch of projected documents: one unordered bulk write per collection."""
 
 from __future__ import annotations
 
-from pymongo import UpdateOne
+from pymongo import ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 DUPLICATE_KEY = 11000
 
 
-async def apply_updates(collection: AsyncCollection, updates: list[UpdateOne]) -> int:
+def guarded_replace(doc: dict) -> ReplaceOne:
+    """Replace a document by a newer version of itself, or insert it.
+
+    If the stored document is as new or newer, the filter matches nothing and the upsert
+    hits the unique ``_id``: a duplicate-key error that ``apply_updates`` counts as
+    "already applied". So a replayed batch and an older concurrent writer are no-ops.
+    """
+    return ReplaceOne({"_id": doc["_id"], "version": {"$lt": doc["version"]}}, doc, upsert=True)
+
+
+async def apply_updates(collection: AsyncCollection, updates: list) -> int:
     """Apply updates; duplicate-key failures are version-guarded no-ops (already applied).
 
     Returns how many were no-ops. Any other failure raises, so the batch is not

@@ -36,3 +36,5 @@ MERCHANT_STATS = "merchant_stats"
 CATEGORIES = "categories"
 
 ALL = (CATALOG_PRODUCTS, MERCHANT_PRODUCTS, ORDERS, MERCHANT_STATS, CATEGORIES)
+# Internal to the projectors: each merchant's name, copied into products (not served).
+MERCHANT_NAMES = "merchant_names"
