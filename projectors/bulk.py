@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pymongo import ReplaceOne
+from pymongo import InsertOne, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
@@ -17,6 +17,12 @@ def guarded_replace(doc: dict) -> ReplaceOne:
     "already applied". So a replayed batch and an older concurrent writer are no-ops.
     """
     return ReplaceOne({"_id": doc["_id"], "version": {"$lt": doc["version"]}}, doc, upsert=True)
+
+
+def write_document(doc: dict, is_new: bool) -> InsertOne | ReplaceOne:
+    """A plain insert for a document not stored yet (much cheaper than an upsert on
+    FerretDB; a concurrent insert makes it a duplicate-key no-op), else ``guarded_replace``."""
+    return InsertOne(doc) if is_new else guarded_replace(doc)
 
 
 async def apply_updates(collection: AsyncCollection, updates: list) -> int:

@@ -32,7 +32,7 @@ from shared.event_store_reader import events_between
 from shared.events import EventEnvelope, UnknownEventType, decode_data
 from shared.invalidation import Change
 
-from projectors.bulk import apply_updates, guarded_replace
+from projectors.bulk import apply_updates, write_document
 from projectors.errors import Unprojectable
 
 Evolve = Callable[[dict | None, EventEnvelope, BaseModel], dict]
@@ -155,9 +155,11 @@ async def apply_batch(db: AsyncDatabase, stream: Stream, events: list[EventEnvel
     if stream.enrich is not None:
         await stream.enrich(db, names, changed)
     for collection, view in stream.views:
-        await apply_updates(db[names[collection]], [guarded_replace(view(doc)) for doc in changed.values()])
+        await apply_updates(db[names[collection]],
+                            [write_document(view(doc), doc["_id"] not in states) for doc in changed.values()])
         outcome.changes += [Change(collection, d["merchant_id"], (d["_id"],)) for d in changed.values()]
-    await apply_updates(db[names[stream.state]], [guarded_replace(doc) for doc in changed.values()])
+    await apply_updates(db[names[stream.state]],
+                        [write_document(doc, doc["_id"] not in states) for doc in changed.values()])
     outcome.changes += [Change(stream.state, d["merchant_id"], (d["_id"],)) for d in changed.values()]
     if stream.derive is not None and touched:
         # Touched, not only changed: a redelivered batch whose states were already written

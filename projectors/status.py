@@ -8,6 +8,7 @@ function the CLI and the metrics exporter call.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 
@@ -17,6 +18,16 @@ from aiokafka.admin import AIOKafkaAdminClient
 from shared.settings import ProjectorSettings
 
 from projectors.streams import STREAMS
+
+
+async def _stop(consumer: AIOKafkaConsumer) -> None:
+    # aiokafka 0.14's group-less consumer cancels an internal task on stop and lets the
+    # CancelledError escape; the consumer is closed all the same.
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        if asyncio.current_task().cancelling():
+            raise
 
 
 @dataclass(frozen=True)
@@ -44,7 +55,7 @@ async def _oldest_pending_age(settings: ProjectorSettings, positions: dict[Topic
                 oldest = first if oldest is None else min(oldest, first)
         return max(0.0, time.time() - oldest) if oldest else 0.0
     finally:
-        await consumer.stop()
+        await _stop(consumer)
 
 
 async def stream_lag(settings: ProjectorSettings, stream_name: str, topic: str) -> tuple[int, float]:
@@ -55,13 +66,15 @@ async def stream_lag(settings: ProjectorSettings, stream_name: str, topic: str) 
     await admin.start()
     await consumer.start()
     try:
-        partitions = [TopicPartition(full_topic, p) for p in (consumer.partitions_for_topic(full_topic) or ())]
+        described = await admin.describe_topics([full_topic])
+        partitions = [TopicPartition(full_topic, p["partition"])
+                      for t in described if not t.get("error_code") for p in t["partitions"]]
         if not partitions:
             return 0, 0.0
         ends = await consumer.end_offsets(partitions)
         committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
     finally:
-        await consumer.stop()
+        await _stop(consumer)
         await admin.close()
     behind, pending = 0, {}
     for tp in partitions:
