@@ -95,3 +95,12 @@ def test_categories_count_published_and_live_products():
     version, docs = categories.categories_for("m1", products)
     assert version == 6
     assert [(d["category"], d["product_count"], d["total_count"]) for d in docs] == [("shoes", 1, 2)]
+
+
+def test_docs_list_every_index():
+    from pathlib import Path
+
+    from shared.read_model_indexes import INDEXES
+
+    table = (Path(__file__).parents[2] / "docs" / "indexes.md").read_text()
+    assert all(f"| `{spec.name}` |" in table for spec in INDEXES)
