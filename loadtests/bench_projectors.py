@@ -2,9 +2,10 @@
 
     python -m loadtests.bench_projectors --events 3000
 
-1. baseline: a bare aiokafka consume loop that decodes each envelope and writes one
-   upsert per event with one unordered ``bulk_write`` per batch (no read models, no
-   guards, no derived views) — the ceiling for "consume + bulk write";
+1. baseline: a bare aiokafka consume loop that decodes each envelope and inserts one
+   document per event with one unordered ``bulk_write`` per batch (no read models, no
+   guards, no derived views; inserts, because upserts are FerretDB's slow path) — the
+   ceiling for "consume + bulk write";
 2. the projector process (``merchant serve projectors``) over the same events, from
    start until its consumer groups have no lag;
 3. rebuild from the event store (``projectors.rebuild``) of the three streams;
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer
-from pymongo import UpdateOne
+from pymongo import InsertOne
 
 from projectors.rebuild import drop_shadows, rebuild
 from projectors.status import lag
@@ -50,9 +51,8 @@ async def baseline(settings: ProjectorSettings, db, total: int) -> float:
             for records in batches.values():
                 for record in records:
                     event = orjson.loads(record.value)
-                    ops.append(UpdateOne({"_id": event["aggregate_id"]},
-                                         {"$set": {"version": event["aggregate_version"], "data": event["data"]}},
-                                         upsert=True))
+                    ops.append(InsertOne({"aggregate_id": event["aggregate_id"],
+                                          "version": event["aggregate_version"], "data": event["data"]}))
             if ops:
                 await db["bench_raw"].bulk_write(ops, ordered=False)
                 await consumer.commit()

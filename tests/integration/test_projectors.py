@@ -138,6 +138,8 @@ async def test_kill_minus_nine_at_five_points_loses_and_doubles_nothing(settings
     finally:
         service.stop()
         await producer.stop()
+        await db.client.drop_database(database)
+        await db.client.close()
 
 
 async def test_two_processes_in_one_group_equal_one(settings, server_env, group, tmp_path):
@@ -173,3 +175,6 @@ async def test_two_processes_in_one_group_equal_one(settings, server_env, group,
         for service in services:
             service.stop()
         await producer.stop()
+        await client.drop_database(one_db.name)
+        await client.drop_database(two_db.name)
+        await client.close()
