@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install unit infra-up infra-down infra-status clean
+.PHONY: run test install unit fuzz bench-commands infra-up infra-down infra-status clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,14 @@ test: $(STAMP)
 ## Unit tests only: no servers.
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit -q
+
+## Schemathesis against the command API: 300 examples per operation and phase (a few minutes).
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=300 FUZZ_PHASES=examples,coverage,fuzzing,stateful $(BIN)/python -m infra.test_run tests/e2e/test_openapi_fuzz.py -q
+
+## The command API benchmark, beside a bare Starlette endpoint (docs/benchmarks.md).
+bench-commands: $(STAMP)
+	$(BIN)/merchant infra up >/dev/null && $(BIN)/python loadtests/bench_commands.py
 
 infra-up: $(STAMP)
 	$(BIN)/merchant infra up

@@ -3,53 +3,76 @@ where dependencies are built and injected)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from shared import kafka, mongo
 from shared.http.auth import KeyResolver
 from shared.http.errors import EXCEPTION_HANDLERS
 from shared.http.health import health_routes
+from shared.observability.http import instrument_http
 from shared.settings import CommandApiSettings
 
-from command_api.endpoints import products
+from command_api.endpoints.routes import starlette_routes
 from command_api.event_store import EventStore
 from command_api.handlers import Services
 from command_api.idempotency import IdempotencyStore
 from command_api.merchants import create_indexes as create_merchant_indexes
+from command_api.openapi import openapi_document
 from command_api.publisher import CommitPublisher
+from command_api.reconciler import Reconciler
 from command_api.repository import Repository
+from command_api.reservations import ReservationStore
 from command_api.sku_registry import SkuRegistry
+
+
+@contextlib.asynccontextmanager
+async def write_side(settings: CommandApiSettings) -> AsyncIterator[dict]:
+    """The clients and background tasks of the write side: the API's lifespan, and the
+    whole of ``merchant serve outbox-relay``."""
+    client = mongo.open_mongo(settings)
+    db = mongo.database(client, settings)
+    store = EventStore(db)
+    await store.create_indexes()
+    await create_merchant_indexes(db)
+    reservations = ReservationStore(db)
+    await reservations.create_indexes()
+    publisher = CommitPublisher(settings, store, relay_interval=settings.relay_interval_seconds,
+                                relay_grace=settings.relay_grace_seconds, immediate=settings.immediate_publish)
+    repository = Repository(store, publisher)
+    reconciler = Reconciler(repository, reservations, ttl=settings.reservation_ttl_seconds,
+                            grace=settings.reconcile_grace_seconds)
+    await publisher.start()
+    reconciling = asyncio.create_task(reconciler.run_forever(settings.reconcile_interval_seconds),
+                                      name="reservation-reconciler")
+    try:
+        yield {
+            "settings": settings,
+            "mongo": client,
+            "keys": KeyResolver(db),
+            "idempotency": IdempotencyStore(db),
+            "publisher": publisher,
+            "reconciler": reconciler,
+            "services": Services(repository=repository, skus=SkuRegistry(db), reservations=reservations),
+        }
+    finally:
+        reconciling.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reconciling
+        await publisher.stop()
+        await client.close()
 
 
 def create_app(settings: CommandApiSettings | None = None) -> Starlette:
     settings = settings or CommandApiSettings()
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[dict]:
-        client = mongo.open_mongo(settings)
-        db = mongo.database(client, settings)
-        store = EventStore(db)
-        await store.create_indexes()
-        await create_merchant_indexes(db)
-        publisher = CommitPublisher(settings, store, relay_interval=settings.relay_interval_seconds,
-                                    relay_grace=settings.relay_grace_seconds)
-        await publisher.start()
-        try:
-            yield {
-                "settings": settings,
-                "mongo": client,
-                "keys": KeyResolver(db),
-                "idempotency": IdempotencyStore(db),
-                "publisher": publisher,
-                "services": Services(repository=Repository(store, publisher), skus=SkuRegistry(db)),
-            }
-        finally:
-            await publisher.stop()
-            await client.close()
+    openapi = orjson.dumps(openapi_document())
 
     async def mongo_ready(request: Request) -> bool:
         return await mongo.ping(request.state.mongo)
@@ -57,8 +80,15 @@ def create_app(settings: CommandApiSettings | None = None) -> Starlette:
     async def kafka_ready(request: Request) -> bool:
         return await kafka.ping(settings)
 
+    async def openapi_json(request: Request) -> Response:
+        return Response(openapi, media_type="application/json")
+
     routes = [
-        *health_routes({"mongodb": mongo_ready, "kafka": kafka_ready}),
-        *products.routes,
+        # Ready needs MongoDB only: with Kafka down, commands are still accepted durably
+        # and published later, so the API stays in service (Kafka is reported, optional).
+        *health_routes({"mongodb": mongo_ready}, {"kafka": kafka_ready}),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        *starlette_routes(),
     ]
-    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    return instrument_http(Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS,
+                                     lifespan=lambda app: write_side(settings)), "command-api")

@@ -27,6 +27,10 @@ from shared.events import EventEnvelope, utc_now
 from shared.mongo import ensure_indexes
 
 COMMITS = "commits"
+# A hint per aggregate: the last version known appended, read by ``_id`` (the only lookup
+# FerretDB serves without scanning a collection). Never trusted for correctness: the
+# unique (aggregate_id, version) index is. See ``head``.
+HEADS = "aggregate_heads"
 
 INDEXES = [
     IndexModel([("aggregate_id", ASCENDING), ("version", ASCENDING)], unique=True,
@@ -94,14 +98,17 @@ class Commit:
 
 class EventStore:
     def __init__(self, db: AsyncDatabase) -> None:
-        self.commits = db[COMMITS]
+        self.commits, self.heads = db[COMMITS], db[HEADS]
 
     async def create_indexes(self) -> None:
         await ensure_indexes(self.commits, INDEXES)
 
-    async def load(self, aggregate_id: str) -> list[EventEnvelope]:
-        """Every event of one aggregate, in version order."""
-        cursor = self.commits.find({"aggregate_id": aggregate_id}, {"events": 1}).sort("version", ASCENDING)
+    async def load(self, aggregate_id: str, after_version: int = 0) -> list[EventEnvelope]:
+        """The events of one aggregate after ``after_version`` (all by default), in version order."""
+        query = {"aggregate_id": aggregate_id}
+        if after_version:
+            query["version"] = {"$gt": after_version}
+        cursor = self.commits.find(query, {"events": 1}).sort("version", ASCENDING)
         return [EventEnvelope.model_validate(e) async for doc in cursor for e in doc["events"]]
 
     async def append(self, commit: Commit) -> Commit:
@@ -114,14 +121,34 @@ class EventStore:
             if earlier is not None:
                 raise DuplicateCommand(Commit.from_document(earlier)) from None
             raise ConcurrencyConflict(commit.aggregate_id) from None
+        await self.advance_head(commit.aggregate_id, commit.last_version)
         return commit
+
+    async def head(self, aggregate_id: str) -> int:
+        """The last version known appended to the aggregate (0: none known).
+
+        It lags only if a writer died between its commit and this update (the relay
+        repairs it when it publishes that commit); a writer deciding on a lagging head
+        appends at a taken version and gets ``ConcurrencyConflict`` — never a lost write.
+        """
+        doc = await self.heads.find_one({"_id": aggregate_id})
+        return doc["version"] if doc else 0
+
+    async def advance_head(self, aggregate_id: str, version: int) -> None:
+        try:
+            await self.heads.update_one({"_id": aggregate_id}, {"$max": {"version": version}}, upsert=True)
+        except DuplicateKeyError:  # two first upserts raced; the document exists now
+            await self.heads.update_one({"_id": aggregate_id}, {"$max": {"version": version}})
 
     async def find_by_command(self, command_id: str) -> Commit | None:
         doc = await self.commits.find_one({"command_id": command_id})
         return Commit.from_document(doc) if doc else None
 
-    async def mark_published(self, commit_id: ObjectId) -> None:
-        await self.commits.update_one({"_id": commit_id}, {"$set": {"published": True}})
+    async def mark_published(self, commit_ids: list[ObjectId]) -> None:
+        # One update per id: FerretDB pushes only ``_id`` equality down to its storage
+        # (an ``$in`` would scan the whole collection); on MongoDB both use the index.
+        for commit_id in commit_ids:
+            await self.commits.update_one({"_id": commit_id}, {"$set": {"published": True}})
 
     async def unpublished(self, older_than: datetime, limit: int = 500) -> list[Commit]:
         """Commits not yet on Kafka, each aggregate's in version order."""

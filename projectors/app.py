@@ -22,8 +22,9 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from shared import mongo
-from shared.events import EventEnvelope
+from shared.events import EventEnvelope, upcast
 from shared.invalidation import publish
+from shared.observability.stream import instrument_faststream
 from shared.kafka import ensure_topics, reliable_producer
 from shared.redis import open_redis
 from shared.settings import ProjectorSettings
@@ -62,7 +63,7 @@ def decode_records(records: tuple[ConsumerRecord, ...]) -> tuple[list[EventEnvel
     events, dead = [], []
     for record in records:
         try:
-            events.append(EventEnvelope.from_json(record.value))
+            events.append(upcast(EventEnvelope.from_json(record.value)))
         except (ValidationError, ValueError) as exc:
             dead.append((record, f"malformed envelope: {str(exc)[:500]}"))
     return events, dead
@@ -132,4 +133,5 @@ def create_app(settings: ProjectorSettings | None = None) -> FastStream:
             await res.redis.aclose()
         await res.client.close()
 
-    return FastStream(broker, logger=log, on_startup=[open_resources], after_shutdown=[close_resources])
+    app = FastStream(broker, logger=log, on_startup=[open_resources], after_shutdown=[close_resources])
+    return instrument_faststream(app, "projectors")

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.event_store_reader import events_between
-from shared.events import EventEnvelope, UnknownEventType, decode_data
+from shared.events import EventEnvelope, UnknownEventType, UnsupportedSchemaVersion, decode_data
 from shared.invalidation import Change
 
 from projectors.bulk import apply_updates, write_document
@@ -82,6 +82,8 @@ def _decode(stream: Stream, event: EventEnvelope) -> tuple[BaseModel | None, str
         return decode_data(event), None
     except UnknownEventType:
         return None, f"unknown event type {event.type!r}"
+    except UnsupportedSchemaVersion as exc:
+        return None, f"unsupported schema version: {exc}"
     except ValidationError as exc:
         return None, f"invalid {event.type} body: {exc.errors(include_url=False)[:3]}"
 

@@ -34,7 +34,7 @@ def created(event: EventEnvelope, data: ev.ProductCreated) -> dict:
         "description": data.description, "category": data.category,
         "price": data.price.model_dump(), "price_amount": data.price.amount,
         "stock": data.stock, "stock_status": stock_status(data.stock), "units_sold": 0,
-        "attributes": dict(data.attributes), "status": data.status,
+        "attributes": dict(data.attributes), "tags": list(data.tags), "status": data.status,
         "visible": data.status == "published",
         "created_at": event.occurred_at, "updated_at": event.occurred_at, "archived_at": None,
     }

@@ -10,11 +10,13 @@ from starlette.requests import Request
 
 from shared import mongo
 from shared import redis as redis_factory
+from shared.http.auth import KeyResolver
 from shared.http.errors import EXCEPTION_HANDLERS
 from shared.http.health import health_routes
+from shared.observability.http import instrument_http
 from shared.settings import QueryApiSettings
 
-from query_api.endpoints import products
+from query_api.endpoints import analytics, audit, products, reports
 
 
 def create_app(settings: QueryApiSettings | None = None) -> Starlette:
@@ -25,8 +27,9 @@ def create_app(settings: QueryApiSettings | None = None) -> Starlette:
         client = mongo.open_mongo(settings)
         redis = redis_factory.open_redis(settings)
         try:
-            yield {"settings": settings, "mongo": client, "db": mongo.database(client, settings),
-                   "redis": redis}
+            db = mongo.database(client, settings)
+            yield {"settings": settings, "mongo": client, "db": db, "redis": redis,
+                   "keys": KeyResolver(db)}
         finally:
             await redis.aclose()
             await client.close()
@@ -40,5 +43,9 @@ def create_app(settings: QueryApiSettings | None = None) -> Starlette:
     routes = [
         *health_routes({"mongodb": mongo_ready}, optional={"redis": redis_ready}),
         *products.routes,
+        *reports.routes,
+        *audit.routes,
+        *analytics.routes,
     ]
-    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    return instrument_http(Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan),
+                           "query-api")

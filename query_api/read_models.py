@@ -6,7 +6,7 @@ from shared.read_models import CATALOG_PRODUCTS
 
 # Public view of a catalogue product: internal bookkeeping (visible, version) stays in.
 PRODUCT_FIELDS = ("id", "merchant_id", "sku", "name", "description", "category", "price",
-                  "stock_status", "attributes", "created_at", "updated_at", "version")
+                  "stock_status", "attributes", "tags", "created_at", "updated_at", "version")
 
 
 def public_product(doc: dict) -> dict:

@@ -10,6 +10,12 @@ from shared.settings import ServerSettings
 
 
 def open_mongo(settings: ServerSettings, **options) -> AsyncMongoClient:
+    """Production options (pool 10-100, compression) come from MERCHANT_ENV; every client
+    reports pool use and command latency to /metrics through pymongo's listeners."""
+    from shared.observability import mongo_monitoring, production
+
+    options = {**production.mongo_options(), **options}
+    options.setdefault("event_listeners", mongo_monitoring.listeners())
     options.setdefault("serverSelectionTimeoutMS", 5000)
     options.setdefault("tz_aware", True)
     options.setdefault("appname", "merchant-backend")
@@ -36,3 +42,21 @@ async def ensure_indexes(collection: AsyncCollection, indexes: list[IndexModel])
     """
     for index in indexes:
         await collection.create_indexes([index])
+
+
+async def group_sums(collection: AsyncCollection, match: list[dict], key: object,
+                     sums: dict[str, object]) -> dict[object, dict[str, int | float]]:
+    """``{group key: {name: sum}}`` for ``$group`` sums, one accumulator per pipeline.
+
+    FerretDB v1.24 computes only the *first* ``$sum`` of a ``$group`` correctly (later
+    ones come back 0), so each sum runs in its own ``$group``. ``key`` is a ``$group``
+    ``_id`` expression, ``sums`` maps a result name to a ``$sum`` operand (``1`` counts).
+    ``match`` holds the stages before the ``$group`` (``$match``, ``$unwind``...).
+    """
+    out: dict[object, dict[str, int | float]] = {}
+    for name, operand in sums.items():
+        rows = await collection.aggregate([*match, {"$group": {"_id": key, name: {"$sum": operand}}}])
+        async for row in rows:
+            group_key = row["_id"] if not isinstance(row["_id"], dict) else tuple(sorted(row["_id"].items()))
+            out.setdefault(group_key, {})[name] = row[name]
+    return out

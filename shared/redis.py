@@ -8,6 +8,9 @@ from shared.settings import ServerSettings
 
 
 def open_redis(settings: ServerSettings, **options) -> Redis:
+    from shared.observability import production
+
+    options = {**production.redis_options(), **options}
     options.setdefault("socket_connect_timeout", 1.0)
     options.setdefault("socket_timeout", 1.0)
     return Redis.from_url(settings.redis_url, **options)

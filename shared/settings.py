@@ -41,6 +41,16 @@ class CommandApiSettings(ServerSettings):
     # The relay re-publishes commits still unpublished after this many seconds.
     relay_interval_seconds: float = 1.0
     relay_grace_seconds: float = 2.0
+    # Test-only switch: false leaves every commit to the relay (no publish right after the
+    # append), so a test can kill the process while commits are unpublished.
+    immediate_publish: bool = True
+    # A command that runs longer is abandoned with a 503 (its request may be retried).
+    command_timeout_seconds: float = 10.0
+    # Reservations of an order that never got placed go back after this long (must exceed
+    # command_timeout_seconds); decided steps left unfinished are completed after the grace.
+    reservation_ttl_seconds: float = 60.0
+    reconcile_interval_seconds: float = 5.0
+    reconcile_grace_seconds: float = 30.0
 
 
 class QueryApiSettings(ServerSettings):
@@ -66,3 +76,24 @@ class WorkerSettings(ServerSettings):
     model_config = SettingsConfigDict(env_prefix="WORKER_", extra="ignore", populate_by_name=True)
 
     group_prefix: str = "workers"
+    # Operations HTTP endpoint of the worker process (queue health); port 0 turns it off.
+    ops_host: str = "127.0.0.1"
+    ops_port: int = 8003
+    # Report links in emails point at the query API.
+    query_api_url: str = Field("http://127.0.0.1:8002", validation_alias="QUERY_API_URL")
+    mail_from: str = "shop@merchant.local"
+    # Where SMS go: ``file:///path/sms.jsonl`` (development sink) or ``http(s)://...``.
+    sms_sink: str = "file://./var/sms.jsonl"
+    # Delivery policy knobs (docs/workers.md); the retry counts per kind are fixed policy.
+    retry_base_delay_seconds: float = 1.0
+    retry_max_delay_seconds: float = 60.0
+    email_timeout_seconds: float = 30.0
+    sms_timeout_seconds: float = 15.0
+    report_timeout_seconds: float = 300.0
+    # How long a claimed send stays claimed: a worker killed mid-send holds its job this long.
+    claim_lease_seconds: float = 30.0
+    analytics_rollup_interval_seconds: float = 5.0
+    # Cache warm-up requests this many of the hottest paths after an invalidation.
+    warmup_top_n: int = 20
+    # Graceful shutdown: in-flight jobs get this long to finish, then are handed back.
+    graceful_timeout_seconds: float = 15.0

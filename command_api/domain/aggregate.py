@@ -22,6 +22,27 @@ class InvalidState(DomainError):
     code = "invalid_state"
 
 
+class NotFound(DomainError):
+    """Absent, or another merchant's: the two are indistinguishable on purpose."""
+
+    status = 404
+    code = "not_found"
+
+
+class VersionMismatch(DomainError):
+    """The client's ``If-Match`` version is not the aggregate's current version."""
+
+    status = 412
+    code = "version_mismatch"
+
+
+class Contended(DomainError):
+    """Too many concurrent writers on one aggregate; the client may retry."""
+
+    status = 409
+    code = "contended"
+
+
 class Aggregate:
     """An event-sourced aggregate: ``version`` counts the events applied so far."""
 

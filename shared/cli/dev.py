@@ -22,7 +22,7 @@ COMPONENTS = ("command-api", "query-api", "projectors", "workers")
 
 
 async def _demo_merchant(path) -> dict:
-    from command_api.merchants import MERCHANTS
+    from command_api.merchants import merchant_exists
     from shared import mongo
     from shared.cli.merchants import create
     from shared.settings import ServerSettings
@@ -32,7 +32,7 @@ async def _demo_merchant(path) -> dict:
         settings = ServerSettings()
         client = mongo.open_mongo(settings)
         try:
-            exists = await mongo.database(client, settings)[MERCHANTS].find_one({"_id": saved["merchant_id"]})
+            exists = await merchant_exists(mongo.database(client, settings), saved["merchant_id"])
         finally:
             await client.close()
         if exists:

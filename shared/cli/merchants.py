@@ -1,17 +1,23 @@
-"""``merchant merchants create``: register a merchant and print its keys (shown once)."""
+"""``merchant merchants create|rotate-keys``: register merchants and manage their keys.
+
+Keys are printed once and stored hashed. The merchant's events are appended to the
+event store; a running command API's relay (or ``merchant serve outbox-relay``) puts
+them on ``merchants.events``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 
 import typer
 
 app = typer.Typer(no_args_is_help=True)
 
 
-async def create(name: str) -> dict:
-    from command_api.merchants import create_indexes, create_merchant
+async def _with_db(action: Callable[..., Awaitable]):
+    from command_api.merchants import create_indexes
     from shared import mongo
     from shared.settings import ServerSettings
 
@@ -20,9 +26,15 @@ async def create(name: str) -> dict:
     try:
         db = mongo.database(client, settings)
         await create_indexes(db)
-        merchant = await create_merchant(db, name)
+        return await action(db)
     finally:
         await client.close()
+
+
+async def create(name: str) -> dict:
+    from command_api.merchants import create_merchant
+
+    merchant = await _with_db(lambda db: create_merchant(db, name))
     return {"merchant_id": merchant.merchant_id, "name": merchant.name,
             "secret_key": merchant.secret_key, "publishable_key": merchant.publishable_key}
 
@@ -40,3 +52,29 @@ def create_command(
     typer.echo(f"merchant_id:     {result['merchant_id']}")
     typer.echo(f"secret_key:      {result['secret_key']}   (dashboards: keep it secret)")
     typer.echo(f"publishable_key: {result['publishable_key']}   (storefronts)")
+
+
+@app.command("rotate-keys")
+def rotate_keys_command(
+    merchant_id: str = typer.Option(..., "--merchant-id", help="The merchant whose keys to replace."),
+    kinds: list[str] = typer.Option(["secret", "publishable"], "--kind", help="secret and/or publishable."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
+) -> None:
+    """Issue new keys and revoke the old ones (printed once, stored hashed)."""
+    from command_api.domain.aggregate import DomainError
+    from command_api.merchants import rotate_keys
+
+    bad = [k for k in kinds if k not in ("secret", "publishable")]
+    if bad:
+        raise typer.BadParameter(f"unknown key kind(s): {', '.join(bad)}", param_hint="--kind")
+    try:
+        keys = asyncio.run(_with_db(lambda db: rotate_keys(db, merchant_id, kinds)))
+    except DomainError as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(1) from None
+    result = {"merchant_id": merchant_id, **{f"{kind}_key": key for kind, key in keys.items()}}
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    for field, value in result.items():
+        typer.echo(f"{field + ':':<17}{value}")

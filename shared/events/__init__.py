@@ -1,34 +1,36 @@
 """Event contracts: the envelope and one module per aggregate's event bodies.
 
 ``EVENT_TYPES`` maps an event ``type`` to its aggregate type and the model of its
-``data``, so any consumer can validate what it reads.
+``data`` (the current version), so any consumer can validate what it reads. Older
+versions and their upcasters live in ``schemas`` and ``upcasting``; ``decode_data`` is
+the one decode path and reads every version as the current one.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel
 
-from shared.events import merchants, orders, products
 from shared.events.envelope import EventEnvelope, utc_now
+from shared.events.schemas import MODULES, UnknownEventType, UnsupportedSchemaVersion, current_version
+from shared.events.upcasting import upcast
 
 EVENT_TYPES: dict[str, tuple[str, type[BaseModel]]] = {
     model.__name__: (module.AGGREGATE_TYPE, model)
-    for module in (products, orders, merchants)
+    for module in MODULES
     for model in module.EVENTS
 }
 
 
-class UnknownEventType(ValueError):
-    pass
-
-
 def decode_data(envelope: EventEnvelope) -> BaseModel:
-    """Validate an envelope's ``data`` against its declared type."""
-    try:
-        _, model = EVENT_TYPES[envelope.type]
-    except KeyError:
-        raise UnknownEventType(envelope.type) from None
-    return model.model_validate(envelope.data)
+    """Validate an envelope's ``data`` as the current version of its declared type.
+
+    Older versions are upcast first; an unknown type or a future version raises a
+    ``ValueError`` subclass (``UnknownEventType``, ``UnsupportedSchemaVersion``).
+    """
+    current = upcast(envelope)
+    _, model = EVENT_TYPES[current.type]
+    return model.model_validate(current.data)
 
 
-__all__ = ["EVENT_TYPES", "EventEnvelope", "UnknownEventType", "decode_data", "utc_now"]
+__all__ = ["EVENT_TYPES", "EventEnvelope", "UnknownEventType", "UnsupportedSchemaVersion",
+           "current_version", "decode_data", "upcast", "utc_now"]

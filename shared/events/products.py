@@ -26,7 +26,7 @@ class Money(Body):
 
 
 class ProductCreated(Body):
-    """A merchant added a product to its catalogue."""
+    """A merchant added a product to its catalogue (schema version 2: with ``tags``)."""
 
     sku: str
     name: str
@@ -36,6 +36,7 @@ class ProductCreated(Body):
     stock: int = Field(ge=0)
     attributes: dict[str, str] = Field(default_factory=dict)
     status: ProductStatus = "published"
+    tags: list[str] = Field(default_factory=list, description="Free-form labels (since v2).")
 
 
 class ProductDetailsUpdated(Body):

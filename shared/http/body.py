@@ -15,7 +15,8 @@ Model = TypeVar("Model", bound=BaseModel)
 _JSON_TYPES = ("application/json", "", "application/x-www-form-urlencoded")
 
 
-async def read_json(request: Request, max_bytes: int) -> object:
+async def read_json(request: Request, max_bytes: int, *, allow_empty: bool = False) -> object:
+    """The parsed body; ``allow_empty``: no body at all reads as ``{}``."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise ApiError(413, "payload_too_large", f"The body exceeds {max_bytes} bytes.")
@@ -30,6 +31,8 @@ async def read_json(request: Request, max_bytes: int) -> object:
     # curl -d sends form-urlencoded unless told otherwise; its body is still our JSON.
     if raw and content_type not in _JSON_TYPES and not content_type.endswith("+json"):
         raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
+    if not raw and allow_empty:
+        return {}
     if not raw:
         raise ApiError(400, "malformed_json", "The request body is empty; send a JSON object.")
     try:
@@ -38,8 +41,9 @@ async def read_json(request: Request, max_bytes: int) -> object:
         raise ApiError(400, "malformed_json", f"The request body is not valid JSON: {exc}") from None
 
 
-async def parse_body(request: Request, model: type[Model], max_bytes: int) -> Model:
-    payload = await read_json(request, max_bytes)
+async def parse_body(request: Request, model: type[Model], max_bytes: int, *,
+                     allow_empty: bool = False) -> Model:
+    payload = await read_json(request, max_bytes, allow_empty=allow_empty)
     if not isinstance(payload, dict):
         raise ApiError(422, "validation_failed", "The request body must be a JSON object.",
                        [{"field": "body", "problem": "object_type", "message": "expected an object"}])

@@ -38,6 +38,10 @@ def health_routes(required: dict[str, Check], optional: dict[str, Check] | None 
         report = {name: ("ok" if ok else ("degraded" if name in optional else "failing"))
                   for name, ok in zip(checks, results)}
         ready_ = all(ok for name, ok in zip(checks, results) if name in required)
+        monitors = getattr(request.state, "monitors", None)  # shared.observability
+        if monitors is not None:  # memory: "warning" on a suspected leak, not ready above the limit
+            report["memory"] = monitors.memory.health
+            ready_ = ready_ and monitors.memory.health != "critical"
         body = {"status": "ready" if ready_ else "not_ready", "checks": report}
         return Response(orjson.dumps(body), status_code=200 if ready_ else 503,
                         media_type="application/json")

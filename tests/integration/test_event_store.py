@@ -60,5 +60,5 @@ async def test_unpublished_commits_are_found_until_marked(store):
     c = await store.append(commit(str(uuid.uuid4()), 1))
     later = utc_now() + timedelta(seconds=1)
     assert c.id in {x.id for x in await store.unpublished(older_than=later)}
-    await store.mark_published(c.id)
+    await store.mark_published([c.id])
     assert c.id not in {x.id for x in await store.unpublished(older_than=later)}

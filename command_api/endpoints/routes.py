@@ -1,0 +1,75 @@
+"""Every command route, in one table: the HTTP routes and the OpenAPI document are both
+built from it, so they cannot drift apart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from shared.http.auth import KeyKind
+
+from command_api import commands as c
+from command_api import handlers as h
+from command_api.endpoints.execute import Handler, execute
+
+
+@dataclass(frozen=True)
+class CommandRoute:
+    path: str
+    command: type[c.Command]
+    handler: Handler
+    resource: str  # the query API collection the Location header points into
+    summary: str
+    allow: tuple[KeyKind, ...] = ("secret",)
+    method: str = "POST"
+
+    @property
+    def creates(self) -> bool:
+        return "{id}" not in self.path
+
+    @property
+    def operation_id(self) -> str:
+        return self.handler.__name__
+
+
+P, O = "/v1/products", "/v1/orders"
+COMMAND_ROUTES: list[CommandRoute] = [
+    CommandRoute(P, c.CreateProduct, h.create_product, "products", "Create a product (SKU unique per merchant)"),
+    CommandRoute(P + "/{id}", c.UpdateProductDetails, h.update_product, "products",
+                 "Update a product's name, description, category or attributes", method="PATCH"),
+    CommandRoute(P + "/{id}/price", c.ChangePrice, h.change_price, "products", "Change a product's price"),
+    CommandRoute(P + "/{id}/stock", c.AdjustStock, h.adjust_stock, "products",
+                 "Adjust stock by a signed delta, with a reason"),
+    CommandRoute(P + "/{id}/publish", c.NoBody, h.publish_product, "products", "Put a product on the storefront"),
+    CommandRoute(P + "/{id}/unpublish", c.NoBody, h.unpublish_product, "products",
+                 "Take a product off the storefront"),
+    CommandRoute(P + "/{id}/archive", c.NoBody, h.archive_product, "products",
+                 "Archive a product (it accepts no further changes)"),
+    CommandRoute(O, c.PlaceOrder, h.place_order, "orders",
+                 "Place an order (prices from the catalogue, stock reserved)", allow=("secret", "publishable")),
+    CommandRoute(O + "/{id}/confirm", c.NoBody, h.confirm_order, "orders", "Confirm a placed order"),
+    CommandRoute(O + "/{id}/pay", c.PayOrder, h.pay_order, "orders", "Record the order's payment"),
+    CommandRoute(O + "/{id}/payment-failed", c.RecordPaymentFailure, h.record_payment_failure, "orders",
+                 "Record a failed payment attempt (the order stays payable)"),
+    CommandRoute(O + "/{id}/ship", c.ShipOrder, h.ship_order, "orders", "Ship a paid order"),
+    CommandRoute(O + "/{id}/deliver", c.NoBody, h.deliver_order, "orders", "Record delivery of a shipped order"),
+    CommandRoute(O + "/{id}/cancel", c.CancelOrder, h.cancel_order, "orders",
+                 "Cancel an order before it ships (its stock goes back)"),
+    CommandRoute(O + "/{id}/refund", c.RefundOrder, h.refund_order, "orders", "Refund a paid order"),
+    CommandRoute("/v1/reports", c.RequestReport, h.request_report, "reports",
+                 "Request a sales report (CSV and PDF, built by the workers, link emailed)"),
+]
+
+
+def starlette_routes() -> list[Route]:
+    def endpoint(route: CommandRoute):
+        async def run(request: Request) -> Response:
+            return await execute(request, route.command, route.handler, resource=route.resource,
+                                 allow=route.allow)
+        run.__name__ = route.operation_id
+        return run
+
+    return [Route(r.path, endpoint(r), methods=[r.method]) for r in COMMAND_ROUTES]

@@ -1,0 +1,70 @@
+"""pymongo's monitoring hooks → Prometheus: pool size and use, checkout wait, command latency.
+
+Passed to every client by ``shared.mongo.open_mongo`` (``event_listeners=``). Listeners run
+on the driver's hot path, so each does one metric update and nothing else.
+"""
+
+from __future__ import annotations
+
+from pymongo import monitoring
+
+from shared.observability import metrics
+
+
+def _address(event) -> str:
+    host, port = event.address
+    return f"{host}:{port}"
+
+
+class CommandLatency(monitoring.CommandListener):
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        pass
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        metrics.mongodb_command_duration.labels(event.command_name, "ok").observe(event.duration_micros / 1e6)
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        metrics.mongodb_command_duration.labels(event.command_name, "error").observe(event.duration_micros / 1e6)
+
+
+class PoolUsage(monitoring.ConnectionPoolListener):
+    def pool_created(self, event) -> None:
+        metrics.mongodb_pool_size.labels(_address(event))
+        metrics.mongodb_pool_in_use.labels(_address(event))
+
+    def pool_ready(self, event) -> None:
+        pass
+
+    def pool_cleared(self, event) -> None:
+        pass
+
+    def pool_closed(self, event) -> None:
+        pass
+
+    def connection_created(self, event) -> None:
+        metrics.mongodb_pool_size.labels(_address(event)).inc()
+
+    def connection_ready(self, event) -> None:
+        pass
+
+    def connection_closed(self, event) -> None:
+        metrics.mongodb_pool_size.labels(_address(event)).dec()
+
+    def connection_check_out_started(self, event) -> None:
+        pass
+
+    def connection_check_out_failed(self, event) -> None:
+        pass
+
+    def connection_checked_out(self, event) -> None:
+        metrics.mongodb_pool_in_use.labels(_address(event)).inc()
+        duration = getattr(event, "duration", None)  # pymongo >= 4.7
+        if duration is not None:
+            metrics.mongodb_pool_wait.observe(duration)
+
+    def connection_checked_in(self, event) -> None:
+        metrics.mongodb_pool_in_use.labels(_address(event)).dec()
+
+
+def listeners() -> list:
+    return [CommandLatency(), PoolUsage()]

@@ -1,0 +1,57 @@
+"""Operability settings, shared by every process (prefix ``MERCHANT_``).
+
+Kept apart from ``shared.settings`` so each process class stays about its own job; these
+apply the same way to all of them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Where projectors and workers expose /metrics when MERCHANT_METRICS_PORT is not set;
+# several processes of one component take consecutive ports (9101, 9102 ...).
+DEFAULT_METRICS_PORTS = {"projectors": 9101, "workers": 9111}
+
+
+class ObservabilitySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MERCHANT_", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    log_format: Literal["json", "text"] = "json"
+    log_level: str = "INFO"
+    # FastStream components only (HTTP services serve /metrics on their own port).
+    # 0 disables the metrics server.
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"  # like the HTTP services; 0.0.0.0 for a remote Prometheus
+    # If set, /ops/* require ``Authorization: Bearer <token>``; /metrics stays open
+    # (scrapers rarely authenticate; expose it on an internal network only).
+    ops_token: str = ""
+    # One JSON line per HTTP request (with its correlation id). Default: on in development,
+    # off in production (at thousands of requests per second it costs a few percent).
+    access_log: bool | None = None
+
+    # Memory monitor: one RSS sample every interval; the leak rule looks at the last
+    # ``memory_window`` samples (see shared.observability.memory).
+    memory_interval_seconds: float = 15.0
+    memory_window: int = 20
+    memory_leak_bytes_per_minute: float = 2 * 1024 * 1024
+    memory_leak_min_r2: float = 0.8
+    # Above this RSS the process reports not ready (0 = no limit). The original system's
+    # budget was 512 MB per process.
+    memory_limit_bytes: int = 0
+    event_loop_probe_interval_seconds: float = 0.25
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def access_log_enabled(self) -> bool:
+        return (not self.production) if self.access_log is None else self.access_log
+
+    def metrics_port_for(self, component: str) -> int:
+        if self.metrics_port is not None:
+            return self.metrics_port
+        return DEFAULT_METRICS_PORTS.get(component, 0)

@@ -1,0 +1,197 @@
+"""Observability for the FastStream apps (projectors, workers): one call in ``create_app``.
+
+    app = FastStream(broker, ...)
+    instrument_faststream(app, "projectors")
+
+adds a broker middleware (messages handled, handler time, the event's correlation id in
+the log context and one correlated log line per message or batch, projection lag in
+seconds), a poller for consumer lag per group and partition (end offset − committed
+offset, every few seconds), the process monitors, and a small HTTP server on the metrics
+port: ``/metrics``, ``/health/live``, ``/health/ready`` and ``/ops/memory``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from collections.abc import AsyncIterator
+
+import orjson
+from faststream import BaseMiddleware, FastStream
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+
+from shared.http.errors import EXCEPTION_HANDLERS
+from shared.observability import metrics
+from shared.observability.logs import correlated
+from shared.observability.ops import ops_routes
+from shared.observability.runtime import Monitors, cancel_and_wait
+from shared.observability.settings import ObservabilitySettings
+
+log = logging.getLogger("merchant.stream")
+
+
+def _records(raw) -> tuple:
+    return tuple(raw) if isinstance(raw, (tuple, list)) else (raw,)
+
+
+def _correlation_ids(records: tuple) -> list[str]:
+    ids = {}
+    for record in records:
+        for key, value in record.headers or ():
+            if key == "correlation_id":
+                ids[value.decode("utf-8", "replace")] = None
+    return list(ids)
+
+
+def stream_middleware(projections: bool) -> type[BaseMiddleware]:
+    class StreamObservability(BaseMiddleware):
+        async def consume_scope(self, call_next, msg):
+            subscriber = self.context.get_local("handler_")
+            group = getattr(subscriber, "group_id", None) or "-"
+            records = _records(msg.raw_message)
+            topic = getattr(records[0], "topic", "-")
+            ids = _correlation_ids(records)
+            began = time.perf_counter()
+            with correlated(ids[0] if len(ids) == 1 else None):
+                try:
+                    result = await call_next(msg)
+                except BaseException:
+                    metrics.kafka_messages_consumed.labels(group, topic, "error").inc(len(records))
+                    raise
+                finally:
+                    elapsed = time.perf_counter() - began
+                    metrics.kafka_handler_duration.labels(group).observe(elapsed)
+                metrics.kafka_messages_consumed.labels(group, topic, "ok").inc(len(records))
+                log.info("handled %d message(s) from %s", len(records), topic,
+                         extra={"group": group, "topic": topic, "messages": len(records),
+                                "correlation_ids": ids, "seconds": round(elapsed, 4)})
+            if projections:
+                newest = max((r.timestamp for r in records if r.timestamp), default=None)
+                if newest is not None:
+                    metrics.projection_lag_seconds.labels(group).set(max(0.0, time.time() - newest / 1000))
+                metrics.projection_batch_seconds.labels(group).observe(elapsed)
+            return result
+
+    return StreamObservability
+
+
+async def poll_consumer_lag(app: FastStream, projections: bool, interval: float = 5.0) -> None:
+    seen: set[tuple[str, str, str]] = set()
+    while True:
+        current: set[tuple[str, str, str]] = set()
+        for broker in app.brokers:
+            for subscriber in broker.subscribers:
+                consumer = getattr(subscriber, "consumer", None)
+                group = getattr(subscriber, "group_id", None)
+                if consumer is None or not group:
+                    continue
+                try:
+                    current |= await _record_lag(consumer, group, projections)
+                except Exception as exc:  # a rebalance or a broker hiccup: next round
+                    log.debug("consumer lag poll failed for %s: %s", group, exc)
+        for gone in seen - current:  # partitions moved to another process
+            with contextlib.suppress(KeyError):
+                metrics.kafka_consumer_lag.remove(*gone)
+        seen = current
+        # Until partitions are assigned, look again soon: the lag gauge appearing is how an
+        # operator (and a test) sees that the group has joined.
+        await asyncio.sleep(interval if current else 1.0)
+
+
+async def _record_lag(consumer, group: str, projections: bool) -> set[tuple[str, str, str]]:
+    partitions = list(consumer.assignment())
+    if not partitions:
+        return set()
+    ends = await consumer.end_offsets(partitions)
+    labels, total = set(), 0
+    for tp in partitions:
+        committed = await consumer.committed(tp) or 0
+        lag = max(0, ends[tp] - committed)
+        key = (group, tp.topic, str(tp.partition))
+        metrics.kafka_consumer_lag.labels(*key).set(lag)
+        labels.add(key)
+        total += lag
+    if projections:
+        metrics.projection_lag_events.labels(group).set(total)
+    return labels
+
+
+def ops_app(monitors: Monitors, settings: ObservabilitySettings, app: FastStream) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app_: Starlette) -> AsyncIterator[dict]:
+        yield {"monitors": monitors}
+
+    async def live(request) -> Response:
+        return Response(b'{"status":"live"}', media_type="application/json")
+
+    async def ready(request) -> Response:
+        """Ready once start-up finished (subscribers running) and memory is within budget."""
+        started = bool(getattr(app, "running", False))
+        checks = {"started": "ok" if started else "failing", "memory": monitors.memory.health}
+        ok = started and monitors.memory.health != "critical"
+        body = orjson.dumps({"status": "ready" if ok else "not_ready", "checks": checks})
+        return Response(body, status_code=200 if ok else 503, media_type="application/json")
+
+    routes = [Route("/health/live", live), Route("/health/ready", ready), *ops_routes(settings)]
+    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+
+
+def _bind(host: str, port: int) -> socket.socket | None:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        log.warning("metrics port %d unavailable (%s): /metrics not served by this process", port, exc)
+        return None
+    sock.listen(64)
+    sock.setblocking(False)
+    return sock
+
+
+def instrument_faststream(app: FastStream, component: str,
+                          settings: ObservabilitySettings | None = None) -> FastStream:
+    settings = settings or ObservabilitySettings()
+    projections = component == "projectors"
+    for broker in app.brokers:
+        broker.insert_middleware(stream_middleware(projections))
+    monitors = Monitors(settings)
+    running: dict = {}
+
+    async def start() -> None:
+        await monitors.start()
+        running["lag"] = asyncio.create_task(poll_consumer_lag(app, projections), name="consumer-lag")
+        port = settings.metrics_port_for(component)
+        sock = _bind(settings.metrics_host, port) if port else None
+        if sock is not None:
+            import uvicorn
+
+            server = uvicorn.Server(uvicorn.Config(ops_app(monitors, settings, app), log_config=None,
+                                                   log_level="warning", access_log=False, lifespan="on"))
+            running["server"] = server
+            # _serve, not serve: serve() would take over SIGINT/SIGTERM from FastStream.
+            running["http"] = asyncio.create_task(server._serve(sockets=[sock]), name="metrics-http")
+            log.info("metrics on :%d/metrics", port)
+
+    async def started() -> None:
+        monitors.started()
+
+    async def stop() -> None:
+        if "server" in running:
+            running["server"].should_exit = True
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(running["http"], 5)
+        if "lag" in running:
+            await cancel_and_wait([running["lag"]])
+        await monitors.stop()
+
+    app.on_startup(start)
+    app.after_startup(started)
+    app.after_shutdown(stop)
+    return app

@@ -1,0 +1,50 @@
+"""Small helpers for driving the command API in e2e tests."""
+
+from __future__ import annotations
+
+import uuid
+
+from command_api.domain.order import Order
+from command_api.domain.product import Product
+from command_api.event_store import EventStore
+from command_api.repository import Repository
+
+
+def auth(key: str, **headers: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}", **headers}
+
+
+def product_body(**overrides) -> dict:
+    body = {"sku": f"SKU-{uuid.uuid4().hex[:8]}", "name": "Walking Boots", "category": "shoes",
+            "price": {"amount": 8999, "currency": "EUR"}, "stock": 12}
+    body.update(overrides)
+    return body
+
+
+def order_body(*items: tuple[str, int], **overrides) -> dict:
+    body = {"items": [{"product_id": p, "quantity": q} for p, q in items],
+            "customer": {"email": "ada@example.com", "phone": "+33 1 23 45 67 89"},
+            "shipping_address": {"name": "Ada", "line1": "1 Rue de la Paix", "city": "Paris",
+                                 "postal_code": "75002", "country": "FR"}}
+    body.update(overrides)
+    return body
+
+
+async def create_product(client, merchant: dict, **overrides) -> str:
+    response = await client.post("/v1/products", json=product_body(**overrides), headers=auth(merchant["secret_key"]))
+    assert response.status_code == 202, response.text
+    return response.json()["id"]
+
+
+async def load_product(mongo_db, product_id: str, merchant_id: str) -> Product:
+    product = await Repository(EventStore(mongo_db), None).load(Product, product_id, merchant_id)
+    assert product is not None
+    return product
+
+
+async def load_order(mongo_db, order_id: str, merchant_id: str) -> Order | None:
+    return await Repository(EventStore(mongo_db), None).load(Order, order_id, merchant_id)
+
+
+async def stored_events(mongo_db, aggregate_id: str) -> list:
+    return await EventStore(mongo_db).load(aggregate_id)

@@ -1,0 +1,317 @@
+"""Operability on the real stack: /metrics moves with traffic on every process, and one
+command's correlation id shows up in the logs of the command API, the projector and the
+worker that handled its event.
+
+Its own set of processes (own consumer groups, JSON logs in files, metrics ports) and its
+own database, so it does not depend on how the shared ``stack`` fixture evolves and the
+two projector groups never write the same read models. (They must not: re-applying an
+event on FerretDB v1.24 makes pymongo's bulk_write raise KeyError 'nModified' instead of
+a duplicate-key BulkWriteError — see projectors/bulk.py.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from shared.events import EventEnvelope
+from tests.support.processes import Service, free_port, http_service
+
+pytestmark = pytest.mark.e2e
+
+PROJECTOR_GROUPS = "obs-projectors"
+WORKER_GROUPS = "obs-workers"
+
+
+@dataclass
+class Observed:
+    command_api: Service
+    query_api: Service
+    projectors: Service
+    workers: Service
+
+    @property
+    def services(self) -> list[Service]:
+        return [self.command_api, self.query_api, self.projectors, self.workers]
+
+
+def stream_with_metrics(name: str, env: dict[str, str], log_dir) -> Service:
+    port = free_port()
+    return Service(name, [name], {**env, "MERCHANT_METRICS_PORT": str(port)}, log_dir / f"{name}.log",
+                   url=f"http://127.0.0.1:{port}")
+
+
+@pytest.fixture(scope="module")
+def obs_database(server_env) -> str:
+    return f"{server_env['MONGODB_DATABASE']}_obs"
+
+
+@pytest.fixture(scope="module")
+async def merchant(settings, obs_database) -> dict:
+    from command_api.merchants import create_indexes, create_merchant
+    from shared import mongo
+
+    client = mongo.open_mongo(settings)
+    db = client[obs_database]
+    await create_indexes(db)
+    created = await create_merchant(db, "Observed Shop")
+    yield {"merchant_id": created.merchant_id, "secret_key": created.secret_key}
+    await client.drop_database(obs_database)
+    await client.close()
+
+
+@pytest.fixture(scope="module")
+def observed(server_env, settings, obs_database, tmp_path_factory):
+    logs = tmp_path_factory.mktemp("observability")
+    env = {**server_env, "MONGODB_DATABASE": obs_database, "PROJECTOR_GROUP_ID": PROJECTOR_GROUPS, "WORKER_GROUP_PREFIX": WORKER_GROUPS,
+           "MERCHANT_LOG_FORMAT": "json", "MERCHANT_MEMORY_INTERVAL_SECONDS": "0.5",
+           "COMMAND_API_RELAY_INTERVAL_SECONDS": "0.5", "COMMAND_API_RELAY_GRACE_SECONDS": "1"}
+    running = Observed(http_service("command-api", "command-api", env, logs),
+                       http_service("query-api", "query-api", env, logs),
+                       stream_with_metrics("projectors", env, logs),
+                       stream_with_metrics("workers", env, logs))
+    for service in running.services:
+        service.start()
+    try:
+        for service in running.services:
+            service.wait_ready()
+        yield running
+    finally:
+        for service in running.services:
+            service.stop()
+
+
+Samples = dict[tuple[str, frozenset], float]
+
+
+async def scrape(service: Service) -> Samples:
+    async with httpx.AsyncClient(timeout=5) as client:
+        response = await client.get(f"{service.url}/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(response.text) for s in family.samples}
+
+
+def value(samples: Samples, name: str, **labels) -> float | None:
+    """The sum over every sample of ``name`` whose labels include ``labels``; None if none."""
+    wanted = set(labels.items())
+    found = [v for (n, ls), v in samples.items() if n == name and wanted <= ls]
+    return sum(found) if found else None
+
+
+async def eventually(check, timeout: float = 20.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result or asyncio.get_running_loop().time() > deadline:
+            return result
+        await asyncio.sleep(0.2)
+
+
+def product_body() -> dict:
+    return {"sku": f"OBS-{uuid.uuid4().hex[:8]}", "name": "Lamp", "category": "home",
+            "price": {"amount": 2500, "currency": "EUR"}, "stock": 3}
+
+
+def order_events(merchant_id: str, product: dict, correlation_id: str) -> list[EventEnvelope]:
+    """A valid order's life (placed two hours ago, paid, shipped an hour after placing), as
+    the command side would publish it — valid bodies, so any orders projector takes them."""
+    from shared.events import orders
+
+    order_id = str(uuid.uuid4())
+    placed_at = datetime.now(UTC) - timedelta(hours=2)
+    line = orders.OrderLine(product_id=product["id"], sku=product["sku"], name=product["name"],
+                            unit_price=product["price"], quantity=2, line_total=5000)
+    bodies = [
+        (orders.OrderPlaced(customer=orders.Customer(email="ada@example.com"),
+                            shipping_address=orders.Address(name="Ada", line1="1 Main St", city="Paris",
+                                                            postal_code="75001", country="FR"),
+                            lines=[line], currency="EUR", item_count=2, total=5000), placed_at),
+        (orders.OrderPaid(payment_reference="pay_1", amount=5000), placed_at + timedelta(minutes=1)),
+        (orders.OrderShipped(carrier="DHL", tracking_number="T1"), placed_at + timedelta(hours=1)),
+    ]
+    return [EventEnvelope(type=type(body).__name__, aggregate_type="order", aggregate_id=order_id,
+                          aggregate_version=version, merchant_id=merchant_id, occurred_at=at,
+                          correlation_id=correlation_id, data=body.model_dump(mode="json"))
+            for version, (body, at) in enumerate(bodies, start=1)]
+
+
+async def publish(settings, events: list[EventEnvelope]) -> None:
+    from shared.kafka import reliable_producer
+    from shared.topics import ORDERS
+
+    producer = reliable_producer(settings)
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send_and_wait(settings.topic(ORDERS), event.to_json(), key=event.kafka_key(),
+                                         headers=event.kafka_headers())
+    finally:
+        await producer.stop()
+
+
+async def test_metrics_are_exposed_and_move(observed, merchant, settings):
+    activity_group = f"{WORKER_GROUPS}.activity"
+
+    async def worker_joined():  # the activity group reads from "latest": wait until it joined
+        return value(await scrape(observed.workers), "kafka_consumer_lag", group=activity_group) is not None
+    assert await eventually(worker_joined), "the workers' activity group never got partitions"
+
+    before = {s.name: await scrape(s) for s in observed.services}
+    auth = {"Authorization": f"Bearer {merchant['secret_key']}"}
+    async with httpx.AsyncClient(timeout=10) as client:
+        product = product_body()
+        created = await client.post(f"{observed.command_api.url}/v1/products", json=product, headers=auth)
+        assert created.status_code == 202, created.text
+        product["id"] = created.json()["id"]
+        product_url = f"{observed.query_api.url}/v1/products/{created.json()['id']}"
+
+        statuses: list[int] = []
+
+        async def served():
+            statuses.append((await client.get(product_url)).status_code)
+            return statuses[-1] == 200
+        assert await eventually(served)
+        assert (await client.get(f"{observed.query_api.url}/v1/products/nope")).status_code == 404
+        statuses.append(404)
+        assert (await client.get(f"{observed.query_api.url}/no/such/path")).status_code == 404
+    await publish(settings, order_events(merchant["merchant_id"], product, f"obs-{uuid.uuid4().hex}"))
+
+    async def shipped_order_counted():
+        return value(await scrape(observed.workers), "merchant_order_processing_seconds_count") == \
+            (value(before["workers"], "merchant_order_processing_seconds_count") or 0) + 1
+    assert await eventually(shipped_order_counted)
+    after = {s.name: await scrape(s) for s in observed.services}
+
+    def grew(service: str, name: str, /, by: float | None = None, **labels) -> None:
+        old, new = value(before[service], name, **labels) or 0, value(after[service], name, **labels)
+        assert new is not None, f"{service}: {name}{labels} missing"
+        assert (new - old == by) if by is not None else (new > old), f"{service}: {name}{labels} {old} -> {new}"
+
+    def present(service: str, name: str, /, **labels) -> float:
+        found = value(after[service], name, **labels)
+        assert found is not None, f"{service}: {name}{labels} missing"
+        return found
+
+    # HTTP: per route template and status, latency, in flight, errors stay at zero.
+    grew("command-api", "http_requests_total", by=1, method="POST", route="/v1/products", status="202")
+    grew("command-api", "http_request_duration_seconds_count", by=1, method="POST", route="/v1/products")
+    grew("query-api", "http_requests_total", by=statuses.count(404), route="/v1/products/{product_id}", status="404")
+    grew("query-api", "http_requests_total", by=1, route="/v1/products/{product_id}", status="200")
+    grew("query-api", "http_requests_total", by=1, route="<unmatched>", status="404")
+    present("query-api", "http_requests_in_flight", service="query-api")
+    assert value(after["command-api"], "http_request_errors_total") is None  # no 5xx, no exception
+    # Cache counters exist per level (the query API's cache records into them).
+    for level in ("l1", "l2"):
+        present("query-api", "cache_hits_total", level=level)
+        present("query-api", "cache_misses_total", level=level)
+    # MongoDB: command latency from pymongo's listeners, the pool.
+    grew("command-api", "mongodb_command_duration_seconds_count", command="insert", outcome="ok")
+    grew("query-api", "mongodb_command_duration_seconds_count", command="find", outcome="ok")
+    assert present("command-api", "mongodb_pool_connections") >= 1
+    present("command-api", "mongodb_pool_connections_in_use")
+    # Kafka consumers: messages handled, lag per group and partition, projection lag.
+    projection = f"{PROJECTOR_GROUPS}.catalog_products"
+    grew("projectors", "kafka_messages_consumed_total", group=projection, outcome="ok")
+    present("projectors", "kafka_consumer_lag", group=projection)
+    present("projectors", "projection_lag_events", projection=projection)
+    assert 0 <= present("projectors", "projection_lag_seconds", projection=projection) < 60
+    present("workers", "kafka_consumer_lag", group=activity_group)
+    # Business, from the order events.
+    grew("workers", "merchant_orders_placed_total", by=1)
+    grew("workers", "merchant_payments_total", by=1, outcome="succeeded")
+    grew("workers", "merchant_order_value_minor_total", by=5000, currency="EUR")
+    grew("workers", "merchant_order_processing_seconds_sum", by=3600)
+    assert present("workers", "merchant_active_merchants") >= 1
+    # Process and runtime, on every process.
+    for service in ("command-api", "query-api", "projectors", "workers"):
+        assert present(service, "merchant_process_rss_bytes") > 10 * 1024 * 1024
+        grew(service, "merchant_event_loop_lag_seconds_count")
+        present(service, "merchant_memory_leak_suspected")
+        present(service, "merchant_gc_collections_total")
+
+
+async def test_one_correlation_id_in_the_logs_of_every_process(observed, merchant):
+    corr = f"e2e-{uuid.uuid4().hex}"
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.post(f"{observed.command_api.url}/v1/products", json=product_body(),
+                                     headers={"Authorization": f"Bearer {merchant['secret_key']}",
+                                              "X-Correlation-ID": corr})
+    assert response.status_code == 202, response.text
+    assert response.headers["x-correlation-id"] == corr
+    assert response.json()["correlation_id"] == corr
+
+    def lines_with(service: Service) -> list[dict]:
+        found = []
+        for line in service.log_path.read_text(errors="replace").splitlines():
+            if corr in line:
+                found.append(json.loads(line))  # every line is JSON
+        return found
+
+    async def in_every_log():
+        return all(lines_with(s) for s in (observed.command_api, observed.projectors, observed.workers))
+    assert await eventually(in_every_log), {s.name: s.tail(5) for s in observed.services}
+
+    assert any(line["correlation_id"] == corr and line["route"] == "/v1/products"
+               for line in lines_with(observed.command_api))
+    assert any(corr in line.get("correlation_ids", []) and line["group"] == f"{PROJECTOR_GROUPS}.catalog_products"
+               for line in lines_with(observed.projectors))
+    assert any(line["correlation_id"] == corr and line["event_type"] == "ProductCreated"
+               for line in lines_with(observed.workers))
+
+
+async def test_a_request_without_correlation_id_gets_one_used_throughout(observed, merchant):
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.post(f"{observed.command_api.url}/v1/products", json=product_body(),
+                                     headers={"Authorization": f"Bearer {merchant['secret_key']}"})
+    assert response.status_code == 202
+    assert uuid.UUID(response.headers["x-correlation-id"])
+    assert response.json()["correlation_id"] == response.headers["x-correlation-id"]
+
+
+async def test_memory_report_and_tracing_over_the_ops_endpoints(observed):
+    async with httpx.AsyncClient(timeout=10) as client:
+        for base in (observed.query_api.url, observed.projectors.url):
+            report = (await client.get(f"{base}/ops/memory")).json()
+            assert report["health"] == "ok" and report["rss_bytes"] > 0 and report["samples"]
+            assert (await client.post(f"{base}/ops/memory/tracing")).json() == {"tracing": True}
+            assert (await client.get(f"{base}/ops/memory?top=3")).json()["tracing"] is True
+            assert (await client.delete(f"{base}/ops/memory/tracing")).json() == {"tracing": False}
+            bad = await client.get(f"{base}/ops/memory?top=lots")
+            assert bad.status_code == 422 and bad.json()["error"]["code"] == "validation_failed"
+        ready = (await client.get(f"{observed.query_api.url}/health/ready")).json()
+        assert ready["checks"]["memory"] == "ok"
+
+
+async def test_production_mode_with_two_processes_aggregates_metrics(server_env, obs_database, tmp_path):
+    port = free_port()
+    service = Service("query-api-prod", ["query-api", "--port", str(port), "--workers", "2", "--prod"],
+                      {**server_env, "MONGODB_DATABASE": obs_database}, tmp_path / "query-api-prod.log",
+                      url=f"http://127.0.0.1:{port}").start()
+    try:
+        service.wait_ready(timeout=60)
+
+        async def both_workers_up():
+            rss = [v for (n, _), v in (await scrape(service)).items() if n == "merchant_process_rss_bytes"]
+            return len(rss) == 2
+        assert await eventually(both_workers_up), service.tail()
+        before = value(await scrape(service), "http_requests_total", route="/health/live") or 0
+        async with httpx.AsyncClient(timeout=5) as client:
+            for _ in range(10):  # new connections: the kernel spreads them over both processes
+                assert (await client.get(f"{service.url}/health/live", headers={"Connection": "close"})).status_code == 200
+        after = await scrape(service)
+        assert value(after, "http_requests_total", route="/health/live") == before + 10
+        log = [json.loads(line) for line in service.log_path.read_text().splitlines() if line.startswith("{")]
+        frozen = {line["pid"] for line in log if line["msg"].startswith("gc.freeze()")}
+        assert len(frozen) == 2  # each worker froze its start-up heap
+        assert not any(line["logger"] == "merchant.access" for line in log)  # access log off in production
+    finally:
+        service.stop()

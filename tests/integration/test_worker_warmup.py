@@ -1,0 +1,73 @@
+"""Cache warm-up: an invalidation makes the worker request the hottest paths, by priority."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from shared import redis as redis_factory
+from shared.invalidation import Change, channel, publish
+from shared.warmup import record_hit
+from tests.support.processes import free_port
+from tests.support.workers import wait_until, worker
+
+pytestmark = pytest.mark.integration
+
+
+@contextlib.asynccontextmanager
+async def recording_api():
+    """A real HTTP server standing where the query API is; it records what it was asked."""
+    seen: list[str] = []
+
+    async def anything(request: Request) -> JSONResponse:
+        seen.append(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+        return JSONResponse({})
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(Starlette(routes=[Route("/{path:path}", anything)]),
+                                           host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", seen
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_an_invalidation_rewarms_the_hottest_paths_hottest_first(server_env, settings, tmp_path):
+    prefix = settings.kafka_topic_prefix
+    redis = redis_factory.open_redis(settings)
+    hits = {"/v1/products/a": 5, "/v1/products/b": 9, "/v1/products?cursor=x": 2, "/v1/products/c": 7}
+    for path, count in hits.items():
+        for _ in range(count):
+            await record_hit(redis, "catalog_products", "m-warm", path, prefix)
+    async with recording_api() as (url, seen):
+        service = worker(server_env, tmp_path, "workers-warmup", QUERY_API_URL=url, WORKER_WARMUP_TOP_N="3")
+        await asyncio.to_thread(lambda: service.start().wait_ready())
+        try:
+            async def subscribed():
+                return dict(await redis.pubsub_numsub(channel(prefix))).get(channel(prefix).encode())
+
+            await wait_until(subscribed, timeout=20, what="the warm-up listener")
+            changes = [Change("catalog_products", "m-warm", ("a",)), Change("catalog_products", "m-warm", ("b",))]
+            for _ in range(3):  # several invalidations in a burst: one warm-up
+                await publish(redis, changes, prefix)
+
+            async def warmed():
+                return seen if len(seen) >= 3 else None
+
+            await wait_until(warmed, timeout=20, what="warm-up requests")
+            await asyncio.sleep(0.5)  # any further (unwanted) request would land within this
+        finally:
+            await asyncio.to_thread(service.stop)
+            await redis.aclose()
+    assert seen == ["/v1/products/b", "/v1/products/c", "/v1/products/a"]

@@ -1,0 +1,1 @@
+"""Email jobs: messages rendered from templates, sent over SMTP, once per job."""

@@ -1,0 +1,20 @@
+"""Email job handlers: render the action's message and send it once."""
+
+from __future__ import annotations
+
+from workers.dedupe import SendOnce, send_once
+from workers.email.messages import SUBJECTS, render
+from workers.email.sender import SmtpSender
+from workers.jobs import Job
+from workers.policy import Handler, PermanentError
+
+
+def email_handlers(sender: SmtpSender, dedupe: SendOnce, mail_from: str) -> dict[str, Handler]:
+    async def send_email(job: Job) -> None:
+        try:
+            message = render(job.action, job.payload, job_id=job.job_id, sender=mail_from)
+        except Exception as exc:  # a payload the template cannot render will never render
+            raise PermanentError(f"cannot render {job.action}: {exc}") from exc
+        await send_once(dedupe, job.job_id, job.kind, lambda: sender.send(message))
+
+    return {action: send_email for action in SUBJECTS}

@@ -1,0 +1,193 @@
+"""Delivery policy shared by every job kind: timeout, retries with backoff, dead letters.
+
+``Runner.run(job)`` never raises for a failing job and never sleeps: a failed attempt is
+re-published to ``jobs.<kind>.retry`` with ``not_before`` set by exponential backoff
+with jitter, so the rest of the partition goes on at once. ``retry_relay`` moves it back
+to ``jobs.<kind>`` when due. After ``max_retries`` retries (``max_retries + 1`` attempts)
+the job goes to ``jobs.<kind>.dlq`` with every attempt's error.
+
+Only a failure to *publish* the retry or dead letter raises, so the consumer does not
+commit the offset and Kafka redelivers the job (dedupe keeps that harmless).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from shared.events import utc_now
+from shared.settings import WorkerSettings
+
+from workers.jobs import Attempt, Job, dlq_topic, job_topic, retry_topic
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Job], Awaitable[None]]
+
+# Retries after the first attempt, per kind (the issue's delivery policy).
+MAX_RETRIES = {"email": 3, "sms": 3, "reports": 2, "analytics": 2, "audit": 5, "warmup": 1}
+
+
+class PermanentError(Exception):
+    """Retrying cannot help (malformed job, unknown recipient...): dead-letter at once."""
+
+
+class HandedBack(Exception):
+    """The worker is shutting down: the job is left uncommitted for the next worker."""
+
+
+class Busy(Exception):
+    """Another worker holds this job's claim: look again at ``until`` (not an attempt)."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(f"claimed elsewhere until {until.isoformat()}")
+        self.until = until
+
+
+@dataclass(frozen=True)
+class Policy:
+    kind: str
+    max_retries: int
+    timeout: float
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+
+    def backoff(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
+        """Delay before attempt ``attempt + 1``: base * 2^(attempt-1), "equal jitter".
+
+        Half the delay is fixed, half random, so retries of many jobs that failed together
+        (an SMTP outage) spread out instead of hammering the server in lockstep.
+        """
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return ceiling / 2 + rand() * ceiling / 2
+
+
+def policies(settings: WorkerSettings) -> dict[str, Policy]:
+    timeouts = {"email": settings.email_timeout_seconds, "sms": settings.sms_timeout_seconds,
+                "reports": settings.report_timeout_seconds}
+    return {kind: Policy(kind, retries, timeouts.get(kind, 30.0), settings.retry_base_delay_seconds,
+                         settings.retry_max_delay_seconds)
+            for kind, retries in MAX_RETRIES.items()}
+
+
+class Publisher(Protocol):
+    async def __call__(self, topic: str, job: Job) -> None: ...
+
+
+@dataclass
+class KindStats:
+    """What this process did for one kind (reported by the ops endpoint)."""
+
+    in_flight: int = 0
+    succeeded: int = 0
+    retried: int = 0
+    dead: int = 0
+    skipped: int = 0
+
+
+@dataclass
+class Runner:
+    policy: Policy
+    handlers: dict[str, Handler]
+    publish: Publisher
+    settings: WorkerSettings
+    stats: KindStats = field(default_factory=KindStats)
+    active: set[asyncio.Task] = field(default_factory=set)
+    closing: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def drain(self, grace: float) -> None:
+        """Shutdown: take no new attempt, let running ones finish within ``grace``
+        seconds, then hand the rest back."""
+        self.closing.set()
+        if self.active:
+            await asyncio.wait(list(self.active), timeout=grace)
+        await self.hand_back()
+
+    async def hand_back(self) -> None:
+        """Cancel the attempts still running after the grace period (shutdown) and wait
+        for their clean-up: claims are released, offsets stay uncommitted, so Kafka gives
+        the jobs to the next worker at once."""
+        for task in self.active:
+            if not task.cancelling():  # a second cancel would interrupt its clean-up
+                task.cancel()
+        await asyncio.gather(*self.active, return_exceptions=True)
+
+    async def run(self, job: Job) -> str:
+        """One attempt of ``job``; returns what happened: ok, retry, dead, busy."""
+        if self.closing.is_set():
+            raise HandedBack(job.job_id)  # not committed: Kafka redelivers it elsewhere
+        handler = self.handlers.get(job.action)
+        self.stats.in_flight += 1
+        task = None
+        try:
+            if handler is None:
+                raise PermanentError(f"no handler for action {job.action!r}")
+            # The attempt runs as its own task so shutdown can wait for its clean-up.
+            task = asyncio.ensure_future(handler(job))
+            self.active.add(task)
+            await asyncio.wait_for(task, self.policy.timeout)
+        except asyncio.CancelledError:
+            if self.closing.is_set() and not asyncio.current_task().cancelling():
+                raise HandedBack(job.job_id) from None  # our attempt was handed back
+            raise
+        except Busy as busy:
+            await self.publish(retry_topic(self.settings, job.kind),
+                               job.model_copy(update={"not_before": busy.until}))
+            return "busy"
+        except TimeoutError:
+            return await self._failed(job, f"timed out after {self.policy.timeout:g}s", permanent=False)
+        except PermanentError as exc:
+            return await self._failed(job, f"PermanentError: {exc}", permanent=True)
+        except Exception as exc:
+            return await self._failed(job, f"{type(exc).__name__}: {exc}", permanent=False)
+        finally:
+            self.stats.in_flight -= 1
+            if task is not None and task.done():
+                self.active.discard(task)
+        self.stats.succeeded += 1
+        return "ok"
+
+    async def _failed(self, job: Job, error: str, *, permanent: bool) -> str:
+        history = [*job.history, Attempt(attempt=job.attempt, error=error)]
+        if permanent or job.attempt > self.policy.max_retries:
+            log.error("job %s (%s/%s) dead after %d attempt(s): %s",
+                      job.job_id, job.kind, job.action, job.attempt, error)
+            await self.publish(dlq_topic(self.settings, job.kind),
+                               job.model_copy(update={"history": history, "dead_reason": error}))
+            self.stats.dead += 1
+            return "dead"
+        delay = self.policy.backoff(job.attempt)
+        log.warning("job %s (%s/%s) attempt %d failed, retry in %.2fs: %s",
+                    job.job_id, job.kind, job.action, job.attempt, delay, error)
+        await self.publish(retry_topic(self.settings, job.kind), job.model_copy(update={
+            "attempt": job.attempt + 1, "history": history,
+            "not_before": utc_now() + timedelta(seconds=delay)}))
+        self.stats.retried += 1
+        return "retry"
+
+
+async def relay_when_due(job: Job, publish: Publisher, settings: WorkerSettings,
+                         now: Callable[[], datetime] = utc_now, closing: asyncio.Event | None = None) -> None:
+    """Move a waiting retry back to its job topic once ``not_before`` has passed.
+
+    Retries of a kind share one topic in roughly due order (the same backoff ladder), so
+    waiting for the head of the retry partition delays only retries, never fresh jobs.
+    The offset is committed after the re-publish: a crash here re-publishes, and the
+    job's dedupe record absorbs the duplicate.
+    """
+    if job.not_before is not None:
+        wait = (job.not_before - now()).total_seconds()
+        if wait > 0:
+            closing = closing or asyncio.Event()
+            try:
+                await asyncio.wait_for(closing.wait(), wait)
+            except TimeoutError:
+                pass  # due
+            else:
+                raise HandedBack(job.job_id)  # shutting down: the next worker relays it
+    await publish(job_topic(settings, job.kind), job)

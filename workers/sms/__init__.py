@@ -1,0 +1,1 @@
+"""SMS jobs: short notices through a provider interface, sent once per job."""

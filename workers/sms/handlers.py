@@ -1,0 +1,25 @@
+"""SMS job handlers: one short text per action, sent once."""
+
+from __future__ import annotations
+
+from workers.dedupe import SendOnce, send_once
+from workers.email.messages import order_ref
+from workers.jobs import Job
+from workers.policy import Handler, PermanentError
+from workers.sms.providers import SmsProvider
+
+TEXTS = {
+    "shipping_notice": "Your order {order_ref} has shipped with {carrier}, tracking {tracking_number}.",
+}
+
+
+def sms_handlers(provider: SmsProvider, dedupe: SendOnce) -> dict[str, Handler]:
+    async def send_sms(job: Job) -> None:
+        try:
+            text = TEXTS[job.action].format(order_ref=order_ref(job.payload["order_id"]), **job.payload)
+            to = job.payload["to"]
+        except KeyError as exc:
+            raise PermanentError(f"incomplete SMS job: missing {exc}") from exc
+        await send_once(dedupe, job.job_id, job.kind, lambda: provider.send(to, text, job.job_id))
+
+    return {action: send_sms for action in TEXTS}

@@ -1,0 +1,78 @@
+"""Cache warm-up: after an invalidation, request the hottest paths again, by priority.
+
+Listens on the invalidation channel (``shared.invalidation``); invalidations of one
+(collection, merchant) arriving within ``debounce`` seconds are merged into one warm-up
+job. The job GETs the query API's hottest paths for it (``shared.warmup``) one after the
+other, hottest first, so the most valuable entries are warm soonest and the query API
+is not flooded. A failed warm-up is retried once, then dead-lettered (the cache then
+fills on the next real read: warming is an optimisation, never needed for correctness).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import httpx
+import orjson
+from redis.asyncio import Redis
+
+from shared.invalidation import channel
+from shared.warmup import hottest
+
+from workers.jobs import Job, job_id_for
+from workers.policy import Handler, Runner
+
+log = logging.getLogger(__name__)
+
+
+def warmup_handlers(redis: Redis, client: httpx.AsyncClient, *, top_n: int, prefix: str) -> dict[str, Handler]:
+    async def warm(job: Job) -> None:
+        paths = await hottest(redis, job.payload["collection"], job.merchant_id, top_n, prefix)
+        for path in paths:
+            response = await client.get(path, headers={"X-Cache-Warmup": "1"})
+            if response.status_code >= 500:
+                response.raise_for_status()
+
+    return {"warm": warm}
+
+
+def warmup_job(collection: str, merchant_id: str, serial: int) -> Job:
+    return Job(job_id=job_id_for(f"{collection}:{merchant_id}", f"warmup.{serial}"), kind="warmup",
+               action="warm", merchant_id=merchant_id, correlation_id=f"warmup-{serial}",
+               key=merchant_id, payload={"collection": collection})
+
+
+async def listen(redis: Redis, runner: Runner, *, prefix: str, debounce: float = 0.1) -> None:
+    """Run forever: invalidations in, debounced warm-up jobs out."""
+    pending: dict[tuple[str, str], asyncio.Task] = {}
+    serial = 0
+
+    async def later(collection: str, merchant_id: str, number: int) -> None:
+        await asyncio.sleep(debounce)
+        pending.pop((collection, merchant_id), None)
+        await runner.run(warmup_job(collection, merchant_id, number))
+
+    while True:
+        pubsub = redis.pubsub()
+        try:
+            await pubsub.subscribe(channel(prefix))
+            async for message in pubsub.listen():
+                if message.get("type") != "message":
+                    continue
+                change = orjson.loads(message["data"])
+                key = (change["collection"], change["merchant_id"])
+                if key not in pending:
+                    serial += 1
+                    pending[key] = asyncio.create_task(later(*key, serial))
+        except asyncio.CancelledError:
+            for task in pending.values():
+                task.cancel()
+            raise
+        except Exception as exc:  # Redis went away: warm-up pauses, caches still expire by TTL
+            log.warning("warm-up listener lost Redis (%s); reconnecting", exc)
+            await asyncio.sleep(1)
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
