@@ -22,7 +22,7 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from shared import mongo
-from shared.events import EventEnvelope, upcast
+from shared.events import EventEnvelope
 from shared.invalidation import publish
 from shared.observability.stream import instrument_faststream
 from shared.kafka import ensure_topics, reliable_producer
@@ -63,7 +63,7 @@ def decode_records(records: tuple[ConsumerRecord, ...]) -> tuple[list[EventEnvel
     events, dead = [], []
     for record in records:
         try:
-            events.append(upcast(EventEnvelope.from_json(record.value)))
+            events.append(EventEnvelope.from_json(record.value))  # upcast by decode_data
         except (ValidationError, ValueError) as exc:
             dead.append((record, f"malformed envelope: {str(exc)[:500]}"))
     return events, dead
