@@ -1,4 +1,9 @@
-"""Read-only access to the event store's ``commits`` collection, for consumers.
+"""Read-only access to the event store's ``commits`` collection, for the projectors.
+
+``shared.events.store_reader`` streams every commit in append order (for analysts'
+exports); this module adds what a projection needs on top: one aggregate's events in a
+version range (gap filling) and one aggregate type's events (rebuilds). Envelopes are
+returned as stored; ``decode_data`` upcasts their bodies.
 
 The write side (``command_api.event_store``) owns the collection; projectors read it to
 fill version gaps and to rebuild, and may not import ``command_api`` — so the few reads
@@ -17,8 +22,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.events import EventEnvelope
-
-COMMITS = "commits"
+from shared.events.store_reader import COMMITS  # noqa: F401 (one name for the collection)
 
 
 async def events_between(db: AsyncDatabase, aggregate_id: str, after: int, before: int) -> list[EventEnvelope]:
