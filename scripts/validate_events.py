@@ -36,7 +36,9 @@ def read_topic(bootstrap: str, topic: str) -> list[dict]:
                           capture_output=True, text=True, timeout=120)
     if done.returncode != 0:
         raise RuntimeError(f"kcat failed on {topic}: {done.stderr.strip()}")
-    return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    # One message per "\n"-terminated line. Not splitlines(): it also breaks on U+2028,
+    # U+0085 and friends, which kcat leaves unescaped inside payload strings.
+    return [json.loads(line) for line in done.stdout.split("\n") if line.strip()]
 
 
 def headers_of(message: dict) -> dict[str, str]:

@@ -88,6 +88,12 @@ class ProjectorSettings(ServerSettings):
     model_config = SettingsConfigDict(env_prefix="PROJECTOR_", extra="ignore", populate_by_name=True)
 
     group_id: str = "projectors"
+    # A batch is at most this many events, or what arrived within the timeout.
+    batch_size: int = 1000
+    batch_timeout_ms: int = 50
+    # How soon a crashed projector's partitions go to the others (the broker's minimum
+    # is 6 s by default); lower means faster failover, higher tolerates longer pauses.
+    session_timeout_ms: int = 10_000
 
 
 class WorkerSettings(ServerSettings):

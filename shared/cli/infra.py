@@ -124,3 +124,25 @@ def env() -> None:
 
     for key, value in manager.environment().items():
         typer.echo(f"export {key}={value}")
+
+
+@app.command()
+def indexes() -> None:
+    """Create every read-model index (idempotent; partial where the server supports it)."""
+    import asyncio
+
+    from projectors.indexes import ensure_read_model_indexes
+    from shared import mongo
+    from shared.settings import ProjectorSettings
+
+    async def run() -> dict:
+        settings = ProjectorSettings()
+        client = mongo.open_mongo(settings)
+        try:
+            return await ensure_read_model_indexes(mongo.database(client, settings))
+        finally:
+            await client.close()
+
+    result = asyncio.run(run())
+    kind = "partial where declared" if result["partial"] else "full (this server has no partial indexes)"
+    typer.echo(f"{result['created']} read-model indexes ensured, {kind}")

@@ -219,7 +219,7 @@ async def test_metrics_are_exposed_and_move(observed, merchant, settings):
     assert present("command-api", "mongodb_pool_connections") >= 1
     present("command-api", "mongodb_pool_connections_in_use")
     # Kafka consumers: messages handled, lag per group and partition, projection lag.
-    projection = f"{PROJECTOR_GROUPS}.catalog_products"
+    projection = f"{PROJECTOR_GROUPS}.products"
     grew("projectors", "kafka_messages_consumed_total", group=projection, outcome="ok")
     present("projectors", "kafka_consumer_lag", group=projection)
     present("projectors", "projection_lag_events", projection=projection)
@@ -262,7 +262,7 @@ async def test_one_correlation_id_in_the_logs_of_every_process(observed, merchan
 
     assert any(line["correlation_id"] == corr and line["route"] == "/v1/products"
                for line in lines_with(observed.command_api))
-    assert any(corr in line.get("correlation_ids", []) and line["group"] == f"{PROJECTOR_GROUPS}.catalog_products"
+    assert any(corr in line.get("correlation_ids", []) and line["group"] == f"{PROJECTOR_GROUPS}.products"
                for line in lines_with(observed.projectors))
     assert any(line["correlation_id"] == corr and line["event_type"] == "ProductCreated"
                for line in lines_with(observed.workers))

@@ -1,28 +1,106 @@
+"""The pure folds of the read models: no servers."""
+
 from __future__ import annotations
 
-from projectors.catalog_products import project, stock_status
-from shared.events import EventEnvelope
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from projectors import catalog_products, categories, merchant_products, merchant_stats, orders
+from projectors.errors import Unprojectable
+from shared.events import EventEnvelope, decode_data
+
+T0 = datetime(2026, 3, 1, 10, tzinfo=UTC)
 
 
-def created(version: int = 1, status: str = "published", stock: int = 10) -> EventEnvelope:
-    return EventEnvelope(type="ProductCreated", aggregate_type="product", aggregate_id="p1",
-                         aggregate_version=version, merchant_id="m1", correlation_id="c",
-                         data={"sku": "A", "name": "N", "category": "c", "status": status,
-                               "price": {"amount": 250, "currency": "EUR"}, "stock": stock})
+def event(type_: str, version: int, data: dict, aggregate="p1", kind="product", at=T0) -> EventEnvelope:
+    return EventEnvelope(type=type_, aggregate_type=kind, aggregate_id=aggregate, aggregate_version=version,
+                         merchant_id="m1", correlation_id="c", occurred_at=at, data=data)
 
 
-def test_created_upserts_guarded_by_version():
-    [update] = project(created())
-    assert update._filter == {"_id": "p1", "version": {"$lt": 1}}
-    assert update._upsert is True
-    doc = update._doc["$set"]
-    assert doc["price_amount"] == 250 and doc["visible"] is True and doc["version"] == 1
+def fold(module, events):
+    state = None
+    for e in events:
+        state = module.evolve(state, e, decode_data(e))
+    return state
 
 
-def test_drafts_are_not_visible():
-    [update] = project(created(status="draft"))
-    assert update._doc["$set"]["visible"] is False
+CREATED = {"sku": "A", "name": "Boots", "category": "shoes", "status": "published",
+           "price": {"amount": 250, "currency": "EUR"}, "stock": 10}
+
+
+def test_product_fold_tracks_stock_units_sold_and_visibility():
+    state = fold(merchant_products, [
+        event("ProductCreated", 1, CREATED),
+        event("StockReserved", 2, {"order_id": "o1", "quantity": 6, "stock": 4}),
+        event("StockReleased", 3, {"order_id": "o1", "quantity": 2, "stock": 6, "reason": "order_cancelled"}),
+        event("ProductUnpublished", 4, {}),
+        event("ProductDetailsUpdated", 5, {"name": "Hiking Boots"}),
+    ])
+    assert (state["stock"], state["units_sold"], state["stock_status"]) == (6, 4, "in_stock")
+    assert state["visible"] is False and state["status"] == "draft"
+    assert state["name_lower"] == "hiking boots" and state["version"] == 5
+    view = catalog_products.view(state)
+    assert "stock" not in view and "units_sold" not in view and view["stock_status"] == "in_stock"
+
+
+def test_events_before_creation_are_unprojectable():
+    with pytest.raises(Unprojectable):
+        fold(merchant_products, [event("ProductPublished", 1, {})])
 
 
 def test_stock_status_thresholds():
-    assert [stock_status(n) for n in (0, 1, 5, 6)] == ["out_of_stock", "low_stock", "low_stock", "in_stock"]
+    assert [merchant_products.stock_status(n) for n in (0, 1, 5, 6)] == ["out_of_stock", "low_stock", "low_stock", "in_stock"]
+
+
+PLACED = {"customer": {"email": "A@x.com"}, "currency": "EUR", "item_count": 3, "total": 750,
+          "shipping_address": {"name": "A", "line1": "l", "city": "c", "postal_code": "1", "country": "BE"},
+          "lines": [{"product_id": "p1", "sku": "A", "name": "Boots", "quantity": 3,
+                     "unit_price": {"amount": 250, "currency": "EUR"}, "line_total": 750}]}
+
+
+def order_events():
+    o = dict(aggregate="o1", kind="order")
+    return [event("OrderPlaced", 1, PLACED, **o), event("OrderConfirmed", 2, {}, **o),
+            event("OrderPaymentFailed", 3, {"reason": "declined"}, **o),
+            event("OrderPaid", 4, {"payment_reference": "r", "amount": 750}, **o),
+            event("OrderShipped", 5, {"carrier": "DHL", "tracking_number": "T"}, at=T0 + timedelta(hours=2), **o)]
+
+
+def test_order_fold_keeps_history_and_lines_at_order_time():
+    state = fold(orders, order_events())
+    assert state["status"] == "shipped" and state["open"] is False
+    assert [h["status"] for h in state["status_history"]] == ["placed", "confirmed", "paid", "shipped"]
+    assert state["lines"][0]["unit_price"] == {"amount": 250, "currency": "EUR"}
+    assert state["customer_email"] == "a@x.com" and state["payment_failures"] == 1
+    assert state["placed_day"] == "2026-03-01"
+
+
+def test_stats_are_derived_from_orders():
+    order = fold(orders, order_events())
+    other = fold(orders, [event("OrderPlaced", 1, PLACED, aggregate="o2", kind="order")])
+    stats = merchant_stats.stats_for("m1", "2026-03-01", [order, other])
+    assert stats["orders_placed"] == 2 and stats["orders_by_status"] == {"placed": 1, "shipped": 1}
+    assert stats["revenue"] == 750 and stats["units_sold"] == 3 and stats["average_order_value"] == 750
+    assert stats["payment_success_rate"] == 0.5
+    assert stats["average_processing_seconds"] == 7200
+    assert stats["top_products"] == [{"product_id": "p1", "name": "Boots", "units": 3}]
+    assert stats["version"] == order["version"] + other["version"]
+
+
+def test_categories_count_published_and_live_products():
+    products = [{"category": "shoes", "status": "published", "version": 2},
+                {"category": "shoes", "status": "draft", "version": 1},
+                {"category": "hats", "status": "archived", "version": 3}]
+    version, docs = categories.categories_for("m1", products)
+    assert version == 6
+    assert [(d["category"], d["product_count"], d["total_count"]) for d in docs] == [("shoes", 1, 2)]
+
+
+def test_docs_list_every_index():
+    from pathlib import Path
+
+    from shared.read_model_indexes import INDEXES
+
+    table = (Path(__file__).parents[2] / "docs" / "indexes.md").read_text()
+    assert all(f"| `{spec.name}` |" in table for spec in INDEXES)

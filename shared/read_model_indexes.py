@@ -1,0 +1,155 @@
+"""Every read-model index, with the query it serves: the contract the query API codes against.
+
+Each ``IndexSpec`` names one index (the query side may pass the name as a ``hint`` or just
+rely on the planner), its keys, an optional partial filter, and the exact query shape it
+exists for (``filter``/``sort``: ``explain`` is run on these by the tests and the docs table
+in ``docs/indexes.md`` is generated from them). ``"?"`` stands for a value the caller fills.
+
+Partial indexes: on a server that implements ``partialFilterExpression`` (MongoDB) the
+index is partial and leaves the filtered field out of its keys; elsewhere (FerretDB v1)
+the same *name* is created as a full index with the filter's fields inserted after the
+leading ``merchant_id`` key, so the same query still has a matching equality prefix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.read_models import CATALOG_PRODUCTS, CATEGORIES, MERCHANT_PRODUCTS, MERCHANT_STATS, ORDERS
+
+ASC, DESC = 1, -1
+OPEN_STATUSES = ("placed", "confirmed", "paid")
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    name: str
+    collection: str
+    keys: tuple[tuple[str, int], ...]
+    query: dict[str, Any]
+    sort: tuple[tuple[str, int], ...] = ()
+    why: str = ""
+    partial: dict[str, Any] = field(default_factory=dict)
+
+    def fallback_keys(self) -> tuple[tuple[str, int], ...]:
+        """Keys of the full index that stands in for a partial one."""
+        extra = tuple((f, ASC) for f in self.partial)
+        return self.keys[:1] + extra + self.keys[1:]
+
+
+def _spec(name, collection, keys, query, sort=(), why="", partial=None) -> IndexSpec:
+    return IndexSpec(name, collection, tuple(keys), query, tuple(sort), why, partial or {})
+
+
+VISIBLE = {"visible": True}
+M = "?merchant"
+
+# --- catalog_products: storefront reads; every query filters visible=true ----------------
+CAT_CATEGORY_PRICE = "cat_merchant_category_price"
+CAT_NEWEST = "cat_merchant_newest"
+CAT_CATEGORY_NEWEST = "cat_merchant_category_newest"
+CAT_PRICE = "cat_merchant_price"
+CAT_NAME_PREFIX = "cat_merchant_name_prefix"
+CAT_STOCK_STATUS_PRICE = "cat_merchant_stock_status_price"
+CAT_UPDATED = "cat_merchant_updated"
+CAT_SKU = "cat_merchant_sku"
+# --- merchant_products: dashboard reads, every status -------------------------------------
+MP_STATUS_UPDATED = "mp_merchant_status_updated"
+MP_LOW_STOCK = "mp_merchant_stock"
+MP_BEST_SELLERS = "mp_merchant_units_sold"
+MP_SKU = "mp_merchant_sku"
+MP_CATEGORY_NAME = "mp_merchant_category_name"
+MP_NAME_PREFIX = "mp_merchant_name_prefix"
+# --- categories ---------------------------------------------------------------------------
+CATEGORIES_BY_COUNT = "categories_merchant_count"
+# --- orders -------------------------------------------------------------------------------
+ORD_PLACED = "orders_merchant_placed"
+ORD_STATUS_PLACED = "orders_merchant_status_placed"
+ORD_CUSTOMER = "orders_merchant_customer"
+ORD_UPDATED = "orders_merchant_updated"
+ORD_TOTAL = "orders_merchant_total"
+ORD_PRODUCT = "orders_merchant_product"
+ORD_OPEN_QUEUE = "orders_merchant_open_queue"
+ORD_TRACKING = "orders_merchant_tracking"
+ORD_DAY = "orders_merchant_day"
+# --- merchant_stats -----------------------------------------------------------------------
+STATS_DAYS = "stats_merchant_day"
+
+INDEXES: tuple[IndexSpec, ...] = (
+    _spec(CAT_CATEGORY_PRICE, CATALOG_PRODUCTS, [("merchant_id", ASC), ("category", ASC), ("price_amount", ASC), ("_id", ASC)],
+          {"merchant_id": M, "visible": True, "category": "?"}, [("price_amount", ASC), ("_id", ASC)],
+          "storefront category page sorted by price (cheapest first), cursor on (price, _id)", VISIBLE),
+    _spec(CAT_NEWEST, CATALOG_PRODUCTS, [("merchant_id", ASC), ("created_at", DESC), ("_id", DESC)],
+          {"merchant_id": M, "visible": True}, [("created_at", DESC), ("_id", DESC)],
+          "storefront home: newest products first", VISIBLE),
+    _spec(CAT_CATEGORY_NEWEST, CATALOG_PRODUCTS, [("merchant_id", ASC), ("category", ASC), ("created_at", DESC), ("_id", DESC)],
+          {"merchant_id": M, "visible": True, "category": "?"}, [("created_at", DESC), ("_id", DESC)],
+          "storefront category page, newest first (the default sort)", VISIBLE),
+    _spec(CAT_PRICE, CATALOG_PRODUCTS, [("merchant_id", ASC), ("price_amount", ASC), ("_id", ASC)],
+          {"merchant_id": M, "visible": True, "price_amount": {"$gte": 0, "$lte": 10_000}}, [("price_amount", ASC), ("_id", ASC)],
+          "price-range filter across the whole shop, sorted by price", VISIBLE),
+    _spec(CAT_NAME_PREFIX, CATALOG_PRODUCTS, [("merchant_id", ASC), ("name_lower", ASC), ("_id", ASC)],
+          {"merchant_id": M, "visible": True, "name_lower": {"$regex": "^boo"}}, [("name_lower", ASC), ("_id", ASC)],
+          "search-as-you-type: anchored prefix on the lower-cased name is an index range", VISIBLE),
+    _spec(CAT_STOCK_STATUS_PRICE, CATALOG_PRODUCTS, [("merchant_id", ASC), ("stock_status", ASC), ("price_amount", ASC), ("_id", ASC)],
+          {"merchant_id": M, "visible": True, "stock_status": "in_stock"}, [("price_amount", ASC), ("_id", ASC)],
+          "\"in stock only\" filter sorted by price", VISIBLE),
+    _spec(CAT_UPDATED, CATALOG_PRODUCTS, [("merchant_id", ASC), ("updated_at", DESC), ("_id", DESC)],
+          {"merchant_id": M, "visible": True, "updated_at": {"$gt": "?since"}}, [("updated_at", DESC), ("_id", DESC)],
+          "catalogue sync feed / collection ETag: what changed since", VISIBLE),
+    _spec(CAT_SKU, CATALOG_PRODUCTS, [("merchant_id", ASC), ("sku", ASC)],
+          {"merchant_id": M, "sku": "?"}, (), "storefront lookup by SKU (not partial: also used to tell 404 from hidden)"),
+    _spec(MP_STATUS_UPDATED, MERCHANT_PRODUCTS, [("merchant_id", ASC), ("status", ASC), ("updated_at", DESC), ("_id", DESC)],
+          {"merchant_id": M, "status": "draft"}, [("updated_at", DESC), ("_id", DESC)],
+          "dashboard product list filtered by status, recently edited first"),
+    _spec(MP_LOW_STOCK, MERCHANT_PRODUCTS, [("merchant_id", ASC), ("stock", ASC), ("_id", ASC)],
+          {"merchant_id": M, "stock": {"$lte": 5}}, [("stock", ASC), ("_id", ASC)],
+          "low-stock alert: products at or under a threshold, emptiest first"),
+    _spec(MP_BEST_SELLERS, MERCHANT_PRODUCTS, [("merchant_id", ASC), ("units_sold", DESC), ("_id", ASC)],
+          {"merchant_id": M}, [("units_sold", DESC), ("_id", ASC)], "best sellers"),
+    _spec(MP_SKU, MERCHANT_PRODUCTS, [("merchant_id", ASC), ("sku", ASC)],
+          {"merchant_id": M, "sku": "?"}, (), "dashboard lookup by SKU"),
+    _spec(MP_CATEGORY_NAME, MERCHANT_PRODUCTS, [("merchant_id", ASC), ("category", ASC), ("name_lower", ASC), ("_id", ASC)],
+          {"merchant_id": M, "category": "?"}, [("name_lower", ASC), ("_id", ASC)],
+          "dashboard category view, alphabetical; also the projector's per-merchant category count"),
+    _spec(MP_NAME_PREFIX, MERCHANT_PRODUCTS, [("merchant_id", ASC), ("name_lower", ASC), ("_id", ASC)],
+          {"merchant_id": M, "name_lower": {"$regex": "^boo"}}, [("name_lower", ASC), ("_id", ASC)],
+          "dashboard search by name prefix"),
+    _spec(CATEGORIES_BY_COUNT, CATEGORIES, [("merchant_id", ASC), ("product_count", DESC), ("category", ASC)],
+          {"merchant_id": M}, [("product_count", DESC), ("category", ASC)],
+          "category menu: a merchant's categories, biggest first"),
+    _spec(ORD_PLACED, ORDERS, [("merchant_id", ASC), ("placed_at", DESC), ("_id", DESC)],
+          {"merchant_id": M}, [("placed_at", DESC), ("_id", DESC)], "dashboard order list, newest first"),
+    _spec(ORD_STATUS_PLACED, ORDERS, [("merchant_id", ASC), ("status", ASC), ("placed_at", DESC), ("_id", DESC)],
+          {"merchant_id": M, "status": "paid"}, [("placed_at", DESC), ("_id", DESC)], "order list filtered by status"),
+    _spec(ORD_CUSTOMER, ORDERS, [("merchant_id", ASC), ("customer_email", ASC), ("placed_at", DESC)],
+          {"merchant_id": M, "customer_email": "?"}, [("placed_at", DESC)], "a customer's order history"),
+    _spec(ORD_UPDATED, ORDERS, [("merchant_id", ASC), ("updated_at", DESC), ("_id", DESC)],
+          {"merchant_id": M, "updated_at": {"$gt": "?since"}}, [("updated_at", DESC), ("_id", DESC)],
+          "orders changed since (sync feed, ETags)"),
+    _spec(ORD_TOTAL, ORDERS, [("merchant_id", ASC), ("total", DESC), ("_id", DESC)],
+          {"merchant_id": M}, [("total", DESC), ("_id", DESC)], "biggest orders first"),
+    _spec(ORD_PRODUCT, ORDERS, [("merchant_id", ASC), ("lines.product_id", ASC), ("placed_at", DESC)],
+          {"merchant_id": M, "lines.product_id": "?"}, [("placed_at", DESC)],
+          "orders containing a product (multikey on the lines)"),
+    _spec(ORD_OPEN_QUEUE, ORDERS, [("merchant_id", ASC), ("placed_at", ASC), ("_id", ASC)],
+          {"merchant_id": M, "open": True}, [("placed_at", ASC), ("_id", ASC)],
+          "fulfilment queue: open orders (placed, confirmed, paid), oldest first", {"open": True}),
+    _spec(ORD_TRACKING, ORDERS, [("merchant_id", ASC), ("tracking_number", ASC)],
+          {"merchant_id": M, "tracking_number": "?"}, (), "support lookup by carrier tracking number"),
+    _spec(ORD_DAY, ORDERS, [("merchant_id", ASC), ("placed_day", ASC)],
+          {"merchant_id": M, "placed_day": "?day"}, (),
+          "orders placed on one day: the projector recomputes merchant_stats from it"),
+    _spec(STATS_DAYS, MERCHANT_STATS, [("merchant_id", ASC), ("day", DESC)],
+          {"merchant_id": M, "day": {"$gte": "?from", "$lte": "?to"}}, [("day", DESC)],
+          "dashboard statistics over a date range"),
+)
+
+
+def for_collection(collection: str) -> tuple[IndexSpec, ...]:
+    return tuple(spec for spec in INDEXES if spec.collection == collection)
+
+
+def by_name(name: str) -> IndexSpec:
+    return next(spec for spec in INDEXES if spec.name == name)
