@@ -4,17 +4,14 @@ equivalent index under another name, that one serves and the conflict is only lo
 
 from __future__ import annotations
 
-import logging
-
 from pymongo import ASCENDING as A
 from pymongo import DESCENDING as D
 from pymongo import IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import OperationFailure
+
+from shared.mongo import ensure_indexes
 
 from query_api.read_models import CATALOG_PRODUCTS, MERCHANT_PRODUCTS, ORDERS
-
-log = logging.getLogger(__name__)
 
 INDEXES = {
     CATALOG_PRODUCTS: [
@@ -37,8 +34,4 @@ INDEXES = {
 
 async def ensure_query_indexes(db: AsyncDatabase) -> None:
     for collection, indexes in INDEXES.items():
-        for index in indexes:
-            try:
-                await db[collection].create_indexes([index])
-            except OperationFailure as exc:  # same keys under another name: already served
-                log.info("index %s on %s not created: %s", index.document["name"], collection, exc)
+        await ensure_indexes(db[collection], indexes)

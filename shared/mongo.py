@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 
 from shared.settings import ServerSettings
+
+log = logging.getLogger(__name__)
 
 
 def open_mongo(settings: ServerSettings, **options) -> AsyncMongoClient:
@@ -39,9 +44,22 @@ async def ensure_indexes(collection: AsyncCollection, indexes: list[IndexModel])
 
     FerretDB v1.24 panics (and drops the connection) on a ``createIndexes`` naming several
     indexes when some already exist; one at a time works on it and on MongoDB alike.
+
+    Several components declare the indexes their queries rely on (projectors and the
+    query API). When the same keys already exist under another name, that index serves
+    the query just as well: it is logged and kept, never a start-up failure.
     """
     for index in indexes:
-        await collection.create_indexes([index])
+        try:
+            await collection.create_indexes([index])
+        except OperationFailure as exc:
+            if exc.code not in _EQUIVALENT_INDEX_EXISTS:
+                raise
+            log.info("index %s on %s: an equivalent index exists under another name (%s)",
+                     index.document["name"], collection.name, exc.details.get("errmsg") if exc.details else exc)
+
+
+_EQUIVALENT_INDEX_EXISTS = {85, 86}  # IndexOptionsConflict, IndexKeySpecsConflict
 
 
 async def group_sums(collection: AsyncCollection, match: list[dict], key: object,
