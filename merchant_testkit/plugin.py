@@ -18,6 +18,7 @@ read model reaches a version).
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -49,8 +50,9 @@ def server_env(servers, namespace) -> dict[str, str]:
     return servers.env(namespace)
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def settings(server_env) -> AsyncIterator:
+@contextlib.asynccontextmanager
+async def namespace_settings(server_env: dict[str, str]) -> AsyncIterator:
+    """Settings for one namespace: its topics created on entry, deleted on exit."""
     from shared.kafka import delete_topics_with_prefix, ensure_topics
     from shared.settings import ServerSettings
 
@@ -60,15 +62,50 @@ async def settings(server_env) -> AsyncIterator:
     await delete_topics_with_prefix(settings)
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def mongo_db(settings) -> AsyncIterator:
+@contextlib.asynccontextmanager
+async def namespace_database(settings) -> AsyncIterator:
+    """The namespace's database, dropped on exit."""
     from shared import mongo
 
     client = mongo.open_mongo(settings)
-    db = mongo.database(client, settings)
-    yield db
+    yield mongo.database(client, settings)
     await client.drop_database(settings.mongodb_database)
     await client.close()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def settings(server_env) -> AsyncIterator:
+    async with namespace_settings(server_env) as settings:
+        yield settings
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def mongo_db(settings) -> AsyncIterator:
+    async with namespace_database(settings) as db:
+        yield db
+
+
+def own_namespace_fixtures() -> tuple:
+    """Module-scoped ``server_env``, ``settings`` and ``mongo_db`` with a namespace of the
+    module's own — for tests that read *everything* on their topics or in their database
+    (a consumer group from offset 0, a whole-collection comparison), which other modules'
+    events would otherwise reach. In the module: ``server_env, settings, mongo_db =
+    own_namespace_fixtures()``."""
+    @pytest.fixture(scope="module", name="server_env")
+    def module_server_env(servers) -> dict[str, str]:
+        return servers.env(f"test_{uuid.uuid4().hex[:12]}")
+
+    @pytest_asyncio.fixture(scope="module", loop_scope="session", name="settings")
+    async def module_settings(server_env) -> AsyncIterator:
+        async with namespace_settings(server_env) as settings:
+            yield settings
+
+    @pytest_asyncio.fixture(scope="module", loop_scope="session", name="mongo_db")
+    async def module_mongo_db(settings) -> AsyncIterator:
+        async with namespace_database(settings) as db:
+            yield db
+
+    return module_server_env, module_settings, module_mongo_db
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,8 @@ import asyncio
 import uuid
 
 import pytest
+
+from merchant_testkit.plugin import own_namespace_fixtures
 from aiokafka import AIOKafkaConsumer
 
 from shared.events import EventEnvelope
@@ -17,6 +19,9 @@ from tests.support.event_stream import produce, store
 from tests.support.processes import stream_service
 
 pytestmark = pytest.mark.integration
+# These read their whole topics and database: a namespace of their own keeps other
+# modules' events (some deliberately malformed) out of what they compare and count.
+server_env, settings, mongo_db = own_namespace_fixtures()
 
 
 def product_event(type_: str, version: int, data: dict, product: str, merchant: str) -> EventEnvelope:

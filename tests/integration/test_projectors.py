@@ -19,6 +19,8 @@ import signal
 
 import pytest
 
+from merchant_testkit.plugin import own_namespace_fixtures
+
 from projectors.rebuild import drop_shadows, rebuild, shadow_names
 from projectors.status import lag
 from projectors.streams import STREAMS
@@ -28,6 +30,9 @@ from tests.support.event_stream import generate, produce, store
 from tests.support.processes import stream_service
 
 pytestmark = pytest.mark.integration
+# These read their whole topics and database: a namespace of their own keeps other
+# modules' events (some deliberately malformed) out of what they compare and count.
+server_env, settings, mongo_db = own_namespace_fixtures()
 SCALE = float(os.environ.get("PROJECTOR_TEST_EVENTS", "0.2"))
 
 
