@@ -38,12 +38,16 @@ async def test_100_concurrent_single_unit_orders_against_stock_10(command_client
     # And Kafka carries exactly those events.
     orders = await read_topic(settings.kafka_bootstrap_servers, settings.topic("orders.events"),
                               lambda rs: {r.key.decode() for r in rs} >= accepted)
-    placed = [EventEnvelope.from_json(r.value) for r in orders if r.key.decode() in accepted]
-    assert sorted(e.aggregate_id for e in placed) == sorted(accepted)
+    placed = {e.event_id: e for e in (EventEnvelope.from_json(r.value) for r in orders)
+              if e.aggregate_id in accepted}  # distinct events: publication is at-least-once
+    assert sorted(e.aggregate_id for e in placed.values()) == sorted(accepted)
     products = await read_topic(settings.kafka_bootstrap_servers, settings.topic("products.events"),
                                 lambda rs: sum(r.key == product.encode() for r in rs) >= 11)
-    on_kafka = Counter(EventEnvelope.from_json(r.value).type for r in products if r.key == product.encode())
-    assert on_kafka == product_types
+    # Publication is at-least-once: a relay pass racing a slow publish may put an event on
+    # Kafka twice (consumers apply by version). Every stored event arrives, and no other.
+    distinct = {e.event_id: e for e in (EventEnvelope.from_json(r.value) for r in products
+                                        if r.key == product.encode())}
+    assert Counter(e.type for e in distinct.values()) == product_types
 
 
 async def test_the_same_idempotency_key_ten_times_concurrently_commits_once(command_client, merchant, mongo_db):

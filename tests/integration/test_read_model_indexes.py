@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import pytest
 
+from merchant_testkit.plugin import own_namespace_fixtures
+
 from projectors.explain import explain, index_names_in, is_ferretdb
 from projectors.indexes import ensure_read_model_indexes, supports_partial_indexes
 from shared.read_model_indexes import INDEXES
 
 pytestmark = pytest.mark.integration
+# The query API declares some indexes on the same keys under its own names; whichever
+# is created first serves. This module checks the projectors' names, so it needs a
+# database where only they have run.
+server_env, settings, mongo_db = own_namespace_fixtures()
 
 
 async def test_indexes_are_created_idempotently_with_detected_partial_support(mongo_db):
