@@ -107,7 +107,7 @@ def value(samples: Samples, name: str, **labels) -> float | None:
     return sum(found) if found else None
 
 
-async def eventually(check, timeout: float = 20.0):
+async def eventually(check, timeout: float = 60.0):  # generous: CI shares two cores
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         result = await check()
