@@ -264,7 +264,7 @@ async def test_one_correlation_id_in_the_logs_of_every_process(observed, merchan
                for line in lines_with(observed.command_api))
     assert any(corr in line.get("correlation_ids", []) and line["group"] == f"{PROJECTOR_GROUPS}.products"
                for line in lines_with(observed.projectors))
-    assert any(line["correlation_id"] == corr and line["event_type"] == "ProductCreated"
+    assert any(line["correlation_id"] == corr and line.get("event_type") == "ProductCreated"
                for line in lines_with(observed.workers))
 
 

@@ -87,7 +87,11 @@ async def test_analytics_rollups_weekly_monthly_top_products_and_repeat_customer
 
     async def rolled_up():
         doc = await mongo_db[MERCHANT_ANALYTICS].find_one({"_id": merchant})
-        return doc if doc and doc["customers"] == 3 and doc["monthly"] and doc["monthly"][0]["sales"] == 4500 else None
+        # Converged: the series and the top products come from separate passes over the
+        # orders, so wait until both have seen every order (a roll-up mid-way is partial).
+        done = (doc and doc["customers"] == 3 and doc["monthly"] and doc["monthly"][0]["sales"] == 4500
+                and {p["product_id"]: p["units"] for p in doc["top_products"]}.get("p-Towel") == 3)
+        return doc if done else None
 
     doc = await wait_until(rolled_up, timeout=60, what="analytics roll-up")
     assert doc["monthly"] == [{"month": "2026-11", "currency": "EUR", "orders": 4, "sales": 3000 + 500 + 1000 + 0}]
