@@ -28,7 +28,9 @@ def number(value: float) -> str:
         return "—"
     if value >= 100:
         return f"{value:,.0f}"
-    return f"{value:.2f}" if value < 10 else f"{value:.1f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}" if value >= 0.1 else f"{value:.2g}"  # a ratio of 0.0016 is not 0.00
 
 
 def spread(s: Spread | None, suffix: str = "") -> str:
