@@ -89,8 +89,11 @@ class BenchEnv:
     def stop(self, service: Service) -> None:
         self.memory.sample()  # the last RSS before it goes
         self.memory.forget(self.labels[service.name])
-        service.stop()
         self.services.remove(service)
+        try:
+            service.stop()
+        except subprocess.TimeoutExpired:  # stuck in shutdown (a server that no longer answers)
+            service.kill()
 
 
 @asynccontextmanager

@@ -7,6 +7,7 @@ outside, with test helpers); this command only parses the options and starts it.
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from pathlib import Path
 
@@ -34,6 +35,8 @@ def bench(
     options = Options(tuple(g.strip() for g in only.split(",") if g.strip()), repeat, seconds, concurrency,
                       products, events, out, command_line(sys.argv[sys.argv.index("bench") + 1:]
                                                           if "bench" in sys.argv else []))
+    # SIGTERM (a timeout, CI) as Ctrl-C: the run stops its processes and drops its namespace.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         text, _ = asyncio.run(run(options))
     except ValueError as exc:
