@@ -23,9 +23,10 @@ def http(url: str, make_request: Callable[[], Request], expect: int) -> Connect:
     async def connect() -> AsyncIterator[Operation]:
         connection = await RawConnection(parts.hostname, parts.port).open()
 
-        async def operation() -> bool:
+        async def operation() -> bool | int:
             method, path, body, headers = make_request()
-            return await connection.request(method, path, body, headers) == expect
+            status = await connection.request(method, path, body, headers)
+            return True if status == expect else status
 
         try:
             yield operation

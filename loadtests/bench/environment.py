@@ -63,13 +63,14 @@ class BenchEnv:
             await ensure_topics(self.settings)
             self.topics_created = True
 
-    def serve(self, component: str, label: str, *, log_level: str | None = "warning", **extra_env: str) -> Service:
+    def serve(self, component: str, label: str, *, log_level: str | None = "warning", args: tuple[str, ...] = (),
+              **extra_env: str) -> Service:
         """``merchant serve <component>``, ready, its RSS watched under ``label``; a log file
         of its own each time (``<label>-<n>.log``)."""
         env = {**self.env, **NO_LIMITS, **extra_env}
         make = http_service if component in ("command-api", "query-api") else stream_service
         service = make(f"{label.replace(' ', '_')}-{len(self.labels)}", component, env, self.log_dir)
-        service.args += ["--log-level", log_level] if log_level else []
+        service.args += [*(["--log-level", log_level] if log_level else []), *args]
         return self._started(service, label)
 
     def uvicorn(self, app_factory: str, label: str, **extra_env: str) -> Service:

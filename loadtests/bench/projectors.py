@@ -100,7 +100,8 @@ async def pairs(bench, options) -> AsyncIterator[list[Pair]]:
     await producer.start()
     await admin.start()
     await consumer.start()
-    service = bench.serve("projectors", "projector", log_level=None, PROJECTOR_GROUP_ID=bench.namespace,
+    service = bench.serve("projectors", "projector", log_level=None, args=("--metrics-port", "0"),
+                          PROJECTOR_GROUP_ID=bench.namespace,
                           PROJECTOR_SESSION_TIMEOUT_MS=str(PAUSE_TOLERANCE_MS))
     await wait_started(service)
     await warm_up(producer, settings, consumer, bench, admin, service)
@@ -140,8 +141,11 @@ async def pairs(bench, options) -> AsyncIterator[list[Pair]]:
 
 
 async def warm_up(producer, settings, consumer, bench, admin, service) -> None:
-    """A small batch through both sides: groups joined, partitions assigned, first fetch done."""
+    """A small batch through both sides, one after the other (FerretDB's SQLite answers
+    concurrent writers with SQLITE_BUSY): groups joined, partitions assigned, first fetch done."""
+    pause(service, True)
     await produce(producer, settings, generate(50, seed=999))
     ends = await end_offsets(admin, consumer, settings)
     await consume_and_write(consumer, bench.db, 50)
+    pause(service, False)
     await wait_committed(admin, bench.namespace, ends)

@@ -4,6 +4,7 @@ the plots. It sits between two markers, so a re-run replaces it and nothing else
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 
 from loadtests.bench.rounds import PairResult, round_medians
@@ -47,14 +48,23 @@ def rows(results: list[PairResult]) -> list[list[str]]:
         ours_rate, base_rate = [x.rate for x in r.ours], [x.rate for x in r.baseline]
         ours_p50, base_p50 = round_medians(r.ours, 0.5), round_medians(r.baseline, 0.5)
         latency = paired_ratios(ours_p50, base_p50) if ours_p50 and len(ours_p50) == len(base_p50) else None
-        errors = sum(x.errors for x in r.ours) + sum(x.errors for x in r.baseline)
+        errors = "; ".join(f"{side} {f}" for side, f in (("ours", failures(r.ours)),
+                                                          ("baseline", failures(r.baseline))) if f)
         out.append([r.pair.name, r.pair.ours.label, r.pair.baseline.label, r.pair.unit,
                     spread(Spread.of(ours_rate)), spread(Spread.of(base_rate)),
                     f"**{spread(paired_ratios(ours_rate, base_rate))}**",
                     spread(Spread.of(ours_p50) if ours_p50 else None),
                     spread(Spread.of(base_p50) if base_p50 else None),
-                    f"**{spread(latency)}**" if latency else "—", str(errors)])
+                    f"**{spread(latency)}**" if latency else "—", errors or "0"])
     return out
+
+
+def failures(rounds) -> str:
+    """Failures over all rounds by kind, e.g. ``503×12, 409×3`` (HTTP statuses)."""
+    counted = Counter()
+    for r in rounds:
+        counted.update(r.failures)
+    return ", ".join(f"{kind}×{n}" for kind, n in counted.most_common())
 
 
 HEADER = ["hot path", "ours", "baseline", "unit", "ours rate", "baseline rate", "rate ratio",
@@ -89,7 +99,7 @@ def section(facts: Facts, results: list[PairResult], images: list[tuple[str, str
         "lowest and highest round. Ratios are ours ÷ baseline *per round* (rounds that ran side by "
         "side), then the median and range of those: a rate ratio below 1 or a p50 ratio above 1 "
         "is what our path costs beyond its baseline. Errors are answers other than the expected "
-        "status (not counted in the rates).",
+        "status, by status and count over all rounds (not counted in the rates or latencies).",
         "",
         markdown_table(HEADER, rows(results)),
         "",

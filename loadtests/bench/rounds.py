@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 from loadtests.bench.stats import median, quantile
 
-# One request; True when it succeeded (a failure is counted, not timed as a success).
-Operation = Callable[[], Awaitable[bool]]
+# One request: True when it succeeded, else what went wrong (an HTTP status, False), which
+# is counted by kind and not timed as a success.
+Operation = Callable[[], Awaitable[object]]
 # Per concurrent client: opens what the client needs (a connection) and yields its Operation.
 Connect = Callable[[], AbstractAsyncContextManager[Operation]]
 RunRound = Callable[[int], Awaitable["RoundResult"]]
@@ -29,7 +31,11 @@ class RoundResult:
     seconds: float
     # (seconds since the run began, latency in seconds) of each successful operation
     latencies: list[tuple[float, float]] = field(default_factory=list)
-    errors: int = 0
+    failures: Counter = field(default_factory=Counter)  # what an operation returned instead of True
+
+    @property
+    def errors(self) -> int:
+        return sum(self.failures.values())
 
     @property
     def rate(self) -> float:
@@ -66,24 +72,23 @@ def closed_loop(connect: Connect, seconds: float, concurrency: int, zero: float)
     one answered, for ``seconds``."""
     async def run_round(_: int) -> RoundResult:
         latencies: list[tuple[float, float]] = []
-        errors = 0
+        failures: Counter = Counter()
         deadline = time.perf_counter() + seconds
 
         async def client() -> None:
-            nonlocal errors
             async with connect() as operation:
                 while time.perf_counter() < deadline:
                     began = time.perf_counter()
-                    ok = await operation()
+                    outcome = await operation()
                     done = time.perf_counter()
-                    if ok:
+                    if outcome is True:
                         latencies.append((done - zero, done - began))
                     else:
-                        errors += 1
+                        failures[str(outcome)] += 1
 
         began = time.perf_counter()
         await asyncio.gather(*(client() for _ in range(concurrency)))
-        return RoundResult(len(latencies), time.perf_counter() - began, latencies, errors)
+        return RoundResult(len(latencies), time.perf_counter() - began, latencies, failures)
 
     return run_round
 

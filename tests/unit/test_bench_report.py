@@ -81,6 +81,15 @@ def test_small_ratios_keep_two_significant_digits():
     assert report.number(float("inf")) == "—"
 
 
+def test_errors_are_counted_by_kind_and_side():
+    result = _result([10, 10], [20, 20])
+    result.ours[0].failures.update({"503": 2, "409": 1})
+    result.ours[1].failures.update({"503": 1})
+    [row] = report.rows([result])
+    assert row[10] == "ours 503×3, 409×1"
+    assert result.ours[0].errors == 3
+
+
 def test_the_section_names_the_command_the_machine_and_the_plots():
     facts = report.Facts("2026-11-29 21:00 UTC", "merchant bench --only cache", 2, (5.0, 4.0, 3.0),
                          (6.0, 4.5, 3.1), "3.11.7", {"Redis": "7.0.15"})
