@@ -109,7 +109,8 @@ async def bench_env() -> AsyncIterator[BenchEnv]:
     with MemoryMonitor(zero) as memory:
         bench = BenchEnv(namespace, env, settings, Path(tempfile.mkdtemp(prefix="merchant_bench_")), memory,
                          zero, mongo.database(client, settings), open_redis(settings))
-        memory.watch("bench client (this process)", os.getpid())
+        # without children: they are the processes under test, watched on their own
+        memory.watch("bench client (this process)", os.getpid(), children=False)
         try:
             yield bench
         finally:

@@ -65,7 +65,11 @@ def throughput(results: list[PairResult], path: Path) -> Path:
         ax.set_title(r.pair.name, fontsize=10)
         ax.set_xlabel("round")
         ax.set_ylabel(r.pair.unit)
-        ax.set_ylim(bottom=0)
+        rates = [x.rate for x in (*r.ours, *r.baseline) if x.rate > 0]
+        if rates and max(rates) > 20 * min(rates):
+            ax.set_yscale("log")  # ours at 1/1000 of the baseline would sit flat on a linear zero
+        else:
+            ax.set_ylim(bottom=0)
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.legend(fontsize=7)
     return _save(figure, path)
