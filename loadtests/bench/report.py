@@ -31,7 +31,10 @@ def number(value: float) -> str:
         return f"{value:,.0f}"
     if value >= 10:
         return f"{value:.1f}"
-    return f"{value:.2f}" if value >= 0.1 else f"{value:.2g}"  # a ratio of 0.0016 is not 0.00
+    if value >= 0.1 or value == 0:
+        return f"{value:.2f}"
+    # two significant digits, never 0.00 nor 4.3e-05: a ratio of 0.0016 must read as one
+    return f"{value:.{1 - math.floor(math.log10(value))}f}"
 
 
 def spread(s: Spread | None, suffix: str = "") -> str:

@@ -77,7 +77,8 @@ def test_a_row_gives_medians_with_their_range_and_the_paired_ratios():
 
 
 def test_small_ratios_keep_two_significant_digits():
-    assert [report.number(v) for v in (0.0016, 0.42, 3.14159, 42.42, 12345.6)] == ["0.0016", "0.42", "3.14", "42.4", "12,346"]
+    assert [report.number(v) for v in (0.0016, 0.000043, 0.42, 3.14159, 42.42, 12345.6, 0)] == \
+        ["0.0016", "0.000043", "0.42", "3.14", "42.4", "12,346", "0.00"]
     assert report.number(float("inf")) == "—"
 
 
