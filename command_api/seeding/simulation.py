@@ -104,6 +104,8 @@ class Simulation:
     def __init__(self, params: SeedParams) -> None:
         self.params = params
         self.rng = random.Random(f"merchant-seed:{params.prefix}:{params.seed}")
+        # Commit ids draw from their own stream, so the window size does not change the data.
+        self._commit_rng = random.Random(f"merchant-seed:{params.prefix}:{params.seed}:commits")
         self.until = params.until
         self.start = params.until - timedelta(days=30 * params.months)
         self.merchants = [self._plan_merchant(i) for i in range(params.merchants)]
@@ -194,7 +196,7 @@ class Simulation:
         for aggregate_id, events in self._pending.items():
             last = events[-1]
             # A time-ordered, seeded ObjectId: the store's _id order is the story's order.
-            object_id = ObjectId(struct.pack(">I", int(last.occurred_at.timestamp())) + self.rng.randbytes(8))
+            object_id = ObjectId(struct.pack(">I", int(last.occurred_at.timestamp())) + self._commit_rng.randbytes(8))
             commits.append(Commit(aggregate_type=last.aggregate_type, aggregate_id=aggregate_id,
                                   merchant_id=last.merchant_id,
                                   command_id=f"seed:{self.params.run_id}:{aggregate_id}:{events[0].aggregate_version}",

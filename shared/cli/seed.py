@@ -39,6 +39,7 @@ async def _seed(params, out: Path | None) -> dict:
             summary = await seeder.run(advance)
             bar.update(task, completed=params.products + params.orders)
         summary["seconds"] = round(time.perf_counter() - began, 1)
+        summary["seconds_by_step"] = {k: round(v, 1) for k, v in seeder.seconds.items()}
         return summary
     finally:
         await client.close()
@@ -79,3 +80,4 @@ def seed(
                f"({totals['events']:,} events) in {summary['seconds']} s"
                f" = {totals['events'] / max(summary['seconds'], 0.1):,.0f} events/s"
                + (f"; merchants and keys in {out}" if out else ""))
+    typer.echo(f"time spent: {summary['seconds_by_step']} (the rest: simulating the history in process)")
