@@ -54,6 +54,7 @@ from command_api.sku_registry import SKUS
 RUNS = "seed_runs"
 DUPLICATE_KEY = 11000
 SAMPLE_PRODUCT_IDS = 50
+IN_FLIGHT = 5000  # events produced before waiting for their acks
 
 
 class AlreadySeeded(Exception):
@@ -117,7 +118,7 @@ class Seeder:
         record = await claim_run(self.db, self.params)
         self.params = SeedParams(**{**asdict(self.params), "until": record["until"]})  # a resume replays the same story
         sim = Simulation(self.params)
-        producer = reliable_producer(self.settings, linger_ms=20, max_batch_size=512 * 1024)
+        producer = reliable_producer(self.settings, linger_ms=20, max_batch_size=512 * 1024, request_timeout_ms=60_000)
         await producer.start()
         try:
             async for window in _ahead(sim.windows()):
@@ -154,11 +155,12 @@ class Seeder:
             bodies.update((e["event_id"], e) for e in doc["events"])  # serialised once, for both
         await insert_new(EventStore(self.db).commits, docs)
         stored = time.perf_counter()
-        sends = [await producer.send(self.settings.topic(TOPIC_BY_AGGREGATE[e.aggregate_type]),
-                                     orjson.dumps(bodies[str(e.event_id)]), key=e.kafka_key(),
-                                     headers=e.kafka_headers())
-                 for e in window.events]
-        await asyncio.gather(*sends)
+        for start in range(0, len(window.events), IN_FLIGHT):  # bounded: a busy broker slows us, never times us out
+            sends = [await producer.send(self.settings.topic(TOPIC_BY_AGGREGATE[e.aggregate_type]),
+                                         orjson.dumps(bodies[str(e.event_id)]), key=e.kafka_key(),
+                                         headers=e.kafka_headers())
+                     for e in window.events[start:start + IN_FLIGHT]]
+            await asyncio.gather(*sends)
         self.seconds["store"] += stored - began
         self.seconds["kafka"] += time.perf_counter() - stored
         self.events_written += len(window.events)
