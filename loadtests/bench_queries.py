@@ -34,13 +34,13 @@ import httpx
 
 from shared import mongo
 from shared.invalidation import Change, publish
-from shared.read_models import CATALOG_PRODUCTS, CATEGORIES
+from shared.read_models import CATALOG_PRODUCTS
 from shared.redis import open_redis
 from shared.settings import ServerSettings
+from loadtests.bench.catalogue import seed
 from loadtests.raw_http import RawConnection, closed_loop, open_loop
 from tests.support.processes import free_port
 from tests.support.read_models import CATEGORIES as CATEGORY_NAMES
-from tests.support.read_models import product_doc
 
 SORTS = ("newest", "price_asc", "price_desc", "name")
 
@@ -150,21 +150,6 @@ async def storefront_mix(client, base_url: str, redis, prefix, products: list[di
             "l2_hits": after["l2_hits"] - before["l2_hits"], "mongo_loads": loads,
             "hit_ratio": (lookups - loads) / lookups, "seconds": elapsed,
             "writes": int(elapsed * writes_per_second)}
-
-
-async def seed(settings: ServerSettings, n_products: int, n_merchants: int) -> tuple[list[dict], list[str]]:
-    client = mongo.open_mongo(settings)
-    db = mongo.database(client, settings)
-    merchants = [f"bench-m{i}" for i in range(n_merchants)]
-    rng = random.Random(1)
-    products = [product_doc(merchants[i % n_merchants], i, rng) for i in range(n_products)]
-    for start_at in range(0, n_products, 1000):
-        await db[CATALOG_PRODUCTS].insert_many(products[start_at:start_at + 1000])
-    await db[CATEGORIES].insert_many([
-        {"_id": f"{m}:{c}", "merchant_id": m, "category": c, "product_count": n_products // n_merchants // 5}
-        for m in merchants for c in CATEGORY_NAMES])
-    await client.close()
-    return products, merchants
 
 
 async def drop(settings: ServerSettings) -> None:
