@@ -52,15 +52,21 @@ class L1Cache:
             return None
         return slot.entry
 
-    def put(self, key: str, entry: Entry, tag: Tag, epoch: tuple[int, int, int], ttl: float) -> None:
-        if self._epochs.current(tag) != epoch:  # a change arrived while loading: not cached
-            return
+    def put(self, key: str, entry: Entry, tag: Tag, epoch: tuple[int, int, int],
+            broad: tuple[int, int], ttl: float) -> None:
+        """Cache ``entry``, loaded from the epochs ``epoch``/``broad`` of ``tag`` on — unless a
+        change arrived while it was loading that may have made it stale."""
         if not self._epochs.listening:  # no invalidations arrive: keep it briefly only
             ttl = min(ttl, self._unsubscribed_ttl)
         if entry.page is None:
-            self._slots[key] = Slot(entry, tag, epoch, ttl)
+            if self._epochs.current(tag) == epoch:
+                self._slots[key] = Slot(entry, tag, epoch, ttl)
             return
-        self._slots[key] = Slot(entry, tag, self._epochs.current_broad(tag), ttl)
+        if self._epochs.current_broad(tag) != broad:
+            return
+        if self._epochs.current(tag) != epoch and not self._epochs.unaffected_since(tag, epoch, entry.page):
+            return
+        self._slots[key] = Slot(entry, tag, broad, ttl)
         keys = self._pages.setdefault(tag, set())
         keys.add(key)
         if len(keys) > self._maxsize:  # forget keys evicted or expired meanwhile

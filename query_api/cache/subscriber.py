@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 
 from shared.invalidation import ANY_MERCHANT, channel
 
-from query_api.cache.epochs import Epochs
+from query_api.cache.epochs import Epochs, PreciseChange
 from query_api.cache.l1 import L1Cache
 from query_api.cache.stats import CacheStats
 
@@ -78,9 +78,9 @@ async def listen(redis: Redis, epochs: Epochs, l1: L1Cache, prefix: str = "",
 
 
 def apply(data: bytes, epochs: Epochs, l1: L1Cache | None = None,
-          stats: CacheStats | None = None) -> tuple[str, str, list[str]] | None:
-    """Apply one message. Returns (collection, merchant, ids) when list pages that may now
-    hold those documents remain to be checked (``recheck``)."""
+          stats: CacheStats | None = None) -> tuple[str, str, list[str], PreciseChange] | None:
+    """Apply one message. Returns (collection, merchant, ids, change) when list pages that
+    may now hold those documents remain to be checked (``recheck``)."""
     try:
         change = orjson.loads(data)
         collection, merchant = str(change["collection"]), str(change["merchant_id"])
@@ -90,17 +90,17 @@ def apply(data: bytes, epochs: Epochs, l1: L1Cache | None = None,
         return None
     tags = [(collection, merchant), (collection, ANY_MERCHANT)]
     precise = l1 is not None and 0 < len(ids) <= MAX_PRECISE_IDS and l1.has_pages(tags)
-    epochs.bump(collection, merchant, ids, precise=precise)
-    if not precise:
+    change = epochs.bump(collection, merchant, ids, precise=precise)
+    if change is None:
         return None
     dropped = l1.drop_pages(tags, set(ids))
     if stats is not None:
         stats.pages_dropped += dropped
-    return collection, merchant, ids
+    return collection, merchant, ids, change
 
 
 async def recheck(fetch: FetchDocs, epochs: Epochs, l1: L1Cache, stats: CacheStats,
-                  collection: str, merchant: str, ids: list[str]) -> None:
+                  collection: str, merchant: str, ids: list[str], change: PreciseChange) -> None:
     try:
         docs = await asyncio.wait_for(fetch(collection, ids), FETCH_TIMEOUT)
     except Exception as exc:
@@ -108,5 +108,6 @@ async def recheck(fetch: FetchDocs, epochs: Epochs, l1: L1Cache, stats: CacheSta
         epochs.bump_broad(collection, merchant)
         stats.broad_drops += 1
         return
+    change.docs = docs  # from now on, pages loading meanwhile can be checked against it
     if docs:
         stats.pages_dropped += l1.drop_pages([(collection, merchant), (collection, ANY_MERCHANT)], set(), docs)

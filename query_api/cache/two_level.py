@@ -61,13 +61,13 @@ class TwoLevelCache:
         return entry
 
     async def load(self, key: str, query: Query) -> Entry:
-        epoch = self.epochs.current(query.tag)
+        epoch, broad = self.epochs.current(query.tag), self.epochs.current_broad(query.tag)
         entry, shared = await self._flights.run((query.key, epoch), lambda: self._load(query, epoch))
         if shared:
             self.stats.shared_loads += 1
         # An L1 entry never outlives what L2 keeps: without invalidations (the projector could
         # not reach Redis) the per-kind L2 TTL is the staleness bound of both levels.
-        self.l1.put(key, entry, query.tag, epoch, min(query.l1_ttl, query.l2_ttl))
+        self.l1.put(key, entry, query.tag, epoch, broad, min(query.l1_ttl, query.l2_ttl))
         return entry
 
     async def _load(self, query: Query, epoch: tuple[int, int, int]) -> Entry:

@@ -64,9 +64,9 @@ def cache_with_pages() -> tuple[L1Cache, Epochs]:
     pages = {"p1": price_page({"a", "b"}, None, (200, "b")), "p2": price_page({"c", "d"}, (200, "b"), (400, "d")),
              "p3": price_page({"e"}, (400, "d"), None)}
     for key, bounds in pages.items():
-        l1.put(key, Entry.build(key.encode(), page=bounds), tag, epochs.current(tag), 60)
-    l1.put("product-a", Entry.build(b"a"), (C, "id:a"), epochs.current((C, "id:a")), 60)
-    l1.put("categories", Entry.build(b"c"), ("categories", M), epochs.current(("categories", M)), 60)
+        l1.put(key, Entry.build(key.encode(), page=bounds), tag, epochs.current(tag), epochs.current_broad(tag), 60)
+    for key, other in (("product-a", (C, "id:a")), ("categories", ("categories", M))):
+        l1.put(key, Entry.build(key.encode()), other, epochs.current(other), epochs.current_broad(other), 60)
     return l1, epochs
 
 
@@ -76,7 +76,7 @@ def message(*ids: str) -> bytes:
 
 def test_a_change_drops_the_pages_showing_it_and_keeps_the_others():
     l1, epochs = cache_with_pages()
-    assert apply(message("c"), epochs, l1) == (C, M, ["c"])  # documents to read back
+    assert apply(message("c"), epochs, l1)[:3] == (C, M, ["c"])  # documents to read back
     assert l1.get("p2") is None  # showed "c": its old values must not be served
     assert l1.get("p1") is not None and l1.get("p3") is not None
     assert l1.get("product-a") is not None  # another product's page
@@ -86,12 +86,22 @@ def test_a_change_drops_the_pages_showing_it_and_keeps_the_others():
     assert l1.get("p1") is None and l1.get("p3") is not None
 
 
-def test_loads_in_flight_during_a_precise_change_are_not_cached():
-    l1, epochs = cache_with_pages()
+def test_a_page_loading_during_a_precise_change_is_cached_only_if_unaffected():
     tag = (C, M)
-    before = epochs.current(tag)
-    apply(message("e"), epochs, l1)
-    l1.put("p4", Entry.build(b"p4", page=price_page({"f"}, None, None)), tag, before, 60)
+    for changed_doc, cached in ((None, False), (doc("e", 950), True), (doc("e", 150), False)):
+        l1, epochs = cache_with_pages()
+        before, broad = epochs.current(tag), epochs.current_broad(tag)
+        *_, change = apply(message("e"), epochs, l1)
+        if changed_doc is not None:  # read back: now outside (950) or inside (150) the page
+            change.docs = [changed_doc]
+        page = Entry.build(b"p4", page=price_page({"f"}, None, (200, "f")))
+        l1.put("p4", page, tag, before, broad, 60)
+        assert (l1.get("p4") is not None) is cached, changed_doc
+    l1, epochs = cache_with_pages()  # a page showing the changed product: never
+    before, broad = epochs.current(tag), epochs.current_broad(tag)
+    *_, change = apply(message("f"), epochs, l1)
+    change.docs = [doc("f", 950)]
+    l1.put("p4", Entry.build(b"p4", page=price_page({"f"}, None, (200, "f"))), tag, before, broad, 60)
     assert l1.get("p4") is None
 
 
@@ -112,13 +122,13 @@ def test_a_failed_read_back_drops_every_page():
     from query_api.cache.subscriber import recheck
 
     l1, epochs = cache_with_pages()
-    apply(message("c"), epochs, l1)
 
     async def failing(collection, ids):
         raise ConnectionError("MongoDB away")
 
     stats = CacheStats()
-    asyncio.run(recheck(failing, epochs, l1, stats, C, M, ["c"]))
+    *_, change = apply(message("d"), epochs, l1)
+    asyncio.run(recheck(failing, epochs, l1, stats, C, M, ["d"], change))
     assert l1.get("p1") is None and l1.get("p3") is None
     assert stats.broad_drops == 1
 
