@@ -162,3 +162,28 @@ async def test_a_cursor_walk_reads_ahead(client, app_state, mongo_db, new_mercha
     assert after["l3_loads"] - before["l3_loads"] == 3
     assert after["l2_hits"] - before["l2_hits"] == 7
     assert after["read_ahead_pages"] - before["read_ahead_pages"] == 7
+
+
+async def test_a_read_your_writes_read_repairs_the_caches(client, app_state, server_env, mongo_db, new_merchant_id):
+    """Between the projector's read-model write and its invalidation, a min_version read that
+    finds the new version invalidates the caches itself: the plain reads after it, in this
+    process (L1) and in another one (L2), get the new price though no projector signalled."""
+    from tests.integration.query_api.conftest import query_settings, running_query_api
+
+    product = product_doc(new_merchant_id, 7)
+    await mongo_db[CATALOG_PRODUCTS].insert_one(product)
+    path = f"/v1/products/{product['_id']}"
+    lists = {"merchant": new_merchant_id}
+    old = (await client.get(path)).json()["price"]["amount"]
+    await client.get("/v1/products", params=lists)
+    assert (await client.get(path)).json()["price"]["amount"] == old  # cached now, L1 and L2
+    await mongo_db[CATALOG_PRODUCTS].update_one({"_id": product["_id"]}, {"$set": {
+        "price": {"amount": old + 1, "currency": "EUR"}, "price_amount": old + 1, "version": 2}})
+    assert (await client.get(path)).json()["price"]["amount"] == old  # the window: not signalled yet
+    fresh = await client.get(path, params={"min_version": 2})
+    assert fresh.json()["price"]["amount"] == old + 1
+    assert (await client.get(path)).json()["price"]["amount"] == old + 1
+    listed = (await client.get("/v1/products", params=lists)).json()["data"]
+    assert [p["price"]["amount"] for p in listed] == [old + 1]
+    async with running_query_api(query_settings(server_env)) as (other, _):
+        assert (await other.get(path)).json()["price"]["amount"] == old + 1
