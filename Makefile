@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install unit fuzz bench bench-commands infra-up infra-down infra-status clean
+.PHONY: run test install unit fuzz seed bench bench-commands infra-up infra-down infra-status clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ unit: $(STAMP)
 ## Schemathesis against the command API: 300 examples per operation and phase (a few minutes).
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=300 FUZZ_PHASES=examples,coverage,fuzzing,stateful $(BIN)/python -m infra.test_run tests/e2e/test_openapi_fuzz.py -q
+
+## Realistic data through the real write path (docs/seeding.md); e.g. make seed SEED_ARGS="--products 10000 --orders 20000"
+SEED_ARGS ?= --merchants 3 --products 1000 --orders 2000
+seed: $(STAMP)
+	$(BIN)/merchant infra up >/dev/null && $(BIN)/merchant seed $(SEED_ARGS)
 
 ## Every hot path beside its baseline, 5 interleaved rounds; rewrites the generated section
 ## of docs/benchmarks.md and docs/img/bench/*.png (about 5 minutes). BENCH_ARGS adds options.

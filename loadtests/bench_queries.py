@@ -148,6 +148,7 @@ async def storefront_mix(client, base_url: str, redis, prefix, products: list[di
     loads = after["l3_loads"] - before["l3_loads"]
     return {"requests": lookups, "l1_hits": after["l1_hits"] - before["l1_hits"],
             "l2_hits": after["l2_hits"] - before["l2_hits"], "mongo_loads": loads,
+            **{k: after.get(k, 0) - before.get(k, 0) for k in ("l1_misses", "l2_misses", "pages_dropped")},
             "hit_ratio": (lookups - loads) / lookups, "seconds": elapsed,
             "writes": int(elapsed * writes_per_second)}
 
@@ -263,7 +264,9 @@ async def main(products_n: int, seconds: int, mix_requests: int) -> None:
                    f"{mix['writes']} price-change invalidations during the run; measured after a first "
                    f"pass of the same mix from a cold process, whose own ratio was "
                    f"{cold['hit_ratio'] * 100:.1f} %): "
-                   f"L1 hits {mix['l1_hits']}, L2 hits {mix['l2_hits']}, MongoDB loads {mix['mongo_loads']} "
+                   f"L1 hits {mix['l1_hits']} / misses {mix['l1_misses']}, L2 hits {mix['l2_hits']} / "
+                   f"misses {mix['l2_misses']}, MongoDB loads {mix['mongo_loads']} "
+                   f"({mix['pages_dropped']} list pages dropped by precise invalidation) "
                    f"→ **hit ratio {mix['hit_ratio'] * 100:.1f} %**.", ""]
     finally:
         for proc in procs:

@@ -10,6 +10,14 @@ COUNTERS = ("revenue", "orders_placed", "units_sold", "payments_succeeded", "pay
             "shipped_count", "processing_seconds_total")
 
 
+def _units_by_product(top_products: list[dict] | dict | None) -> dict[str, int]:
+    """``merchant_stats`` stores a list of ``{product_id, name, units}``
+    (projectors/merchant_stats.py); a plain ``{product_id: units}`` mapping is read too."""
+    if isinstance(top_products, dict):
+        return top_products
+    return {p["product_id"]: p["units"] for p in top_products or ()}
+
+
 def summarise(merchant_id: str, first: date, last: date, days: list[dict]) -> dict:
     totals = {name: 0 for name in COUNTERS}
     by_status: Counter[str] = Counter()
@@ -23,7 +31,7 @@ def summarise(merchant_id: str, first: date, last: date, days: list[dict]) -> di
             day[name] = value
         day["orders_by_status"] = dict(doc.get("orders_by_status") or {})
         by_status.update(day["orders_by_status"])
-        top.update(doc.get("top_products") or {})
+        top.update(_units_by_product(doc.get("top_products")))
         series.append(day)
     shipped = totals["shipped_count"]
     return {
