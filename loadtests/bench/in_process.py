@@ -29,5 +29,8 @@ def cached_page(key_name: str, merchant: str, page: ListQuery) -> Query:
     """The cache's Query for a catalogue page, as ``list_products`` builds it."""
     defaults = QueryApiSettings()
     codec = CursorCodec(defaults.cursor_secret)
-    return Query(normalised_key(key_name, {"merchant": merchant}), (CATALOG_PRODUCTS, merchant),
-                 defaults.l1_ttl_seconds, defaults.l2_ttl_catalog_seconds, lambda: load_page(page, codec))
+    values = {"merchant": merchant}
+    return Query(normalised_key(key_name, values), (CATALOG_PRODUCTS, merchant),
+                 defaults.l1_ttl_seconds, defaults.l2_ttl_catalog_seconds,
+                 lambda: load_page(page, codec, defaults.cursor_read_ahead_pages,
+                                   lambda cursor: normalised_key(key_name, {**values, "cursor": cursor})))
