@@ -7,7 +7,7 @@ and prints medians, the PG/SQLite ratio and what ``explain`` says.
 
     python -m loadtests.bench_ferretdb_backends \
         --sqlite mongodb://127.0.0.1:27017 --postgresql mongodb://127.0.0.1:27018 \
-        --commits 200000 --products 50000 --rounds 7
+        --commits 10000 --products 5000 --rounds 3 --bulk 100
 
 The database (``bench_backends_<random>``) is dropped at the end on both servers.
 """
@@ -92,9 +92,10 @@ def _insert_batches(collection, docs) -> None:
 class Operations:
     """One callable per measured operation; each call picks fresh random keys."""
 
-    def __init__(self, commits: int, products: int, seed_: int) -> None:
+    def __init__(self, commits: int, products: int, seed_: int, bulk: int = 1000) -> None:
         self.aggregates = commits // AGGREGATE_VERSIONS
         self.products = products
+        self.bulk = bulk
         self.rng = random.Random(seed_)
         self.version = 1  # guarded replaces keep bumping it
 
@@ -104,7 +105,7 @@ class Operations:
             "find_one by command_id": self.find_command,
             "catalogue page (merchant, visible, category; sort price,_id; limit 21)": self.catalogue_page,
             "guarded replace_one {_id, version $lt}": self.guarded_replace,
-            "bulk_write 1,000 guarded upserts": self.bulk_upserts,
+            f"bulk_write {self.bulk:,} guarded upserts": self.bulk_upserts,
             "insert_many 1,000 commits": self.insert_many,
             "find_one by _id": self.find_by_id,
         }
@@ -134,9 +135,9 @@ class Operations:
 
     def bulk_upserts(self, db: Database) -> object:
         self.version += 1
-        start = self.rng.randrange(self.products - 1000)
+        start = self.rng.randrange(self.products - self.bulk)
         ops = [ReplaceOne({"_id": d["_id"], "version": {"$lt": d["version"]}}, d, upsert=True)
-               for d in (product_doc(n, self.version + 1_000) for n in range(start, start + 1000))]
+               for d in (product_doc(n, self.version + 1_000) for n in range(start, start + self.bulk))]
         return db[CATALOG_PRODUCTS].bulk_write(ops, ordered=False)
 
     def insert_many(self, db: Database) -> object:
@@ -169,6 +170,7 @@ def main() -> None:
     parser.add_argument("--commits", type=int, default=200_000)
     parser.add_argument("--products", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--bulk", type=int, default=1000, help="upserts per bulk_write")
     parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
     args = parser.parse_args()
 
@@ -181,7 +183,7 @@ def main() -> None:
             print(f"seeding {backend}: {args.commits} commits, {args.products} products ...", flush=True)
             print(f"  seeded in {seed(db, args.commits, args.products):.1f} s", flush=True)
 
-        ops = {k: Operations(args.commits, args.products, seed_=7) for k in dbs}
+        ops = {k: Operations(args.commits, args.products, seed_=7, bulk=args.bulk) for k in dbs}
         timings: dict[str, dict[str, list[float]]] = {k: {} for k in dbs}
         for round_ in range(args.rounds):
             for label in ops["sqlite"].plan():
