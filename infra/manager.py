@@ -128,7 +128,7 @@ def _install_one(name: str, say: Callable[[str], None]) -> None:
 
 
 def install(names: Iterable[str] | None = None, *, progress: Progress | None = None) -> None:
-    """Install what is missing (Kafka jars, FerretDB binary, redis-server and kcat)."""
+    """Install what is missing (Kafka jars, FerretDB binary, PostgreSQL, redis-server and kcat)."""
     chosen = _chosen(names)
     with _locked():
         results = _parallel(lambda n: _install_one(n, _say(progress, n)), chosen)
@@ -206,6 +206,8 @@ def down(names: Iterable[str] | None = None, *, reset: bool = False) -> dict[str
         if failures:
             raise InfraError("\n".join(failures))
         if reset:
+            for name in chosen:  # a server whose data may live elsewhere cleans it up itself
+                getattr(load(name), "reset", lambda: None)()
             targets = [paths.run()] if set(chosen) == set(NAMES) else [paths.data(n) for n in chosen]
             for target in targets:
                 shutil.rmtree(target, ignore_errors=True)

@@ -112,12 +112,13 @@ def _gone(pid: int, timeout: float) -> bool:
     return False
 
 
-def stop(name: str, markers: Sequence[str], timeout: float = 30.0) -> int | None:
-    """Stop the process in our pid file (SIGTERM, then SIGKILL). Returns its pid, or None."""
+def stop(name: str, markers: Sequence[str], timeout: float = 30.0,
+         first: signal.Signals = signal.SIGTERM) -> int | None:
+    """Stop the process in our pid file (``first``, then SIGKILL). Returns its pid, or None."""
     pid = read_pid(name, markers)
     if pid is not None:
         try:
-            os.kill(pid, signal.SIGTERM)
+            os.kill(pid, first)
             if not _gone(pid, timeout):
                 os.kill(pid, signal.SIGKILL)
                 if not _gone(pid, 10):
@@ -129,8 +130,9 @@ def stop(name: str, markers: Sequence[str], timeout: float = 30.0) -> int | None
 
 
 def spawn(name: str, argv: Sequence[str], *, cwd: Path | None = None,
-          env: dict[str, str] | None = None) -> subprocess.Popen:
-    """Start a detached server process and record its pid."""
+          env: dict[str, str] | None = None, user: str | None = None) -> subprocess.Popen:
+    """Start a detached server process and record its pid (``user``: run as that user;
+    the log and pid files stay ours)."""
     log = paths.log_file(name)
     log.parent.mkdir(parents=True, exist_ok=True)
     paths.pids().mkdir(parents=True, exist_ok=True)
@@ -140,13 +142,21 @@ def spawn(name: str, argv: Sequence[str], *, cwd: Path | None = None,
         proc = subprocess.Popen(
             [str(a) for a in argv], cwd=cwd, env={**os.environ, **(env or {})},
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True, user=user, group=_group_of(user), extra_groups=[] if user else None,
         )
     paths.pid_file(name).write_text(f"{proc.pid}\n")
     # Reap the child when it exits, so a long-lived caller (a test session) keeps no zombie
     # and proc.returncode tells wait_ready that it died. The thread never blocks exit.
     threading.Thread(target=proc.wait, name=f"reap-{name}", daemon=True).start()
     return proc
+
+
+def _group_of(user: str | None) -> int | None:
+    if user is None:
+        return None
+    import pwd
+
+    return pwd.getpwnam(user).pw_gid
 
 
 def wait_ready(name: str, check: Check, timeout: float,
@@ -166,13 +176,13 @@ def wait_ready(name: str, check: Check, timeout: float,
 
 
 def start_and_wait(name: str, argv: Sequence[str], markers: Sequence[str], check: Check,
-                   timeout: float, *, cwd: Path | None = None,
-                   env: dict[str, str] | None = None) -> int:
+                   timeout: float, *, cwd: Path | None = None, env: dict[str, str] | None = None,
+                   user: str | None = None, stop_signal: signal.Signals = signal.SIGTERM) -> int:
     """Spawn a server and wait for ``check``; a server that fails to get ready is stopped."""
-    proc = spawn(name, argv, cwd=cwd, env=env)
+    proc = spawn(name, argv, cwd=cwd, env=env, user=user)
     try:
         wait_ready(name, check, timeout, alive=lambda: proc.returncode is None)
     except BaseException:
-        stop(name, markers, timeout=10)
+        stop(name, markers, timeout=10, first=stop_signal)
         raise
     return proc.pid

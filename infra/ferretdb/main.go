@@ -1,4 +1,4 @@
-// Command ferretdb runs FerretDB v1 (a MongoDB wire-protocol server) on SQLite.
+// Command ferretdb runs FerretDB v1 (a MongoDB wire-protocol server) on SQLite or PostgreSQL.
 //
 // It wraps the embeddable package because `go install .../cmd/ferretdb` panics at
 // start-up (its generated version file is missing from the module download).
@@ -11,14 +11,33 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 
+	"github.com/FerretDB/FerretDB/build/version"
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
 
+// announce makes buildInfo tell which FerretDB and which backend answer: the embeddable
+// package reports ferretdbVersion "unknown" and names no backend, and both matter to
+// clients (query plans and speed differ per backend).
+func announce(handler string) {
+	info := version.Get()
+	if build, ok := debug.ReadBuildInfo(); ok {
+		for _, dep := range build.Deps {
+			if dep.Path == "github.com/FerretDB/FerretDB" {
+				info.Version = dep.Version
+			}
+		}
+	}
+	info.BuildEnvironment.Set("backend", handler)
+}
+
 func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
-	dataDir := flag.String("data-dir", "data", "directory for the SQLite databases")
+	handler := flag.String("handler", "sqlite", "storage backend: sqlite or postgresql")
+	dataDir := flag.String("data-dir", "data", "directory for the SQLite databases (sqlite handler)")
+	pgURL := flag.String("postgresql-url", "", "PostgreSQL connection URL (postgresql handler)")
 	debug := flag.Bool("debug", false, "log at debug level")
 	flag.Parse()
 
@@ -28,22 +47,36 @@ func main() {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
-	dir, err := filepath.Abs(*dataDir)
-	if err != nil {
-		logger.Error("bad data dir", "error", err)
-		os.Exit(2)
+	config := &ferretdb.Config{
+		Listener: ferretdb.ListenerConfig{TCP: *listen},
+		Logger:   logger,
+		Handler:  *handler,
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		logger.Error("cannot create data dir", "error", err)
+	switch *handler {
+	case "sqlite":
+		dir, err := filepath.Abs(*dataDir)
+		if err != nil {
+			logger.Error("bad data dir", "error", err)
+			os.Exit(2)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			logger.Error("cannot create data dir", "error", err)
+			os.Exit(2)
+		}
+		config.SQLiteURL = "file:" + dir + "/" // a directory URL: one SQLite file per database
+	case "postgresql":
+		if *pgURL == "" {
+			logger.Error("the postgresql handler needs -postgresql-url")
+			os.Exit(2)
+		}
+		config.PostgreSQLURL = *pgURL
+	default:
+		logger.Error("unknown handler (sqlite or postgresql)", "handler", *handler)
 		os.Exit(2)
 	}
 
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listen},
-		Logger:    logger,
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + dir + "/", // a directory URL: one SQLite file per database
-	})
+	announce(*handler)
+	f, err := ferretdb.New(config)
 	if err != nil {
 		logger.Error("cannot start", "error", err)
 		os.Exit(1)
@@ -52,7 +85,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	logger.Warn("ferretdb listening", "addr", *listen, "data", dir)
+	logger.Warn("ferretdb listening", "addr", *listen, "handler", *handler)
 	if err := f.Run(ctx); err != nil {
 		logger.Error("stopped with error", "error", err)
 		os.Exit(1)

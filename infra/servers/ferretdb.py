@@ -1,14 +1,19 @@
-"""FerretDB v1 on SQLite: a MongoDB wire-protocol server built from the Go module proxy.
+"""FerretDB v1: a MongoDB wire-protocol server built from the Go module proxy.
 
 No real MongoDB can be installed here, so ``install`` builds the small wrapper in
-infra/ferretdb (see main.go for why a wrapper) once and caches the binary per version.
+infra/ferretdb (see main.go for why a wrapper) once and caches the binary per version
+and patch set. Its storage is PostgreSQL by default (filters on scalar fields run in
+PostgreSQL instead of a scan in Go; see docs/operations.md for the measurements) or
+SQLite: ``MERCHANT_FERRETDB_BACKEND=postgresql|sqlite``.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from infra import paths, process
@@ -20,6 +25,10 @@ PORT = paths.port("MERCHANT_FERRETDB_PORT", 27017)
 PORTS = (PORT,)
 address = f"{HOST}:{PORT}"
 START_TIMEOUT = 30.0
+BACKENDS = ("postgresql", "sqlite")
+BACKEND = os.environ.get("MERCHANT_FERRETDB_BACKEND", "postgresql")
+if BACKEND not in BACKENDS:
+    raise InfraError(f"MERCHANT_FERRETDB_BACKEND={BACKEND!r}: choose {' or '.join(BACKENDS)}")
 
 
 def version() -> str:
@@ -30,12 +39,19 @@ def version() -> str:
     return match.group(1)
 
 
+def _patches() -> list[Path]:
+    """Fixes to FerretDB's own code, applied to a vendored copy at build time (see each file)."""
+    return sorted(paths.source("ferretdb", "patches").glob("*.patch"))
+
+
 def binary() -> Path:
-    return paths.artifacts() / f"ferretdb-v{version()}"
+    # The patch count is in the name so a machine with an older build rebuilds.
+    return paths.artifacts() / f"ferretdb-v{version()}-p{len(_patches())}"
 
 
 def _markers() -> tuple[str, ...]:
-    return (binary().name, str(paths.data(NAME)))
+    # "ferretdb-v": any of our builds; the working directory (our data folder) tells ours.
+    return ("ferretdb-v", str(paths.data(NAME)))
 
 
 def _go() -> str:
@@ -50,23 +66,35 @@ def installed() -> bool:
 
 
 def install() -> Path:
-    """Build the FerretDB binary into artifacts/ (cached; the first build takes minutes)."""
+    """Build the patched FerretDB binary into artifacts/ (cached; the first build takes minutes).
+
+    The wrapper module is copied to a scratch folder, its dependencies vendored there
+    (from the Go module cache), our patches applied to the vendored FerretDB, and the
+    binary built from that copy; the repository is never modified.
+    """
     target = binary()
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")  # renamed only once complete
-    result = subprocess.run(
-        # No PostgreSQL backend: SQLite is all we use, and it keeps the build smaller.
-        # -buildvcs=false: the module sits in a repository that may have no commits yet.
-        [_go(), "build", "-tags", "ferretdb_no_postgresql", "-trimpath", "-buildvcs=false",
-         "-o", str(partial), "."],
-        cwd=paths.source("ferretdb"), capture_output=True, text=True,
-    )
-    if result.returncode != 0:
-        raise InfraError(f"building FerretDB failed:\n{(result.stdout + result.stderr)[-3000:]}")
+    with tempfile.TemporaryDirectory(prefix="ferretdb-build-", dir=target.parent) as scratch:
+        for name in ("go.mod", "go.sum", "main.go"):
+            shutil.copy2(paths.source("ferretdb", name), scratch)
+        _run([_go(), "mod", "vendor"], scratch, "vendoring FerretDB's dependencies")
+        vendored = Path(scratch, "vendor", "github.com", "FerretDB", "FerretDB")
+        for patch in _patches():
+            _run(["git", "apply", "-p1", str(patch)], vendored, f"applying {patch.name}")
+        # Both backends are compiled in; -buildvcs=false: no repository around the copy.
+        _run([_go(), "build", "-mod=vendor", "-trimpath", "-buildvcs=false", "-o", str(partial), "."],
+             scratch, "building FerretDB")
     partial.rename(target)
     return target
+
+
+def _run(argv: list, cwd: str | Path, what: str) -> None:
+    result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise InfraError(f"{what} failed:\n{(result.stdout + result.stderr)[-3000:]}")
 
 
 def pid() -> int | None:
@@ -78,7 +106,14 @@ def start(timeout: float = START_TIMEOUT) -> int:
         raise InfraError("FerretDB is not installed; run `merchant infra install`")
     folder = paths.data(NAME)
     folder.mkdir(parents=True, exist_ok=True)
-    argv = [binary(), "-listen", address, "-data-dir", folder]
+    argv = [binary(), "-listen", address, "-handler", BACKEND]
+    if BACKEND == "postgresql":
+        from infra.servers import postgresql
+
+        postgresql.ensure_started()
+        argv += ["-postgresql-url", postgresql.url()]
+    else:
+        argv += ["-data-dir", folder]
     return process.start_and_wait(NAME, argv, _markers(), health, timeout, cwd=folder,
                                   env={"DO_NOT_TRACK": "1"})  # belt and braces: no telemetry
 
@@ -102,6 +137,8 @@ def health() -> tuple[bool, str]:
         return False, f"ping failed: {type(exc).__name__}: {exc}"
     finally:
         client.close()
-    # Our wrapper build reports ferretdbVersion "unknown" (no embedded version file).
-    kind = "FerretDB" if "ferretdbVersion" in info else "MongoDB"
-    return True, f"ping ok, {kind} (reports MongoDB {info.get('version')})"
+    if "ferretdbVersion" not in info:
+        return True, f"ping ok, MongoDB {info.get('version')}"
+    # Our wrapper names its backend in buildInfo (builds before it did not).
+    backend = info.get("buildEnvironment", {}).get("backend", "unknown backend")
+    return True, f"ping ok, FerretDB {info['ferretdbVersion']} on {backend} (reports MongoDB {info.get('version')})"

@@ -6,11 +6,9 @@ to check topics from outside the project, and one apt-get run serves both.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 
-from infra import paths, process
+from infra import apt, paths, process
 from infra.process import InfraError
 
 NAME = "redis"
@@ -34,17 +32,7 @@ def installed() -> bool:
 
 def install() -> str:
     """apt-get the missing packages (only when missing). Returns the redis-server path."""
-    missing = [pkg for pkg, cmd in APT_PACKAGES.items() if not shutil.which(cmd)]
-    if missing:
-        sudo = [] if os.geteuid() == 0 else (["sudo", "-n"] if shutil.which("sudo") else None)
-        if sudo is None:
-            raise InfraError(f"install as root: apt-get update && apt-get install -y {' '.join(missing)}")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        # A fresh machine's package lists may be empty or stale: update first, once.
-        for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", *missing]):
-            result = subprocess.run([*sudo, *cmd], env=env, capture_output=True, text=True)
-            if result.returncode != 0:
-                raise InfraError(f"{' '.join(cmd)} failed:\n{(result.stdout + result.stderr)[-3000:]}")
+    apt.install(pkg for pkg, cmd in APT_PACKAGES.items() if not shutil.which(cmd))
     server = shutil.which("redis-server")
     if not server:
         raise InfraError("redis-server is still missing after apt-get install")

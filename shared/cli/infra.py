@@ -17,6 +17,7 @@ app = typer.Typer(no_args_is_help=True)
 
 class Server(str, Enum):
     kafka = "kafka"
+    postgresql = "postgresql"
     ferretdb = "ferretdb"
     redis = "redis"
     smtp = "smtp"
@@ -39,7 +40,7 @@ def _progress(console):
     began = time.monotonic()
 
     def report(name: str, message: str) -> None:
-        console.print(f"[dim]{time.monotonic() - began:6.1f} s[/] [bold]{name:<8}[/] {message}")
+        console.print(f"[dim]{time.monotonic() - began:6.1f} s[/] [bold]{name:<10}[/] {message}")
 
     return report
 
@@ -58,7 +59,7 @@ def _table(console, statuses) -> None:
 
 @app.command()
 def install(only: Only = None) -> None:
-    """Install what is missing (Kafka jars, FerretDB binary, redis-server, kcat); no start."""
+    """Install what is missing (Kafka jars, FerretDB binary, PostgreSQL, redis-server, kcat); no start."""
     from infra import manager
 
     console = _console()
@@ -102,7 +103,7 @@ def down(only: Only = None,
         console.print(f"[red]infra down failed:[/] {exc}")
         raise typer.Exit(1) from None
     for name, pid in stopped.items():
-        console.print(f"{name:<8} " + (f"stopped (pid {pid})" if pid else "was not running (ours)"))
+        console.print(f"{name:<10} " + (f"stopped (pid {pid})" if pid else "was not running (ours)"))
     if reset:
         console.print(f"data deleted under {manager.paths.run()}")
 
