@@ -1,6 +1,6 @@
 """The query API, assembled by ``create_app(settings)``.
 
-Middleware, outermost first: security headers → CORS → request limits → rate limit → L1
+Middleware, outermost first: security headers → load shedding → CORS → request limits → rate limit → L1
 cache hits (answered there) → gzip → ETag → routes. All pure ASGI. The lifespan opens MongoDB and Redis, builds the cache,
 starts the invalidation subscriber and the hot-key recorder, and warms L1 up.
 """
@@ -23,6 +23,7 @@ from shared import redis as redis_factory
 from shared.http.auth import KeyResolver
 from shared.http.errors import EXCEPTION_HANDLERS
 from shared.http.health import health_routes
+from shared.http.load_shedding import LoadSheddingMiddleware
 from shared.observability.http import instrument_http
 from shared.settings import QueryApiSettings
 
@@ -123,6 +124,7 @@ def create_app(settings: QueryApiSettings | None = None) -> Starlette:
     origins = [o.strip() for o in settings.cors_allow_origins.split(",") if o.strip()]
     middleware = [
         Middleware(SecurityHeadersMiddleware),
+        Middleware(LoadSheddingMiddleware, limit=settings.max_concurrent_requests),
         *([Middleware(CorsMiddleware, allow_origins=origins)] if origins else []),
         Middleware(RequestLimitsMiddleware, max_url_bytes=settings.max_url_bytes,
                    max_body_bytes=settings.max_request_bytes),

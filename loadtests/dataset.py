@@ -1,0 +1,100 @@
+"""The load's data: merchants with keys, their published products and categories.
+
+Either read from ``merchant seed --out seed.json`` or, for a quick start, made here
+through the real paths: merchants in the database (as ``merchant merchants create``
+does), products through the command API over HTTP. The load file format is
+``{"merchants": [{merchant_id, secret_key, publishable_key, currency, categories,
+product_ids}]}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import uuid
+from pathlib import Path
+
+import httpx
+
+CATEGORIES = ("apparel", "shoes", "books", "garden", "kitchen", "toys", "sports", "beauty", "tools", "music")
+
+
+def load(path: Path) -> dict:
+    """The seed JSON in the load's format (``merchant seed --out`` files are adapted)."""
+    raw = json.loads(path.read_text())
+    merchants = []
+    for m in raw["merchants"]:
+        products = m.get("product_ids") or [p["id"] if isinstance(p, dict) else p for p in m.get("products", [])]
+        categories = m.get("categories") or sorted({p["category"] for p in m.get("products", [])
+                                                    if isinstance(p, dict) and "category" in p})
+        merchants.append({"merchant_id": m["merchant_id"], "secret_key": m["secret_key"],
+                          "publishable_key": m["publishable_key"], "currency": m.get("currency", "EUR"),
+                          "categories": categories or list(CATEGORIES), "product_ids": products})
+    return {"merchants": merchants}
+
+
+async def _create_merchants(settings, count: int) -> list[dict]:
+    from command_api.merchants import create_indexes, create_merchant
+    from shared import mongo
+
+    client = mongo.open_mongo(settings)
+    try:
+        db = mongo.database(client, settings)
+        await create_indexes(db)
+        out = []
+        for n in range(count):
+            created = await create_merchant(db, f"Load Shop {n + 1} {uuid.uuid4().hex[:4]}")
+            out.append({"merchant_id": created.merchant_id, "secret_key": created.secret_key,
+                        "publishable_key": created.publishable_key, "currency": "EUR",
+                        "categories": random.sample(CATEGORIES, 4), "product_ids": []})
+        return out
+    finally:
+        await client.close()
+
+
+async def _create_products(command_url: str, merchants: list[dict], per_merchant: int,
+                           concurrency: int = 8) -> None:
+    queue: asyncio.Queue = asyncio.Queue()
+    for m in merchants:
+        for n in range(per_merchant):
+            queue.put_nowait((m, n))
+
+    async def work(client: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            m, n = queue.get_nowait()
+            body = {"sku": f"LOAD-{n:05d}", "name": f"{random.choice(('Blue', 'Red', 'Classic', 'Eco'))} item {n}",
+                    "category": random.choice(m["categories"]),
+                    "price": {"amount": random.randint(500, 20000), "currency": m["currency"]},
+                    "stock": 1_000_000, "description": "Seeded for the load tests."}
+            for _ in range(5):  # a 409 contended / 503 under a busy machine: retry, same key
+                r = await client.post("/v1/products", json=body, headers={
+                    "Authorization": f"Bearer {m['secret_key']}", "Idempotency-Key": f"seed-{m['merchant_id']}-{n}"})
+                if r.status_code == 202:
+                    m["product_ids"].append(r.json()["id"])
+                    break
+                await asyncio.sleep(0.5)
+            else:
+                raise RuntimeError(f"could not create product {n}: {r.status_code} {r.text}")
+
+    async with httpx.AsyncClient(base_url=command_url, timeout=60) as client:
+        await asyncio.gather(*(work(client) for _ in range(concurrency)))
+
+
+async def seed(settings, command_url: str, merchants: int, products: int) -> dict:
+    made = await _create_merchants(settings, merchants)
+    await _create_products(command_url, made, max(1, products // merchants))
+    return {"merchants": made}
+
+
+async def wait_visible(query_url: str, data: dict, timeout: float = 300) -> None:
+    """Until the last product of each merchant is on the storefront (projected)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    async with httpx.AsyncClient(base_url=query_url, timeout=10) as client:
+        for m in data["merchants"]:
+            for product_id in m["product_ids"][-1:]:
+                while (await client.get(f"/v1/products/{product_id}")).status_code != 200:
+                    if loop.time() > deadline:
+                        raise TimeoutError(f"product {product_id} not projected after {timeout:.0f} s")
+                    await asyncio.sleep(0.5)
