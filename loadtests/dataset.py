@@ -98,3 +98,25 @@ async def wait_visible(query_url: str, data: dict, timeout: float = 300) -> None
                     if loop.time() > deadline:
                         raise TimeoutError(f"product {product_id} not projected after {timeout:.0f} s")
                     await asyncio.sleep(0.5)
+
+
+async def warm_cache(query_url: str, data: dict, concurrency: int = 16) -> int:
+    """Read every product page and the first page of every (category, sort) list once, so
+    the run measures a shop in service (warm caches), not a cold start. Returns requests."""
+    from loadtests.scenarios import SORTS
+
+    paths = [f"/v1/products/{p}" for m in data["merchants"] for p in m["product_ids"]]
+    categories = sorted({c for m in data["merchants"] for c in m["categories"]})
+    paths += [f"/v1/products?category={c}&sort={s}&limit=20" for c in categories for s in SORTS]
+    paths.append("/v1/categories")
+    queue: asyncio.Queue = asyncio.Queue()
+    for path in paths:
+        queue.put_nowait(path)
+
+    async def work(client: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            await client.get(queue.get_nowait())
+
+    async with httpx.AsyncClient(base_url=query_url, timeout=60) as client:
+        await asyncio.gather(*(work(client) for _ in range(concurrency)))
+    return len(paths)

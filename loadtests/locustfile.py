@@ -8,7 +8,8 @@ latency and status are written at the end, for the per-step figures of the summa
 
 Every task is exactly one request, and each user is paced at ``PER_USER_RPS``, so the
 offered rate is the shape's users × that rate. The mix (task weights, per 100 requests):
-storefront reads ~93 %, checkout 2 %, dashboard commands 2 %, merchant order lists 3 %.
+storefront reads 97 %, checkout 0.5 %, dashboard commands 0.5 %, merchant order lists 2 %
+(``MIX``). Requests leave on schedule (open loop), however slow the answers.
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ import uuid
 from array import array
 from collections import Counter, OrderedDict
 
+import gevent
 from locust import LoadTestShape, constant_throughput, events, task
 from locust.contrib.fasthttp import FastHttpUser
 
-from loadtests.scenarios import PER_USER_RPS, SCENARIOS, users_for
+from loadtests.scenarios import PER_USER_RPS, SCENARIOS, SORTS, users_for
 
-SORTS = ("newest", "price_asc", "price_desc", "name")
 OK = {200, 201, 202, 304}
 
 
@@ -51,6 +52,7 @@ class Dataset:
 
 DATA = Dataset(os.environ["LOAD_DATA"]) if os.environ.get("LOAD_DATA") else None
 COMMAND_URL = os.environ.get("LOAD_COMMAND_URL", "http://127.0.0.1:8001")
+PAGE_SIZE = int(os.environ.get("LOAD_PAGE_SIZE", "20"))
 
 
 class Recorder:
@@ -58,7 +60,8 @@ class Recorder:
 
     def __init__(self) -> None:
         self.started = time.time()
-        self.seconds, self.latency, self.status = array("f"), array("f"), array("H")
+        self.seconds, self.latency, self.status, self.kind = array("f"), array("f"), array("H"), array("B")
+        self.kinds: dict[str, int] = {}
         self.by_name: Counter = Counter()
         self.error_codes: Counter = Counter()  # "name status code" of answers other than 2xx/304
         self.orders_accepted: set[str] = set()
@@ -67,12 +70,14 @@ class Recorder:
         self.seconds.append(time.time() - self.started)
         self.latency.append(ms)
         self.status.append(status)
+        self.kind.append(self.kinds.setdefault(name, len(self.kinds)))
         self.by_name[f"{name} {status}"] += 1
 
     def write(self, path: str) -> None:
         with open(path, "w") as out:
             json.dump({"started": self.started, "t": [round(x, 3) for x in self.seconds],
                        "ms": [round(x, 2) for x in self.latency], "status": list(self.status),
+                       "kind": list(self.kind), "kinds": list(self.kinds),
                        "by_name": dict(self.by_name), "error_codes": dict(self.error_codes),
                        "orders_accepted": sorted(self.orders_accepted)}, out)
 
@@ -111,12 +116,26 @@ class Visitor(FastHttpUser):
 
     wait_time = constant_throughput(PER_USER_RPS)
     connection_timeout = 10.0
-    network_timeout = 30.0
+    network_timeout = 15.0  # commands give up after 10 s on the server (503 timeout)
+    concurrency = 64  # connections per user: room for requests still waiting on a slow answer
 
     def on_start(self) -> None:
         self.merchant = random.choice(DATA.merchants)
         self.etags: OrderedDict[str, str] = OrderedDict()
         self.walk: tuple[str, str] | None = None  # (query without cursor, next cursor)
+        # LOAD_TOUR=1: each user first makes one request of every kind (the automated test
+        # asserts each was exercised), then follows the mix.
+        self.tour = list(TOUR) if os.environ.get("LOAD_TOUR") else []
+
+    @task
+    def act(self) -> None:
+        """One request: the next of the tour (in order, waiting for it), else one drawn
+        from the mix and sent in a greenlet of its own — an open loop: the next request
+        leaves on schedule even if this one's answer is slow, so the offered rate holds."""
+        if self.tour:
+            getattr(self, self.tour.pop(0))()
+            return
+        gevent.spawn(getattr(self, random.choices(MIX_NAMES, weights=MIX_WEIGHTS)[0]))
 
     def _get(self, path: str, name: str, headers: dict | None = None):
         with self.client.get(path, name=name, headers=headers or {}, catch_response=True) as r:
@@ -129,15 +148,13 @@ class Visitor(FastHttpUser):
             _judge(r, name)
             return r
 
-    @task(30)
     def browse_category(self) -> None:
-        params = f"category={random.choice(DATA.categories)}&sort={random.choice(SORTS)}&limit=20"
+        params = f"category={random.choice(DATA.categories)}&sort={random.choice(SORTS)}&limit={PAGE_SIZE}"
         if random.random() < 0.3:
             params += f"&merchant={self.merchant['merchant_id']}"
         r = self._get(f"/v1/products?{params}", "GET /v1/products?category&sort")
         self._remember_cursor(params, r)
 
-    @task(12)
     def next_page(self) -> None:
         if self.walk is None:
             return self.browse_category()
@@ -152,11 +169,12 @@ class Visitor(FastHttpUser):
             if cursor:
                 self.walk = (params, cursor)
 
-    @task(36)
     def product_detail(self) -> None:
         _, product_id = DATA.popular_product()
+        if self.tour and self.etags:  # touring: revalidate the product just seen
+            product_id = next(reversed(self.etags))
         etag = self.etags.get(product_id)
-        if etag and random.random() < 0.6:  # a returning visitor's browser revalidates
+        if etag and (self.tour or random.random() < 0.6):  # a returning visitor's browser revalidates
             self._get(f"/v1/products/{product_id}", "GET /v1/products/{id} If-None-Match", {"If-None-Match": etag})
             return
         r = self._get(f"/v1/products/{product_id}", "GET /v1/products/{id}")
@@ -165,11 +183,9 @@ class Visitor(FastHttpUser):
             if len(self.etags) > 200:
                 self.etags.popitem(last=False)
 
-    @task(6)
     def categories(self) -> None:
         self._get("/v1/categories", "GET /v1/categories")
 
-    @task(2)
     def checkout(self) -> None:
         m = self.merchant
         lines = random.sample(m["product_ids"], k=min(len(m["product_ids"]), random.randint(1, 3)))
@@ -184,24 +200,32 @@ class Visitor(FastHttpUser):
             if random.random() < 0.1:  # a retried checkout (double click): answered once
                 self._post(f"{COMMAND_URL}/v1/orders", "POST /v1/orders (retry)", body, m["publishable_key"], idem)
 
-    @task(1)
     def change_price(self) -> None:
         product_id = random.choice(self.merchant["product_ids"])
         body = {"price": {"amount": random.randint(500, 20000), "currency": self.merchant.get("currency", "EUR")}}
         self._post(f"{COMMAND_URL}/v1/products/{product_id}/price", "POST /v1/products/{id}/price", body,
                    self.merchant["secret_key"])
 
-    @task(1)
     def adjust_stock(self) -> None:
         product_id = random.choice(self.merchant["product_ids"])
         self._post(f"{COMMAND_URL}/v1/products/{product_id}/stock", "POST /v1/products/{id}/stock",
                    {"delta": random.choice((5, 10, 20)), "reason": "restock"}, self.merchant["secret_key"])
 
-    @task(3)
     def merchant_orders(self) -> None:
         status = random.choice(("", "&status=placed"))
         self._get(f"/v1/merchant/orders?limit=20{status}", "GET /v1/merchant/orders",
                   {"Authorization": f"Bearer {self.merchant['secret_key']}"})
+
+
+# Requests per 100 of each kind: storefront reads 97 %, checkout 0.5 % (+ a retried
+# double click now and then), dashboard commands 0.5 %, merchant order lists 2 %. A shop
+# converts 1-3 % of visits of 10-20 pages each into an order: ~0.1-0.3 % of requests.
+MIX = {"browse_category": 30, "next_page": 13, "product_detail": 46, "categories": 8, "checkout": 0.5,
+       "change_price": 0.25, "adjust_stock": 0.25, "merchant_orders": 2}
+MIX_NAMES, MIX_WEIGHTS = list(MIX), list(MIX.values())
+# next_page follows browse_category's cursor; the second product_detail revalidates the first.
+TOUR = ("browse_category", "next_page", "product_detail", "product_detail", "categories", "checkout",
+        "change_price", "adjust_stock", "merchant_orders")
 
 
 class ScenarioShape(LoadTestShape):

@@ -54,9 +54,15 @@ def markdown(s: dict) -> str:
             lines.append(f"| {st['offered_rps']:.0f} | {st['achieved_rps']} | {_fmt(st['p50_ms'])} | "
                          f"{_fmt(st['p95_ms'])} | {_fmt(st['p99_ms'])} | {st['errors']:,} | "
                          f"{', '.join(f'{k}: {v:,}' for k, v in st['statuses'].items())} |")
-    lines += ["", "| request | statuses |", "|---|---|"]
-    for name, statuses in sorted(s["requests_by_type"].items()):
-        lines.append(f"| {name} | {', '.join(f'{k}: {v:,}' for k, v in sorted(statuses.items()))} |")
+    lines += ["", "| request | requests | p50 ms | p95 ms | p99 ms | statuses |", "|---|---:|---:|---:|---:|---|"]
+    by_kind = s.get("latency_by_kind") or {}
+    for name in [*(k for k in by_kind if "(" in k and k.split(" (")[0] in ("reads", "commands")),
+                 *sorted(s["requests_by_type"])]:
+        lat = by_kind.get(name, {})
+        statuses = s["requests_by_type"].get(name, {})
+        lines.append(f"| {name} | {lat.get('requests', sum(statuses.values())):,} | {_fmt(lat.get('p50_ms'))} | "
+                     f"{_fmt(lat.get('p95_ms'))} | {_fmt(lat.get('p99_ms'))} | "
+                     f"{', '.join(f'{k}: {v:,}' for k, v in sorted(statuses.items()))} |")
     if s.get("error_codes"):
         lines += ["", "Answers other than 2xx/304, by error code: " + ", ".join(
             f"{k}: {v:,}" for k, v in sorted(s["error_codes"].items())) + "."]

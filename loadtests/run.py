@@ -65,9 +65,20 @@ def _start_stack(env: dict[str, str], log_dir: Path, components: tuple[str, ...]
         for s in stack.services:
             s.wait_ready(timeout=90)
     except BaseException:
-        stack.stop()
+        _stop(stack)
         raise
     return stack
+
+
+def _stop(stack) -> None:
+    """Stop every component, even if one does not stop in time (then it is killed)."""
+    import signal
+
+    for service in stack.services:
+        try:
+            service.stop()
+        except Exception:
+            service.kill(signal.SIGKILL)
 
 
 def _settings(env: dict[str, str]):
@@ -84,6 +95,9 @@ def _run_locust(args, out: Path, data_path: Path, command_url: str, query_url: s
         env["LOAD_SECONDS"] = str(args.seconds)
     if args.rate:
         env["LOAD_RATE"] = str(args.rate)
+    if args.tour:
+        env["LOAD_TOUR"] = "1"
+    env["LOAD_PAGE_SIZE"] = str(args.page_size)
     cmd = [sys.executable, "-m", "locust", "-f", str(ROOT / "loadtests" / "locustfile.py"), "--headless",
            "--host", query_url, "--csv", str(out / "locust"), "--html", str(out / "report.html"),
            "--loglevel", "WARNING", "--only-summary", "--stop-timeout", "15"]
@@ -102,12 +116,18 @@ async def _prepare_data(args, settings, command_url: str, query_url: str, out: P
         print(f"seeded {args.merchants} merchants, {sum(len(m['product_ids']) for m in data['merchants'])} "
               f"products in {time.monotonic() - began:.0f} s", flush=True)
     await dataset.wait_visible(query_url, data)
+    if not args.cold:
+        began = time.monotonic()
+        n = await dataset.warm_cache(query_url, data)
+        print(f"warmed the caches: {n} reads in {time.monotonic() - began:.0f} s", flush=True)
     path = out / "data.json"
     path.write_text(json.dumps(data))
     return path, data
 
 
-def run(args) -> dict:
+def run(args, server_env: dict[str, str] | None = None, processes: dict[str, int] | None = None) -> dict:
+    """One run. With a running stack (``--command-url``): ``server_env`` names its database
+    and topics (else the process environment's), ``processes`` the pids to sample."""
     scenario = SCENARIOS[args.scenario].scaled(args.seconds, args.rate)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     out = Path(args.out) / f"{args.scenario}-{stamp}"
@@ -117,8 +137,8 @@ def run(args) -> dict:
     env = {**_server_env(namespace), **LOAD_ENV}
     if args.command_url:
         command_url, query_url, projector_metrics = args.command_url, args.query_url, args.projector_metrics_url
-        env = {**os.environ}
-        pids = {}
+        env = server_env or {**os.environ}
+        pids = dict(processes or {})
     else:
         from shared.kafka import ensure_topics
 
@@ -160,7 +180,7 @@ def run(args) -> dict:
         return result
     finally:
         if stack is not None:
-            stack.stop()
+            _stop(stack)
             if not args.keep:
                 asyncio.run(_drop_namespace(settings))
 
@@ -192,6 +212,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--sample-seconds", type=float, default=2.0)
     p.add_argument("--keep", action="store_true", help="Keep the run's database and topics.")
     p.add_argument("--no-check", action="store_true", help="Skip the lost-command check.")
+    p.add_argument("--cold", action="store_true", help="No cache warm-up read before the run.")
+    p.add_argument("--page-size", type=int, default=20, help="limit= of the storefront lists.")
+    p.add_argument("--tour", action="store_true", help="Each user first makes one request of every kind.")
     return p
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PER_USER_RPS = 2.0
+SORTS = ("newest", "price_asc", "price_desc", "name")  # the storefront list sorts
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,22 @@ def prepare(record: dict) -> dict:
     record["_t"] = np.asarray(record["t"], dtype=float)
     record["_ms"] = np.asarray(record["ms"], dtype=float)
     record["_status"] = np.asarray(record["status"], dtype=int)
+    record["_kind"] = np.asarray(record.get("kind", []), dtype=int)
     return record
+
+
+def latency_by_kind(record: dict) -> dict:
+    """Percentiles of storefront reads (GET), of commands (POST) and of each request kind."""
+    kinds, kind, ms = record.get("kinds", []), record["_kind"], record["_ms"]
+    if len(kind) != len(ms):
+        return {}
+    gets = np.isin(kind, [i for i, k in enumerate(kinds) if k.startswith("GET")])
+    out = {"reads (GET)": {"requests": int(gets.sum()), **percentiles(ms[gets])},
+           "commands (POST)": {"requests": int((~gets).sum()), **percentiles(ms[~gets])}}
+    for i, name in enumerate(kinds):
+        sel = kind == i
+        out[name] = {"requests": int(sel.sum()), **percentiles(ms[sel])}
+    return out
 
 
 def rss_figures(rss: list[dict], warm_up: float = RSS_WARM_UP_SECONDS) -> dict:
@@ -111,6 +126,7 @@ def summarise(record: dict, scenario: Scenario, sampler, consistency: dict | Non
         by_name.setdefault(name, {})[status] = count
     return {"scenario": scenario.name, "description": scenario.description, "meta": meta,
             "overall": overall, "steps": steps, "requests_by_type": by_name,
+            "latency_by_kind": latency_by_kind(record),
             "knee_rps": knee(steps) if scenario.name == "stress" else None,
             "rss": rss_figures(sampler.rss), "cache": cache_figures(sampler.cache),
             "projection_lag": lag_figures(sampler.lag), "consistency": consistency,
