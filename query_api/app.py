@@ -1,7 +1,7 @@
 """The query API, assembled by ``create_app(settings)``.
 
-Middleware, outermost first: security headers → load shedding → CORS → request limits → rate limit → L1
-cache hits (answered there) → gzip → ETag → routes. All pure ASGI. The lifespan opens MongoDB and Redis, builds the cache,
+Middleware, outermost first: security headers → CORS → request limits → rate limit → L1
+cache hits (answered there) → load shedding → gzip → ETag → routes. All pure ASGI. The lifespan opens MongoDB and Redis, builds the cache,
 starts the invalidation subscriber and the hot-key recorder, and warms L1 up.
 """
 
@@ -124,12 +124,13 @@ def create_app(settings: QueryApiSettings | None = None) -> Starlette:
     origins = [o.strip() for o in settings.cors_allow_origins.split(",") if o.strip()]
     middleware = [
         Middleware(SecurityHeadersMiddleware),
-        Middleware(LoadSheddingMiddleware, limit=settings.max_concurrent_requests),
         *([Middleware(CorsMiddleware, allow_origins=origins)] if origins else []),
         Middleware(RequestLimitsMiddleware, max_url_bytes=settings.max_url_bytes,
                    max_body_bytes=settings.max_request_bytes),
         Middleware(RateLimitMiddleware, rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst),
         Middleware(CacheHitMiddleware),
+        # After the L1 hits: a cached answer costs microseconds and is never shed.
+        Middleware(LoadSheddingMiddleware, limit=settings.max_concurrent_requests),
         Middleware(GZipMiddleware),
         Middleware(ETagMiddleware),
     ]
