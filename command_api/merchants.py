@@ -55,7 +55,7 @@ async def create_merchant(db: AsyncDatabase, name: str, publisher: CommitPublish
     merchant = Merchant(merchant_id, merchant_id)  # a merchant's events belong to itself
     merchant.create(name)
     await _repository(db, publisher).save(merchant, _context(merchant.id))
-    keys = await _issue_keys(db, merchant.id, ["secret", "publishable"])
+    keys = await issue_keys(db, merchant.id, ["secret", "publishable"])
     return NewMerchant(merchant.id, name, keys["secret"], keys["publishable"])
 
 
@@ -69,7 +69,7 @@ async def rotate_keys(db: AsyncDatabase, merchant_id: str, kinds: list[KeyKind],
         raise NotFound(f"No merchant {merchant_id}.")
     merchant.rotate_keys(list(kinds))
     await repo.save(merchant, _context(merchant_id))
-    keys = await _issue_keys(db, merchant_id, kinds)
+    keys = await issue_keys(db, merchant_id, kinds)
     await db[API_KEYS].update_many(
         {"merchant_id": merchant_id, "kind": {"$in": list(kinds)}, "revoked_at": None,
          "_id": {"$nin": [hash_key(k) for k in keys.values()]}},
@@ -81,7 +81,7 @@ async def merchant_exists(db: AsyncDatabase, merchant_id: str) -> bool:
     return await db[API_KEYS].find_one({"merchant_id": merchant_id, "revoked_at": None}) is not None
 
 
-async def _issue_keys(db: AsyncDatabase, merchant_id: str, kinds: list[KeyKind]) -> dict[KeyKind, str]:
+async def issue_keys(db: AsyncDatabase, merchant_id: str, kinds: list[KeyKind]) -> dict[KeyKind, str]:
     now = utc_now()
     keys: dict[KeyKind, str] = {kind: new_key(kind) for kind in kinds}
     await db[API_KEYS].insert_many([

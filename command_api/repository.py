@@ -8,6 +8,7 @@ import uuid
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 
 from cachetools import LRUCache
@@ -39,6 +40,28 @@ class CommandContext:
     def sub_command(self, suffix: str) -> str:
         """A stable command id for one step of a multi-aggregate command."""
         return f"{self.command_id}:{suffix}"
+
+
+def pending_envelopes(aggregate: Aggregate, merchant_id: str, correlation_id: str, causation_id: str, *,
+                      occurred_at: datetime | None = None,
+                      event_ids: list[uuid.UUID] | None = None) -> list[EventEnvelope]:
+    """The aggregate's pending events in their envelopes, versions following its history.
+
+    ``occurred_at`` and ``event_ids`` default to now and random ids; the seeder passes
+    backdated times and ids drawn from its seeded generator (``command_api.seeding``).
+    """
+    first = aggregate.version - len(aggregate.pending) + 1
+    stamp = {} if occurred_at is None else {"occurred_at": occurred_at}
+    envelopes = [
+        EventEnvelope(type=event_type, schema_version=current_version(event_type), aggregate_type=aggregate.aggregate_type,
+                      aggregate_id=aggregate.id, aggregate_version=first + i,
+                      merchant_id=merchant_id, correlation_id=correlation_id,
+                      causation_id=causation_id, data=data.model_dump(mode="json"),
+                      **stamp, **({} if event_ids is None else {"event_id": event_ids[i]}))
+        for i, (event_type, data) in enumerate(aggregate.pending)
+    ]
+    assert all(e.type in EVENT_TYPES for e in envelopes), "every event type is registered"
+    return envelopes
 
 
 @dataclass(frozen=True)
@@ -87,15 +110,7 @@ class Repository:
         A command already committed (a retry after a crash) returns its earlier commit.
         """
         command_id = command_id or ctx.command_id
-        first = aggregate.version - len(aggregate.pending) + 1
-        envelopes = [
-            EventEnvelope(type=event_type, schema_version=current_version(event_type), aggregate_type=aggregate.aggregate_type,
-                          aggregate_id=aggregate.id, aggregate_version=first + i,
-                          merchant_id=ctx.merchant_id, correlation_id=ctx.correlation_id,
-                          causation_id=command_id, data=data.model_dump(mode="json"))
-            for i, (event_type, data) in enumerate(aggregate.pending)
-        ]
-        assert all(e.type in EVENT_TYPES for e in envelopes), "every event type is registered"
+        envelopes = pending_envelopes(aggregate, ctx.merchant_id, ctx.correlation_id, command_id)
         commit = Commit(aggregate_type=aggregate.aggregate_type, aggregate_id=aggregate.id,
                         merchant_id=ctx.merchant_id, command_id=command_id, events=envelopes)
         try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from shared.cli import dev, events, infra, jobs, load, merchants, ops, profile, projections, serve
+from shared.cli import dev, events, infra, jobs, load, merchants, ops, profile, projections, seed, serve
 
 app = typer.Typer(help="Merchant backend: event-driven CQRS for merchants.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -24,6 +24,8 @@ app.command("profile", help="Profile a component: cpu (HTML), memory (tracemallo
 app.command("load", help="Run a locust load scenario (basic, spike, stress, endurance...) and report.",
             context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
                               "help_option_names": []})(load.load)
+app.command("seed", help="Seed merchants, products and order histories through the real write path.")(
+    seed.seed)
 app.command("dev", help="Everything: the servers and every component, Ctrl-C stops all.")(dev.dev)
 
 
