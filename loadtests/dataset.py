@@ -21,17 +21,29 @@ CATEGORIES = ("apparel", "shoes", "books", "garden", "kitchen", "toys", "sports"
 
 
 def load(path: Path) -> dict:
-    """The seed JSON in the load's format (``merchant seed --out`` files are adapted)."""
+    """The seed JSON in the load's format. ``merchant seed --out`` files name per merchant
+    its keys, currency and up to 50 product ids planned to be published; categories are
+    then read from the query API (``categories_from``) once the data is projected."""
     raw = json.loads(path.read_text())
     merchants = []
     for m in raw["merchants"]:
-        products = m.get("product_ids") or [p["id"] if isinstance(p, dict) else p for p in m.get("products", [])]
-        categories = m.get("categories") or sorted({p["category"] for p in m.get("products", [])
+        listed = m.get("products") if isinstance(m.get("products"), list) else []
+        products = m.get("product_ids") or [p["id"] if isinstance(p, dict) else p for p in listed]
+        categories = m.get("categories") or sorted({p["category"] for p in listed
                                                     if isinstance(p, dict) and "category" in p})
         merchants.append({"merchant_id": m["merchant_id"], "secret_key": m["secret_key"],
                           "publishable_key": m["publishable_key"], "currency": m.get("currency", "EUR"),
-                          "categories": categories or list(CATEGORIES), "product_ids": products})
+                          "categories": categories, "product_ids": products})
     return {"merchants": merchants}
+
+
+async def categories_from(query_url: str, data: dict) -> None:
+    """Fill in each merchant's categories from ``/v1/categories?merchant=``."""
+    async with httpx.AsyncClient(base_url=query_url, timeout=30) as client:
+        for m in data["merchants"]:
+            if not m["categories"]:
+                body = (await client.get("/v1/categories", params={"merchant": m["merchant_id"]})).json()
+                m["categories"] = [c["category"] for c in body["data"]] or list(CATEGORIES)
 
 
 async def _create_merchants(settings, count: int) -> list[dict]:
@@ -88,7 +100,8 @@ async def seed(settings, command_url: str, merchants: int, products: int) -> dic
 
 
 async def wait_visible(query_url: str, data: dict, timeout: float = 300) -> None:
-    """Until the last product of each merchant is on the storefront (projected)."""
+    """Until the last product of each merchant is on the storefront (projected); a product
+    that stays a draft is dropped from the load after the timeout instead of failing."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     async with httpx.AsyncClient(base_url=query_url, timeout=10) as client:
@@ -98,6 +111,12 @@ async def wait_visible(query_url: str, data: dict, timeout: float = 300) -> None
                     if loop.time() > deadline:
                         raise TimeoutError(f"product {product_id} not projected after {timeout:.0f} s")
                     await asyncio.sleep(0.5)
+        for m in data["merchants"]:  # drafts of a seeded catalogue are not on the storefront
+            visible = []
+            for product_id in m["product_ids"]:
+                if (await client.get(f"/v1/products/{product_id}")).status_code == 200:
+                    visible.append(product_id)
+            m["product_ids"] = visible
 
 
 async def warm_cache(query_url: str, data: dict, concurrency: int = 16) -> int:

@@ -107,8 +107,19 @@ def _run_locust(args, out: Path, data_path: Path, command_url: str, query_url: s
         return {"locust": locust}
 
 
-async def _prepare_data(args, settings, command_url: str, query_url: str, out: Path) -> tuple[Path, dict]:
-    if args.data:
+async def _prepare_data(args, settings, env: dict, command_url: str, query_url: str,
+                        out: Path) -> tuple[Path, dict]:
+    if args.seed_products:
+        data_file = out / "seed.json"
+        began = time.monotonic()
+        subprocess.run([sys.executable, "-m", "shared.cli.main", "seed", "--merchants", str(args.merchants),
+                        "--products", str(args.seed_products), "--orders", str(args.seed_orders),
+                        "--prefix", out.name, "--out", str(data_file)],
+                       env={**os.environ, **env}, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+        print(f"merchant seed: {args.merchants} merchants, {args.seed_products} products, "
+              f"{args.seed_orders} orders in {time.monotonic() - began:.0f} s", flush=True)
+        data = dataset.load(data_file)
+    elif args.data:
         data = dataset.load(Path(args.data))
     else:
         began = time.monotonic()
@@ -116,6 +127,7 @@ async def _prepare_data(args, settings, command_url: str, query_url: str, out: P
         print(f"seeded {args.merchants} merchants, {sum(len(m['product_ids']) for m in data['merchants'])} "
               f"products in {time.monotonic() - began:.0f} s", flush=True)
     await dataset.wait_visible(query_url, data)
+    await dataset.categories_from(query_url, data)
     if not args.cold:
         began = time.monotonic()
         n = await dataset.warm_cache(query_url, data)
@@ -150,7 +162,7 @@ def run(args, server_env: dict[str, str] | None = None, processes: dict[str, int
         pids = {name: s.process.pid for name, s in stack.by_component.items()}
     settings = _settings(env)
     try:
-        data_path, data = asyncio.run(_prepare_data(args, settings, command_url, query_url, out))
+        data_path, data = asyncio.run(_prepare_data(args, settings, env, command_url, query_url, out))
         load_before = os.getloadavg()
         sampler = Sampler(pids, query_url, projector_metrics, interval=args.sample_seconds).start()
         started = datetime.now(timezone.utc)
@@ -204,6 +216,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, help="Scale the scenario so its peak is this many requests/s.")
     p.add_argument("--data", help="Seed JSON from `merchant seed --out` (else a small set is made).")
     p.add_argument("--merchants", type=int, default=5)
+    p.add_argument("--seed-products", type=int, default=0,
+                   help="Seed the run's namespace with `merchant seed` (this many products) first.")
+    p.add_argument("--seed-orders", type=int, default=0, help="... and this many orders of history.")
     p.add_argument("--products", type=int, default=1000, help="In total, for the small set.")
     p.add_argument("--components", default=",".join(COMPONENTS))
     p.add_argument("--command-url"), p.add_argument("--query-url"), p.add_argument("--projector-metrics-url")
