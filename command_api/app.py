@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import orjson
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -17,6 +18,7 @@ from shared import kafka, mongo
 from shared.http.auth import KeyResolver
 from shared.http.errors import EXCEPTION_HANDLERS
 from shared.http.health import health_routes
+from shared.http.load_shedding import LoadSheddingMiddleware
 from shared.observability.http import instrument_http
 from shared.settings import CommandApiSettings
 
@@ -90,5 +92,6 @@ def create_app(settings: CommandApiSettings | None = None) -> Starlette:
         Route("/openapi.json", openapi_json, methods=["GET"]),
         *starlette_routes(),
     ]
-    return instrument_http(Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS,
+    middleware = [Middleware(LoadSheddingMiddleware, limit=settings.max_concurrent_requests)]
+    return instrument_http(Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS,
                                      lifespan=lambda app: write_side(settings)), "command-api")

@@ -41,7 +41,7 @@ _ERRORS = {
     "413": "Body larger than 64 KiB",
     "415": "Body not JSON",
     "422": "Validation failed (fields listed) or Idempotency-Key reused with another body",
-    "503": "Timed out; retry with the same Idempotency-Key",
+    "503": "Timed out, or overloaded (load shedding, Retry-After); retry with the same Idempotency-Key",
 }
 
 

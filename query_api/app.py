@@ -1,7 +1,7 @@
 """The query API, assembled by ``create_app(settings)``.
 
 Middleware, outermost first: security headers → CORS → request limits → rate limit → L1
-cache hits (answered there) → compression (br/zstd/gzip) → ETag → routes. All pure ASGI. The lifespan opens MongoDB and Redis, builds the cache,
+cache hits (answered there) → load shedding → compression (br/zstd/gzip) → ETag → routes. All pure ASGI. The lifespan opens MongoDB and Redis, builds the cache,
 starts the invalidation subscriber and the hot-key recorder, and warms L1 up.
 """
 
@@ -23,6 +23,7 @@ from shared import redis as redis_factory
 from shared.http.auth import KeyResolver
 from shared.http.errors import EXCEPTION_HANDLERS
 from shared.http.health import health_routes
+from shared.http.load_shedding import LoadSheddingMiddleware
 from shared.observability.http import instrument_http
 from shared.settings import QueryApiSettings
 
@@ -136,6 +137,8 @@ def create_app(settings: QueryApiSettings | None = None) -> Starlette:
                    max_body_bytes=settings.max_request_bytes),
         Middleware(RateLimitMiddleware, rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst),
         Middleware(CacheHitMiddleware),
+        # After the L1 hits: a cached answer costs microseconds and is never shed.
+        Middleware(LoadSheddingMiddleware, limit=settings.max_concurrent_requests),
         Middleware(CompressionMiddleware),
         Middleware(ETagMiddleware),
     ]

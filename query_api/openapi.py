@@ -101,6 +101,7 @@ def _operation(doc: RouteDoc) -> dict:
         "400": _error("Invalid parameter or cursor."),
         "414": _error("URL too long."),
         "429": _error("Rate limited; see Retry-After."),
+        "503": _error("Overloaded (load shedding); see Retry-After."),
     }
     if doc.path_params:
         responses["404"] = _error("Not found (or not yours).")

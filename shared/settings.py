@@ -51,6 +51,9 @@ class CommandApiSettings(ServerSettings):
     reservation_ttl_seconds: float = 60.0
     reconcile_interval_seconds: float = 5.0
     reconcile_grace_seconds: float = 30.0
+    # Load shedding: requests in flight beyond this get 503 overloaded at once (0: off).
+    # Commands wait on the database, so a few dozen in flight already means seconds of queue.
+    max_concurrent_requests: int = 64
 
 
 class QueryApiSettings(ServerSettings):
@@ -81,6 +84,8 @@ class QueryApiSettings(ServerSettings):
     # Rate limits per process: a token bucket per API key (merchant routes) or client IP.
     rate_limit_per_second: float = 200.0
     rate_limit_burst: int = 400
+    # Load shedding: requests in flight beyond this get 503 overloaded at once (0: off).
+    max_concurrent_requests: int = 256
     cors_allow_origins: str = "*"  # comma-separated; empty disables CORS
     max_request_bytes: int = 16 * 1024
     max_url_bytes: int = 8192

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from shared.cli import bench, dev, events, infra, jobs, merchants, ops, profile, projections, seed, serve
+from shared.cli import bench, dev, events, infra, jobs, load, merchants, ops, profile, projections, seed, serve
 
 app = typer.Typer(help="Merchant backend: event-driven CQRS for merchants.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -21,6 +21,9 @@ app.command("serve", help="Run one component in the foreground.")(serve.serve)
 app.add_typer(ops.app, name="ops", help="Ask a running process: memory report, tracemalloc.")
 app.command("profile", help="Profile a component: cpu (HTML), memory (tracemalloc), loop (lag).")(
     profile.profile)
+app.command("load", help="Run a locust load scenario (basic, spike, stress, endurance...) and report.",
+            context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+                              "help_option_names": []})(load.load)
 app.command("seed", help="Seed merchants, products and order histories through the real write path.")(
     seed.seed)
 app.command("bench", help="Our hot paths beside their baselines, side by side: medians, ratios, plots.")(

@@ -6,7 +6,7 @@ from typing import TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from shared.http.errors import ApiError, validation_fields
 
@@ -21,11 +21,16 @@ async def read_json(request: Request, max_bytes: int, *, allow_empty: bool = Fal
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise ApiError(413, "payload_too_large", f"The body exceeds {max_bytes} bytes.")
     chunks, size = [], 0
-    async for chunk in request.stream():  # counted as it arrives: a lying length cannot pass
-        size += len(chunk)
-        if size > max_bytes:
-            raise ApiError(413, "payload_too_large", f"The body exceeds {max_bytes} bytes.")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():  # counted as it arrives: a lying length cannot pass
+            size += len(chunk)
+            if size > max_bytes:
+                raise ApiError(413, "payload_too_large", f"The body exceeds {max_bytes} bytes.")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # The client gave up before its body was read (seen under overload): nothing was
+        # done and nobody reads the answer; a 4xx, not an unhandled exception (a 500).
+        raise ApiError(400, "client_disconnected", "The client disconnected before sending its body.") from None
     raw = b"".join(chunks)
     content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
     # curl -d sends form-urlencoded unless told otherwise; its body is still our JSON.

@@ -1,0 +1,71 @@
+"""The load scenarios' shapes and the summary's arithmetic (knee, RSS slope, cache ratio)."""
+
+from __future__ import annotations
+
+import pytest
+
+from loadtests.scenarios import SCENARIOS, Ramp, Scenario, Step, steps_of, users_for
+from loadtests.summary import cache_figures, knee, rss_figures
+
+
+def test_a_ramp_moves_linearly_from_the_previous_rate_and_a_step_jumps():
+    s = Scenario("x", "", (Ramp(10, 100), Step(5, 500), Step(5, 100)))
+    assert s.rate_at(0) == 0 and s.rate_at(5) == pytest.approx(50)
+    assert s.rate_at(10) == 500 and s.rate_at(14.9) == 500
+    assert s.rate_at(15) == 100
+    assert s.rate_at(20) is None
+    assert s.seconds == 20 and s.peak == 500
+
+
+def test_scaling_stretches_time_and_rate():
+    s = SCENARIOS["spike"].scaled(seconds=90, rate=250)
+    assert s.seconds == pytest.approx(90)
+    assert s.peak == pytest.approx(250)
+
+
+def test_the_scenarios_offer_what_the_issue_asks():
+    assert SCENARIOS["basic"].peak == 100
+    assert SCENARIOS["spike"].peak == 500
+    assert SCENARIOS["stress"].peak == 1000
+    endurance = SCENARIOS["endurance"]
+    assert endurance.seconds == 1800 and endurance.rate_at(1000) == 200
+    assert [rate for _, _, rate in steps_of(SCENARIOS["stress"])] == list(range(100, 1001, 100))
+    assert users_for(500) == 250
+
+
+def _step(rate, p99, errors=0):
+    return {"offered_rps": rate, "p99_ms": p99, "errors": errors}
+
+
+def test_the_knee_is_the_last_step_under_100_ms_without_errors_before_the_first_that_is_not():
+    assert knee([_step(100, 10), _step(200, 40), _step(300, 150), _step(400, 20)]) == 200
+    assert knee([_step(100, 10), _step(200, 40, errors=1)]) == 100
+    assert knee([_step(100, 120)]) is None
+
+
+def test_rss_slope_is_fitted_after_the_warm_up():
+    mb = 2**20
+    # 100 MB for the first minute (start-up growth ignored), then +1 MB per minute.
+    rss = [{"t": t, "api": (50 if t < 60 else 100 + (t - 60) / 60) * mb} for t in range(0, 600, 10)]
+    fig = rss_figures(rss, warm_up=60)["api"]
+    assert fig["slope_mb_per_hour"] == pytest.approx(60, rel=0.01)
+    assert fig["start_mb"] == 50 and fig["max_mb"] == pytest.approx(108.8, abs=0.2)
+
+
+def test_cache_hit_ratio_counts_only_the_run():
+    before = {"l1_hits": 10, "l1_misses": 10, "l2_hits": 0, "l3_loads": 10}
+    after = {"l1_hits": 100, "l1_misses": 20, "l2_hits": 5, "l3_loads": 15}
+    assert cache_figures([before, after])["hit_ratio"] == pytest.approx((100 - 5) / 100)
+
+
+def test_a_merchant_seed_out_file_is_read_as_load_data(tmp_path):
+    from loadtests.dataset import load
+
+    seed_out = {"run": {"prefix": "p"}, "merchants": [
+        {"merchant_id": "m1", "name": "Shop", "currency": "USD", "secret_key": "sk_1", "publishable_key": "pk_1",
+         "product_ids": ["a", "b"], "products": 120, "orders": 40}]}
+    path = tmp_path / "seed.json"
+    path.write_text(__import__("json").dumps(seed_out))
+    [m] = load(path)["merchants"]
+    assert m == {"merchant_id": "m1", "secret_key": "sk_1", "publishable_key": "pk_1", "currency": "USD",
+                 "categories": [], "product_ids": ["a", "b"]}
