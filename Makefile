@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install unit fuzz seed bench-commands infra-up infra-down infra-status clean
+.PHONY: run test install unit fuzz seed bench bench-commands infra-up infra-down infra-status clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,9 +37,16 @@ SEED_ARGS ?= --merchants 3 --products 1000 --orders 2000
 seed: $(STAMP)
 	$(BIN)/merchant infra up >/dev/null && $(BIN)/merchant seed $(SEED_ARGS)
 
-## The command API benchmark, beside a bare Starlette endpoint (docs/benchmarks.md).
+## Every hot path beside its baseline, 5 interleaved rounds; rewrites the generated section
+## of docs/benchmarks.md and docs/img/bench/*.png (about 5 minutes). BENCH_ARGS adds options.
+bench: $(STAMP)
+	$(BIN)/merchant infra up >/dev/null && eval "$$($(BIN)/merchant infra env)" && \
+	$(BIN)/merchant bench --out docs/benchmarks.md $(BENCH_ARGS)
+
+## The command paths only, beside a bare Starlette endpoint; prints the table.
 bench-commands: $(STAMP)
-	$(BIN)/merchant infra up >/dev/null && $(BIN)/python loadtests/bench_commands.py
+	$(BIN)/merchant infra up >/dev/null && eval "$$($(BIN)/merchant infra env)" && \
+	$(BIN)/merchant bench --only commands $(BENCH_ARGS)
 
 infra-up: $(STAMP)
 	$(BIN)/merchant infra up

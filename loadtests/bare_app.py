@@ -18,4 +18,7 @@ def create_app() -> Starlette:
     async def page(request: Request) -> Response:
         return Response(body, media_type="application/json")
 
-    return Starlette(routes=[Route("/page", page, methods=["GET"])])
+    async def ready(request: Request) -> Response:  # after /page: never on the measured route's way
+        return Response(b"ok")
+
+    return Starlette(routes=[Route("/page", page, methods=["GET"]), Route("/health/ready", ready)])

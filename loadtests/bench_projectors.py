@@ -2,10 +2,8 @@
 
     python -m loadtests.bench_projectors --events 3000
 
-1. baseline: a bare aiokafka consume loop that decodes each envelope and inserts one
-   document per event with one unordered ``bulk_write`` per batch (no read models, no
-   guards, no derived views; inserts, because upserts are FerretDB's slow path) — the
-   ceiling for "consume + bulk write";
+1. baseline: the raw consume + bulk-write loop of ``merchant bench --only projectors``
+   (``loadtests/bench/projectors.py``) — the ceiling for "consume + bulk write";
 2. the projector process (``merchant serve projectors``) over the same events, from
    start until its consumer groups have no lag;
 3. rebuild from the event store (``projectors.rebuild``) of the three streams;
@@ -24,10 +22,7 @@ import time
 import uuid
 from pathlib import Path
 
-import orjson
-from aiokafka import AIOKafkaConsumer
-from pymongo import InsertOne
-
+from loadtests.bench.projectors import consume_and_write, raw_consumer
 from projectors.rebuild import drop_shadows, rebuild
 from projectors.status import lag
 from projectors.streams import STREAMS
@@ -39,24 +34,11 @@ from tests.support.processes import stream_service
 
 
 async def baseline(settings: ProjectorSettings, db, total: int) -> float:
-    consumer = AIOKafkaConsumer(*(settings.topic(s.topic) for s in STREAMS), group_id="bench-raw",
-                                bootstrap_servers=settings.kafka_bootstrap_servers,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = raw_consumer(settings)
     await consumer.start()
-    seen, began = 0, time.monotonic()
+    began = time.monotonic()
     try:
-        while seen < total:
-            batches = await consumer.getmany(timeout_ms=200, max_records=1000)
-            ops = []
-            for records in batches.values():
-                for record in records:
-                    event = orjson.loads(record.value)
-                    ops.append(InsertOne({"aggregate_id": event["aggregate_id"],
-                                          "version": event["aggregate_version"], "data": event["data"]}))
-            if ops:
-                await db["bench_raw"].bulk_write(ops, ordered=False)
-                await consumer.commit()
-                seen += len(ops)
+        seen = await consume_and_write(consumer, db, total)
     finally:
         await consumer.stop()
     return seen / (time.monotonic() - began)

@@ -34,13 +34,13 @@ import httpx
 
 from shared import mongo
 from shared.invalidation import Change, publish
-from shared.read_models import CATALOG_PRODUCTS, CATEGORIES
+from shared.read_models import CATALOG_PRODUCTS
 from shared.redis import open_redis
 from shared.settings import ServerSettings
+from loadtests.bench.catalogue import seed
 from loadtests.raw_http import RawConnection, closed_loop, open_loop
 from tests.support.processes import free_port
 from tests.support.read_models import CATEGORIES as CATEGORY_NAMES
-from tests.support.read_models import product_doc
 
 SORTS = ("newest", "price_asc", "price_desc", "name")
 
@@ -148,23 +148,9 @@ async def storefront_mix(client, base_url: str, redis, prefix, products: list[di
     loads = after["l3_loads"] - before["l3_loads"]
     return {"requests": lookups, "l1_hits": after["l1_hits"] - before["l1_hits"],
             "l2_hits": after["l2_hits"] - before["l2_hits"], "mongo_loads": loads,
+            **{k: after.get(k, 0) - before.get(k, 0) for k in ("l1_misses", "l2_misses", "pages_dropped")},
             "hit_ratio": (lookups - loads) / lookups, "seconds": elapsed,
             "writes": int(elapsed * writes_per_second)}
-
-
-async def seed(settings: ServerSettings, n_products: int, n_merchants: int) -> tuple[list[dict], list[str]]:
-    client = mongo.open_mongo(settings)
-    db = mongo.database(client, settings)
-    merchants = [f"bench-m{i}" for i in range(n_merchants)]
-    rng = random.Random(1)
-    products = [product_doc(merchants[i % n_merchants], i, rng) for i in range(n_products)]
-    for start_at in range(0, n_products, 1000):
-        await db[CATALOG_PRODUCTS].insert_many(products[start_at:start_at + 1000])
-    await db[CATEGORIES].insert_many([
-        {"_id": f"{m}:{c}", "merchant_id": m, "category": c, "product_count": n_products // n_merchants // 5}
-        for m in merchants for c in CATEGORY_NAMES])
-    await client.close()
-    return products, merchants
 
 
 async def drop(settings: ServerSettings) -> None:
@@ -278,7 +264,9 @@ async def main(products_n: int, seconds: int, mix_requests: int) -> None:
                    f"{mix['writes']} price-change invalidations during the run; measured after a first "
                    f"pass of the same mix from a cold process, whose own ratio was "
                    f"{cold['hit_ratio'] * 100:.1f} %): "
-                   f"L1 hits {mix['l1_hits']}, L2 hits {mix['l2_hits']}, MongoDB loads {mix['mongo_loads']} "
+                   f"L1 hits {mix['l1_hits']} / misses {mix['l1_misses']}, L2 hits {mix['l2_hits']} / "
+                   f"misses {mix['l2_misses']}, MongoDB loads {mix['mongo_loads']} "
+                   f"({mix['pages_dropped']} list pages dropped by precise invalidation) "
                    f"→ **hit ratio {mix['hit_ratio'] * 100:.1f} %**.", ""]
     finally:
         for proc in procs:

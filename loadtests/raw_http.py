@@ -18,7 +18,16 @@ class RawConnection:
 
     async def get(self, path: str) -> int:
         """Send a GET and read the whole answer; returns the status."""
-        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode())
+        return await self.request("GET", path)
+
+    async def request(self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> int:
+        """Send one request (a body is sent as JSON) and read the whole answer; returns the status."""
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
+        for name, value in (headers or {}).items():
+            head += f"{name}: {value}\r\n"
+        if body:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        self.writer.write(head.encode() + b"\r\n" + body)
         head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
         length = 0

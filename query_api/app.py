@@ -1,7 +1,7 @@
 """The query API, assembled by ``create_app(settings)``.
 
 Middleware, outermost first: security headers → CORS → request limits → rate limit → L1
-cache hits (answered there) → gzip → ETag → routes. All pure ASGI. The lifespan opens MongoDB and Redis, builds the cache,
+cache hits (answered there) → compression (br/zstd/gzip) → ETag → routes. All pure ASGI. The lifespan opens MongoDB and Redis, builds the cache,
 starts the invalidation subscriber and the hot-key recorder, and warms L1 up.
 """
 
@@ -35,7 +35,7 @@ from query_api.cache.stats import CacheStats
 from query_api.cache.two_level import TwoLevelCache
 from query_api.endpoints import analytics, audit, merchant, products, reports
 from query_api.http.cache_hits import CacheHitMiddleware
-from query_api.http.compression import GZipMiddleware
+from query_api.http.compression import CompressionMiddleware
 from query_api.http.cors import CorsMiddleware
 from query_api.http.etag import ETagMiddleware
 from query_api.http.limits import RequestLimitsMiddleware
@@ -68,7 +68,15 @@ def create_app(settings: QueryApiSettings | None = None) -> Starlette:
                      retry_after=settings.l2_retry_after_seconds)
         cache = TwoLevelCache(l1, l2, epochs, stats)
         subscribed = asyncio.Event()
-        tasks = [asyncio.create_task(subscriber.listen(pubsub_redis, epochs, l1, prefix, subscribed=subscribed)),
+        async def fetch_docs(collection: str, ids: list[str]) -> list[dict]:
+            """Changed documents read back by ``_id`` (what FerretDB too answers from its key)."""
+            if len(ids) == 1:
+                doc = await db[collection].find_one({"_id": ids[0]})
+                return [doc] if doc else []
+            return await db[collection].find({"_id": {"$in": ids}}).to_list()
+
+        tasks = [asyncio.create_task(subscriber.listen(pubsub_redis, epochs, l1, prefix, subscribed=subscribed,
+                                                       fetch=fetch_docs, stats=stats)),
                  asyncio.create_task(warm_up.flush_forever(cache.hot, redis, prefix))]
         state = {"settings": settings, "mongo": client, "db": db, "redis": redis, "cache": cache,
                  "keys": KeyResolver(db), "codec": CursorCodec(settings.cursor_secret),
@@ -128,7 +136,7 @@ def create_app(settings: QueryApiSettings | None = None) -> Starlette:
                    max_body_bytes=settings.max_request_bytes),
         Middleware(RateLimitMiddleware, rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst),
         Middleware(CacheHitMiddleware),
-        Middleware(GZipMiddleware),
+        Middleware(CompressionMiddleware),
         Middleware(ETagMiddleware),
     ]
     return instrument_http(Starlette(routes=routes, middleware=middleware,

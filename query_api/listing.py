@@ -1,14 +1,27 @@
-"""Loading one page of a read model: the MongoDB query behind every list route."""
+"""Loading one page of a read model: the MongoDB query behind every list route.
+
+Read-ahead: a client that follows a cursor is walking the list, so the query for its page
+fetches the next ``ahead - 1`` pages too and hands them to the cache under the keys the
+client's next requests will have (the cursor of each is the ``next_cursor`` of the one
+before). Each is exactly the page a query at that moment would return, cached and
+invalidated like any other; on a server that must scan and sort for every query (FerretDB
+on SQLite), a walk then costs one scan per ``ahead`` pages instead of one per page.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
 from pymongo.asynchronous.collection import AsyncCollection
 
+from query_api.cache.pages import PageBounds
+from query_api.cache.two_level import Loaded
 from query_api.pagination import CursorCodec, PageRequest, Sort, fingerprint
 from query_api.read_models import View
+
+MAX_READ_AHEAD_ITEMS = 1000
 
 
 @dataclass(frozen=True)
@@ -21,7 +34,10 @@ class ListQuery:
     fields: tuple[str, ...] | None
 
 
-async def load_page(query: ListQuery, codec: CursorCodec) -> bytes:
+async def load_page(query: ListQuery, codec: CursorCodec, ahead: int = 1,
+                    key_for_cursor: Callable[[str], str] | None = None) -> bytes | Loaded:
+    """The page's body; for a keyset page also what it covers (``PageBounds``) and, when it
+    continues a walk, the pages after it (``ahead`` in all, keyed by ``key_for_cursor``)."""
     sort, page = query.sort, query.page
     projection = query.view.projection(query.fields, extra=(sort.field,))
     if page.page is not None:
@@ -29,19 +45,39 @@ async def load_page(query: ListQuery, codec: CursorCodec) -> bytes:
 
     fp = fingerprint(query.filters)
     mongo_filter = query.filters
+    lower = None
     if page.cursor:
-        value, last_id = codec.decode(page.cursor, page.sort_name, fp)
-        mongo_filter = {"$and": [query.filters, sort.after(value, last_id)]}
+        lower = codec.decode(page.cursor, page.sort_name, fp)
+        mongo_filter = {"$and": [query.filters, sort.after(*lower)]}
+    if not page.cursor or key_for_cursor is None:
+        ahead = 1  # first pages are what storefronts show; only walks read ahead
+    ahead = max(1, min(ahead, MAX_READ_AHEAD_ITEMS // page.limit))
     docs = await query.collection.find(mongo_filter, projection).sort(sort.mongo) \
-        .limit(page.limit + 1).to_list()
-    has_next = len(docs) > page.limit
-    docs = docs[:page.limit]
-    next_cursor = None
-    if has_next:
-        last = docs[-1]
-        next_cursor = codec.encode(page.sort_name, fp, last.get(sort.field), last["_id"])
-    return orjson.dumps({"data": [query.view.render(d, query.fields) for d in docs],
-                         "has_next": has_next, "next_cursor": next_cursor})
+        .limit(page.limit * ahead + 1).to_list()
+
+    pages = []  # (body, bounds, next_cursor), the requested page first
+    start = 0
+    while True:
+        chunk = docs[start:start + page.limit]
+        has_next = len(docs) > start + page.limit  # the one extra item says so, even on the last
+        upper = next_cursor = None
+        if has_next:
+            last = chunk[-1]
+            upper = (last.get(sort.field), last["_id"])
+            next_cursor = codec.encode(page.sort_name, fp, *upper)
+        body = orjson.dumps({"data": [query.view.render(d, query.fields) for d in chunk],
+                             "has_next": has_next, "next_cursor": next_cursor})
+        pages.append((body, PageBounds(frozenset(d["_id"] for d in chunk), query.filters, sort.field,
+                                       sort.direction, lower, upper), next_cursor))
+        if not has_next or len(pages) == ahead:
+            break
+        start, lower = start + page.limit, upper
+    (body, bounds, cursor), rest = pages[0], pages[1:]
+    following = []
+    for next_body, next_bounds, next_cursor in rest:
+        following.append((key_for_cursor(cursor), next_body, next_bounds))
+        cursor = next_cursor
+    return Loaded(body, bounds, tuple(following))
 
 
 async def _offset_page(query: ListQuery, projection: dict) -> bytes:

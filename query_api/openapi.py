@@ -94,7 +94,7 @@ def _operation(doc: RouteDoc) -> dict:
                            "description": "Same as `min_version`.",
                            "schema": {"type": "integer", "minimum": 1}})
     responses = {
-        "200": {"description": "OK (gzip when accepted). Carries an ETag.",
+        "200": {"description": "OK (br, zstd or gzip as `Accept-Encoding` asks). Carries an ETag.",
                 "headers": {"ETag": {"schema": _STR}, "Cache-Control": {"schema": _STR}},
                 "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{doc.response}"}}}},
         "304": {"description": "Not modified (If-None-Match matched the ETag)."},

@@ -1,4 +1,5 @@
-"""Sending a cached entry: ETag / 304, gzip when accepted, Cache-Control — no serialisation.
+"""Sending a cached entry: ETag / 304, br/zstd/gzip as negotiated, Cache-Control — no
+serialisation, and compression at most once per entry and coding.
 
 The response is a bare ASGI callable with its raw headers, so a cache hit costs a dict
 lookup and two ``send`` calls.
@@ -9,6 +10,7 @@ from __future__ import annotations
 from starlette.types import Receive, Scope, Send
 
 from query_api.cache.entry import Entry
+from query_api.http.encodings import accept_encoding, choose
 
 PUBLIC = b"public, no-cache"     # shared caches may store, but must revalidate (ETag → 304)
 PRIVATE = b"private, no-cache"   # never in a shared cache: merchant data
@@ -16,16 +18,7 @@ PRIVATE = b"private, no-cache"   # never in a shared cache: merchant data
 _JSON = (b"content-type", b"application/json")
 _VARY_PUBLIC = (b"vary", b"Accept-Encoding")
 _VARY_PRIVATE = (b"vary", b"Accept-Encoding, Authorization")
-
-
-def accepts_gzip(scope: Scope) -> bool:
-    for name, value in scope["headers"]:
-        if name == b"accept-encoding":
-            for part in value.split(b","):
-                coding, _, q = part.strip().partition(b";")
-                if coding.strip() in (b"gzip", b"*"):
-                    return q.replace(b" ", b"") not in (b"q=0", b"q=0.0", b"q=0.00", b"q=0.000")
-    return False
+_CODINGS = {"br": b"br", "zstd": b"zstd", "gzip": b"gzip"}
 
 
 def if_none_match(scope: Scope) -> bytes | None:
@@ -59,9 +52,12 @@ class CachedResponse:
             await send({"type": "http.response.body", "body": b""})
             return
         body = entry.body
-        if entry.gzip is not None and accepts_gzip(scope):
-            body = entry.gzip
-            headers.append((b"content-encoding", b"gzip"))
+        coding = choose(accept_encoding(scope["headers"]))
+        if coding is not None:
+            encoded = entry.encoded_as(coding)
+            if encoded is not None:
+                body = encoded
+                headers.append((b"content-encoding", _CODINGS[coding]))
         headers += [_JSON, (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -6,7 +6,11 @@ After a batch is durable, a projector calls ``publish`` with what changed. Two s
 - ``INCR gen:<collection>:<merchant_id>`` — a generation counter per merchant and read
   model, so a cache can key or validate entries by generation (survives a missed message);
   and ``INCR gen:<collection>:*`` (``ANY_MERCHANT``), the generation of queries that span
-  merchants (the storefront catalogue across shops, a product looked up by id);
+  merchants (the storefront catalogue across shops);
+- ``INCR gen:<collection>:id:<id>`` for each changed document (kept ``ID_GENERATION_TTL``
+  seconds after its last change), or ``INCR gen:<collection>:id:*`` for a change that names
+  no documents — so a cached single-document read (a product by id) is invalidated by a
+  change to *that* document, not by any change in the catalogue;
 - ``PUBLISH <prefix>invalidations {"collection", "merchant_id", "ids"}`` — so every query
   API process drops its in-process (L1) entries at once.
 
@@ -26,6 +30,10 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "invalidations"
 ANY_MERCHANT = "*"
+ANY_ID = "*"
+# A per-document generation outlives every cache entry validated by it (caches keep entries
+# for minutes): when it expires and restarts from 0, no entry that saw an older value is left.
+ID_GENERATION_TTL = 86_400
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,10 @@ class Change:
 
 def generation_key(collection: str, merchant_id: str) -> str:
     return f"gen:{collection}:{merchant_id}"
+
+
+def id_generation_key(collection: str, doc_id: str) -> str:
+    return f"gen:{collection}:id:{doc_id}"
 
 
 def channel(prefix: str = "") -> str:
@@ -60,6 +72,11 @@ async def publish(redis: Redis, changes: list[Change], prefix: str = "") -> bool
             for change in merge(changes):
                 pipe.incr(prefix + generation_key(change.collection, change.merchant_id))
                 pipe.incr(prefix + generation_key(change.collection, ANY_MERCHANT))
+                for doc_id in change.ids or (ANY_ID,):
+                    key = prefix + id_generation_key(change.collection, doc_id)
+                    pipe.incr(key)
+                    if doc_id != ANY_ID:
+                        pipe.expire(key, ID_GENERATION_TTL)
                 pipe.publish(channel(prefix), orjson.dumps(
                     {"collection": change.collection, "merchant_id": change.merchant_id,
                      "ids": list(change.ids)}))

@@ -64,7 +64,7 @@ class QueryApiSettings(ServerSettings):
     # long while messages flow; while the subscriber is disconnected (Redis down) they live
     # l1_ttl_unsubscribed_seconds, the staleness bound then.
     l1_max_entries: int = 20_000
-    l1_ttl_seconds: float = 60.0
+    l1_ttl_seconds: float = 300.0  # never longer than the L2 TTL of the same read
     l1_ttl_unsubscribed_seconds: float = 5.0
     # L2 (Redis) TTLs per kind of read; entries are also invalidated by generation.
     l2_ttl_catalog_seconds: float = 300.0
@@ -73,6 +73,9 @@ class QueryApiSettings(ServerSettings):
     # How long L2 is skipped after a Redis error before it is tried again.
     l2_retry_after_seconds: float = 1.0
     default_page_size: int = 20
+    # A request with a cursor (a client walking a list) loads this many pages in one query
+    # and caches the ones after it (at most 1,000 items); 1 turns read-ahead off.
+    cursor_read_ahead_pages: int = 5
     # Read-your-writes: the longest a request waits for the projection to reach a version.
     min_version_wait_seconds: float = 2.0
     # Rate limits per process: a token bucket per API key (merchant routes) or client IP.

@@ -1,42 +1,76 @@
-"""A cached response: the serialised body, its gzip form and its ETag, built once."""
+"""A cached response: the serialised body, its ETag, and its compressed forms, built once.
+
+The forms are kept per content coding (br, zstd, gzip) in the entry itself: the first
+request that asks for a coding compresses the body, every later hit on the entry sends the
+stored bytes. gzip is made with the entry (L2 stores it, see ``dump``); br and zstd only
+when some client asks for them, so a miss pays nothing for codings nobody uses.
+"""
 
 from __future__ import annotations
 
 import gzip
 import hashlib
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-# Bodies smaller than this are not worth compressing (gzip framing costs ~20 bytes).
-GZIP_MIN_BYTES = 512
+from query_api.cache.pages import PageBounds
+from query_api.http.encodings import GZIP, MIN_BYTES, compress
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Entry:
     body: bytes
-    gzip: bytes | None
     etag: str
+    encoded: dict[str, bytes] = field(default_factory=dict)  # coding -> compressed body
+    # For a list page: what it covers (L1 then drops it only on changes that can affect it).
+    page: PageBounds | None = None
 
     @classmethod
-    def build(cls, body: bytes, gzip_body: bytes | None = None) -> Entry:
-        if gzip_body is None and len(body) >= GZIP_MIN_BYTES:
-            gzip_body = gzip.compress(body, compresslevel=5, mtime=0)
+    def build(cls, body: bytes, gzip_body: bytes | None = None, page: PageBounds | None = None) -> Entry:
         digest = hashlib.blake2b(body, digest_size=12).hexdigest()
-        return cls(body, gzip_body, f'W/"{digest}"')
+        entry = cls(body, f'W/"{digest}"', page=page)
+        if gzip_body is not None:
+            entry.encoded[GZIP] = gzip_body
+        elif len(body) >= MIN_BYTES:
+            entry.encoded[GZIP] = compress(GZIP, body)
+        return entry
+
+    @property
+    def gzip(self) -> bytes | None:
+        return self.encoded.get(GZIP)
+
+    def encoded_as(self, coding: str) -> bytes | None:
+        """The body in ``coding`` (compressed now if it is the first time), or None when the
+        body is too small to be worth it."""
+        if len(self.body) < MIN_BYTES:
+            return None
+        encoded = self.encoded.get(coding)
+        if encoded is None:
+            encoded = self.encoded[coding] = compress(coding, self.body)
+        return encoded
 
 
-# L2 value layout: magic, generation (u64), flags (bit 0: payload is gzip), etag length, etag,
-# payload. Bodies above the threshold are stored gzip-compressed: that form is also what a
-# gzip client is sent, so an L2 hit needs no compression work.
+# L2 value layout: magic, generation (u64), flags, etag length, etag, [page length (u32),
+# page bounds as JSON — flag bit 1], payload. Bit 0: the payload is gzip. Bodies above the
+# threshold are stored gzip-compressed: that form is also what a gzip client is sent, so an
+# L2 hit needs no compression work. A list page's bounds travel with it, so a process that
+# takes it from L2 still drops it only on changes that affect it.
 _HEAD = struct.Struct("!2sQBB")
-_MAGIC = b"q1"
+_PAGE_LEN = struct.Struct("!I")
+_MAGIC = b"q2"
 
 
 def dump(entry: Entry, generation: int, compress_min_bytes: int) -> bytes:
     etag = entry.etag.encode()
+    flags, payload = 0, entry.body
     if entry.gzip is not None and len(entry.body) >= compress_min_bytes:
-        return _HEAD.pack(_MAGIC, generation, 1, len(etag)) + etag + entry.gzip
-    return _HEAD.pack(_MAGIC, generation, 0, len(etag)) + etag + entry.body
+        flags, payload = 1, entry.gzip
+    page = b""
+    if entry.page is not None:
+        flags |= 2
+        encoded = entry.page.to_json()
+        page = _PAGE_LEN.pack(len(encoded)) + encoded
+    return _HEAD.pack(_MAGIC, generation, flags, len(etag)) + etag + page + payload
 
 
 def load(raw: bytes) -> tuple[int, Entry] | None:
@@ -46,8 +80,16 @@ def load(raw: bytes) -> tuple[int, Entry] | None:
     _, generation, flags, etag_len = _HEAD.unpack_from(raw)
     start = _HEAD.size + etag_len
     etag = raw[_HEAD.size:start].decode()
+    page = None
+    if flags & 2:
+        (page_len,) = _PAGE_LEN.unpack_from(raw, start)
+        start += _PAGE_LEN.size
+        page = PageBounds.from_json(raw[start:start + page_len])
+        start += page_len
     payload = raw[start:]
     if flags & 1:
-        return generation, Entry(gzip.decompress(payload), payload, etag)
-    gzip_body = gzip.compress(payload, compresslevel=5, mtime=0) if len(payload) >= GZIP_MIN_BYTES else None
-    return generation, Entry(payload, gzip_body, etag)
+        return generation, Entry(gzip.decompress(payload), etag, {GZIP: payload}, page)
+    entry = Entry(payload, etag, page=page)
+    if len(payload) >= MIN_BYTES:
+        entry.encoded[GZIP] = compress(GZIP, payload)
+    return generation, entry

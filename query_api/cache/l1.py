@@ -1,12 +1,15 @@
 """L1: a bounded in-process cache (cachetools TLRU: LRU eviction, a TTL per entry).
 
 Entries are invalidated by epoch (projector messages), so their TTL can be long while the
-subscriber listens; without it they live ``unsubscribed_ttl`` seconds at most.
+subscriber listens; without it they live ``unsubscribed_ttl`` seconds at most. List pages
+that know their bounds are indexed by tag, so a precise change drops just the pages it
+affects (``drop_pages``).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cachetools import TLRUCache
@@ -19,7 +22,7 @@ from query_api.cache.epochs import Epochs, Tag
 class Slot:
     entry: Entry
     tag: Tag
-    epoch: tuple[int, int, int]
+    epoch: tuple[int, ...]  # every-change epoch (entries without bounds) or broad epoch (pages)
     ttl: float
 
 
@@ -30,26 +33,69 @@ def _expires(key: str, slot: Slot, now: float) -> float:
 class L1Cache:
     def __init__(self, epochs: Epochs, maxsize: int, unsubscribed_ttl: float = 5.0) -> None:
         self._epochs = epochs
+        self._maxsize = maxsize
         self._unsubscribed_ttl = unsubscribed_ttl
         self._slots: TLRUCache[str, Slot] = TLRUCache(maxsize, _expires, timer=time.monotonic)
+        self._pages: dict[Tag, set[str]] = {}  # tag -> keys of pages with bounds (may hold dead keys)
+
+    def _valid(self, slot: Slot) -> bool:
+        if slot.entry.page is not None:
+            return self._epochs.current_broad(slot.tag) == slot.epoch
+        return self._epochs.current(slot.tag) == slot.epoch
 
     def get(self, key: str) -> Entry | None:
         slot = self._slots.get(key)
         if slot is None:
             return None
-        if self._epochs.current(slot.tag) != slot.epoch:
+        if not self._valid(slot):
             self._slots.pop(key, None)  # invalidated since it was loaded
             return None
         return slot.entry
 
-    def put(self, key: str, entry: Entry, tag: Tag, epoch: tuple[int, int, int], ttl: float) -> None:
-        if self._epochs.current(tag) == epoch:  # not if a change arrived while loading
-            if not self._epochs.listening:  # no invalidations arrive: keep it briefly only
-                ttl = min(ttl, self._unsubscribed_ttl)
-            self._slots[key] = Slot(entry, tag, epoch, ttl)
+    def put(self, key: str, entry: Entry, tag: Tag, epoch: tuple[int, int, int],
+            broad: tuple[int, int], ttl: float) -> None:
+        """Cache ``entry``, loaded from the epochs ``epoch``/``broad`` of ``tag`` on — unless a
+        change arrived while it was loading that may have made it stale."""
+        if not self._epochs.listening:  # no invalidations arrive: keep it briefly only
+            ttl = min(ttl, self._unsubscribed_ttl)
+        if entry.page is None:
+            if self._epochs.current(tag) == epoch:
+                self._slots[key] = Slot(entry, tag, epoch, ttl)
+            return
+        if self._epochs.current_broad(tag) != broad:
+            return
+        if self._epochs.current(tag) != epoch and not self._epochs.unaffected_since(tag, epoch, entry.page):
+            return
+        self._slots[key] = Slot(entry, tag, broad, ttl)
+        keys = self._pages.setdefault(tag, set())
+        keys.add(key)
+        if len(keys) > self._maxsize:  # forget keys evicted or expired meanwhile
+            keys.intersection_update(self._slots.keys())
+
+    def has_pages(self, tags: Iterable[Tag]) -> bool:
+        return any(self._pages.get(tag) for tag in tags)
+
+    def drop_pages(self, tags: Iterable[Tag], ids: set[str], docs: list[dict] = ()) -> int:
+        """Drop the pages under ``tags`` that show one of ``ids`` or where one of ``docs``
+        (changed documents, as they are now) belongs. Returns how many were dropped."""
+        dropped = 0
+        for tag in tags:
+            keys = self._pages.get(tag, set())
+            for key in list(keys):
+                slot = self._slots.get(key)
+                if slot is None or slot.tag != tag or slot.entry.page is None:
+                    keys.discard(key)
+                    continue
+                page = slot.entry.page
+                if not ids.isdisjoint(page.ids) or any(page.affected_by(doc) for doc in docs):
+                    self._slots.pop(key, None)
+                    keys.discard(key)
+                    dropped += 1
+        return dropped
 
     def clear(self) -> None:
         self._slots.clear()
+        self._pages.clear()
 
     def __len__(self) -> int:
         return len(self._slots)

@@ -1,9 +1,10 @@
 """L2: Redis, shared by every query API process, validated by generation.
 
-Each entry records the generation (``gen:<collection>:<merchant>``, INCRemented by the
-projectors) it was loaded at; one ``MGET`` fetches the entry and the current generation
-together, so a read is one round trip and an entry from an older generation is a miss —
-even if the invalidation message was lost. When Redis fails, L2 is skipped for
+Each entry records the generation it was loaded at (``gen:<collection>:<merchant>`` for a
+query, the sum of the document's and ``id:*`` counters for a single document — both only
+grow, so the sum changes whenever either does; all INCRemented by the projectors); one
+``MGET`` fetches the entry and the current generation together, so a read is one round trip
+and an entry from an older generation is a miss — even if the invalidation message was lost. When Redis fails, L2 is skipped for
 ``retry_after`` seconds (no request waits on a dead server) and then tried again.
 """
 
@@ -14,11 +15,11 @@ import time
 
 from redis.asyncio import Redis
 
-from shared.invalidation import generation_key
+from shared.invalidation import ID_GENERATION_TTL
 
 from query_api.cache import entry as entries
 from query_api.cache.entry import Entry
-from query_api.cache.epochs import Tag, generation_scope
+from query_api.cache.epochs import Tag, generation_keys
 from query_api.cache.stats import CacheStats
 
 log = logging.getLogger(__name__)
@@ -50,11 +51,11 @@ class L2Cache:
         if not self.available:
             return None, None
         try:
-            gen_raw, raw = await self._redis.mget(self._prefix + generation_key(*generation_scope(tag)), self._key(key))
+            *gens_raw, raw = await self._redis.mget(*(self._prefix + k for k in generation_keys(tag)), self._key(key))
         except Exception as exc:
             self._failed(exc)
             return None, None
-        generation = int(gen_raw) if gen_raw else 0
+        generation = sum(int(g) for g in gens_raw if g)
         loaded = entries.load(raw) if raw else None
         if loaded is None or loaded[0] != generation:
             return generation, None
@@ -65,6 +66,6 @@ class L2Cache:
             return
         try:
             await self._redis.set(self._key(key), entries.dump(entry, generation, self._compress_min_bytes),
-                                  px=int(ttl * 1000))
+                                  px=int(min(ttl, ID_GENERATION_TTL / 2) * 1000))
         except Exception as exc:
             self._failed(exc)

@@ -15,6 +15,9 @@ class CacheStats:
     l2_skipped: int = 0  # misses while Redis was unusable
     l3_loads: int = 0
     shared_loads: int = 0  # requests that waited on another request's load (single-flight)
+    pages_dropped: int = 0  # L1 list pages a precise change affected (the others stayed)
+    read_ahead_pages: int = 0  # pages stored in L2 ahead of a cursor walk's requests
+    broad_drops: int = 0  # precise changes that fell back to dropping every page of a tag
 
     def snapshot(self) -> dict:
         out = asdict(self)

@@ -17,9 +17,21 @@ from query_api.cache.entry import Entry
 from query_api.cache.epochs import Epochs, Tag
 from query_api.cache.l1 import L1Cache
 from query_api.cache.l2 import L2Cache
+from query_api.cache.pages import PageBounds
 from query_api.cache.single_flight import SingleFlight
 from query_api.cache.stats import CacheStats
 from query_api.cache.warm_up import HotKeys
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A loader's result beyond the body: what a list page covers (``PageBounds``), and the
+    pages read ahead after it as (cache key, body, bounds) — stored in L2 for the requests
+    that will ask for them."""
+
+    body: bytes
+    page: PageBounds | None = None
+    following: tuple[tuple[str, bytes, PageBounds], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -30,7 +42,7 @@ class Query:
     tag: Tag
     l1_ttl: float
     l2_ttl: float
-    loader: Callable[[], Awaitable[bytes]]
+    loader: Callable[[], Awaitable[bytes | Loaded]]
 
 
 class TwoLevelCache:
@@ -49,11 +61,13 @@ class TwoLevelCache:
         return entry
 
     async def load(self, key: str, query: Query) -> Entry:
-        epoch = self.epochs.current(query.tag)
+        epoch, broad = self.epochs.current(query.tag), self.epochs.current_broad(query.tag)
         entry, shared = await self._flights.run((query.key, epoch), lambda: self._load(query, epoch))
         if shared:
             self.stats.shared_loads += 1
-        self.l1.put(key, entry, query.tag, epoch, query.l1_ttl)
+        # An L1 entry never outlives what L2 keeps: without invalidations (the projector could
+        # not reach Redis) the per-kind L2 TTL is the staleness bound of both levels.
+        self.l1.put(key, entry, query.tag, epoch, broad, min(query.l1_ttl, query.l2_ttl))
         return entry
 
     async def _load(self, query: Query, epoch: tuple[int, int, int]) -> Entry:
@@ -66,7 +80,13 @@ class TwoLevelCache:
         else:
             self.stats.l2_misses += 1
         self.stats.l3_loads += 1
-        entry = Entry.build(await query.loader())
+        loaded = await query.loader()
+        if isinstance(loaded, bytes):
+            loaded = Loaded(loaded)
+        entry = Entry.build(loaded.body, page=loaded.page)
         if generation is not None:
             await self.l2.put(query.key, generation, entry, query.l2_ttl)
+            for key, body, page in loaded.following:  # same generation: same moment's data
+                await self.l2.put(key, generation, Entry.build(body, page=page), query.l2_ttl)
+                self.stats.read_ahead_pages += 1
         return entry

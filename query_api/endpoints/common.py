@@ -55,4 +55,5 @@ def list_query(state, *, collection: str, filters: dict, view: View, sorts: dict
     page = PageRequest.from_params(values, state.settings.default_page_size, next(iter(sorts)))
     query = ListQuery(state.db[collection], filters, view, sorts[page.sort_name], page, values.get("fields"))
     return Query(normalised_key(key, values), tag, state.settings.l1_ttl_seconds, l2_ttl,
-                 lambda: load_page(query, state.codec))
+                 lambda: load_page(query, state.codec, state.settings.cursor_read_ahead_pages,
+                                   lambda cursor: normalised_key(key, {**values, "cursor": cursor})))

@@ -19,7 +19,7 @@ from shared.http.errors import ApiError
 from query_api.cache.two_level import Query
 from query_api.endpoints.common import RouteDoc, list_query, normalised_key, raw_key, serve_cached
 from query_api.endpoints.products import ID_PATTERN, PRODUCT_FILTERS, PRODUCT_SORTS, product_filters
-from query_api.freshness import min_version, wait_for_version
+from query_api.freshness import min_version, repair_after_fresh_read, wait_for_version
 from query_api.cache.entry import Entry
 from query_api.pagination import ASC, DESC, Sort
 from query_api.params import Param, ParamSet, page_params
@@ -113,6 +113,7 @@ async def get_order(request: Request) -> CachedResponse:
     version = min_version(request)
     if version is not None:
         doc = await wait_for_version(fetch, version, state.settings.min_version_wait_seconds)
+        await repair_after_fresh_read(state, ORDERS, merchant_id, order_id)
         return CachedResponse(Entry.build(orjson.dumps(ORDER_VIEW.render(doc, fields))), PRIVATE)
 
     async def load() -> bytes:

@@ -18,7 +18,7 @@ from query_api.cache.entry import Entry
 from query_api.cache.epochs import ANY, id_tag
 from query_api.cache.two_level import Query
 from query_api.endpoints.common import RouteDoc, list_query, normalised_key, raw_key, serve_cached
-from query_api.freshness import min_version, wait_for_version
+from query_api.freshness import min_version, repair_after_fresh_read, wait_for_version
 from query_api.pagination import ASC, DESC, Sort
 from query_api.params import Param, ParamSet, page_params
 from query_api.read_models import CATALOG_PRODUCTS, CATEGORIES, PRODUCT_VIEW
@@ -88,13 +88,15 @@ async def get_product(request: Request) -> CachedResponse:
 
     def fetch(fields: tuple[str, ...] | None):
         return state.db[CATALOG_PRODUCTS].find_one(
-            {"_id": product_id, "visible": True}, PRODUCT_VIEW.projection(fields, extra=("version",)))
+            {"_id": product_id, "visible": True},
+            PRODUCT_VIEW.projection(fields, extra=("version", "merchant_id")))
 
     version = min_version(request)
     if version is not None:  # read-your-writes: fresh from MongoDB, not from the cache
         fields = ONE_PARAMS.parse(request.query_params).get("fields")
         doc = await wait_for_version(lambda: fetch(fields), version,
                                      state.settings.min_version_wait_seconds)
+        await repair_after_fresh_read(state, CATALOG_PRODUCTS, doc["merchant_id"], product_id)
         return CachedResponse(Entry.build(orjson.dumps(PRODUCT_VIEW.render(doc, fields))), PUBLIC)
 
     def build() -> Query:

@@ -1,23 +1,21 @@
-"""gzip for responses that are not already encoded (cached entries come pre-compressed)."""
+"""Compression (br, zstd or gzip, as negotiated) for responses that are not already encoded
+(cached entries come pre-compressed, see ``query_api.cache.entry``)."""
 
 from __future__ import annotations
-
-import gzip
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from query_api.http.buffered import header, rewriting_send, set_header
-from query_api.responses import accepts_gzip
-
-MIN_BYTES = 512
+from query_api.http.encodings import MIN_BYTES, accept_encoding, choose, compress
 
 
-class GZipMiddleware:
-    def __init__(self, app: ASGIApp, min_bytes: int = MIN_BYTES, level: int = 5) -> None:
-        self.app, self.min_bytes, self.level = app, min_bytes, level
+class CompressionMiddleware:
+    def __init__(self, app: ASGIApp, min_bytes: int = MIN_BYTES) -> None:
+        self.app, self.min_bytes = app, min_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not accepts_gzip(scope):
+        coding = choose(accept_encoding(scope["headers"])) if scope["type"] == "http" else None
+        if coding is None:
             return await self.app(scope, receive, send)
 
         def wants(start: Message) -> bool:
@@ -26,9 +24,9 @@ class GZipMiddleware:
         async def rewrite(start: Message, body: bytes) -> tuple[Message, bytes]:
             if len(body) < self.min_bytes:
                 return start, body
-            body = gzip.compress(body, compresslevel=self.level, mtime=0)
+            body = compress(coding, body)
             headers = list(start.get("headers", ()))
-            headers = set_header(headers, b"content-encoding", b"gzip")
+            headers = set_header(headers, b"content-encoding", coding.encode())
             headers = set_header(headers, b"content-length", str(len(body)).encode())
             if header(start, b"vary") is None:
                 headers.append((b"vary", b"Accept-Encoding"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from shared.cli import dev, events, infra, jobs, merchants, ops, profile, projections, seed, serve
+from shared.cli import bench, dev, events, infra, jobs, merchants, ops, profile, projections, seed, serve
 
 app = typer.Typer(help="Merchant backend: event-driven CQRS for merchants.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -23,6 +23,8 @@ app.command("profile", help="Profile a component: cpu (HTML), memory (tracemallo
     profile.profile)
 app.command("seed", help="Seed merchants, products and order histories through the real write path.")(
     seed.seed)
+app.command("bench", help="Our hot paths beside their baselines, side by side: medians, ratios, plots.")(
+    bench.bench)
 app.command("dev", help="Everything: the servers and every component, Ctrl-C stops all.")(dev.dev)
 
 

@@ -207,13 +207,13 @@ async def test_without_invalidations_l1_keeps_entries_only_briefly():
     entry = Entry.build(b"{}")
     tag = ("catalog_products", "m1")
     epochs.listening = False
-    l1.put("k", entry, tag, epochs.current(tag), ttl=60)
+    l1.put("k", entry, tag, epochs.current(tag), epochs.current_broad(tag), ttl=60)
     assert l1.get("k") is entry
     deadline = clock.monotonic() + 2
     while l1.get("k") is not None:
         assert clock.monotonic() < deadline
         await asyncio.sleep(0.01)
     epochs.listening = True
-    l1.put("k", entry, tag, epochs.current(tag), ttl=60)
+    l1.put("k", entry, tag, epochs.current(tag), epochs.current_broad(tag), ttl=60)
     await asyncio.sleep(0.1)
     assert l1.get("k") is entry

@@ -11,7 +11,8 @@ from shared.http.errors import ApiError
 from query_api.http.rate_limit import TokenBuckets
 from query_api.pagination import ASC, DESC, CursorCodec, Sort
 from query_api.params import Param, ParamSet
-from query_api.responses import accepts_gzip, etag_matches
+from query_api.http.encodings import choose
+from query_api.responses import etag_matches
 
 
 def test_cursor_round_trips_and_rejects_tampering_and_other_queries():
@@ -60,10 +61,14 @@ def test_token_bucket_allows_a_burst_then_limits_then_refills():
 
 
 @pytest.mark.parametrize(("header", "expected"), [
-    (b"gzip, deflate, br", True), (b"br;q=1.0, gzip;q=0.8", True), (b"gzip;q=0", False),
-    (b"identity", False), (b"*", True)])
-def test_accept_encoding_negotiation(header, expected):
-    assert accepts_gzip({"headers": [(b"accept-encoding", header)]}) is expected
+    (b"gzip, deflate, br", "br"), (b"gzip, deflate", "gzip"), (b"zstd, gzip", "zstd"),
+    (b"br;q=1.0, gzip;q=0.8", "br"), (b"br;q=0.5, gzip;q=0.8", "gzip"),
+    (b"br;q=0.5, zstd;q=0.9, gzip;q=0.8", "zstd"), (b"gzip;q=0", None), (b"br;q=0, gzip", "gzip"),
+    (b"identity", None), (b"*", "br"), (b"*;q=0.1, gzip;q=0.5", "gzip"), (b"*, br;q=0", "zstd"),
+    (b"GZIP;Q=1", "gzip"), (b"gzip;q=0.4, identity;q=0.9", None), (b"gzip;q=abc", None),
+    (b"", None), (None, None), (b"deflate, compress", None)])
+def test_accept_encoding_negotiation_respects_q_values(header, expected):
+    assert choose(header) == expected
 
 
 def test_etag_matching_is_weak_and_accepts_lists_and_star():

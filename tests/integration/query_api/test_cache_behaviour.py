@@ -81,3 +81,109 @@ async def test_min_version_not_reached_is_409_with_retry_after(client, product):
 async def test_product_not_yet_projected_with_min_version_is_409_not_404(client):
     response = await client.get("/v1/products/p-not-yet", params={"min_version": 1})
     assert response.status_code == 409
+
+
+async def test_a_change_to_one_product_keeps_other_products_in_l2(client, app_state, server_env, settings,
+                                                                  mongo_db, new_merchant_id):
+    """L2 validates a product page by that product's generation, not the whole catalogue's."""
+    from shared.invalidation import Change, publish
+    from tests.integration.query_api.conftest import query_settings, running_query_api
+
+    changed, kept = product_doc(new_merchant_id, 1), product_doc(new_merchant_id, 2)
+    await mongo_db[CATALOG_PRODUCTS].insert_many([changed, kept])
+    for doc in (changed, kept):
+        assert (await client.get(f"/v1/products/{doc['_id']}")).status_code == 200  # both in L2
+    await publish(app_state["redis"], [Change(CATALOG_PRODUCTS, new_merchant_id, (changed["_id"],))],
+                  settings.kafka_topic_prefix)
+    async with running_query_api(query_settings(server_env)) as (other, other_state):
+        for doc in (changed, kept):
+            assert (await other.get(f"/v1/products/{doc['_id']}")).status_code == 200
+        stats = other_state["cache"].stats
+        assert (stats.l2_hits, stats.l3_loads) == (1, 1)  # kept: from L2; changed: reloaded
+
+
+async def test_a_change_drops_only_the_list_pages_it_affects(client, app_state, mongo_db, settings,
+                                                             new_merchant_id):
+    """Pages by price, 5 a page: a price change reloads the page showing the product and the
+    page it moves into (found by reading the product back), and no other page."""
+    from shared.invalidation import Change, publish
+
+    docs = [product_doc(new_merchant_id, i) for i in range(20)]
+    for i, doc in enumerate(docs):
+        doc["price"], doc["price_amount"] = {"amount": 1000 + 10 * i, "currency": "EUR"}, 1000 + 10 * i
+    await mongo_db[CATALOG_PRODUCTS].insert_many(docs)
+    params = {"merchant": new_merchant_id, "sort": "price_asc", "limit": 5}
+    cursors, pages = [None], []
+    for _ in range(4):  # walk the four pages; then read them again so each is in L1
+        response = await client.get("/v1/products", params={**params, **({"cursor": cursors[-1]} if cursors[-1] else {})})
+        pages.append(response.json())
+        cursors.append(response.json()["next_cursor"])
+    paths = [{**params, **({"cursor": c} if c else {})} for c in cursors[:4]]
+    for p in paths:
+        await client.get("/v1/products", params=p)
+    stats = app_state["cache"].stats
+    # The cheapest product (page 1) now costs 1,125: it moves to page 3 (1120..1140).
+    moved = docs[0]
+    await mongo_db[CATALOG_PRODUCTS].update_one({"_id": moved["_id"]}, {"$set": {
+        "price": {"amount": 1125, "currency": "EUR"}, "price_amount": 1125, "version": 2}})
+    before = stats.snapshot()
+    await publish(app_state["redis"], [Change(CATALOG_PRODUCTS, new_merchant_id, (moved["_id"],))],
+                  settings.kafka_topic_prefix)
+    for _ in range(100):  # the message, then the read-back, reach the subscriber
+        if stats.pages_dropped - before["pages_dropped"] >= 2:
+            break
+        await asyncio.sleep(0.02)
+    hits_before = stats.l1_hits
+    served = [(await client.get("/v1/products", params=p)).json() for p in paths]
+    assert stats.pages_dropped - before["pages_dropped"] == 2
+    assert stats.l1_hits - hits_before == 2  # pages 2 and 4 were still cached
+    assert moved["_id"] not in {d["id"] for d in served[0]["data"]}
+    assert moved["_id"] in {d["id"] for d in served[2]["data"]}
+    assert served[1] == pages[1] and served[3] == pages[3]
+
+
+async def test_a_cursor_walk_reads_ahead(client, app_state, mongo_db, new_merchant_id):
+    """Following cursors, a walk of 10 pages costs 3 queries: page 1, then pages 2-6 and
+    7-10 (read-ahead of 5), the pages after each first one served from L2."""
+    docs = [product_doc(new_merchant_id, i) for i in range(50)]
+    await mongo_db[CATALOG_PRODUCTS].insert_many(docs)
+    stats = app_state["cache"].stats
+    before = stats.snapshot()
+    seen, cursor = [], None
+    while True:
+        params = {"merchant": new_merchant_id, "limit": 5, "sort": "name", **({"cursor": cursor} if cursor else {})}
+        body = (await client.get("/v1/products", params=params)).json()
+        seen += [d["id"] for d in body["data"]]
+        cursor = body["next_cursor"]
+        if not body["has_next"]:
+            break
+    assert sorted(seen) == sorted(d["_id"] for d in docs) and len(seen) == len(set(seen))
+    after = stats.snapshot()
+    assert after["l3_loads"] - before["l3_loads"] == 3
+    assert after["l2_hits"] - before["l2_hits"] == 7
+    assert after["read_ahead_pages"] - before["read_ahead_pages"] == 7
+
+
+async def test_a_read_your_writes_read_repairs_the_caches(client, app_state, server_env, mongo_db, new_merchant_id):
+    """Between the projector's read-model write and its invalidation, a min_version read that
+    finds the new version invalidates the caches itself: the plain reads after it, in this
+    process (L1) and in another one (L2), get the new price though no projector signalled."""
+    from tests.integration.query_api.conftest import query_settings, running_query_api
+
+    product = product_doc(new_merchant_id, 7)
+    await mongo_db[CATALOG_PRODUCTS].insert_one(product)
+    path = f"/v1/products/{product['_id']}"
+    lists = {"merchant": new_merchant_id}
+    old = (await client.get(path)).json()["price"]["amount"]
+    await client.get("/v1/products", params=lists)
+    assert (await client.get(path)).json()["price"]["amount"] == old  # cached now, L1 and L2
+    await mongo_db[CATALOG_PRODUCTS].update_one({"_id": product["_id"]}, {"$set": {
+        "price": {"amount": old + 1, "currency": "EUR"}, "price_amount": old + 1, "version": 2}})
+    assert (await client.get(path)).json()["price"]["amount"] == old  # the window: not signalled yet
+    fresh = await client.get(path, params={"min_version": 2})
+    assert fresh.json()["price"]["amount"] == old + 1
+    assert (await client.get(path)).json()["price"]["amount"] == old + 1
+    listed = (await client.get("/v1/products", params=lists)).json()["data"]
+    assert [p["price"]["amount"] for p in listed] == [old + 1]
+    async with running_query_api(query_settings(server_env)) as (other, _):
+        assert (await other.get(path)).json()["price"]["amount"] == old + 1

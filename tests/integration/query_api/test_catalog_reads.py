@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 
+import brotli
 import pytest
+import zstandard
 
 from shared.read_models import CATALOG_PRODUCTS, CATEGORIES
 from tests.support.read_models import product_doc
@@ -159,4 +161,42 @@ async def test_gzip_body_on_the_wire_is_the_json_compressed(client, shop):
                              headers={"Accept-Encoding": "gzip"}) as response:
         raw = b"".join([chunk async for chunk in response.aiter_raw()])
     assert gzip.decompress(raw) == plain.content
+    assert len(raw) < len(plain.content) / 2
+
+
+DECODERS = {"gzip": gzip.decompress, "br": brotli.decompress,
+            "zstd": lambda raw: zstandard.ZstdDecompressor().decompressobj().decompress(raw)}
+
+
+@pytest.mark.parametrize(("accept", "coding"), [
+    ("br", "br"), ("zstd", "zstd"), ("gzip", "gzip"), ("gzip, deflate, br, zstd", "br"),
+    ("br;q=0.2, zstd;q=0.9, gzip;q=0.5", "zstd"), ("br;q=0, zstd;q=0, gzip", "gzip"),
+    ("gzip;q=0.3, identity", None)])
+async def test_each_encoding_on_the_wire_is_the_json_compressed(client, shop, accept, coding):
+    params = {"merchant": shop["merchant_id"], "limit": 50}
+    plain = await client.get("/v1/products", params=params, headers={"Accept-Encoding": "identity"})
+    for _ in range(2):  # a miss or first use of the coding, then the stored form
+        async with client.stream("GET", "/v1/products", params=params,
+                                 headers={"Accept-Encoding": accept}) as response:
+            raw = b"".join([chunk async for chunk in response.aiter_raw()])
+        assert response.headers.get("content-encoding") == coding
+        assert response.headers["vary"] == "Accept-Encoding"
+        assert response.headers["etag"] == plain.headers["etag"]  # one representation's validator
+        assert int(response.headers["content-length"]) == len(raw)
+        if coding is None:
+            assert raw == plain.content
+        else:
+            assert DECODERS[coding](raw) == plain.content
+            assert len(raw) < len(plain.content) / 2
+
+
+@pytest.mark.parametrize("coding", ["br", "zstd", "gzip"])
+async def test_uncached_responses_are_compressed_as_negotiated(client, coding):
+    """Responses built outside the cache (here the OpenAPI document) are encoded by the middleware."""
+    plain = await client.get("/openapi.json", headers={"Accept-Encoding": "identity"})
+    async with client.stream("GET", "/openapi.json", headers={"Accept-Encoding": f"{coding}, identity;q=0.1"}) as response:
+        raw = b"".join([chunk async for chunk in response.aiter_raw()])
+    assert response.headers["content-encoding"] == coding
+    assert "Accept-Encoding" in response.headers["vary"]
+    assert DECODERS[coding](raw) == plain.content
     assert len(raw) < len(plain.content) / 2

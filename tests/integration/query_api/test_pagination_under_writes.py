@@ -4,8 +4,9 @@ when the walk began is seen exactly once, for every sort.
 The four sorts are walked at the same time while a writer inserts 500 products (and
 announces them as a projector would), so the walks really interleave with the writes.
 ``QUERY_PAGINATION_PRODUCTS`` scales the fixture. The suite uses 1,000 (+100 inserted):
-FerretDB scans the whole collection for every page (no index use, ~1 s per page at 5,000
-products here), so the issue's 5,000 (+500) run takes ~10 minutes; it is run on demand:
+FerretDB scans and sorts the whole collection for every query (only ``_id`` filters are
+pushed down), so the issue's 5,000 (+500) run takes ~3 minutes even with the cursor
+read-ahead (one query per 5 pages; it took 18 minutes without); it is run on demand:
 ``QUERY_PAGINATION_PRODUCTS=5000 pytest --timeout 2400 tests/integration/query_api/test_pagination_under_writes.py``
 """
 

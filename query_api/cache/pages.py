@@ -1,0 +1,119 @@
+"""What a cached list page covers, so a change drops only the pages it can affect.
+
+A keyset page holds the items of a filter that lie, in its sort order, after ``lower``
+(the cursor's position; none for a first page) up to ``upper`` (its last item, when more
+follow; none for the last page). A changed document affects the page only if the page
+holds it (its old values are on show), or if its new values match the filter and fall in
+that range (it now belongs there). Anything this module cannot decide — an operator it does
+not know, values of other types — counts as affecting: a needless reload, never a stale page.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+Position = tuple[Any, str]  # (sort value, _id)
+
+
+@dataclass(frozen=True, slots=True)
+class PageBounds:
+    ids: frozenset[str]
+    filters: dict
+    field: str
+    direction: int  # 1 ascending, -1 descending
+    lower: Position | None
+    upper: Position | None
+
+    def to_json(self) -> bytes:
+        """For L2; datetimes tagged so they come back as datetimes, not strings."""
+        return orjson.dumps([sorted(self.ids), _tag(self.filters), self.field, self.direction,
+                             _tag(self.lower), _tag(self.upper)])
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> PageBounds:
+        ids, filters, field, direction, lower, upper = _untag(orjson.loads(raw))
+        return cls(frozenset(ids), filters, field, direction,
+                   tuple(lower) if lower else None, tuple(upper) if upper else None)
+
+    def affected_by(self, doc: dict) -> bool:
+        """Whether ``doc`` (a changed document's current state) now belongs in this page."""
+        try:
+            if not matches(self.filters, doc):
+                return False
+            position = (doc[self.field], doc["_id"])
+            if self.direction < 0:  # descending: "after" means smaller
+                after_lower = self.lower is None or position < self.lower
+                before_upper = self.upper is None or position >= self.upper
+            else:
+                after_lower = self.lower is None or position > self.lower
+                before_upper = self.upper is None or position <= self.upper
+            return after_lower and before_upper
+        except (KeyError, TypeError, ValueError, re.error):
+            return True
+
+
+_KNOWN = frozenset({"$gte", "$lte", "$gt", "$lt", "$in", "$ne", "$regex"})
+
+
+def _compare(op: str, value: Any, operand: Any) -> bool:
+    if op == "$gte":
+        return value >= operand
+    if op == "$lte":
+        return value <= operand
+    if op == "$gt":
+        return value > operand
+    if op == "$lt":
+        return value < operand
+    if op == "$in":
+        return value in operand
+    if op == "$ne":
+        return value != operand
+    if op == "$regex":
+        return isinstance(value, str) and re.search(operand, value) is not None
+    raise ValueError(op)  # unknown: the caller treats the page as affected
+
+
+def matches(filters: dict, doc: dict) -> bool:
+    """Whether ``doc`` matches a MongoDB filter of the forms the list routes build."""
+    for key, condition in filters.items():
+        if key == "$and":
+            if not all(matches(f, doc) for f in condition):
+                return False
+        elif key == "$or":
+            if not any(matches(f, doc) for f in condition):
+                return False
+        elif key.startswith("$"):
+            raise ValueError(key)
+        elif isinstance(condition, dict) and condition and all(k.startswith("$") for k in condition):
+            if not _KNOWN.issuperset(condition):
+                raise ValueError(condition)  # unknown: the caller treats the page as affected
+            if key not in doc or not all(_compare(op, doc[key], operand) for op, operand in condition.items()):
+                return False
+        elif doc.get(key) != condition:
+            return False
+    return True
+
+
+def _tag(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"$date": value.isoformat()}
+    if isinstance(value, dict):
+        return {k: _tag(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_tag(v) for v in value]
+    return value
+
+
+def _untag(value: Any) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1 and "$date" in value:
+            return datetime.fromisoformat(value["$date"])
+        return {k: _untag(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_untag(v) for v in value]
+    return value

@@ -1,0 +1,146 @@
+"""Precise invalidation of cached list pages: a change drops the pages it can affect, and
+only those (query_api.cache.pages, L1Cache.drop_pages, subscriber.apply)."""
+
+from __future__ import annotations
+
+import orjson
+
+from query_api.cache.entry import Entry
+from query_api.cache.epochs import Epochs
+from query_api.cache.l1 import L1Cache
+from query_api.cache.pages import PageBounds, matches
+from query_api.cache.subscriber import apply
+
+C, M = "catalog_products", "m1"
+FILTERS = {"visible": True, "merchant_id": M, "category": "hats", "price_amount": {"$gte": 100, "$lte": 900}}
+
+
+def doc(i: str, price: int, **overrides) -> dict:
+    return {"_id": i, "visible": True, "merchant_id": M, "category": "hats", "price_amount": price, **overrides}
+
+
+def price_page(ids, lower, upper, direction=1) -> PageBounds:
+    return PageBounds(frozenset(ids), FILTERS, "price_amount", direction, lower, upper)
+
+
+def test_filter_matching_covers_the_forms_the_routes_build():
+    assert matches(FILTERS, doc("a", 500))
+    assert not matches(FILTERS, doc("a", 950))
+    assert not matches(FILTERS, doc("a", 500, category="socks"))
+    assert not matches(FILTERS, doc("a", 500, visible=False))
+    assert matches({"stock_status": {"$in": ["in_stock", "low_stock"]}}, {"stock_status": "low_stock"})
+    assert matches({"name_lower": {"$regex": "^bo"}}, {"name_lower": "boots"})
+    assert not matches({"name_lower": {"$regex": "^bo"}}, {"name_lower": "hat"})
+    assert not matches({"price_amount": {"$gte": 1}}, {})  # a missing field matches no range
+
+
+def test_a_document_belongs_in_a_page_only_inside_its_range():
+    middle = price_page({"b", "c"}, lower=(200, "a"), upper=(400, "c"))
+    assert middle.affected_by(doc("x", 300))          # moved into the range
+    assert middle.affected_by(doc("b", 400))          # ties the last item, id before it: inside
+    assert not middle.affected_by(doc("z", 400))      # (400, "z") after the last item: next page
+    assert not middle.affected_by(doc("x", 150))      # before the cursor: an earlier page
+    assert not middle.affected_by(doc("x", 500))
+    assert not middle.affected_by(doc("x", 300, category="socks"))  # not in this list at all
+    first = price_page({"a"}, lower=None, upper=(200, "a"))
+    assert first.affected_by(doc("x", 100)) and not first.affected_by(doc("x", 300))
+    last = price_page({"d"}, lower=(400, "c"), upper=None)
+    assert last.affected_by(doc("x", 900)) and not last.affected_by(doc("x", 300))
+    newest_first = price_page({"b"}, lower=(400, "c"), upper=(200, "a"), direction=-1)
+    assert newest_first.affected_by(doc("x", 300)) and not newest_first.affected_by(doc("x", 500))
+
+
+def test_undecidable_documents_count_as_affecting():
+    page = price_page({"b"}, lower=None, upper=(400, "c"))
+    assert page.affected_by(doc("x", "not a number"))  # types that do not compare
+    assert PageBounds(frozenset(), {"x": {"$where": "1"}}, "price_amount", 1, None, None).affected_by(doc("x", 1))
+
+
+def cache_with_pages() -> tuple[L1Cache, Epochs]:
+    epochs = Epochs()
+    epochs.listening = True
+    l1 = L1Cache(epochs, 100)
+    tag = (C, M)
+    pages = {"p1": price_page({"a", "b"}, None, (200, "b")), "p2": price_page({"c", "d"}, (200, "b"), (400, "d")),
+             "p3": price_page({"e"}, (400, "d"), None)}
+    for key, bounds in pages.items():
+        l1.put(key, Entry.build(key.encode(), page=bounds), tag, epochs.current(tag), epochs.current_broad(tag), 60)
+    for key, other in (("product-a", (C, "id:a")), ("categories", ("categories", M))):
+        l1.put(key, Entry.build(key.encode()), other, epochs.current(other), epochs.current_broad(other), 60)
+    return l1, epochs
+
+
+def message(*ids: str) -> bytes:
+    return orjson.dumps({"collection": C, "merchant_id": M, "ids": list(ids)})
+
+
+def test_a_change_drops_the_pages_showing_it_and_keeps_the_others():
+    l1, epochs = cache_with_pages()
+    assert apply(message("c"), epochs, l1)[:3] == (C, M, ["c"])  # documents to read back
+    assert l1.get("p2") is None  # showed "c": its old values must not be served
+    assert l1.get("p1") is not None and l1.get("p3") is not None
+    assert l1.get("product-a") is not None  # another product's page
+    assert l1.get("categories") is not None  # another read model
+    # read back: "c" now costs 150, so it belongs in the first page
+    l1.drop_pages([(C, M)], set(), [doc("c", 150)])
+    assert l1.get("p1") is None and l1.get("p3") is not None
+
+
+def test_a_page_loading_during_a_precise_change_is_cached_only_if_unaffected():
+    tag = (C, M)
+    for changed_doc, cached in ((None, False), (doc("e", 950), True), (doc("e", 150), False)):
+        l1, epochs = cache_with_pages()
+        before, broad = epochs.current(tag), epochs.current_broad(tag)
+        *_, change = apply(message("e"), epochs, l1)
+        if changed_doc is not None:  # read back: now outside (950) or inside (150) the page
+            change.docs = [changed_doc]
+        page = Entry.build(b"p4", page=price_page({"f"}, None, (200, "f")))
+        l1.put("p4", page, tag, before, broad, 60)
+        assert (l1.get("p4") is not None) is cached, changed_doc
+    l1, epochs = cache_with_pages()  # a page showing the changed product: never
+    before, broad = epochs.current(tag), epochs.current_broad(tag)
+    *_, change = apply(message("f"), epochs, l1)
+    change.docs = [doc("f", 950)]
+    l1.put("p4", Entry.build(b"p4", page=price_page({"f"}, None, (200, "f"))), tag, before, broad, 60)
+    assert l1.get("p4") is None
+
+
+def test_big_changes_and_changes_without_ids_drop_every_page():
+    for ids in ([], [f"x{i}" for i in range(51)]):
+        l1, epochs = cache_with_pages()
+        assert apply(message(*ids), epochs, l1) is None
+        assert all(l1.get(k) is None for k in ("p1", "p2", "p3"))
+    l1, epochs = cache_with_pages()  # without read-back (no fetch): every page too
+    assert apply(message("c"), epochs, None) is None
+    assert all(l1.get(k) is None for k in ("p1", "p2", "p3"))
+
+
+def test_a_failed_read_back_drops_every_page():
+    import asyncio
+
+    from query_api.cache.stats import CacheStats
+    from query_api.cache.subscriber import recheck
+
+    l1, epochs = cache_with_pages()
+
+    async def failing(collection, ids):
+        raise ConnectionError("MongoDB away")
+
+    stats = CacheStats()
+    *_, change = apply(message("d"), epochs, l1)
+    asyncio.run(recheck(failing, epochs, l1, stats, C, M, ["d"], change))
+    assert l1.get("p1") is None and l1.get("p3") is None
+    assert stats.broad_drops == 1
+
+
+def test_page_bounds_survive_l2():
+    from datetime import UTC, datetime
+
+    from query_api.cache import entry as entries
+
+    when = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    bounds = PageBounds(frozenset({"a", "b"}), {"merchant_id": M, "placed_at": {"$gte": when}}, "created_at", -1,
+                        (when, "b"), None)
+    generation, back = entries.load(entries.dump(Entry.build(b"x" * 2000, page=bounds), 3, 1024))
+    assert generation == 3 and back.page == bounds and back.body == b"x" * 2000
+    assert back.page.affected_by({"_id": "c", "merchant_id": M, "placed_at": when, "created_at": datetime(2026, 1, 1, tzinfo=UTC)})
