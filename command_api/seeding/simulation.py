@@ -26,9 +26,8 @@ import heapq
 import random
 import struct
 import uuid
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bson import ObjectId
@@ -45,50 +44,11 @@ from command_api.event_store import Commit
 from command_api.repository import pending_envelopes
 from command_api.seeding import vocabulary as vocab
 from command_api.seeding.lifecycle import Step, fate
+from command_api.seeding.plan import MerchantPlan, SeedParams, Window
 
 _NAMESPACE = uuid.UUID("9b0f6c1e-53a4-4f0e-8f7a-3c2d9e1b7a44")
 CURRENCIES = ("USD", "EUR", "GBP")
 OPEN_STATUSES = ("placed", "confirmed", "paid")  # cancellable: they hold reservations
-
-
-@dataclass(frozen=True)
-class SeedParams:
-    merchants: int
-    products: int
-    orders: int
-    until: datetime  # the end of the history (the run record keeps it, so a resume matches)
-    seed: int = 42
-    prefix: str = "seed"
-    months: int = 6
-    batch: int = 20_000  # events per window
-
-    @property
-    def run_id(self) -> str:
-        return f"{self.prefix}:{self.seed}"
-
-
-@dataclass
-class MerchantPlan:
-    index: int
-    merchant_id: str
-    name: str
-    currency: str
-    product_ids: list[str] = field(default_factory=list)   # planned to be published
-    products: int = 0
-    visible_products: int = 0
-    stock_units: int = 0
-    orders: int = 0
-    orders_by_status: Counter = field(default_factory=Counter)
-    revenue: int = 0  # paid minus refunded, minor units: what merchant_stats sums
-
-
-@dataclass
-class Window:
-    index: int
-    commits: list[Commit]
-    events: list[EventEnvelope]  # in the order they happened: the publication order
-    products_created: int = 0
-    orders_placed: int = 0
 
 
 @dataclass

@@ -48,7 +48,8 @@ from command_api.event_store import HEADS, EventStore
 from command_api.merchants import create_indexes as create_merchant_indexes
 from command_api.merchants import issue_keys
 from command_api.reservations import RESERVATIONS, ReservationStore
-from command_api.seeding.simulation import SeedParams, Simulation, Window
+from command_api.seeding.plan import SeedParams, Window
+from command_api.seeding.simulation import Simulation
 from command_api.sku_registry import SKUS
 
 RUNS = "seed_runs"

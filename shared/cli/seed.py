@@ -60,7 +60,7 @@ def seed(
     """Seed realistic data through the real write path: domain aggregates, event store, Kafka.
 
     Re-running the same --prefix and --seed is refused once finished, resumed if a run died."""
-    from command_api.seeding.simulation import SeedParams
+    from command_api.seeding.plan import SeedParams
     from command_api.seeding.writer import AlreadySeeded
 
     end = datetime.combine(until.date() if until else date.today(), datetime.min.time(), tzinfo=UTC)

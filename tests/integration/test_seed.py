@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from command_api.event_store import COMMITS, HEADS
-from command_api.seeding.simulation import SeedParams, Simulation
+from command_api.seeding.plan import SeedParams
+from command_api.seeding.simulation import Simulation
 from command_api.seeding.writer import RUNS, AlreadySeeded, Seeder
 from shared.read_models import CATALOG_PRODUCTS, MERCHANT_PRODUCTS, MERCHANT_STATS, ORDERS
 

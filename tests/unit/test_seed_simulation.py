@@ -13,7 +13,8 @@ from shared.events import decode_data
 
 from command_api.domain.product import Product
 from command_api.seeding import vocabulary
-from command_api.seeding.simulation import SeedParams, Simulation
+from command_api.seeding.plan import SeedParams
+from command_api.seeding.simulation import Simulation
 
 UNTIL = datetime(2026, 11, 1, tzinfo=UTC)
 
