@@ -8,8 +8,6 @@ else, ``version`` being the sum of the source versions (monotonic, see there).
 
 from __future__ import annotations
 
-import asyncio
-
 from pymongo import UpdateMany
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -17,7 +15,7 @@ from shared.invalidation import Change
 from shared.read_models import CATALOG_PRODUCTS, CATEGORIES, MERCHANT_NAMES, MERCHANT_PRODUCTS, MERCHANT_STATS, ORDERS
 
 from projectors import categories, merchant_stats
-from projectors.bulk import apply_updates, guarded_replace
+from projectors.bulk import apply_updates
 
 PRODUCT_COLLECTIONS = (MERCHANT_PRODUCTS, CATALOG_PRODUCTS)
 
@@ -74,22 +72,31 @@ async def recompute_categories(db: AsyncDatabase, names, merchant_ids: list[str]
     writes = []
     for merchant_id, products in sources.items():
         version, docs = categories.categories_for(merchant_id, products)
-        writes += [guarded_replace(doc) for doc in docs]
+        writes += docs
         await target.delete_many({"merchant_id": merchant_id, "_id": {"$nin": [d["_id"] for d in docs]},
                                   "version": {"$lt": version}})
-    await apply_updates(target, writes)
+    await names.writer.write_newer(target, writes)
     return [Change(CATEGORIES, m) for m in merchant_ids]
 
 
 async def after_orders(db: AsyncDatabase, names, orders: list[dict]) -> list[Change]:
-    buckets = sorted({(o["merchant_id"], o["placed_day"]) for o in orders})
-    fields = dict.fromkeys(merchant_stats.SOURCE_FIELDS, 1)
-    source = db[names[ORDERS]]
+    """Recompute every touched (merchant, day) bucket from its orders.
 
-    async def compute(merchant_id: str, day: str) -> dict:
-        found = await source.find({"merchant_id": merchant_id, "placed_day": day}, fields).to_list()
-        return merchant_stats.stats_for(merchant_id, day, found)
-
-    docs = await asyncio.gather(*(compute(m, d) for m, d in buckets))
-    await apply_updates(db[names[MERCHANT_STATS]], [guarded_replace(doc) for doc in docs])
+    One read for the whole batch (merchants x days, a superset, filtered here): on
+    FerretDB every non-``_id`` filter scans the collection, so one query per bucket
+    cost one scan each; on MongoDB it is ranges of ``orders_merchant_day``.
+    """
+    buckets = {(o["merchant_id"], o["placed_day"]): [] for o in orders}
+    fields = dict.fromkeys(merchant_stats.SOURCE_FIELDS, 1) | {"merchant_id": 1, "placed_day": 1}
+    query = {"merchant_id": {"$in": sorted({m for m, _ in buckets})},
+             "placed_day": {"$in": sorted({d for _, d in buckets})}}
+    async for order in db[names[ORDERS]].find(query, fields):
+        bucket = buckets.get((order["merchant_id"], order["placed_day"]))
+        if bucket is not None:
+            bucket.append(order)
+    # In a stable order (storage order changes as documents are rewritten): the name a
+    # top product shows is the one of its latest order.
+    docs = [merchant_stats.stats_for(m, d, sorted(found, key=lambda o: (o["placed_at"], o["_id"])))
+            for (m, d), found in sorted(buckets.items())]
+    await names.writer.write_newer(db[names[MERCHANT_STATS]], docs)
     return [Change(MERCHANT_STATS, d["merchant_id"], (d["_id"],)) for d in docs]
