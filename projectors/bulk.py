@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pymongo import ReplaceOne
@@ -81,21 +82,27 @@ async def detect_writer(db: AsyncDatabase) -> Writer:
     return Writer(swap=swap)
 
 
-async def swap_newer(collection: AsyncCollection, docs: list[dict]) -> int:
+def _older_versions(docs: list[dict]) -> dict:
+    by_version: dict[int, list] = defaultdict(list)
+    for doc in docs:
+        by_version[doc["version"]].append(doc["_id"])
+    return {"$or": [{"version": {"$lt": v}, "_id": {"$in": ids}} for v, ids in sorted(by_version.items())]}
+
+
+async def swap_newer(collection: AsyncCollection, docs: list[dict],
+                     stale_filter: Callable[[list[dict]], dict] = _older_versions,
+                     still_stale: Callable[[dict, dict], bool] = lambda stored, doc: stored["version"] < doc["version"]) -> int:
+    """Guarded delete of the stale stored documents, insert, retry the duplicates that are
+    still stale (``stale_filter``/``still_stale`` say what "stale" means)."""
     pending = {d["_id"]: d for d in docs}
     skipped = 0
     for _ in range(MAX_SWAP_ROUNDS):
-        by_version: dict[int, list] = defaultdict(list)
-        for doc in pending.values():
-            by_version[doc["version"]].append(doc["_id"])
-        await collection.delete_many({"$or": [{"version": {"$lt": v}, "_id": {"$in": ids}}
-                                              for v, ids in sorted(by_version.items())]})
+        await collection.delete_many(stale_filter(list(pending.values())))
         duplicates = await _insert_many(collection, list(pending.values()))
         if not duplicates:
             return skipped
-        stored = {d["_id"]: d["version"] async for d in
-                  collection.find({"_id": {"$in": duplicates}}, {"version": 1})}
-        retry = {i: pending[i] for i in duplicates if stored.get(i, 0) < pending[i]["version"]}
+        stored = {d["_id"]: d async for d in collection.find({"_id": {"$in": duplicates}})}
+        retry = {i: pending[i] for i in duplicates if i not in stored or still_stale(stored[i], pending[i])}
         skipped += len(duplicates) - len(retry)
         if not retry:
             return skipped

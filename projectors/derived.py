@@ -15,7 +15,7 @@ from shared.invalidation import Change
 from shared.read_models import CATALOG_PRODUCTS, CATEGORIES, MERCHANT_NAMES, MERCHANT_PRODUCTS, MERCHANT_STATS, ORDERS
 
 from projectors import categories, merchant_stats
-from projectors.bulk import apply_updates
+from projectors.bulk import apply_updates, swap_newer
 
 PRODUCT_COLLECTIONS = (MERCHANT_PRODUCTS, CATALOG_PRODUCTS)
 
@@ -38,16 +38,39 @@ async def propagate_merchant_names(db: AsyncDatabase, names, merchants: list[dic
     """Copy each merchant's name into its products that hold an older one.
 
     Called by both sides *after* their own write: a product written concurrently with a
-    rename is fixed by whichever of the two calls runs last.
+    rename is fixed by whichever of the two calls runs last. The guard is
+    ``merchant_version`` (a product's own ``version`` does not move for a rename).
     """
     changes = []
     for collection in PRODUCT_COLLECTIONS:
-        updates = [UpdateMany({"merchant_id": m["_id"], "merchant_version": {"$lt": m["version"]}},
-                              {"$set": {"merchant_name": m["name"], "merchant_version": m["version"]}})
-                   for m in merchants]
-        await apply_updates(db[names[collection]], updates)
+        target = db[names[collection]]
+        if names.writer.swap:
+            await _swap_names(target, merchants)
+        else:
+            await apply_updates(target, [
+                UpdateMany({"merchant_id": m["_id"], "merchant_version": {"$lt": m["version"]}},
+                           {"$set": {"merchant_name": m["name"], "merchant_version": m["version"]}})
+                for m in merchants])
         changes += [Change(collection, m["_id"]) for m in merchants]
     return changes
+
+
+async def _swap_names(target, merchants: list[dict]) -> None:
+    """FerretDB-SQLite: an ``update_many`` rewrites each matched document with its own
+    collection scan; read the stale products once and swap them in one batch instead
+    (``projectors.bulk.swap_newer``), guarded by both versions."""
+    by_id = {m["_id"]: m for m in merchants}
+    stale = await target.find({"$or": [{"merchant_id": m["_id"], "merchant_version": {"$lt": m["version"]}}
+                                       for m in merchants]}).to_list()
+    renamed = [{**p, "merchant_name": by_id[p["merchant_id"]]["name"],
+                "merchant_version": by_id[p["merchant_id"]]["version"]} for p in stale]
+    if renamed:
+        await swap_newer(
+            target, renamed,
+            lambda docs: {"$or": [{"_id": d["_id"], "version": d["version"],
+                                   "merchant_version": {"$lt": d["merchant_version"]}} for d in docs]},
+            lambda stored, doc: (stored["version"] == doc["version"]
+                                 and stored["merchant_version"] < doc["merchant_version"]))
 
 
 async def after_merchants(db: AsyncDatabase, names, merchants: list[dict]) -> list[Change]:
