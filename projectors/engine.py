@@ -133,7 +133,7 @@ def _fold(stream: Stream, state: dict | None, events: list[EventEnvelope],
 
 async def apply_batch(db: AsyncDatabase, stream: Stream, events: list[EventEnvelope],
                       names: Names | None = None) -> Outcome:
-    names = names or Names()
+    names = names if names is not None else Names()  # an empty Names is falsy
     outcome = Outcome()
     by_aggregate: dict[str, dict[int, EventEnvelope]] = {}
     for event in events:
