@@ -119,6 +119,7 @@ async def command_to_visible(env: dict, db, rate: float, seconds: float, product
     stack = start_stack(("command-api", "query-api", "projectors"), env, Path(tempfile.mkdtemp()),
                         {"PROJECTOR_GROUP_ID": f"latency{uuid.uuid4().hex[:6]}"})
     samples: list[float] = []
+    failures: list[int] = []
     try:
         async with httpx.AsyncClient(base_url=stack.command_api.url, timeout=30) as commands, \
                 httpx.AsyncClient(base_url=stack.query_api.url, timeout=30) as queries:
@@ -134,7 +135,9 @@ async def command_to_visible(env: dict, db, rate: float, seconds: float, product
                 response = await commands.post(f"/v1/products/{product_id}/stock", headers=auth,
                                                json={"delta": 1, "reason": "bench"})
                 accepted = time.monotonic()
-                assert response.status_code == 202, response.text
+                if response.status_code != 202:  # e.g. a command timeout on an overloaded machine
+                    failures.append(response.status_code)
+                    return
                 await visible(queries, product_id, response.json()["version"])
                 samples.append(time.monotonic() - accepted)
 
@@ -146,6 +149,8 @@ async def command_to_visible(env: dict, db, rate: float, seconds: float, product
             await asyncio.gather(*tasks)
     finally:
         stack.stop()
+    if failures:
+        print(f"commands not accepted: {len(failures)} (status {sorted(set(failures))})", flush=True)
     return samples
 
 
@@ -192,6 +197,9 @@ async def main(args) -> None:
         replace_rate = await replay_rate(db, REPLACE) if writer.swap else replay_rate_detected
         result = await rebuild(db, "orders", swap_in=False)  # the CLI's path, for its own figure
         await drop_shadows(db, "orders")
+        print(f"rebuild (replay, detected writer): {rebuild_rate:,.0f} events/s; with guarded ReplaceOne: "
+              f"{replace_rate:,.0f} events/s; orders rebuild via projectors.rebuild: "
+              f"{result.events_per_second:,.0f} events/s", flush=True)
         samples = await command_to_visible(env_base, db, args.rate, args.seconds, args.products)
 
         ratio = statistics.median(projected) / statistics.median(raw)
@@ -199,9 +207,6 @@ async def main(args) -> None:
         print(f"baseline consume+bulk-write: median {statistics.median(raw):,.0f} events/s {[round(r) for r in raw]}")
         print(f"projector (1 process): median {statistics.median(projected):,.0f} events/s "
               f"{[round(p) for p in projected]} = {ratio:.2f} of baseline")
-        print(f"rebuild (replay, detected writer): {rebuild_rate:,.0f} events/s; with guarded ReplaceOne: "
-              f"{replace_rate:,.0f} events/s; orders rebuild via projectors.rebuild: "
-              f"{result.events_per_second:,.0f} events/s")
         print(f"command-to-visible at {args.rate}/s for {args.seconds:.0f} s: p50 "
               f"{statistics.median(samples) * 1000:.0f} ms, p95 {percentile(samples, 95) * 1000:.0f} ms "
               f"({len(samples)} samples)")
