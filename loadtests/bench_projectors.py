@@ -1,14 +1,25 @@
-"""Projector benchmark: one run, side by side, on the running servers.
+"""Projector benchmark: one run, side by side, on the servers of ``merchant infra env``.
 
-    python -m loadtests.bench_projectors --events 3000
+    python -m loadtests.bench_projectors --events 4000 --rounds 3 --rate 20 --seconds 60
 
-1. baseline: the raw consume + bulk-write loop of ``merchant bench --only projectors``
-   (``loadtests/bench/projectors.py``) — the ceiling for "consume + bulk write";
-2. the projector process (``merchant serve projectors``) over the same events, from
-   start until its consumer groups have no lag;
-3. rebuild from the event store (``projectors.rebuild``) of the three streams;
-4. event-produced-to-visible latency at a steady rate (issue 3's command API is not on
-   main yet, so this starts at the produce, not at the HTTP command).
+In a database and topics of its own (deleted afterwards), over one random valid stream
+(``tests/support/event_stream.py``) stored in the event store and produced to Kafka once:
+
+1. throughput, ``--rounds`` alternating rounds, each from offset 0 with a fresh consumer
+   group and empty target collections, medians reported:
+   - baseline: a bare aiokafka consume loop that decodes each envelope and writes one
+     document per event with one unordered ``bulk_write`` of inserts per batch, committing
+     after it (no read models, guards or derived views) — the ceiling for
+     "consume + bulk write";
+   - the projector process (``merchant serve projectors``), from "started" until its
+     consumer groups have no lag;
+2. rebuild from the event store (``projectors.rebuild``) of the three streams, events/s;
+   and the same replay with the guarded ``ReplaceOne`` writer forced, to show what the
+   detected writer (``projectors.bulk.detect_writer``) buys on this server;
+3. command-to-visible latency on the real stack (command API, projectors, query API):
+   ``--rate`` stock adjustments per second for ``--seconds``, round robin over products;
+   each sample is the time from the command API's 202 (which names the new version) to
+   the query API's ``GET /v1/products/{id}`` (through its caches) showing that version.
 """
 
 from __future__ import annotations
@@ -22,10 +33,15 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
+import orjson
+
 from loadtests.bench.projectors import consume_and_write, raw_consumer
-from projectors.rebuild import drop_shadows, rebuild
+from merchant_testkit.stack import start_stack
+from projectors.bulk import REPLACE, detect_writer
+from projectors.rebuild import drop_shadows, rebuild, replay, shadow_names
 from projectors.status import lag
-from projectors.streams import STREAMS
+from projectors.streams import MERCHANTS_STREAM, PRODUCTS_STREAM, STREAMS
 from shared import mongo
 from shared.kafka import delete_topics_with_prefix, ensure_topics, reliable_producer
 from shared.settings import ProjectorSettings
@@ -33,9 +49,11 @@ from tests.support.event_stream import generate, produce, store
 from tests.support.processes import stream_service
 
 
-async def baseline(settings: ProjectorSettings, db, total: int) -> float:
-    consumer = raw_consumer(settings)
+async def baseline(settings: ProjectorSettings, db, total: int, group: str) -> float:
+    """The raw consume + bulk-write loop of ``merchant bench --only projectors``."""
+    consumer = raw_consumer(settings, group)
     await consumer.start()
+    await db.drop_collection("bench_raw")
     began = time.monotonic()
     try:
         seen = await consume_and_write(consumer, db, total)
@@ -44,79 +62,151 @@ async def baseline(settings: ProjectorSettings, db, total: int) -> float:
     return seen / (time.monotonic() - began)
 
 
-async def caught_up(settings: ProjectorSettings) -> None:
-    while any(row.events_behind for row in await lag(settings)):
-        await asyncio.sleep(0.25)
-
-
-async def latency(settings: ProjectorSettings, db, producer, rate: float, count: int) -> list[float]:
-    """Seconds from produce to the catalog document showing the new version."""
-    product = await db["merchant_products"].find_one({"status": "published"})
-    from shared.events import EventEnvelope
-
-    samples, version = [], product["version"]
-    for i in range(count):
-        version += 1
-        event = EventEnvelope(type="ProductStockAdjusted", aggregate_type="product", aggregate_id=product["_id"],
-                              aggregate_version=version, merchant_id=product["merchant_id"], correlation_id="bench",
-                              data={"delta": 1, "reason": "bench", "stock": product["stock"] + i + 1})
-        await store(db, [event])
+async def projector(settings: ProjectorSettings, db, env: dict, total: int, group: str) -> float:
+    for stream in STREAMS:
+        for model in stream.read_models:
+            await db.drop_collection(model)
+    round_settings = settings.model_copy(update={"group_id": group})
+    service = stream_service(group, "projectors", {**env, "PROJECTOR_GROUP_ID": group},
+                             Path(tempfile.mkdtemp())).start()
+    try:
+        while "started successfully" not in service.log_path.read_text(errors="replace"):
+            await asyncio.sleep(0.05)  # measure projecting, not start-up and index creation
         began = time.monotonic()
-        await produce(producer, settings, [event])
-        while await db["catalog_products"].find_one({"_id": product["_id"], "version": version}) is None:
-            await asyncio.sleep(0.005)
-        samples.append(time.monotonic() - began)
-        await asyncio.sleep(max(0.0, 1 / rate - samples[-1]))
+        while True:
+            rows = await lag(round_settings)
+            if rows and not any(r.events_behind for r in rows):
+                return total / (time.monotonic() - began)
+            await asyncio.sleep(0.2)
+    finally:
+        service.stop()
+
+
+async def replay_rate(db, writer) -> float:
+    """Events/s of replaying all three streams into empty shadows with ``writer``."""
+    events, began = 0, time.monotonic()
+    for stream in STREAMS:
+        names = shadow_names(stream, writer)
+        for physical in names.values():
+            await db.drop_collection(physical)
+        if stream is PRODUCTS_STREAM:
+            events += await replay(db, MERCHANTS_STREAM, names)
+        events += await replay(db, stream, names)
+        await drop_shadows(db, stream.state)
+    return events / (time.monotonic() - began)
+
+
+async def command_to_visible(env: dict, db, rate: float, seconds: float, products: int) -> list[float]:
+    from command_api.merchants import create_indexes, create_merchant
+
+    await create_indexes(db)
+    merchant = await create_merchant(db, "Bench Shop")
+    auth = {"Authorization": f"Bearer {merchant.secret_key}"}
+    stack = start_stack(("command-api", "query-api", "projectors"), env, Path(tempfile.mkdtemp()),
+                        {"PROJECTOR_GROUP_ID": f"latency{uuid.uuid4().hex[:6]}"})
+    samples: list[float] = []
+    failures: list[int] = []
+    try:
+        async with httpx.AsyncClient(base_url=stack.command_api.url, timeout=30) as commands, \
+                httpx.AsyncClient(base_url=stack.query_api.url, timeout=30) as queries:
+            ids = []
+            for i in range(products):
+                body = {"sku": f"B-{i}-{uuid.uuid4().hex[:6]}", "name": f"Bench {i}", "category": "shoes",
+                        "price": {"amount": 1000 + i, "currency": "EUR"}, "stock": 1000}
+                ids.append((await commands.post("/v1/products", json=body, headers=auth)).json()["id"])
+            for product_id in ids:
+                await visible(queries, product_id, 1)
+
+            async def one(product_id: str) -> None:
+                response = await commands.post(f"/v1/products/{product_id}/stock", headers=auth,
+                                               json={"delta": 1, "reason": "bench"})
+                accepted = time.monotonic()
+                if response.status_code != 202:  # e.g. a command timeout on an overloaded machine
+                    failures.append(response.status_code)
+                    return
+                await visible(queries, product_id, response.json()["version"])
+                samples.append(time.monotonic() - accepted)
+
+            tasks, began, n = [], time.monotonic(), 0
+            while time.monotonic() - began < seconds:
+                tasks.append(asyncio.create_task(one(ids[n % len(ids)])))
+                n += 1
+                await asyncio.sleep(max(0.0, began + n / rate - time.monotonic()))
+            await asyncio.gather(*tasks)
+    finally:
+        stack.stop()
+    if failures:
+        print(f"commands not accepted: {len(failures)} (status {sorted(set(failures))})", flush=True)
     return samples
 
 
-async def main(events_n: int, rate: float, samples_n: int) -> None:
+async def visible(client: httpx.AsyncClient, product_id: str, version: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        response = await client.get(f"/v1/products/{product_id}")
+        if response.status_code == 200 and response.json()["version"] >= version:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{product_id} v{version} not visible: {response.status_code}")
+        await asyncio.sleep(0.005)
+
+
+def percentile(samples: list[float], q: int) -> float:
+    return statistics.quantiles(samples, n=100)[q - 1] if len(samples) >= 100 else max(samples)
+
+
+async def main(args) -> None:
     run = f"bench_{uuid.uuid4().hex[:8]}"
     settings = ProjectorSettings(kafka_topic_prefix=f"{run}.", mongodb_database=run, group_id=run)
+    env_base = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers, "MONGODB_URL": settings.mongodb_url,
+                "REDIS_URL": settings.redis_url, "KAFKA_TOPIC_PREFIX": settings.kafka_topic_prefix,
+                "MONGODB_DATABASE": run}
     client = mongo.open_mongo(settings)
     db = mongo.database(client, settings)
-    await ensure_topics(settings)
-    events = generate(events_n, seed=1)
-    await store(db, events)
-    producer = reliable_producer(settings, linger_ms=20)
-    await producer.start()
-    await produce(producer, settings, events)
+    try:
+        await ensure_topics(settings)
+        events = generate(args.events, seed=1)
+        await store(db, events)
+        producer = reliable_producer(settings, linger_ms=20)
+        await producer.start()
+        await produce(producer, settings, events)
+        await producer.stop()
 
-    raw = await baseline(settings, db, len(events))
-    env = {**os.environ, "KAFKA_TOPIC_PREFIX": settings.kafka_topic_prefix, "MONGODB_DATABASE": run,
-           "PROJECTOR_GROUP_ID": run}
-    service = stream_service("projector", "projectors", env, Path(tempfile.mkdtemp())).start()
-    while "started successfully" not in service.log_path.read_text(errors="replace"):
-        await asyncio.sleep(0.05)  # measure projecting, not process start-up and index creation
-    began = time.monotonic()
-    await caught_up(settings)
-    projector = len(events) / (time.monotonic() - began)
+        raw, projected = [], []
+        for n in range(args.rounds):
+            raw.append(await baseline(settings, db, len(events), f"raw{n}"))
+            projected.append(await projector(settings, db, env_base, len(events), f"proj{n}"))
+            print(f"round {n + 1}: baseline {raw[-1]:,.0f} events/s, projector {projected[-1]:,.0f} events/s",
+                  flush=True)
+        writer = await detect_writer(db)
+        rebuild_rate = replay_rate_detected = await replay_rate(db, writer)
+        replace_rate = await replay_rate(db, REPLACE) if writer.swap else replay_rate_detected
+        result = await rebuild(db, "orders", swap_in=False)  # the CLI's path, for its own figure
+        await drop_shadows(db, "orders")
+        print(f"rebuild (replay, detected writer): {rebuild_rate:,.0f} events/s; with guarded ReplaceOne: "
+              f"{replace_rate:,.0f} events/s; orders rebuild via projectors.rebuild: "
+              f"{result.events_per_second:,.0f} events/s", flush=True)
+        samples = await command_to_visible(env_base, db, args.rate, args.seconds, args.products)
 
-    rebuilt, rebuild_seconds = 0, 0.0
-    for stream in STREAMS:
-        result = await rebuild(db, stream.state, swap_in=False)
-        rebuilt, rebuild_seconds = rebuilt + result.events, rebuild_seconds + result.seconds
-        await drop_shadows(db, stream.state)
-    samples = await latency(settings, db, producer, rate, samples_n)
-    service.stop()
-    await producer.stop()
-    await delete_topics_with_prefix(settings)
-    await client.drop_database(run)
-    await client.close()
-
-    p95 = statistics.quantiles(samples, n=20)[18] if len(samples) >= 20 else max(samples)
-    print(f"events: {len(events)}")
-    print(f"baseline consume+bulk-write: {raw:,.0f} events/s")
-    print(f"projector (1 process): {projector:,.0f} events/s = {projector / raw:.2f} of baseline")
-    print(f"rebuild from the event store: {rebuilt / rebuild_seconds:,.0f} events/s")
-    print(f"produced-to-visible at {rate}/s: p50 {statistics.median(samples) * 1000:.0f} ms, "
-          f"p95 {p95 * 1000:.0f} ms ({len(samples)} samples)")
+        ratio = statistics.median(projected) / statistics.median(raw)
+        print(f"\nevents: {len(events)}, rounds: {args.rounds}, writer: {'swap' if writer.swap else 'replace'}")
+        print(f"baseline consume+bulk-write: median {statistics.median(raw):,.0f} events/s {[round(r) for r in raw]}")
+        print(f"projector (1 process): median {statistics.median(projected):,.0f} events/s "
+              f"{[round(p) for p in projected]} = {ratio:.2f} of baseline")
+        print(f"command-to-visible at {args.rate}/s for {args.seconds:.0f} s: p50 "
+              f"{statistics.median(samples) * 1000:.0f} ms, p95 {percentile(samples, 95) * 1000:.0f} ms "
+              f"({len(samples)} samples)")
+    finally:
+        await delete_topics_with_prefix(settings)
+        await client.drop_database(run)
+        await client.close()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=3000)
-    parser.add_argument("--rate", type=float, default=5.0, help="events/s for the latency step")
-    parser.add_argument("--samples", type=int, default=40)
-    args = parser.parse_args()
-    asyncio.run(main(args.events, args.rate, args.samples))
+    parser.add_argument("--events", type=int, default=4000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rate", type=float, default=20.0, help="commands/s for the latency step")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--products", type=int, default=20)
+    asyncio.run(main(parser.parse_args()))

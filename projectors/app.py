@@ -29,7 +29,8 @@ from shared.kafka import ensure_topics, reliable_producer
 from shared.redis import open_redis
 from shared.settings import ProjectorSettings
 
-from projectors.engine import Stream, apply_batch
+from projectors.bulk import detect_writer
+from projectors.engine import Names, Stream, apply_batch
 from projectors.indexes import ensure_read_model_indexes
 from projectors.streams import STREAMS
 
@@ -98,7 +99,7 @@ def subscribe(broker: KafkaBroker, stream: Stream, res: Resources) -> None:
     async def project(body: Any, msg: KafkaMessage) -> None:
         records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
         events, bad_records = decode_records(records)
-        outcome = await apply_batch(res.db, stream, events)
+        outcome = await apply_batch(res.db, stream, events, res.names)
         dead = len(bad_records) + len(outcome.dead)
         if dead:
             await send_dead_letters(res.producer, dead_letter_topic(topic), bad_records, outcome.dead)
@@ -120,6 +121,7 @@ def create_app(settings: ProjectorSettings | None = None) -> FastStream:
         res.handles["db"] = mongo.database(res.client, settings)
         res.handles["redis"] = open_redis(settings)
         await ensure_read_model_indexes(res.db)
+        res.handles["names"] = Names(writer=await detect_writer(res.db))
         await ensure_topics(settings, tuple(dead_letter_topic(settings.topic(s.topic)) for s in STREAMS),
                             partitions=1)
         producer = reliable_producer(settings)

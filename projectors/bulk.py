@@ -1,28 +1,125 @@
-"""Writing a batch of projected documents: one unordered bulk write per collection."""
+"""Writing projected documents: only ever replace a document by a *newer* version of itself.
+
+Every read-model document carries ``version``; a write must never move it backwards, even
+when two writers race (two projector processes during a consumer-group rebalance, a
+rebuild's catch-up next to the live projector, two processes recomputing one derived
+``merchant_stats`` bucket). Two ways to get that, chosen by what the server does cheaply
+(``detect_writer``):
+
+- ``guarded_replace``: ``ReplaceOne({_id, version: {$lt: new}}, doc, upsert)``. On MongoDB
+  (and FerretDB on PostgreSQL, which pushes the ``_id`` part down) that is one ``_id``
+  lookup. An equal or newer stored document makes the upsert hit the unique ``_id``: a
+  duplicate-key error, i.e. "already applied".
+- ``swap_newer``: FerretDB v1 on SQLite pushes down only a filter that is *exactly*
+  ``{_id: <value>}``; anything else (``_id`` plus ``version``, ``$in``) makes it decode
+  every document of the collection in Go — one such scan per replaced document was where
+  the projector's time went. So there, per batch: one guarded ``delete_many`` (one scan
+  whatever the batch size), then one ``insert_many`` (unique ``_id`` index, no scan). A
+  newer stored document is not deleted, so its ``_id`` makes our insert a duplicate; a
+  duplicate is re-checked (one more read) and retried while the stored version is still
+  older — a racing writer that deleted and inserted in between cannot make us skip a
+  newer write. The price: between the delete and the insert (milliseconds) a reader does
+  not see those documents; the caches are invalidated after the batch, so nothing stale
+  or missing is cached beyond it.
+"""
 
 from __future__ import annotations
 
-from pymongo import InsertOne, ReplaceOne
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pymongo import ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+log = logging.getLogger(__name__)
+
 DUPLICATE_KEY = 11000
+PROBE = "_guard_probe"
+MAX_SWAP_ROUNDS = 20  # each round needs a racing newer write; more means a bug, not load
 
 
 def guarded_replace(doc: dict) -> ReplaceOne:
-    """Replace a document by a newer version of itself, or insert it.
-
-    If the stored document is as new or newer, the filter matches nothing and the upsert
-    hits the unique ``_id``: a duplicate-key error that ``apply_updates`` counts as
-    "already applied". So a replayed batch and an older concurrent writer are no-ops.
-    """
+    """Replace a document by a newer version of itself, or insert it."""
     return ReplaceOne({"_id": doc["_id"], "version": {"$lt": doc["version"]}}, doc, upsert=True)
 
 
-def write_document(doc: dict, is_new: bool) -> InsertOne | ReplaceOne:
-    """A plain insert for a document not stored yet (much cheaper than an upsert on
-    FerretDB; a concurrent insert makes it a duplicate-key no-op), else ``guarded_replace``."""
-    return InsertOne(doc) if is_new else guarded_replace(doc)
+@dataclass(frozen=True)
+class Writer:
+    """How this server writes "newer versions only" cheaply (see the module doc)."""
+
+    swap: bool = False
+
+    async def write_newer(self, collection: AsyncCollection, docs: list[dict]) -> int:
+        """Write each document unless the stored one is as new; returns how many were not."""
+        if not docs:
+            return 0
+        if self.swap:
+            return await swap_newer(collection, docs)
+        return await apply_updates(collection, [guarded_replace(d) for d in docs])
+
+
+REPLACE = Writer(swap=False)
+
+
+async def detect_writer(db: AsyncDatabase) -> Writer:
+    """``swap`` where the server's explain says a ``{_id, version}`` filter is not pushed
+    down (FerretDB v1 on SQLite reports ``filterPushdown: false``); MongoDB, which answers
+    with an ``_id`` lookup plan and no such field, and servers that push it down, replace."""
+    probe = db[PROBE]
+    await probe.replace_one({"_id": "probe"}, {"version": 1}, upsert=True)
+    try:
+        plan = await probe.find({"_id": "probe", "version": {"$lt": 2}}).explain()
+    finally:
+        await db.drop_collection(PROBE)
+    swap = plan.get("filterPushdown") is False
+    if swap:
+        log.warning("this server scans the collection for an {_id, version} filter: writing "
+                    "newer versions as guarded delete + insert per batch")
+    return Writer(swap=swap)
+
+
+def _older_versions(docs: list[dict]) -> dict:
+    by_version: dict[int, list] = defaultdict(list)
+    for doc in docs:
+        by_version[doc["version"]].append(doc["_id"])
+    return {"$or": [{"version": {"$lt": v}, "_id": {"$in": ids}} for v, ids in sorted(by_version.items())]}
+
+
+async def swap_newer(collection: AsyncCollection, docs: list[dict],
+                     stale_filter: Callable[[list[dict]], dict] = _older_versions,
+                     still_stale: Callable[[dict, dict], bool] = lambda stored, doc: stored["version"] < doc["version"]) -> int:
+    """Guarded delete of the stale stored documents, insert, retry the duplicates that are
+    still stale (``stale_filter``/``still_stale`` say what "stale" means)."""
+    pending = {d["_id"]: d for d in docs}
+    skipped = 0
+    for _ in range(MAX_SWAP_ROUNDS):
+        await collection.delete_many(stale_filter(list(pending.values())))
+        duplicates = await _insert_many(collection, list(pending.values()))
+        if not duplicates:
+            return skipped
+        stored = {d["_id"]: d async for d in collection.find({"_id": {"$in": duplicates}})}
+        retry = {i: pending[i] for i in duplicates if i not in stored or still_stale(stored[i], pending[i])}
+        skipped += len(duplicates) - len(retry)
+        if not retry:
+            return skipped
+        pending = retry
+    raise RuntimeError(f"{collection.name}: newer-version swap did not settle for {sorted(pending)[:5]}")
+
+
+async def _insert_many(collection: AsyncCollection, docs: list[dict]) -> list:
+    """Insert; the ``_id`` of every document that hit a duplicate key."""
+    try:
+        await collection.insert_many(docs, ordered=False)
+        return []
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(err.get("code") != DUPLICATE_KEY for err in errors):
+            raise
+        return [docs[err["index"]]["_id"] for err in errors]
 
 
 async def apply_updates(collection: AsyncCollection, updates: list) -> int:

@@ -8,8 +8,6 @@ else, ``version`` being the sum of the source versions (monotonic, see there).
 
 from __future__ import annotations
 
-import asyncio
-
 from pymongo import UpdateMany
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -17,7 +15,7 @@ from shared.invalidation import Change
 from shared.read_models import CATALOG_PRODUCTS, CATEGORIES, MERCHANT_NAMES, MERCHANT_PRODUCTS, MERCHANT_STATS, ORDERS
 
 from projectors import categories, merchant_stats
-from projectors.bulk import apply_updates, guarded_replace
+from projectors.bulk import apply_updates, swap_newer
 
 PRODUCT_COLLECTIONS = (MERCHANT_PRODUCTS, CATALOG_PRODUCTS)
 
@@ -40,16 +38,39 @@ async def propagate_merchant_names(db: AsyncDatabase, names, merchants: list[dic
     """Copy each merchant's name into its products that hold an older one.
 
     Called by both sides *after* their own write: a product written concurrently with a
-    rename is fixed by whichever of the two calls runs last.
+    rename is fixed by whichever of the two calls runs last. The guard is
+    ``merchant_version`` (a product's own ``version`` does not move for a rename).
     """
     changes = []
     for collection in PRODUCT_COLLECTIONS:
-        updates = [UpdateMany({"merchant_id": m["_id"], "merchant_version": {"$lt": m["version"]}},
-                              {"$set": {"merchant_name": m["name"], "merchant_version": m["version"]}})
-                   for m in merchants]
-        await apply_updates(db[names[collection]], updates)
+        target = db[names[collection]]
+        if names.writer.swap:
+            await _swap_names(target, merchants)
+        else:
+            await apply_updates(target, [
+                UpdateMany({"merchant_id": m["_id"], "merchant_version": {"$lt": m["version"]}},
+                           {"$set": {"merchant_name": m["name"], "merchant_version": m["version"]}})
+                for m in merchants])
         changes += [Change(collection, m["_id"]) for m in merchants]
     return changes
+
+
+async def _swap_names(target, merchants: list[dict]) -> None:
+    """FerretDB-SQLite: an ``update_many`` rewrites each matched document with its own
+    collection scan; read the stale products once and swap them in one batch instead
+    (``projectors.bulk.swap_newer``), guarded by both versions."""
+    by_id = {m["_id"]: m for m in merchants}
+    stale = await target.find({"$or": [{"merchant_id": m["_id"], "merchant_version": {"$lt": m["version"]}}
+                                       for m in merchants]}).to_list()
+    renamed = [{**p, "merchant_name": by_id[p["merchant_id"]]["name"],
+                "merchant_version": by_id[p["merchant_id"]]["version"]} for p in stale]
+    if renamed:
+        await swap_newer(
+            target, renamed,
+            lambda docs: {"$or": [{"_id": d["_id"], "version": d["version"],
+                                   "merchant_version": {"$lt": d["merchant_version"]}} for d in docs]},
+            lambda stored, doc: (stored["version"] == doc["version"]
+                                 and stored["merchant_version"] < doc["merchant_version"]))
 
 
 async def after_merchants(db: AsyncDatabase, names, merchants: list[dict]) -> list[Change]:
@@ -74,22 +95,31 @@ async def recompute_categories(db: AsyncDatabase, names, merchant_ids: list[str]
     writes = []
     for merchant_id, products in sources.items():
         version, docs = categories.categories_for(merchant_id, products)
-        writes += [guarded_replace(doc) for doc in docs]
+        writes += docs
         await target.delete_many({"merchant_id": merchant_id, "_id": {"$nin": [d["_id"] for d in docs]},
                                   "version": {"$lt": version}})
-    await apply_updates(target, writes)
+    await names.writer.write_newer(target, writes)
     return [Change(CATEGORIES, m) for m in merchant_ids]
 
 
 async def after_orders(db: AsyncDatabase, names, orders: list[dict]) -> list[Change]:
-    buckets = sorted({(o["merchant_id"], o["placed_day"]) for o in orders})
-    fields = dict.fromkeys(merchant_stats.SOURCE_FIELDS, 1)
-    source = db[names[ORDERS]]
+    """Recompute every touched (merchant, day) bucket from its orders.
 
-    async def compute(merchant_id: str, day: str) -> dict:
-        found = await source.find({"merchant_id": merchant_id, "placed_day": day}, fields).to_list()
-        return merchant_stats.stats_for(merchant_id, day, found)
-
-    docs = await asyncio.gather(*(compute(m, d) for m, d in buckets))
-    await apply_updates(db[names[MERCHANT_STATS]], [guarded_replace(doc) for doc in docs])
+    One read for the whole batch (merchants x days, a superset, filtered here): on
+    FerretDB every non-``_id`` filter scans the collection, so one query per bucket
+    cost one scan each; on MongoDB it is ranges of ``orders_merchant_day``.
+    """
+    buckets = {(o["merchant_id"], o["placed_day"]): [] for o in orders}
+    fields = dict.fromkeys(merchant_stats.SOURCE_FIELDS, 1) | {"merchant_id": 1, "placed_day": 1}
+    query = {"merchant_id": {"$in": sorted({m for m, _ in buckets})},
+             "placed_day": {"$in": sorted({d for _, d in buckets})}}
+    async for order in db[names[ORDERS]].find(query, fields):
+        bucket = buckets.get((order["merchant_id"], order["placed_day"]))
+        if bucket is not None:
+            bucket.append(order)
+    # In a stable order (storage order changes as documents are rewritten): the name a
+    # top product shows is the one of its latest order.
+    docs = [merchant_stats.stats_for(m, d, sorted(found, key=lambda o: (o["placed_at"], o["_id"])))
+            for (m, d), found in sorted(buckets.items())]
+    await names.writer.write_newer(db[names[MERCHANT_STATS]], docs)
     return [Change(MERCHANT_STATS, d["merchant_id"], (d["_id"],)) for d in docs]

@@ -10,8 +10,9 @@ For one batch of one stream (``projectors.streams``):
    the gap is there. What the store does not have either is dead-lettered, never
    applied out of order;
 4. fold the events with the stream's pure ``evolve`` and write whole documents, views
-   first and the state collection last, each as one unordered bulk write guarded by
-   ``version < new`` (a duplicate or a concurrent older writer is a no-op);
+   first and the state collection last, each collection in one step that never moves a
+   ``version`` backwards (``projectors.bulk.Writer``: a duplicate or a concurrent older
+   writer is a no-op);
 5. recompute the derived read models the touched aggregates feed (``projectors.derived``).
 
 An event that the state rejects (e.g. ``OrderShipped`` before ``OrderPlaced``) is
@@ -32,14 +33,19 @@ from shared.event_store_reader import events_between
 from shared.events import EventEnvelope, UnknownEventType, UnsupportedSchemaVersion, decode_data
 from shared.invalidation import Change
 
-from projectors.bulk import apply_updates, write_document
+from projectors.bulk import REPLACE, Writer
 from projectors.errors import Unprojectable
 
 Evolve = Callable[[dict | None, EventEnvelope, BaseModel], dict]
 
 
 class Names(dict):
-    """Logical collection name -> physical one (a rebuild writes into shadow collections)."""
+    """Logical collection name -> physical one (a rebuild writes into shadow collections),
+    and how this server writes newer versions cheaply (``projectors.bulk.Writer``)."""
+
+    def __init__(self, mapping: dict | None = None, writer: Writer = REPLACE) -> None:
+        super().__init__(mapping or {})
+        self.writer = writer
 
     def __missing__(self, key: str) -> str:
         return key
@@ -127,7 +133,7 @@ def _fold(stream: Stream, state: dict | None, events: list[EventEnvelope],
 
 async def apply_batch(db: AsyncDatabase, stream: Stream, events: list[EventEnvelope],
                       names: Names | None = None) -> Outcome:
-    names = names or Names()
+    names = names if names is not None else Names()  # an empty Names is falsy
     outcome = Outcome()
     by_aggregate: dict[str, dict[int, EventEnvelope]] = {}
     for event in events:
@@ -157,11 +163,9 @@ async def apply_batch(db: AsyncDatabase, stream: Stream, events: list[EventEnvel
     if stream.enrich is not None:
         await stream.enrich(db, names, changed)
     for collection, view in stream.views:
-        await apply_updates(db[names[collection]],
-                            [write_document(view(doc), doc["_id"] not in states) for doc in changed.values()])
+        await names.writer.write_newer(db[names[collection]], [view(doc) for doc in changed.values()])
         outcome.changes += [Change(collection, d["merchant_id"], (d["_id"],)) for d in changed.values()]
-    await apply_updates(db[names[stream.state]],
-                        [write_document(doc, doc["_id"] not in states) for doc in changed.values()])
+    await names.writer.write_newer(db[names[stream.state]], list(changed.values()))
     outcome.changes += [Change(stream.state, d["merchant_id"], (d["_id"],)) for d in changed.values()]
     if stream.derive is not None and touched:
         # Touched, not only changed: a redelivered batch whose states were already written

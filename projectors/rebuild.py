@@ -29,6 +29,7 @@ from shared.event_store_reader import count_commits, stream_events
 from shared.events import utc_now
 from shared.read_models import MERCHANT_NAMES
 
+from projectors.bulk import REPLACE, Writer, detect_writer
 from projectors.engine import Names, Stream, apply_batch
 from projectors.indexes import ensure_read_model_indexes
 from projectors.streams import MERCHANTS_STREAM, PRODUCTS_STREAM, stream_of
@@ -56,8 +57,8 @@ class RebuildResult:
         return self.events / self.seconds if self.seconds else 0.0
 
 
-def shadow_names(stream: Stream) -> Names:
-    names = Names({c: c + SHADOW_SUFFIX for c in stream.read_models})
+def shadow_names(stream: Stream, writer: Writer = REPLACE) -> Names:
+    names = Names({c: c + SHADOW_SUFFIX for c in stream.read_models}, writer)
     if stream is PRODUCTS_STREAM:
         names[MERCHANT_NAMES] = MERCHANT_NAMES + SHADOW_SUFFIX
     return names
@@ -104,7 +105,8 @@ async def rebuild(db: AsyncDatabase, name: str, *, progress: Progress | None = N
     """Rebuild read model ``name``. With ``swap_in=False`` the shadow collections stay
     (named by ``shadow_names``) for the caller to inspect and drop."""
     stream = stream_of(name)
-    names = shadow_names(stream)
+    writer = await detect_writer(db)
+    names = shadow_names(stream, writer)
     for physical in names.values():
         await db.drop_collection(physical)
     began, started_at = time.monotonic(), utc_now()
@@ -119,7 +121,7 @@ async def rebuild(db: AsyncDatabase, name: str, *, progress: Progress | None = N
         for logical, physical in names.items():
             if logical != name:
                 await db.drop_collection(physical)
-        live = Names()
+        live = Names(writer=writer)
         if stream is PRODUCTS_STREAM:
             await replay(db, MERCHANTS_STREAM, live, since=started_at - CATCH_UP_MARGIN)
         await replay(db, stream, live, since=started_at - CATCH_UP_MARGIN)

@@ -14,7 +14,7 @@ _FIELD_TYPES = {
     "id": _STR, "merchant_id": _STR, "merchant_name": _NSTR, "sku": _STR, "name": _STR,
     "description": _NSTR, "category": _STR, "price": _MONEY, "stock_status": _STR,
     "attributes": _OBJ, "tags": {"type": "array", "items": _STR}, "created_at": _STR, "updated_at": _STR, "version": _INT,
-    "status": _STR, "visible": {"type": "boolean"}, "stock": _INT, "reserved": _INT,
+    "status": _STR, "visible": {"type": "boolean"}, "stock": _INT,
     "units_sold": _INT, "archived_at": _NSTR, "customer": _OBJ, "shipping_address": {},
     "lines": {"type": "array", "items": _OBJ}, "currency": _STR, "item_count": _INT,
     "total": {}, "status_history": {"type": "array", "items": _OBJ}, "payment_reference": _NSTR,

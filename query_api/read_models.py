@@ -38,7 +38,7 @@ class View:
 PRODUCT_VIEW = View(("id", "merchant_id", "merchant_name", "sku", "name", "description",
                      "category", "price", "stock_status", "attributes", "tags", "created_at",
                      "updated_at", "version"))
-MERCHANT_PRODUCT_VIEW = View((*PRODUCT_VIEW.fields, "status", "visible", "stock", "reserved",
+MERCHANT_PRODUCT_VIEW = View((*PRODUCT_VIEW.fields, "status", "visible", "stock",
                               "units_sold", "archived_at"))
 ORDER_VIEW = View(("id", "merchant_id", "customer", "shipping_address", "lines", "currency",
                    "item_count", "total", "status", "status_history", "payment_reference",

@@ -5,6 +5,9 @@ rely on the planner), its keys, an optional partial filter, and the exact query 
 exists for (``filter``/``sort``: ``explain`` is run on these by the tests and the docs table
 in ``docs/indexes.md`` is generated from them). ``"?"`` stands for a value the caller fills.
 
+The query API and the projectors both create them with ``ensure_read_model_indexes``
+(idempotent: one ``createIndexes`` per index through ``shared.mongo.ensure_indexes``).
+
 Partial indexes: on a server that implements ``partialFilterExpression`` (MongoDB) the
 index is partial and leaves the filtered field out of its keys; elsewhere (FerretDB v1)
 the same *name* is created as a full index with the filter's fields inserted after the
@@ -13,10 +16,19 @@ leading ``merchant_id`` key, so the same query still has a matching equality pre
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from pymongo import IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
+
+from shared.mongo import ensure_indexes
+
 from shared.read_models import CATALOG_PRODUCTS, CATEGORIES, MERCHANT_PRODUCTS, MERCHANT_STATS, ORDERS
+
+log = logging.getLogger(__name__)
 
 ASC, DESC = 1, -1
 OPEN_STATUSES = ("placed", "confirmed", "paid")
@@ -54,6 +66,9 @@ CAT_NAME_PREFIX = "cat_merchant_name_prefix"
 CAT_STOCK_STATUS_PRICE = "cat_merchant_stock_status_price"
 CAT_UPDATED = "cat_merchant_updated"
 CAT_SKU = "cat_merchant_sku"
+CAT_ALL_NEWEST = "cat_visible_newest"
+CAT_ALL_PRICE = "cat_visible_price"
+CAT_ALL_NAME = "cat_visible_name"
 # --- merchant_products: dashboard reads, every status -------------------------------------
 MP_STATUS_UPDATED = "mp_merchant_status_updated"
 MP_LOW_STOCK = "mp_merchant_stock"
@@ -61,6 +76,7 @@ MP_BEST_SELLERS = "mp_merchant_units_sold"
 MP_SKU = "mp_merchant_sku"
 MP_CATEGORY_NAME = "mp_merchant_category_name"
 MP_NAME_PREFIX = "mp_merchant_name_prefix"
+MP_NEWEST = "mp_merchant_newest"
 # --- categories ---------------------------------------------------------------------------
 CATEGORIES_BY_COUNT = "categories_merchant_count"
 # --- orders -------------------------------------------------------------------------------
@@ -100,6 +116,18 @@ INDEXES: tuple[IndexSpec, ...] = (
           "catalogue sync feed / collection ETag: what changed since", VISIBLE),
     _spec(CAT_SKU, CATALOG_PRODUCTS, [("merchant_id", ASC), ("sku", ASC)],
           {"merchant_id": M, "sku": "?"}, (), "storefront lookup by SKU (not partial: also used to tell 404 from hidden)"),
+    _spec(CAT_ALL_NEWEST, CATALOG_PRODUCTS, [("visible", ASC), ("created_at", DESC), ("_id", DESC)],
+          {"visible": True}, [("created_at", DESC), ("_id", DESC)],
+          "storefront listing across all shops, newest first (GET /v1/products without merchant)"),
+    _spec(CAT_ALL_PRICE, CATALOG_PRODUCTS, [("visible", ASC), ("price_amount", ASC), ("_id", ASC)],
+          {"visible": True}, [("price_amount", ASC), ("_id", ASC)],
+          "storefront listing across all shops by price (either direction: the index is walked backwards)"),
+    _spec(CAT_ALL_NAME, CATALOG_PRODUCTS, [("visible", ASC), ("name_lower", ASC), ("_id", ASC)],
+          {"visible": True}, [("name_lower", ASC), ("_id", ASC)],
+          "storefront listing across all shops by name; also name-prefix search without merchant"),
+    _spec(MP_NEWEST, MERCHANT_PRODUCTS, [("merchant_id", ASC), ("created_at", DESC), ("_id", DESC)],
+          {"merchant_id": M}, [("created_at", DESC), ("_id", DESC)],
+          "dashboard product list, newest first (the default sort)"),
     _spec(MP_STATUS_UPDATED, MERCHANT_PRODUCTS, [("merchant_id", ASC), ("status", ASC), ("updated_at", DESC), ("_id", DESC)],
           {"merchant_id": M, "status": "draft"}, [("updated_at", DESC), ("_id", DESC)],
           "dashboard product list filtered by status, recently edited first"),
@@ -153,3 +181,49 @@ def for_collection(collection: str) -> tuple[IndexSpec, ...]:
 
 def by_name(name: str) -> IndexSpec:
     return next(spec for spec in INDEXES if spec.name == name)
+
+
+# --- creating them --------------------------------------------------------------------------
+PROBE = "_capability_probe"
+
+
+async def supports_partial_indexes(db: AsyncDatabase) -> bool:
+    """Detected (a partial index on a scratch collection), not assumed from the server name."""
+    try:
+        await db[PROBE].create_index([("probe", 1)], name="probe_partial",
+                                     partialFilterExpression={"probe": {"$exists": True}})
+        return True
+    except OperationFailure as exc:
+        log.debug("partial indexes not supported: %s", exc)
+        return False
+    finally:
+        await db.drop_collection(PROBE)
+
+
+def index_model(spec: IndexSpec, partial: bool) -> IndexModel:
+    if spec.partial and partial:
+        return IndexModel(list(spec.keys), name=spec.name, partialFilterExpression=spec.partial)
+    keys = spec.fallback_keys() if spec.partial else spec.keys
+    return IndexModel(list(keys), name=spec.name)
+
+
+async def ensure_read_model_indexes(db: AsyncDatabase, collections: dict[str, str] | None = None) -> dict:
+    """Create every read-model index (or those of ``collections``: logical -> physical).
+
+    Where the server has no partial indexes (FerretDB v1), each partial one is created as
+    a full index under the same name with the filtered fields in its keys, with a warning.
+    Returns ``{"partial": bool, "created": n}``.
+    """
+    partial = await supports_partial_indexes(db)
+    if not partial:
+        log.warning("this server has no partial indexes: creating %d of them as full indexes "
+                    "(same names, filtered fields added to the keys)",
+                    sum(1 for s in INDEXES if s.partial))
+    created = 0
+    for spec in INDEXES:
+        if collections is not None and spec.collection not in collections:
+            continue
+        physical = collections[spec.collection] if collections else spec.collection
+        await ensure_indexes(db[physical], [index_model(spec, partial)])
+        created += 1
+    return {"partial": partial, "created": created}

@@ -8,7 +8,7 @@ catalog_products (one per product; storefront view)
     _id (product id), merchant_id, merchant_name, merchant_version (internal), sku, name,
     name_lower (for prefix search), description, category, price {amount, currency},
     price_amount, stock_status ("in_stock" | "low_stock" (<= 5) | "out_of_stock"),
-    attributes, status ("draft" | "published" | "archived"), visible (published),
+    attributes, tags, status ("draft" | "published" | "archived"), visible (published),
     created_at, updated_at, version
     Storefront queries must filter ``visible: true`` (the partial indexes rely on it).
 

@@ -40,6 +40,10 @@ def volume(n: int) -> int:
     return max(300, int(n * SCALE))
 
 
+# pytest-timeout's 300 s suits the default volume; the full-size runs get room in proportion.
+scaled_timeout = pytest.mark.timeout(max(300, int(1500 * SCALE)))
+
+
 @pytest.fixture
 def group(request) -> str:
     return f"proj_{request.node.name[:30]}"
@@ -84,6 +88,7 @@ async def start_producer(settings):
     return producer
 
 
+@scaled_timeout
 async def test_duplicates_replays_and_restarts_equal_a_clean_rebuild(settings, mongo_db, server_env, group,
                                                                         tmp_path):
     rng = random.Random(4)
@@ -109,6 +114,7 @@ async def test_duplicates_replays_and_restarts_equal_a_clean_rebuild(settings, m
         await producer.stop()
 
 
+@scaled_timeout
 async def test_kill_minus_nine_at_five_points_loses_and_doubles_nothing(settings, server_env, servers,
                                                                        group, tmp_path):
     from shared import mongo
@@ -148,6 +154,7 @@ async def test_kill_minus_nine_at_five_points_loses_and_doubles_nothing(settings
         await db.client.close()
 
 
+@scaled_timeout
 async def test_two_processes_in_one_group_equal_one(settings, server_env, group, tmp_path):
     from shared import mongo
     from shared.kafka import ensure_topics

@@ -32,7 +32,7 @@ def product_doc(merchant_id: str, i: int, rng: random.Random | None = None, **ov
 
 def merchant_product_doc(merchant_id: str, i: int, **overrides) -> dict:
     doc = product_doc(merchant_id, i)
-    doc.update({"stock": 10, "reserved": 0, "units_sold": 0, "archived_at": None})
+    doc.update({"stock": 10, "units_sold": 0, "archived_at": None})
     doc.update(overrides)
     return doc
 
