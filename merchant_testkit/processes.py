@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -50,12 +51,21 @@ class Service:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
+        # Not ready: kill it now, since no fixture finaliser will (the fixture never yielded);
+        # a process left behind would load the machine for every later test.
+        self.kill()
         raise TimeoutError(f"{self.name} not ready after {timeout}s; see {self.log_path}:\n{self.tail()}")
 
-    def kill(self, sig: int = signal.SIGKILL) -> None:
+    def kill(self, sig: int = signal.SIGKILL, grace: float = 15.0) -> None:
+        """Signal the process group; one still alive after ``grace`` seconds is SIGKILLed."""
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, sig)
-            self.process.wait(timeout=15)
+            try:
+                self.process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=grace)
 
     def stop(self) -> None:
         self.kill(signal.SIGTERM)
