@@ -8,14 +8,17 @@ at hand, detects the backend, and compares what it reports with the expectation 
 
 - ``mongodb``: the winning plan uses ``index`` (``_id_`` for the ``_id`` lookups, ``None``
   where a collection scan is the intended plan);
-- ``ferretdb-sqlite`` (what ``merchant infra up`` runs): FerretDB v1 plans no secondary
+- ``ferretdb-sqlite`` (``MERCHANT_FERRETDB_BACKEND=sqlite``): FerretDB v1 plans no secondary
   index; it pushes a filter down to SQLite only when it is exactly ``{_id: <value>}``,
   which none of these is, so every one reports ``filterPushdown: false`` and a ``SCAN``;
-- ``ferretdb-postgresql``: FerretDB v1 pushes down every top-level equality on a plain
-  value (string, number, boolean, date) as a jsonb containment (``_jsonb->'f' @> v``),
-  not ranges, ``$in`` or ``$regex``: ``pg_pushdown`` says whether a query has one.
-  From FerretDB v1.24's sources (``internal/backends/postgresql/query.go``); not yet run
-  here — the test records what the server says.
+- ``ferretdb-postgresql`` (what ``merchant infra up`` runs): FerretDB v1 pushes down every
+  top-level equality on a plain value (string, number, boolean, date), not ranges, ``$in``
+  or ``$regex``: ``pg_pushdown`` says whether a query has one. Our build
+  (``infra/ferretdb/patches``) pushes ``_id`` equality as ``_jsonb->'_id' = v`` (the
+  ``_id`` index serves it) and any other as whole-document containment, which the GIN
+  index every table gets serves: ``pg_index`` names the index a selective query must use
+  (``"_id"``, ``"gin"``; ``None``: a filter most documents match, where a table scan is
+  the right plan).
 Sorts are never pushed down by FerretDB v1 (only ``$natural``): it sorts in memory.
 """
 
@@ -43,11 +46,13 @@ class ApiQuery:
     sort: tuple[tuple[str, int], ...]
     index: str | None              # what MongoDB is meant to use (None: a scan is fine)
     pg_pushdown: bool              # FerretDB on PostgreSQL pushes part of the filter down
+    pg_index: str | None = "gin"   # the PostgreSQL index that serves the pushed-down part
 
 
 def _catalog(name: str, values: dict, sort: str, index: str, pg: bool = True) -> ApiQuery:
     base = {"visible": True} | ({"merchant_id": values.pop("merchant")} if "merchant" in values else {})
-    return ApiQuery(name, CATALOG_PRODUCTS, product_filters(values, base), tuple(PRODUCT_SORTS[sort].mongo), index, pg)
+    return ApiQuery(name, CATALOG_PRODUCTS, product_filters(values, base), tuple(PRODUCT_SORTS[sort].mongo), index, pg,
+                    "gin" if "merchant_id" in base else None)  # {visible: true} alone matches most of the catalogue
 
 
 def _dashboard(name: str, values: dict, sort: str, index: str) -> ApiQuery:
@@ -77,11 +82,11 @@ QUERIES: tuple[ApiQuery, ...] = (
     _catalog("products merchant in stock price", {"merchant": M, "in_stock": True}, "price_asc",
              ix.CAT_STOCK_STATUS_PRICE),
     # GET /v1/products/{id}
-    ApiQuery("product by id", CATALOG_PRODUCTS, {"_id": "p_sample", "visible": True}, (), "_id_", True),
+    ApiQuery("product by id", CATALOG_PRODUCTS, {"_id": "p_sample", "visible": True}, (), "_id_", True, "_id"),
     # GET /v1/categories
     ApiQuery("categories of a merchant", CATEGORIES, {"product_count": {"$gt": 0}, "merchant_id": M}, (),
              ix.CATEGORIES_BY_COUNT, True),
-    ApiQuery("categories of every shop", CATEGORIES, {"product_count": {"$gt": 0}}, (), None, False),
+    ApiQuery("categories of every shop", CATEGORIES, {"product_count": {"$gt": 0}}, (), None, False, None),
     # GET /v1/merchant/products (dashboard)
     _dashboard("merchant products newest", {}, "newest", ix.MP_NEWEST),
     _dashboard("merchant products by status", {"status": "draft"}, "newest", ix.MP_NEWEST),
@@ -95,7 +100,7 @@ QUERIES: tuple[ApiQuery, ...] = (
     _orders("orders by status", {"status": "paid"}, "newest", ix.ORD_STATUS_PLACED),
     _orders("orders of a customer", {"customer_email": "A@example.com"}, "newest", ix.ORD_CUSTOMER),
     # GET /v1/merchant/orders/{id}
-    ApiQuery("order by id", ORDERS, {"_id": "o_sample", "merchant_id": M}, (), "_id_", True),
+    ApiQuery("order by id", ORDERS, {"_id": "o_sample", "merchant_id": M}, (), "_id_", True, "_id"),
     # GET /v1/merchant/stats
     ApiQuery("stats range", MERCHANT_STATS,
              {"merchant_id": M, "_id": {"$gte": f"{M}:2026-03-01", "$lte": f"{M}:2026-03-31"}}, (), "_id_", True),

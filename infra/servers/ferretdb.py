@@ -9,6 +9,7 @@ SQLite: ``MERCHANT_FERRETDB_BACKEND=postgresql|sqlite``.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -45,8 +46,12 @@ def _patches() -> list[Path]:
 
 
 def binary() -> Path:
-    # The patch count is in the name so a machine with an older build rebuilds.
-    return paths.artifacts() / f"ferretdb-v{version()}-p{len(_patches())}"
+    # A digest of the wrapper and the patches is in the name: a machine whose build
+    # predates a change to either rebuilds.
+    digest = hashlib.sha256()
+    for source in [paths.source("ferretdb", name) for name in ("go.mod", "main.go")] + _patches():
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return paths.artifacts() / f"ferretdb-v{version()}-{digest.hexdigest()[:10]}"
 
 
 def _markers() -> tuple[str, ...]:
