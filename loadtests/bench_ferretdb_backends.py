@@ -10,6 +10,12 @@ and prints medians, the PG/SQLite ratio and what ``explain`` says.
         --commits 10000 --products 5000 --rounds 3 --bulk 100
 
 The database (``bench_backends_<random>``) is dropped at the end on both servers.
+
+Any two servers compare the same way: ``--server NAME=URL`` twice (the first is the
+baseline of the ratio), e.g. two FerretDB builds on one PostgreSQL cluster:
+
+    python -m loadtests.bench_ferretdb_backends --server before=mongodb://127.0.0.1:27027 \
+        --server after=mongodb://127.0.0.1:27017 --commits 100000 --products 20000
 """
 
 from __future__ import annotations
@@ -171,11 +177,17 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--bulk", type=int, default=1000, help="upserts per bulk_write")
+    parser.add_argument("--server", action="append", default=[], metavar="NAME=URL",
+                        help="two servers to compare instead of --sqlite/--postgresql (first: baseline)")
     parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
     args = parser.parse_args()
 
     name = f"bench_backends_{uuid.uuid4().hex[:8]}"
-    servers = {"sqlite": args.sqlite, "postgresql": args.postgresql}
+    servers = dict(entry.split("=", 1) for entry in args.server) or {"sqlite": args.sqlite,
+                                                                      "postgresql": args.postgresql}
+    if len(servers) != 2:
+        parser.error("compare exactly two servers")
+    base, other = servers
     clients = {k: MongoClient(url, directConnection=True) for k, url in servers.items()}
     dbs = {k: c[name] for k, c in clients.items()}
     try:
@@ -186,7 +198,7 @@ def main() -> None:
         ops = {k: Operations(args.commits, args.products, seed_=7, bulk=args.bulk) for k in dbs}
         timings: dict[str, dict[str, list[float]]] = {k: {} for k in dbs}
         for round_ in range(args.rounds):
-            for label in ops["sqlite"].plan():
+            for label in ops[base].plan():
                 order = list(dbs) if round_ % 2 == 0 else list(reversed(dbs))
                 for backend in order:
                     fn = ops[backend].plan()[label]
@@ -195,12 +207,12 @@ def main() -> None:
                     timings[backend].setdefault(label, []).append((time.perf_counter() - began) * 1000)
             print(f"round {round_ + 1}/{args.rounds} done", flush=True)
 
-        print(f"\n| operation | SQLite median ms | PostgreSQL median ms | SQLite / PG |")
+        print(f"\n| operation | {base} median ms | {other} median ms | {base} / {other} |")
         print("|---|---:|---:|---:|")
-        for label in ops["sqlite"].plan():
-            s = statistics.median(timings["sqlite"][label])
-            p = statistics.median(timings["postgresql"][label])
-            print(f"| {label} | {s:.1f} | {p:.1f} | {s / p:.1f}x |")
+        for label in ops[base].plan():
+            b = statistics.median(timings[base][label])
+            o = statistics.median(timings[other][label])
+            print(f"| {label} | {b:.1f} | {o:.1f} | {b / o:.2f}x |")
 
         spec = next(s for s in READ_MODEL_INDEXES if s.name == CAT_CATEGORY_PRICE)
         shapes = {
