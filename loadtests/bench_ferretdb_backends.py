@@ -9,7 +9,7 @@ and prints medians, the PG/SQLite ratio and what ``explain`` says.
         --sqlite mongodb://127.0.0.1:27017 --postgresql mongodb://127.0.0.1:27018 \
         --commits 10000 --products 5000 --rounds 3 --bulk 100
 
-The database (``bench_backends_<random>``) is dropped at the end on both servers.
+The database (``bench_backends_<random>_<server>``) is dropped at the end on both servers.
 
 Any two servers compare the same way: ``--server NAME=URL`` twice (the first is the
 baseline of the ratio), e.g. two FerretDB builds on one PostgreSQL cluster:
@@ -189,7 +189,8 @@ def main() -> None:
         parser.error("compare exactly two servers")
     base, other = servers
     clients = {k: MongoClient(url, directConnection=True) for k, url in servers.items()}
-    dbs = {k: c[name] for k, c in clients.items()}
+    # a database name per server: two FerretDB builds on one PostgreSQL share its schemas
+    dbs = {k: c[f"{name}_{k}"] for k, c in clients.items()}
     try:
         for backend, db in dbs.items():
             print(f"seeding {backend}: {args.commits} commits, {args.products} products ...", flush=True)
@@ -230,8 +231,8 @@ def main() -> None:
                 print(f"- {label} [{backend}] {flags}\n    {plan_text(result)}")
     finally:
         if not args.keep:
-            for client in clients.values():
-                client.drop_database(name)
+            for k, client in clients.items():
+                client.drop_database(f"{name}_{k}")
         for client in clients.values():
             client.close()
 
