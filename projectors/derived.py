@@ -44,7 +44,7 @@ async def propagate_merchant_names(db: AsyncDatabase, names, merchants: list[dic
     changes = []
     for collection in PRODUCT_COLLECTIONS:
         target = db[names[collection]]
-        if names.writer.swap:
+        if names.writer.scans:
             await _swap_names(target, merchants)
         else:
             await apply_updates(target, [
@@ -67,8 +67,8 @@ async def _swap_names(target, merchants: list[dict]) -> None:
     if renamed:
         await swap_newer(
             target, renamed,
-            lambda docs: {"$or": [{"_id": d["_id"], "version": d["version"],
-                                   "merchant_version": {"$lt": d["merchant_version"]}} for d in docs]},
+            lambda docs: [{"$or": [{"_id": d["_id"], "version": d["version"],
+                                    "merchant_version": {"$lt": d["merchant_version"]}} for d in docs]}],
             lambda stored, doc: (stored["version"] == doc["version"]
                                  and stored["merchant_version"] < doc["merchant_version"]))
 
