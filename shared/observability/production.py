@@ -20,9 +20,10 @@ from shared.observability.settings import ObservabilitySettings
 
 
 def _compressors() -> str:
-    available = [name for name, module in (("zstd", "backports.zstd"), ("zstd", "zstandard"))
-                 if _has(module)]
-    return ",".join([*dict.fromkeys(available), "zlib"])
+    """zstd where pymongo can use it (it asks for ``compression.zstd``/``backports.zstd``,
+    not the ``zstandard`` package, and warns at every connection otherwise), then zlib."""
+    zstd = _has("compression.zstd") or _has("backports.zstd")
+    return "zstd,zlib" if zstd else "zlib"
 
 
 def _has(module: str) -> bool:
