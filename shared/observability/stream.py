@@ -33,6 +33,8 @@ from shared.observability.runtime import Monitors, cancel_and_wait
 from shared.observability.settings import ObservabilitySettings
 
 log = logging.getLogger("merchant.stream")
+# A catch-up batch holds a thousand commands' events: listing them all made each line ~40 kB.
+LOGGED_CORRELATION_IDS = 50
 
 
 def _records(raw) -> tuple:
@@ -46,6 +48,12 @@ def _correlation_ids(records: tuple) -> list[str]:
             if key == "correlation_id":
                 ids[value.decode("utf-8", "replace")] = None
     return list(ids)
+
+
+def logged_correlation_ids(ids: list[str]) -> dict:
+    """The batch's correlation ids for its log line: the first ``LOGGED_CORRELATION_IDS``
+    and how many there were."""
+    return {"correlation_ids": ids[:LOGGED_CORRELATION_IDS], "correlation_ids_total": len(ids)}
 
 
 def stream_middleware(projections: bool) -> type[BaseMiddleware]:
@@ -69,7 +77,7 @@ def stream_middleware(projections: bool) -> type[BaseMiddleware]:
                 metrics.kafka_messages_consumed.labels(group, topic, "ok").inc(len(records))
                 log.info("handled %d message(s) from %s", len(records), topic,
                          extra={"group": group, "topic": topic, "messages": len(records),
-                                "correlation_ids": ids, "seconds": round(elapsed, 4)})
+                                **logged_correlation_ids(ids), "seconds": round(elapsed, 4)})
             if projections:
                 newest = max((r.timestamp for r in records if r.timestamp), default=None)
                 if newest is not None:
