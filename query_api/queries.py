@@ -12,8 +12,8 @@ at hand, detects the backend, and compares what it reports with the expectation 
   index; it pushes a filter down to SQLite only when it is exactly ``{_id: <value>}``,
   which none of these is, so every one reports ``filterPushdown: false`` and a ``SCAN``;
 - ``ferretdb-postgresql`` (what ``merchant infra up`` runs): FerretDB v1 pushes down every
-  top-level equality on a plain value (string, number, boolean, date), not ranges, ``$in``
-  or ``$regex``: ``pg_pushdown`` says whether a query has one. Our build
+  top-level equality on a plain value (string, number, boolean, date), not ranges or
+  ``$regex`` (``$in`` only with our build): ``pg_pushdown`` says whether a query has one. Our build
   (``infra/ferretdb/patches``) pushes ``_id`` equality as ``_jsonb->'_id' = v`` (the
   ``_id`` index serves it) and any other as whole-document containment, which the GIN
   index every table gets serves: ``pg_index`` names the index a selective query must use

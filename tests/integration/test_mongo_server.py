@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from bson import ObjectId
 from pymongo import ReplaceOne
 
 pytestmark = pytest.mark.integration
@@ -46,8 +47,6 @@ async def test_a_bulk_write_matching_more_documents_than_the_pool_completes(mong
 # holding the value or an array holding it, ObjectIds, numbers of either type, null and
 # empty lists (not pushed down), lists longer than the pushdown bound.
 async def test_equality_and_in_filters_answer_as_mongodb(mongo_db):
-    from bson import ObjectId
-
     oids = [ObjectId() for _ in range(20)]
     docs = [{"_id": f"d{i}", "m": f"m{i % 20}", "tags": [f"t{i % 7}", "x"], "n": i % 13, "b": i % 2 == 0}
             for i in range(1500)]
