@@ -3,7 +3,7 @@
     python -m loadtests.bench_projectors --events 4000 --rounds 3 --rate 20 --seconds 60
 
 In a database and topics of its own (deleted afterwards), over one random valid stream
-(``tests/support/event_stream.py``) stored in the event store and produced to Kafka once:
+(``merchant_testkit/event_stream.py``) stored in the event store and produced to Kafka once:
 
 1. throughput, ``--rounds`` alternating rounds, each from offset 0 with a fresh consumer
    group and empty target collections, medians reported:
@@ -45,8 +45,8 @@ from projectors.streams import MERCHANTS_STREAM, PRODUCTS_STREAM, STREAMS
 from shared import mongo
 from shared.kafka import delete_topics_with_prefix, ensure_topics, reliable_producer
 from shared.settings import ProjectorSettings
-from tests.support.event_stream import generate, produce, store
-from tests.support.processes import stream_service
+from merchant_testkit.event_stream import generate, produce, store
+from merchant_testkit.processes import stream_service
 
 
 async def baseline(settings: ProjectorSettings, db, total: int, group: str) -> float:

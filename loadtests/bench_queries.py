@@ -39,8 +39,8 @@ from shared.redis import open_redis
 from shared.settings import ServerSettings
 from loadtests.bench.catalogue import seed
 from loadtests.raw_http import RawConnection, closed_loop, open_loop
-from tests.support.processes import free_port
-from tests.support.read_models import CATEGORIES as CATEGORY_NAMES
+from merchant_testkit.processes import free_port
+from merchant_testkit.read_models import CATEGORIES as CATEGORY_NAMES
 
 SORTS = ("newest", "price_asc", "price_desc", "name")
 
@@ -64,7 +64,7 @@ def wait_ready(url: str, timeout: float = 60) -> None:
 
 def query_api(env: dict, log_dir: Path, name: str, **extra: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    proc = start([sys.executable, "-m", "shared.cli.main", "serve", "query-api", "--port", str(port),
+    proc = start([sys.executable, "-m", "merchant_cli.main", "serve", "query-api", "--port", str(port),
                   "--log-level", "warning"], {**env, **extra}, log_dir / f"{name}.log")
     url = f"http://127.0.0.1:{port}"
     wait_ready(f"{url}/health/ready")

@@ -6,6 +6,8 @@ Uses the servers of ``merchant infra env`` and a database of its own (dropped at
 end). Prints the time of each step — the export beside a bare cursor over the same
 documents (the baseline: what the database alone costs) — and whether DuckDB's counts
 per type equal the event store's (server-side ``$unwind``/``$group``); exits 1 if not.
+The export is ``merchant events export`` run as the command analysts run (a subprocess:
+nothing outside the CLI imports it), so its time includes the process start.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import argparse
 import asyncio
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,7 +28,6 @@ import duckdb
 
 from merchant_testkit.history import write_history
 from shared import mongo
-from shared.cli.events import export
 from shared.settings import ServerSettings
 
 
@@ -40,6 +42,15 @@ async def bare_scan(db) -> int:
     async for doc in db["commits"].find({}, {"events": 1}).sort("_id", 1).batch_size(1000):
         scanned += len(doc["events"])
     return scanned
+
+
+async def export(out: Path) -> None:
+    """``merchant events export --format parquet`` on the database of ``MONGODB_DATABASE``."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "merchant_cli.main", "events", "export", "--format", "parquet", "--out", str(out),
+        stdout=subprocess.DEVNULL)
+    if await process.wait() != 0:
+        raise RuntimeError(f"merchant events export exited with {process.returncode}")
 
 
 async def timed(work) -> float:
@@ -62,7 +73,7 @@ async def run(total: int, rounds: int) -> int:
         bare_times, export_times = [], []
         for _ in range(rounds):  # interleaved, so both see the same server load
             bare_times.append(await timed(bare_scan(db)))
-            export_times.append(await timed(export(out, "parquet", None, None)))
+            export_times.append(await timed(export(out)))
         bare, exported = statistics.median(bare_times), statistics.median(export_times)
         print(f"baseline, bare cursor over the commits: median {bare:.1f} s ({total / bare:,.0f} events/s)")
         print(f"export to Parquet:                      median {exported:.1f} s ({total / exported:,.0f} "

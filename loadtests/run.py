@@ -112,7 +112,7 @@ async def _prepare_data(args, settings, env: dict, command_url: str, query_url: 
     if args.seed_products:
         data_file = out / "seed.json"
         began = time.monotonic()
-        subprocess.run([sys.executable, "-m", "shared.cli.main", "seed", "--merchants", str(args.merchants),
+        subprocess.run([sys.executable, "-m", "merchant_cli.main", "seed", "--merchants", str(args.merchants),
                         "--products", str(args.seed_products), "--orders", str(args.seed_orders),
                         "--prefix", out.name, "--out", str(data_file)],
                        env={**os.environ, **env}, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)

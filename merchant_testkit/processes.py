@@ -33,7 +33,7 @@ class Service:
     def start(self) -> Service:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli.main", "serve", *self.args],
+            [sys.executable, "-m", "merchant_cli.main", "serve", *self.args],
             env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
         return self

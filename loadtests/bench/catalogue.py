@@ -15,8 +15,8 @@ from query_api.read_models import PRODUCT_VIEW
 from shared import mongo
 from shared.read_models import CATALOG_PRODUCTS, CATEGORIES
 from shared.settings import ServerSettings
-from tests.support.read_models import CATEGORIES as CATEGORY_NAMES
-from tests.support.read_models import product_doc
+from merchant_testkit.read_models import CATEGORIES as CATEGORY_NAMES
+from merchant_testkit.read_models import product_doc
 
 PAGE_LIMIT = 20
 

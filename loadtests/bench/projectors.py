@@ -26,7 +26,7 @@ from loadtests.bench.rounds import Pair, RoundResult, Side
 from projectors.streams import STREAMS
 from shared.kafka import reliable_producer
 from shared.settings import ProjectorSettings
-from tests.support.event_stream import generate, produce
+from merchant_testkit.event_stream import generate, produce
 
 RAW_GROUP = "bench-raw"
 # A paused projector must not lose its partitions: far above any pause of a round.

@@ -93,7 +93,7 @@ async def _zero(count) -> bool:
 
 # -- Kafka outage, on a private broker --------------------------------------------------
 def infra(action: str, env: dict[str, str]) -> None:
-    subprocess.run([sys.executable, "-m", "shared.cli.main", "infra", action, "--only", "kafka"],
+    subprocess.run([sys.executable, "-m", "merchant_cli.main", "infra", action, "--only", "kafka"],
                    env={**os.environ, **env}, check=True, capture_output=True, timeout=180)
 
 

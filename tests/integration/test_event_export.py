@@ -44,7 +44,7 @@ def parquet_export(export_env, tmp_path_factory):
 
 
 def export(env: dict, out, fmt: str, *extra: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "shared.cli.main", "events", "export", "--out", str(out),
+    done = subprocess.run([sys.executable, "-m", "merchant_cli.main", "events", "export", "--out", str(out),
                            "--format", fmt, *extra], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
@@ -87,7 +87,7 @@ async def test_since_until_select_a_window_of_commits(export_env, tmp_path):
 
 
 def test_bad_options_are_refused_clearly(export_env, tmp_path):
-    done = subprocess.run([sys.executable, "-m", "shared.cli.main", "events", "export", "--out",
+    done = subprocess.run([sys.executable, "-m", "merchant_cli.main", "events", "export", "--out",
                            str(tmp_path / "x"), "--format", "csv"], env=export_env["env"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "jsonl, parquet" in done.stderr

@@ -15,7 +15,7 @@ from shared.events import EventEnvelope
 from shared.invalidation import generation_key
 from shared.kafka import reliable_producer
 from shared.redis import open_redis
-from tests.support.event_stream import produce, store
+from merchant_testkit.event_stream import produce, store
 from tests.support.processes import stream_service
 
 pytestmark = pytest.mark.integration

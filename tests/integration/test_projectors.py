@@ -1,6 +1,6 @@
 """The projector as real processes on real Kafka and the MongoDB-compatible server.
 
-Each test generates a valid random event stream (tests/support/event_stream.py), stores
+Each test generates a valid random event stream (merchant_testkit/event_stream.py), stores
 it in the event store and produces it to Kafka, disturbs delivery (duplicates, replays,
 restarts, kill -9, a second process), waits until the consumer groups have no lag, and
 compares every read model document for document with a clean rebuild from the store.
@@ -26,7 +26,7 @@ from projectors.status import lag
 from projectors.streams import STREAMS
 from shared.kafka import reliable_producer
 from shared.settings import ProjectorSettings
-from tests.support.event_stream import generate, produce, store
+from merchant_testkit.event_stream import generate, produce, store
 from tests.support.processes import stream_service
 
 pytestmark = pytest.mark.integration

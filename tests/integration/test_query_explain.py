@@ -22,7 +22,7 @@ from projectors.explain import index_names_in
 from query_api.queries import QUERIES, ApiQuery
 from shared.read_model_indexes import ensure_read_model_indexes
 from shared.read_models import CATALOG_PRODUCTS, CATEGORIES, MERCHANT_PRODUCTS, MERCHANT_STATS, ORDERS
-from tests.support.read_models import merchant_product_doc, order_doc, product_doc
+from merchant_testkit.read_models import merchant_product_doc, order_doc, product_doc
 
 pytestmark = pytest.mark.integration
 server_env, settings, mongo_db = own_namespace_fixtures()

@@ -94,7 +94,7 @@ async def test_export_reads_v1_as_v2_and_reports_the_future(replayed):
 
 def test_tail_shows_upcast_events_filtered_by_merchant(replayed):
     done = subprocess.run(
-        [sys.executable, "-m", "shared.cli.main", "events", "tail", "--from-beginning", "--json",
+        [sys.executable, "-m", "merchant_cli.main", "events", "tail", "--from-beginning", "--json",
          "--type", "ProductCreated", "--merchant", "m-replay", "--idle-exit", "3"],
         env={**os.environ, **replayed["env"]}, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

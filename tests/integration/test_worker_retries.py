@@ -108,7 +108,7 @@ async def _async(value):
 async def _cli(env: dict[str, str], *args: str) -> str:
     import os
 
-    result = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "shared.cli.main", "jobs", *args],
+    result = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "merchant_cli.main", "jobs", *args],
                                      env={**os.environ, **env}, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return result.stdout

@@ -8,7 +8,7 @@ import jsonschema
 import httpx
 
 from shared.events.catalogue import asyncapi_document, stale_files
-from shared.events.catalogue_site import create_app
+from merchant_cli.event_tools.catalogue_site import create_app
 from shared.events.schemas import all_json_schemas, all_versions
 from shared.topics import DOMAIN_TOPICS
 
@@ -56,7 +56,7 @@ async def test_catalogue_site_serves_document_and_schemas():
 def test_docs_command_writes_then_checks(tmp_path):
     from typer.testing import CliRunner
 
-    from shared.cli.main import app
+    from merchant_cli.main import app
 
     runner = CliRunner()
     assert runner.invoke(app, ["events", "docs", "--check", "--out", str(tmp_path)]).exit_code == 1

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from shared.events import EventEnvelope
-from shared.events.stream import EventFilter, format_event, summarise
+from merchant_cli.event_tools.stream import EventFilter, format_event, summarise
 
 ROOT = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("validate_events", ROOT / "scripts" / "validate_events.py")

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from shared.settings import QueryApiSettings
-from tests.support.read_models import product_doc
+from merchant_testkit.read_models import product_doc
 
 
 def query_settings(server_env: dict, **overrides) -> QueryApiSettings:

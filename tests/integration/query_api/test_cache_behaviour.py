@@ -8,7 +8,7 @@ import pytest
 
 from shared.read_models import CATALOG_PRODUCTS
 from tests.support.freshness import change_price, price_changes_are_never_served_stale
-from tests.support.read_models import product_doc
+from merchant_testkit.read_models import product_doc
 
 pytestmark = pytest.mark.integration
 

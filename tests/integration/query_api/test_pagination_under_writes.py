@@ -20,7 +20,7 @@ import pytest
 
 from shared.invalidation import Change, publish
 from shared.read_models import CATALOG_PRODUCTS
-from tests.support.read_models import product_doc
+from merchant_testkit.read_models import product_doc
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from shared.read_models import CATALOG_PRODUCTS
 from tests.integration.query_api.conftest import query_settings, running_query_api
 from tests.support.processes import free_port
-from tests.support.read_models import product_doc
+from merchant_testkit.read_models import product_doc
 
 pytestmark = pytest.mark.integration
 

@@ -24,7 +24,7 @@ COMPONENTS = ("command-api", "query-api", "projectors", "workers")
 async def _demo_merchant(path) -> dict:
     from command_api.merchants import merchant_exists
     from shared import mongo
-    from shared.cli.merchants import create
+    from merchant_cli.merchants import create
     from shared.settings import ServerSettings
 
     if path.exists():
@@ -44,7 +44,7 @@ async def _demo_merchant(path) -> dict:
 
 
 def _start_components(env: dict[str, str]) -> dict[str, subprocess.Popen]:
-    return {name: subprocess.Popen([sys.executable, "-m", "shared.cli.main", "serve", name], env=env)
+    return {name: subprocess.Popen([sys.executable, "-m", "merchant_cli.main", "serve", name], env=env)
             for name in COMPONENTS}
 
 

@@ -113,7 +113,7 @@ def _supervise_streams(component: Component, count: int, base_port: int) -> int:
     children = []
     for index in range(count):
         env = {**os.environ, "MERCHANT_METRICS_PORT": str(base_port + index if base_port else 0)}
-        children.append(subprocess.Popen([sys.executable, "-m", "shared.cli.main", "serve", component.value],
+        children.append(subprocess.Popen([sys.executable, "-m", "merchant_cli.main", "serve", component.value],
                                          env=env))
 
     def forward(signum, frame):

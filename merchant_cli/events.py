@@ -55,7 +55,7 @@ def docs_command(
     if serve:
         import uvicorn
 
-        from shared.events.catalogue_site import create_app
+        from merchant_cli.event_tools.catalogue_site import create_app
 
         console.print(f"Event catalogue on http://127.0.0.1:{port}/")
         uvicorn.run(create_app(), host="127.0.0.1", port=port, log_level="warning")
@@ -89,7 +89,7 @@ def tail_command(
 
 
 async def tail(types, merchant, from_beginning, as_json, limit, idle_exit) -> None:
-    from shared.events.stream import EventFilter, follow, format_event
+    from merchant_cli.event_tools.stream import EventFilter, follow, format_event
     from shared.settings import ServerSettings
 
     wanted, shown = EventFilter(types, merchant), 0
@@ -116,7 +116,7 @@ def export_command(
     until: str | None = typer.Option(None, "--until", help="Committed before (ISO-8601, UTC)."),
 ) -> None:
     """Export events from the event store, at their current schema version."""
-    from shared.events.export import FORMATS
+    from merchant_cli.event_tools.export import FORMATS
 
     if fmt not in FORMATS:
         raise typer.BadParameter(f"expected one of {', '.join(FORMATS)}", param_hint="--format")
@@ -133,7 +133,7 @@ async def export(out: Path, fmt: str, since: datetime | None, until: datetime | 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from shared import mongo
-    from shared.events.export import open_writer
+    from merchant_cli.event_tools.export import open_writer
     from shared.events.store_reader import ReadReport, count_commits, read_events
     from shared.settings import ServerSettings
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import typer
 
-from shared.cli.serve import _APPS, Component
+from merchant_cli.serve import _APPS, Component
 
 app = typer.Typer(no_args_is_help=True)
 

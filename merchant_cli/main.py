@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from shared.cli import bench, dev, events, infra, jobs, load, merchants, ops, profile, projections, seed, serve
+from merchant_cli import bench, dev, events, infra, jobs, load, merchants, ops, profile, projections, seed, serve
 
 app = typer.Typer(help="Merchant backend: event-driven CQRS for merchants.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -26,8 +26,9 @@ app.command("load", help="Run a locust load scenario (basic, spike, stress, endu
                               "help_option_names": []})(load.load)
 app.command("seed", help="Seed merchants, products and order histories through the real write path.")(
     seed.seed)
-app.command("bench", help="Our hot paths beside their baselines, side by side: medians, ratios, plots.")(
-    bench.bench)
+app.command("bench", help="Our hot paths beside their baselines, side by side: medians, ratios, plots.",
+            context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+                              "help_option_names": []})(bench.bench)
 app.command("dev", help="Everything: the servers and every component, Ctrl-C stops all.")(dev.dev)
 
 

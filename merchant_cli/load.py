@@ -14,11 +14,11 @@ from pathlib import Path
 
 import typer
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def load(ctx: typer.Context) -> None:
     if not (ROOT / "loadtests" / "run.py").exists():
-        typer.echo("merchant load needs the source checkout (loadtests/ not found next to shared/).", err=True)
+        typer.echo("merchant load needs the source checkout (loadtests/ not found next to merchant_cli/).", err=True)
         raise typer.Exit(2)
     raise typer.Exit(subprocess.call([sys.executable, "-m", "loadtests.run", *ctx.args], cwd=ROOT))

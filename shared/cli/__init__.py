@@ -1,1 +1,0 @@
-"""The ``merchant`` command line: one sub-module per command group."""
