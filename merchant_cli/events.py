@@ -134,7 +134,7 @@ async def export(out: Path, fmt: str, since: datetime | None, until: datetime | 
 
     from shared import mongo
     from merchant_cli.event_tools.export import open_writer
-    from shared.events.store_reader import ReadReport, count_commits, read_events
+    from shared.event_store_reader import ReadReport, count_commits, read_events
     from shared.settings import ServerSettings
 
     settings = ServerSettings()

@@ -25,7 +25,7 @@ from datetime import timedelta
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
-from shared.event_store_reader import count_commits, stream_events
+from shared.event_store_reader import count_commits_of_type, stream_events
 from shared.events import utc_now
 from shared.read_models import MERCHANT_NAMES
 
@@ -96,8 +96,8 @@ async def swap(db: AsyncDatabase, shadow: str, live: str) -> bool:
 
 async def total_commits(db: AsyncDatabase, name: str) -> int:
     stream = stream_of(name)
-    extra = await count_commits(db, "merchant") if stream is PRODUCTS_STREAM else 0
-    return extra + await count_commits(db, stream.aggregate_type)
+    extra = await count_commits_of_type(db, "merchant") if stream is PRODUCTS_STREAM else 0
+    return extra + await count_commits_of_type(db, stream.aggregate_type)
 
 
 async def rebuild(db: AsyncDatabase, name: str, *, progress: Progress | None = None,

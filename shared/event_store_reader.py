@@ -1,30 +1,92 @@
-"""Read-only access to the event store's ``commits`` collection, for the projectors.
+"""Read-only access to the event store's ``commits`` collection, for every consumer.
 
-``shared.events.store_reader`` streams every commit in append order (for analysts'
-exports); this module adds what a projection needs on top: one aggregate's events in a
-version range (gap filling) and one aggregate type's events (rebuilds). Envelopes are
-returned as stored; ``decode_data`` upcasts their bodies.
-
-The write side (``command_api.event_store``) owns the collection; projectors read it to
-fill version gaps and to rebuild, and may not import ``command_api`` — so the few reads
-they need live here. A commit document is
+The write side owns the store (``command_api/event_store.py``); readers here
+depend only on its document shape, so no consumer needs the write model (projectors may
+not import ``command_api``; analysts' tools need no write model). A commit document is
 ``{aggregate_id, version, last_version, aggregate_type, merchant_id, command_id,
-committed_at, published, events: [envelope dicts]}``; ``version`` is the first aggregate
-version of the commit and ``last_version`` the last.
+committed_at, published, events: [envelope dicts]}``: one document per commit,
+``events`` holding the envelopes in version order, ``version`` the first aggregate
+version of the commit and ``last_version`` the last, ``committed_at`` the append time.
+
+- For analysts (``merchant events export``): ``read_events`` streams every commit in
+  append order within a time window, every envelope upcast on the way out (readers see
+  the current schema version; an event this code cannot read is counted, not raised);
+  ``count_commits`` sizes a progress bar where that is cheap.
+- For projections: one aggregate's events in a version range (``events_between``, gap
+  filling) and one aggregate type's events (``stream_events``, rebuilds), returned as
+  stored; ``decode_data`` upcasts their bodies.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.events import EventEnvelope
-from shared.events.store_reader import COMMITS  # noqa: F401 (one name for the collection)
+from shared.events.envelope import EventEnvelope
+from shared.events.upcasting import upcast
+
+COMMITS = "commits"
 
 
+# -- for analysts: every commit in append order -------------------------------------
+def commit_filter(since: datetime | None, until: datetime | None) -> dict:
+    """Commits appended in ``[since, until)``; either end may be open."""
+    window = {}
+    if since is not None:
+        window["$gte"] = since
+    if until is not None:
+        window["$lt"] = until
+    return {"committed_at": window} if window else {}
+
+
+@dataclass
+class ReadReport:
+    commits: int = 0
+    events: int = 0
+    # Events this code cannot read (a newer producer's version): kept out, counted here.
+    unreadable: list[str] = field(default_factory=list)
+
+
+async def count_commits(db: AsyncDatabase, since: datetime | None = None,
+                        until: datetime | None = None) -> int | None:
+    """For progress bars: how many commits, or ``None`` where counting costs a full scan.
+
+    MongoDB answers an unfiltered count from metadata; FerretDB v1 scans the collection
+    for any count, which would double an export's time just to size a progress bar.
+    """
+    info = await db.client.admin.command("buildInfo")
+    if "ferretdbVersion" in info:
+        return None
+    query = commit_filter(since, until)
+    if not query:
+        return await db[COMMITS].estimated_document_count()
+    return await db[COMMITS].count_documents(query)
+
+
+async def read_events(db: AsyncDatabase, since: datetime | None = None, until: datetime | None = None,
+                      report: ReadReport | None = None, batch_size: int = 1000,
+                      ) -> AsyncIterator[list[EventEnvelope]]:
+    """Yields, per commit in append order, its events at the current schema version."""
+    report = report if report is not None else ReadReport()
+    cursor = (db[COMMITS].find(commit_filter(since, until), {"events": 1})
+              .sort("_id", ASCENDING).batch_size(batch_size))
+    async for doc in cursor:
+        report.commits += 1
+        events = []
+        for raw in doc["events"]:
+            try:
+                events.append(upcast(EventEnvelope.model_validate(raw)))
+            except ValueError as exc:
+                report.unreadable.append(f"commit {doc['_id']}: {exc}")
+        report.events += len(events)
+        yield events
+
+
+# -- for projections: gap filling and rebuilds ---------------------------------------
 async def events_between(db: AsyncDatabase, aggregate_id: str, after: int, before: int) -> list[EventEnvelope]:
     """The aggregate's events with ``after < aggregate_version < before``, in order."""
     cursor = db[COMMITS].find(
@@ -34,7 +96,7 @@ async def events_between(db: AsyncDatabase, aggregate_id: str, after: int, befor
     return [e for e in events if after < e.aggregate_version < before]
 
 
-async def count_commits(db: AsyncDatabase, aggregate_type: str) -> int:
+async def count_commits_of_type(db: AsyncDatabase, aggregate_type: str) -> int:
     return await db[COMMITS].count_documents({"aggregate_type": aggregate_type})
 
 

@@ -15,7 +15,7 @@ from command_api.event_store import Commit
 from merchant_testkit import start_stack, wait_until
 from shared import mongo
 from shared.events import EventEnvelope
-from shared.events.store_reader import ReadReport, read_events
+from shared.event_store_reader import ReadReport, read_events
 from shared.kafka import delete_topics_with_prefix, ensure_topics
 from shared.topics import PRODUCTS
 
