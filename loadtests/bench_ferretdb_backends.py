@@ -32,7 +32,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, MongoClient, ReplaceOne
 from pymongo.database import Database
 
-from command_api.event_store import INDEXES as COMMIT_INDEXES
+from command_api.adapters.event_store import INDEXES as COMMIT_INDEXES
 from shared.read_model_indexes import CAT_CATEGORY_PRICE, INDEXES as READ_MODEL_INDEXES
 from shared.read_models import CATALOG_PRODUCTS
 

@@ -97,7 +97,7 @@ async def replay_rate(db, writer) -> float:
 
 
 async def command_to_visible(env: dict, db, rate: float, seconds: float, products: int) -> list[float]:
-    from command_api.merchants import create_indexes, create_merchant
+    from command_api.adapters.merchants import create_indexes, create_merchant
 
     await create_indexes(db)
     merchant = await create_merchant(db, "Bench Shop")

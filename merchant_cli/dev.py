@@ -22,7 +22,7 @@ COMPONENTS = ("command-api", "query-api", "projectors", "workers")
 
 
 async def _demo_merchant(path) -> dict:
-    from command_api.merchants import merchant_exists
+    from command_api.adapters.merchants import merchant_exists
     from shared import mongo
     from merchant_cli.merchants import create
     from shared.settings import ServerSettings

@@ -17,7 +17,7 @@ app = typer.Typer(no_args_is_help=True)
 
 
 async def _with_db(action: Callable[..., Awaitable]):
-    from command_api.merchants import create_indexes
+    from command_api.adapters.merchants import create_indexes
     from shared import mongo
     from shared.settings import ServerSettings
 
@@ -32,7 +32,7 @@ async def _with_db(action: Callable[..., Awaitable]):
 
 
 async def create(name: str) -> dict:
-    from command_api.merchants import create_merchant
+    from command_api.adapters.merchants import create_merchant
 
     merchant = await _with_db(lambda db: create_merchant(db, name))
     return {"merchant_id": merchant.merchant_id, "name": merchant.name,
@@ -62,7 +62,7 @@ def rotate_keys_command(
 ) -> None:
     """Issue new keys and revoke the old ones (printed once, stored hashed)."""
     from command_api.domain.aggregate import DomainError
-    from command_api.merchants import rotate_keys
+    from command_api.adapters.merchants import rotate_keys
 
     bad = [k for k in kinds if k not in ("secret", "publishable")]
     if bad:

@@ -31,7 +31,7 @@ class Component(str, enum.Enum):
 
 
 _APPS = {
-    Component.command_api: ("command_api.app:create_app", "COMMAND_API"),
+    Component.command_api: ("command_api.entrypoints.app:create_app", "COMMAND_API"),
     Component.query_api: ("query_api.app:create_app", "QUERY_API"),
 }
 GRACEFUL_SECONDS = 30
@@ -130,7 +130,7 @@ def _supervise_streams(component: Component, count: int, base_port: int) -> int:
 async def _relay_forever() -> None:
     """The command side's background work without its HTTP: the outbox relay (commits not
     yet on Kafka) and the reservation reconciler. Safe beside running API processes."""
-    from command_api.app import write_side
+    from command_api.entrypoints.app import write_side
     from shared.settings import CommandApiSettings
 
     async with write_side(CommandApiSettings()):

@@ -3,7 +3,7 @@
 ``generate(n, seed)`` simulates merchants, products (with stock reservations for orders)
 and orders through their lifecycle, with per-aggregate versions that follow each other —
 what the command side (issue 3) would commit. ``store`` writes them as event-store
-commits (the document shape of ``command_api.event_store``) and ``produce`` puts them on
+commits (the document shape of ``command_api.adapters.event_store``) and ``produce`` puts them on
 Kafka like the publisher does (key = aggregate id, batched sends).
 """
 

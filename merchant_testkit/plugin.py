@@ -130,7 +130,7 @@ def stack(server_env, settings, stack_components, stack_env, tmp_path_factory) -
 
 
 async def _new_merchant(mongo_db, name: str) -> dict:
-    from command_api.merchants import create_indexes, create_merchant
+    from command_api.adapters.merchants import create_indexes, create_merchant
 
     await create_indexes(mongo_db)
     created = await create_merchant(mongo_db, f"{name} {uuid.uuid4().hex[:6]}")

@@ -1,6 +1,6 @@
 """Read-only access to the event store's ``commits`` collection, for every consumer.
 
-The write side owns the store (``command_api/event_store.py``); readers here
+The write side owns the store (``command_api/adapters/event_store.py``); readers here
 depend only on its document shape, so no consumer needs the write model (projectors may
 not import ``command_api``; analysts' tools need no write model). A commit document is
 ``{aggregate_id, version, last_version, aggregate_type, merchant_id, command_id,

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from shared.events import EventEnvelope
 
-from command_api.event_store import Commit
+from command_api.application.ports import Commit
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,8 @@ from command_api.domain.aggregate import Aggregate
 from command_api.domain.merchant import Merchant
 from command_api.domain.order import Order
 from command_api.domain.product import Product
-from command_api.event_store import Commit
-from command_api.repository import pending_envelopes
+from command_api.application.ports import Commit
+from command_api.application.repository import pending_envelopes
 from command_api.seeding import vocabulary as vocab
 from command_api.seeding.lifecycle import Step, fate
 from command_api.seeding.plan import MerchantPlan, SeedParams, Window

@@ -62,7 +62,7 @@ async def stocked_products(api_url: str, secret: str) -> list[str]:
 
 @asynccontextmanager
 async def pairs(bench, options) -> AsyncIterator[list[Pair]]:
-    from command_api.merchants import create_indexes, create_merchant  # the write side, only here
+    from command_api.adapters.merchants import create_indexes, create_merchant  # the write side, only here
 
     await bench.ensure_topics()
     await create_indexes(bench.db)

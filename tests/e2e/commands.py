@@ -6,8 +6,8 @@ import uuid
 
 from command_api.domain.order import Order
 from command_api.domain.product import Product
-from command_api.event_store import EventStore
-from command_api.repository import Repository
+from command_api.adapters.event_store import EventStore
+from command_api.application.repository import Repository
 
 
 def auth(key: str, **headers: str) -> dict[str, str]:

@@ -55,7 +55,7 @@ def obs_database(server_env) -> str:
 
 @pytest.fixture(scope="module")
 async def merchant(settings, obs_database) -> dict:
-    from command_api.merchants import create_indexes, create_merchant
+    from command_api.adapters.merchants import create_indexes, create_merchant
     from shared import mongo
 
     client = mongo.open_mongo(settings)

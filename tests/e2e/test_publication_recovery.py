@@ -13,7 +13,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from command_api.merchants import create_indexes, create_merchant
+from command_api.adapters.merchants import create_indexes, create_merchant
 from tests.e2e.commands import auth, order_body, product_body
 from tests.e2e.isolation import Namespace
 from tests.support.processes import free_port, http_service

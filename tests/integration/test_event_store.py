@@ -8,7 +8,8 @@ import uuid
 
 import pytest
 
-from command_api.event_store import Commit, ConcurrencyConflict, DuplicateCommand, EventStore
+from command_api.adapters.event_store import EventStore
+from command_api.application.ports import Commit, ConcurrencyConflict, DuplicateCommand
 from shared.events import EventEnvelope
 
 pytestmark = pytest.mark.integration

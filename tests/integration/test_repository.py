@@ -10,8 +10,8 @@ import pytest
 
 from command_api.domain.aggregate import VersionMismatch
 from command_api.domain.product import InsufficientStock, Product
-from command_api.event_store import EventStore
-from command_api.repository import CommandContext, Repository
+from command_api.adapters.event_store import EventStore
+from command_api.application.repository import CommandContext, Repository
 from shared.events import products as ev
 
 pytestmark = pytest.mark.integration
@@ -94,7 +94,7 @@ async def test_a_head_left_behind_by_a_dead_writer_costs_a_retry_not_a_lost_writ
 
 
 def _commit_document(aggregate: Product) -> dict:
-    from command_api.event_store import Commit
+    from command_api.application.ports import Commit
     from shared.events import EventEnvelope
 
     (event_type, data), = aggregate.pending

@@ -11,14 +11,14 @@ import uuid
 
 import pytest
 
-from command_api.commands import PlaceOrder
+from command_api.application.commands import PlaceOrder
 from command_api.domain.order import Order
 from command_api.domain.product import Product
-from command_api.event_store import EventStore
-from command_api.placement import _order_placed, _reserve_line, place_order
-from command_api.reconciler import Reconciler
-from command_api.repository import CommandContext, Repository
-from command_api.reservations import ReservationStore
+from command_api.adapters.event_store import EventStore
+from command_api.application.placement import _order_placed, _reserve_line, place_order
+from command_api.application.reconciler import Reconciler
+from command_api.application.repository import CommandContext, Repository
+from command_api.adapters.reservations import ReservationStore
 from shared.events import products as ev
 
 pytestmark = pytest.mark.integration

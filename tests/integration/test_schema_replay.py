@@ -11,7 +11,7 @@ import sys
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from command_api.event_store import Commit
+from command_api.application.ports import Commit
 from merchant_testkit import start_stack, wait_until
 from shared import mongo
 from shared.events import EventEnvelope

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from command_api.event_store import COMMITS, HEADS
+from command_api.adapters.event_store import COMMITS, HEADS
 from command_api.seeding.plan import SeedParams
 from command_api.seeding.simulation import Simulation
 from command_api.seeding.writer import RUNS, AlreadySeeded, Seeder

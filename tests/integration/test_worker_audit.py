@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 
 def product_commit(merchant_id: str):
-    from command_api.event_store import Commit
+    from command_api.application.ports import Commit
 
     product_id, corr = str(uuid.uuid4()), str(uuid.uuid4())
     events = [EventEnvelope(type=t, aggregate_type="product", aggregate_id=product_id, aggregate_version=v,
@@ -33,16 +33,16 @@ def product_commit(merchant_id: str):
 
 
 def order_commit(merchant_id: str):
-    from command_api.event_store import Commit
+    from command_api.application.ports import Commit
 
     event = order_placed(merchant_id, "audit@example.com")
     return Commit("order", event.aggregate_id, merchant_id, f"cmd-{event.correlation_id}", [event])
 
 
 async def test_every_stored_event_has_exactly_one_audit_entry(server_env, settings, mongo_db, tmp_path):
-    from command_api.event_store import EventStore
-    from command_api.merchants import create_indexes, create_merchant
-    from command_api.publisher import CommitPublisher
+    from command_api.adapters.event_store import EventStore
+    from command_api.adapters.merchants import create_indexes, create_merchant
+    from command_api.adapters.publisher import CommitPublisher
 
     await create_indexes(mongo_db)
     shop, other = await create_merchant(mongo_db, "Audited"), await create_merchant(mongo_db, "Other")
@@ -53,7 +53,7 @@ async def test_every_stored_event_has_exactly_one_audit_entry(server_env, settin
     for commit in commits:
         await store.append(commit)
     # Merchants are event-sourced: their MerchantCreated commits are in the store too.
-    from command_api.event_store import Commit
+    from command_api.application.ports import Commit
 
     merchants = [shop.merchant_id, other.merchant_id]
     commits += [Commit.from_document(d) async for d in mongo_db["commits"].find(

@@ -71,7 +71,7 @@ async def test_shipping_notice_by_email_and_by_sms_when_there_is_a_phone(running
 
 async def test_analytics_rollups_weekly_monthly_top_products_and_repeat_customers(running_worker, settings,
                                                                                     mongo_db, query_api):
-    from command_api.merchants import create_indexes, create_merchant
+    from command_api.adapters.merchants import create_indexes, create_merchant
 
     await create_indexes(mongo_db)
     shop = await create_merchant(mongo_db, "Analytics Shop")

@@ -43,7 +43,7 @@ def order_doc(merchant_id: str, placed_at: datetime, rng: random.Random) -> dict
 @pytest.fixture(scope="module")
 async def shop(mongo_db) -> dict:
     """A merchant with 10,000 orders in November 2026, and orders that must not count."""
-    from command_api.merchants import create_indexes, create_merchant
+    from command_api.adapters.merchants import create_indexes, create_merchant
 
     await create_indexes(mongo_db)
     merchant = await create_merchant(mongo_db, "Report Shop")

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from command_api.endpoints.routes import COMMAND_ROUTES, starlette_routes
-from command_api.openapi import openapi_document
+from command_api.entrypoints.http.routes import COMMAND_ROUTES, starlette_routes
+from command_api.entrypoints.openapi import openapi_document
 
 
 def test_every_route_is_documented_with_its_body_and_errors():

@@ -56,7 +56,7 @@ def app_state(query_api) -> dict:
 
 @pytest.fixture(scope="module")
 async def merchants(mongo_db) -> list:
-    from command_api.merchants import create_indexes, create_merchant
+    from command_api.adapters.merchants import create_indexes, create_merchant
 
     await create_indexes(mongo_db)
     return [await create_merchant(mongo_db, f"Shop {i}") for i in range(2)]

@@ -22,7 +22,7 @@ EXAMPLES = os.environ.get("QUERY_FUZZ_EXAMPLES", "10")
 
 @pytest.fixture(scope="module")
 async def fuzz_key(mongo_db) -> str:
-    from command_api.merchants import create_merchant
+    from command_api.adapters.merchants import create_merchant
 
     return (await create_merchant(mongo_db, "Fuzz Shop")).secret_key
 

@@ -1,8 +1,8 @@
 """Placing and cancelling orders: the commands that span several aggregates.
 
-Each step is one commit on one aggregate; the reservation record (reservations.py) says
-which step an order is at, so a crash anywhere leaves something the reconciler can
-finish. Stock is never oversold because only the product aggregate decides it, one
+Each step is one commit on one aggregate; the reservation record
+(``command_api.adapters.reservations``) says which step an order is at, so a crash
+anywhere leaves something the reconciler can finish. Stock is never oversold because only the product aggregate decides it, one
 version at a time (docs/reservations.md).
 """
 
@@ -12,12 +12,12 @@ import dataclasses
 
 from shared.events import orders as ev
 
-from command_api.commands import PlaceOrder
+from command_api.application.commands import PlaceOrder
 from command_api.domain.aggregate import DomainError, NotFound
 from command_api.domain.order import Order
 from command_api.domain.product import Product
-from command_api.repository import CommandContext, Repository, Saved
-from command_api.reservations import ReleaseReason, ReservationStore
+from command_api.application.repository import CommandContext, Repository, Saved
+from command_api.application.ports import ReleaseReason, ReservationsPort
 
 
 class UnknownProduct(DomainError):
@@ -35,7 +35,7 @@ class OrderNotPlaceable(DomainError):
 
 
 async def place_order(cmd: PlaceOrder, ctx: CommandContext, repo: Repository,
-                      reservations: ReservationStore) -> Saved:
+                      reservations: ReservationsPort) -> Saved:
     order_id = ctx.new_aggregate_id()
     lines = [item.model_dump() for item in cmd.items]
     record, fresh = await reservations.begin(order_id, ctx.merchant_id, ctx.command_id, ctx.correlation_id,
@@ -66,7 +66,7 @@ async def place_order(cmd: PlaceOrder, ctx: CommandContext, repo: Repository,
     return await roll_forward(moved, repo, reservations)
 
 
-async def roll_forward(record: dict, repo: Repository, reservations: ReservationStore | None = None) -> Saved:
+async def roll_forward(record: dict, repo: Repository, reservations: ReservationsPort | None = None) -> Saved:
     """Append the decided ``OrderPlaced`` (once: its command id is unique) and mark it placed."""
     order = Order(record["_id"], record["merchant_id"])
     order.place(ev.OrderPlaced.model_validate(record["placed"]))
@@ -77,7 +77,7 @@ async def roll_forward(record: dict, repo: Repository, reservations: Reservation
     return saved
 
 
-async def release(record: dict, reason: ReleaseReason, repo: Repository, reservations: ReservationStore,
+async def release(record: dict, reason: ReleaseReason, repo: Repository, reservations: ReservationsPort,
                   *, from_state: str | tuple[str, ...], only: list[str] | None = None) -> bool:
     """Give every line's units back and mark the record released. Idempotent."""
     order_id = record["_id"]
@@ -100,7 +100,7 @@ async def release(record: dict, reason: ReleaseReason, repo: Repository, reserva
 
 
 async def cancel_order(order_id: str, reason: str, ctx: CommandContext, repo: Repository,
-                       reservations: ReservationStore, expected_version: int | None) -> Saved:
+                       reservations: ReservationsPort, expected_version: int | None) -> Saved:
     """Cancel, then give the stock back. The record goes to ``releasing`` *before* the
     cancel is appended, so a crash after it leaves work the reconciler finishes."""
     if ctx.keyed and (earlier := await repo.committed(ctx.command_id)):  # a retry after a crash

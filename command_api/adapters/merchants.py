@@ -23,9 +23,9 @@ from shared.mongo import ensure_indexes
 
 from command_api.domain.aggregate import NotFound
 from command_api.domain.merchant import Merchant
-from command_api.event_store import EventStore
-from command_api.publisher import CommitPublisher
-from command_api.repository import CommandContext, Repository
+from command_api.adapters.event_store import EventStore
+from command_api.adapters.publisher import CommitPublisher
+from command_api.application.repository import CommandContext, Repository
 
 
 @dataclass(frozen=True)

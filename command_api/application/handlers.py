@@ -12,21 +12,20 @@ from dataclasses import dataclass
 from shared.events import products as ev
 from shared.events import reports as report_events
 
-from command_api import commands as c
-from command_api import placement
+from command_api.application import commands as c
+from command_api.application import placement
 from command_api.domain.order import Order
 from command_api.domain.product import Product
 from command_api.domain.report import Report
-from command_api.repository import CommandContext, Repository, Saved
-from command_api.reservations import ReservationStore
-from command_api.sku_registry import SkuRegistry
+from command_api.application.repository import CommandContext, Repository, Saved
+from command_api.application.ports import ReservationsPort, SkuRegistryPort
 
 
 @dataclass(frozen=True)
 class Services:
     repository: Repository
-    skus: SkuRegistry
-    reservations: ReservationStore
+    skus: SkuRegistryPort
+    reservations: ReservationsPort
 
 
 @dataclass(frozen=True)

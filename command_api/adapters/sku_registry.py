@@ -16,7 +16,7 @@ from pymongo.errors import DuplicateKeyError
 from shared.events import utc_now
 
 from command_api.domain.aggregate import DomainError
-from command_api.event_store import COMMITS
+from command_api.adapters.event_store import COMMITS
 
 SKUS = "product_skus"
 

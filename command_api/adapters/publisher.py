@@ -21,7 +21,8 @@ from shared.kafka import reliable_producer
 from shared.settings import ServerSettings
 from shared.topics import TOPIC_BY_AGGREGATE
 
-from command_api.event_store import Commit, EventStore
+from command_api.adapters.event_store import EventStore
+from command_api.application.ports import Commit
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,6 @@ docs/reservations.md.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
-
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -30,7 +28,6 @@ from shared.events import utc_now
 from shared.mongo import ensure_indexes
 
 RESERVATIONS = "order_reservations"
-ReleaseReason = Literal["order_cancelled", "order_rejected", "reservation_expired"]
 
 INDEXES = [IndexModel([("state", ASCENDING), ("updated_at", ASCENDING)], name="by_state_and_age")]
 

@@ -12,15 +12,15 @@ import logging
 from datetime import timedelta
 
 from command_api.domain.order import Order
-from command_api.placement import release, roll_forward
-from command_api.repository import Repository
-from command_api.reservations import ReservationStore
+from command_api.application.placement import release, roll_forward
+from command_api.application.repository import Repository
+from command_api.application.ports import ReservationsPort
 
 log = logging.getLogger(__name__)
 
 
 class Reconciler:
-    def __init__(self, repo: Repository, reservations: ReservationStore, *, ttl: float, grace: float) -> None:
+    def __init__(self, repo: Repository, reservations: ReservationsPort, *, ttl: float, grace: float) -> None:
         """``ttl``: how long a placement may hold stock before it is rolled back (longer
         than any request may run); ``grace``: how long a decided step may stay unfinished."""
         self._repo, self._reservations = repo, reservations

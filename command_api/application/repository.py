@@ -16,8 +16,7 @@ from cachetools import LRUCache
 from shared.events import EVENT_TYPES, EventEnvelope, current_version, decode_data
 
 from command_api.domain.aggregate import Aggregate, Contended, DomainError, NotFound, VersionMismatch
-from command_api.event_store import Commit, ConcurrencyConflict, DuplicateCommand, EventStore
-from command_api.publisher import CommitPublisher
+from command_api.application.ports import Commit, ConcurrencyConflict, DuplicateCommand, EventStorePort, PublisherPort
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -73,7 +72,7 @@ class Saved:
 
 
 class Repository:
-    def __init__(self, store: EventStore, publisher: CommitPublisher | None, cache_size: int = 10_000) -> None:
+    def __init__(self, store: EventStorePort, publisher: PublisherPort | None, cache_size: int = 10_000) -> None:
         """``publisher=None`` (CLI tools): commits are left to the relay of a running API."""
         self._store, self._publisher = store, publisher
         # Writers of one aggregate in this process queue instead of racing: optimistic

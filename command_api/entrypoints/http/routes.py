@@ -11,9 +11,9 @@ from starlette.routing import Route
 
 from shared.http.auth import KeyKind
 
-from command_api import commands as c
-from command_api import handlers as h
-from command_api.endpoints.execute import Handler, execute
+from command_api.application import commands as c
+from command_api.application import handlers as h
+from command_api.entrypoints.http.execute import Handler, execute
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from command_api.commands import NoBody
-from command_api.endpoints.routes import COMMAND_ROUTES, CommandRoute
+from command_api.application.commands import NoBody
+from command_api.entrypoints.http.routes import COMMAND_ROUTES, CommandRoute
 
 REF = "#/components/schemas/{model}"
 

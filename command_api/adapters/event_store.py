@@ -15,7 +15,6 @@ A commit holds all the events one command produced, so appending them is a singl
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from bson import ObjectId
@@ -23,8 +22,10 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from shared.events import EventEnvelope, utc_now
+from shared.events import EventEnvelope
 from shared.mongo import ensure_indexes
+
+from command_api.application.ports import Commit, ConcurrencyConflict, DuplicateCommand
 
 COMMITS = "commits"
 # A hint per aggregate: the last version known appended, read by ``_id`` (the only lookup
@@ -42,61 +43,9 @@ INDEXES = [
 ]
 
 
-class ConcurrencyConflict(Exception):
-    """Another writer appended to this aggregate first."""
-
-
-class DuplicateCommand(Exception):
-    """This command was already committed; ``commit`` is the earlier result."""
-
-    def __init__(self, commit: Commit) -> None:
-        super().__init__(commit.command_id)
-        self.commit = commit
-
-
-@dataclass(frozen=True)
-class Commit:
-    aggregate_type: str
-    aggregate_id: str
-    merchant_id: str
-    command_id: str
-    events: list[EventEnvelope]
-    committed_at: datetime = field(default_factory=utc_now)
-    id: ObjectId = field(default_factory=ObjectId)
-
-    @property
-    def version(self) -> int:
-        return self.events[0].aggregate_version
-
-    @property
-    def last_version(self) -> int:
-        return self.events[-1].aggregate_version
-
-    def to_document(self) -> dict:
-        return {
-            "_id": self.id,
-            "aggregate_type": self.aggregate_type,
-            "aggregate_id": self.aggregate_id,
-            "version": self.version,
-            "last_version": self.last_version,
-            "merchant_id": self.merchant_id,
-            "command_id": self.command_id,
-            "committed_at": self.committed_at,
-            "published": False,
-            "events": [e.model_dump(mode="json") for e in self.events],
-        }
-
-    @classmethod
-    def from_document(cls, doc: dict) -> Commit:
-        return cls(
-            aggregate_type=doc["aggregate_type"], aggregate_id=doc["aggregate_id"],
-            merchant_id=doc["merchant_id"], command_id=doc["command_id"],
-            events=[EventEnvelope.model_validate(e) for e in doc["events"]],
-            committed_at=doc["committed_at"], id=doc["_id"],
-        )
-
-
 class EventStore:
+    """The MongoDB event store (``command_api.application.ports.EventStorePort``)."""
+
     def __init__(self, db: AsyncDatabase) -> None:
         self.commits, self.heads = db[COMMITS], db[HEADS]
 
