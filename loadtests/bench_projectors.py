@@ -13,9 +13,9 @@ In a database and topics of its own (deleted afterwards), over one random valid 
      "consume + bulk write";
    - the projector process (``merchant serve projectors``), from "started" until its
      consumer groups have no lag;
-2. rebuild from the event store (``projectors.rebuild``) of the three streams, events/s;
+2. rebuild from the event store (``projectors.entrypoints.rebuild``) of the three streams, events/s;
    and the same replay with the guarded ``ReplaceOne`` writer forced, to show what the
-   detected writer (``projectors.bulk.detect_writer``) buys on this server;
+   detected writer (``projectors.adapters.bulk.detect_writer``) buys on this server;
 3. command-to-visible latency on the real stack (command API, projectors, query API):
    ``--rate`` stock adjustments per second for ``--seconds``, round robin over products;
    each sample is the time from the command API's 202 (which names the new version) to
@@ -38,10 +38,10 @@ import orjson
 
 from loadtests.bench.projectors import consume_and_write, raw_consumer
 from merchant_testkit.stack import start_stack
-from projectors.bulk import REPLACE, detect_writer
-from projectors.rebuild import drop_shadows, rebuild, replay, shadow_names
-from projectors.status import lag
-from projectors.streams import MERCHANTS_STREAM, PRODUCTS_STREAM, STREAMS
+from projectors.adapters.bulk import REPLACE, detect_writer
+from projectors.entrypoints.rebuild import drop_shadows, rebuild, replay, shadow_names
+from projectors.entrypoints.status import lag
+from projectors.entrypoints.streams import MERCHANTS_STREAM, PRODUCTS_STREAM, STREAMS
 from shared import mongo
 from shared.kafka import delete_topics_with_prefix, ensure_topics, reliable_producer
 from shared.settings import ProjectorSettings
@@ -184,7 +184,7 @@ async def main(args) -> None:
         result = await rebuild(db, "orders", swap_in=False)  # the CLI's path, for its own figure
         await drop_shadows(db, "orders")
         print(f"rebuild (replay, detected writer): {rebuild_rate:,.0f} events/s; with guarded ReplaceOne: "
-              f"{replace_rate:,.0f} events/s; orders rebuild via projectors.rebuild: "
+              f"{replace_rate:,.0f} events/s; orders rebuild via projectors.entrypoints.rebuild: "
               f"{result.events_per_second:,.0f} events/s", flush=True)
         samples = await command_to_visible(env_base, db, args.rate, args.seconds, args.products)
 

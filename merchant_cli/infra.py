@@ -132,7 +132,7 @@ def indexes() -> None:
     """Create every read-model index (idempotent; partial where the server supports it)."""
     import asyncio
 
-    from projectors.indexes import ensure_read_model_indexes
+    from projectors.adapters.indexes import ensure_read_model_indexes
     from shared import mongo
     from shared.settings import ProjectorSettings
 

@@ -56,7 +56,7 @@ async def _run_component(component: Component, seconds: float, port: int, ready:
         await serving
     else:
         if component is Component.projectors:
-            from projectors.app import create_app
+            from projectors.entrypoints.app import create_app
         else:
             from workers.app import create_app
         stream = create_app()

@@ -16,7 +16,7 @@ async def _rebuild(name: str, swap_in: bool) -> None:
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                TimeRemainingColumn)
 
-    from projectors.rebuild import rebuild, total_commits
+    from projectors.entrypoints.rebuild import rebuild, total_commits
     from shared import mongo
     from shared.settings import ProjectorSettings
 
@@ -62,7 +62,7 @@ def status() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from projectors.status import lag
+    from projectors.entrypoints.status import lag
 
     table = Table("projection", "stream", "events behind", "seconds behind")
     for row in asyncio.run(lag()):

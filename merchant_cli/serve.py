@@ -95,7 +95,7 @@ def _serve_stream(component: Component, production: bool) -> None:
         asyncio.run(_relay_forever())
         return
     if component is Component.projectors:
-        from projectors.app import create_app
+        from projectors.entrypoints.app import create_app
     else:
         from workers.app import create_app
     # FastStream stops on SIGTERM/SIGINT: the broker waits for in-flight handlers (its

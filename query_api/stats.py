@@ -12,7 +12,7 @@ COUNTERS = ("revenue", "orders_placed", "units_sold", "payments_succeeded", "pay
 
 def _units_by_product(top_products: list[dict] | dict | None) -> dict[str, int]:
     """``merchant_stats`` stores a list of ``{product_id, name, units}``
-    (projectors/merchant_stats.py); a plain ``{product_id: units}`` mapping is read too."""
+    (projectors/domain/merchant_stats.py); a plain ``{product_id: units}`` mapping is read too."""
     if isinstance(top_products, dict):
         return top_products
     return {p["product_id"]: p["units"] for p in top_products or ()}

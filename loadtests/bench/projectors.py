@@ -23,7 +23,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import InsertOne
 
 from loadtests.bench.rounds import Pair, RoundResult, Side
-from projectors.streams import STREAMS
+from projectors.entrypoints.streams import STREAMS
 from shared.kafka import reliable_producer
 from shared.settings import ProjectorSettings
 from merchant_testkit.event_stream import generate, produce

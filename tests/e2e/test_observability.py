@@ -6,7 +6,7 @@ Its own set of processes (own consumer groups, JSON logs in files, metrics ports
 own database, so it does not depend on how the shared ``stack`` fixture evolves and the
 two projector groups never write the same read models. (They must not: re-applying an
 event on FerretDB v1.24 makes pymongo's bulk_write raise KeyError 'nModified' instead of
-a duplicate-key BulkWriteError — see projectors/bulk.py.)
+a duplicate-key BulkWriteError — see projectors/adapters/bulk.py.)
 """
 
 from __future__ import annotations

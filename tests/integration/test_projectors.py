@@ -21,9 +21,9 @@ import pytest
 
 from merchant_testkit.plugin import own_namespace_fixtures
 
-from projectors.rebuild import drop_shadows, rebuild, shadow_names
-from projectors.status import lag
-from projectors.streams import STREAMS
+from projectors.entrypoints.rebuild import drop_shadows, rebuild, shadow_names
+from projectors.entrypoints.status import lag
+from projectors.entrypoints.streams import STREAMS
 from shared.kafka import reliable_producer
 from shared.settings import ProjectorSettings
 from merchant_testkit.event_stream import generate, produce, store

@@ -18,7 +18,7 @@ import pytest
 
 from merchant_testkit.plugin import own_namespace_fixtures
 
-from projectors.explain import index_names_in
+from projectors.adapters.explain import index_names_in
 from query_api.queries import QUERIES, ApiQuery
 from shared.read_model_indexes import ensure_read_model_indexes
 from shared.read_models import CATALOG_PRODUCTS, CATEGORIES, MERCHANT_PRODUCTS, MERCHANT_STATS, ORDERS

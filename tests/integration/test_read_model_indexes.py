@@ -12,8 +12,8 @@ import pytest
 
 from merchant_testkit.plugin import own_namespace_fixtures
 
-from projectors.explain import explain, index_names_in, is_ferretdb
-from projectors.indexes import ensure_read_model_indexes, supports_partial_indexes
+from projectors.adapters.explain import explain, index_names_in, is_ferretdb
+from projectors.adapters.indexes import ensure_read_model_indexes, supports_partial_indexes
 from shared.read_model_indexes import INDEXES
 
 pytestmark = pytest.mark.integration

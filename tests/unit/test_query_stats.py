@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from projectors.merchant_stats import stats_for
+from projectors.domain.merchant_stats import stats_for
 from query_api.stats import summarise
 
 

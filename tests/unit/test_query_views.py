@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from projectors import catalog_products, merchant_products, orders
+from projectors.domain import catalog_products, merchant_products, orders
 from query_api.read_models import MERCHANT_PRODUCT_VIEW, ORDER_VIEW, PRODUCT_VIEW, View
 from tests.unit.test_catalog_projection import CREATED, PLACED, event, fold
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import jsonschema
 import pytest
 
-from projectors import catalog_products, merchant_products
+from projectors.domain import catalog_products, merchant_products
 from shared.events import EventEnvelope, UnsupportedSchemaVersion, current_version, decode_data, upcast
 from shared.events.products import ProductCreated
 from shared.events.schemas import HISTORY, UnknownEventType, json_schema

@@ -14,8 +14,9 @@ from __future__ import annotations
 from shared.read_models import CATALOG_PRODUCTS, CATEGORIES, MERCHANT_NAMES, MERCHANT_PRODUCTS, MERCHANT_STATS, ORDERS
 from shared.topics import MERCHANTS, ORDERS as ORDERS_TOPIC, PRODUCTS
 
-from projectors import catalog_products, derived, merchant_names, merchant_products, orders
-from projectors.engine import Stream
+from projectors.adapters import derived
+from projectors.domain import catalog_products, merchant_names, merchant_products, orders
+from projectors.application.engine import Stream
 
 PRODUCTS_STREAM = Stream(
     name="products", topic=PRODUCTS, aggregate_type="product", state=MERCHANT_PRODUCTS,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from shared.read_models import CATALOG_PRODUCTS as COLLECTION  # noqa: F401 (re-export)
 
-from projectors.merchant_products import stock_status  # noqa: F401 (re-export)
+from projectors.domain.merchant_products import stock_status  # noqa: F401 (re-export)
 
 PRIVATE_FIELDS = ("stock", "units_sold", "archived_at")
 

@@ -3,7 +3,7 @@ units sold. Its document is also the product's projection *state*: ``catalog_pro
 and ``categories`` are derived from it.
 
 ``evolve(state, event, data)`` is pure: the previous document (or ``None``) and one event
-give the next document. The engine (``projectors.engine``) folds a batch of events onto
+give the next document. The engine (``projectors.application.engine``) folds a batch of events onto
 the stored documents and writes whole documents, version-guarded.
 """
 
@@ -15,7 +15,7 @@ from shared.events import EventEnvelope
 from shared.events import products as ev
 from shared.read_models import MERCHANT_PRODUCTS as COLLECTION  # noqa: F401 (re-export)
 
-from projectors.errors import Unprojectable
+from projectors.domain.errors import Unprojectable
 
 LOW_STOCK_THRESHOLD = 5
 

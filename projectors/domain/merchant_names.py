@@ -4,7 +4,7 @@ Products carry a denormalised ``merchant_name`` (storefronts show it without a j
 product may be projected before or after its merchant's name, from another topic, so both
 sides write their own documents and *then* copy the name across, guarded by
 ``merchant_version``: whichever side writes last sees the other's write, so no product
-keeps a stale name (see ``projectors.engine.propagate_merchant_names``).
+keeps a stale name (see ``projectors.application.engine.propagate_merchant_names``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from shared.events import EventEnvelope
 from shared.events import merchants as ev
 from shared.read_models import MERCHANT_NAMES as COLLECTION  # noqa: F401 (re-export)
 
-from projectors.errors import Unprojectable
+from projectors.domain.errors import Unprojectable
 
 
 def evolve(state: dict | None, event: EventEnvelope, data: BaseModel) -> dict:

@@ -1,6 +1,6 @@
 """How far behind each projection is: events behind and seconds behind.
 
-A projection's position is its stream's consumer-group offsets (``projectors.app``);
+A projection's position is its stream's consumer-group offsets (``projectors.entrypoints.app``);
 events behind = end offsets minus committed offsets, summed over partitions; seconds
 behind = age of the oldest event not yet consumed (0 when caught up). ``lag()`` is the
 function the CLI and the metrics exporter call.
@@ -17,7 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.settings import ProjectorSettings
 
-from projectors.streams import STREAMS
+from projectors.entrypoints.streams import STREAMS
 
 
 async def _stop(consumer: AIOKafkaConsumer) -> None:

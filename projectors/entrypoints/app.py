@@ -1,6 +1,6 @@
-"""The projector process: one FastStream batch subscriber per stream (``projectors.streams``).
+"""The projector process: one FastStream batch subscriber per stream (``projectors.entrypoints.streams``).
 
-Per batch: decode the envelopes, apply them with ``projectors.engine.apply_batch`` (one
+Per batch: decode the envelopes, apply them with ``projectors.application.engine.apply_batch`` (one
 unordered bulk write per collection), dead-letter what cannot be projected, then signal
 cache invalidation. Offsets are committed only after all of that returned
 (``AckPolicy.NACK_ON_ERROR``: an exception rewinds every partition of the batch, so Kafka
@@ -29,10 +29,10 @@ from shared.kafka import ensure_topics, reliable_producer
 from shared.redis import open_redis
 from shared.settings import ProjectorSettings
 
-from projectors.bulk import detect_writer
-from projectors.engine import Names, Stream, apply_batch
-from projectors.indexes import ensure_read_model_indexes
-from projectors.streams import STREAMS
+from projectors.adapters.bulk import detect_writer
+from projectors.application.engine import Names, Stream, apply_batch
+from projectors.adapters.indexes import ensure_read_model_indexes
+from projectors.entrypoints.streams import STREAMS
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from shared.events import orders as ev
 from shared.read_model_indexes import OPEN_STATUSES
 from shared.read_models import ORDERS as COLLECTION  # noqa: F401 (re-export)
 
-from projectors.errors import Unprojectable
+from projectors.domain.errors import Unprojectable
 
 # The status each event moves the order to, and the timestamp field it stamps.
 TRANSITIONS: dict[type, tuple[str, str]] = {

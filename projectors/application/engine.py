@@ -1,6 +1,6 @@
 """Applying a batch of events to a projection: exact, idempotent, in per-aggregate order.
 
-For one batch of one stream (``projectors.streams``):
+For one batch of one stream (``projectors.entrypoints.streams``):
 
 1. validate each event's body; an unknown type or invalid body is *dead* (reason kept);
 2. read the stored state document of every aggregate in the batch (one ``find``);
@@ -11,9 +11,9 @@ For one batch of one stream (``projectors.streams``):
    applied out of order;
 4. fold the events with the stream's pure ``evolve`` and write whole documents, views
    first and the state collection last, each collection in one step that never moves a
-   ``version`` backwards (``projectors.bulk.Writer``: a duplicate or a concurrent older
-   writer is a no-op);
-5. recompute the derived read models the touched aggregates feed (``projectors.derived``).
+   ``version`` backwards (``Names.writer``, a ``ports.NewerWriter``: a duplicate or a
+   concurrent older writer is a no-op);
+5. recompute the derived read models the touched aggregates feed (``projectors.adapters.derived``).
 
 An event that the state rejects (e.g. ``OrderShipped`` before ``OrderPlaced``) is
 dead-lettered and the aggregate's version moves past it, so one bad event cannot block
@@ -33,17 +33,18 @@ from shared.event_store_reader import events_between
 from shared.events import EventEnvelope, UnknownEventType, UnsupportedSchemaVersion, decode_data
 from shared.invalidation import Change
 
-from projectors.bulk import REPLACE, Writer
-from projectors.errors import Unprojectable
+from projectors.application.ports import NewerWriter
+from projectors.domain.errors import Unprojectable
 
 Evolve = Callable[[dict | None, EventEnvelope, BaseModel], dict]
 
 
 class Names(dict):
     """Logical collection name -> physical one (a rebuild writes into shadow collections),
-    and how this server writes newer versions cheaply (``projectors.bulk.Writer``)."""
+    and how this server writes newer versions cheaply (``ports.NewerWriter``, chosen by
+    ``projectors.adapters.bulk.detect_writer``)."""
 
-    def __init__(self, mapping: dict | None = None, writer: Writer = REPLACE) -> None:
+    def __init__(self, mapping: dict | None = None, *, writer: NewerWriter) -> None:
         super().__init__(mapping or {})
         self.writer = writer
 
@@ -132,8 +133,7 @@ def _fold(stream: Stream, state: dict | None, events: list[EventEnvelope],
 
 
 async def apply_batch(db: AsyncDatabase, stream: Stream, events: list[EventEnvelope],
-                      names: Names | None = None) -> Outcome:
-    names = names if names is not None else Names()  # an empty Names is falsy
+                      names: Names) -> Outcome:
     outcome = Outcome()
     by_aggregate: dict[str, dict[int, EventEnvelope]] = {}
     for event in events:

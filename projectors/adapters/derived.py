@@ -14,8 +14,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from shared.invalidation import Change
 from shared.read_models import CATALOG_PRODUCTS, CATEGORIES, MERCHANT_NAMES, MERCHANT_PRODUCTS, MERCHANT_STATS, ORDERS
 
-from projectors import categories, merchant_stats
-from projectors.bulk import apply_updates, swap_newer
+from projectors.domain import categories, merchant_stats
+from projectors.adapters.bulk import apply_updates, swap_newer
 
 PRODUCT_COLLECTIONS = (MERCHANT_PRODUCTS, CATALOG_PRODUCTS)
 
@@ -58,7 +58,7 @@ async def propagate_merchant_names(db: AsyncDatabase, names, merchants: list[dic
 async def _swap_names(target, merchants: list[dict]) -> None:
     """FerretDB-SQLite: an ``update_many`` rewrites each matched document with its own
     collection scan; read the stale products once and swap them in one batch instead
-    (``projectors.bulk.swap_newer``), guarded by both versions."""
+    (``projectors.adapters.bulk.swap_newer``), guarded by both versions."""
     by_id = {m["_id"]: m for m in merchants}
     stale = await target.find({"$or": [{"merchant_id": m["_id"], "merchant_version": {"$lt": m["version"]}}
                                        for m in merchants]}).to_list()

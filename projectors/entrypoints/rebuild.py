@@ -29,10 +29,10 @@ from shared.event_store_reader import count_commits_of_type, stream_events
 from shared.events import utc_now
 from shared.read_models import MERCHANT_NAMES
 
-from projectors.bulk import REPLACE, Writer, detect_writer
-from projectors.engine import Names, Stream, apply_batch
-from projectors.indexes import ensure_read_model_indexes
-from projectors.streams import MERCHANTS_STREAM, PRODUCTS_STREAM, stream_of
+from projectors.adapters.bulk import REPLACE, Writer, detect_writer
+from projectors.application.engine import Names, Stream, apply_batch
+from projectors.adapters.indexes import ensure_read_model_indexes
+from projectors.entrypoints.streams import MERCHANTS_STREAM, PRODUCTS_STREAM, stream_of
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class RebuildResult:
 
 
 def shadow_names(stream: Stream, writer: Writer = REPLACE) -> Names:
-    names = Names({c: c + SHADOW_SUFFIX for c in stream.read_models}, writer)
+    names = Names({c: c + SHADOW_SUFFIX for c in stream.read_models}, writer=writer)
     if stream is PRODUCTS_STREAM:
         names[MERCHANT_NAMES] = MERCHANT_NAMES + SHADOW_SUFFIX
     return names
