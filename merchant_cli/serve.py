@@ -32,7 +32,7 @@ class Component(str, enum.Enum):
 
 _APPS = {
     Component.command_api: ("command_api.entrypoints.app:create_app", "COMMAND_API"),
-    Component.query_api: ("query_api.app:create_app", "QUERY_API"),
+    Component.query_api: ("query_api.entrypoints.app:create_app", "QUERY_API"),
 }
 GRACEFUL_SECONDS = 30
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import random
 
-from query_api.endpoints.products import PRODUCT_SORTS
-from query_api.listing import ListQuery
-from query_api.pagination import PageRequest
-from query_api.read_models import PRODUCT_VIEW
+from query_api.application.queries import PRODUCT_SORTS
+from query_api.application.listing import ListQuery
+from query_api.application.pagination import PageRequest
+from query_api.application.read_models import PRODUCT_VIEW
 from shared import mongo
 from shared.read_models import CATALOG_PRODUCTS, CATEGORIES
 from shared.settings import ServerSettings

@@ -1,17 +1,17 @@
-"""The query API's two-level cache built in this process exactly as ``query_api.app`` builds
+"""The query API's two-level cache built in this process exactly as ``query_api.entrypoints.app`` builds
 it, for the pairs that compare one of its paths with a raw driver call (no HTTP on either
 side, so the difference is the cache's own code)."""
 
 from __future__ import annotations
 
-from query_api.cache.epochs import Epochs
-from query_api.cache.l1 import L1Cache
-from query_api.cache.l2 import L2Cache
-from query_api.cache.stats import CacheStats
-from query_api.cache.two_level import Query, TwoLevelCache
-from query_api.endpoints.common import normalised_key
-from query_api.listing import ListQuery, load_page
-from query_api.pagination import CursorCodec
+from query_api.adapters.cache.epochs import Epochs
+from query_api.adapters.cache.l1 import L1Cache
+from query_api.adapters.cache.l2 import L2Cache
+from query_api.adapters.cache.stats import CacheStats
+from query_api.adapters.cache.two_level import Query, TwoLevelCache
+from query_api.entrypoints.endpoints.common import normalised_key
+from query_api.application.listing import ListQuery, load_page
+from query_api.application.pagination import CursorCodec
 from shared.read_models import CATALOG_PRODUCTS
 from shared.settings import QueryApiSettings
 

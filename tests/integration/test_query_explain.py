@@ -1,4 +1,4 @@
-"""``explain`` for every query the query API makes (``query_api.queries``), compared with
+"""``explain`` for every query the query API makes (``query_api.application.queries``), compared with
 what is documented for the server's backend — detected, not assumed.
 
 The backend: a server without ``ferretdbVersion`` in ``buildInfo`` is MongoDB. FerretDB v1
@@ -19,7 +19,7 @@ import pytest
 from merchant_testkit.plugin import own_namespace_fixtures
 
 from projectors.adapters.explain import index_names_in
-from query_api.queries import QUERIES, ApiQuery
+from query_api.application.queries import QUERIES, ApiQuery
 from shared.read_model_indexes import ensure_read_model_indexes
 from shared.read_models import CATALOG_PRODUCTS, CATEGORIES, MERCHANT_PRODUCTS, MERCHANT_STATS, ORDERS
 from merchant_testkit.read_models import merchant_product_doc, order_doc, product_doc

@@ -7,14 +7,14 @@ import gzip
 
 import pytest
 
-from query_api.cache import entry as entries
-from query_api.cache.entry import Entry
-from query_api.cache.epochs import ANY, Epochs
-from query_api.cache.l1 import L1Cache
-from query_api.cache.single_flight import SingleFlight
-from query_api.cache.stats import CacheStats
-from query_api.cache.subscriber import apply
-from query_api.cache.two_level import Query, TwoLevelCache
+from query_api.adapters.cache import entry as entries
+from query_api.adapters.cache.entry import Entry
+from query_api.adapters.cache.epochs import ANY, Epochs
+from query_api.adapters.cache.l1 import L1Cache
+from query_api.adapters.cache.single_flight import SingleFlight
+from query_api.adapters.cache.stats import CacheStats
+from query_api.adapters.cache.subscriber import apply
+from query_api.adapters.cache.two_level import Query, TwoLevelCache
 
 
 class FakeL2:
@@ -187,7 +187,7 @@ def test_l2_format_round_trips_and_compresses_large_bodies(size):
 
 
 def test_a_change_to_one_product_keeps_other_products_cached():
-    from query_api.cache.epochs import id_tag
+    from query_api.adapters.cache.epochs import id_tag
 
     epochs = Epochs()
     one, other = id_tag("catalog_products", "p1"), id_tag("catalog_products", "p2")

@@ -1,15 +1,15 @@
 """Precise invalidation of cached list pages: a change drops the pages it can affect, and
-only those (query_api.cache.pages, L1Cache.drop_pages, subscriber.apply)."""
+only those (query_api.application.pages, L1Cache.drop_pages, subscriber.apply)."""
 
 from __future__ import annotations
 
 import orjson
 
-from query_api.cache.entry import Entry
-from query_api.cache.epochs import Epochs
-from query_api.cache.l1 import L1Cache
-from query_api.cache.pages import PageBounds, matches
-from query_api.cache.subscriber import apply
+from query_api.adapters.cache.entry import Entry
+from query_api.adapters.cache.epochs import Epochs
+from query_api.adapters.cache.l1 import L1Cache
+from query_api.application.pages import PageBounds, matches
+from query_api.adapters.cache.subscriber import apply
 
 C, M = "catalog_products", "m1"
 FILTERS = {"visible": True, "merchant_id": M, "category": "hats", "price_amount": {"$gte": 100, "$lte": 900}}
@@ -118,8 +118,8 @@ def test_big_changes_and_changes_without_ids_drop_every_page():
 def test_a_failed_read_back_drops_every_page():
     import asyncio
 
-    from query_api.cache.stats import CacheStats
-    from query_api.cache.subscriber import recheck
+    from query_api.adapters.cache.stats import CacheStats
+    from query_api.adapters.cache.subscriber import recheck
 
     l1, epochs = cache_with_pages()
 
@@ -136,7 +136,7 @@ def test_a_failed_read_back_drops_every_page():
 def test_page_bounds_survive_l2():
     from datetime import UTC, datetime
 
-    from query_api.cache import entry as entries
+    from query_api.adapters.cache import entry as entries
 
     when = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
     bounds = PageBounds(frozenset({"a", "b"}), {"merchant_id": M, "placed_at": {"$gte": when}}, "created_at", -1,

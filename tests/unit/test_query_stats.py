@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from projectors.domain.merchant_stats import stats_for
-from query_api.stats import summarise
+from query_api.application.stats import summarise
 
 
 def order(product_id: str, units: int, status: str = "delivered") -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from projectors.domain import catalog_products, merchant_products, orders
-from query_api.read_models import MERCHANT_PRODUCT_VIEW, ORDER_VIEW, PRODUCT_VIEW, View
+from query_api.application.read_models import MERCHANT_PRODUCT_VIEW, ORDER_VIEW, PRODUCT_VIEW, View
 from tests.unit.test_catalog_projection import CREATED, PLACED, event, fold
 
 PRODUCT = fold(merchant_products, [event("ProductCreated", 1, CREATED)])

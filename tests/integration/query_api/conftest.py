@@ -25,7 +25,7 @@ def query_settings(server_env: dict, **overrides) -> QueryApiSettings:
 @contextlib.asynccontextmanager
 async def running_query_api(settings: QueryApiSettings) -> AsyncIterator[tuple[httpx.AsyncClient, dict]]:
     """The app with its lifespan entered; requests carry its state as a server would add it."""
-    from query_api.app import create_app
+    from query_api.entrypoints.app import create_app
 
     app = create_app(settings)
     async with app.router.lifespan_context(app) as state:

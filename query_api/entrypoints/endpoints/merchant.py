@@ -16,20 +16,19 @@ from starlette.routing import Route
 from shared.http.auth import authenticate
 from shared.http.errors import ApiError
 
-from query_api.cache.two_level import Query
-from query_api.endpoints.common import RouteDoc, list_query, normalised_key, raw_key, serve_cached
-from query_api.endpoints.products import ID_PATTERN, PRODUCT_FILTERS, PRODUCT_SORTS, product_filters
-from query_api.freshness import min_version, repair_after_fresh_read, wait_for_version
-from query_api.cache.entry import Entry
-from query_api.pagination import ASC, DESC, Sort
-from query_api.params import Param, ParamSet, page_params
-from query_api.read_models import MERCHANT_PRODUCT_VIEW, MERCHANT_PRODUCTS, MERCHANT_STATS, ORDER_VIEW, ORDERS
-from query_api.responses import PRIVATE, CachedResponse
-from query_api.stats import summarise
+from query_api.adapters.cache.two_level import Query
+from query_api.entrypoints.endpoints.common import RouteDoc, list_query, normalised_key, raw_key, serve_cached
+from query_api.entrypoints.endpoints.products import PRODUCT_FILTERS
+from query_api.application.freshness import min_version, repair_after_fresh_read, wait_for_version
+from query_api.adapters.cache.entry import Entry
+from query_api.application.params import Param, ParamSet, page_params
+from query_api.application.queries import ORDER_SORTS, PRODUCT_SORTS, order_filters, product_filters
+from query_api.application.read_models import MERCHANT_PRODUCT_VIEW, MERCHANT_PRODUCTS, MERCHANT_STATS, ORDER_VIEW, ORDERS
+from query_api.entrypoints.responses import PRIVATE, CachedResponse
+from query_api.application.stats import summarise
 
 MAX_LIMIT = 100
 MAX_STATS_DAYS = 366
-ORDER_SORTS = {"newest": Sort("placed_at", DESC), "oldest": Sort("placed_at", ASC)}
 ORDER_STATUSES = ("placed", "confirmed", "paid", "shipped", "delivered", "cancelled", "refunded")
 
 PRODUCT_PARAMS = ParamSet((
@@ -75,18 +74,6 @@ async def list_products(request: Request) -> CachedResponse:
                           l2_ttl=state.settings.l2_ttl_merchant_seconds)
 
     return await serve_cached(request, _scoped_key(request, merchant_id), build, PRIVATE)
-
-
-def order_filters(values: dict, merchant_id: str) -> dict:
-    filters: dict = {"merchant_id": merchant_id}
-    if "status" in values:
-        filters["status"] = values["status"]
-    if "customer_email" in values:
-        filters["customer_email"] = values["customer_email"].strip().lower()
-    placed = {k: values[p] for k, p in (("$gte", "from"), ("$lt", "to")) if p in values}
-    if placed:
-        filters["placed_at"] = placed
-    return filters
 
 
 async def list_orders(request: Request) -> CachedResponse:

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import orjson
 from pymongo.asynchronous.collection import AsyncCollection
 
-from query_api.cache.pages import PageBounds
-from query_api.cache.two_level import Loaded
-from query_api.pagination import CursorCodec, PageRequest, Sort, fingerprint
-from query_api.read_models import View
+from query_api.application.pages import PageBounds
+from query_api.application.ports import Loaded
+from query_api.application.pagination import CursorCodec, PageRequest, Sort, fingerprint
+from query_api.application.read_models import View
 
 MAX_READ_AHEAD_ITEMS = 1000
 

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 import orjson
 from starlette.requests import Request
 
-from query_api.cache.epochs import Tag
-from query_api.cache.two_level import Query
-from query_api.listing import ListQuery, load_page
-from query_api.pagination import PageRequest, Sort
-from query_api.params import ParamSet
-from query_api.read_models import View
-from query_api.responses import PUBLIC, CachedResponse
+from query_api.adapters.cache.epochs import Tag
+from query_api.adapters.cache.two_level import Query
+from query_api.application.listing import ListQuery, load_page
+from query_api.application.pagination import PageRequest, Sort
+from query_api.application.params import ParamSet
+from query_api.application.read_models import View
+from query_api.entrypoints.responses import PUBLIC, CachedResponse
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class RouteDoc:
     operation_id: str
     summary: str
     params: ParamSet
-    response: str  # a schema name in query_api.openapi
+    response: str  # a schema name in query_api.entrypoints.openapi
     auth: str = "none"  # none | secret
     path_params: tuple[str, ...] = ()
     min_version: bool = False

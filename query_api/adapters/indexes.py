@@ -1,6 +1,6 @@
 """The indexes the query API's reads rely on: the one list of ``shared.read_model_indexes``
 (the projectors create the same list; creating it twice is a no-op). Which index each query
-of this API uses is listed in ``query_api.queries``."""
+of this API uses is listed in ``query_api.application.queries``."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ that epoch is unchanged. A change for merchant ``m`` with ``ids`` bumps:
   one product does not evict every other product's page; a change without ids bumps
   ``(c, "id:*")``, which every single-document tag of that collection also checks.
 
-A change that names its documents can be *precise* for list pages (``query_api.cache.pages``):
+A change that names its documents can be *precise* for list pages (``query_api.application.pages``):
 it bumps the epochs above, which every entry loading at that moment is checked against, but
 not the ``broad`` epoch of the list tags, which is what cached list pages that know their
 bounds are checked against — L1 drops exactly the pages the change affects instead. The

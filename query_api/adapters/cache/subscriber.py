@@ -22,9 +22,9 @@ from redis.asyncio import Redis
 
 from shared.invalidation import ANY_MERCHANT, channel
 
-from query_api.cache.epochs import Epochs, PreciseChange
-from query_api.cache.l1 import L1Cache
-from query_api.cache.stats import CacheStats
+from query_api.adapters.cache.epochs import Epochs, PreciseChange
+from query_api.adapters.cache.l1 import L1Cache
+from query_api.adapters.cache.stats import CacheStats
 
 log = logging.getLogger(__name__)
 

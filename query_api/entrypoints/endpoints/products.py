@@ -6,27 +6,23 @@ ignored here. Only published products (``visible``) are served.
 
 from __future__ import annotations
 
-import re
-
 import orjson
 from starlette.requests import Request
 from starlette.routing import Route
 
 from shared.http.errors import ApiError
 
-from query_api.cache.entry import Entry
-from query_api.cache.epochs import ANY, id_tag
-from query_api.cache.two_level import Query
-from query_api.endpoints.common import RouteDoc, list_query, normalised_key, raw_key, serve_cached
-from query_api.freshness import min_version, repair_after_fresh_read, wait_for_version
-from query_api.pagination import ASC, DESC, Sort
-from query_api.params import Param, ParamSet, page_params
-from query_api.read_models import CATALOG_PRODUCTS, CATEGORIES, PRODUCT_VIEW
-from query_api.responses import PUBLIC, CachedResponse
+from query_api.adapters.cache.entry import Entry
+from query_api.adapters.cache.epochs import ANY, id_tag
+from query_api.adapters.cache.two_level import Query
+from query_api.entrypoints.endpoints.common import RouteDoc, list_query, normalised_key, raw_key, serve_cached
+from query_api.application.freshness import min_version, repair_after_fresh_read, wait_for_version
+from query_api.application.params import Param, ParamSet, page_params
+from query_api.application.queries import PRODUCT_SORTS, product_filters
+from query_api.application.read_models import CATALOG_PRODUCTS, CATEGORIES, PRODUCT_VIEW
+from query_api.entrypoints.responses import PUBLIC, CachedResponse
 
 MAX_LIMIT = 100
-PRODUCT_SORTS = {"newest": Sort("created_at", DESC), "price_asc": Sort("price_amount", ASC),
-                 "price_desc": Sort("price_amount", DESC), "name": Sort("name_lower", ASC)}
 ID_PATTERN = r"[A-Za-z0-9_.:-]{1,64}"
 
 PRODUCT_FILTERS = (
@@ -45,25 +41,6 @@ ONE_PARAMS = ParamSet((
           minimum=1, maximum=2**53 - 1)))
 CATEGORY_PARAMS = ParamSet((Param("merchant", "string", "Only this merchant's categories.",
                                   pattern=ID_PATTERN),))
-
-
-def product_filters(values: dict, base: dict) -> dict:
-    """The MongoDB filter for the catalogue filters in ``values``, on top of ``base``."""
-    filters = dict(base)
-    if "category" in values:
-        filters["category"] = values["category"]
-    low, high = values.get("min_price"), values.get("max_price")
-    if low is not None and high is not None and low > high:
-        raise ApiError(400, "invalid_parameter", "min_price is above max_price.",
-                       [{"field": "min_price", "problem": "invalid", "message": "above max_price"}])
-    if low is not None or high is not None:
-        filters["price_amount"] = {k: v for k, v in (("$gte", low), ("$lte", high)) if v is not None}
-    if "in_stock" in values:
-        filters["stock_status"] = ({"$in": ["in_stock", "low_stock"]} if values["in_stock"]
-                                   else "out_of_stock")
-    if "name_prefix" in values:
-        filters["name_lower"] = {"$regex": "^" + re.escape(values["name_prefix"].lower())}
-    return filters
 
 
 async def list_products(request: Request) -> CachedResponse:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from starlette.types import Receive, Scope, Send
 
-from query_api.cache.entry import Entry
-from query_api.http.encodings import accept_encoding, choose
+from query_api.adapters.cache.entry import Entry
+from query_api.adapters.encodings import accept_encoding, choose
 
 PUBLIC = b"public, no-cache"     # shared caches may store, but must revalidate (ETag → 304)
 PRIVATE = b"private, no-cache"   # never in a shared cache: merchant data

@@ -1,8 +1,8 @@
 """Every query this API makes on the read models, the index it relies on, and what each
 server's ``explain`` is documented to show for it (``docs/indexes.md``, "Every query").
 
-The filters are built by the endpoints' own functions (``product_filters``,
-``order_filters``, the routes' sorts), so this list cannot drift from what the routes send.
+The filters are built by the functions the routes call (``product_filters``,
+``order_filters``, the sorts: all below), so this list cannot drift from what the routes send.
 ``tests/integration/test_query_explain.py`` runs each through ``explain`` on the server
 at hand, detects the backend, and compares what it reports with the expectation here:
 
@@ -24,16 +24,56 @@ Sorts are never pushed down by FerretDB v1 (only ``$natural``): it sorts in memo
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from shared import read_model_indexes as ix
+from shared.http.errors import ApiError
 from shared.read_models import CATALOG_PRODUCTS, CATEGORIES, MERCHANT_PRODUCTS, MERCHANT_STATS, ORDERS
 
-from query_api.endpoints.merchant import ORDER_SORTS, order_filters
-from query_api.endpoints.products import PRODUCT_SORTS, product_filters
+from query_api.application.pagination import ASC, DESC, Sort
 
+# -- what the routes send: sorts and filters ------------------------------------------
+PRODUCT_SORTS = {"newest": Sort("created_at", DESC), "price_asc": Sort("price_amount", ASC),
+                 "price_desc": Sort("price_amount", DESC), "name": Sort("name_lower", ASC)}
+ORDER_SORTS = {"newest": Sort("placed_at", DESC), "oldest": Sort("placed_at", ASC)}
+
+
+def product_filters(values: dict, base: dict) -> dict:
+    """The MongoDB filter for the catalogue filters in ``values``, on top of ``base``."""
+    filters = dict(base)
+    if "category" in values:
+        filters["category"] = values["category"]
+    low, high = values.get("min_price"), values.get("max_price")
+    if low is not None and high is not None and low > high:
+        raise ApiError(400, "invalid_parameter", "min_price is above max_price.",
+                       [{"field": "min_price", "problem": "invalid", "message": "above max_price"}])
+    if low is not None or high is not None:
+        filters["price_amount"] = {k: v for k, v in (("$gte", low), ("$lte", high)) if v is not None}
+    if "in_stock" in values:
+        filters["stock_status"] = ({"$in": ["in_stock", "low_stock"]} if values["in_stock"]
+                                   else "out_of_stock")
+    if "name_prefix" in values:
+        filters["name_lower"] = {"$regex": "^" + re.escape(values["name_prefix"].lower())}
+    return filters
+
+
+def order_filters(values: dict, merchant_id: str) -> dict:
+    filters: dict = {"merchant_id": merchant_id}
+    if "status" in values:
+        filters["status"] = values["status"]
+    if "customer_email" in values:
+        filters["customer_email"] = values["customer_email"].strip().lower()
+    placed = {k: values[p] for k, p in (("$gte", "from"), ("$lt", "to")) if p in values}
+    if placed:
+        filters["placed_at"] = placed
+    return filters
+
+
+
+# -- every query, with the index it relies on -----------------------------------------
 M = "m_sample"
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
 

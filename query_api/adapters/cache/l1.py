@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from cachetools import TLRUCache
 
-from query_api.cache.entry import Entry
-from query_api.cache.epochs import Epochs, Tag
+from query_api.adapters.cache.entry import Entry
+from query_api.adapters.cache.epochs import Epochs, Tag
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,25 +13,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from query_api.cache.entry import Entry
-from query_api.cache.epochs import Epochs, Tag
-from query_api.cache.l1 import L1Cache
-from query_api.cache.l2 import L2Cache
-from query_api.cache.pages import PageBounds
-from query_api.cache.single_flight import SingleFlight
-from query_api.cache.stats import CacheStats
-from query_api.cache.warm_up import HotKeys
-
-
-@dataclass(frozen=True)
-class Loaded:
-    """A loader's result beyond the body: what a list page covers (``PageBounds``), and the
-    pages read ahead after it as (cache key, body, bounds) — stored in L2 for the requests
-    that will ask for them."""
-
-    body: bytes
-    page: PageBounds | None = None
-    following: tuple[tuple[str, bytes, PageBounds], ...] = ()
+from query_api.adapters.cache.entry import Entry
+from query_api.adapters.cache.epochs import Epochs, Tag
+from query_api.adapters.cache.l1 import L1Cache
+from query_api.adapters.cache.l2 import L2Cache
+from query_api.application.ports import Loaded
+from query_api.adapters.cache.single_flight import SingleFlight
+from query_api.adapters.cache.stats import CacheStats
+from query_api.adapters.cache.warm_up import HotKeys
 
 
 @dataclass(frozen=True)

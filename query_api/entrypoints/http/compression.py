@@ -1,12 +1,12 @@
 """Compression (br, zstd or gzip, as negotiated) for responses that are not already encoded
-(cached entries come pre-compressed, see ``query_api.cache.entry``)."""
+(cached entries come pre-compressed, see ``query_api.adapters.cache.entry``)."""
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from query_api.http.buffered import header, rewriting_send, set_header
-from query_api.http.encodings import MIN_BYTES, accept_encoding, choose, compress
+from query_api.entrypoints.http.buffered import header, rewriting_send, set_header
+from query_api.adapters.encodings import MIN_BYTES, accept_encoding, choose, compress
 
 
 class CompressionMiddleware:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from query_api.responses import PUBLIC, CachedResponse
+from query_api.entrypoints.responses import PUBLIC, CachedResponse
 
 PUBLIC_PATHS = ("/v1/products", "/v1/categories")
 

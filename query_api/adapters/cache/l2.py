@@ -17,10 +17,10 @@ from redis.asyncio import Redis
 
 from shared.invalidation import ID_GENERATION_TTL
 
-from query_api.cache import entry as entries
-from query_api.cache.entry import Entry
-from query_api.cache.epochs import Tag, generation_keys
-from query_api.cache.stats import CacheStats
+from query_api.adapters.cache import entry as entries
+from query_api.adapters.cache.entry import Entry
+from query_api.adapters.cache.epochs import Tag, generation_keys
+from query_api.adapters.cache.stats import CacheStats
 
 log = logging.getLogger(__name__)
 

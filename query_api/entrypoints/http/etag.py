@@ -7,8 +7,8 @@ import hashlib
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from query_api.http.buffered import header, rewriting_send, set_header
-from query_api.responses import etag_matches, if_none_match
+from query_api.entrypoints.http.buffered import header, rewriting_send, set_header
+from query_api.entrypoints.responses import etag_matches, if_none_match
 
 
 class ETagMiddleware:
