@@ -15,7 +15,7 @@ COLUMNS = ("lag", "in_flight", "retries_waiting", "retries_total", "dead_letters
 async def _status() -> dict:
     from shared import mongo
     from shared.settings import WorkerSettings
-    from workers.ops import queue_health
+    from workers.adapters.ops import queue_health
 
     settings = WorkerSettings()
     client = mongo.open_mongo(settings)
@@ -28,7 +28,7 @@ async def _status() -> dict:
 async def _replay(kind: str, limit: int | None) -> int:
     from shared.kafka import reliable_producer
     from shared.settings import WorkerSettings
-    from workers.ops import replay_dlq
+    from workers.adapters.ops import replay_dlq
 
     settings = WorkerSettings()
     producer = reliable_producer(settings)
@@ -64,7 +64,7 @@ def replay(
     limit: int | None = typer.Option(None, help="Re-queue at most this many."),
 ) -> None:
     """Re-queue the dead letters of KIND (each once; attempts start again at 1)."""
-    from workers.jobs import KINDS
+    from workers.application.jobs import KINDS
 
     if kind not in KINDS:
         raise typer.BadParameter(f"unknown kind {kind!r}; one of {', '.join(KINDS)}", param_hint="KIND")

@@ -58,7 +58,7 @@ async def _run_component(component: Component, seconds: float, port: int, ready:
         if component is Component.projectors:
             from projectors.entrypoints.app import create_app
         else:
-            from workers.app import create_app
+            from workers.entrypoints.app import create_app
         stream = create_app()
         await stream.start()
         ready.set()

@@ -97,7 +97,7 @@ def _serve_stream(component: Component, production: bool) -> None:
     if component is Component.projectors:
         from projectors.entrypoints.app import create_app
     else:
-        from workers.app import create_app
+        from workers.entrypoints.app import create_app
     # FastStream stops on SIGTERM/SIGINT: the broker waits for in-flight handlers (its
     # graceful timeout), so a batch finishes and its offsets are committed before exit.
     if production:

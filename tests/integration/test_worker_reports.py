@@ -21,8 +21,8 @@ from shared.read_models import ORDERS
 from shared.worker_read_models import REPORT_CHUNKS, REPORTS
 from tests.support.processes import http_service
 from tests.support.workers import dead_letter, mail_to, produce, wait_until, worker
-from workers.jobs import job_id_for
-from workers.money import format_money
+from workers.application.jobs import job_id_for
+from workers.application.money import format_money
 
 pytestmark = pytest.mark.integration
 

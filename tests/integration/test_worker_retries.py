@@ -13,7 +13,7 @@ import orjson
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
-from workers.jobs import JOB_TOPIC_PARTITIONS, job_id_for
+from workers.application.jobs import JOB_TOPIC_PARTITIONS, job_id_for
 from tests.support.smtp import Refusing, smtp_server
 from tests.support.workers import dead_letter, order_placed, produce, queue_idle, wait_until, worker, worker_settings
 

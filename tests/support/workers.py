@@ -91,7 +91,7 @@ async def mail_to(api: str, recipients: set[str]) -> dict[str, list[dict]]:
 
 async def queue_idle(settings, db, kinds: tuple[str, ...]) -> bool:
     """No lag, nothing in flight and no retry waiting for ``kinds``."""
-    from workers.ops import queue_health
+    from workers.adapters.ops import queue_health
 
     health = await queue_health(settings, db)
     return all(health[k]["lag"] == 0 and health[k]["in_flight"] == 0 and health[k]["retries_waiting"] == 0
@@ -109,7 +109,7 @@ async def dead_letter(settings, kind: str, job_id: str, timeout: float = 60):
     import orjson
     from aiokafka import AIOKafkaConsumer
 
-    from workers.jobs import Job, dlq_topic
+    from workers.application.jobs import Job, dlq_topic
 
     consumer = AIOKafkaConsumer(dlq_topic(settings, kind), bootstrap_servers=settings.kafka_bootstrap_servers,
                                 auto_offset_reset="earliest", enable_auto_commit=False)

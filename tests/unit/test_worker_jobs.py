@@ -10,10 +10,10 @@ from pypdf import PdfReader
 
 from tests.support.workers import order_placed
 from shared.events import EventEnvelope
-from workers.analytics import fact_update
-from workers.dispatch import jobs_for
-from workers.email.messages import render
-from workers.reports.build import SalesSummary, write_csv, write_pdf
+from workers.application.analytics import fact_update
+from workers.application.dispatch import jobs_for
+from workers.application.email.messages import render
+from workers.application.reports.build import SalesSummary, write_csv, write_pdf
 
 
 def shipped(order_id: str) -> EventEnvelope:

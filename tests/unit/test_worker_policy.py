@@ -9,8 +9,8 @@ import pytest
 
 from shared.events import utc_now
 from shared.settings import WorkerSettings
-from workers.jobs import Attempt, Job
-from workers.policy import Busy, PermanentError, Policy, Runner, relay_when_due
+from workers.application.jobs import Attempt, Job
+from workers.application.policy import Busy, PermanentError, Policy, Runner, relay_when_due
 
 SETTINGS = WorkerSettings(kafka_topic_prefix="t.")
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import socket
 from datetime import timedelta
-from enum import Enum
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
@@ -31,17 +30,16 @@ from pymongo.errors import DuplicateKeyError
 
 from shared.events import utc_now
 
-from workers.policy import Busy
+from workers.application.policy import Busy
+from workers.application.ports import Claim
 
 JOB_RUNS = "job_runs"
 
 
-class Claim(Enum):
-    CLAIMED = "claimed"   # ours: go ahead and send
-    ALREADY_SENT = "sent"  # a previous delivery sent it: do nothing
-
-
 class SendOnce:
+    """The MongoDB send-once records (``workers.application.ports.SendOnceStore``); the
+    handlers drive them through ``workers.application.send_once``."""
+
     def __init__(self, db: AsyncDatabase, lease: float) -> None:
         self.runs = db[JOB_RUNS]
         self.lease = timedelta(seconds=lease)
@@ -78,16 +76,3 @@ class SendOnce:
         """Give the claim back (the send failed before the provider accepted it)."""
         await self.runs.delete_one({"_id": job_id, "state": "claimed", "owner": self.owner})
 
-
-async def send_once(dedupe: SendOnce, job_id: str, kind: str, send) -> bool:
-    """Run ``send()`` unless this job was already sent; returns whether it sent now."""
-    if await dedupe.claim(job_id, kind) is Claim.ALREADY_SENT:
-        return False
-    try:
-        await send()
-    except BaseException:
-        # Failed, timed out or cancelled (shutdown): hand the job back for a retry.
-        await dedupe.release(job_id)
-        raise
-    await dedupe.mark_sent(job_id)
-    return True

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from fpdf import FPDF
 
-from workers.money import format_money
+from workers.application.money import format_money
 
 CSV_COLUMNS = ("order_id", "placed_at", "status", "customer_email", "item_count", "currency", "total")
 

@@ -21,7 +21,7 @@ from shared.events import utc_now
 from shared.settings import WorkerSettings
 from shared.topics import DOMAIN_TOPICS, ORDERS, REPORTS
 
-from workers.jobs import KINDS, Job, dlq_topic, job_topic, retry_topic
+from workers.application.jobs import KINDS, Job, dlq_topic, job_topic, retry_topic
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from redis.asyncio import Redis
 from shared.invalidation import channel
 from shared.warmup import hottest
 
-from workers.jobs import Job, job_id_for
-from workers.policy import Handler, Runner
+from workers.application.jobs import Job, job_id_for
+from workers.application.policy import Handler, Runner
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from starlette.routing import Route
 from shared.events import utc_now
 from shared.settings import WorkerSettings
 
-from workers.ops import WORKER_STATUS, queue_health
-from workers.policy import KindStats
+from workers.adapters.ops import WORKER_STATUS, queue_health
+from workers.application.policy import KindStats
 
 PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}"
 

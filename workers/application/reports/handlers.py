@@ -21,10 +21,10 @@ from shared.events import utc_now
 from shared.read_models import ORDERS
 from shared.worker_read_models import REPORTS
 
-from workers.jobs import Job, job_id_for
-from workers.policy import Handler, Publisher
-from workers.reports import store
-from workers.reports.build import SalesSummary, write_csv, write_pdf
+from workers.application.jobs import Job, job_id_for
+from workers.application.policy import Handler, Publisher
+from workers.application.ports import ReportFiles
+from workers.application.reports.build import SalesSummary, write_csv, write_pdf
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def report_links(query_api_url: str, report_id: str, formats: list[str]) -> dict
     return {fmt: f"{query_api_url}/v1/reports/{report_id}/files/{fmt}" for fmt in formats}
 
 
-def report_handlers(db: AsyncDatabase, publish: Publisher, *, email_topic: str,
+def report_handlers(db: AsyncDatabase, publish: Publisher, store: ReportFiles, *, email_topic: str,
                     query_api_url: str) -> dict[str, Handler]:
     reports = db[REPORTS]
 

@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlparse
 
 import aiosmtplib
 
-from workers.policy import PermanentError
+from workers.application.policy import PermanentError
 
 
 class SmtpSender:

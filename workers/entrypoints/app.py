@@ -33,17 +33,18 @@ from shared.observability.stream import instrument_faststream
 from shared.settings import WorkerSettings
 from shared.topics import DOMAIN_TOPICS, ORDERS, REPORTS
 
-from workers import activity, analytics, audit, dedupe, warmup
-from workers.dispatch import DISPATCHED, Contacts, dispatch
-from workers.email.handlers import email_handlers
-from workers.email.sender import SmtpSender
-from workers.jobs import JOB_TOPIC_PARTITIONS, Job, all_job_topics, job_topic, retry_topic
-from workers.ops_server import OpsServer, heartbeat
-from workers.policy import Runner, policies, relay_when_due
-from workers.reports import store as report_store
-from workers.reports.handlers import record_requested, report_handlers
-from workers.sms.handlers import sms_handlers
-from workers.sms.providers import provider_for
+from workers.adapters import dedupe, report_store
+from workers.application import analytics, audit, warmup
+from workers.entrypoints import activity
+from workers.application.dispatch import DISPATCHED, Contacts, dispatch
+from workers.application.email.handlers import email_handlers
+from workers.adapters.smtp import SmtpSender
+from workers.application.jobs import JOB_TOPIC_PARTITIONS, Job, all_job_topics, job_topic, retry_topic
+from workers.entrypoints.ops_server import OpsServer, heartbeat
+from workers.application.policy import Runner, policies, relay_when_due
+from workers.application.reports.handlers import record_requested, report_handlers
+from workers.application.sms.handlers import sms_handlers
+from workers.adapters.sms_providers import provider_for
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ def create_app(settings: WorkerSettings | None = None) -> FastStream:
             "email": email_handlers(SmtpSender(settings.smtp_url, timeout=settings.email_timeout_seconds),
                                     sends, settings.mail_from),
             "sms": sms_handlers(state["sms"], sends),
-            "reports": report_handlers(db, publish, email_topic=job_topic(settings, "email"),
+            "reports": report_handlers(db, publish, report_store, email_topic=job_topic(settings, "email"),
                                        query_api_url=settings.query_api_url),
             "analytics": analytics.analytics_handlers(db),
             "audit": audit.audit_handlers(db),

@@ -9,19 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Protocol
 from urllib.parse import urlparse
 
 import httpx
 import orjson
 
-from workers.policy import PermanentError
-
-
-class SmsProvider(Protocol):
-    async def send(self, to: str, text: str, message_id: str) -> None: ...
-
-    async def close(self) -> None: ...
+from workers.application.policy import PermanentError
+from workers.application.ports import SmsProvider
 
 
 class FileSink:

@@ -15,8 +15,8 @@ from shared.events import EventEnvelope, utc_now
 from shared.mongo import ensure_indexes
 from shared.worker_read_models import AUDIT_LOG, AUDIT_LOG_INDEXES
 
-from workers.jobs import Job
-from workers.policy import Handler
+from workers.application.jobs import Job
+from workers.application.policy import Handler
 
 
 def audit_job(event: EventEnvelope) -> Job:

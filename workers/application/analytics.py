@@ -21,8 +21,8 @@ from shared.events import EventEnvelope, utc_now
 from shared.mongo import group_sums
 from shared.worker_read_models import MERCHANT_ANALYTICS
 
-from workers.jobs import Job, job_id_for
-from workers.policy import Handler
+from workers.application.jobs import Job, job_id_for
+from workers.application.policy import Handler
 
 FACTS = "analytics_order_facts"
 DIRTY = "analytics_dirty"

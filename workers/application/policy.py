@@ -23,7 +23,7 @@ from typing import Protocol
 from shared.events import utc_now
 from shared.settings import WorkerSettings
 
-from workers.jobs import Attempt, Job, dlq_topic, job_topic, retry_topic
+from workers.application.jobs import Attempt, Job, dlq_topic, job_topic, retry_topic
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from workers.money import format_money
+from workers.application.money import format_money
 
 SUBJECTS = {
     "order_confirmation": "Your order {order_ref} is confirmed",

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from workers.dedupe import SendOnce, send_once
-from workers.email.messages import SUBJECTS, render
-from workers.email.sender import SmtpSender
-from workers.jobs import Job
-from workers.policy import Handler, PermanentError
+from workers.application.email.messages import SUBJECTS, render
+from workers.application.jobs import Job
+from workers.application.policy import Handler, PermanentError
+from workers.application.ports import MailSender, SendOnceStore
+from workers.application.send_once import send_once
 
 
-def email_handlers(sender: SmtpSender, dedupe: SendOnce, mail_from: str) -> dict[str, Handler]:
+def email_handlers(sender: MailSender, dedupe: SendOnceStore, mail_from: str) -> dict[str, Handler]:
     async def send_email(job: Job) -> None:
         try:
             message = render(job.action, job.payload, job_id=job.job_id, sender=mail_from)

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from workers.dedupe import SendOnce, send_once
-from workers.email.messages import order_ref
-from workers.jobs import Job
-from workers.policy import Handler, PermanentError
-from workers.sms.providers import SmsProvider
+from workers.application.email.messages import order_ref
+from workers.application.jobs import Job
+from workers.application.policy import Handler, PermanentError
+from workers.application.ports import SendOnceStore, SmsProvider
+from workers.application.send_once import send_once
 
 TEXTS = {
     "shipping_notice": "Your order {order_ref} has shipped with {carrier}, tracking {tracking_number}.",
 }
 
 
-def sms_handlers(provider: SmsProvider, dedupe: SendOnce) -> dict[str, Handler]:
+def sms_handlers(provider: SmsProvider, dedupe: SendOnceStore) -> dict[str, Handler]:
     async def send_sms(job: Job) -> None:
         try:
             text = TEXTS[job.action].format(order_ref=order_ref(job.payload["order_id"]), **job.payload)

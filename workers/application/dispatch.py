@@ -12,7 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from shared.events import EventEnvelope
 from shared.read_models import ORDERS
 
-from workers.jobs import Job, job_id_for
+from workers.application.jobs import Job, job_id_for
 
 ORDER_CONTACTS = "order_contacts"
 DISPATCHED = {"OrderPlaced", "OrderShipped", "ReportRequested"}  # the events that make jobs
