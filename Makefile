@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install unit fuzz seed bench bench-commands infra-up infra-down infra-status clean
+.PHONY: run test check install unit fuzz seed bench bench-commands infra-up infra-down infra-status clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ run: $(STAMP)
 ## The whole suite against real servers, started (and stopped) by the run itself.
 test: $(STAMP)
 	$(BIN)/python -m infra.test_run $(PYTEST_ARGS)
+
+## Lint, format check and the import rules (pyproject.toml): no servers, a few seconds.
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 ## Unit tests only: no servers.
 unit: $(STAMP)
