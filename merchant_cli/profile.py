@@ -75,7 +75,7 @@ def _preload(component: Component) -> None:
 
     import uvicorn  # noqa: F401
 
-    module = _APPS[component][0].split(":")[0] if component in _APPS else f"{component.value}.app"
+    module = _APPS[component][0].split(":")[0] if component in _APPS else f"{component.value}.entrypoints.app"
     importlib.import_module(module)
 
 
