@@ -20,7 +20,7 @@ import argparse
 import asyncio
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -85,7 +85,7 @@ def summary(store: Maildir, mid: str, full: bool = False) -> dict:
     path = store.path(mid)
     raw = path.read_bytes()
     msg = BytesParser(policy=policy.default).parsebytes(raw)
-    created = datetime.fromtimestamp(int(mid.split(".")[0]) / 1e9, timezone.utc)
+    created = datetime.fromtimestamp(int(mid.split(".")[0]) / 1e9, UTC)
     text = _body(msg, "plain")
     sender = _addresses(msg, "From")
     item = {

@@ -32,9 +32,11 @@ from bson import ObjectId
 from pymongo import ASCENDING, MongoClient, ReplaceOne
 from pymongo.database import Database
 
-from command_api.adapters.event_store import INDEXES as COMMIT_INDEXES
-from shared.read_model_indexes import CAT_CATEGORY_PRICE, INDEXES as READ_MODEL_INDEXES
+from shared.read_model_indexes import CAT_CATEGORY_PRICE
+from shared.read_model_indexes import INDEXES as READ_MODEL_INDEXES
 from shared.read_models import CATALOG_PRODUCTS
+
+from command_api.adapters.event_store import INDEXES as COMMIT_INDEXES
 
 AGGREGATE_VERSIONS = 10  # commits per aggregate
 MERCHANTS = 50

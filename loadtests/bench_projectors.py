@@ -34,19 +34,19 @@ import uuid
 from pathlib import Path
 
 import httpx
-import orjson
+
+from shared import mongo
+from shared.kafka import delete_topics_with_prefix, ensure_topics, reliable_producer
+from shared.settings import ProjectorSettings
 
 from loadtests.bench.projectors import consume_and_write, raw_consumer
+from merchant_testkit.event_stream import generate, produce, store
+from merchant_testkit.processes import stream_service
 from merchant_testkit.stack import start_stack
 from projectors.adapters.bulk import REPLACE, detect_writer
 from projectors.entrypoints.rebuild import drop_shadows, rebuild, replay, shadow_names
 from projectors.entrypoints.status import lag
 from projectors.entrypoints.streams import MERCHANTS_STREAM, PRODUCTS_STREAM, STREAMS
-from shared import mongo
-from shared.kafka import delete_topics_with_prefix, ensure_topics, reliable_producer
-from shared.settings import ProjectorSettings
-from merchant_testkit.event_stream import generate, produce, store
-from merchant_testkit.processes import stream_service
 
 
 async def baseline(settings: ProjectorSettings, db, total: int, group: str) -> float:

@@ -37,6 +37,7 @@ from shared.invalidation import Change, publish
 from shared.read_models import CATALOG_PRODUCTS
 from shared.redis import open_redis
 from shared.settings import ServerSettings
+
 from loadtests.bench.catalogue import seed
 from loadtests.raw_http import RawConnection, closed_loop, open_loop
 from merchant_testkit.processes import free_port

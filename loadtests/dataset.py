@@ -47,8 +47,9 @@ async def categories_from(query_url: str, data: dict) -> None:
 
 
 async def _create_merchants(settings, count: int) -> list[dict]:
-    from command_api.adapters.merchants import create_indexes, create_merchant
     from shared import mongo
+
+    from command_api.adapters.merchants import create_indexes, create_merchant
 
     client = mongo.open_mongo(settings)
     try:

@@ -26,9 +26,10 @@ from pathlib import Path
 
 import duckdb
 
-from merchant_testkit.history import write_history
 from shared import mongo
 from shared.settings import ServerSettings
+
+from merchant_testkit.history import write_history
 
 
 async def store_counts(db) -> dict[str, int]:

@@ -109,7 +109,7 @@ def plot(record: dict, sampler, scenario: Scenario, path: Path, title: str) -> P
     for name in sorted({k for row in sampler.rss for k in row if k != "t"}):
         pts = [(row["t"], row[name] / 2**20) for row in sampler.rss if row.get(name)]
         if pts:
-            axes[2].plot(*zip(*pts), label=name)
+            axes[2].plot(*zip(*pts, strict=True), label=name)
     axes[2].set_ylabel("RSS MB")
     axes[2].set_xlabel("seconds")
     axes[2].legend(loc="upper left", fontsize=7, ncol=3)

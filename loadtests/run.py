@@ -23,7 +23,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from loadtests import consistency, dataset, report, summary
@@ -141,7 +141,7 @@ def run(args, server_env: dict[str, str] | None = None, processes: dict[str, int
     """One run. With a running stack (``--command-url``): ``server_env`` names its database
     and topics (else the process environment's), ``processes`` the pids to sample."""
     scenario = SCENARIOS[args.scenario].scaled(args.seconds, args.rate)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     out = Path(args.out) / f"{args.scenario}-{stamp}"
     out.mkdir(parents=True, exist_ok=True)
     namespace = args.namespace or f"load_{args.scenario.replace('-', '_')}_{stamp.lower()}"
@@ -165,7 +165,7 @@ def run(args, server_env: dict[str, str] | None = None, processes: dict[str, int
         data_path, data = asyncio.run(_prepare_data(args, settings, env, command_url, query_url, out))
         load_before = os.getloadavg()
         sampler = Sampler(pids, query_url, projector_metrics, interval=args.sample_seconds).start()
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         locust = _run_locust(args, out, data_path, command_url, query_url, pids)["locust"]
         sampler.processes = pids
         locust.wait(timeout=scenario.seconds + 300)

@@ -22,10 +22,11 @@ COMPONENTS = ("command-api", "query-api", "projectors", "workers")
 
 
 async def _demo_merchant(path) -> dict:
-    from command_api.adapters.merchants import merchant_exists
     from shared import mongo
-    from merchant_cli.merchants import create
     from shared.settings import ServerSettings
+
+    from command_api.adapters.merchants import merchant_exists
+    from merchant_cli.merchants import create
 
     if path.exists():
         saved = json.loads(path.read_text())
@@ -89,8 +90,9 @@ def _stop(children: dict[str, subprocess.Popen]) -> None:
 
 
 def dev(keep_servers: bool = typer.Option(False, help="Leave the servers running on exit.")) -> None:
-    from infra import manager, paths
     from shared.settings import CommandApiSettings, QueryApiSettings
+
+    from infra import manager, paths
 
     already_up = {s.name for s in manager.status() if s.state in ("running", "external") and s.healthy}
     typer.echo("Starting the servers (first run installs them; later runs take seconds)...")

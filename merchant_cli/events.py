@@ -89,8 +89,9 @@ def tail_command(
 
 
 async def tail(types, merchant, from_beginning, as_json, limit, idle_exit) -> None:
-    from merchant_cli.event_tools.stream import EventFilter, follow, format_event
     from shared.settings import ServerSettings
+
+    from merchant_cli.event_tools.stream import EventFilter, follow, format_event
 
     wanted, shown = EventFilter(types, merchant), 0
     async for item in follow(ServerSettings(), from_beginning=from_beginning, idle_exit=idle_exit):
@@ -133,9 +134,10 @@ async def export(out: Path, fmt: str, since: datetime | None, until: datetime | 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from shared import mongo
-    from merchant_cli.event_tools.export import open_writer
     from shared.event_store_reader import ReadReport, count_commits, read_events
     from shared.settings import ServerSettings
+
+    from merchant_cli.event_tools.export import open_writer
 
     settings = ServerSettings()
     client = mongo.open_mongo(settings)

@@ -7,7 +7,7 @@ It is imported by every ``merchant`` command, so heavy imports stay inside the c
 from __future__ import annotations
 
 import time
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -15,7 +15,7 @@ import typer
 app = typer.Typer(no_args_is_help=True)
 
 
-class Server(str, Enum):
+class Server(StrEnum):
     kafka = "kafka"
     postgresql = "postgresql"
     ferretdb = "ferretdb"
@@ -132,9 +132,10 @@ def indexes() -> None:
     """Create every read-model index (idempotent; partial where the server supports it)."""
     import asyncio
 
-    from projectors.adapters.indexes import ensure_read_model_indexes
     from shared import mongo
     from shared.settings import ProjectorSettings
+
+    from projectors.adapters.indexes import ensure_read_model_indexes
 
     async def run() -> dict:
         settings = ProjectorSettings()

@@ -15,6 +15,7 @@ COLUMNS = ("lag", "in_flight", "retries_waiting", "retries_total", "dead_letters
 async def _status() -> dict:
     from shared import mongo
     from shared.settings import WorkerSettings
+
     from workers.adapters.ops import queue_health
 
     settings = WorkerSettings()
@@ -28,6 +29,7 @@ async def _status() -> dict:
 async def _replay(kind: str, limit: int | None) -> int:
     from shared.kafka import reliable_producer
     from shared.settings import WorkerSettings
+
     from workers.adapters.ops import replay_dlq
 
     settings = WorkerSettings()

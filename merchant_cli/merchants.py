@@ -17,9 +17,10 @@ app = typer.Typer(no_args_is_help=True)
 
 
 async def _with_db(action: Callable[..., Awaitable]):
-    from command_api.adapters.merchants import create_indexes
     from shared import mongo
     from shared.settings import ServerSettings
+
+    from command_api.adapters.merchants import create_indexes
 
     settings = ServerSettings()
     client = mongo.open_mongo(settings)
@@ -61,8 +62,8 @@ def rotate_keys_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """Issue new keys and revoke the old ones (printed once, stored hashed)."""
-    from command_api.domain.aggregate import DomainError
     from command_api.adapters.merchants import rotate_keys
+    from command_api.domain.aggregate import DomainError
 
     bad = [k for k in kinds if k not in ("secret", "publishable")]
     if bad:

@@ -21,7 +21,6 @@ import logging
 import shutil
 import subprocess
 import threading
-import time
 import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +32,7 @@ from merchant_cli.serve import _APPS, Component
 app = typer.Typer(no_args_is_help=True)
 
 
-class Kind(str, enum.Enum):
+class Kind(enum.StrEnum):
     cpu = "cpu"
     memory = "memory"
     loop = "loop"

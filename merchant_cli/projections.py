@@ -13,12 +13,19 @@ NAMES = ("catalog_products", "merchant_products", "orders", "merchant_stats", "c
 
 
 async def _rebuild(name: str, swap_in: bool) -> None:
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    from projectors.entrypoints.rebuild import rebuild, total_commits
     from shared import mongo
     from shared.settings import ProjectorSettings
+
+    from projectors.entrypoints.rebuild import rebuild, total_commits
 
     settings = ProjectorSettings()
     client = mongo.open_mongo(settings)

@@ -16,9 +16,10 @@ import typer
 async def _seed(params, out: Path | None) -> dict:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from command_api.seeding.writer import Seeder
     from shared import mongo
     from shared.settings import ServerSettings
+
+    from command_api.seeding.writer import Seeder
 
     settings = ServerSettings()
     client = mongo.open_mongo(settings)

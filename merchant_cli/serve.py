@@ -22,7 +22,7 @@ import tempfile
 import typer
 
 
-class Component(str, enum.Enum):
+class Component(enum.StrEnum):
     command_api = "command-api"
     query_api = "query-api"
     projectors = "projectors"
@@ -130,8 +130,9 @@ def _supervise_streams(component: Component, count: int, base_port: int) -> int:
 async def _relay_forever() -> None:
     """The command side's background work without its HTTP: the outbox relay (commits not
     yet on Kafka) and the reservation reconciler. Safe beside running API processes."""
-    from command_api.entrypoints.app import write_side
     from shared.settings import CommandApiSettings
+
+    from command_api.entrypoints.app import write_side
 
     async with write_side(CommandApiSettings()):
         await asyncio.Event().wait()

@@ -14,9 +14,10 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
+from shared.events import EventEnvelope, current_version
+
 from command_api.adapters.event_store import COMMITS
 from command_api.application.ports import Commit
-from shared.events import EventEnvelope, current_version
 
 PRODUCT_EVENTS_EACH = 5  # created + price + stock + reserved + published
 

@@ -63,10 +63,10 @@ def from_environment() -> Servers | None:
 
 
 def from_containers() -> Servers:
-    from testcontainers.core.container import DockerContainer
     from testcontainers.community.kafka import KafkaContainer
     from testcontainers.community.mongodb import MongoDbContainer
     from testcontainers.community.redis import RedisContainer
+    from testcontainers.core.container import DockerContainer
 
     kafka = KafkaContainer("apache/kafka:4.0.1").with_kraft().start()
     mongo = MongoDbContainer("mongo:7").start()

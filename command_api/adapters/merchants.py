@@ -21,11 +21,11 @@ from shared.events import utc_now
 from shared.http.auth import API_KEYS, KeyKind, hash_key, new_key
 from shared.mongo import ensure_indexes
 
-from command_api.domain.aggregate import NotFound
-from command_api.domain.merchant import Merchant
 from command_api.adapters.event_store import EventStore
 from command_api.adapters.publisher import CommitPublisher
 from command_api.application.repository import CommandContext, Repository
+from command_api.domain.aggregate import NotFound
+from command_api.domain.merchant import Merchant
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ docs/reservations.md.
 from __future__ import annotations
 
 from datetime import timedelta
+
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError

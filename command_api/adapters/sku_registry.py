@@ -15,8 +15,8 @@ from pymongo.errors import DuplicateKeyError
 
 from shared.events import utc_now
 
-from command_api.domain.aggregate import DomainError
 from command_api.adapters.event_store import COMMITS
+from command_api.domain.aggregate import DomainError
 
 SKUS = "product_skus"
 

@@ -14,11 +14,11 @@ from shared.events import reports as report_events
 
 from command_api.application import commands as c
 from command_api.application import placement
+from command_api.application.ports import ReservationsPort, SkuRegistryPort
+from command_api.application.repository import CommandContext, Repository, Saved
 from command_api.domain.order import Order
 from command_api.domain.product import Product
 from command_api.domain.report import Report
-from command_api.application.repository import CommandContext, Repository, Saved
-from command_api.application.ports import ReservationsPort, SkuRegistryPort
 
 
 @dataclass(frozen=True)

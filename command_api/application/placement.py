@@ -13,11 +13,11 @@ import dataclasses
 from shared.events import orders as ev
 
 from command_api.application.commands import PlaceOrder
+from command_api.application.ports import ReleaseReason, ReservationsPort
+from command_api.application.repository import CommandContext, Repository, Saved
 from command_api.domain.aggregate import DomainError, NotFound
 from command_api.domain.order import Order
 from command_api.domain.product import Product
-from command_api.application.repository import CommandContext, Repository, Saved
-from command_api.application.ports import ReleaseReason, ReservationsPort
 
 
 class UnknownProduct(DomainError):

@@ -11,10 +11,10 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from command_api.domain.order import Order
 from command_api.application.placement import release, roll_forward
-from command_api.application.repository import Repository
 from command_api.application.ports import ReservationsPort
+from command_api.application.repository import Repository
+from command_api.domain.order import Order
 
 log = logging.getLogger(__name__)
 

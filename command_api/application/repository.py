@@ -15,8 +15,8 @@ from cachetools import LRUCache
 
 from shared.events import EVENT_TYPES, EventEnvelope, current_version, decode_data
 
-from command_api.domain.aggregate import Aggregate, Contended, DomainError, NotFound, VersionMismatch
 from command_api.application.ports import Commit, ConcurrencyConflict, DuplicateCommand, EventStorePort, PublisherPort
+from command_api.domain.aggregate import Aggregate, Contended, DomainError, NotFound, VersionMismatch
 
 A = TypeVar("A", bound=Aggregate)
 

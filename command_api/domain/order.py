@@ -1,7 +1,7 @@
 """The Order aggregate: a storefront's order and its lifecycle.
 
     placed ─▶ confirmed ─▶ paid ─▶ shipped ─▶ delivered
-       │          │          │                    
+       │          │          │
        └──────────┴──────────┴─▶ cancelled (before shipping; stock goes back)
     paid / shipped / delivered / cancelled-after-payment ─▶ refunded
 

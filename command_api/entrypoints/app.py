@@ -22,17 +22,17 @@ from shared.http.load_shedding import LoadSheddingMiddleware
 from shared.observability.http import instrument_http
 from shared.settings import CommandApiSettings
 
-from command_api.entrypoints.http.routes import starlette_routes
 from command_api.adapters.event_store import EventStore
-from command_api.application.handlers import Services
 from command_api.adapters.idempotency import IdempotencyStore
 from command_api.adapters.merchants import create_indexes as create_merchant_indexes
-from command_api.entrypoints.openapi import openapi_document
 from command_api.adapters.publisher import CommitPublisher
-from command_api.application.reconciler import Reconciler
-from command_api.application.repository import Repository
 from command_api.adapters.reservations import ReservationStore
 from command_api.adapters.sku_registry import SkuRegistry
+from command_api.application.handlers import Services
+from command_api.application.reconciler import Reconciler
+from command_api.application.repository import Repository
+from command_api.entrypoints.http.routes import starlette_routes
+from command_api.entrypoints.openapi import openapi_document
 
 
 @contextlib.asynccontextmanager

@@ -36,12 +36,12 @@ from shared.events import EventEnvelope
 from shared.events import orders as order_events
 from shared.events import products as product_events
 
+from command_api.application.ports import Commit
+from command_api.application.repository import pending_envelopes
 from command_api.domain.aggregate import Aggregate
 from command_api.domain.merchant import Merchant
 from command_api.domain.order import Order
 from command_api.domain.product import Product
-from command_api.application.ports import Commit
-from command_api.application.repository import pending_envelopes
 from command_api.seeding import vocabulary as vocab
 from command_api.seeding.lifecycle import Step, fate
 from command_api.seeding.plan import MerchantPlan, SeedParams, Window

@@ -48,9 +48,9 @@ from command_api.adapters.event_store import HEADS, EventStore
 from command_api.adapters.merchants import create_indexes as create_merchant_indexes
 from command_api.adapters.merchants import issue_keys
 from command_api.adapters.reservations import RESERVATIONS, ReservationStore
+from command_api.adapters.sku_registry import SKUS
 from command_api.seeding.plan import SeedParams, Window
 from command_api.seeding.simulation import Simulation
-from command_api.adapters.sku_registry import SKUS
 
 RUNS = "seed_runs"
 DUPLICATE_KEY = 11000

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import random
 
-from query_api.application.queries import PRODUCT_SORTS
-from query_api.application.listing import ListQuery
-from query_api.application.pagination import PageRequest
-from query_api.application.read_models import PRODUCT_VIEW
 from shared import mongo
 from shared.read_models import CATALOG_PRODUCTS, CATEGORIES
 from shared.settings import ServerSettings
+
 from merchant_testkit.read_models import CATEGORIES as CATEGORY_NAMES
 from merchant_testkit.read_models import product_doc
+from query_api.application.listing import ListQuery
+from query_api.application.pagination import PageRequest
+from query_api.application.queries import PRODUCT_SORTS
+from query_api.application.read_models import PRODUCT_VIEW
 
 PAGE_LIMIT = 20
 

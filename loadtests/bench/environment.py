@@ -18,13 +18,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from merchant_testkit.processes import Service, free_port, http_service, stream_service
 from shared import mongo
 from shared.kafka import delete_topics_with_prefix, ensure_topics
 from shared.redis import open_redis
 from shared.settings import ServerSettings
 
 from loadtests.bench.memory import MemoryMonitor
+from merchant_testkit.processes import Service, free_port, http_service, stream_service
 
 ROOT = Path(__file__).resolve().parents[2]
 # Benchmarks measure the code, not the limits that protect it in production.

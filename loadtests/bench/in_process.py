@@ -4,16 +4,17 @@ side, so the difference is the cache's own code)."""
 
 from __future__ import annotations
 
+from shared.read_models import CATALOG_PRODUCTS
+from shared.settings import QueryApiSettings
+
 from query_api.adapters.cache.epochs import Epochs
 from query_api.adapters.cache.l1 import L1Cache
 from query_api.adapters.cache.l2 import L2Cache
 from query_api.adapters.cache.stats import CacheStats
 from query_api.adapters.cache.two_level import Query, TwoLevelCache
-from query_api.entrypoints.endpoints.common import normalised_key
 from query_api.application.listing import ListQuery, load_page
 from query_api.application.pagination import CursorCodec
-from shared.read_models import CATALOG_PRODUCTS
-from shared.settings import QueryApiSettings
+from query_api.entrypoints.endpoints.common import normalised_key
 
 
 def two_level_cache(bench) -> TwoLevelCache:

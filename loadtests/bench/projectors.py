@@ -22,11 +22,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import InsertOne
 
-from loadtests.bench.rounds import Pair, RoundResult, Side
-from projectors.entrypoints.streams import STREAMS
 from shared.kafka import reliable_producer
 from shared.settings import ProjectorSettings
+
+from loadtests.bench.rounds import Pair, RoundResult, Side
 from merchant_testkit.event_stream import generate, produce
+from projectors.entrypoints.streams import STREAMS
 
 RAW_GROUP = "bench-raw"
 # A paused projector must not lose its partitions: far above any pause of a round.

@@ -14,8 +14,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from shared.invalidation import Change
 from shared.read_models import CATALOG_PRODUCTS, CATEGORIES, MERCHANT_NAMES, MERCHANT_PRODUCTS, MERCHANT_STATS, ORDERS
 
-from projectors.domain import categories, merchant_stats
 from projectors.adapters.bulk import apply_updates, swap_newer
+from projectors.domain import categories, merchant_stats
 
 PRODUCT_COLLECTIONS = (MERCHANT_PRODUCTS, CATALOG_PRODUCTS)
 

@@ -1,5 +1,4 @@
 """The read-model indexes are declared and created in ``shared.read_model_indexes`` (the
 query API creates the same list at its start); re-exported here for the projectors."""
 
-from shared.read_model_indexes import (  # noqa: F401
-    PROBE, ensure_read_model_indexes, index_model, supports_partial_indexes)
+from shared.read_model_indexes import PROBE, ensure_read_model_indexes, index_model, supports_partial_indexes  # noqa: F401

@@ -24,14 +24,14 @@ from pydantic import ValidationError
 from shared import mongo
 from shared.events import EventEnvelope
 from shared.invalidation import publish
-from shared.observability.stream import instrument_faststream
 from shared.kafka import ensure_topics, reliable_producer
+from shared.observability.stream import instrument_faststream
 from shared.redis import open_redis
 from shared.settings import ProjectorSettings
 
 from projectors.adapters.bulk import detect_writer
-from projectors.application.engine import Names, Stream, apply_batch
 from projectors.adapters.indexes import ensure_read_model_indexes
+from projectors.application.engine import Names, Stream, apply_batch
 from projectors.entrypoints.streams import STREAMS
 
 log = logging.getLogger(__name__)

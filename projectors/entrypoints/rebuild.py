@@ -30,8 +30,8 @@ from shared.events import utc_now
 from shared.read_models import MERCHANT_NAMES
 
 from projectors.adapters.bulk import REPLACE, Writer, detect_writer
-from projectors.application.engine import Names, Stream, apply_batch
 from projectors.adapters.indexes import ensure_read_model_indexes
+from projectors.application.engine import Names, Stream, apply_batch
 from projectors.entrypoints.streams import MERCHANTS_STREAM, PRODUCTS_STREAM, stream_of
 
 log = logging.getLogger(__name__)

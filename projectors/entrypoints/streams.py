@@ -12,11 +12,12 @@ Each stream has its own consumer group, so its lag is its read models' lag.
 from __future__ import annotations
 
 from shared.read_models import CATALOG_PRODUCTS, CATEGORIES, MERCHANT_NAMES, MERCHANT_PRODUCTS, MERCHANT_STATS, ORDERS
-from shared.topics import MERCHANTS, ORDERS as ORDERS_TOPIC, PRODUCTS
+from shared.topics import MERCHANTS, PRODUCTS
+from shared.topics import ORDERS as ORDERS_TOPIC
 
 from projectors.adapters import derived
-from projectors.domain import catalog_products, merchant_names, merchant_products, orders
 from projectors.application.engine import Stream
+from projectors.domain import catalog_products, merchant_names, merchant_products, orders
 
 PRODUCTS_STREAM = Stream(
     name="products", topic=PRODUCTS, aggregate_type="product", state=MERCHANT_PRODUCTS,

@@ -17,8 +17,8 @@ import orjson
 from pymongo.asynchronous.collection import AsyncCollection
 
 from query_api.application.pages import PageBounds
-from query_api.application.ports import Loaded
 from query_api.application.pagination import CursorCodec, PageRequest, Sort, fingerprint
+from query_api.application.ports import Loaded
 from query_api.application.read_models import View
 
 MAX_READ_AHEAD_ITEMS = 1000

@@ -27,13 +27,15 @@ from shared.http.load_shedding import LoadSheddingMiddleware
 from shared.observability.http import instrument_http
 from shared.settings import QueryApiSettings
 
-from query_api.entrypoints import openapi
 from query_api.adapters.cache import subscriber, warm_up
 from query_api.adapters.cache.epochs import Epochs
 from query_api.adapters.cache.l1 import L1Cache
 from query_api.adapters.cache.l2 import L2Cache
 from query_api.adapters.cache.stats import CacheStats
 from query_api.adapters.cache.two_level import TwoLevelCache
+from query_api.adapters.indexes import ensure_query_indexes
+from query_api.application.pagination import CursorCodec
+from query_api.entrypoints import openapi
 from query_api.entrypoints.endpoints import analytics, audit, merchant, products, reports
 from query_api.entrypoints.http.cache_hits import CacheHitMiddleware
 from query_api.entrypoints.http.compression import CompressionMiddleware
@@ -42,8 +44,6 @@ from query_api.entrypoints.http.etag import ETagMiddleware
 from query_api.entrypoints.http.limits import RequestLimitsMiddleware
 from query_api.entrypoints.http.rate_limit import RateLimitMiddleware
 from query_api.entrypoints.http.security_headers import SecurityHeadersMiddleware
-from query_api.adapters.indexes import ensure_query_indexes
-from query_api.application.pagination import CursorCodec
 
 
 def cache_prefix(settings: QueryApiSettings) -> str:

@@ -3,9 +3,9 @@ requests (one source of truth)."""
 
 from __future__ import annotations
 
-from query_api.entrypoints.endpoints.common import RouteDoc
 from query_api.application.params import Param
 from query_api.application.read_models import MERCHANT_PRODUCT_VIEW, ORDER_VIEW, PRODUCT_VIEW
+from query_api.entrypoints.endpoints.common import RouteDoc
 
 _STR, _INT, _OBJ = {"type": "string"}, {"type": "integer"}, {"type": "object"}
 _NSTR = {"type": ["string", "null"]}

@@ -36,8 +36,8 @@ def health_routes(required: dict[str, Check], optional: dict[str, Check] | None 
 
         results = await asyncio.gather(*(run(c) for c in checks.values()))
         report = {name: ("ok" if ok else ("degraded" if name in optional else "failing"))
-                  for name, ok in zip(checks, results)}
-        ready_ = all(ok for name, ok in zip(checks, results) if name in required)
+                  for name, ok in zip(checks, results, strict=True)}
+        ready_ = all(ok for name, ok in zip(checks, results, strict=True) if name in required)
         monitors = getattr(request.state, "monitors", None)  # shared.observability
         if monitors is not None:  # memory: "warning" on a suspected leak, not ready above the limit
             report["memory"] = monitors.memory.health

@@ -20,7 +20,8 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.http.correlation import HEADER as CORRELATION_HEADER, _SAFE as SAFE_CORRELATION_ID
+from shared.http.correlation import _SAFE as SAFE_CORRELATION_ID
+from shared.http.correlation import HEADER as CORRELATION_HEADER
 from shared.observability import metrics
 from shared.observability.logs import correlation_id_var
 from shared.observability.ops import ops_routes

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from command_api.domain.order import Order
-from command_api.domain.product import Product
 from command_api.adapters.event_store import EventStore
 from command_api.application.repository import Repository
+from command_api.domain.order import Order
+from command_api.domain.product import Product
 
 
 def auth(key: str, **headers: str) -> dict[str, str]:

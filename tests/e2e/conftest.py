@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest_asyncio
 
-from merchant_testkit.stack import Stack
 from shared.topics import DOMAIN_TOPICS
+
+from merchant_testkit.stack import Stack
 
 __all__ = ["Stack"]  # tests importing Stack from here keep working
 VALIDATOR = Path(__file__).resolve().parents[2] / "scripts" / "validate_events.py"

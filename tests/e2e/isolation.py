@@ -11,6 +11,7 @@ from shared.events import EventEnvelope
 from shared.kafka import delete_topics_with_prefix, ensure_topics
 from shared.settings import ServerSettings
 from shared.topics import DOMAIN_TOPICS, TOPIC_BY_AGGREGATE
+
 from tests.support.kafka_events import read_topic
 
 

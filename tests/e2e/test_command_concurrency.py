@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 
 from shared.events import EventEnvelope
+
 from tests.e2e.commands import auth, create_product, load_product, order_body, product_body
 from tests.support.kafka_events import read_topic
 

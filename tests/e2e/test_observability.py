@@ -22,6 +22,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared.events import EventEnvelope
+
 from tests.support.processes import Service, free_port, http_service
 
 pytestmark = pytest.mark.e2e
@@ -55,8 +56,9 @@ def obs_database(server_env) -> str:
 
 @pytest.fixture(scope="module")
 async def merchant(settings, obs_database) -> dict:
-    from command_api.adapters.merchants import create_indexes, create_merchant
     from shared import mongo
+
+    from command_api.adapters.merchants import create_indexes, create_merchant
 
     client = mongo.open_mongo(settings)
     db = client[obs_database]

@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from shared.events import EventEnvelope
+
 from tests.e2e.commands import auth, create_product, load_order, load_product, order_body, product_body, stored_events
 from tests.support.kafka_events import read_topic
 

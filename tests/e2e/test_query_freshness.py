@@ -102,7 +102,7 @@ async def test_price_change_is_never_served_stale(command_client, query_client, 
                          for inm in (None, old_etags[client, path])]
                 responses = await asyncio.gather(*(
                     get(client, path, **({"If-None-Match": inm} if inm else {})) for client, path, inm in reads))
-                for (client, path, inm), response in zip(reads, responses):
+                for (client, path, inm), response in zip(reads, responses, strict=True):
                     where = f"change {change}, {client.base_url}{path}, If-None-Match={inm}"
                     assert response.status_code == 200, f"{where}: {response.status_code} (old ETag still valid?)"
                     assert price_in(response, product_id) == price, f"{where}: old price {old} served"

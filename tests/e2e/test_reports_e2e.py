@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from shared.read_models import ORDERS
+
 from tests.support.workers import mail_to, wait_until, worker
 
 pytestmark = pytest.mark.e2e

@@ -14,9 +14,10 @@ import pandas
 import pyarrow.parquet as pq
 import pytest
 
-from merchant_testkit.history import write_history
 from shared import mongo
 from shared.events import EventEnvelope
+
+from merchant_testkit.history import write_history
 
 pytestmark = pytest.mark.integration
 

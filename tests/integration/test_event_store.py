@@ -8,9 +8,10 @@ import uuid
 
 import pytest
 
+from shared.events import EventEnvelope
+
 from command_api.adapters.event_store import EventStore
 from command_api.application.ports import Commit, ConcurrencyConflict, DuplicateCommand
-from shared.events import EventEnvelope
 
 pytestmark = pytest.mark.integration
 

@@ -7,15 +7,15 @@ import asyncio
 import uuid
 
 import pytest
-
-from merchant_testkit.plugin import own_namespace_fixtures
 from aiokafka import AIOKafkaConsumer
 
 from shared.events import EventEnvelope
 from shared.invalidation import generation_key
 from shared.kafka import reliable_producer
 from shared.redis import open_redis
+
 from merchant_testkit.event_stream import produce, store
+from merchant_testkit.plugin import own_namespace_fixtures
 from tests.support.processes import stream_service
 
 pytestmark = pytest.mark.integration

@@ -19,14 +19,14 @@ import signal
 
 import pytest
 
-from merchant_testkit.plugin import own_namespace_fixtures
+from shared.kafka import reliable_producer
+from shared.settings import ProjectorSettings
 
+from merchant_testkit.event_stream import generate, produce, store
+from merchant_testkit.plugin import own_namespace_fixtures
 from projectors.entrypoints.rebuild import drop_shadows, rebuild, shadow_names
 from projectors.entrypoints.status import lag
 from projectors.entrypoints.streams import STREAMS
-from shared.kafka import reliable_producer
-from shared.settings import ProjectorSettings
-from merchant_testkit.event_stream import generate, produce, store
 from tests.support.processes import stream_service
 
 pytestmark = pytest.mark.integration
@@ -76,7 +76,7 @@ async def assert_equals_clean_rebuild(db) -> None:
                 live = await db[model].find().sort("_id").to_list()
                 clean = await db[shadows[model]].find().sort("_id").to_list()
                 assert len(live) == len(clean), model
-                for a, b in zip(live, clean):
+                for a, b in zip(live, clean, strict=True):
                     assert a == b, f"{model} {a['_id']} differs from the clean rebuild"
         finally:
             await drop_shadows(db, stream.state)

@@ -16,13 +16,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from merchant_testkit.plugin import own_namespace_fixtures
-
-from projectors.adapters.explain import index_names_in
-from query_api.application.queries import QUERIES, ApiQuery
 from shared.read_model_indexes import ensure_read_model_indexes
 from shared.read_models import CATALOG_PRODUCTS, CATEGORIES, MERCHANT_PRODUCTS, MERCHANT_STATS, ORDERS
+
+from merchant_testkit.plugin import own_namespace_fixtures
 from merchant_testkit.read_models import merchant_product_doc, order_doc, product_doc
+from projectors.adapters.explain import index_names_in
+from query_api.application.queries import QUERIES, ApiQuery
 
 pytestmark = pytest.mark.integration
 server_env, settings, mongo_db = own_namespace_fixtures()

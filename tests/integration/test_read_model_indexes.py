@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import pytest
 
-from merchant_testkit.plugin import own_namespace_fixtures
+from shared.read_model_indexes import INDEXES
 
+from merchant_testkit.plugin import own_namespace_fixtures
 from projectors.adapters.explain import explain, index_names_in, is_ferretdb
 from projectors.adapters.indexes import ensure_read_model_indexes, supports_partial_indexes
-from shared.read_model_indexes import INDEXES
 
 pytestmark = pytest.mark.integration
 # The query API declares some indexes on the same keys under its own names; whichever

@@ -8,11 +8,12 @@ import uuid
 
 import pytest
 
-from command_api.domain.aggregate import VersionMismatch
-from command_api.domain.product import InsufficientStock, Product
+from shared.events import products as ev
+
 from command_api.adapters.event_store import EventStore
 from command_api.application.repository import CommandContext, Repository
-from shared.events import products as ev
+from command_api.domain.aggregate import VersionMismatch
+from command_api.domain.product import InsufficientStock, Product
 
 pytestmark = pytest.mark.integration
 
@@ -94,8 +95,9 @@ async def test_a_head_left_behind_by_a_dead_writer_costs_a_retry_not_a_lost_writ
 
 
 def _commit_document(aggregate: Product) -> dict:
-    from command_api.application.ports import Commit
     from shared.events import EventEnvelope
+
+    from command_api.application.ports import Commit
 
     (event_type, data), = aggregate.pending
     envelope = EventEnvelope(type=event_type, aggregate_type="product", aggregate_id=aggregate.id,

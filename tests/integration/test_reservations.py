@@ -11,15 +11,16 @@ import uuid
 
 import pytest
 
-from command_api.application.commands import PlaceOrder
-from command_api.domain.order import Order
-from command_api.domain.product import Product
+from shared.events import products as ev
+
 from command_api.adapters.event_store import EventStore
+from command_api.adapters.reservations import ReservationStore
+from command_api.application.commands import PlaceOrder
 from command_api.application.placement import _order_placed, _reserve_line, place_order
 from command_api.application.reconciler import Reconciler
 from command_api.application.repository import CommandContext, Repository
-from command_api.adapters.reservations import ReservationStore
-from shared.events import products as ev
+from command_api.domain.order import Order
+from command_api.domain.product import Product
 
 pytestmark = pytest.mark.integration
 

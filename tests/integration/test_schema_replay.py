@@ -11,13 +11,14 @@ import sys
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from command_api.application.ports import Commit
-from merchant_testkit import start_stack, wait_until
 from shared import mongo
-from shared.events import EventEnvelope
 from shared.event_store_reader import ReadReport, read_events
+from shared.events import EventEnvelope
 from shared.kafka import delete_topics_with_prefix, ensure_topics
 from shared.topics import PRODUCTS
+
+from command_api.application.ports import Commit
+from merchant_testkit import start_stack, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -14,11 +14,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from command_api.adapters.event_store import COMMITS, HEADS
+from shared.read_models import CATALOG_PRODUCTS, MERCHANT_PRODUCTS, MERCHANT_STATS, ORDERS
+
+from command_api.adapters.event_store import COMMITS
 from command_api.seeding.plan import SeedParams
 from command_api.seeding.simulation import Simulation
 from command_api.seeding.writer import RUNS, AlreadySeeded, Seeder
-from shared.read_models import CATALOG_PRODUCTS, MERCHANT_PRODUCTS, MERCHANT_STATS, ORDERS
 
 pytestmark = pytest.mark.integration
 UNTIL = datetime.combine(datetime.now(UTC).date(), datetime.min.time(), tzinfo=UTC)

@@ -13,6 +13,7 @@ import pytest
 
 from shared.events import EventEnvelope
 from shared.worker_read_models import AUDIT_LOG
+
 from tests.support.processes import http_service
 from tests.support.workers import order_placed, queue_idle, wait_until, worker, worker_settings
 

@@ -14,8 +14,7 @@ import httpx
 import pytest
 
 from tests.support.smtp import HoldingRelay, smtp_server
-from tests.support.workers import (mail_to, order_placed, produce, queue_idle, wait_until, worker,
-                                   worker_settings)
+from tests.support.workers import mail_to, order_placed, produce, queue_idle, wait_until, worker, worker_settings
 
 pytestmark = pytest.mark.integration
 

@@ -11,9 +11,10 @@ import httpx
 import pytest
 
 from shared.events import EventEnvelope
-from tests.support.workers import mail_to, order_placed, produce, queue_idle, wait_until, worker, worker_settings
 from shared.worker_read_models import MERCHANT_ANALYTICS
+
 from tests.support.processes import http_service
+from tests.support.workers import mail_to, order_placed, produce, queue_idle, wait_until, worker, worker_settings
 
 pytestmark = pytest.mark.integration
 

@@ -19,6 +19,7 @@ from pypdf import PdfReader
 from shared.events import EventEnvelope
 from shared.read_models import ORDERS
 from shared.worker_read_models import REPORT_CHUNKS, REPORTS
+
 from tests.support.processes import http_service
 from tests.support.workers import dead_letter, mail_to, produce, wait_until, worker
 from workers.application.jobs import job_id_for

@@ -13,9 +13,9 @@ import orjson
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
-from workers.application.jobs import JOB_TOPIC_PARTITIONS, job_id_for
 from tests.support.smtp import Refusing, smtp_server
 from tests.support.workers import dead_letter, order_placed, produce, queue_idle, wait_until, worker, worker_settings
+from workers.application.jobs import JOB_TOPIC_PARTITIONS, job_id_for
 
 pytestmark = pytest.mark.integration
 
@@ -71,7 +71,7 @@ async def test_always_refused_is_dead_lettered_after_three_retries_while_the_par
     others = [f"other-{uuid.uuid4().hex[:8]}-{i}@example.com" for i in range(5)]
     refusing.refusals[dead_to] = None
     events = [order_placed("m-retry", dead_to, order_id=order_ids[0])]
-    events += [order_placed("m-retry", to, order_id=oid) for to, oid in zip(others, order_ids[1:])]
+    events += [order_placed("m-retry", to, order_id=oid) for to, oid in zip(others, order_ids[1:], strict=True)]
     await produce(settings, events)  # the doomed one first, the others behind it, same partition
 
     dead, dead_at = await dead_letter(settings, "email", job_id_for(events[0].event_id, "email.order_confirmation"))

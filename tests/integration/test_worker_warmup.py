@@ -15,6 +15,7 @@ from starlette.routing import Route
 from shared import redis as redis_factory
 from shared.invalidation import Change, channel, publish
 from shared.warmup import record_hit
+
 from tests.support.processes import free_port
 from tests.support.workers import wait_until, worker
 

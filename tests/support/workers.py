@@ -14,6 +14,7 @@ from shared.events import EventEnvelope
 from shared.kafka import reliable_producer
 from shared.settings import ServerSettings
 from shared.topics import TOPIC_BY_AGGREGATE
+
 from tests.support.processes import Service, free_port
 
 
@@ -32,7 +33,7 @@ def order_placed(merchant_id: str, email: str, *, order_id: str | None = None, p
             "shipping_address": {"name": "Ada Buyer", "line1": "1 Main St", "city": "Paris",
                                  "postal_code": "75001", "country": "FR"},
             "lines": body_lines, "currency": currency,
-            "item_count": sum(q for _, _, q in lines), "total": sum(l["line_total"] for l in body_lines)})
+            "item_count": sum(q for _, _, q in lines), "total": sum(line["line_total"] for line in body_lines)})
 
 
 async def produce(settings: ServerSettings, events: list[EventEnvelope]) -> None:

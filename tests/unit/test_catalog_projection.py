@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from shared.events import EventEnvelope, decode_data
+
 from projectors.domain import catalog_products, categories, merchant_products, merchant_stats, orders
 from projectors.domain.errors import Unprojectable
-from shared.events import EventEnvelope, decode_data
 
 T0 = datetime(2026, 3, 1, 10, tzinfo=UTC)
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import jsonschema
 import httpx
+import jsonschema
 
 from shared.events.catalogue import asyncapi_document, stale_files
-from merchant_cli.event_tools.catalogue_site import create_app
 from shared.events.schemas import all_json_schemas, all_versions
 from shared.topics import DOMAIN_TOPICS
+
+from merchant_cli.event_tools.catalogue_site import create_app
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

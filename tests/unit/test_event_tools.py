@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from shared.events import EventEnvelope
+
 from merchant_cli.event_tools.stream import EventFilter, format_event, summarise
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from command_api.domain.aggregate import InvalidState
-from command_api.domain.order import Order
 from shared.events import orders as ev
 from shared.events.products import Money
+
+from command_api.domain.aggregate import InvalidState
+from command_api.domain.order import Order
 
 
 def placed_order() -> Order:

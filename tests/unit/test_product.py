@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import pytest
 
+from shared.events.products import Money, ProductCreated, ProductDetailsUpdated
+
 from command_api.domain.aggregate import InvalidState
 from command_api.domain.product import CurrencyMismatch, InsufficientStock, Product, ProductUnavailable
-from shared.events.products import Money, ProductCreated, ProductDetailsUpdated
 
 
 def created(**overrides) -> ProductCreated:

@@ -8,8 +8,8 @@ import orjson
 from query_api.adapters.cache.entry import Entry
 from query_api.adapters.cache.epochs import Epochs
 from query_api.adapters.cache.l1 import L1Cache
-from query_api.application.pages import PageBounds, matches
 from query_api.adapters.cache.subscriber import apply
+from query_api.application.pages import PageBounds, matches
 
 C, M = "catalog_products", "m1"
 FILTERS = {"visible": True, "merchant_id": M, "category": "hats", "price_amount": {"$gte": 100, "$lte": 900}}

@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 import jsonschema
 import pytest
 
-from projectors.domain import catalog_products, merchant_products
 from shared.events import EventEnvelope, UnsupportedSchemaVersion, current_version, decode_data, upcast
 from shared.events.products import ProductCreated
 from shared.events.schemas import HISTORY, UnknownEventType, json_schema
+
+from projectors.domain import catalog_products, merchant_products
 
 OCCURRED_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 V1_BODY = {"sku": "A-1", "name": "Boots", "category": "shoes",

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 
 from pypdf import PdfReader
 
-from tests.support.workers import order_placed
 from shared.events import EventEnvelope
+
+from tests.support.workers import order_placed
 from workers.application.analytics import fact_update
 from workers.application.dispatch import jobs_for
 from workers.application.email.messages import render

@@ -9,6 +9,7 @@ import pytest
 
 from shared.events import utc_now
 from shared.settings import WorkerSettings
+
 from workers.application.jobs import Attempt, Job
 from workers.application.policy import Busy, PermanentError, Policy, Runner, relay_when_due
 

@@ -47,8 +47,8 @@ def fact_update(event: EventEnvelope) -> dict:
         return {"merchant_id": event.merchant_id, "placed_at": placed,
                 "week": f"{year}-W{week:02d}", "month": placed.strftime("%Y-%m"),
                 "currency": d["currency"], "total": d["total"], "customer": d["customer"]["email"].lower(),
-                "lines": [{"product_id": l["product_id"], "name": l["name"], "quantity": l["quantity"],
-                           "line_total": l["line_total"]} for l in d["lines"]]}
+                "lines": [{"product_id": line["product_id"], "name": line["name"], "quantity": line["quantity"],
+                           "line_total": line["line_total"]} for line in d["lines"]]}
     return {"merchant_id": event.merchant_id,
             "status": "cancelled" if event.type == "OrderCancelled" else "refunded"}
 

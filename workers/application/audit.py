@@ -7,7 +7,6 @@ updated or deleted by the product. Collection and shape: ``shared.worker_read_mo
 
 from __future__ import annotations
 
-from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 

@@ -20,11 +20,10 @@ import asyncio
 import logging
 from typing import Any
 
+import httpx
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-
-import httpx
 
 from shared import kafka, mongo
 from shared import redis as redis_factory
@@ -34,17 +33,17 @@ from shared.settings import WorkerSettings
 from shared.topics import DOMAIN_TOPICS, ORDERS, REPORTS
 
 from workers.adapters import dedupe, report_store
+from workers.adapters.sms_providers import provider_for
+from workers.adapters.smtp import SmtpSender
 from workers.application import analytics, audit, warmup
-from workers.entrypoints import activity
 from workers.application.dispatch import DISPATCHED, Contacts, dispatch
 from workers.application.email.handlers import email_handlers
-from workers.adapters.smtp import SmtpSender
 from workers.application.jobs import JOB_TOPIC_PARTITIONS, Job, all_job_topics, job_topic, retry_topic
-from workers.entrypoints.ops_server import OpsServer, heartbeat
 from workers.application.policy import Runner, policies, relay_when_due
 from workers.application.reports.handlers import record_requested, report_handlers
 from workers.application.sms.handlers import sms_handlers
-from workers.adapters.sms_providers import provider_for
+from workers.entrypoints import activity
+from workers.entrypoints.ops_server import OpsServer, heartbeat
 
 log = logging.getLogger(__name__)
 

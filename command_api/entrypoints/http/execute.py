@@ -22,11 +22,11 @@ from shared.http.body import parse_body
 from shared.http.correlation import correlation_id
 from shared.http.errors import ApiError
 
-from command_api.application.commands import Command
-from command_api.domain.aggregate import DomainError
-from command_api.application.handlers import Services, Target
 from command_api.adapters.idempotency import StoredResponse, command_id_for, request_fingerprint
+from command_api.application.commands import Command
+from command_api.application.handlers import Services, Target
 from command_api.application.repository import CommandContext, Saved
+from command_api.domain.aggregate import DomainError
 
 Handler = Callable[[Any, Target, Services], Awaitable[Saved]]
 

@@ -13,8 +13,8 @@ import hashlib
 import struct
 from dataclasses import dataclass, field
 
-from query_api.application.pages import PageBounds
 from query_api.adapters.encodings import GZIP, MIN_BYTES, compress
+from query_api.application.pages import PageBounds
 
 
 @dataclass(slots=True)

@@ -17,10 +17,10 @@ from query_api.adapters.cache.entry import Entry
 from query_api.adapters.cache.epochs import Epochs, Tag
 from query_api.adapters.cache.l1 import L1Cache
 from query_api.adapters.cache.l2 import L2Cache
-from query_api.application.ports import Loaded
 from query_api.adapters.cache.single_flight import SingleFlight
 from query_api.adapters.cache.stats import CacheStats
 from query_api.adapters.cache.warm_up import HotKeys
+from query_api.application.ports import Loaded
 
 
 @dataclass(frozen=True)

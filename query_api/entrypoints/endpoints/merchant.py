@@ -16,16 +16,22 @@ from starlette.routing import Route
 from shared.http.auth import authenticate
 from shared.http.errors import ApiError
 
-from query_api.adapters.cache.two_level import Query
-from query_api.entrypoints.endpoints.common import RouteDoc, list_query, normalised_key, raw_key, serve_cached
-from query_api.entrypoints.endpoints.products import PRODUCT_FILTERS
-from query_api.application.freshness import min_version, repair_after_fresh_read, wait_for_version
 from query_api.adapters.cache.entry import Entry
+from query_api.adapters.cache.two_level import Query
+from query_api.application.freshness import min_version, repair_after_fresh_read, wait_for_version
 from query_api.application.params import Param, ParamSet, page_params
 from query_api.application.queries import ORDER_SORTS, PRODUCT_SORTS, order_filters, product_filters
-from query_api.application.read_models import MERCHANT_PRODUCT_VIEW, MERCHANT_PRODUCTS, MERCHANT_STATS, ORDER_VIEW, ORDERS
-from query_api.entrypoints.responses import PRIVATE, CachedResponse
+from query_api.application.read_models import (
+    MERCHANT_PRODUCT_VIEW,
+    MERCHANT_PRODUCTS,
+    MERCHANT_STATS,
+    ORDER_VIEW,
+    ORDERS,
+)
 from query_api.application.stats import summarise
+from query_api.entrypoints.endpoints.common import RouteDoc, list_query, normalised_key, raw_key, serve_cached
+from query_api.entrypoints.endpoints.products import PRODUCT_FILTERS
+from query_api.entrypoints.responses import PRIVATE, CachedResponse
 
 MAX_LIMIT = 100
 MAX_STATS_DAYS = 366

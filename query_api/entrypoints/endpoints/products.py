@@ -15,11 +15,11 @@ from shared.http.errors import ApiError
 from query_api.adapters.cache.entry import Entry
 from query_api.adapters.cache.epochs import ANY, id_tag
 from query_api.adapters.cache.two_level import Query
-from query_api.entrypoints.endpoints.common import RouteDoc, list_query, normalised_key, raw_key, serve_cached
 from query_api.application.freshness import min_version, repair_after_fresh_read, wait_for_version
 from query_api.application.params import Param, ParamSet, page_params
 from query_api.application.queries import PRODUCT_SORTS, product_filters
 from query_api.application.read_models import CATALOG_PRODUCTS, CATEGORIES, PRODUCT_VIEW
+from query_api.entrypoints.endpoints.common import RouteDoc, list_query, normalised_key, raw_key, serve_cached
 from query_api.entrypoints.responses import PUBLIC, CachedResponse
 
 MAX_LIMIT = 100

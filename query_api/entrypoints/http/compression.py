@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from query_api.entrypoints.http.buffered import header, rewriting_send, set_header
 from query_api.adapters.encodings import MIN_BYTES, accept_encoding, choose, compress
+from query_api.entrypoints.http.buffered import header, rewriting_send, set_header
 
 
 class CompressionMiddleware:

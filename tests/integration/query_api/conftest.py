@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from shared.settings import QueryApiSettings
+
 from merchant_testkit.read_models import product_doc
 
 

@@ -7,8 +7,9 @@ import asyncio
 import pytest
 
 from shared.read_models import CATALOG_PRODUCTS
-from tests.support.freshness import change_price, price_changes_are_never_served_stale
+
 from merchant_testkit.read_models import product_doc
+from tests.support.freshness import change_price, price_changes_are_never_served_stale
 
 pytestmark = pytest.mark.integration
 
@@ -87,6 +88,7 @@ async def test_a_change_to_one_product_keeps_other_products_in_l2(client, app_st
                                                                   mongo_db, new_merchant_id):
     """L2 validates a product page by that product's generation, not the whole catalogue's."""
     from shared.invalidation import Change, publish
+
     from tests.integration.query_api.conftest import query_settings, running_query_api
 
     changed, kept = product_doc(new_merchant_id, 1), product_doc(new_merchant_id, 2)

@@ -9,6 +9,7 @@ import pytest
 import zstandard
 
 from shared.read_models import CATALOG_PRODUCTS, CATEGORIES
+
 from merchant_testkit.read_models import product_doc
 
 pytestmark = pytest.mark.integration

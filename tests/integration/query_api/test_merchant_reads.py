@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from shared.read_models import MERCHANT_PRODUCTS, MERCHANT_STATS, ORDERS
+
 from merchant_testkit.read_models import merchant_product_doc, order_doc
 
 pytestmark = pytest.mark.integration

@@ -20,6 +20,7 @@ import pytest
 
 from shared.invalidation import Change, publish
 from shared.read_models import CATALOG_PRODUCTS
+
 from merchant_testkit.read_models import product_doc
 
 pytestmark = pytest.mark.integration
@@ -80,7 +81,7 @@ async def test_cursor_walks_see_every_original_exactly_once(client, app_state, m
         mongo_db, app_state["redis"], settings.kafka_topic_prefix, started))
     results = await asyncio.gather(*(walk(client, s, started, writer.done) for s in SORTS))
     assert await writer == INSERTED
-    for sort, (items, pages_after_inserts) in zip(SORTS, results):
+    for sort, (items, pages_after_inserts) in zip(SORTS, results, strict=True):
         ids = [p["id"] for p in items]
         assert len(ids) == len(set(ids)), f"{sort}: {len(ids) - len(set(ids))} items repeated"
         missing = originals - set(ids)

@@ -11,9 +11,10 @@ import pytest
 from redis.asyncio import Redis
 
 from shared.read_models import CATALOG_PRODUCTS
+
+from merchant_testkit.read_models import product_doc
 from tests.integration.query_api.conftest import query_settings, running_query_api
 from tests.support.processes import free_port
-from merchant_testkit.read_models import product_doc
 
 pytestmark = pytest.mark.integration
 
@@ -80,7 +81,7 @@ async def test_redis_outage_degrades_to_l1_and_mongodb_then_recovers(server_env,
 
         private_redis.stop()
         statuses = []
-        for i, doc in enumerate(docs):  # cached list (L1) and uncached products (MongoDB)
+        for doc in docs:  # cached list (L1) and uncached products (MongoDB)
             statuses.append((await client.get("/v1/products", params={"merchant": merchant})).status_code)
             response = await client.get(f"/v1/products/{doc['_id']}")
             statuses.append(response.status_code)

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time as clock
 import uuid
-from datetime import date, datetime, time, timedelta, UTC
+from datetime import UTC, date, datetime, time, timedelta
 
 from pymongo.asynchronous.database import AsyncDatabase
 
