@@ -23,8 +23,7 @@ from infra import paths, process
 from infra.process import InfraError
 from infra.servers import NAMES, load
 
-__all__ = ["NAMES", "InfraError", "ServerStatus", "UpError", "down", "environment", "install",
-           "status", "up"]
+__all__ = ["NAMES", "InfraError", "ServerStatus", "UpError", "down", "environment", "install", "status", "up"]
 
 T = TypeVar("T")
 Progress = Callable[[str, str], None]  # (server name, message)
@@ -53,11 +52,13 @@ def environment() -> dict[str, str]:
     """The environment contract (INFRA.md) pointing at the local servers."""
     from infra.servers import ferretdb, kafka, redis, smtp
 
-    return {"KAFKA_BOOTSTRAP_SERVERS": kafka.address,
-            "MONGODB_URL": f"mongodb://{ferretdb.address}",
-            "REDIS_URL": f"redis://{redis.address}/0",
-            "SMTP_URL": f"smtp://{smtp.address}",
-            "MAILBOX_API_URL": smtp.http_address}  # the Mailpit-like API the tests read mail from
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka.address,
+        "MONGODB_URL": f"mongodb://{ferretdb.address}",
+        "REDIS_URL": f"redis://{redis.address}/0",
+        "SMTP_URL": f"smtp://{smtp.address}",
+        "MAILBOX_API_URL": smtp.http_address,
+    }  # the Mailpit-like API the tests read mail from
 
 
 @contextmanager
@@ -112,9 +113,12 @@ def status(names: Iterable[str] | None = None) -> list[ServerStatus]:
     """Where each server stands; checks run in parallel so a dead one costs no more."""
     chosen = _chosen(names)
     results = _parallel(_status, chosen)
-    return [r if isinstance(r, ServerStatus) else
-            ServerStatus(n, "failed", False, str(r), _address(load(n)), None, paths.log_file(n))
-            for n, r in results.items()]
+    return [
+        r
+        if isinstance(r, ServerStatus)
+        else ServerStatus(n, "failed", False, str(r), _address(load(n)), None, paths.log_file(n))
+        for n, r in results.items()
+    ]
 
 
 def _install_one(name: str, say: Callable[[str], None]) -> None:
@@ -146,8 +150,7 @@ def _up_one(name: str, progress: Progress | None, timeout: float | None) -> Serv
     current = _status(name)
     if current.state == "running" and not current.healthy:
         say(f"already started (pid {current.pid}), waiting until it answers")
-        process.wait_ready(name, server.health, timeout or server.START_TIMEOUT,
-                           alive=lambda: server.pid() is not None)
+        process.wait_ready(name, server.health, timeout or server.START_TIMEOUT, alive=lambda: server.pid() is not None)
     elif current.state == "external":
         if not current.healthy:
             # Maybe a container still starting (docker-compose), maybe a stranger on our port.
@@ -155,8 +158,10 @@ def _up_one(name: str, progress: Progress | None, timeout: float | None) -> Serv
             try:
                 process.wait_ready(name, server.health, timeout or server.START_TIMEOUT)
             except InfraError:
-                raise InfraError(f"{server.address} is in use by a process that is not ours and does not "
-                                 f"answer as {name} ({current.detail}); stop it or free the port") from None
+                raise InfraError(
+                    f"{server.address} is in use by a process that is not ours and does not "
+                    f"answer as {name} ({current.detail}); stop it or free the port"
+                ) from None
         say(f"an external server answers on {server.address}; using it, not starting another")
     elif current.state == "stopped":
         _install_one(name, say)
@@ -170,8 +175,9 @@ def _up_one(name: str, progress: Progress | None, timeout: float | None) -> Serv
     return _status(name)
 
 
-def up(names: Iterable[str] | None = None, *, progress: Progress | None = None,
-       timeout: float | None = None) -> list[ServerStatus]:
+def up(
+    names: Iterable[str] | None = None, *, progress: Progress | None = None, timeout: float | None = None
+) -> list[ServerStatus]:
     """Install if needed, start what is not running, wait until all are healthy.
 
     Raises UpError (with every server's status) if any server does not become ready; the
@@ -184,8 +190,11 @@ def up(names: Iterable[str] | None = None, *, progress: Progress | None = None,
     for name, result in results.items():
         if isinstance(result, Exception):
             failures.append(f"{name}: {result}")
-            statuses.append(ServerStatus(name, "failed", False, str(result).splitlines()[0],
-                                         _address(load(name)), None, paths.log_file(name)))
+            statuses.append(
+                ServerStatus(
+                    name, "failed", False, str(result).splitlines()[0], _address(load(name)), None, paths.log_file(name)
+                )
+            )
         else:
             statuses.append(result)
     if failures:

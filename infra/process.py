@@ -112,8 +112,9 @@ def _gone(pid: int, timeout: float) -> bool:
     return False
 
 
-def stop(name: str, markers: Sequence[str], timeout: float = 30.0,
-         first: signal.Signals = signal.SIGTERM) -> int | None:
+def stop(
+    name: str, markers: Sequence[str], timeout: float = 30.0, first: signal.Signals = signal.SIGTERM
+) -> int | None:
     """Stop the process in our pid file (``first``, then SIGKILL). Returns its pid, or None."""
     pid = read_pid(name, markers)
     if pid is not None:
@@ -129,8 +130,14 @@ def stop(name: str, markers: Sequence[str], timeout: float = 30.0,
     return pid
 
 
-def spawn(name: str, argv: Sequence[str], *, cwd: Path | None = None,
-          env: dict[str, str] | None = None, user: str | None = None) -> subprocess.Popen:
+def spawn(
+    name: str,
+    argv: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    user: str | None = None,
+) -> subprocess.Popen:
     """Start a detached server process and record its pid (``user``: run as that user;
     the log and pid files stay ours)."""
     log = paths.log_file(name)
@@ -140,9 +147,16 @@ def spawn(name: str, argv: Sequence[str], *, cwd: Path | None = None,
         out.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {shlex.join(map(str, argv))}\n".encode())
         out.flush()
         proc = subprocess.Popen(
-            [str(a) for a in argv], cwd=cwd, env={**os.environ, **(env or {})},
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True, user=user, group=_group_of(user), extra_groups=[] if user else None,
+            [str(a) for a in argv],
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            user=user,
+            group=_group_of(user),
+            extra_groups=[] if user else None,
         )
     paths.pid_file(name).write_text(f"{proc.pid}\n")
     # Reap the child when it exits, so a long-lived caller (a test session) keeps no zombie
@@ -159,8 +173,9 @@ def _group_of(user: str | None) -> int | None:
     return pwd.getpwnam(user).pw_gid
 
 
-def wait_ready(name: str, check: Check, timeout: float,
-               alive: Callable[[], bool] = lambda: True, interval: float = 0.3) -> str:
+def wait_ready(
+    name: str, check: Check, timeout: float, alive: Callable[[], bool] = lambda: True, interval: float = 0.3
+) -> str:
     """Poll ``check`` until it succeeds; raise with the log's tail if it never does."""
     log = paths.log_file(name)
     deadline = time.monotonic() + timeout
@@ -175,9 +190,18 @@ def wait_ready(name: str, check: Check, timeout: float,
         time.sleep(interval)
 
 
-def start_and_wait(name: str, argv: Sequence[str], markers: Sequence[str], check: Check,
-                   timeout: float, *, cwd: Path | None = None, env: dict[str, str] | None = None,
-                   user: str | None = None, stop_signal: signal.Signals = signal.SIGTERM) -> int:
+def start_and_wait(
+    name: str,
+    argv: Sequence[str],
+    markers: Sequence[str],
+    check: Check,
+    timeout: float,
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    user: str | None = None,
+    stop_signal: signal.Signals = signal.SIGTERM,
+) -> int:
     """Spawn a server and wait for ``check``; a server that fails to get ready is stopped."""
     proc = spawn(name, argv, cwd=cwd, env=env, user=user)
     try:

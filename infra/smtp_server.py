@@ -105,8 +105,11 @@ def summary(store: Maildir, mid: str, full: bool = False) -> dict:
         item["Text"] = text
         item["HTML"] = _body(msg, "html")
         item["Attachments"] = [
-            {"FileName": a.get_filename() or "", "ContentType": a.get_content_type(),
-             "Size": len(a.get_payload(decode=True) or b"")}
+            {
+                "FileName": a.get_filename() or "",
+                "ContentType": a.get_content_type(),
+                "Size": len(a.get_payload(decode=True) or b""),
+            }
             for a in msg.iter_attachments()
         ]
     return item
@@ -122,10 +125,18 @@ def http_app(store: Maildir) -> Starlette:
         ids = store.ids()
         start = int(request.query_params.get("start", 0))
         limit = int(request.query_params.get("limit", 50))
-        page = [summary(store, mid) for mid in ids[start:start + limit]]
-        return JSONResponse({"total": len(ids), "messages_count": len(ids), "count": len(page),
-                             "unread": sum(not m["Read"] for m in page), "start": start,
-                             "tags": [], "messages": page})
+        page = [summary(store, mid) for mid in ids[start : start + limit]]
+        return JSONResponse(
+            {
+                "total": len(ids),
+                "messages_count": len(ids),
+                "count": len(page),
+                "unread": sum(not m["Read"] for m in page),
+                "start": start,
+                "tags": [],
+                "messages": page,
+            }
+        )
 
     def _find(request: Request) -> str | None:
         mid = request.path_params["id"]
@@ -150,12 +161,14 @@ def http_app(store: Maildir) -> Starlette:
     async def livez(request: Request) -> Response:
         return PlainTextResponse("ok")
 
-    return Starlette(routes=[
-        Route("/api/v1/messages", messages, methods=["GET", "DELETE"]),
-        Route("/api/v1/message/{id}", message, methods=["GET"]),
-        Route("/api/v1/message/{id}/raw", raw, methods=["GET"]),
-        Route("/livez", livez, methods=["GET"]),
-    ])
+    return Starlette(
+        routes=[
+            Route("/api/v1/messages", messages, methods=["GET", "DELETE"]),
+            Route("/api/v1/message/{id}", message, methods=["GET"]),
+            Route("/api/v1/message/{id}/raw", raw, methods=["GET"]),
+            Route("/livez", livez, methods=["GET"]),
+        ]
+    )
 
 
 class KeepHandler:
@@ -183,11 +196,15 @@ async def serve(smtp: tuple[str, int], http: tuple[str, int], maildir: Path) -> 
     loop = asyncio.get_running_loop()
     smtp_server = await loop.create_server(
         # A fixed hostname: the default getfqdn() can stall on a DNS lookup.
-        lambda: SMTP(KeepHandler(store), hostname="merchant-smtp", authenticator=_accept_any_login,
-                     auth_require_tls=False),
-        smtp[0], smtp[1])
-    config = uvicorn.Config(http_app(store), host=http[0], port=http[1], log_level="warning",
-                            access_log=False, lifespan="off")
+        lambda: SMTP(
+            KeepHandler(store), hostname="merchant-smtp", authenticator=_accept_any_login, auth_require_tls=False
+        ),
+        smtp[0],
+        smtp[1],
+    )
+    config = uvicorn.Config(
+        http_app(store), host=http[0], port=http[1], log_level="warning", access_log=False, lifespan="off"
+    )
     try:
         await uvicorn.Server(config).serve()  # returns on SIGTERM/SIGINT
     finally:

@@ -15,8 +15,9 @@ from starlette.routing import Route
 
 async def accept(request: Request) -> Response:
     body = orjson.loads(await request.body())
-    return Response(orjson.dumps({"id": "x", "version": 1, "echo": len(body)}), status_code=202,
-                    media_type="application/json")
+    return Response(
+        orjson.dumps({"id": "x", "version": 1, "echo": len(body)}), status_code=202, media_type="application/json"
+    )
 
 
 async def ready(request: Request) -> Response:

@@ -46,24 +46,51 @@ BATCH = 1000
 
 def commit_doc(aggregate: int, version: int) -> dict:
     aggregate_id = f"prod-{aggregate:07d}"
-    return {"_id": ObjectId(), "aggregate_type": "product", "aggregate_id": aggregate_id,
-            "merchant_id": f"m{aggregate % MERCHANTS:03d}", "command_id": str(uuid.uuid4()),
-            "version": version, "last_version": version, "published": True,
-            "committed_at": datetime(2026, 11, 1, tzinfo=UTC) + timedelta(seconds=aggregate),
-            "events": [{"event_id": str(uuid.uuid4()), "type": "ProductPriceChanged", "schema_version": 1,
-                        "aggregate_type": "product", "aggregate_id": aggregate_id,
-                        "aggregate_version": version, "merchant_id": f"m{aggregate % MERCHANTS:03d}",
-                        "occurred_at": "2026-11-01T00:00:00+00:00", "correlation_id": str(uuid.uuid4()),
-                        "causation_id": None, "data": {"price": {"amount": 100 + version, "currency": "EUR"}}}]}
+    return {
+        "_id": ObjectId(),
+        "aggregate_type": "product",
+        "aggregate_id": aggregate_id,
+        "merchant_id": f"m{aggregate % MERCHANTS:03d}",
+        "command_id": str(uuid.uuid4()),
+        "version": version,
+        "last_version": version,
+        "published": True,
+        "committed_at": datetime(2026, 11, 1, tzinfo=UTC) + timedelta(seconds=aggregate),
+        "events": [
+            {
+                "event_id": str(uuid.uuid4()),
+                "type": "ProductPriceChanged",
+                "schema_version": 1,
+                "aggregate_type": "product",
+                "aggregate_id": aggregate_id,
+                "aggregate_version": version,
+                "merchant_id": f"m{aggregate % MERCHANTS:03d}",
+                "occurred_at": "2026-11-01T00:00:00+00:00",
+                "correlation_id": str(uuid.uuid4()),
+                "causation_id": None,
+                "data": {"price": {"amount": 100 + version, "currency": "EUR"}},
+            }
+        ],
+    }
 
 
 def product_doc(n: int, version: int = 1) -> dict:
-    return {"_id": f"prod-{n:07d}", "merchant_id": f"m{n % MERCHANTS:03d}", "visible": n % 10 != 0,
-            "category": f"cat-{(n // MERCHANTS) % CATEGORIES:02d}", "price_amount": (n * 7919) % 100_000,
-            "currency": "EUR", "name": f"Product {n}", "name_lower": f"product {n}", "sku": f"SKU-{n}",
-            "stock": n % 50, "stock_status": "in_stock", "version": version,
-            "created_at": datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=n),
-            "updated_at": datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=n)}
+    return {
+        "_id": f"prod-{n:07d}",
+        "merchant_id": f"m{n % MERCHANTS:03d}",
+        "visible": n % 10 != 0,
+        "category": f"cat-{(n // MERCHANTS) % CATEGORIES:02d}",
+        "price_amount": (n * 7919) % 100_000,
+        "currency": "EUR",
+        "name": f"Product {n}",
+        "name_lower": f"product {n}",
+        "sku": f"SKU-{n}",
+        "stock": n % 50,
+        "stock_status": "in_stock",
+        "version": version,
+        "created_at": datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=n),
+        "updated_at": datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=n),
+    }
 
 
 def ensure_indexes(db: Database) -> None:
@@ -130,8 +157,11 @@ class Operations:
 
     def catalogue_page(self, db: Database) -> object:
         n = self.rng.randrange(self.products)
-        filter_ = {"merchant_id": f"m{n % MERCHANTS:03d}", "visible": True,
-                   "category": f"cat-{(n // MERCHANTS) % CATEGORIES:02d}"}
+        filter_ = {
+            "merchant_id": f"m{n % MERCHANTS:03d}",
+            "visible": True,
+            "category": f"cat-{(n // MERCHANTS) % CATEGORIES:02d}",
+        }
         docs = list(db[CATALOG_PRODUCTS].find(filter_).sort([("price_amount", 1), ("_id", 1)]).limit(21))
         assert docs, filter_
         return docs
@@ -144,8 +174,10 @@ class Operations:
     def bulk_upserts(self, db: Database) -> object:
         self.version += 1
         start = self.rng.randrange(self.products - self.bulk)
-        ops = [ReplaceOne({"_id": d["_id"], "version": {"$lt": d["version"]}}, d, upsert=True)
-               for d in (product_doc(n, self.version + 1_000) for n in range(start, start + self.bulk))]
+        ops = [
+            ReplaceOne({"_id": d["_id"], "version": {"$lt": d["version"]}}, d, upsert=True)
+            for d in (product_doc(n, self.version + 1_000) for n in range(start, start + self.bulk))
+        ]
         return db[CATALOG_PRODUCTS].bulk_write(ops, ordered=False)
 
     def insert_many(self, db: Database) -> object:
@@ -179,14 +211,21 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--bulk", type=int, default=1000, help="upserts per bulk_write")
-    parser.add_argument("--server", action="append", default=[], metavar="NAME=URL",
-                        help="two servers to compare instead of --sqlite/--postgresql (first: baseline)")
+    parser.add_argument(
+        "--server",
+        action="append",
+        default=[],
+        metavar="NAME=URL",
+        help="two servers to compare instead of --sqlite/--postgresql (first: baseline)",
+    )
     parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
     args = parser.parse_args()
 
     name = f"bench_backends_{uuid.uuid4().hex[:8]}"
-    servers = dict(entry.split("=", 1) for entry in args.server) or {"sqlite": args.sqlite,
-                                                                      "postgresql": args.postgresql}
+    servers = dict(entry.split("=", 1) for entry in args.server) or {
+        "sqlite": args.sqlite,
+        "postgresql": args.postgresql,
+    }
     if len(servers) != 2:
         parser.error("compare exactly two servers")
     base, other = servers
@@ -221,8 +260,12 @@ def main() -> None:
         shapes = {
             "commits by aggregate_id": ("commits", {"aggregate_id": "prod-0000042"}, [("version", 1)], 0),
             "commits by command_id": ("commits", {"command_id": "x"}, None, 0),
-            "catalogue page": (CATALOG_PRODUCTS, {"merchant_id": "m001", "visible": True, "category": "cat-03"},
-                               list(spec.sort), 21),
+            "catalogue page": (
+                CATALOG_PRODUCTS,
+                {"merchant_id": "m001", "visible": True, "category": "cat-03"},
+                list(spec.sort),
+                21,
+            ),
             "guarded replace target": (CATALOG_PRODUCTS, {"_id": "prod-0000042", "version": {"$lt": 5}}, None, 0),
         }
         print("\nexplain:")

@@ -36,10 +36,20 @@ def make_app(variant: str) -> Starlette:
     return instrument_http(app, f"bench-{variant}", ObservabilitySettings(access_log=variant == "metrics+log"))
 
 
-SCOPE = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-         "scheme": "http", "path": "/v1/products/p1", "raw_path": b"/v1/products/p1", "query_string": b"",
-         "root_path": "", "headers": [(b"host", b"bench"), (b"accept", b"application/json")],
-         "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+SCOPE = {
+    "type": "http",
+    "asgi": {"version": "3.0"},
+    "http_version": "1.1",
+    "method": "GET",
+    "scheme": "http",
+    "path": "/v1/products/p1",
+    "raw_path": b"/v1/products/p1",
+    "query_string": b"",
+    "root_path": "",
+    "headers": [(b"host", b"bench"), (b"accept", b"application/json")],
+    "client": ("127.0.0.1", 1),
+    "server": ("127.0.0.1", 80),
+}
 
 
 async def receive():

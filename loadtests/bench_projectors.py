@@ -67,8 +67,9 @@ async def projector(settings: ProjectorSettings, db, env: dict, total: int, grou
         for model in stream.read_models:
             await db.drop_collection(model)
     round_settings = settings.model_copy(update={"group_id": group})
-    service = stream_service(group, "projectors", {**env, "PROJECTOR_GROUP_ID": group},
-                             Path(tempfile.mkdtemp())).start()
+    service = stream_service(
+        group, "projectors", {**env, "PROJECTOR_GROUP_ID": group}, Path(tempfile.mkdtemp())
+    ).start()
     try:
         while "started successfully" not in service.log_path.read_text(errors="replace"):
             await asyncio.sleep(0.05)  # measure projecting, not start-up and index creation
@@ -102,24 +103,36 @@ async def command_to_visible(env: dict, db, rate: float, seconds: float, product
     await create_indexes(db)
     merchant = await create_merchant(db, "Bench Shop")
     auth = {"Authorization": f"Bearer {merchant.secret_key}"}
-    stack = start_stack(("command-api", "query-api", "projectors"), env, Path(tempfile.mkdtemp()),
-                        {"PROJECTOR_GROUP_ID": f"latency{uuid.uuid4().hex[:6]}"})
+    stack = start_stack(
+        ("command-api", "query-api", "projectors"),
+        env,
+        Path(tempfile.mkdtemp()),
+        {"PROJECTOR_GROUP_ID": f"latency{uuid.uuid4().hex[:6]}"},
+    )
     samples: list[float] = []
     failures: list[int] = []
     try:
-        async with httpx.AsyncClient(base_url=stack.command_api.url, timeout=30) as commands, \
-                httpx.AsyncClient(base_url=stack.query_api.url, timeout=30) as queries:
+        async with (
+            httpx.AsyncClient(base_url=stack.command_api.url, timeout=30) as commands,
+            httpx.AsyncClient(base_url=stack.query_api.url, timeout=30) as queries,
+        ):
             ids = []
             for i in range(products):
-                body = {"sku": f"B-{i}-{uuid.uuid4().hex[:6]}", "name": f"Bench {i}", "category": "shoes",
-                        "price": {"amount": 1000 + i, "currency": "EUR"}, "stock": 1000}
+                body = {
+                    "sku": f"B-{i}-{uuid.uuid4().hex[:6]}",
+                    "name": f"Bench {i}",
+                    "category": "shoes",
+                    "price": {"amount": 1000 + i, "currency": "EUR"},
+                    "stock": 1000,
+                }
                 ids.append((await commands.post("/v1/products", json=body, headers=auth)).json()["id"])
             for product_id in ids:
                 await visible(queries, product_id, 1)
 
             async def one(product_id: str) -> None:
-                response = await commands.post(f"/v1/products/{product_id}/stock", headers=auth,
-                                               json={"delta": 1, "reason": "bench"})
+                response = await commands.post(
+                    f"/v1/products/{product_id}/stock", headers=auth, json={"delta": 1, "reason": "bench"}
+                )
                 accepted = time.monotonic()
                 if response.status_code != 202:  # e.g. a command timeout on an overloaded machine
                     failures.append(response.status_code)
@@ -158,9 +171,14 @@ def percentile(samples: list[float], q: int) -> float:
 async def main(args) -> None:
     run = f"bench_{uuid.uuid4().hex[:8]}"
     settings = ProjectorSettings(kafka_topic_prefix=f"{run}.", mongodb_database=run, group_id=run)
-    env_base = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers, "MONGODB_URL": settings.mongodb_url,
-                "REDIS_URL": settings.redis_url, "KAFKA_TOPIC_PREFIX": settings.kafka_topic_prefix,
-                "MONGODB_DATABASE": run}
+    env_base = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "MONGODB_URL": settings.mongodb_url,
+        "REDIS_URL": settings.redis_url,
+        "KAFKA_TOPIC_PREFIX": settings.kafka_topic_prefix,
+        "MONGODB_DATABASE": run,
+    }
     client = mongo.open_mongo(settings)
     db = mongo.database(client, settings)
     try:
@@ -176,26 +194,34 @@ async def main(args) -> None:
         for n in range(args.rounds):
             raw.append(await baseline(settings, db, len(events), f"raw{n}"))
             projected.append(await projector(settings, db, env_base, len(events), f"proj{n}"))
-            print(f"round {n + 1}: baseline {raw[-1]:,.0f} events/s, projector {projected[-1]:,.0f} events/s",
-                  flush=True)
+            print(
+                f"round {n + 1}: baseline {raw[-1]:,.0f} events/s, projector {projected[-1]:,.0f} events/s", flush=True
+            )
         writer = await detect_writer(db)
         rebuild_rate = replay_rate_detected = await replay_rate(db, writer)
         replace_rate = await replay_rate(db, REPLACE) if writer.swap else replay_rate_detected
         result = await rebuild(db, "orders", swap_in=False)  # the CLI's path, for its own figure
         await drop_shadows(db, "orders")
-        print(f"rebuild (replay, detected writer): {rebuild_rate:,.0f} events/s; with guarded ReplaceOne: "
-              f"{replace_rate:,.0f} events/s; orders rebuild via projectors.entrypoints.rebuild: "
-              f"{result.events_per_second:,.0f} events/s", flush=True)
+        print(
+            f"rebuild (replay, detected writer): {rebuild_rate:,.0f} events/s; with guarded ReplaceOne: "
+            f"{replace_rate:,.0f} events/s; orders rebuild via projectors.entrypoints.rebuild: "
+            f"{result.events_per_second:,.0f} events/s",
+            flush=True,
+        )
         samples = await command_to_visible(env_base, db, args.rate, args.seconds, args.products)
 
         ratio = statistics.median(projected) / statistics.median(raw)
         print(f"\nevents: {len(events)}, rounds: {args.rounds}, writer: {'swap' if writer.swap else 'replace'}")
         print(f"baseline consume+bulk-write: median {statistics.median(raw):,.0f} events/s {[round(r) for r in raw]}")
-        print(f"projector (1 process): median {statistics.median(projected):,.0f} events/s "
-              f"{[round(p) for p in projected]} = {ratio:.2f} of baseline")
-        print(f"command-to-visible at {args.rate}/s for {args.seconds:.0f} s: p50 "
-              f"{statistics.median(samples) * 1000:.0f} ms, p95 {percentile(samples, 95) * 1000:.0f} ms "
-              f"({len(samples)} samples)")
+        print(
+            f"projector (1 process): median {statistics.median(projected):,.0f} events/s "
+            f"{[round(p) for p in projected]} = {ratio:.2f} of baseline"
+        )
+        print(
+            f"command-to-visible at {args.rate}/s for {args.seconds:.0f} s: p50 "
+            f"{statistics.median(samples) * 1000:.0f} ms, p95 {percentile(samples, 95) * 1000:.0f} ms "
+            f"({len(samples)} samples)"
+        )
     finally:
         await delete_topics_with_prefix(settings)
         await client.drop_database(run)

@@ -47,8 +47,9 @@ SORTS = ("newest", "price_asc", "price_desc", "name")
 
 
 def start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(args, env={**os.environ, **env}, stdout=log.open("ab"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        args, env={**os.environ, **env}, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 def wait_ready(url: str, timeout: float = 60) -> None:
@@ -65,16 +66,30 @@ def wait_ready(url: str, timeout: float = 60) -> None:
 
 def query_api(env: dict, log_dir: Path, name: str, **extra: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    proc = start([sys.executable, "-m", "merchant_cli.main", "serve", "query-api", "--port", str(port),
-                  "--log-level", "warning"], {**env, **extra}, log_dir / f"{name}.log")
+    proc = start(
+        [
+            sys.executable,
+            "-m",
+            "merchant_cli.main",
+            "serve",
+            "query-api",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        {**env, **extra},
+        log_dir / f"{name}.log",
+    )
     url = f"http://127.0.0.1:{port}"
     wait_ready(f"{url}/health/ready")
     return proc, url
 
 
 def wrk(url: str, seconds: int, connections: int = 32) -> float:
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", url],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", url], capture_output=True, text=True, check=True
+    ).stdout
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
@@ -102,13 +117,22 @@ async def timed_gets(client: httpx.AsyncClient, paths: list[str], concurrency: i
 def zipf_choice(rng: random.Random, items: list, s: float = 1.1):
     weights = getattr(zipf_choice, "_w", {}).get((len(items), s))
     if weights is None:
-        weights = [1 / (k ** s) for k in range(1, len(items) + 1)]
+        weights = [1 / (k**s) for k in range(1, len(items) + 1)]
         zipf_choice._w = {**getattr(zipf_choice, "_w", {}), (len(items), s): weights}
     return rng.choices(items, weights)[0]
 
 
-async def storefront_mix(client, base_url: str, redis, prefix, products: list[dict], merchants: list[str],
-                         requests: int, writes_per_second: float, seed: int) -> dict:
+async def storefront_mix(
+    client,
+    base_url: str,
+    redis,
+    prefix,
+    products: list[dict],
+    merchants: list[str],
+    requests: int,
+    writes_per_second: float,
+    seed: int,
+) -> dict:
     rng = random.Random(seed)
     product_paths = [f"/v1/products/{p['_id']}" for p in products]
     list_paths = [f"/v1/products?merchant={m}&sort={s}" for m in merchants for s in SORTS]
@@ -147,11 +171,16 @@ async def storefront_mix(client, base_url: str, redis, prefix, products: list[di
     after = (await client.get("/health/cache")).json()
     lookups = (after["l1_hits"] + after["l1_misses"]) - (before["l1_hits"] + before["l1_misses"])
     loads = after["l3_loads"] - before["l3_loads"]
-    return {"requests": lookups, "l1_hits": after["l1_hits"] - before["l1_hits"],
-            "l2_hits": after["l2_hits"] - before["l2_hits"], "mongo_loads": loads,
-            **{k: after.get(k, 0) - before.get(k, 0) for k in ("l1_misses", "l2_misses", "pages_dropped")},
-            "hit_ratio": (lookups - loads) / lookups, "seconds": elapsed,
-            "writes": int(elapsed * writes_per_second)}
+    return {
+        "requests": lookups,
+        "l1_hits": after["l1_hits"] - before["l1_hits"],
+        "l2_hits": after["l2_hits"] - before["l2_hits"],
+        "mongo_loads": loads,
+        **{k: after.get(k, 0) - before.get(k, 0) for k in ("l1_misses", "l2_misses", "pages_dropped")},
+        "hit_ratio": (lookups - loads) / lookups,
+        "seconds": elapsed,
+        "writes": int(elapsed * writes_per_second),
+    }
 
 
 async def drop(settings: ServerSettings) -> None:
@@ -180,12 +209,19 @@ class Report(list):
 
 async def main(products_n: int, seconds: int, mix_requests: int) -> None:
     run = uuid.uuid4().hex[:8]
-    env = {"MONGODB_DATABASE": f"bench_q_{run}", "KAFKA_TOPIC_PREFIX": f"bench_q_{run}.",
-           "QUERY_API_RATE_LIMIT_PER_SECOND": "1000000", "QUERY_API_RATE_LIMIT_BURST": "1000000"}
-    settings = ServerSettings(**{**{k.lower(): v for k, v in os.environ.items()
-                                    if k in ("MONGODB_URL", "REDIS_URL")},
-                                 "mongodb_database": env["MONGODB_DATABASE"],
-                                 "kafka_topic_prefix": env["KAFKA_TOPIC_PREFIX"]})
+    env = {
+        "MONGODB_DATABASE": f"bench_q_{run}",
+        "KAFKA_TOPIC_PREFIX": f"bench_q_{run}.",
+        "QUERY_API_RATE_LIMIT_PER_SECOND": "1000000",
+        "QUERY_API_RATE_LIMIT_BURST": "1000000",
+    }
+    settings = ServerSettings(
+        **{
+            **{k.lower(): v for k, v in os.environ.items() if k in ("MONGODB_URL", "REDIS_URL")},
+            "mongodb_database": env["MONGODB_DATABASE"],
+            "kafka_topic_prefix": env["KAFKA_TOPIC_PREFIX"],
+        }
+    )
     logs = Path(tempfile.mkdtemp(prefix="bench_queries_"))
     procs: list[subprocess.Popen] = []
     report = Report()
@@ -198,9 +234,24 @@ async def main(products_n: int, seconds: int, mix_requests: int) -> None:
         body_file = logs / "page.json"
         body_file.write_bytes(body)
         bare_port = free_port()
-        procs.append(start([sys.executable, "-m", "uvicorn", "loadtests.bare_app:create_app", "--factory",
-                            "--port", str(bare_port), "--log-level", "warning", "--no-access-log"],
-                           {"BENCH_BODY_FILE": str(body_file)}, logs / "bare.log"))
+        procs.append(
+            start(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "loadtests.bare_app:create_app",
+                    "--factory",
+                    "--port",
+                    str(bare_port),
+                    "--log-level",
+                    "warning",
+                    "--no-access-log",
+                ],
+                {"BENCH_BODY_FILE": str(body_file)},
+                logs / "bare.log",
+            )
+        )
         bare_url = f"http://127.0.0.1:{bare_port}/page"
         wait_ready(bare_url)
         assert httpx.get(bare_url).content == body
@@ -211,10 +262,14 @@ async def main(products_n: int, seconds: int, mix_requests: int) -> None:
             bare.append(wrk(bare_url, seconds))
             cached.append(wrk(a_url + page, seconds))
         ratio = statistics.median(cached) / statistics.median(bare)
-        report += ["| | requests/s (wrk, 2 threads, 32 connections, " f"{seconds}s, 2 rounds) |", "|---|---|",
-                   f"| bare Starlette endpoint, same {len(body)}-byte body | {' / '.join(f'{x:.0f}' for x in bare)} |",
-                   f"| query API, cached catalogue page (L1 hit) | {' / '.join(f'{x:.0f}' for x in cached)} |",
-                   f"| **ratio (medians)** | **{ratio:.2f}** |", ""]
+        report += [
+            f"| | requests/s (wrk, 2 threads, 32 connections, {seconds}s, 2 rounds) |",
+            "|---|---|",
+            f"| bare Starlette endpoint, same {len(body)}-byte body | {' / '.join(f'{x:.0f}' for x in bare)} |",
+            f"| query API, cached catalogue page (L1 hit) | {' / '.join(f'{x:.0f}' for x in cached)} |",
+            f"| **ratio (medians)** | **{ratio:.2f}** |",
+            "",
+        ]
 
         # 2. L1 hit, L2 hit, miss paths (product by id; process B has an empty L1)
         paths = [f"/v1/products/{p['_id']}" for p in products]
@@ -229,13 +284,22 @@ async def main(products_n: int, seconds: int, mix_requests: int) -> None:
         miss_paths = [f"{p}?fields=id,name,price" for p in paths[:100]]  # keys nobody loaded
         miss_lat, miss_rate = await closed_loop("127.0.0.1", b_port, miss_paths)
         stats_b = httpx.get(f"{b_url}/health/cache").json()
-        report += ["| path (product by id, raw keep-alive client, 8 connections) | requests/s | p50 ms | p99 ms |",
-                   "|---|---|---|---|"]
-        for name, lat, rate in (("L1 hit", l1_lat, l1_rate), ("L2 hit (Redis)", l2_lat, l2_rate),
-                                ("miss (MongoDB/FerretDB)", miss_lat, miss_rate)):
-            report.append(f"| {name} | {rate:.0f} | {pct(lat, .5) * 1000:.2f} | {pct(lat, .99) * 1000:.2f} |")
-        report += ["", f"Process B counters: L1 hits {stats_b['l1_hits']}, L2 hits {stats_b['l2_hits']}, "
-                       f"MongoDB loads {stats_b['l3_loads']}.", ""]
+        report += [
+            "| path (product by id, raw keep-alive client, 8 connections) | requests/s | p50 ms | p99 ms |",
+            "|---|---|---|---|",
+        ]
+        for name, lat, rate in (
+            ("L1 hit", l1_lat, l1_rate),
+            ("L2 hit (Redis)", l2_lat, l2_rate),
+            ("miss (MongoDB/FerretDB)", miss_lat, miss_rate),
+        ):
+            report.append(f"| {name} | {rate:.0f} | {pct(lat, 0.5) * 1000:.2f} | {pct(lat, 0.99) * 1000:.2f} |")
+        report += [
+            "",
+            f"Process B counters: L1 hits {stats_b['l1_hits']}, L2 hits {stats_b['l2_hits']}, "
+            f"MongoDB loads {stats_b['l3_loads']}.",
+            "",
+        ]
 
         # 3. open loop at 500 requests/s on cached catalogue pages
         lists = [f"/v1/products?merchant={m}&sort={s}" for m in merchants for s in SORTS]
@@ -243,32 +307,55 @@ async def main(products_n: int, seconds: int, mix_requests: int) -> None:
             await timed_gets(client_a, lists, 8)
         port = int(a_url.rsplit(":", 1)[1])
         loop_result = await open_loop("127.0.0.1", port, lists, 500, seconds)
-        report += [f"Open loop, 500 requests/s offered for {seconds}s on {len(lists)} cached list pages "
-                   f"(raw keep-alive client, 32 connections; achieved {loop_result['achieved']:.0f}/s): "
-                   f"p50 **{loop_result['p50'] * 1000:.2f} ms**, p99 **{loop_result['p99'] * 1000:.2f} ms**, "
-                   f"{loop_result['errors']} errors of {loop_result['sent']}.", ""]
+        report += [
+            f"Open loop, 500 requests/s offered for {seconds}s on {len(lists)} cached list pages "
+            f"(raw keep-alive client, 32 connections; achieved {loop_result['achieved']:.0f}/s): "
+            f"p50 **{loop_result['p50'] * 1000:.2f} ms**, p99 **{loop_result['p99'] * 1000:.2f} ms**, "
+            f"{loop_result['errors']} errors of {loop_result['sent']}.",
+            "",
+        ]
 
         # 4. storefront mix on a fresh process (warm-up on), with price changes published
         redis = open_redis(settings)
         c, c_url = query_api(env, logs, "query-c")
         procs.append(c)
-        async with httpx.AsyncClient(base_url=c_url, timeout=60,
-                                     limits=httpx.Limits(max_connections=32)) as client_c:
-            cold = await storefront_mix(client_c, c_url, redis, env["KAFKA_TOPIC_PREFIX"], products, merchants,
-                                        mix_requests, writes_per_second=2, seed=5)
-            mix = await storefront_mix(client_c, c_url, redis, env["KAFKA_TOPIC_PREFIX"], products, merchants,
-                                       mix_requests, writes_per_second=2, seed=6)
+        async with httpx.AsyncClient(base_url=c_url, timeout=60, limits=httpx.Limits(max_connections=32)) as client_c:
+            cold = await storefront_mix(
+                client_c,
+                c_url,
+                redis,
+                env["KAFKA_TOPIC_PREFIX"],
+                products,
+                merchants,
+                mix_requests,
+                writes_per_second=2,
+                seed=5,
+            )
+            mix = await storefront_mix(
+                client_c,
+                c_url,
+                redis,
+                env["KAFKA_TOPIC_PREFIX"],
+                products,
+                merchants,
+                mix_requests,
+                writes_per_second=2,
+                seed=6,
+            )
         await redis.aclose()
-        report += [f"Storefront mix ({mix['requests']} requests: 60 % product pages, 30 % list pages, "
-                   f"10 % categories, Zipf s=1.1 over {len(products)} products / "
-                   f"{len(merchants) * (len(CATEGORY_NAMES) + len(SORTS)) + len(SORTS)} lists; "
-                   f"{mix['writes']} price-change invalidations during the run; measured after a first "
-                   f"pass of the same mix from a cold process, whose own ratio was "
-                   f"{cold['hit_ratio'] * 100:.1f} %): "
-                   f"L1 hits {mix['l1_hits']} / misses {mix['l1_misses']}, L2 hits {mix['l2_hits']} / "
-                   f"misses {mix['l2_misses']}, MongoDB loads {mix['mongo_loads']} "
-                   f"({mix['pages_dropped']} list pages dropped by precise invalidation) "
-                   f"→ **hit ratio {mix['hit_ratio'] * 100:.1f} %**.", ""]
+        report += [
+            f"Storefront mix ({mix['requests']} requests: 60 % product pages, 30 % list pages, "
+            f"10 % categories, Zipf s=1.1 over {len(products)} products / "
+            f"{len(merchants) * (len(CATEGORY_NAMES) + len(SORTS)) + len(SORTS)} lists; "
+            f"{mix['writes']} price-change invalidations during the run; measured after a first "
+            f"pass of the same mix from a cold process, whose own ratio was "
+            f"{cold['hit_ratio'] * 100:.1f} %): "
+            f"L1 hits {mix['l1_hits']} / misses {mix['l1_misses']}, L2 hits {mix['l2_hits']} / "
+            f"misses {mix['l2_misses']}, MongoDB loads {mix['mongo_loads']} "
+            f"({mix['pages_dropped']} list pages dropped by precise invalidation) "
+            f"→ **hit ratio {mix['hit_ratio'] * 100:.1f} %**.",
+            "",
+        ]
     finally:
         for proc in procs:
             proc.terminate()

@@ -41,18 +41,28 @@ async def check(settings, merchants: list[str], accepted_orders: list[str], time
             store = await _store_counts(db, merchants)
             on_kafka = {e.event_id for e in recorder.events if e.merchant_id in wanted}
             in_read_model = await _read_model_orders(db, merchants)
-            settled = (store["unpublished_commits"] == 0 and len(on_kafka) >= store["store_events"]
-                       and len(in_read_model) >= store["store_orders"])
+            settled = (
+                store["unpublished_commits"] == 0
+                and len(on_kafka) >= store["store_events"]
+                and len(in_read_model) >= store["store_orders"]
+            )
             if settled or loop.time() > deadline:
                 break
             await asyncio.sleep(2)
         missing = sorted(set(accepted_orders) - in_read_model)
-        return {**store, "kafka_distinct_events": len(on_kafka),
-                "kafka_messages": sum(1 for e in recorder.events if e.merchant_id in wanted),
-                "read_model_orders": len(in_read_model), "accepted_orders": len(accepted_orders),
-                "accepted_missing": len(missing), "missing_sample": missing[:5],
-                "ok": settled and not missing and len(on_kafka) == store["store_events"]
-                and len(in_read_model) == store["store_orders"]}
+        return {
+            **store,
+            "kafka_distinct_events": len(on_kafka),
+            "kafka_messages": sum(1 for e in recorder.events if e.merchant_id in wanted),
+            "read_model_orders": len(in_read_model),
+            "accepted_orders": len(accepted_orders),
+            "accepted_missing": len(missing),
+            "missing_sample": missing[:5],
+            "ok": settled
+            and not missing
+            and len(on_kafka) == store["store_events"]
+            and len(in_read_model) == store["store_orders"],
+        }
     finally:
         await recorder.stop()
         await client.close()

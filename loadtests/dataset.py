@@ -29,11 +29,19 @@ def load(path: Path) -> dict:
     for m in raw["merchants"]:
         listed = m.get("products") if isinstance(m.get("products"), list) else []
         products = m.get("product_ids") or [p["id"] if isinstance(p, dict) else p for p in listed]
-        categories = m.get("categories") or sorted({p["category"] for p in listed
-                                                    if isinstance(p, dict) and "category" in p})
-        merchants.append({"merchant_id": m["merchant_id"], "secret_key": m["secret_key"],
-                          "publishable_key": m["publishable_key"], "currency": m.get("currency", "EUR"),
-                          "categories": categories, "product_ids": products})
+        categories = m.get("categories") or sorted(
+            {p["category"] for p in listed if isinstance(p, dict) and "category" in p}
+        )
+        merchants.append(
+            {
+                "merchant_id": m["merchant_id"],
+                "secret_key": m["secret_key"],
+                "publishable_key": m["publishable_key"],
+                "currency": m.get("currency", "EUR"),
+                "categories": categories,
+                "product_ids": products,
+            }
+        )
     return {"merchants": merchants}
 
 
@@ -58,16 +66,22 @@ async def _create_merchants(settings, count: int) -> list[dict]:
         out = []
         for n in range(count):
             created = await create_merchant(db, f"Load Shop {n + 1} {uuid.uuid4().hex[:4]}")
-            out.append({"merchant_id": created.merchant_id, "secret_key": created.secret_key,
-                        "publishable_key": created.publishable_key, "currency": "EUR",
-                        "categories": random.sample(CATEGORIES, 4), "product_ids": []})
+            out.append(
+                {
+                    "merchant_id": created.merchant_id,
+                    "secret_key": created.secret_key,
+                    "publishable_key": created.publishable_key,
+                    "currency": "EUR",
+                    "categories": random.sample(CATEGORIES, 4),
+                    "product_ids": [],
+                }
+            )
         return out
     finally:
         await client.close()
 
 
-async def _create_products(command_url: str, merchants: list[dict], per_merchant: int,
-                           concurrency: int = 8) -> None:
+async def _create_products(command_url: str, merchants: list[dict], per_merchant: int, concurrency: int = 8) -> None:
     queue: asyncio.Queue = asyncio.Queue()
     for m in merchants:
         for n in range(per_merchant):
@@ -76,13 +90,23 @@ async def _create_products(command_url: str, merchants: list[dict], per_merchant
     async def work(client: httpx.AsyncClient) -> None:
         while not queue.empty():
             m, n = queue.get_nowait()
-            body = {"sku": f"LOAD-{n:05d}", "name": f"{random.choice(('Blue', 'Red', 'Classic', 'Eco'))} item {n}",
-                    "category": random.choice(m["categories"]),
-                    "price": {"amount": random.randint(500, 20000), "currency": m["currency"]},
-                    "stock": 1_000_000, "description": "Seeded for the load tests."}
+            body = {
+                "sku": f"LOAD-{n:05d}",
+                "name": f"{random.choice(('Blue', 'Red', 'Classic', 'Eco'))} item {n}",
+                "category": random.choice(m["categories"]),
+                "price": {"amount": random.randint(500, 20000), "currency": m["currency"]},
+                "stock": 1_000_000,
+                "description": "Seeded for the load tests.",
+            }
             for _ in range(5):  # a 409 contended / 503 under a busy machine: retry, same key
-                r = await client.post("/v1/products", json=body, headers={
-                    "Authorization": f"Bearer {m['secret_key']}", "Idempotency-Key": f"seed-{m['merchant_id']}-{n}"})
+                r = await client.post(
+                    "/v1/products",
+                    json=body,
+                    headers={
+                        "Authorization": f"Bearer {m['secret_key']}",
+                        "Idempotency-Key": f"seed-{m['merchant_id']}-{n}",
+                    },
+                )
                 if r.status_code == 202:
                     m["product_ids"].append(r.json()["id"])
                     break

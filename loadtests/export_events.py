@@ -48,8 +48,17 @@ async def bare_scan(db) -> int:
 async def export(out: Path) -> None:
     """``merchant events export --format parquet`` on the database of ``MONGODB_DATABASE``."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "merchant_cli.main", "events", "export", "--format", "parquet", "--out", str(out),
-        stdout=subprocess.DEVNULL)
+        sys.executable,
+        "-m",
+        "merchant_cli.main",
+        "events",
+        "export",
+        "--format",
+        "parquet",
+        "--out",
+        str(out),
+        stdout=subprocess.DEVNULL,
+    )
     if await process.wait() != 0:
         raise RuntimeError(f"merchant events export exited with {process.returncode}")
 
@@ -77,8 +86,10 @@ async def run(total: int, rounds: int) -> int:
             export_times.append(await timed(export(out)))
         bare, exported = statistics.median(bare_times), statistics.median(export_times)
         print(f"baseline, bare cursor over the commits: median {bare:.1f} s ({total / bare:,.0f} events/s)")
-        print(f"export to Parquet:                      median {exported:.1f} s ({total / exported:,.0f} "
-              f"events/s), {out.stat().st_size / 1e6:.1f} MB")
+        print(
+            f"export to Parquet:                      median {exported:.1f} s ({total / exported:,.0f} "
+            f"events/s), {out.stat().st_size / 1e6:.1f} MB"
+        )
         print(f"export / bare cursor: {exported / bare:.2f}  ({rounds} round(s) each)", flush=True)
         began = time.perf_counter()
         counted = dict(duckdb.sql(f"SELECT type, count(*) FROM '{out}' GROUP BY type").fetchall())

@@ -75,11 +75,20 @@ class Recorder:
 
     def write(self, path: str) -> None:
         with open(path, "w") as out:
-            json.dump({"started": self.started, "t": [round(x, 3) for x in self.seconds],
-                       "ms": [round(x, 2) for x in self.latency], "status": list(self.status),
-                       "kind": list(self.kind), "kinds": list(self.kinds),
-                       "by_name": dict(self.by_name), "error_codes": dict(self.error_codes),
-                       "orders_accepted": sorted(self.orders_accepted)}, out)
+            json.dump(
+                {
+                    "started": self.started,
+                    "t": [round(x, 3) for x in self.seconds],
+                    "ms": [round(x, 2) for x in self.latency],
+                    "status": list(self.status),
+                    "kind": list(self.kind),
+                    "kinds": list(self.kinds),
+                    "by_name": dict(self.by_name),
+                    "error_codes": dict(self.error_codes),
+                    "orders_accepted": sorted(self.orders_accepted),
+                },
+                out,
+            )
 
 
 RECORD = Recorder()
@@ -193,10 +202,17 @@ class Visitor(FastHttpUser):
     def checkout(self) -> None:
         m = self.merchant
         lines = random.sample(m["product_ids"], k=min(len(m["product_ids"]), random.randint(1, 3)))
-        body = {"items": [{"product_id": p, "quantity": random.randint(1, 2)} for p in lines],
-                "customer": {"email": f"buyer{random.randint(1, 10**6)}@example.com", "name": "Load Buyer"},
-                "shipping_address": {"name": "Load Buyer", "line1": "1 Test Street", "city": "Berlin",
-                                     "postal_code": "10115", "country": "DE"}}
+        body = {
+            "items": [{"product_id": p, "quantity": random.randint(1, 2)} for p in lines],
+            "customer": {"email": f"buyer{random.randint(1, 10**6)}@example.com", "name": "Load Buyer"},
+            "shipping_address": {
+                "name": "Load Buyer",
+                "line1": "1 Test Street",
+                "city": "Berlin",
+                "postal_code": "10115",
+                "country": "DE",
+            },
+        }
         idem = str(uuid.uuid4())
         r = self._post(f"{COMMAND_URL}/v1/orders", "POST /v1/orders", body, m["publishable_key"], idem)
         if r.status_code == 202:
@@ -207,29 +223,57 @@ class Visitor(FastHttpUser):
     def change_price(self) -> None:
         product_id = random.choice(self.merchant["product_ids"])
         body = {"price": {"amount": random.randint(500, 20000), "currency": self.merchant.get("currency", "EUR")}}
-        self._post(f"{COMMAND_URL}/v1/products/{product_id}/price", "POST /v1/products/{id}/price", body,
-                   self.merchant["secret_key"])
+        self._post(
+            f"{COMMAND_URL}/v1/products/{product_id}/price",
+            "POST /v1/products/{id}/price",
+            body,
+            self.merchant["secret_key"],
+        )
 
     def adjust_stock(self) -> None:
         product_id = random.choice(self.merchant["product_ids"])
-        self._post(f"{COMMAND_URL}/v1/products/{product_id}/stock", "POST /v1/products/{id}/stock",
-                   {"delta": random.choice((5, 10, 20)), "reason": "restock"}, self.merchant["secret_key"])
+        self._post(
+            f"{COMMAND_URL}/v1/products/{product_id}/stock",
+            "POST /v1/products/{id}/stock",
+            {"delta": random.choice((5, 10, 20)), "reason": "restock"},
+            self.merchant["secret_key"],
+        )
 
     def merchant_orders(self) -> None:
         status = random.choice(("", "&status=placed"))
-        self._get(f"/v1/merchant/orders?limit=20{status}", "GET /v1/merchant/orders",
-                  {"Authorization": f"Bearer {self.merchant['secret_key']}"})
+        self._get(
+            f"/v1/merchant/orders?limit=20{status}",
+            "GET /v1/merchant/orders",
+            {"Authorization": f"Bearer {self.merchant['secret_key']}"},
+        )
 
 
 # Requests per 100 of each kind: storefront reads 97 %, checkout 0.5 % (+ a retried
 # double click now and then), dashboard commands 0.5 %, merchant order lists 2 %. A shop
 # converts 1-3 % of visits of 10-20 pages each into an order: ~0.1-0.3 % of requests.
-MIX = {"browse_category": 30, "next_page": 13, "product_detail": 46, "categories": 8, "checkout": 0.5,
-       "change_price": 0.25, "adjust_stock": 0.25, "merchant_orders": 2}
+MIX = {
+    "browse_category": 30,
+    "next_page": 13,
+    "product_detail": 46,
+    "categories": 8,
+    "checkout": 0.5,
+    "change_price": 0.25,
+    "adjust_stock": 0.25,
+    "merchant_orders": 2,
+}
 MIX_NAMES, MIX_WEIGHTS = list(MIX), list(MIX.values())
 # next_page follows browse_category's cursor; the second product_detail revalidates the first.
-TOUR = ("browse_category", "next_page", "product_detail", "product_detail", "categories", "checkout",
-        "change_price", "adjust_stock", "merchant_orders")
+TOUR = (
+    "browse_category",
+    "next_page",
+    "product_detail",
+    "product_detail",
+    "categories",
+    "checkout",
+    "change_price",
+    "adjust_stock",
+    "merchant_orders",
+)
 
 
 class ScenarioShape(LoadTestShape):

@@ -43,8 +43,7 @@ class RawConnection:
             self.writer.close()
 
 
-async def open_loop(host: str, port: int, paths: list[str], rate: int, seconds: int,
-                    connections: int = 32) -> dict:
+async def open_loop(host: str, port: int, paths: list[str], rate: int, seconds: int, connections: int = 32) -> dict:
     """Offer ``rate`` requests/s for ``seconds``; latency counts from the scheduled send time
     (a request that waits for a free connection is late, and that lateness is counted)."""
     import random
@@ -80,8 +79,13 @@ async def open_loop(host: str, port: int, paths: list[str], rate: int, seconds: 
     while not pool.empty():
         pool.get_nowait().close()
     ordered = sorted(latencies)
-    return {"p50": ordered[len(ordered) // 2], "p99": ordered[int(len(ordered) * 0.99)],
-            "errors": errors, "sent": len(ordered), "achieved": len(ordered) / elapsed}
+    return {
+        "p50": ordered[len(ordered) // 2],
+        "p99": ordered[int(len(ordered) * 0.99)],
+        "errors": errors,
+        "sent": len(ordered),
+        "achieved": len(ordered) / elapsed,
+    }
 
 
 async def closed_loop(host: str, port: int, paths: list[str], concurrency: int = 8) -> tuple[list[float], float]:

@@ -16,56 +16,81 @@ def _fmt(value, unit: str = "") -> str:
 
 def markdown(s: dict) -> str:
     o, meta = s["overall"], s["meta"]
-    lines = [f"### {s['scenario']}: {s['description']}", "",
-             f"Run {meta['started_utc']} UTC, {meta['seconds']:.0f} s, {meta['host']}; "
-             f"load generator: {meta['generator']}.", "",
-             "| measure | result | target |", "|---|---:|---|",
-             f"| requests | {o['requests']:,} | |",
-             f"| offered peak / achieved mean requests/s | {meta['peak_rps']:.0f} / {o['achieved_rps']} | |",
-             f"| p50 / p95 / p99 / max ms | {_fmt(o['p50_ms'])} / {_fmt(o['p95_ms'])} / {_fmt(o['p99_ms'])} / "
-             f"{_fmt(o['max_ms'])} | p95 < {TARGETS['p95_ms']} ms (original); p99 ≤ {TARGETS['p99_ms_goal']} ms (goal) |",
-             f"| error rate (not 2xx/304) | {o['error_rate']:.3%} ({o['errors']:,}) | < 1 % (original); 0 (goal) |",
-             f"| 5xx other than 503 | {o['server_errors_not_503']} | 0 |",
-             f"| statuses | {', '.join(f'{k}: {v:,}' for k, v in o['statuses'].items())} | only 2xx/304/409/429/503 |"]
+    lines = [
+        f"### {s['scenario']}: {s['description']}",
+        "",
+        f"Run {meta['started_utc']} UTC, {meta['seconds']:.0f} s, {meta['host']}; load generator: {meta['generator']}.",
+        "",
+        "| measure | result | target |",
+        "|---|---:|---|",
+        f"| requests | {o['requests']:,} | |",
+        f"| offered peak / achieved mean requests/s | {meta['peak_rps']:.0f} / {o['achieved_rps']} | |",
+        f"| p50 / p95 / p99 / max ms | {_fmt(o['p50_ms'])} / {_fmt(o['p95_ms'])} / {_fmt(o['p99_ms'])} / "
+        f"{_fmt(o['max_ms'])} | p95 < {TARGETS['p95_ms']} ms (original); p99 ≤ {TARGETS['p99_ms_goal']} ms (goal) |",
+        f"| error rate (not 2xx/304) | {o['error_rate']:.3%} ({o['errors']:,}) | < 1 % (original); 0 (goal) |",
+        f"| 5xx other than 503 | {o['server_errors_not_503']} | 0 |",
+        f"| statuses | {', '.join(f'{k}: {v:,}' for k, v in o['statuses'].items())} | only 2xx/304/409/429/503 |",
+    ]
     cache = s.get("cache") or {}
     if cache.get("hit_ratio") is not None:
-        lines.append(f"| cache hit ratio (query API, L1+L2) | {cache['hit_ratio']:.1%} "
-                     f"({cache['mongodb_loads']:,} MongoDB loads / {cache['lookups']:,} lookups) | > 80 % |")
+        lines.append(
+            f"| cache hit ratio (query API, L1+L2) | {cache['hit_ratio']:.1%} "
+            f"({cache['mongodb_loads']:,} MongoDB loads / {cache['lookups']:,} lookups) | > 80 % |"
+        )
     lag = s.get("projection_lag") or {}
     if lag:
-        lines.append(f"| projection lag (seconds: median / p95 / max; events behind max) | "
-                     f"{lag['median_seconds']} / {lag['p95_seconds']} / {lag['max_seconds']}; "
-                     f"{lag['max_events_behind']} | |")
+        lines.append(
+            f"| projection lag (seconds: median / p95 / max; events behind max) | "
+            f"{lag['median_seconds']} / {lag['p95_seconds']} / {lag['max_seconds']}; "
+            f"{lag['max_events_behind']} | |"
+        )
     for name, r in (s.get("rss") or {}).items():
-        lines.append(f"| RSS {name} (start / end / max MB; slope after {r['fit_from_s']:.0f} s) | "
-                     f"{r['start_mb']} / {r['end_mb']} / {r['max_mb']}; {_fmt(r['slope_mb_per_hour'])} MB/h | "
-                     f"< {TARGETS['rss_mb']} MB, flat |")
+        lines.append(
+            f"| RSS {name} (start / end / max MB; slope after {r['fit_from_s']:.0f} s) | "
+            f"{r['start_mb']} / {r['end_mb']} / {r['max_mb']}; {_fmt(r['slope_mb_per_hour'])} MB/h | "
+            f"< {TARGETS['rss_mb']} MB, flat |"
+        )
     if s.get("knee_rps") is not None or s["scenario"] == "stress":
         lines.append(f"| knee (highest step with p99 < 100 ms, no errors) | {_fmt(s['knee_rps'])} requests/s | |")
-    if (c := s.get("consistency")):
-        lines.append(f"| no accepted command lost | events in store {c['store_events']:,} · distinct on Kafka "
-                     f"{c['kafka_distinct_events']:,} · orders in store {c['store_orders']:,} · in read model "
-                     f"{c['read_model_orders']:,} · accepted (202) missing from read model "
-                     f"{c['accepted_missing']} | all equal, 0 missing |")
+    if c := s.get("consistency"):
+        lines.append(
+            f"| no accepted command lost | events in store {c['store_events']:,} · distinct on Kafka "
+            f"{c['kafka_distinct_events']:,} · orders in store {c['store_orders']:,} · in read model "
+            f"{c['read_model_orders']:,} · accepted (202) missing from read model "
+            f"{c['accepted_missing']} | all equal, 0 missing |"
+        )
     if len(s["steps"]) > 1:
-        lines += ["", "| offered rps | achieved rps | p50 ms | p95 ms | p99 ms | errors | statuses |",
-                  "|---:|---:|---:|---:|---:|---:|---|"]
+        lines += [
+            "",
+            "| offered rps | achieved rps | p50 ms | p95 ms | p99 ms | errors | statuses |",
+            "|---:|---:|---:|---:|---:|---:|---|",
+        ]
         for st in s["steps"]:
-            lines.append(f"| {st['offered_rps']:.0f} | {st['achieved_rps']} | {_fmt(st['p50_ms'])} | "
-                         f"{_fmt(st['p95_ms'])} | {_fmt(st['p99_ms'])} | {st['errors']:,} | "
-                         f"{', '.join(f'{k}: {v:,}' for k, v in st['statuses'].items())} |")
+            lines.append(
+                f"| {st['offered_rps']:.0f} | {st['achieved_rps']} | {_fmt(st['p50_ms'])} | "
+                f"{_fmt(st['p95_ms'])} | {_fmt(st['p99_ms'])} | {st['errors']:,} | "
+                f"{', '.join(f'{k}: {v:,}' for k, v in st['statuses'].items())} |"
+            )
     lines += ["", "| request | requests | p50 ms | p95 ms | p99 ms | statuses |", "|---|---:|---:|---:|---:|---|"]
     by_kind = s.get("latency_by_kind") or {}
-    for name in [*(k for k in by_kind if "(" in k and k.split(" (")[0] in ("reads", "commands")),
-                 *sorted(s["requests_by_type"])]:
+    for name in [
+        *(k for k in by_kind if "(" in k and k.split(" (")[0] in ("reads", "commands")),
+        *sorted(s["requests_by_type"]),
+    ]:
         lat = by_kind.get(name, {})
         statuses = s["requests_by_type"].get(name, {})
-        lines.append(f"| {name} | {lat.get('requests', sum(statuses.values())):,} | {_fmt(lat.get('p50_ms'))} | "
-                     f"{_fmt(lat.get('p95_ms'))} | {_fmt(lat.get('p99_ms'))} | "
-                     f"{', '.join(f'{k}: {v:,}' for k, v in sorted(statuses.items()))} |")
+        lines.append(
+            f"| {name} | {lat.get('requests', sum(statuses.values())):,} | {_fmt(lat.get('p50_ms'))} | "
+            f"{_fmt(lat.get('p95_ms'))} | {_fmt(lat.get('p99_ms'))} | "
+            f"{', '.join(f'{k}: {v:,}' for k, v in sorted(statuses.items()))} |"
+        )
     if s.get("error_codes"):
-        lines += ["", "Answers other than 2xx/304, by error code: " + ", ".join(
-            f"{k}: {v:,}" for k, v in sorted(s["error_codes"].items())) + "."]
+        lines += [
+            "",
+            "Answers other than 2xx/304, by error code: "
+            + ", ".join(f"{k}: {v:,}" for k, v in sorted(s["error_codes"].items()))
+            + ".",
+        ]
     return "\n".join(lines) + "\n"
 
 

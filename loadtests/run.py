@@ -34,8 +34,12 @@ ROOT = Path(__file__).resolve().parents[1]
 COMPONENTS = ("command-api", "query-api", "projectors", "workers")
 # One load generator stands for thousands of visitors behind one address: the per-address
 # rate limit (200/s by default, docs/api.md) would otherwise answer the storefront with 429s.
-LOAD_ENV = {"MERCHANT_ENV": "production", "QUERY_API_RATE_LIMIT_PER_SECOND": "100000",
-            "QUERY_API_RATE_LIMIT_BURST": "100000", "MERCHANT_LOG_LEVEL": "warning"}
+LOAD_ENV = {
+    "MERCHANT_ENV": "production",
+    "QUERY_API_RATE_LIMIT_PER_SECOND": "100000",
+    "QUERY_API_RATE_LIMIT_BURST": "100000",
+    "MERCHANT_LOG_LEVEL": "warning",
+}
 
 
 def _server_env(namespace: str) -> dict[str, str]:
@@ -84,13 +88,32 @@ def _stop(stack) -> None:
 def _settings(env: dict[str, str]):
     from shared.settings import ServerSettings
 
-    return ServerSettings(**{k.lower(): v for k, v in env.items() if k in (
-        "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_TOPIC_PREFIX", "MONGODB_URL", "MONGODB_DATABASE", "REDIS_URL", "SMTP_URL")})
+    return ServerSettings(
+        **{
+            k.lower(): v
+            for k, v in env.items()
+            if k
+            in (
+                "KAFKA_BOOTSTRAP_SERVERS",
+                "KAFKA_TOPIC_PREFIX",
+                "MONGODB_URL",
+                "MONGODB_DATABASE",
+                "REDIS_URL",
+                "SMTP_URL",
+            )
+        }
+    )
 
 
 def _run_locust(args, out: Path, data_path: Path, command_url: str, query_url: str, pids: dict) -> dict:
-    env = {**os.environ, "LOAD_DATA": str(data_path), "LOAD_COMMAND_URL": command_url,
-           "LOAD_SCENARIO": args.scenario, "LOAD_RECORD": str(out / "requests.json"), "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "LOAD_DATA": str(data_path),
+        "LOAD_COMMAND_URL": command_url,
+        "LOAD_SCENARIO": args.scenario,
+        "LOAD_RECORD": str(out / "requests.json"),
+        "PYTHONPATH": str(ROOT),
+    }
     if args.seconds:
         env["LOAD_SECONDS"] = str(args.seconds)
     if args.rate:
@@ -98,34 +121,73 @@ def _run_locust(args, out: Path, data_path: Path, command_url: str, query_url: s
     if args.tour:
         env["LOAD_TOUR"] = "1"
     env["LOAD_PAGE_SIZE"] = str(args.page_size)
-    cmd = [sys.executable, "-m", "locust", "-f", str(ROOT / "loadtests" / "locustfile.py"), "--headless",
-           "--host", query_url, "--csv", str(out / "locust"), "--html", str(out / "report.html"),
-           "--loglevel", "WARNING", "--only-summary", "--stop-timeout", "15"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(ROOT / "loadtests" / "locustfile.py"),
+        "--headless",
+        "--host",
+        query_url,
+        "--csv",
+        str(out / "locust"),
+        "--html",
+        str(out / "report.html"),
+        "--loglevel",
+        "WARNING",
+        "--only-summary",
+        "--stop-timeout",
+        "15",
+    ]
     with (out / "locust.log").open("w") as log:
         locust = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         pids["locust (load generator)"] = locust.pid
         return {"locust": locust}
 
 
-async def _prepare_data(args, settings, env: dict, command_url: str, query_url: str,
-                        out: Path) -> tuple[Path, dict]:
+async def _prepare_data(args, settings, env: dict, command_url: str, query_url: str, out: Path) -> tuple[Path, dict]:
     if args.seed_products:
         data_file = out / "seed.json"
         began = time.monotonic()
-        subprocess.run([sys.executable, "-m", "merchant_cli.main", "seed", "--merchants", str(args.merchants),
-                        "--products", str(args.seed_products), "--orders", str(args.seed_orders),
-                        "--prefix", out.name, "--out", str(data_file)],
-                       env={**os.environ, **env}, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-        print(f"merchant seed: {args.merchants} merchants, {args.seed_products} products, "
-              f"{args.seed_orders} orders in {time.monotonic() - began:.0f} s", flush=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "merchant_cli.main",
+                "seed",
+                "--merchants",
+                str(args.merchants),
+                "--products",
+                str(args.seed_products),
+                "--orders",
+                str(args.seed_orders),
+                "--prefix",
+                out.name,
+                "--out",
+                str(data_file),
+            ],
+            env={**os.environ, **env},
+            check=True,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
+        print(
+            f"merchant seed: {args.merchants} merchants, {args.seed_products} products, "
+            f"{args.seed_orders} orders in {time.monotonic() - began:.0f} s",
+            flush=True,
+        )
         data = dataset.load(data_file)
     elif args.data:
         data = dataset.load(Path(args.data))
     else:
         began = time.monotonic()
         data = await dataset.seed(settings, command_url, args.merchants, args.products)
-        print(f"seeded {args.merchants} merchants, {sum(len(m['product_ids']) for m in data['merchants'])} "
-              f"products in {time.monotonic() - began:.0f} s", flush=True)
+        print(
+            f"seeded {args.merchants} merchants, {sum(len(m['product_ids']) for m in data['merchants'])} "
+            f"products in {time.monotonic() - began:.0f} s",
+            flush=True,
+        )
     await dataset.wait_visible(query_url, data)
     await dataset.categories_from(query_url, data)
     if not args.cold:
@@ -157,8 +219,11 @@ def run(args, server_env: dict[str, str] | None = None, processes: dict[str, int
         asyncio.run(ensure_topics(_settings(env)))
         stack = _start_stack(env, out, tuple(args.components.split(",")))
         command_url, query_url = stack.command_api.url, stack.query_api.url
-        projector_metrics = (f"http://127.0.0.1:{stack['projectors'].env['MERCHANT_METRICS_PORT']}"
-                             if "projectors" in stack.by_component else None)
+        projector_metrics = (
+            f"http://127.0.0.1:{stack['projectors'].env['MERCHANT_METRICS_PORT']}"
+            if "projectors" in stack.by_component
+            else None
+        )
         pids = {name: s.process.pid for name, s in stack.by_component.items()}
     settings = _settings(env)
     try:
@@ -172,19 +237,24 @@ def run(args, server_env: dict[str, str] | None = None, processes: dict[str, int
         sampler.stop()
         record = json.loads((out / "requests.json").read_text())
         merchants = [m["merchant_id"] for m in data["merchants"]]
-        checked = None if args.no_check else asyncio.run(
-            consistency.check(settings, merchants, record["orders_accepted"]))
-        meta = {"started_utc": started.strftime("%Y-%m-%d %H:%M"), "seconds": scenario.seconds,
-                "peak_rps": scenario.peak, "namespace": namespace,
-                "host": f"{os.cpu_count()} cores, load average {load_before[0]:.1f} at start, "
-                        f"{os.getloadavg()[0]:.1f} at end",
-                "generator": "locust (FastHttpUser, one process) beside the servers",
-                "products": sum(len(m["product_ids"]) for m in data["merchants"]),
-                "merchants": len(data["merchants"]), "out": str(out)}
+        checked = (
+            None if args.no_check else asyncio.run(consistency.check(settings, merchants, record["orders_accepted"]))
+        )
+        meta = {
+            "started_utc": started.strftime("%Y-%m-%d %H:%M"),
+            "seconds": scenario.seconds,
+            "peak_rps": scenario.peak,
+            "namespace": namespace,
+            "host": f"{os.cpu_count()} cores, load average {load_before[0]:.1f} at start, "
+            f"{os.getloadavg()[0]:.1f} at end",
+            "generator": "locust (FastHttpUser, one process) beside the servers",
+            "products": sum(len(m["product_ids"]) for m in data["merchants"]),
+            "merchants": len(data["merchants"]),
+            "out": str(out),
+        }
         result = summary.summarise(record, scenario, sampler, checked, meta)
         (out / "summary.json").write_text(json.dumps(result, indent=2))
-        (out / "samples.json").write_text(json.dumps({"rss": sampler.rss, "cache": sampler.cache,
-                                                      "lag": sampler.lag}))
+        (out / "samples.json").write_text(json.dumps({"rss": sampler.rss, "cache": sampler.cache, "lag": sampler.lag}))
         text = report.markdown(result)
         (out / "summary.md").write_text(text)
         report.plot(record, sampler, scenario, out / "plot.png", f"{args.scenario} ({meta['started_utc']} UTC)")
@@ -216,8 +286,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, help="Scale the scenario so its peak is this many requests/s.")
     p.add_argument("--data", help="Seed JSON from `merchant seed --out` (else a small set is made).")
     p.add_argument("--merchants", type=int, default=5)
-    p.add_argument("--seed-products", type=int, default=0,
-                   help="Seed the run's namespace with `merchant seed` (this many products) first.")
+    p.add_argument(
+        "--seed-products",
+        type=int,
+        default=0,
+        help="Seed the run's namespace with `merchant seed` (this many products) first.",
+    )
     p.add_argument("--seed-orders", type=int, default=0, help="... and this many orders of history.")
     p.add_argument("--products", type=int, default=1000, help="In total, for the small set.")
     p.add_argument("--components", default=",".join(COMPONENTS))

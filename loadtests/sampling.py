@@ -41,9 +41,9 @@ class Sampler:
     query_url: str | None
     projector_metrics_url: str | None
     interval: float = 2.0
-    rss: list[dict] = field(default_factory=list)      # {t, name: bytes, ...}
-    cache: list[dict] = field(default_factory=list)    # {t, **/health/cache}
-    lag: list[dict] = field(default_factory=list)      # {t, seconds: {...}, events: {...}}
+    rss: list[dict] = field(default_factory=list)  # {t, name: bytes, ...}
+    cache: list[dict] = field(default_factory=list)  # {t, **/health/cache}
+    lag: list[dict] = field(default_factory=list)  # {t, seconds: {...}, events: {...}}
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -74,6 +74,8 @@ class Sampler:
                     pass
             if self.projector_metrics_url:
                 try:
-                    self.lag.append({"t": t, **projection_lag(client.get(f"{self.projector_metrics_url}/metrics").text)})
+                    self.lag.append(
+                        {"t": t, **projection_lag(client.get(f"{self.projector_metrics_url}/metrics").text)}
+                    )
                 except httpx.HTTPError:
                     pass

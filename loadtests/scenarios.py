@@ -26,6 +26,7 @@ class Step:
 @dataclass(frozen=True)
 class Ramp:
     """From the previous stage's rate to ``rate`` over ``seconds``, linearly."""
+
     seconds: float
     rate: float
 
@@ -64,18 +65,29 @@ class Scenario:
         return Scenario(self.name, self.description, stages)
 
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
-    Scenario("basic", "100 requests/s sustained for 2 minutes (after a 10 s ramp).",
-             (Ramp(10, 100), Step(120, 100))),
-    Scenario("spike", "100 requests/s, a sudden jump to 500 for 60 s, back to 100.",
-             (Ramp(10, 100), Step(50, 100), Step(60, 500), Step(60, 100))),
-    Scenario("stress", "Steps of 100 requests/s, 30 s each, from 100 up to 1,000.",
-             tuple(Step(30, rate) for rate in range(100, 1001, 100))),
-    Scenario("endurance", "200 requests/s for 30 minutes.", (Ramp(10, 200), Step(1790, 200))),
-    Scenario("endurance-short", "200 requests/s for 3 minutes (the routine variant).",
-             (Ramp(10, 200), Step(170, 200))),
-    Scenario("smoke", "20 requests/s for 15 s (the automated test).", (Step(15, 20),)),
-)}
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            "basic", "100 requests/s sustained for 2 minutes (after a 10 s ramp).", (Ramp(10, 100), Step(120, 100))
+        ),
+        Scenario(
+            "spike",
+            "100 requests/s, a sudden jump to 500 for 60 s, back to 100.",
+            (Ramp(10, 100), Step(50, 100), Step(60, 500), Step(60, 100)),
+        ),
+        Scenario(
+            "stress",
+            "Steps of 100 requests/s, 30 s each, from 100 up to 1,000.",
+            tuple(Step(30, rate) for rate in range(100, 1001, 100)),
+        ),
+        Scenario("endurance", "200 requests/s for 30 minutes.", (Ramp(10, 200), Step(1790, 200))),
+        Scenario(
+            "endurance-short", "200 requests/s for 3 minutes (the routine variant).", (Ramp(10, 200), Step(170, 200))
+        ),
+        Scenario("smoke", "20 requests/s for 15 s (the automated test).", (Step(15, 20),)),
+    )
+}
 
 
 def users_for(rate: float) -> int:

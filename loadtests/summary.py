@@ -23,8 +23,12 @@ def percentiles(ms) -> dict:
     if len(ms) == 0:
         return {"p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None}
     p50, p95, p99 = np.percentile(ms, [50, 95, 99])
-    return {"p50_ms": round(float(p50), 2), "p95_ms": round(float(p95), 2), "p99_ms": round(float(p99), 2),
-            "max_ms": round(float(np.max(ms)), 2)}
+    return {
+        "p50_ms": round(float(p50), 2),
+        "p95_ms": round(float(p95), 2),
+        "p99_ms": round(float(p99), 2),
+        "max_ms": round(float(np.max(ms)), 2),
+    }
 
 
 def status_class(status: int) -> str:
@@ -38,10 +42,15 @@ def window(record: dict, start: float, end: float) -> dict:
     statuses = Counter(int(s) for s in st[mask])
     n = int(mask.sum())
     errors = sum(c for s, c in statuses.items() if s not in OK)
-    return {"requests": n, "achieved_rps": round(n / (end - start), 1) if end > start else None,
-            **percentiles(ms[mask]), "errors": errors, "error_rate": round(errors / n, 5) if n else None,
-            "statuses": {status_class(s): c for s, c in sorted(statuses.items())},
-            "server_errors_not_503": sum(c for s, c in statuses.items() if s >= 500 and s != 503)}
+    return {
+        "requests": n,
+        "achieved_rps": round(n / (end - start), 1) if end > start else None,
+        **percentiles(ms[mask]),
+        "errors": errors,
+        "error_rate": round(errors / n, 5) if n else None,
+        "statuses": {status_class(s): c for s, c in sorted(statuses.items())},
+        "server_errors_not_503": sum(c for s, c in statuses.items() if s >= 500 and s != 503),
+    }
 
 
 def prepare(record: dict) -> dict:
@@ -58,8 +67,10 @@ def latency_by_kind(record: dict) -> dict:
     if len(kind) != len(ms):
         return {}
     gets = np.isin(kind, [i for i, k in enumerate(kinds) if k.startswith("GET")])
-    out = {"reads (GET)": {"requests": int(gets.sum()), **percentiles(ms[gets])},
-           "commands (POST)": {"requests": int((~gets).sum()), **percentiles(ms[~gets])}}
+    out = {
+        "reads (GET)": {"requests": int(gets.sum()), **percentiles(ms[gets])},
+        "commands (POST)": {"requests": int((~gets).sum()), **percentiles(ms[~gets])},
+    }
     for i, name in enumerate(kinds):
         sel = kind == i
         out[name] = {"requests": int(sel.sum()), **percentiles(ms[sel])}
@@ -77,9 +88,13 @@ def rss_figures(rss: list[dict], warm_up: float = RSS_WARM_UP_SECONDS) -> dict:
         t, mb = np.array(points).T
         late = t >= min(warm_up, t[-1] / 2)
         slope = float(np.polyfit(t[late], mb[late], 1)[0]) * 3600 if late.sum() >= 3 else None
-        out[name] = {"start_mb": round(mb[0], 1), "end_mb": round(mb[-1], 1), "max_mb": round(mb.max(), 1),
-                     "slope_mb_per_hour": None if slope is None else round(slope, 1),
-                     "fit_from_s": round(float(t[late][0]), 0) if late.any() else None}
+        out[name] = {
+            "start_mb": round(mb[0], 1),
+            "end_mb": round(mb[-1], 1),
+            "max_mb": round(mb.max(), 1),
+            "slope_mb_per_hour": None if slope is None else round(slope, 1),
+            "fit_from_s": round(float(t[late][0]), 0) if late.any() else None,
+        }
     return out
 
 
@@ -90,9 +105,13 @@ def cache_figures(cache: list[dict]) -> dict:
     first, last = cache[0], cache[-1]
     lookups = (last["l1_hits"] + last["l1_misses"]) - (first["l1_hits"] + first["l1_misses"])
     loads = last["l3_loads"] - first["l3_loads"]
-    return {"lookups": lookups, "l1_hits": last["l1_hits"] - first["l1_hits"],
-            "l2_hits": last["l2_hits"] - first["l2_hits"], "mongodb_loads": loads,
-            "hit_ratio": round((lookups - loads) / lookups, 4) if lookups else None}
+    return {
+        "lookups": lookups,
+        "l1_hits": last["l1_hits"] - first["l1_hits"],
+        "l2_hits": last["l2_hits"] - first["l2_hits"],
+        "mongodb_loads": loads,
+        "hit_ratio": round((lookups - loads) / lookups, 4) if lookups else None,
+    }
 
 
 def lag_figures(lag: list[dict]) -> dict:
@@ -100,9 +119,13 @@ def lag_figures(lag: list[dict]) -> dict:
     events = [max(row["events"].values()) for row in lag if row.get("events")]
     if not seconds:
         return {}
-    return {"max_seconds": round(max(seconds), 3), "p95_seconds": round(float(np.percentile(seconds, 95)), 3),
-            "median_seconds": round(float(np.median(seconds)), 3),
-            "max_events_behind": max(events) if events else None, "end_events_behind": events[-1] if events else None}
+    return {
+        "max_seconds": round(max(seconds), 3),
+        "p95_seconds": round(float(np.percentile(seconds, 95)), 3),
+        "median_seconds": round(float(np.median(seconds)), 3),
+        "max_events_behind": max(events) if events else None,
+        "end_events_behind": events[-1] if events else None,
+    }
 
 
 def knee(steps: list[dict]) -> float | None:
@@ -118,17 +141,27 @@ def knee(steps: list[dict]) -> float | None:
 def summarise(record: dict, scenario: Scenario, sampler, consistency: dict | None, meta: dict) -> dict:
     prepare(record)
     overall = window(record, 0, float(record["_t"].max()) + 1e-9 if len(record["_t"]) else 0)
-    steps = [{"offered_rps": rate, "from_s": start, **window(record, start, end)}
-             for start, end, rate in steps_of(scenario)]
+    steps = [
+        {"offered_rps": rate, "from_s": start, **window(record, start, end)} for start, end, rate in steps_of(scenario)
+    ]
     by_name: dict[str, dict] = {}
     for key, count in record["by_name"].items():
         name, status = key.rsplit(" ", 1)
         by_name.setdefault(name, {})[status] = count
-    return {"scenario": scenario.name, "description": scenario.description, "meta": meta,
-            "overall": overall, "steps": steps, "requests_by_type": by_name,
-            "latency_by_kind": latency_by_kind(record),
-            "knee_rps": knee(steps) if scenario.name == "stress" else None,
-            "rss": rss_figures(sampler.rss), "cache": cache_figures(sampler.cache),
-            "projection_lag": lag_figures(sampler.lag), "consistency": consistency,
-            "orders_accepted": len(record["orders_accepted"]),
-            "error_codes": record.get("error_codes", {}), "targets": TARGETS}
+    return {
+        "scenario": scenario.name,
+        "description": scenario.description,
+        "meta": meta,
+        "overall": overall,
+        "steps": steps,
+        "requests_by_type": by_name,
+        "latency_by_kind": latency_by_kind(record),
+        "knee_rps": knee(steps) if scenario.name == "stress" else None,
+        "rss": rss_figures(sampler.rss),
+        "cache": cache_figures(sampler.cache),
+        "projection_lag": lag_figures(sampler.lag),
+        "consistency": consistency,
+        "orders_accepted": len(record["orders_accepted"]),
+        "error_codes": record.get("error_codes", {}),
+        "targets": TARGETS,
+    }

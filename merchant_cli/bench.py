@@ -23,12 +23,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def bench(ctx: typer.Context) -> None:
     if not (ROOT / "loadtests" / "bench").is_dir():
-        typer.echo("merchant bench runs from a source checkout (loadtests/ not found next to merchant_cli/).",
-                   err=True)
+        typer.echo("merchant bench runs from a source checkout (loadtests/ not found next to merchant_cli/).", err=True)
         raise typer.Exit(2)
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    child = subprocess.Popen([sys.executable, "-m", "loadtests.bench", *ctx.args],
-                             env={**os.environ, "PYTHONPATH": path})
+    child = subprocess.Popen(
+        [sys.executable, "-m", "loadtests.bench", *ctx.args], env={**os.environ, "PYTHONPATH": path}
+    )
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: child.send_signal(signum))
     try:
         raise typer.Exit(_wait(child))

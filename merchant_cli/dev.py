@@ -45,8 +45,10 @@ async def _demo_merchant(path) -> dict:
 
 
 def _start_components(env: dict[str, str]) -> dict[str, subprocess.Popen]:
-    return {name: subprocess.Popen([sys.executable, "-m", "merchant_cli.main", "serve", name], env=env)
-            for name in COMPONENTS}
+    return {
+        name: subprocess.Popen([sys.executable, "-m", "merchant_cli.main", "serve", name], env=env)
+        for name in COMPONENTS
+    }
 
 
 def _wait_ready(urls: list[str], children: dict[str, subprocess.Popen], timeout: float = 60) -> None:
@@ -71,6 +73,7 @@ def _wait_ready(urls: list[str], children: dict[str, subprocess.Popen], timeout:
 
 def _interrupt_on(*signals: int) -> None:
     """Ctrl-C and SIGTERM both stop cleanly (a background shell may have ignored SIGINT)."""
+
     def interrupt(signum, frame):
         raise KeyboardInterrupt
 
@@ -132,9 +135,9 @@ Merchant backend is running.
   Query API    {query_url}      (GET read models; health: {query_url}/health/ready)
   Server logs  {logs}
 
-Demo merchant {demo['merchant_id']}
+Demo merchant {demo["merchant_id"]}
   secret key (dashboards):       {key}
-  publishable key (storefronts): {demo['publishable_key']}
+  publishable key (storefronts): {demo["publishable_key"]}
 
 Try it:
   curl -s -X POST {command_url}/v1/products -H 'Authorization: Bearer {key}' \\

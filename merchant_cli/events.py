@@ -126,8 +126,7 @@ def export_command(
         console.print(f"  {event_type:<24} {count:>10,}")
     console.print(f"[green]{sum(counts.values()):,} events[/] from {report.commits:,} commits → {out}")
     if report.unreadable:
-        console.print(f"[yellow]{len(report.unreadable)} unreadable event(s) left out[/], e.g. "
-                      f"{report.unreadable[0]}")
+        console.print(f"[yellow]{len(report.unreadable)} unreadable event(s) left out[/], e.g. {report.unreadable[0]}")
 
 
 async def export(out: Path, fmt: str, since: datetime | None, until: datetime | None):

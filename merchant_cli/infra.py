@@ -51,9 +51,14 @@ def _table(console, statuses) -> None:
     colour = {"running": "green", "external": "cyan", "stopped": "dim", "failed": "red"}
     table = Table("server", "state", "healthy", "address", "pid", "detail")
     for s in statuses:
-        table.add_row(s.name, f"[{colour.get(s.state, 'white')}]{s.state}[/]",
-                      "[green]yes[/]" if s.healthy else "[red]no[/]", s.address,
-                      str(s.pid) if s.pid else "-", s.detail)
+        table.add_row(
+            s.name,
+            f"[{colour.get(s.state, 'white')}]{s.state}[/]",
+            "[green]yes[/]" if s.healthy else "[red]no[/]",
+            s.address,
+            str(s.pid) if s.pid else "-",
+            s.detail,
+        )
     console.print(table)
 
 
@@ -73,8 +78,10 @@ def install(only: Only = None) -> None:
 
 
 @app.command()
-def up(only: Only = None,
-       timeout: Annotated[float | None, typer.Option(help="Seconds to wait for each server to be ready.")] = None) -> None:
+def up(
+    only: Only = None,
+    timeout: Annotated[float | None, typer.Option(help="Seconds to wait for each server to be ready.")] = None,
+) -> None:
     """Start the servers (installing first if needed) and wait until they answer."""
     from infra import manager
 
@@ -91,8 +98,12 @@ def up(only: Only = None,
 
 
 @app.command()
-def down(only: Only = None,
-         reset: Annotated[bool, typer.Option("--reset", help="Also delete their data (not the installed artifacts).")] = False) -> None:
+def down(
+    only: Only = None,
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Also delete their data (not the installed artifacts).")
+    ] = False,
+) -> None:
     """Stop the servers this project started (never anything else)."""
     from infra import manager
 

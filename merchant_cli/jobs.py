@@ -36,9 +36,12 @@ async def _replay(kind: str, limit: int | None) -> int:
     producer = reliable_producer(settings)
     await producer.start()
     try:
+
         async def publish(topic, job) -> None:
-            await producer.send_and_wait(topic, job.to_json(), key=job.key.encode(),
-                                         headers=[(k, v.encode()) for k, v in job.headers().items()])
+            await producer.send_and_wait(
+                topic, job.to_json(), key=job.key.encode(), headers=[(k, v.encode()) for k, v in job.headers().items()]
+            )
+
         return await replay_dlq(settings, kind, publish, limit)
     finally:
         await producer.stop()

@@ -36,8 +36,12 @@ async def create(name: str) -> dict:
     from command_api.adapters.merchants import create_merchant
 
     merchant = await _with_db(lambda db: create_merchant(db, name))
-    return {"merchant_id": merchant.merchant_id, "name": merchant.name,
-            "secret_key": merchant.secret_key, "publishable_key": merchant.publishable_key}
+    return {
+        "merchant_id": merchant.merchant_id,
+        "name": merchant.name,
+        "secret_key": merchant.secret_key,
+        "publishable_key": merchant.publishable_key,
+    }
 
 
 @app.command("create")

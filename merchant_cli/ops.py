@@ -44,8 +44,10 @@ def memory(
     trend = report["trend"]
     typer.echo(f"health      {report['health']}")
     typer.echo(f"RSS         {report['rss_bytes'] / MB:.1f} MB")
-    typer.echo(f"trend       {trend['bytes_per_minute'] / MB:+.2f} MB/min over {trend['samples']} samples "
-               f"(r²={trend['r2']:.2f})")
+    typer.echo(
+        f"trend       {trend['bytes_per_minute'] / MB:+.2f} MB/min over {trend['samples']} samples "
+        f"(r²={trend['r2']:.2f})"
+    )
     typer.echo(f"leak        {'SUSPECTED' if report['leak_suspected'] else 'no'}")
     typer.echo(f"tracemalloc {'on' if report['tracing'] else 'off (--trace start to name allocation sites)'}")
     for site in report["top_allocations"]:

@@ -44,8 +44,9 @@ async def _run_component(component: Component, seconds: float, port: int, ready:
         import uvicorn
 
         target, _ = _APPS[component]
-        server = uvicorn.Server(uvicorn.Config(target, factory=True, port=port, log_config=None,
-                                               access_log=False, lifespan="on"))
+        server = uvicorn.Server(
+            uvicorn.Config(target, factory=True, port=port, log_config=None, access_log=False, lifespan="on")
+        )
         serving = asyncio.create_task(server._serve())
         while not server.started and not serving.done():
             await asyncio.sleep(0.05)
@@ -162,9 +163,13 @@ def _memory(run, out: Path, component: Component, slow_ms: float) -> Path:
 
     asyncio.run(sampled())
     snapshot = tracemalloc.take_snapshot()
-    lines = [f"memory profile of {component.value}", f"RSS now {monitor.report()['rss_bytes'] / MB:.1f} MB, "
-             f"trend {monitor.trend().bytes_per_minute / MB:+.2f} MB/min", "",
-             "allocation sites that grew most since start-up (by line):"]
+    lines = [
+        f"memory profile of {component.value}",
+        f"RSS now {monitor.report()['rss_bytes'] / MB:.1f} MB, "
+        f"trend {monitor.trend().bytes_per_minute / MB:+.2f} MB/min",
+        "",
+        "allocation sites that grew most since start-up (by line):",
+    ]
     for site in monitor.top_allocations(30):
         lines.append(f"  {site['size_diff_bytes'] / 1024:+10.1f} KiB {site['count_diff']:+8d} blocks  {site['site']}")
     lines += ["", "full stacks of the three largest live allocation sites:"]
@@ -213,9 +218,13 @@ def _loop(run, out: Path, component: Component, slow_ms: float) -> Path:
     def pct(p: float) -> float:
         return lags[min(len(lags) - 1, int(p * len(lags)))] * 1000
 
-    lines = [f"event-loop profile of {component.value} ({len(lags)} probes, every 10 ms)",
-             f"timer lateness ms: p50 {pct(0.5):.2f}  p95 {pct(0.95):.2f}  p99 {pct(0.99):.2f}  max {lags[-1] * 1000:.2f}",
-             "", f"callbacks that held the loop longer than {slow_ms:.0f} ms: {len(slow)}", *slow[:200]]
+    lines = [
+        f"event-loop profile of {component.value} ({len(lags)} probes, every 10 ms)",
+        f"timer lateness ms: p50 {pct(0.5):.2f}  p95 {pct(0.95):.2f}  p99 {pct(0.99):.2f}  max {lags[-1] * 1000:.2f}",
+        "",
+        f"callbacks that held the loop longer than {slow_ms:.0f} ms: {len(slow)}",
+        *slow[:200],
+    ]
     path = _out(out, "loop", component, "txt")
     path.write_text("\n".join(lines) + "\n")
     typer.echo("\n".join(lines[:30]))
@@ -227,8 +236,20 @@ def _py_spy(pid: int, seconds: float, path: Path) -> int:
     if exe is None:
         typer.echo("py-spy is not installed: pip install py-spy (or profile in-process without --pid)", err=True)
         return 2
-    code = subprocess.call([exe, "record", "--pid", str(pid), "--duration", str(int(seconds)),
-                            "--format", "speedscope", "--output", str(path)])
+    code = subprocess.call(
+        [
+            exe,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(int(seconds)),
+            "--format",
+            "speedscope",
+            "--output",
+            str(path),
+        ]
+    )
     if code == 0:
         typer.echo(f"wrote {path} (open it at https://www.speedscope.app)")
     return code

@@ -33,9 +33,15 @@ async def _rebuild(name: str, swap_in: bool) -> None:
     try:
         total = await total_commits(db, name)
         events = {"n": 0}
-        columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("commits · {task.fields[rate]:,.0f} events/s"), TimeElapsedColumn(),
-                   TextColumn("left"), TimeRemainingColumn())
+        columns = (
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("commits · {task.fields[rate]:,.0f} events/s"),
+            TimeElapsedColumn(),
+            TextColumn("left"),
+            TimeRemainingColumn(),
+        )
         with Progress(*columns) as bar:
             task = bar.add_task(f"rebuild {name}", total=total, rate=0.0)
             began = asyncio.get_running_loop().time()
@@ -46,17 +52,26 @@ async def _rebuild(name: str, swap_in: bool) -> None:
                 bar.update(task, advance=n_commits, rate=events["n"] / elapsed if elapsed else 0.0)
 
             result = await rebuild(db, name, progress=advance, swap_in=swap_in)
-        swap = ("atomic renameCollection" if result.atomic_swap else
-                "two-step rename (server has no dropTarget)" if result.swapped else "not swapped")
-        typer.echo(f"{name}: {result.events} events in {result.seconds:.1f} s "
-                   f"({result.events_per_second:,.0f} events/s), {swap}")
+        swap = (
+            "atomic renameCollection"
+            if result.atomic_swap
+            else "two-step rename (server has no dropTarget)"
+            if result.swapped
+            else "not swapped"
+        )
+        typer.echo(
+            f"{name}: {result.events} events in {result.seconds:.1f} s "
+            f"({result.events_per_second:,.0f} events/s), {swap}"
+        )
     finally:
         await client.close()
 
 
 @app.command()
-def rebuild(name: Annotated[str, typer.Argument(help=f"One of: {', '.join(NAMES)}.")],
-            swap: Annotated[bool, typer.Option(help="Swap the rebuilt collection in (else keep the shadow).")] = True) -> None:
+def rebuild(
+    name: Annotated[str, typer.Argument(help=f"One of: {', '.join(NAMES)}.")],
+    swap: Annotated[bool, typer.Option(help="Swap the rebuilt collection in (else keep the shadow).")] = True,
+) -> None:
     """Replay the event store into a shadow collection, index it, swap it in atomically."""
     if name not in NAMES:
         raise typer.BadParameter(f"unknown read model {name!r}; one of: {', '.join(NAMES)}")

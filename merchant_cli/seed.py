@@ -24,9 +24,13 @@ async def _seed(params, out: Path | None) -> dict:
     settings = ServerSettings()
     client = mongo.open_mongo(settings)
     seeder = Seeder(mongo.database(client, settings), settings, params, out)
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("products+orders · {task.fields[events]:,} events · {task.fields[rate]:,.0f} events/s"),
-               TimeElapsedColumn())
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("products+orders · {task.fields[events]:,} events · {task.fields[rate]:,.0f} events/s"),
+        TimeElapsedColumn(),
+    )
     try:
         with Progress(*columns) as bar:
             task = bar.add_task(f"seed {params.run_id}", total=params.products + params.orders, events=0, rate=0.0)
@@ -34,8 +38,12 @@ async def _seed(params, out: Path | None) -> dict:
 
             def advance(window) -> None:
                 events = seeder.events_written
-                bar.update(task, advance=window.products_created + window.orders_placed, events=events,
-                           rate=events / max(time.perf_counter() - began, 1e-9))
+                bar.update(
+                    task,
+                    advance=window.products_created + window.orders_placed,
+                    events=events,
+                    rate=events / max(time.perf_counter() - began, 1e-9),
+                )
 
             summary = await seeder.run(advance)
             bar.update(task, completed=params.products + params.orders)
@@ -53,10 +61,13 @@ def seed(
     seed_value: Annotated[int, typer.Option("--seed", help="Random seed: same seed and prefix, same data.")] = 42,
     prefix: Annotated[str, typer.Option(help="Names the run: merchant names, SKUs and ids derive from it.")] = "seed",
     months: Annotated[int, typer.Option(min=1, max=60, help="Months of order history, ending at --until.")] = 6,
-    until: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"],
-                                                   help="End of the history (UTC day; default today).")] = None,
+    until: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="End of the history (UTC day; default today).")
+    ] = None,
     batch: Annotated[int, typer.Option(min=100, help="Events per window (one insert and publish round).")] = 20_000,
-    out: Annotated[Path | None, typer.Option(help="Write merchants, keys and product ids here (JSON).")] = Path("seed.json"),
+    out: Annotated[Path | None, typer.Option(help="Write merchants, keys and product ids here (JSON).")] = Path(
+        "seed.json"
+    ),
 ) -> None:
     """Seed realistic data through the real write path: domain aggregates, event store, Kafka.
 
@@ -65,20 +76,33 @@ def seed(
     from command_api.seeding.writer import AlreadySeeded
 
     end = datetime.combine(until.date() if until else date.today(), datetime.min.time(), tzinfo=UTC)
-    params = SeedParams(merchants=merchants, products=products, orders=orders, until=end, seed=seed_value,
-                        prefix=prefix, months=months, batch=batch)
+    params = SeedParams(
+        merchants=merchants,
+        products=products,
+        orders=orders,
+        until=end,
+        seed=seed_value,
+        prefix=prefix,
+        months=months,
+        batch=batch,
+    )
     try:
         summary = asyncio.run(_seed(params, out))
     except AlreadySeeded as exc:
         typer.echo(f"refused: {exc}", err=True)
         raise typer.Exit(1) from None
     except Exception:
-        typer.echo(f"seed {params.run_id} stopped; run the same command again to resume it "
-                   "(what is stored is skipped, the rest written and published).", err=True)
+        typer.echo(
+            f"seed {params.run_id} stopped; run the same command again to resume it "
+            "(what is stored is skipped, the rest written and published).",
+            err=True,
+        )
         raise
     totals = summary["totals"]
-    typer.echo(f"seeded {totals['merchants']} merchants, {totals['products']} products, {totals['orders']} orders "
-               f"({totals['events']:,} events) in {summary['seconds']} s"
-               f" = {totals['events'] / max(summary['seconds'], 0.1):,.0f} events/s"
-               + (f"; merchants and keys in {out}" if out else ""))
+    typer.echo(
+        f"seeded {totals['merchants']} merchants, {totals['products']} products, {totals['orders']} orders "
+        f"({totals['events']:,} events) in {summary['seconds']} s"
+        f" = {totals['events'] / max(summary['seconds'], 0.1):,.0f} events/s"
+        + (f"; merchants and keys in {out}" if out else "")
+    )
     typer.echo(f"time spent: {summary['seconds_by_step']} (the rest: simulating the history in process)")

@@ -48,9 +48,12 @@ def serve(
     log_format: str | None = typer.Option(None, help="json (default) or text."),
 ) -> None:
     # Environment first: child processes (uvicorn workers, stream children) inherit it.
-    for name, value in (("MERCHANT_ENV", "production" if prod else None), ("MERCHANT_LOG_LEVEL", log_level),
-                        ("MERCHANT_LOG_FORMAT", log_format),
-                        ("MERCHANT_METRICS_PORT", None if metrics_port is None else str(metrics_port))):
+    for name, value in (
+        ("MERCHANT_ENV", "production" if prod else None),
+        ("MERCHANT_LOG_LEVEL", log_level),
+        ("MERCHANT_LOG_FORMAT", log_format),
+        ("MERCHANT_METRICS_PORT", None if metrics_port is None else str(metrics_port)),
+    ):
         if value is not None:
             os.environ[name] = value
     from shared.observability.logs import configure_logging
@@ -66,8 +69,7 @@ def serve(
         _serve_stream(component, settings.production)
 
 
-def _serve_http(component: Component, host: str | None, port: int | None, workers: int,
-                obs, log_config: dict) -> None:
+def _serve_http(component: Component, host: str | None, port: int | None, workers: int, obs, log_config: dict) -> None:
     import uvicorn
 
     from shared.settings import CommandApiSettings, QueryApiSettings
@@ -80,11 +82,19 @@ def _serve_http(component: Component, host: str | None, port: int | None, worker
         metrics_dir = tempfile.mkdtemp(prefix=f"merchant-metrics-{component.value}-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
-        uvicorn.run(target, factory=True, host=host or settings.host, port=port or settings.port,
-                    workers=workers, log_config=log_config, access_log=False, lifespan="on",
-                    loop="uvloop" if obs.production else "auto",
-                    http="httptools" if obs.production else "auto",
-                    timeout_graceful_shutdown=GRACEFUL_SECONDS if obs.production else 5)
+        uvicorn.run(
+            target,
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=workers,
+            log_config=log_config,
+            access_log=False,
+            lifespan="on",
+            loop="uvloop" if obs.production else "auto",
+            http="httptools" if obs.production else "auto",
+            timeout_graceful_shutdown=GRACEFUL_SECONDS if obs.production else 5,
+        )
     finally:
         if metrics_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)
@@ -113,8 +123,9 @@ def _supervise_streams(component: Component, count: int, base_port: int) -> int:
     children = []
     for index in range(count):
         env = {**os.environ, "MERCHANT_METRICS_PORT": str(base_port + index if base_port else 0)}
-        children.append(subprocess.Popen([sys.executable, "-m", "merchant_cli.main", "serve", component.value],
-                                         env=env))
+        children.append(
+            subprocess.Popen([sys.executable, "-m", "merchant_cli.main", "serve", component.value], env=env)
+        )
 
     def forward(signum, frame):
         for child in children:

@@ -20,8 +20,7 @@ from shared.topics import DOMAIN_TOPICS
 from merchant_testkit.waiting import NotReached, wait_until
 
 
-def matches(event: EventEnvelope, event_type: str | None, data: dict[str, Any] | None,
-            fields: dict[str, Any]) -> bool:
+def matches(event: EventEnvelope, event_type: str | None, data: dict[str, Any] | None, fields: dict[str, Any]) -> bool:
     """Type, envelope fields equal, and ``data`` a subset of the body."""
     if event_type is not None and event.type != event_type:
         return False
@@ -41,8 +40,11 @@ class PublishedEvents:
     async def start(self) -> PublishedEvents:
         self._consumer = AIOKafkaConsumer(
             *(self._settings.topic(t) for t in DOMAIN_TOPICS),
-            bootstrap_servers=self._settings.kafka_bootstrap_servers, group_id=None,
-            enable_auto_commit=False, auto_offset_reset="earliest")
+            bootstrap_servers=self._settings.kafka_bootstrap_servers,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
         await self._consumer.start()
         self._task = asyncio.create_task(self._record(), name="published-events")
         return self
@@ -62,27 +64,39 @@ class PublishedEvents:
             except ValueError:  # suites publish malformed messages on purpose (dead letters)
                 self.malformed += 1
 
-    def matching(self, event_type: str | None = None, *, data: dict[str, Any] | None = None,
-                 **fields: Any) -> list[EventEnvelope]:
+    def matching(
+        self, event_type: str | None = None, *, data: dict[str, Any] | None = None, **fields: Any
+    ) -> list[EventEnvelope]:
         """Events seen so far of ``event_type`` whose envelope fields equal ``fields``
         (e.g. ``aggregate_id=...``) and whose body contains ``data``."""
         return [e for e in self.events if matches(e, event_type, data, fields)]
 
-    async def assert_published(self, event_type: str | None = None, *, count: int = 1,
-                               timeout: float = 15.0, data: dict[str, Any] | None = None,
-                               **fields: Any) -> list[EventEnvelope]:
+    async def assert_published(
+        self,
+        event_type: str | None = None,
+        *,
+        count: int = 1,
+        timeout: float = 15.0,
+        data: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> list[EventEnvelope]:
         """Wait until at least ``count`` such events were published; return them all.
 
         Fails with the list of what *was* published, which is what one needs to debug.
         """
         try:
-            return await wait_until(lambda: self._matching_now(event_type, data, fields),
-                                    lambda found: len(found) >= count, timeout=timeout,
-                                    what=f"{count} x {event_type or 'event'} {fields or ''}")
+            return await wait_until(
+                lambda: self._matching_now(event_type, data, fields),
+                lambda found: len(found) >= count,
+                timeout=timeout,
+                what=f"{count} x {event_type or 'event'} {fields or ''}",
+            )
         except NotReached:
             seen = ", ".join(f"{e.type}({e.aggregate_id}@{e.aggregate_version})" for e in self.events[-20:])
-            raise AssertionError(f"expected {count} x {event_type} matching {fields} data={data} "
-                                 f"within {timeout}s; last published: {seen or 'nothing'}") from None
+            raise AssertionError(
+                f"expected {count} x {event_type} matching {fields} data={data} "
+                f"within {timeout}s; last published: {seen or 'nothing'}"
+            ) from None
 
     async def _matching_now(self, event_type, data, fields) -> list[EventEnvelope]:
         return self.matching(event_type, data=data, **fields)

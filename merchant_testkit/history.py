@@ -24,8 +24,13 @@ PRODUCT_EVENTS_EACH = 5  # created + price + stock + reserved + published
 
 def product_bodies(rng: random.Random, old_schema: bool) -> list[tuple[str, int, dict]]:
     price = {"amount": rng.randint(100, 99_999), "currency": "EUR"}
-    created = {"sku": f"SKU-{uuid.uuid4().hex[:10]}", "name": f"Product {rng.randint(1, 10**6)}",
-               "category": rng.choice(["shoes", "bags", "hats"]), "price": price, "stock": 50}
+    created = {
+        "sku": f"SKU-{uuid.uuid4().hex[:10]}",
+        "name": f"Product {rng.randint(1, 10**6)}",
+        "category": rng.choice(["shoes", "bags", "hats"]),
+        "price": price,
+        "stock": 50,
+    }
     if not old_schema:
         created["tags"] = rng.sample(["new", "sale", "eco", "winter"], k=rng.randint(0, 2))
     new_price = {"amount": price["amount"] + 100, "currency": "EUR"}
@@ -38,8 +43,9 @@ def product_bodies(rng: random.Random, old_schema: bool) -> list[tuple[str, int,
     ]
 
 
-def commits(total_events: int, *, merchant_id: str, start: datetime, old_share: float = 0.3,
-            seed: int = 7) -> Iterator[Commit]:
+def commits(
+    total_events: int, *, merchant_id: str, start: datetime, old_share: float = 0.3, seed: int = 7
+) -> Iterator[Commit]:
     """Commits of one event each, ``start`` + one millisecond per event, until the total."""
     rng = random.Random(seed)
     emitted = 0
@@ -50,17 +56,31 @@ def commits(total_events: int, *, merchant_id: str, start: datetime, old_share: 
             if emitted == total_events:
                 return
             at = start + timedelta(milliseconds=emitted)
-            envelope = EventEnvelope(type=event_type, schema_version=schema_version,
-                                     aggregate_type="product", aggregate_id=product_id,
-                                     aggregate_version=version, merchant_id=merchant_id,
-                                     occurred_at=at, correlation_id=f"seed-{emitted}", data=data)
-            yield Commit(aggregate_type="product", aggregate_id=product_id, merchant_id=merchant_id,
-                         command_id=f"seed-{uuid.uuid4().hex}", events=[envelope], committed_at=at)
+            envelope = EventEnvelope(
+                type=event_type,
+                schema_version=schema_version,
+                aggregate_type="product",
+                aggregate_id=product_id,
+                aggregate_version=version,
+                merchant_id=merchant_id,
+                occurred_at=at,
+                correlation_id=f"seed-{emitted}",
+                data=data,
+            )
+            yield Commit(
+                aggregate_type="product",
+                aggregate_id=product_id,
+                merchant_id=merchant_id,
+                command_id=f"seed-{uuid.uuid4().hex}",
+                events=[envelope],
+                committed_at=at,
+            )
             emitted += 1
 
 
-async def write_history(db, total_events: int, *, merchant_id: str, start: datetime,
-                        old_share: float = 0.3, batch: int = 2000) -> Counter:
+async def write_history(
+    db, total_events: int, *, merchant_id: str, start: datetime, old_share: float = 0.3, batch: int = 2000
+) -> Counter:
     """Insert the synthetic history; returns the events per type that were written."""
     written: Counter = Counter()
     pending: list[dict] = []

@@ -91,6 +91,7 @@ def own_namespace_fixtures() -> tuple:
     (a consumer group from offset 0, a whole-collection comparison), which other modules'
     events would otherwise reach. In the module: ``server_env, settings, mongo_db =
     own_namespace_fixtures()``."""
+
     @pytest.fixture(scope="module", name="server_env")
     def module_server_env(servers) -> dict[str, str]:
         return servers.env(f"test_{uuid.uuid4().hex[:12]}")
@@ -134,8 +135,11 @@ async def _new_merchant(mongo_db, name: str) -> dict:
 
     await create_indexes(mongo_db)
     created = await create_merchant(mongo_db, f"{name} {uuid.uuid4().hex[:6]}")
-    return {"merchant_id": created.merchant_id, "secret_key": created.secret_key,
-            "publishable_key": created.publishable_key}
+    return {
+        "merchant_id": created.merchant_id,
+        "secret_key": created.secret_key,
+        "publishable_key": created.publishable_key,
+    }
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -174,6 +178,7 @@ async def published_events(settings) -> AsyncIterator[PublishedEvents]:
 @pytest.fixture
 def wait_for_projection(query_client):
     """``await wait_for_projection("/v1/products/<id>", version=3)`` → the 200 response."""
+
     async def wait(path: str, version: int, *, timeout: float = 15.0, **request) -> httpx.Response:
         return await wait_for_projection_(query_client, path, version, timeout=timeout, **request)
 

@@ -34,8 +34,11 @@ class Service:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "merchant_cli.main", "serve", *self.args],
-            env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         return self
 
     def wait_ready(self, timeout: float = 30.0) -> Service:
@@ -79,8 +82,7 @@ class Service:
 
 def http_service(name: str, component: str, env: dict[str, str], log_dir: Path) -> Service:
     port = free_port()
-    return Service(name, [component, "--port", str(port)], env, log_dir / f"{name}.log",
-                   url=f"http://127.0.0.1:{port}")
+    return Service(name, [component, "--port", str(port)], env, log_dir / f"{name}.log", url=f"http://127.0.0.1:{port}")
 
 
 def stream_service(name: str, component: str, env: dict[str, str], log_dir: Path) -> Service:

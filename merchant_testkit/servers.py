@@ -30,10 +30,14 @@ class Servers:
 
     def env(self, namespace: str) -> dict[str, str]:
         """Settings for one test session: its own database and its own topics."""
-        return {"KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
-                "KAFKA_TOPIC_PREFIX": f"{namespace}.",
-                "MONGODB_URL": self.mongodb_url, "MONGODB_DATABASE": namespace,
-                "REDIS_URL": self.redis_url, "SMTP_URL": self.smtp_url}
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
+            "KAFKA_TOPIC_PREFIX": f"{namespace}.",
+            "MONGODB_URL": self.mongodb_url,
+            "MONGODB_DATABASE": namespace,
+            "REDIS_URL": self.redis_url,
+            "SMTP_URL": self.smtp_url,
+        }
 
     def stop(self) -> None:
         for container in self._containers:
@@ -57,9 +61,13 @@ def docker_engine_answers() -> bool:
 def from_environment() -> Servers | None:
     if not all(os.environ.get(v) for v in ENV_VARS):
         return None
-    return Servers(os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["MONGODB_URL"],
-                   os.environ["REDIS_URL"], os.environ["SMTP_URL"],
-                   os.environ.get("MAILBOX_API_URL", "http://127.0.0.1:8025"))
+    return Servers(
+        os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+        os.environ["MONGODB_URL"],
+        os.environ["REDIS_URL"],
+        os.environ["SMTP_URL"],
+        os.environ.get("MAILBOX_API_URL", "http://127.0.0.1:8025"),
+    )
 
 
 def from_containers() -> Servers:
@@ -75,7 +83,9 @@ def from_containers() -> Servers:
     host = mailpit.get_container_host_ip()
     r_host, r_port = redis.get_container_host_ip(), redis.get_exposed_port(6379)
     return Servers(
-        kafka.get_bootstrap_server(), mongo.get_connection_url(), f"redis://{r_host}:{r_port}/0",
+        kafka.get_bootstrap_server(),
+        mongo.get_connection_url(),
+        f"redis://{r_host}:{r_port}/0",
         f"smtp://{host}:{mailpit.get_exposed_port(1025)}",
         f"http://{host}:{mailpit.get_exposed_port(8025)}",
         [kafka, mongo, redis, mailpit],
@@ -89,9 +99,14 @@ def from_local_servers() -> Servers:
     already_up = {s.name for s in manager.status() if s.state in ("running", "external") and s.healthy}
     manager.up()
     env = manager.environment()
-    return Servers(env["KAFKA_BOOTSTRAP_SERVERS"], env["MONGODB_URL"], env["REDIS_URL"],
-                   env["SMTP_URL"], env["MAILBOX_API_URL"],
-                   _started_locally=[n for n in manager.NAMES if n not in already_up])
+    return Servers(
+        env["KAFKA_BOOTSTRAP_SERVERS"],
+        env["MONGODB_URL"],
+        env["REDIS_URL"],
+        env["SMTP_URL"],
+        env["MAILBOX_API_URL"],
+        _started_locally=[n for n in manager.NAMES if n not in already_up],
+    )
 
 
 def resolve() -> Servers:
@@ -106,8 +121,10 @@ def resolve() -> Servers:
             return from_local_servers()
         except Exception as exc:  # noqa: BLE001 — reported below, with the other options
             problem = f" Starting local servers failed: {exc}"
-    message = (f"No servers: set {', '.join(ENV_VARS)} (e.g. run `merchant infra up`, or "
-               f"`make test` which does it) or provide a Docker engine for testcontainers.{problem}")
+    message = (
+        f"No servers: set {', '.join(ENV_VARS)} (e.g. run `merchant infra up`, or "
+        f"`make test` which does it) or provide a Docker engine for testcontainers.{problem}"
+    )
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(message, pytrace=False)
     pytest.skip(message)

@@ -16,8 +16,12 @@ HTTP_COMPONENTS = ("command-api", "query-api")
 DEFAULT_COMPONENTS = ("command-api", "query-api", "projectors")
 # Fast relay in tests: a commit left unpublished is retried within a second.
 # CI shares two cores: a slow command should not turn into a 503 there.
-DEFAULT_ENV = {"PROJECTOR_GROUP_ID": "projectors", "COMMAND_API_RELAY_INTERVAL_SECONDS": "0.5",
-               "COMMAND_API_RELAY_GRACE_SECONDS": "1", "COMMAND_API_COMMAND_TIMEOUT_SECONDS": "30"}
+DEFAULT_ENV = {
+    "PROJECTOR_GROUP_ID": "projectors",
+    "COMMAND_API_RELAY_INTERVAL_SECONDS": "0.5",
+    "COMMAND_API_RELAY_GRACE_SECONDS": "1",
+    "COMMAND_API_COMMAND_TIMEOUT_SECONDS": "30",
+}
 
 
 @dataclass
@@ -48,12 +52,12 @@ class Stack:
             service.stop()
 
 
-def start_stack(components: tuple[str, ...], server_env: dict[str, str], log_dir: Path,
-                extra_env: dict[str, str] | None = None) -> Stack:
+def start_stack(
+    components: tuple[str, ...], server_env: dict[str, str], log_dir: Path, extra_env: dict[str, str] | None = None
+) -> Stack:
     """Start the components, wait until each is ready; stop them all if one fails."""
     env = {**server_env, **DEFAULT_ENV, **(extra_env or {})}
-    services = {c: (http_service if c in HTTP_COMPONENTS else stream_service)(c, c, env, log_dir)
-                for c in components}
+    services = {c: (http_service if c in HTTP_COMPONENTS else stream_service)(c, c, env, log_dir) for c in components}
     if "query-api" in services:
         env["QUERY_API_URL"] = services["query-api"].url  # the command API's Location header
     stack = Stack(services)

@@ -15,8 +15,14 @@ class NotReached(AssertionError):
     """The awaited condition did not hold within the time allowed."""
 
 
-async def wait_until(probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], *,
-                     timeout: float = 15.0, interval: float = 0.05, what: str = "condition") -> T:
+async def wait_until(
+    probe: Callable[[], Awaitable[T]],
+    accept: Callable[[T], bool],
+    *,
+    timeout: float = 15.0,
+    interval: float = 0.05,
+    what: str = "condition",
+) -> T:
     """Call ``probe`` until ``accept(result)``; returns that result or raises ``NotReached``."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -35,15 +41,18 @@ def describe(result: object) -> str:
     return repr(result)[:300]
 
 
-async def wait_for_projection(client: httpx.AsyncClient, path: str, version: int, *,
-                              timeout: float = 15.0, **request) -> httpx.Response:
+async def wait_for_projection(
+    client: httpx.AsyncClient, path: str, version: int, *, timeout: float = 15.0, **request
+) -> httpx.Response:
     """GET ``path`` until it answers 200 with ``"version" >= version``; returns that response.
 
     Read models carry the aggregate version they reflect, so "the projection reached
     version N" is observable from the outside, through the query API.
     """
+
     def reached(response: httpx.Response) -> bool:
         return response.status_code == 200 and response.json().get("version", 0) >= version
 
-    return await wait_until(lambda: client.get(path, **request), reached, timeout=timeout,
-                            what=f"{path} at version {version}")
+    return await wait_until(
+        lambda: client.get(path, **request), reached, timeout=timeout, what=f"{path} at version {version}"
+    )

@@ -32,8 +32,12 @@ SCHEMAS = Path(__file__).resolve().parents[1] / "docs" / "events"
 
 def read_topic(bootstrap: str, topic: str) -> list[dict]:
     """Every message of ``topic`` as kcat's JSON envelope (topic, partition, offset, key, payload, headers)."""
-    done = subprocess.run(["kcat", "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-J", "-q"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        ["kcat", "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-J", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"kcat failed on {topic}: {done.stderr.strip()}")
     # One message per "\n"-terminated line. Not splitlines(): it also breaks on U+2028,
@@ -75,8 +79,9 @@ def merchant_of(message: dict) -> str | None:
         return None
 
 
-def validate(bootstrap: str, topics: list[str], schemas_dir: Path = SCHEMAS,
-             merchants: set[str] | None = None) -> tuple[Counter, list[str], set[str]]:
+def validate(
+    bootstrap: str, topics: list[str], schemas_dir: Path = SCHEMAS, merchants: set[str] | None = None
+) -> tuple[Counter, list[str], set[str]]:
     """(events per type.version, problems, event ids seen) over the checked messages."""
     counts, problems, validators, seen = Counter(), [], {}, set()
     for topic in topics:
@@ -109,8 +114,10 @@ def main() -> int:
         print(f"INVALID {problem}")
     expected = set(args.expect_ids.read_text().split()) if args.expect_ids else set()
     missing = expected - seen
-    print(f"{sum(counts.values())} events checked, {len(problems)} problems, "
-          f"{len(expected) - len(missing)}/{len(expected)} expected ids found")
+    print(
+        f"{sum(counts.values())} events checked, {len(problems)} problems, "
+        f"{len(expected) - len(missing)}/{len(expected)} expected ids found"
+    )
     return 1 if problems or missing else 0
 
 

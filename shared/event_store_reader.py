@@ -51,8 +51,7 @@ class ReadReport:
     unreadable: list[str] = field(default_factory=list)
 
 
-async def count_commits(db: AsyncDatabase, since: datetime | None = None,
-                        until: datetime | None = None) -> int | None:
+async def count_commits(db: AsyncDatabase, since: datetime | None = None, until: datetime | None = None) -> int | None:
     """For progress bars: how many commits, or ``None`` where counting costs a full scan.
 
     MongoDB answers an unfiltered count from metadata; FerretDB v1 scans the collection
@@ -67,13 +66,16 @@ async def count_commits(db: AsyncDatabase, since: datetime | None = None,
     return await db[COMMITS].count_documents(query)
 
 
-async def read_events(db: AsyncDatabase, since: datetime | None = None, until: datetime | None = None,
-                      report: ReadReport | None = None, batch_size: int = 1000,
-                      ) -> AsyncIterator[list[EventEnvelope]]:
+async def read_events(
+    db: AsyncDatabase,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    report: ReadReport | None = None,
+    batch_size: int = 1000,
+) -> AsyncIterator[list[EventEnvelope]]:
     """Yields, per commit in append order, its events at the current schema version."""
     report = report if report is not None else ReadReport()
-    cursor = (db[COMMITS].find(commit_filter(since, until), {"events": 1})
-              .sort("_id", ASCENDING).batch_size(batch_size))
+    cursor = db[COMMITS].find(commit_filter(since, until), {"events": 1}).sort("_id", ASCENDING).batch_size(batch_size)
     async for doc in cursor:
         report.commits += 1
         events = []
@@ -89,9 +91,11 @@ async def read_events(db: AsyncDatabase, since: datetime | None = None, until: d
 # -- for projections: gap filling and rebuilds ---------------------------------------
 async def events_between(db: AsyncDatabase, aggregate_id: str, after: int, before: int) -> list[EventEnvelope]:
     """The aggregate's events with ``after < aggregate_version < before``, in order."""
-    cursor = db[COMMITS].find(
-        {"aggregate_id": aggregate_id, "version": {"$lt": before}, "last_version": {"$gt": after}},
-        {"events": 1}).sort("version", ASCENDING)
+    cursor = (
+        db[COMMITS]
+        .find({"aggregate_id": aggregate_id, "version": {"$lt": before}, "last_version": {"$gt": after}}, {"events": 1})
+        .sort("version", ASCENDING)
+    )
     events = [EventEnvelope.model_validate(e) async for doc in cursor for e in doc["events"]]
     return [e for e in events if after < e.aggregate_version < before]
 
@@ -100,8 +104,9 @@ async def count_commits_of_type(db: AsyncDatabase, aggregate_type: str) -> int:
     return await db[COMMITS].count_documents({"aggregate_type": aggregate_type})
 
 
-async def stream_events(db: AsyncDatabase, aggregate_type: str, *, since: datetime | None = None,
-                        chunk: int = 2000) -> AsyncIterator[tuple[int, list[EventEnvelope]]]:
+async def stream_events(
+    db: AsyncDatabase, aggregate_type: str, *, since: datetime | None = None, chunk: int = 2000
+) -> AsyncIterator[tuple[int, list[EventEnvelope]]]:
     """Every event of one aggregate type, commit by commit in store order, in chunks.
 
     Yields ``(commits_read, events)``. Order across aggregates does not matter to a

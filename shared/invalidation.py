@@ -77,9 +77,12 @@ async def publish(redis: Redis, changes: list[Change], prefix: str = "") -> bool
                     pipe.incr(key)
                     if doc_id != ANY_ID:
                         pipe.expire(key, ID_GENERATION_TTL)
-                pipe.publish(channel(prefix), orjson.dumps(
-                    {"collection": change.collection, "merchant_id": change.merchant_id,
-                     "ids": list(change.ids)}))
+                pipe.publish(
+                    channel(prefix),
+                    orjson.dumps(
+                        {"collection": change.collection, "merchant_id": change.merchant_id, "ids": list(change.ids)}
+                    ),
+                )
             await pipe.execute()
         return True
     except Exception as exc:

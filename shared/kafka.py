@@ -43,9 +43,11 @@ async def ensure_topics(
     try:
         existing = set(await admin.list_topics())
         wanted = [
-            NewTopic(name, num_partitions=partitions, replication_factor=1,
-                     topic_configs={"retention.ms": str(retention_ms)})
-            for name in topics if name not in existing
+            NewTopic(
+                name, num_partitions=partitions, replication_factor=1, topic_configs={"retention.ms": str(retention_ms)}
+            )
+            for name in topics
+            if name not in existing
         ]
         if not wanted:
             return []
@@ -75,8 +77,7 @@ async def delete_topics_with_prefix(settings: ServerSettings) -> list[str]:
 
 async def ping(settings: ServerSettings) -> bool:
     """Ready means a metadata call succeeds, not merely an open port."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers,
-                                request_timeout_ms=3000)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=3000)
     try:
         await admin.start()
         await admin.list_topics()

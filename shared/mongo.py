@@ -55,15 +55,20 @@ async def ensure_indexes(collection: AsyncCollection, indexes: list[IndexModel])
         except OperationFailure as exc:
             if exc.code not in _EQUIVALENT_INDEX_EXISTS:
                 raise
-            log.info("index %s on %s: an equivalent index exists under another name (%s)",
-                     index.document["name"], collection.name, exc.details.get("errmsg") if exc.details else exc)
+            log.info(
+                "index %s on %s: an equivalent index exists under another name (%s)",
+                index.document["name"],
+                collection.name,
+                exc.details.get("errmsg") if exc.details else exc,
+            )
 
 
 _EQUIVALENT_INDEX_EXISTS = {85, 86}  # IndexOptionsConflict, IndexKeySpecsConflict
 
 
-async def group_sums(collection: AsyncCollection, match: list[dict], key: object,
-                     sums: dict[str, object]) -> dict[object, dict[str, int | float]]:
+async def group_sums(
+    collection: AsyncCollection, match: list[dict], key: object, sums: dict[str, object]
+) -> dict[object, dict[str, int | float]]:
     """``{group key: {name: sum}}`` for ``$group`` sums, one accumulator per pipeline.
 
     FerretDB v1.24 computes only the *first* ``$sum`` of a ``$group`` correctly (later

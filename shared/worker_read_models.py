@@ -28,12 +28,15 @@ MERCHANT_ANALYTICS = "merchant_analytics"
 
 # The query API pages a merchant's audit log in (occurred_at, _id) order.
 AUDIT_LOG_INDEXES = [
-    IndexModel([("merchant_id", ASCENDING), ("occurred_at", ASCENDING), ("_id", ASCENDING)],
-               name="audit_by_merchant_in_time"),
+    IndexModel(
+        [("merchant_id", ASCENDING), ("occurred_at", ASCENDING), ("_id", ASCENDING)], name="audit_by_merchant_in_time"
+    ),
 ]
 REPORT_CHUNK_INDEXES = [
-    IndexModel([("report_id", ASCENDING), ("fmt", ASCENDING), ("generation", ASCENDING),
-                ("seq", ASCENDING)], name="chunks_in_order"),
+    IndexModel(
+        [("report_id", ASCENDING), ("fmt", ASCENDING), ("generation", ASCENDING), ("seq", ASCENDING)],
+        name="chunks_in_order",
+    ),
 ]
 
 

@@ -34,11 +34,12 @@ COMMITS = "commits"
 HEADS = "aggregate_heads"
 
 INDEXES = [
-    IndexModel([("aggregate_id", ASCENDING), ("version", ASCENDING)], unique=True,
-               name="aggregate_version_unique"),
+    IndexModel([("aggregate_id", ASCENDING), ("version", ASCENDING)], unique=True, name="aggregate_version_unique"),
     IndexModel([("command_id", ASCENDING)], unique=True, name="command_id_unique"),
-    IndexModel([("published", ASCENDING), ("aggregate_id", ASCENDING), ("version", ASCENDING)],
-               name="unpublished_in_version_order"),
+    IndexModel(
+        [("published", ASCENDING), ("aggregate_id", ASCENDING), ("version", ASCENDING)],
+        name="unpublished_in_version_order",
+    ),
     IndexModel([("aggregate_type", ASCENDING), ("_id", ASCENDING)], name="by_type_in_order"),
 ]
 
@@ -101,6 +102,9 @@ class EventStore:
 
     async def unpublished(self, older_than: datetime, limit: int = 500) -> list[Commit]:
         """Commits not yet on Kafka, each aggregate's in version order."""
-        cursor = (self.commits.find({"published": False, "committed_at": {"$lt": older_than}})
-                  .sort([("aggregate_id", ASCENDING), ("version", ASCENDING)]).limit(limit))
+        cursor = (
+            self.commits.find({"published": False, "committed_at": {"$lt": older_than}})
+            .sort([("aggregate_id", ASCENDING), ("version", ASCENDING)])
+            .limit(limit)
+        )
         return [Commit.from_document(doc) async for doc in cursor]

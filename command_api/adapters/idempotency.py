@@ -42,8 +42,7 @@ def request_fingerprint(method: str, path: str, body: object) -> str:
 
 
 class IdempotencyStore:
-    def __init__(self, db: AsyncDatabase, *, lease_seconds: float = 30.0,
-                 wait_seconds: float = 10.0) -> None:
+    def __init__(self, db: AsyncDatabase, *, lease_seconds: float = 30.0, wait_seconds: float = 10.0) -> None:
         self._records = db[IDEMPOTENCY]
         self._lease, self._wait = lease_seconds, wait_seconds
 
@@ -51,8 +50,9 @@ class IdempotencyStore:
         """Claim the key. ``None``: run the command now. Otherwise: the earlier answer."""
         now = utc_now()
         try:
-            await self._records.insert_one({"_id": record_id, "fingerprint": fingerprint,
-                                            "state": "pending", "started_at": now})
+            await self._records.insert_one(
+                {"_id": record_id, "fingerprint": fingerprint, "state": "pending", "started_at": now}
+            )
             return None
         except DuplicateKeyError:
             pass
@@ -62,23 +62,25 @@ class IdempotencyStore:
             if doc is None:  # the earlier attempt failed and released the key
                 return await self.begin(record_id, fingerprint)
             if doc["fingerprint"] != fingerprint:
-                raise ApiError(422, "idempotency_key_reused",
-                               "This Idempotency-Key was used with a different request.")
+                raise ApiError(422, "idempotency_key_reused", "This Idempotency-Key was used with a different request.")
             if doc["state"] == "done":
                 return StoredResponse(doc["status"], doc["body"])
             if await self._take_over_if_expired(record_id, doc):
                 return None
             if asyncio.get_running_loop().time() > deadline:
-                raise ApiError(409, "request_in_progress",
-                               "A request with this Idempotency-Key is still being processed; retry.",
-                               headers={"Retry-After": "1"})
+                raise ApiError(
+                    409,
+                    "request_in_progress",
+                    "A request with this Idempotency-Key is still being processed; retry.",
+                    headers={"Retry-After": "1"},
+                )
             await asyncio.sleep(0.05)
 
     async def complete(self, record_id: str, response: StoredResponse) -> None:
         await self._records.update_one(
             {"_id": record_id},
-            {"$set": {"state": "done", "status": response.status, "body": response.body,
-                      "finished_at": utc_now()}})
+            {"$set": {"state": "done", "status": response.status, "body": response.body, "finished_at": utc_now()}},
+        )
 
     async def release(self, record_id: str) -> None:
         """Forget a key whose command failed for a transient reason, so a retry can run."""
@@ -89,5 +91,7 @@ class IdempotencyStore:
             return False
         taken = await self._records.find_one_and_update(
             {"_id": record_id, "state": "pending", "started_at": doc["started_at"]},
-            {"$set": {"started_at": utc_now()}}, return_document=ReturnDocument.AFTER)
+            {"$set": {"started_at": utc_now()}},
+            return_document=ReturnDocument.AFTER,
+        )
         return taken is not None

@@ -37,8 +37,9 @@ class NewMerchant:
 
 
 async def create_indexes(db: AsyncDatabase) -> None:
-    await ensure_indexes(db[API_KEYS], [IndexModel([("merchant_id", ASCENDING), ("kind", ASCENDING)],
-                                                   name="keys_by_merchant")])
+    await ensure_indexes(
+        db[API_KEYS], [IndexModel([("merchant_id", ASCENDING), ("kind", ASCENDING)], name="keys_by_merchant")]
+    )
     await EventStore(db).create_indexes()
 
 
@@ -59,8 +60,9 @@ async def create_merchant(db: AsyncDatabase, name: str, publisher: CommitPublish
     return NewMerchant(merchant.id, name, keys["secret"], keys["publishable"])
 
 
-async def rotate_keys(db: AsyncDatabase, merchant_id: str, kinds: list[KeyKind],
-                      publisher: CommitPublisher | None = None) -> dict[KeyKind, str]:
+async def rotate_keys(
+    db: AsyncDatabase, merchant_id: str, kinds: list[KeyKind], publisher: CommitPublisher | None = None
+) -> dict[KeyKind, str]:
     """New keys of the given kinds; the old ones are revoked (running API processes may
     accept them from their auth cache for up to its TTL)."""
     repo = _repository(db, publisher)
@@ -71,9 +73,14 @@ async def rotate_keys(db: AsyncDatabase, merchant_id: str, kinds: list[KeyKind],
     await repo.save(merchant, _context(merchant_id))
     keys = await issue_keys(db, merchant_id, kinds)
     await db[API_KEYS].update_many(
-        {"merchant_id": merchant_id, "kind": {"$in": list(kinds)}, "revoked_at": None,
-         "_id": {"$nin": [hash_key(k) for k in keys.values()]}},
-        {"$set": {"revoked_at": utc_now()}})
+        {
+            "merchant_id": merchant_id,
+            "kind": {"$in": list(kinds)},
+            "revoked_at": None,
+            "_id": {"$nin": [hash_key(k) for k in keys.values()]},
+        },
+        {"$set": {"revoked_at": utc_now()}},
+    )
     return keys
 
 
@@ -84,9 +91,17 @@ async def merchant_exists(db: AsyncDatabase, merchant_id: str) -> bool:
 async def issue_keys(db: AsyncDatabase, merchant_id: str, kinds: list[KeyKind]) -> dict[KeyKind, str]:
     now = utc_now()
     keys: dict[KeyKind, str] = {kind: new_key(kind) for kind in kinds}
-    await db[API_KEYS].insert_many([
-        {"_id": hash_key(key), "merchant_id": merchant_id, "kind": kind,
-         "prefix": key[:7], "created_at": now, "revoked_at": None}
-        for kind, key in keys.items()
-    ])
+    await db[API_KEYS].insert_many(
+        [
+            {
+                "_id": hash_key(key),
+                "merchant_id": merchant_id,
+                "kind": kind,
+                "prefix": key[:7],
+                "created_at": now,
+                "revoked_at": None,
+            }
+            for kind, key in keys.items()
+        ]
+    )
     return keys

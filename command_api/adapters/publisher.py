@@ -28,9 +28,16 @@ log = logging.getLogger(__name__)
 
 
 class CommitPublisher:
-    def __init__(self, settings: ServerSettings, store: EventStore, *,
-                 relay_interval: float = 1.0, relay_grace: float = 2.0, immediate: bool = True,
-                 timeout: float = 15.0) -> None:
+    def __init__(
+        self,
+        settings: ServerSettings,
+        store: EventStore,
+        *,
+        relay_interval: float = 1.0,
+        relay_grace: float = 2.0,
+        immediate: bool = True,
+        timeout: float = 15.0,
+    ) -> None:
         self._settings, self._store, self._immediate = settings, store, immediate
         self._relay_interval, self._relay_grace = relay_interval, relay_grace
         self._producer: AIOKafkaProducer | None = None
@@ -43,8 +50,10 @@ class CommitPublisher:
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._drain(), name="publish-queue"),
-                       asyncio.create_task(self._relay_forever(), name="outbox-relay")]
+        self._tasks = [
+            asyncio.create_task(self._drain(), name="publish-queue"),
+            asyncio.create_task(self._relay_forever(), name="outbox-relay"),
+        ]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -79,9 +88,16 @@ class CommitPublisher:
             # time so the failure is seen, the producer reset and the relay takes over.
             async with asyncio.timeout(self._timeout):
                 producer = await self._ensure_producer()
-                sends = [await producer.send(self._settings.topic(TOPIC_BY_AGGREGATE[c.aggregate_type]),
-                                             e.to_json(), key=e.kafka_key(), headers=e.kafka_headers())
-                         for c in commits for e in c.events]
+                sends = [
+                    await producer.send(
+                        self._settings.topic(TOPIC_BY_AGGREGATE[c.aggregate_type]),
+                        e.to_json(),
+                        key=e.kafka_key(),
+                        headers=e.kafka_headers(),
+                    )
+                    for c in commits
+                    for e in c.events
+                ]
                 await asyncio.gather(*sends)
             await self._store.mark_published([c.id for c in commits])
             self.published_commits += len(commits)

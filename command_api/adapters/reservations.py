@@ -40,13 +40,21 @@ class ReservationStore:
     async def create_indexes(self) -> None:
         await ensure_indexes(self._docs, INDEXES)
 
-    async def begin(self, order_id: str, merchant_id: str, command_id: str, correlation_id: str,
-                    lines: list[dict]) -> tuple[dict, bool]:
+    async def begin(
+        self, order_id: str, merchant_id: str, command_id: str, correlation_id: str, lines: list[dict]
+    ) -> tuple[dict, bool]:
         """The order's record and whether this call created it (else an earlier attempt did)."""
         now = utc_now()
-        doc = {"_id": order_id, "merchant_id": merchant_id, "command_id": command_id,
-               "correlation_id": correlation_id, "lines": lines, "state": "reserving",
-               "created_at": now, "updated_at": now}
+        doc = {
+            "_id": order_id,
+            "merchant_id": merchant_id,
+            "command_id": command_id,
+            "correlation_id": correlation_id,
+            "lines": lines,
+            "state": "reserving",
+            "created_at": now,
+            "updated_at": now,
+        }
         try:
             await self._docs.insert_one(doc)
             return doc, True
@@ -59,16 +67,19 @@ class ReservationStore:
     async def get(self, order_id: str) -> dict | None:
         return await self._docs.find_one({"_id": order_id})
 
-    async def move(self, order_id: str, from_state: str | tuple[str, ...], to_state: str,
-                   **fields) -> dict | None:
+    async def move(self, order_id: str, from_state: str | tuple[str, ...], to_state: str, **fields) -> dict | None:
         """Conditional state change: ``None`` if someone else moved it first."""
         states = (from_state,) if isinstance(from_state, str) else from_state
         return await self._docs.find_one_and_update(
             {"_id": order_id, "state": {"$in": list(states)}},
             {"$set": {"state": to_state, "updated_at": utc_now(), **fields}},
-            return_document=ReturnDocument.AFTER)
+            return_document=ReturnDocument.AFTER,
+        )
 
     async def stale(self, state: str, older_than: timedelta, limit: int = 100) -> list[dict]:
-        cursor = (self._docs.find({"state": state, "updated_at": {"$lt": utc_now() - older_than}})
-                  .sort("updated_at", ASCENDING).limit(limit))
+        cursor = (
+            self._docs.find({"state": state, "updated_at": {"$lt": utc_now() - older_than}})
+            .sort("updated_at", ASCENDING)
+            .limit(limit)
+        )
         return [doc async for doc in cursor]

@@ -33,8 +33,7 @@ class SkuRegistry:
     async def claim(self, merchant_id: str, sku: str, product_id: str) -> None:
         claim_id = f"{merchant_id}:{sku}"
         try:
-            await self._skus.insert_one({"_id": claim_id, "product_id": product_id,
-                                         "claimed_at": utc_now()})
+            await self._skus.insert_one({"_id": claim_id, "product_id": product_id, "claimed_at": utc_now()})
             return
         except DuplicateKeyError:
             pass
@@ -46,7 +45,8 @@ class SkuRegistry:
         if await self._is_orphan(doc):
             taken = await self._skus.update_one(
                 {"_id": claim_id, "product_id": doc["product_id"]},
-                {"$set": {"product_id": product_id, "claimed_at": utc_now()}})
+                {"$set": {"product_id": product_id, "claimed_at": utc_now()}},
+            )
             if taken.modified_count == 1:
                 return
         raise SkuTaken(f"SKU '{sku}' is already used by another product.", sku=sku)

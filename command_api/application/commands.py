@@ -37,7 +37,9 @@ class NoBody(Command):
 # Attribute names become field names in stored documents: MongoDB refuses NUL bytes in
 # them, and a leading '$' or a '.' would be read as an operator or a path.
 AttributeName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00$.][^\x00.]*$")]
-Attributes = Annotated[dict[AttributeName, str], Field(max_length=50, json_schema_extra={"additionalProperties": False})]
+Attributes = Annotated[
+    dict[AttributeName, str], Field(max_length=50, json_schema_extra={"additionalProperties": False})
+]
 
 
 class CreateProduct(Command):
@@ -50,7 +52,8 @@ class CreateProduct(Command):
     attributes: Attributes = Field(default_factory=dict)
     status: ProductStatus = Field("published", description="'draft' keeps it off the storefront.")
     tags: list[Annotated[str, StringConstraints(min_length=1, max_length=50)]] = Field(
-        default_factory=list, max_length=20)
+        default_factory=list, max_length=20
+    )
 
 
 class UpdateProductDetails(Command):
@@ -73,8 +76,12 @@ class ChangePrice(Command):
 
 
 class AdjustStock(Command):
-    delta: int = Field(ge=-1_000_000_000, le=1_000_000_000, json_schema_extra={"not": {"const": 0}},
-                       description="Units to add (positive) or remove (negative); never 0.")
+    delta: int = Field(
+        ge=-1_000_000_000,
+        le=1_000_000_000,
+        json_schema_extra={"not": {"const": 0}},
+        description="Units to add (positive) or remove (negative); never 0.",
+    )
     reason: str = Field(min_length=1, max_length=200)
 
     @model_validator(mode="after")
@@ -158,8 +165,9 @@ class RequestReport(Command):
     date_from: date
     date_to: date
     notify_email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    formats: list[report_events.ReportFormat] = Field(default_factory=lambda: ["csv", "pdf"],
-                                                      min_length=1, max_length=2)
+    formats: list[report_events.ReportFormat] = Field(
+        default_factory=lambda: ["csv", "pdf"], min_length=1, max_length=2
+    )
 
     @model_validator(mode="after")
     def _range_is_sensible(self) -> RequestReport:

@@ -106,8 +106,9 @@ async def deliver_order(cmd: c.NoBody, t: Target, svc: Services) -> Saved:
 
 async def cancel_order(cmd: c.CancelOrder, t: Target, svc: Services) -> Saved:
     assert t.aggregate_id is not None
-    return await placement.cancel_order(t.aggregate_id, cmd.reason, t.ctx, svc.repository, svc.reservations,
-                                        t.expected_version)
+    return await placement.cancel_order(
+        t.aggregate_id, cmd.reason, t.ctx, svc.repository, svc.reservations, t.expected_version
+    )
 
 
 async def refund_order(cmd: c.RefundOrder, t: Target, svc: Services) -> Saved:

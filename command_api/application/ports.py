@@ -72,10 +72,13 @@ class Commit:
     @classmethod
     def from_document(cls, doc: dict) -> Commit:
         return cls(
-            aggregate_type=doc["aggregate_type"], aggregate_id=doc["aggregate_id"],
-            merchant_id=doc["merchant_id"], command_id=doc["command_id"],
+            aggregate_type=doc["aggregate_type"],
+            aggregate_id=doc["aggregate_id"],
+            merchant_id=doc["merchant_id"],
+            command_id=doc["command_id"],
             events=[EventEnvelope.model_validate(e) for e in doc["events"]],
-            committed_at=doc["committed_at"], id=doc["_id"],
+            committed_at=doc["committed_at"],
+            id=doc["_id"],
         )
 
 
@@ -119,12 +122,12 @@ class ReservationsPort(Protocol):
     """The reservation record of each order placement, moved by conditional state changes
     (``command_api.adapters.reservations`` shows the states)."""
 
-    async def begin(self, order_id: str, merchant_id: str, command_id: str, correlation_id: str,
-                    lines: list[dict]) -> tuple[dict, bool]: ...
+    async def begin(
+        self, order_id: str, merchant_id: str, command_id: str, correlation_id: str, lines: list[dict]
+    ) -> tuple[dict, bool]: ...
 
     async def get(self, order_id: str) -> dict | None: ...
 
-    async def move(self, order_id: str, from_state: str | tuple[str, ...], to_state: str,
-                   **fields) -> dict | None: ...
+    async def move(self, order_id: str, from_state: str | tuple[str, ...], to_state: str, **fields) -> dict | None: ...
 
     async def stale(self, state: str, older_than: timedelta, limit: int = 100) -> list[dict]: ...

@@ -31,8 +31,7 @@ class Reconciler:
         done = 0
         for record in await self._reservations.stale("reserving", self._ttl):
             # Rolled back: the placement never decided. Its request has timed out by now.
-            if await release(record, "reservation_expired", self._repo, self._reservations,
-                             from_state="reserving"):
+            if await release(record, "reservation_expired", self._repo, self._reservations, from_state="reserving"):
                 log.warning("released expired reservation of order %s", record["_id"])
                 done += 1
         for record in await self._reservations.stale("placing", self._grace):
@@ -50,8 +49,13 @@ class Reconciler:
                 # The cancel was never appended (refused or crashed before): stock stays held.
                 await self._reservations.move(record["_id"], "releasing", "placed")
                 return 1
-        await release(record, record.get("release_reason", "reservation_expired"), self._repo,
-                      self._reservations, from_state="releasing")
+        await release(
+            record,
+            record.get("release_reason", "reservation_expired"),
+            self._repo,
+            self._reservations,
+            from_state="releasing",
+        )
         log.warning("finished releasing stock of order %s", record["_id"])
         return 1
 

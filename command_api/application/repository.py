@@ -41,9 +41,15 @@ class CommandContext:
         return f"{self.command_id}:{suffix}"
 
 
-def pending_envelopes(aggregate: Aggregate, merchant_id: str, correlation_id: str, causation_id: str, *,
-                      occurred_at: datetime | None = None,
-                      event_ids: list[uuid.UUID] | None = None) -> list[EventEnvelope]:
+def pending_envelopes(
+    aggregate: Aggregate,
+    merchant_id: str,
+    correlation_id: str,
+    causation_id: str,
+    *,
+    occurred_at: datetime | None = None,
+    event_ids: list[uuid.UUID] | None = None,
+) -> list[EventEnvelope]:
     """The aggregate's pending events in their envelopes, versions following its history.
 
     ``occurred_at`` and ``event_ids`` default to now and random ids; the seeder passes
@@ -52,11 +58,19 @@ def pending_envelopes(aggregate: Aggregate, merchant_id: str, correlation_id: st
     first = aggregate.version - len(aggregate.pending) + 1
     stamp = {} if occurred_at is None else {"occurred_at": occurred_at}
     envelopes = [
-        EventEnvelope(type=event_type, schema_version=current_version(event_type), aggregate_type=aggregate.aggregate_type,
-                      aggregate_id=aggregate.id, aggregate_version=first + i,
-                      merchant_id=merchant_id, correlation_id=correlation_id,
-                      causation_id=causation_id, data=data.model_dump(mode="json"),
-                      **stamp, **({} if event_ids is None else {"event_id": event_ids[i]}))
+        EventEnvelope(
+            type=event_type,
+            schema_version=current_version(event_type),
+            aggregate_type=aggregate.aggregate_type,
+            aggregate_id=aggregate.id,
+            aggregate_version=first + i,
+            merchant_id=merchant_id,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+            data=data.model_dump(mode="json"),
+            **stamp,
+            **({} if event_ids is None else {"event_id": event_ids[i]}),
+        )
         for i, (event_type, data) in enumerate(aggregate.pending)
     ]
     assert all(e.type in EVENT_TYPES for e in envelopes), "every event type is registered"
@@ -110,8 +124,13 @@ class Repository:
         """
         command_id = command_id or ctx.command_id
         envelopes = pending_envelopes(aggregate, ctx.merchant_id, ctx.correlation_id, command_id)
-        commit = Commit(aggregate_type=aggregate.aggregate_type, aggregate_id=aggregate.id,
-                        merchant_id=ctx.merchant_id, command_id=command_id, events=envelopes)
+        commit = Commit(
+            aggregate_type=aggregate.aggregate_type,
+            aggregate_id=aggregate.id,
+            merchant_id=ctx.merchant_id,
+            command_id=command_id,
+            events=envelopes,
+        )
         try:
             commit = await self._store.append(commit)
         except DuplicateCommand as dup:
@@ -126,9 +145,16 @@ class Repository:
         earlier = await self._store.find_by_command(command_id)
         return Saved(earlier.aggregate_id, earlier.last_version) if earlier else None
 
-    async def change(self, cls: type[A], aggregate_id: str, ctx: CommandContext,
-                     decide: Callable[[A], None], *, expected_version: int | None = None,
-                     command_id: str | None = None) -> Saved:
+    async def change(
+        self,
+        cls: type[A],
+        aggregate_id: str,
+        ctx: CommandContext,
+        decide: Callable[[A], None],
+        *,
+        expected_version: int | None = None,
+        command_id: str | None = None,
+    ) -> Saved:
         """Load, decide, append — retried on a concurrent write unless the client pinned
         the version with ``If-Match`` (then a conflict is a 412)."""
         command_id = command_id or ctx.command_id
@@ -142,7 +168,8 @@ class Repository:
                 if expected_version is not None and aggregate.version != expected_version:
                     raise VersionMismatch(
                         f"The {cls.aggregate_type} is at version {aggregate.version}, not {expected_version}.",
-                        current_version=aggregate.version)
+                        current_version=aggregate.version,
+                    )
                 try:
                     decide(aggregate)
                 except DomainError:

@@ -64,14 +64,17 @@ class Order(Aggregate):
         if self.paid_amount == 0 or self.status == "refunded":
             raise InvalidState(
                 f"Cannot refund an order that is {self.status}: only paid orders can be refunded"
-                + (" once." if self.status == "refunded" else "."), current_state=self.status)
+                + (" once." if self.status == "refunded" else "."),
+                current_state=self.status,
+            )
         self.record(ev.OrderRefunded(amount=self.paid_amount, reason=reason))
 
     def _require(self, action: str, *allowed: str) -> None:
         if self.status not in allowed:
-            raise InvalidState(f"Cannot {action} an order that is {self.status} "
-                               f"(allowed when {' or '.join(allowed)}).",
-                               current_state=self.status)
+            raise InvalidState(
+                f"Cannot {action} an order that is {self.status} (allowed when {' or '.join(allowed)}).",
+                current_state=self.status,
+            )
 
     # -- state changes ---------------------------------------------------------------
     def on_OrderPlaced(self, e: ev.OrderPlaced) -> None:

@@ -50,8 +50,7 @@ class Product(Aggregate):
         self._require_changeable()
         assert self.price is not None
         if price.currency != self.price.currency:
-            raise CurrencyMismatch(f"The product is priced in {self.price.currency}.",
-                                   currency=self.price.currency)
+            raise CurrencyMismatch(f"The product is priced in {self.price.currency}.", currency=self.price.currency)
         if price != self.price:
             self.record(ev.ProductPriceChanged(price=price, previous_price=self.price))
 
@@ -59,7 +58,8 @@ class Product(Aggregate):
         self._require_changeable()
         if self.stock + delta < 0:
             raise InsufficientStock(
-                f"Cannot remove {-delta} unit(s): only {self.stock} available.", available=self.stock)
+                f"Cannot remove {-delta} unit(s): only {self.stock} available.", available=self.stock
+            )
         self.record(ev.ProductStockAdjusted(delta=delta, reason=reason, stock=self.stock + delta))
 
     def publish(self) -> None:
@@ -81,22 +81,25 @@ class Product(Aggregate):
         if order_id in self.reservations:
             return
         if order_id in self.released:
-            raise InvalidState(f"The reservation of order {order_id} was already released.",
-                               current_state="released")
+            raise InvalidState(f"The reservation of order {order_id} was already released.", current_state="released")
         if self.status != "published":
             raise ProductUnavailable(f"Product {self.id} is not for sale.", product_id=self.id)
         if quantity > self.stock:
             raise InsufficientStock(
                 f"Insufficient stock for product {self.id}: {quantity} requested, {self.stock} available.",
-                product_id=self.id, requested=quantity, available=self.stock)
+                product_id=self.id,
+                requested=quantity,
+                available=self.stock,
+            )
         self.record(ev.StockReserved(order_id=order_id, quantity=quantity, stock=self.stock - quantity))
 
     def release(self, order_id: str, reason: str) -> None:
         """Give an order's units back (a no-op if it holds none: released already)."""
         quantity = self.reservations.get(order_id, 0)
         if quantity:
-            self.record(ev.StockReleased(order_id=order_id, quantity=quantity,
-                                         stock=self.stock + quantity, reason=reason))
+            self.record(
+                ev.StockReleased(order_id=order_id, quantity=quantity, stock=self.stock + quantity, reason=reason)
+            )
 
     def _require_changeable(self) -> None:
         if self.status == "archived":

@@ -46,14 +46,21 @@ async def write_side(settings: CommandApiSettings) -> AsyncIterator[dict]:
     await create_merchant_indexes(db)
     reservations = ReservationStore(db)
     await reservations.create_indexes()
-    publisher = CommitPublisher(settings, store, relay_interval=settings.relay_interval_seconds,
-                                relay_grace=settings.relay_grace_seconds, immediate=settings.immediate_publish)
+    publisher = CommitPublisher(
+        settings,
+        store,
+        relay_interval=settings.relay_interval_seconds,
+        relay_grace=settings.relay_grace_seconds,
+        immediate=settings.immediate_publish,
+    )
     repository = Repository(store, publisher)
-    reconciler = Reconciler(repository, reservations, ttl=settings.reservation_ttl_seconds,
-                            grace=settings.reconcile_grace_seconds)
+    reconciler = Reconciler(
+        repository, reservations, ttl=settings.reservation_ttl_seconds, grace=settings.reconcile_grace_seconds
+    )
     await publisher.start()
-    reconciling = asyncio.create_task(reconciler.run_forever(settings.reconcile_interval_seconds),
-                                      name="reservation-reconciler")
+    reconciling = asyncio.create_task(
+        reconciler.run_forever(settings.reconcile_interval_seconds), name="reservation-reconciler"
+    )
     try:
         yield {
             "settings": settings,
@@ -93,5 +100,12 @@ def create_app(settings: CommandApiSettings | None = None) -> Starlette:
         *starlette_routes(),
     ]
     middleware = [Middleware(LoadSheddingMiddleware, limit=settings.max_concurrent_requests)]
-    return instrument_http(Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS,
-                                     lifespan=lambda app: write_side(settings)), "command-api")
+    return instrument_http(
+        Starlette(
+            routes=routes,
+            middleware=middleware,
+            exception_handlers=EXCEPTION_HANDLERS,
+            lifespan=lambda app: write_side(settings),
+        ),
+        "command-api",
+    )

@@ -32,8 +32,9 @@ def _pay(order: Order, rng: random.Random) -> None:
 
 
 def _fail(order: Order, rng: random.Random) -> None:
-    order.fail_payment(rng.choice(("card_declined", "insufficient_funds", "expired_card")),
-                       f"pay_{rng.getrandbits(48):012x}")
+    order.fail_payment(
+        rng.choice(("card_declined", "insufficient_funds", "expired_card")), f"pay_{rng.getrandbits(48):012x}"
+    )
 
 
 def _ship(order: Order, rng: random.Random) -> None:
@@ -47,15 +48,19 @@ def _cancel(reason: str) -> Callable[[Order, random.Random], None]:
 def fate(rng: random.Random) -> list[Step]:
     u = lambda low, high: rng.uniform(low, high)  # noqa: E731
     pay = Step("pay", u(2 * MINUTE, 90 * MINUTE), _pay)
-    shipping = [Step("ship", u(HOUR * 12, 3 * DAY), _ship),
-                Step("deliver", u(DAY, 6 * DAY), lambda o, r: o.deliver())]
+    shipping = [Step("ship", u(HOUR * 12, 3 * DAY), _ship), Step("deliver", u(DAY, 6 * DAY), lambda o, r: o.deliver())]
     roll = rng.random()
     if roll < 0.03:
-        return [Step("fail_payment", u(MINUTE, 10 * MINUTE), _fail),
-                Step("cancel", u(DAY, 2 * DAY), _cancel("payment_failed"))]
+        return [
+            Step("fail_payment", u(MINUTE, 10 * MINUTE), _fail),
+            Step("cancel", u(DAY, 2 * DAY), _cancel("payment_failed")),
+        ]
     if roll < 0.05:
-        return [Step("fail_payment", u(MINUTE, 10 * MINUTE), _fail),
-                Step("pay", u(10 * MINUTE, 2 * HOUR), _pay), *shipping]
+        return [
+            Step("fail_payment", u(MINUTE, 10 * MINUTE), _fail),
+            Step("pay", u(10 * MINUTE, 2 * HOUR), _pay),
+            *shipping,
+        ]
     if roll < 0.09:
         return [Step("cancel", u(10 * MINUTE, DAY), _cancel("customer_request"))]
     if roll < 0.11:

@@ -34,7 +34,7 @@ class MerchantPlan:
     merchant_id: str
     name: str
     currency: str
-    product_ids: list[str] = field(default_factory=list)   # planned to be published
+    product_ids: list[str] = field(default_factory=list)  # planned to be published
     products: int = 0
     visible_products: int = 0
     stock_units: int = 0

@@ -96,8 +96,12 @@ class Simulation:
 
     # -- the plan --------------------------------------------------------------------
     def _plan_merchant(self, index: int) -> MerchantPlan:
-        return MerchantPlan(index, self._id("merchant", index), vocab.merchant_name(self.rng, self.params.prefix, index),
-                            CURRENCIES[index % len(CURRENCIES)])
+        return MerchantPlan(
+            index,
+            self._id("merchant", index),
+            vocab.merchant_name(self.rng, self.params.prefix, index),
+            CURRENCIES[index % len(CURRENCIES)],
+        )
 
     def _plan_products(self) -> None:
         # A few big merchants and a long tail (weights 1/(rank+1)^0.8).
@@ -106,7 +110,11 @@ class Simulation:
         for n in range(self.params.products):
             merchant = self.rng.choices(self.merchants, weights=weights)[0]
             # Most of the catalogue exists when the history starts; the rest arrives over time.
-            offset = self.rng.uniform(0, 86_400) if self.rng.random() < 0.6 else self.rng.uniform(0, 0.8) * span.total_seconds()
+            offset = (
+                self.rng.uniform(0, 86_400)
+                if self.rng.random() < 0.6
+                else self.rng.uniform(0, 0.8) * span.total_seconds()
+            )
             status = self.rng.choices(("published", "draft", "archived"), weights=(90, 7, 3))[0]
             product_id = self._id("product", n)
             if status != "draft":
@@ -129,7 +137,9 @@ class Simulation:
         for merchant in self.merchants:
             aggregate = Merchant(merchant.merchant_id, merchant.merchant_id)
             aggregate.create(merchant.name)
-            self._emit(aggregate, self.start - timedelta(days=1), str(self._uuid()), f"seed:{self.params.run_id}:merchant")
+            self._emit(
+                aggregate, self.start - timedelta(days=1), str(self._uuid()), f"seed:{self.params.run_id}:merchant"
+            )
         index = 0
         yield self._flush(index)
         while self._heap:
@@ -144,8 +154,14 @@ class Simulation:
             yield self._flush(index + 1)
 
     def _emit(self, aggregate: Aggregate, at: datetime, correlation_id: str, causation_id: str) -> None:
-        envelopes = pending_envelopes(aggregate, aggregate.merchant_id, correlation_id, causation_id, occurred_at=at,
-                                      event_ids=[self._uuid() for _ in aggregate.pending])
+        envelopes = pending_envelopes(
+            aggregate,
+            aggregate.merchant_id,
+            correlation_id,
+            causation_id,
+            occurred_at=at,
+            event_ids=[self._uuid() for _ in aggregate.pending],
+        )
         aggregate.pending.clear()
         self._pending.setdefault(aggregate.id, []).extend(envelopes)
         self._events.extend(envelopes)
@@ -157,10 +173,17 @@ class Simulation:
             last = events[-1]
             # A time-ordered, seeded ObjectId: the store's _id order is the story's order.
             object_id = ObjectId(struct.pack(">I", int(last.occurred_at.timestamp())) + self._commit_rng.randbytes(8))
-            commits.append(Commit(aggregate_type=last.aggregate_type, aggregate_id=aggregate_id,
-                                  merchant_id=last.merchant_id,
-                                  command_id=f"seed:{self.params.run_id}:{aggregate_id}:{events[0].aggregate_version}",
-                                  events=events, committed_at=last.occurred_at, id=object_id))
+            commits.append(
+                Commit(
+                    aggregate_type=last.aggregate_type,
+                    aggregate_id=aggregate_id,
+                    merchant_id=last.merchant_id,
+                    command_id=f"seed:{self.params.run_id}:{aggregate_id}:{events[0].aggregate_version}",
+                    events=events,
+                    committed_at=last.occurred_at,
+                    id=object_id,
+                )
+            )
         window = Window(index, commits, self._events, self._created, self._placed)
         self._pending, self._events, self._created, self._placed = {}, [], 0, 0
         return window
@@ -169,12 +192,19 @@ class Simulation:
     def _create_product(self, at: datetime, n: int, product_id: str, merchant: MerchantPlan, status: str) -> None:
         rng, category = self.rng, vocab.category(self.rng)
         product = Product(product_id, merchant.merchant_id)
-        product.create(product_events.ProductCreated(
-            sku=f"{self.params.prefix}-{self.params.seed}-{n:07d}", name=vocab.product_name(rng, category),
-            description=f"{category} from {merchant.name}.", category=category,
-            price=product_events.Money(amount=vocab.price_amount(rng, category), currency=merchant.currency),
-            stock=vocab.initial_stock(rng), attributes=vocab.attributes(rng, category), tags=vocab.tags(rng),
-            status="draft" if status == "draft" else "published"))
+        product.create(
+            product_events.ProductCreated(
+                sku=f"{self.params.prefix}-{self.params.seed}-{n:07d}",
+                name=vocab.product_name(rng, category),
+                description=f"{category} from {merchant.name}.",
+                category=category,
+                price=product_events.Money(amount=vocab.price_amount(rng, category), currency=merchant.currency),
+                stock=vocab.initial_stock(rng),
+                attributes=vocab.attributes(rng, category),
+                tags=vocab.tags(rng),
+                status="draft" if status == "draft" else "published",
+            )
+        )
         self._emit(product, at, str(self._uuid()), f"seed:{self.params.run_id}:product:{n}")
         self._products[product_id] = product
         self._created += 1
@@ -195,8 +225,9 @@ class Simulation:
         # Popularity is skewed: the earliest products of a merchant are its bestsellers.
         return sellable[int(len(sellable) * self.rng.random() ** 2.5)]
 
-    def _reserve(self, product: Product, order_id: str, quantity: int, at: datetime,
-                 correlation_id: str, command_id: str) -> bool:
+    def _reserve(
+        self, product: Product, order_id: str, quantity: int, at: datetime, correlation_id: str, command_id: str
+    ) -> bool:
         if product.stock < quantity:
             if self.rng.random() < 0.15:
                 return False  # the customer drops this line: sold out
@@ -212,25 +243,42 @@ class Simulation:
         if not sellable:
             self.skipped_orders += 1
             return
-        order_id, command_id, correlation_id = self._id("order", n), f"seed:{self.params.run_id}:order:{n}", str(self._uuid())
+        order_id, command_id, correlation_id = (
+            self._id("order", n),
+            f"seed:{self.params.run_id}:order:{n}",
+            str(self._uuid()),
+        )
         wanted = {self._pick(sellable): vocab.quantity(self.rng) for _ in range(vocab.line_count(self.rng))}
         lines = []
         for product_id, quantity in wanted.items():
             product = self._products[product_id]
             if self._reserve(product, order_id, quantity, at, correlation_id, command_id):
                 assert product.price is not None
-                lines.append(order_events.OrderLine(product_id=product_id, sku=product.sku, name=product.name,
-                                                    unit_price=product.price, quantity=quantity,
-                                                    line_total=product.price.amount * quantity))
+                lines.append(
+                    order_events.OrderLine(
+                        product_id=product_id,
+                        sku=product.sku,
+                        name=product.name,
+                        unit_price=product.price,
+                        quantity=quantity,
+                        line_total=product.price.amount * quantity,
+                    )
+                )
         if not lines:
             self.skipped_orders += 1
             return
         who = vocab.customer(self.rng, merchant.currency, self.rng.randrange(max(1, self.params.orders // 3)))
         order = Order(order_id, merchant.merchant_id)
-        order.place(order_events.OrderPlaced(
-            customer=order_events.Customer(email=who.email, name=who.name),
-            shipping_address=order_events.Address(**who.address), lines=lines, currency=merchant.currency,
-            item_count=sum(line.quantity for line in lines), total=sum(line.line_total for line in lines)))
+        order.place(
+            order_events.OrderPlaced(
+                customer=order_events.Customer(email=who.email, name=who.name),
+                shipping_address=order_events.Address(**who.address),
+                lines=lines,
+                currency=merchant.currency,
+                item_count=sum(line.quantity for line in lines),
+                total=sum(line.line_total for line in lines),
+            )
+        )
         self._emit(order, at, correlation_id, command_id)
         self._placed += 1
         run = _OrderRun(order, command_id, correlation_id, fate(self.rng), merchant)
@@ -265,10 +313,16 @@ class Simulation:
         merchant.orders_by_status[order.status] += 1
         merchant.revenue += 0 if order.status == "refunded" else order.paid_amount
         if order.status in OPEN_STATUSES:
-            self.open_orders.append({
-                "_id": order.id, "merchant_id": merchant.merchant_id, "command_id": run.command_id,
-                "correlation_id": run.correlation_id, "state": "placed",
-                "lines": [{"product_id": line.product_id, "quantity": line.quantity} for line in order.lines]})
+            self.open_orders.append(
+                {
+                    "_id": order.id,
+                    "merchant_id": merchant.merchant_id,
+                    "command_id": run.command_id,
+                    "correlation_id": run.correlation_id,
+                    "state": "placed",
+                    "lines": [{"product_id": line.product_id, "quantity": line.quantity} for line in order.lines],
+                }
+            )
 
     # -- the end ---------------------------------------------------------------------
     def products(self) -> dict[str, Product]:

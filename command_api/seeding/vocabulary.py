@@ -13,10 +13,18 @@ from dataclasses import dataclass
 
 # (category, share of products, median price in minor units): a long-tailed mix, as shops have.
 CATEGORIES: tuple[tuple[str, float, int], ...] = (
-    ("Clothing", 0.22, 3500), ("Home & Kitchen", 0.15, 2800), ("Electronics", 0.12, 8900),
-    ("Beauty", 0.10, 1800), ("Sports & Outdoors", 0.08, 4200), ("Toys & Games", 0.07, 2500),
-    ("Books", 0.06, 1500), ("Jewelry", 0.05, 6500), ("Garden", 0.05, 3200),
-    ("Food & Drink", 0.04, 1200), ("Pet Supplies", 0.03, 2200), ("Office", 0.03, 1900),
+    ("Clothing", 0.22, 3500),
+    ("Home & Kitchen", 0.15, 2800),
+    ("Electronics", 0.12, 8900),
+    ("Beauty", 0.10, 1800),
+    ("Sports & Outdoors", 0.08, 4200),
+    ("Toys & Games", 0.07, 2500),
+    ("Books", 0.06, 1500),
+    ("Jewelry", 0.05, 6500),
+    ("Garden", 0.05, 3200),
+    ("Food & Drink", 0.04, 1200),
+    ("Pet Supplies", 0.03, 2200),
+    ("Office", 0.03, 1900),
 )
 _CATEGORY_NAMES = [c for c, _, _ in CATEGORIES]
 _CATEGORY_WEIGHTS = [w for _, w, _ in CATEGORIES]
@@ -36,17 +44,82 @@ NOUNS = {
     "Pet Supplies": ("Dog Bed", "Cat Toy", "Leash", "Pet Bowl", "Chew Bone"),
     "Office": ("Desk Organizer", "Fountain Pen", "Planner", "Stapler", "Monitor Stand"),
 }
-ADJECTIVES = ("Classic", "Organic", "Handmade", "Vintage", "Compact", "Deluxe", "Everyday", "Premium",
-              "Lightweight", "Rustic", "Modern", "Eco", "Cozy", "Travel", "Essential", "Artisan")
+ADJECTIVES = (
+    "Classic",
+    "Organic",
+    "Handmade",
+    "Vintage",
+    "Compact",
+    "Deluxe",
+    "Everyday",
+    "Premium",
+    "Lightweight",
+    "Rustic",
+    "Modern",
+    "Eco",
+    "Cozy",
+    "Travel",
+    "Essential",
+    "Artisan",
+)
 COLOURS = ("Black", "White", "Navy", "Olive", "Sand", "Red", "Teal", "Grey", "Amber", "Forest Green")
 SIZES = ("XS", "S", "M", "L", "XL")
 TAGS = ("new", "bestseller", "gift", "sale", "eco", "limited", "bundle")
 
-FIRST_NAMES = ("Ava", "Ben", "Chloe", "Daniel", "Emma", "Felix", "Grace", "Hugo", "Isla", "Jonas", "Kai",
-               "Lena", "Mia", "Noah", "Olivia", "Paul", "Quinn", "Rosa", "Sam", "Tara", "Umar", "Vera",
-               "Will", "Yara", "Zoe", "Liam", "Nora", "Oscar", "Mateo", "Sofia")
-LAST_NAMES = ("Smith", "Muller", "Garcia", "Rossi", "Dubois", "Jansen", "Novak", "Kowalski", "Brown", "Silva",
-              "Schmidt", "Martin", "Lopez", "Evans", "Weber", "Moreau", "Bakker", "Costa", "Walsh", "Berg")
+FIRST_NAMES = (
+    "Ava",
+    "Ben",
+    "Chloe",
+    "Daniel",
+    "Emma",
+    "Felix",
+    "Grace",
+    "Hugo",
+    "Isla",
+    "Jonas",
+    "Kai",
+    "Lena",
+    "Mia",
+    "Noah",
+    "Olivia",
+    "Paul",
+    "Quinn",
+    "Rosa",
+    "Sam",
+    "Tara",
+    "Umar",
+    "Vera",
+    "Will",
+    "Yara",
+    "Zoe",
+    "Liam",
+    "Nora",
+    "Oscar",
+    "Mateo",
+    "Sofia",
+)
+LAST_NAMES = (
+    "Smith",
+    "Muller",
+    "Garcia",
+    "Rossi",
+    "Dubois",
+    "Jansen",
+    "Novak",
+    "Kowalski",
+    "Brown",
+    "Silva",
+    "Schmidt",
+    "Martin",
+    "Lopez",
+    "Evans",
+    "Weber",
+    "Moreau",
+    "Bakker",
+    "Costa",
+    "Walsh",
+    "Berg",
+)
 # Customers live where their merchant sells: currency -> (country, [(city, postal code prefix)]).
 MARKETS = {
     "USD": ("US", (("Austin", "787"), ("Denver", "802"), ("Portland", "972"), ("Boston", "021"))),
@@ -105,8 +178,13 @@ def customer(rng: random.Random, currency: str, number: int) -> Customer:
     first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
     country, cities = MARKETS[currency]
     city, postal = rng.choice(cities)
-    address = {"name": f"{first} {last}", "line1": f"{rng.randint(1, 240)} {rng.choice(STREETS)}",
-               "city": city, "postal_code": f"{postal}{rng.randint(10, 99)}".strip(), "country": country}
+    address = {
+        "name": f"{first} {last}",
+        "line1": f"{rng.randint(1, 240)} {rng.choice(STREETS)}",
+        "city": city,
+        "postal_code": f"{postal}{rng.randint(10, 99)}".strip(),
+        "country": country,
+    }
     domain = rng.choice(("example.com", "example.org", "example.net"))
     return Customer(f"{first} {last}", f"{first}.{last}.{number}@{domain}".lower(), address)
 

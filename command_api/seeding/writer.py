@@ -67,7 +67,7 @@ async def insert_new(collection: AsyncCollection, docs: list[dict], chunk: int =
     inserted = 0
     for start in range(0, len(docs), chunk):
         try:
-            inserted += len((await collection.insert_many(docs[start:start + chunk], ordered=False)).inserted_ids)
+            inserted += len((await collection.insert_many(docs[start : start + chunk], ordered=False)).inserted_ids)
         except BulkWriteError as exc:
             if any(err.get("code") != DUPLICATE_KEY for err in exc.details.get("writeErrors", [])):
                 raise
@@ -77,22 +77,38 @@ async def insert_new(collection: AsyncCollection, docs: list[dict], chunk: int =
 
 async def claim_run(db: AsyncDatabase, params: SeedParams) -> dict:
     """The run record: a new one, or the unfinished one to resume (same sizes)."""
-    sizes = {"merchants": params.merchants, "products": params.products, "orders": params.orders,
-             "months": params.months, "batch": params.batch}
-    doc = {"_id": params.run_id, "sizes": sizes, "until": params.until, "state": "running",
-           "windows_published": -1, "keys_issued": False, "started_at": utc_now()}
+    sizes = {
+        "merchants": params.merchants,
+        "products": params.products,
+        "orders": params.orders,
+        "months": params.months,
+        "batch": params.batch,
+    }
+    doc = {
+        "_id": params.run_id,
+        "sizes": sizes,
+        "until": params.until,
+        "state": "running",
+        "windows_published": -1,
+        "keys_issued": False,
+        "started_at": utc_now(),
+    }
     try:
         await db[RUNS].insert_one(doc)
         return doc
     except DuplicateKeyError:
         earlier = await db[RUNS].find_one({"_id": params.run_id})
     if earlier["state"] == "done":
-        raise AlreadySeeded(f"prefix {params.prefix!r} with seed {params.seed} was seeded already "
-                            f"(finished {earlier['finished_at']:%Y-%m-%d %H:%M} UTC); its merchants and keys are in "
-                            "that run's --out file. Seed again with another --prefix or --seed.")
+        raise AlreadySeeded(
+            f"prefix {params.prefix!r} with seed {params.seed} was seeded already "
+            f"(finished {earlier['finished_at']:%Y-%m-%d %H:%M} UTC); its merchants and keys are in "
+            "that run's --out file. Seed again with another --prefix or --seed."
+        )
     if earlier["sizes"] != sizes:
-        raise AlreadySeeded(f"an unfinished run of prefix {params.prefix!r} and seed {params.seed} has other sizes "
-                            f"({earlier['sizes']}); resume it with those, or use another --prefix or --seed.")
+        raise AlreadySeeded(
+            f"an unfinished run of prefix {params.prefix!r} and seed {params.seed} has other sizes "
+            f"({earlier['sizes']}); resume it with those, or use another --prefix or --seed."
+        )
     return earlier
 
 
@@ -125,8 +141,9 @@ class Seeder:
             async for window in _ahead(sim.windows()):
                 if window.index > record["windows_published"]:
                     await self._write(window, producer)
-                    await self.db[RUNS].update_one({"_id": self.params.run_id},
-                                                   {"$set": {"windows_published": window.index}})
+                    await self.db[RUNS].update_one(
+                        {"_id": self.params.run_id}, {"$set": {"windows_published": window.index}}
+                    )
                 if window.index == 0:
                     await self._issue_keys(sim, record)
                 progress(window)
@@ -137,15 +154,20 @@ class Seeder:
         now = utc_now()
         await insert_new(self.db[RESERVATIONS], [{**r, "created_at": now, "updated_at": now} for r in sim.open_orders])
         summary = self._summary(sim)
-        await self.db[RUNS].update_one({"_id": self.params.run_id},
-                                       {"$set": {"state": "done", "finished_at": utc_now(), "totals": summary["totals"]}})
+        await self.db[RUNS].update_one(
+            {"_id": self.params.run_id},
+            {"$set": {"state": "done", "finished_at": utc_now(), "totals": summary["totals"]}},
+        )
         self._write_out(summary)
         return summary
 
     async def _write(self, window: Window, producer: AIOKafkaProducer) -> None:
         now = utc_now()
-        skus = [{"_id": f"{e.merchant_id}:{e.data['sku']}", "product_id": e.aggregate_id, "claimed_at": now}
-                for e in window.events if e.type == "ProductCreated"]
+        skus = [
+            {"_id": f"{e.merchant_id}:{e.data['sku']}", "product_id": e.aggregate_id, "claimed_at": now}
+            for e in window.events
+            if e.type == "ProductCreated"
+        ]
         began = time.perf_counter()
         await insert_new(self.db[SKUS], skus)  # claimed before the product's commit, as SkuRegistry does
         docs, bodies = [], {}
@@ -157,10 +179,15 @@ class Seeder:
         await insert_new(EventStore(self.db).commits, docs)
         stored = time.perf_counter()
         for start in range(0, len(window.events), IN_FLIGHT):  # bounded: a busy broker slows us, never times us out
-            sends = [await producer.send(self.settings.topic(TOPIC_BY_AGGREGATE[e.aggregate_type]),
-                                         orjson.dumps(bodies[str(e.event_id)]), key=e.kafka_key(),
-                                         headers=e.kafka_headers())
-                     for e in window.events[start:start + IN_FLIGHT]]
+            sends = [
+                await producer.send(
+                    self.settings.topic(TOPIC_BY_AGGREGATE[e.aggregate_type]),
+                    orjson.dumps(bodies[str(e.event_id)]),
+                    key=e.kafka_key(),
+                    headers=e.kafka_headers(),
+                )
+                for e in window.events[start : start + IN_FLIGHT]
+            ]
             await asyncio.gather(*sends)
         self.seconds["store"] += stored - began
         self.seconds["kafka"] += time.perf_counter() - stored
@@ -181,29 +208,56 @@ class Seeder:
         if self.out is None or not self.out.exists():
             return {}
         earlier = json.loads(self.out.read_text())
-        return {m["merchant_id"]: {"secret": m["secret_key"], "publishable": m["publishable_key"]}
-                for m in earlier.get("merchants", []) if m.get("secret_key")}
+        return {
+            m["merchant_id"]: {"secret": m["secret_key"], "publishable": m["publishable_key"]}
+            for m in earlier.get("merchants", [])
+            if m.get("secret_key")
+        }
 
     def _summary(self, sim: Simulation, final: bool = True) -> dict:
         merchants = []
         for m in sim.merchants:
             keys = self.keys.get(m.merchant_id, {})
-            entry = {"merchant_id": m.merchant_id, "name": m.name, "currency": m.currency,
-                     "secret_key": keys.get("secret"), "publishable_key": keys.get("publishable"),
-                     "product_ids": m.product_ids[:SAMPLE_PRODUCT_IDS]}
+            entry = {
+                "merchant_id": m.merchant_id,
+                "name": m.name,
+                "currency": m.currency,
+                "secret_key": keys.get("secret"),
+                "publishable_key": keys.get("publishable"),
+                "product_ids": m.product_ids[:SAMPLE_PRODUCT_IDS],
+            }
             if final:
-                entry.update(products=m.products, visible_products=m.visible_products, stock_units=m.stock_units,
-                             orders=m.orders, orders_by_status=dict(sorted(m.orders_by_status.items())),
-                             revenue=m.revenue)
+                entry.update(
+                    products=m.products,
+                    visible_products=m.visible_products,
+                    stock_units=m.stock_units,
+                    orders=m.orders,
+                    orders_by_status=dict(sorted(m.orders_by_status.items())),
+                    revenue=m.revenue,
+                )
             merchants.append(entry)
         p = self.params
-        return {"run": {"prefix": p.prefix, "seed": p.seed, "months": p.months, "until": p.until.isoformat(),
-                        "database": self.settings.mongodb_database, "topic_prefix": self.settings.kafka_topic_prefix,
-                        "complete": final},
-                "merchants": merchants,
-                "totals": {"merchants": len(merchants), "products": sum(m.products for m in sim.merchants),
-                           "orders": sum(m.orders for m in sim.merchants), "skipped_orders": sim.skipped_orders,
-                           "events": sum(sim.heads.values())} if final else {}}
+        return {
+            "run": {
+                "prefix": p.prefix,
+                "seed": p.seed,
+                "months": p.months,
+                "until": p.until.isoformat(),
+                "database": self.settings.mongodb_database,
+                "topic_prefix": self.settings.kafka_topic_prefix,
+                "complete": final,
+            },
+            "merchants": merchants,
+            "totals": {
+                "merchants": len(merchants),
+                "products": sum(m.products for m in sim.merchants),
+                "orders": sum(m.orders for m in sim.merchants),
+                "skipped_orders": sim.skipped_orders,
+                "events": sum(sim.heads.values()),
+            }
+            if final
+            else {},
+        }
 
     def _write_out(self, summary: dict) -> None:
         if self.out is not None:

@@ -90,8 +90,11 @@ def install() -> Path:
         for patch in _patches():
             _run(["git", "apply", "-p1", str(patch)], vendored, f"applying {patch.name}")
         # Both backends are compiled in; -buildvcs=false: no repository around the copy.
-        _run([_go(), "build", "-mod=vendor", "-trimpath", "-buildvcs=false", "-o", str(partial), "."],
-             scratch, "building FerretDB")
+        _run(
+            [_go(), "build", "-mod=vendor", "-trimpath", "-buildvcs=false", "-o", str(partial), "."],
+            scratch,
+            "building FerretDB",
+        )
     partial.rename(target)
     return target
 
@@ -119,8 +122,9 @@ def start(timeout: float = START_TIMEOUT) -> int:
         argv += ["-postgresql-url", postgresql.url()]
     else:
         argv += ["-data-dir", folder]
-    return process.start_and_wait(NAME, argv, _markers(), health, timeout, cwd=folder,
-                                  env={"DO_NOT_TRACK": "1"})  # belt and braces: no telemetry
+    return process.start_and_wait(
+        NAME, argv, _markers(), health, timeout, cwd=folder, env={"DO_NOT_TRACK": "1"}
+    )  # belt and braces: no telemetry
 
 
 def stop() -> int | None:
@@ -133,8 +137,9 @@ def health() -> tuple[bool, str]:
         return False, f"nothing listens on {address}"
     from pymongo import MongoClient
 
-    client = MongoClient(f"mongodb://{address}/", directConnection=True,
-                         serverSelectionTimeoutMS=2000, connectTimeoutMS=2000)
+    client = MongoClient(
+        f"mongodb://{address}/", directConnection=True, serverSelectionTimeoutMS=2000, connectTimeoutMS=2000
+    )
     try:
         client.admin.command("ping")
         info = client.admin.command("buildInfo")

@@ -66,10 +66,18 @@ def install() -> Path:
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     result = subprocess.run(
-        [_tool("mvn"), "-q", "-B", "-f", str(paths.source("kafka", "pom.xml")),
-         "dependency:copy-dependencies", "-DincludeScope=runtime",
-         f"-DoutputDirectory={partial / 'libs'}"],
-        capture_output=True, text=True,
+        [
+            _tool("mvn"),
+            "-q",
+            "-B",
+            "-f",
+            str(paths.source("kafka", "pom.xml")),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={partial / 'libs'}",
+        ],
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
         raise InfraError(f"maven could not fetch the Kafka jars:\n{(result.stdout + result.stderr)[-3000:]}")
@@ -103,9 +111,14 @@ def _configure(folder: Path) -> Path:
 
 
 def _java_args(libs: Path, *jvm_options: str) -> list[str]:
-    return [_tool("java"), *jvm_options,
-            f"-Dlog4j2.configurationFile={paths.source('kafka', 'log4j2.properties')}",
-            f"-Dkafka.logs.dir={paths.logs()}", "-cp", f"{libs}/*"]
+    return [
+        _tool("java"),
+        *jvm_options,
+        f"-Dlog4j2.configurationFile={paths.source('kafka', 'log4j2.properties')}",
+        f"-Dkafka.logs.dir={paths.logs()}",
+        "-cp",
+        f"{libs}/*",
+    ]
 
 
 def _format(libs: Path, folder: Path, props: Path) -> None:
@@ -118,7 +131,10 @@ def _format(libs: Path, folder: Path, props: Path) -> None:
     with open(log, "ab") as out:
         result = subprocess.run(
             [*_java_args(libs), "kafka.tools.StorageTool", "format", "-t", cid, "-c", str(props), "-g"],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=120,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            timeout=120,
         )
     if result.returncode != 0:
         raise InfraError(f"formatting Kafka storage failed; see {log}\n{process.tail(log)}")
@@ -137,8 +153,7 @@ def start(timeout: float = START_TIMEOUT) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     props = _configure(folder)
     _format(libs, folder, props)
-    argv = [*_java_args(libs, "-Xms256m", "-Xmx1g", "-XX:+ExitOnOutOfMemoryError"),
-            "kafka.Kafka", str(props)]
+    argv = [*_java_args(libs, "-Xms256m", "-Xmx1g", "-XX:+ExitOnOutOfMemoryError"), "kafka.Kafka", str(props)]
     started = process.start_and_wait(NAME, argv, _markers(), health, timeout, cwd=folder)
     setup()
     return started

@@ -32,9 +32,12 @@ START_TIMEOUT = 60.0
 SUPERUSER = "postgres"
 DATABASE = "postgres"  # FerretDB keeps one schema per MongoDB database in it
 SETTINGS = {
-    "listen_addresses": HOST, "unix_socket_directories": "",
+    "listen_addresses": HOST,
+    "unix_socket_directories": "",
     # Throw-away data: no fsync, no WAL flush per commit, no full-page images.
-    "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
     "max_connections": "200",  # FerretDB pools up to 50 per instance
 }
 _start_lock = threading.Lock()  # ferretdb.start() and the manager may both ask for us
@@ -120,9 +123,21 @@ def _initdb(bindir: Path, user: str | None) -> None:
         os.chown(folder, entry.pw_uid, entry.pw_gid)
     shutil.rmtree(cluster, ignore_errors=True)  # a half-made cluster from an interrupted run
     result = subprocess.run(
-        [bindir / "initdb", "-D", cluster, "-U", SUPERUSER, "--auth=trust", "--encoding=UTF8",
-         "--locale=C", "--no-sync"],
-        cwd=folder, user=user, capture_output=True, text=True,
+        [
+            bindir / "initdb",
+            "-D",
+            cluster,
+            "-U",
+            SUPERUSER,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+        ],
+        cwd=folder,
+        user=user,
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
         raise InfraError(f"initdb failed:\n{(result.stdout + result.stderr)[-3000:]}")
@@ -141,8 +156,9 @@ def start(timeout: float = START_TIMEOUT) -> int:
         _initdb(bindir, user)
         settings = [arg for key, value in SETTINGS.items() for arg in ("-c", f"{key}={value}")]
         argv = [bindir / "postgres", "-D", _cluster(), "-p", str(PORT), *settings]
-        return process.start_and_wait(NAME, argv, _markers(), health, timeout, cwd=_cluster(),
-                                      user=user, stop_signal=signal.SIGINT)
+        return process.start_and_wait(
+            NAME, argv, _markers(), health, timeout, cwd=_cluster(), user=user, stop_signal=signal.SIGINT
+        )
 
 
 def ensure_started(timeout: float = START_TIMEOUT) -> None:
@@ -172,8 +188,11 @@ def health() -> tuple[bool, str]:
     bindir = _bindir()
     if bindir is None:
         return False, "pg_isready not installed"
-    result = subprocess.run([bindir / "pg_isready", "-h", HOST, "-p", str(PORT), "-U", SUPERUSER, "-d", DATABASE],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [bindir / "pg_isready", "-h", HOST, "-p", str(PORT), "-U", SUPERUSER, "-d", DATABASE],
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
         return False, result.stdout.strip() or f"pg_isready exited {result.returncode}"
     return True, f"accepting connections, PostgreSQL {bindir.parent.name}, data {_cluster()}"

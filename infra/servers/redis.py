@@ -50,8 +50,21 @@ def start(timeout: float = START_TIMEOUT) -> int:
     folder = paths.data(NAME)
     folder.mkdir(parents=True, exist_ok=True)
     # In the foreground (not --daemonize) so the pid we record is the server itself.
-    argv = [server, "--bind", HOST, "--port", str(PORT), "--save", "", "--appendonly", "no",
-            "--daemonize", "no", "--dir", folder]
+    argv = [
+        server,
+        "--bind",
+        HOST,
+        "--port",
+        str(PORT),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+        "--dir",
+        folder,
+    ]
     return process.start_and_wait(NAME, argv, _markers(), health, timeout, cwd=folder)
 
 

@@ -50,13 +50,21 @@ def start(timeout: float = START_TIMEOUT) -> int:
     install()
     folder = paths.data(NAME)
     folder.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "infra.smtp_server", "--smtp", address,
-            "--http", f"{HOST}:{HTTP_PORT}", "--maildir", folder]
+    argv = [
+        sys.executable,
+        "-m",
+        "infra.smtp_server",
+        "--smtp",
+        address,
+        "--http",
+        f"{HOST}:{HTTP_PORT}",
+        "--maildir",
+        folder,
+    ]
     # The package may not be installed (a plain checkout): make `-m infra...` importable.
     root = str(paths.source().parent)
     pythonpath = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
-    return process.start_and_wait(NAME, argv, _markers(), health, timeout, cwd=folder,
-                                  env={"PYTHONPATH": pythonpath})
+    return process.start_and_wait(NAME, argv, _markers(), health, timeout, cwd=folder, env={"PYTHONPATH": pythonpath})
 
 
 def stop() -> int | None:

@@ -28,29 +28,50 @@ def at_least(low: float, kind: type = int):
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m loadtests.bench",
-                                description="Our hot paths beside their baselines, in one run (docs/benchmarks.md).")
+    p = argparse.ArgumentParser(
+        prog="python -m loadtests.bench",
+        description="Our hot paths beside their baselines, in one run (docs/benchmarks.md).",
+    )
     p.add_argument("--only", default=",".join(GROUPS), help=f"Comma-separated groups: {', '.join(GROUPS)}.")
-    p.add_argument("--repeat", type=at_least(1), default=5,
-                   help="Rounds; each runs every pair's baseline and ours (default 5).")
-    p.add_argument("--seconds", type=at_least(0.1, float), default=3.0,
-                   help="Seconds per side and round, request pairs (default 3).")
-    p.add_argument("--concurrency", type=at_least(1), default=16,
-                   help="Concurrent clients of the HTTP pairs (default 16).")
-    p.add_argument("--products", type=at_least(1), default=500,
-                   help="Catalogue size for the query-side pairs (default 500).")
+    p.add_argument(
+        "--repeat", type=at_least(1), default=5, help="Rounds; each runs every pair's baseline and ours (default 5)."
+    )
+    p.add_argument(
+        "--seconds",
+        type=at_least(0.1, float),
+        default=3.0,
+        help="Seconds per side and round, request pairs (default 3).",
+    )
+    p.add_argument(
+        "--concurrency", type=at_least(1), default=16, help="Concurrent clients of the HTTP pairs (default 16)."
+    )
+    p.add_argument(
+        "--products", type=at_least(1), default=500, help="Catalogue size for the query-side pairs (default 500)."
+    )
     p.add_argument("--events", type=at_least(1), default=1000, help="Events per projector round (default 1000).")
-    p.add_argument("--out", type=Path, default=None,
-                   help="Write the section (and img/bench/*.png beside it) here, e.g. docs/benchmarks.md; "
-                        "without it the report is printed only.")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="Write the section (and img/bench/*.png beside it) here, e.g. docs/benchmarks.md; "
+        "without it the report is printed only.",
+    )
     return p
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(argv)
-    options = Options(tuple(g.strip() for g in args.only.split(",") if g.strip()), args.repeat, args.seconds,
-                      args.concurrency, args.products, args.events, args.out, command_line(argv))
+    options = Options(
+        tuple(g.strip() for g in args.only.split(",") if g.strip()),
+        args.repeat,
+        args.seconds,
+        args.concurrency,
+        args.products,
+        args.events,
+        args.out,
+        command_line(argv),
+    )
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         text, _ = asyncio.run(run(options))

@@ -28,14 +28,23 @@ async def pairs(bench, options) -> AsyncIterator[list[Pair]]:
         raise RuntimeError("the bare endpoint does not serve the same bytes")
 
     def loop(url: str, target: str):
-        return closed_loop(http(url, lambda: ("GET", target, b"", {}), 200), options.seconds,
-                           options.concurrency, bench.zero)
+        return closed_loop(
+            http(url, lambda: ("GET", target, b"", {}), 200), options.seconds, options.concurrency, bench.zero
+        )
 
-    yield [Pair("cached catalogue page (L1 hit)", "cache", "requests/s",
-                Side("query API GET /v1/products", loop(api.url, path)),
-                Side(f"bare Starlette, same {len(body):,}-byte body", loop(bare.url, "/page")))]
+    yield [
+        Pair(
+            "cached catalogue page (L1 hit)",
+            "cache",
+            "requests/s",
+            Side("query API GET /v1/products", loop(api.url, path)),
+            Side(f"bare Starlette, same {len(body):,}-byte body", loop(bare.url, "/page")),
+        )
+    ]
     stats = httpx.get(api.url + "/health/cache").json()
     if stats["l3_loads"] != 1:  # the pair must have measured hits, not loads
-        raise RuntimeError(f"the cached page was loaded {stats['l3_loads']} times (hits {stats['l1_hits'] - hits_before})")
+        raise RuntimeError(
+            f"the cached page was loaded {stats['l3_loads']} times (hits {stats['l1_hits'] - hits_before})"
+        )
     bench.stop(api)
     bench.stop(bare)

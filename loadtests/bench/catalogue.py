@@ -30,10 +30,14 @@ async def seed(settings: ServerSettings, n_products: int, n_merchants: int) -> t
     rng = random.Random(1)
     products = [product_doc(merchants[i % n_merchants], i, rng) for i in range(n_products)]
     for start_at in range(0, n_products, 1000):
-        await db[CATALOG_PRODUCTS].insert_many(products[start_at:start_at + 1000])
-    await db[CATEGORIES].insert_many([
-        {"_id": f"{m}:{c}", "merchant_id": m, "category": c, "product_count": n_products // n_merchants // 5}
-        for m in merchants for c in CATEGORY_NAMES])
+        await db[CATALOG_PRODUCTS].insert_many(products[start_at : start_at + 1000])
+    await db[CATEGORIES].insert_many(
+        [
+            {"_id": f"{m}:{c}", "merchant_id": m, "category": c, "product_count": n_products // n_merchants // 5}
+            for m in merchants
+            for c in CATEGORY_NAMES
+        ]
+    )
     await client.close()
     return products, merchants
 
@@ -53,5 +57,11 @@ def page_path(merchant: str) -> str:
 def page_query(db, merchant: str) -> ListQuery:
     """What the query API loads for ``page_path(merchant)`` on a miss (the same filter,
     projection, sort and limit as ``list_products``)."""
-    return ListQuery(db[CATALOG_PRODUCTS], {"visible": True, "merchant_id": merchant}, PRODUCT_VIEW,
-                     PRODUCT_SORTS["newest"], PageRequest(PAGE_LIMIT, None, None, "newest"), None)
+    return ListQuery(
+        db[CATALOG_PRODUCTS],
+        {"visible": True, "merchant_id": merchant},
+        PRODUCT_VIEW,
+        PRODUCT_SORTS["newest"],
+        PageRequest(PAGE_LIMIT, None, None, "newest"),
+        None,
+    )

@@ -38,6 +38,7 @@ def http(url: str, make_request: Callable[[], Request], expect: int) -> Connect:
 
 def shared_client(operation: Operation) -> Connect:
     """For in-process pairs: every client uses the same pooled driver (Redis, pymongo)."""
+
     @asynccontextmanager
     async def connect() -> AsyncIterator[Operation]:
         yield operation

@@ -17,8 +17,11 @@ from loadtests.bench.clients import Request, http
 from loadtests.bench.rounds import Pair, Side, closed_loop
 
 STOCKED_PRODUCTS = 64
-ROUTES = {"create product": "POST /v1/products", "adjust stock": "POST /v1/products/{id}/stock",
-          "place order (1 line)": "POST /v1/orders"}
+ROUTES = {
+    "create product": "POST /v1/products",
+    "adjust stock": "POST /v1/products/{id}/stock",
+    "place order (1 line)": "POST /v1/orders",
+}
 ADDRESS = {"name": "B", "line1": "1 Road", "city": "Town", "postal_code": "1", "country": "FR"}
 
 
@@ -28,18 +31,42 @@ def requests(secret: str, publishable: str, products: list[str]) -> dict[str, Ca
     pk = {"Authorization": f"Bearer {publishable}"}
 
     def create() -> Request:
-        return ("POST", "/v1/products", orjson.dumps({
-            "sku": uuid.uuid4().hex[:16], "name": "Bench", "category": "bench",
-            "price": {"amount": 1000, "currency": "EUR"}, "stock": 5}), sk)
+        return (
+            "POST",
+            "/v1/products",
+            orjson.dumps(
+                {
+                    "sku": uuid.uuid4().hex[:16],
+                    "name": "Bench",
+                    "category": "bench",
+                    "price": {"amount": 1000, "currency": "EUR"},
+                    "stock": 5,
+                }
+            ),
+            sk,
+        )
 
     def adjust_stock() -> Request:
-        return ("POST", f"/v1/products/{random.choice(products)}/stock",
-                orjson.dumps({"delta": 1, "reason": "bench"}), sk)
+        return (
+            "POST",
+            f"/v1/products/{random.choice(products)}/stock",
+            orjson.dumps({"delta": 1, "reason": "bench"}),
+            sk,
+        )
 
     def place_order() -> Request:
-        return ("POST", "/v1/orders", orjson.dumps({
-            "items": [{"product_id": random.choice(products), "quantity": 1}],
-            "customer": {"email": "bench@example.com"}, "shipping_address": ADDRESS}), pk)
+        return (
+            "POST",
+            "/v1/orders",
+            orjson.dumps(
+                {
+                    "items": [{"product_id": random.choice(products), "quantity": 1}],
+                    "customer": {"email": "bench@example.com"},
+                    "shipping_address": ADDRESS,
+                }
+            ),
+            pk,
+        )
 
     return dict(zip(ROUTES, (create, adjust_stock, place_order), strict=True))
 
@@ -52,9 +79,17 @@ async def stocked_products(api_url: str, secret: str) -> list[str]:
     async with httpx.AsyncClient(base_url=api_url, timeout=60) as client:
         created = []
         for _ in range(STOCKED_PRODUCTS):
-            response = await client.post("/v1/products", headers={"Authorization": f"Bearer {secret}"}, json={
-                "sku": uuid.uuid4().hex[:12], "name": "Stocked", "category": "bench",
-                "price": {"amount": 500, "currency": "EUR"}, "stock": 1_000_000})
+            response = await client.post(
+                "/v1/products",
+                headers={"Authorization": f"Bearer {secret}"},
+                json={
+                    "sku": uuid.uuid4().hex[:12],
+                    "name": "Stocked",
+                    "category": "bench",
+                    "price": {"amount": 500, "currency": "EUR"},
+                    "stock": 1_000_000,
+                },
+            )
             response.raise_for_status()
             created.append(response.json()["id"])
         return created
@@ -75,8 +110,15 @@ async def pairs(bench, options) -> AsyncIterator[list[Pair]]:
         return closed_loop(http(url, make, 202), options.seconds, options.concurrency, bench.zero)
 
     commands = requests(merchant.secret_key, merchant.publishable_key, products)
-    yield [Pair(name, "commands", "accepted/s", Side(f"command API {ROUTES[name]}", loop(api.url, make)),
-                Side("bare Starlette POST, reads JSON, 202", loop(bare.url, bare_request)))
-           for name, make in commands.items()]
+    yield [
+        Pair(
+            name,
+            "commands",
+            "accepted/s",
+            Side(f"command API {ROUTES[name]}", loop(api.url, make)),
+            Side("bare Starlette POST, reads JSON, 202", loop(bare.url, bare_request)),
+        )
+        for name, make in commands.items()
+    ]
     bench.stop(api)
     bench.stop(bare)

@@ -38,8 +38,12 @@ class UvicornService(Service):
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", *self.args, "--log-level", "warning", "--no-access-log"],
-            env={**os.environ, **self.env}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            env={**os.environ, **self.env},
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         return self
 
 
@@ -63,8 +67,15 @@ class BenchEnv:
             await ensure_topics(self.settings)
             self.topics_created = True
 
-    def serve(self, component: str, label: str, *, log_level: str | None = "warning", args: tuple[str, ...] = (),
-              **extra_env: str) -> Service:
+    def serve(
+        self,
+        component: str,
+        label: str,
+        *,
+        log_level: str | None = "warning",
+        args: tuple[str, ...] = (),
+        **extra_env: str,
+    ) -> Service:
         """``merchant serve <component>``, ready, its RSS watched under ``label``; a log file
         of its own each time (``<label>-<n>.log``)."""
         env = {**self.env, **NO_LIMITS, **extra_env}
@@ -76,8 +87,13 @@ class BenchEnv:
     def uvicorn(self, app_factory: str, label: str, **extra_env: str) -> Service:
         port = free_port()
         name = f"{label.replace(' ', '_')}-{len(self.labels)}"
-        service = UvicornService(name, [app_factory, "--factory", "--port", str(port)], {**self.env, **extra_env},
-                                 self.log_dir / f"{name}.log", url=f"http://127.0.0.1:{port}")
+        service = UvicornService(
+            name,
+            [app_factory, "--factory", "--port", str(port)],
+            {**self.env, **extra_env},
+            self.log_dir / f"{name}.log",
+            url=f"http://127.0.0.1:{port}",
+        )
         return self._started(service, label)
 
     def _started(self, service: Service, label: str) -> Service:
@@ -100,15 +116,24 @@ class BenchEnv:
 @asynccontextmanager
 async def bench_env() -> AsyncIterator[BenchEnv]:
     namespace = f"bench_{uuid.uuid4().hex[:10]}"
-    env = {k: v for k, v in os.environ.items()
-           if k in ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URL", "REDIS_URL", "SMTP_URL")}
+    env = {
+        k: v for k, v in os.environ.items() if k in ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URL", "REDIS_URL", "SMTP_URL")
+    }
     env |= {"MONGODB_DATABASE": namespace, "KAFKA_TOPIC_PREFIX": f"{namespace}."}
     settings = ServerSettings(**{k.lower(): v for k, v in env.items()})
     zero = time.perf_counter()
     client = mongo.open_mongo(settings)
     with MemoryMonitor(zero) as memory:
-        bench = BenchEnv(namespace, env, settings, Path(tempfile.mkdtemp(prefix="merchant_bench_")), memory,
-                         zero, mongo.database(client, settings), open_redis(settings))
+        bench = BenchEnv(
+            namespace,
+            env,
+            settings,
+            Path(tempfile.mkdtemp(prefix="merchant_bench_")),
+            memory,
+            zero,
+            mongo.database(client, settings),
+            open_redis(settings),
+        )
         # without children: they are the processes under test, watched on their own
         memory.watch("bench client (this process)", os.getpid(), children=False)
         try:

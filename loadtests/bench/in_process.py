@@ -21,8 +21,9 @@ def two_level_cache(bench) -> TwoLevelCache:
     defaults = QueryApiSettings()
     epochs, stats = Epochs(), CacheStats()
     l1 = L1Cache(epochs, defaults.l1_max_entries, defaults.l1_ttl_unsubscribed_seconds)
-    l2 = L2Cache(bench.redis, stats, prefix=bench.settings.kafka_topic_prefix,
-                 compress_min_bytes=defaults.l2_compress_min_bytes)
+    l2 = L2Cache(
+        bench.redis, stats, prefix=bench.settings.kafka_topic_prefix, compress_min_bytes=defaults.l2_compress_min_bytes
+    )
     return TwoLevelCache(l1, l2, epochs, stats)
 
 
@@ -31,7 +32,15 @@ def cached_page(key_name: str, merchant: str, page: ListQuery) -> Query:
     defaults = QueryApiSettings()
     codec = CursorCodec(defaults.cursor_secret)
     values = {"merchant": merchant}
-    return Query(normalised_key(key_name, values), (CATALOG_PRODUCTS, merchant),
-                 defaults.l1_ttl_seconds, defaults.l2_ttl_catalog_seconds,
-                 lambda: load_page(page, codec, defaults.cursor_read_ahead_pages,
-                                   lambda cursor: normalised_key(key_name, {**values, "cursor": cursor})))
+    return Query(
+        normalised_key(key_name, values),
+        (CATALOG_PRODUCTS, merchant),
+        defaults.l1_ttl_seconds,
+        defaults.l2_ttl_catalog_seconds,
+        lambda: load_page(
+            page,
+            codec,
+            defaults.cursor_read_ahead_pages,
+            lambda cursor: normalised_key(key_name, {**values, "cursor": cursor}),
+        ),
+    )

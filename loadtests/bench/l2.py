@@ -33,7 +33,14 @@ async def pairs(bench, options) -> AsyncIterator[list[Pair]]:
     def loop(operation):
         return closed_loop(shared_client(operation), options.seconds, 1, bench.zero)
 
-    yield [Pair("L2 (Redis) hit", "l2", "reads/s", Side("TwoLevelCache.load, L2 hit", loop(l2_hit)),
-                Side(f"raw Redis GET of the same {len(stored):,} bytes", loop(raw_get)))]
+    yield [
+        Pair(
+            "L2 (Redis) hit",
+            "l2",
+            "reads/s",
+            Side("TwoLevelCache.load, L2 hit", loop(l2_hit)),
+            Side(f"raw Redis GET of the same {len(stored):,} bytes", loop(raw_get)),
+        )
+    ]
     if cache.stats.l3_loads != 1:
         raise RuntimeError(f"expected L2 hits only; MongoDB loads: {cache.stats.l3_loads}")

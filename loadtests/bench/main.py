@@ -56,8 +56,15 @@ async def run(options: Options, progress=print) -> tuple[str, list[PairResult]]:
             async with module.pairs(bench, options) as pairs:
                 results += await interleave(pairs, options.repeat, progress)
         memory = bench.memory.samples
-    facts = report.Facts(started.strftime("%Y-%m-%d %H:%M UTC"), options.command, os.cpu_count() or 0,
-                         load_start, os.getloadavg(), platform.python_version(), versions)
+    facts = report.Facts(
+        started.strftime("%Y-%m-%d %H:%M UTC"),
+        options.command,
+        os.cpu_count() or 0,
+        load_start,
+        os.getloadavg(),
+        platform.python_version(),
+        versions,
+    )
     images = write_plots(results, memory, options.out) if options.out else []
     text = report.section(facts, results, images, options.repeat)
     if options.out:
@@ -69,9 +76,11 @@ async def run(options: Options, progress=print) -> tuple[str, list[PairResult]]:
 def write_plots(results: list[PairResult], memory: dict, out: Path) -> list[tuple[str, str]]:
     """The PNGs beside the document (``img/bench/``); (title, path relative to it)."""
     directory = out.parent / "img" / "bench"
-    written = [("latency over time", plots.latency(results, directory / "latency.png")),
-               ("throughput per round", plots.throughput(results, directory / "throughput.png")),
-               ("memory (RSS) over the run", plots.memory(memory, directory / "memory.png"))]
+    written = [
+        ("latency over time", plots.latency(results, directory / "latency.png")),
+        ("throughput per round", plots.throughput(results, directory / "throughput.png")),
+        ("memory (RSS) over the run", plots.memory(memory, directory / "memory.png")),
+    ]
     return [(title, str(path.relative_to(out.parent))) for title, path in written if path]
 
 

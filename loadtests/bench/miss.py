@@ -29,14 +29,22 @@ async def pairs(bench, options) -> AsyncIterator[list[Pair]]:
         return bool((await cache.load(key, replace(template, key=key))).body)
 
     async def raw_find() -> bool:
-        docs = await page.collection.find(page.filters, projection).sort(page.sort.mongo) \
-            .limit(PAGE_LIMIT + 1).to_list()
+        docs = (
+            await page.collection.find(page.filters, projection).sort(page.sort.mongo).limit(PAGE_LIMIT + 1).to_list()
+        )
         return bool(docs)
 
     def loop(operation):
         return closed_loop(shared_client(operation), options.seconds, 1, bench.zero)
 
-    yield [Pair("query miss (MongoDB)", "miss", "reads/s", Side("TwoLevelCache.load, miss", loop(miss)),
-                Side("raw pymongo find of the same page", loop(raw_find)))]
+    yield [
+        Pair(
+            "query miss (MongoDB)",
+            "miss",
+            "reads/s",
+            Side("TwoLevelCache.load, miss", loop(miss)),
+            Side("raw pymongo find of the same page", loop(raw_find)),
+        )
+    ]
     if cache.stats.l2_hits or cache.stats.shared_loads:
         raise RuntimeError(f"expected misses only: {cache.stats.snapshot()}")

@@ -35,9 +35,14 @@ PAUSE_TOLERANCE_MS = 60_000
 
 
 def raw_consumer(settings, group_id: str = RAW_GROUP) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(*(settings.topic(s.topic) for s in STREAMS), group_id=group_id,
-                            bootstrap_servers=settings.kafka_bootstrap_servers, auto_offset_reset="earliest",
-                            enable_auto_commit=False, session_timeout_ms=PAUSE_TOLERANCE_MS)
+    return AIOKafkaConsumer(
+        *(settings.topic(s.topic) for s in STREAMS),
+        group_id=group_id,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        session_timeout_ms=PAUSE_TOLERANCE_MS,
+    )
 
 
 async def consume_and_write(consumer: AIOKafkaConsumer, db, total: int) -> int:
@@ -51,8 +56,15 @@ async def consume_and_write(consumer: AIOKafkaConsumer, db, total: int) -> int:
         for records in batches.values():
             for record in records:
                 event = orjson.loads(record.value)
-                ops.append(InsertOne({"aggregate_id": event["aggregate_id"],
-                                      "version": event["aggregate_version"], "data": event["data"]}))
+                ops.append(
+                    InsertOne(
+                        {
+                            "aggregate_id": event["aggregate_id"],
+                            "version": event["aggregate_version"],
+                            "data": event["data"],
+                        }
+                    )
+                )
         if ops:
             await db["bench_raw"].bulk_write(ops, ordered=False)
             await consumer.commit()
@@ -62,8 +74,9 @@ async def consume_and_write(consumer: AIOKafkaConsumer, db, total: int) -> int:
 
 async def end_offsets(admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer, settings) -> dict[TopicPartition, int]:
     topics = [settings.topic(s.topic) for s in STREAMS]
-    partitions = [TopicPartition(t["topic"], p["partition"])
-                  for t in await admin.describe_topics(topics) for p in t["partitions"]]
+    partitions = [
+        TopicPartition(t["topic"], p["partition"]) for t in await admin.describe_topics(topics) for p in t["partitions"]
+    ]
     if not partitions:
         raise RuntimeError(f"no partitions for {topics}")
     return await consumer.end_offsets(partitions)
@@ -101,9 +114,14 @@ async def pairs(bench, options) -> AsyncIterator[list[Pair]]:
     await producer.start()
     await admin.start()
     await consumer.start()
-    service = bench.serve("projectors", "projector", log_level=None, args=("--metrics-port", "0"),
-                          PROJECTOR_GROUP_ID=bench.namespace,
-                          PROJECTOR_SESSION_TIMEOUT_MS=str(PAUSE_TOLERANCE_MS))
+    service = bench.serve(
+        "projectors",
+        "projector",
+        log_level=None,
+        args=("--metrics-port", "0"),
+        PROJECTOR_GROUP_ID=bench.namespace,
+        PROJECTOR_SESSION_TIMEOUT_MS=str(PAUSE_TOLERANCE_MS),
+    )
     await wait_started(service)
     await warm_up(producer, settings, consumer, bench, admin, service)
     produced: dict[int, dict] = {}
@@ -131,8 +149,15 @@ async def pairs(bench, options) -> AsyncIterator[list[Pair]]:
         return RoundResult(options.events, time.perf_counter() - began)
 
     try:
-        yield [Pair("projector", "projectors", "events/s", Side("projector process (5 read models)", projector),
-                    Side("raw aiokafka consume + bulk insert", raw))]
+        yield [
+            Pair(
+                "projector",
+                "projectors",
+                "events/s",
+                Side("projector process (5 read models)", projector),
+                Side("raw aiokafka consume + bulk insert", raw),
+            )
+        ]
     finally:
         pause(service, False)
         bench.stop(service)

@@ -51,14 +51,24 @@ def rows(results: list[PairResult]) -> list[list[str]]:
         ours_rate, base_rate = [x.rate for x in r.ours], [x.rate for x in r.baseline]
         ours_p50, base_p50 = round_medians(r.ours, 0.5), round_medians(r.baseline, 0.5)
         latency = paired_ratios(ours_p50, base_p50) if ours_p50 and len(ours_p50) == len(base_p50) else None
-        errors = "; ".join(f"{side} {f}" for side, f in (("ours", failures(r.ours)),
-                                                          ("baseline", failures(r.baseline))) if f)
-        out.append([r.pair.name, r.pair.ours.label, r.pair.baseline.label, r.pair.unit,
-                    spread(Spread.of(ours_rate)), spread(Spread.of(base_rate)),
-                    f"**{spread(paired_ratios(ours_rate, base_rate))}**",
-                    spread(Spread.of(ours_p50) if ours_p50 else None),
-                    spread(Spread.of(base_p50) if base_p50 else None),
-                    f"**{spread(latency)}**" if latency else "—", errors or "0"])
+        errors = "; ".join(
+            f"{side} {f}" for side, f in (("ours", failures(r.ours)), ("baseline", failures(r.baseline))) if f
+        )
+        out.append(
+            [
+                r.pair.name,
+                r.pair.ours.label,
+                r.pair.baseline.label,
+                r.pair.unit,
+                spread(Spread.of(ours_rate)),
+                spread(Spread.of(base_rate)),
+                f"**{spread(paired_ratios(ours_rate, base_rate))}**",
+                spread(Spread.of(ours_p50) if ours_p50 else None),
+                spread(Spread.of(base_p50) if base_p50 else None),
+                f"**{spread(latency)}**" if latency else "—",
+                errors or "0",
+            ]
+        )
     return out
 
 
@@ -70,8 +80,19 @@ def failures(rounds) -> str:
     return ", ".join(f"{kind}×{n}" for kind, n in counted.most_common())
 
 
-HEADER = ["hot path", "ours", "baseline", "unit", "ours rate", "baseline rate", "rate ratio",
-          "ours p50 ms", "baseline p50 ms", "p50 ratio", "errors"]
+HEADER = [
+    "hot path",
+    "ours",
+    "baseline",
+    "unit",
+    "ours rate",
+    "baseline rate",
+    "rate ratio",
+    "ours p50 ms",
+    "baseline p50 ms",
+    "p50 ratio",
+    "errors",
+]
 
 
 def markdown_table(header: list[str], body: list[list[str]]) -> str:
@@ -119,4 +140,4 @@ def replace_section(document: str, new_section: str) -> str:
         return document.rstrip("\n") + "\n\n" + new_section + "\n"
     if start == -1 or end < start:
         raise ValueError(f"unbalanced {START} / {END} markers")
-    return document[:start] + new_section + document[end + len(END):]
+    return document[:start] + new_section + document[end + len(END) :]

@@ -70,6 +70,7 @@ class PairResult:
 def closed_loop(connect: Connect, seconds: float, concurrency: int, zero: float) -> RunRound:
     """A round: ``concurrency`` clients, each sending its next request as soon as the last
     one answered, for ``seconds``."""
+
     async def run_round(_: int) -> RoundResult:
         latencies: list[tuple[float, float]] = []
         failures: Counter = Counter()
@@ -103,9 +104,12 @@ async def interleave(pairs: list[Pair], rounds: int, progress: Callable[[str], N
                 outcome = await side.run_round(number)
                 getattr(result, kind).append(outcome)
                 p50 = outcome.latency_ms(0.5)
-                progress(f"round {number + 1}/{rounds} {pair.name} [{kind}] {side.label}: "
-                         f"{outcome.rate:,.1f} {pair.unit}" + (f", p50 {p50:.2f} ms" if p50 is not None else "")
-                         + (f", {outcome.errors} errors" if outcome.errors else ""))
+                progress(
+                    f"round {number + 1}/{rounds} {pair.name} [{kind}] {side.label}: "
+                    f"{outcome.rate:,.1f} {pair.unit}"
+                    + (f", p50 {p50:.2f} ms" if p50 is not None else "")
+                    + (f", {outcome.errors} errors" if outcome.errors else "")
+                )
     return results
 
 

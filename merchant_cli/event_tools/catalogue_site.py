@@ -24,13 +24,17 @@ def index_page() -> str:
         for version, model in sorted(history.items()):
             name = schema_file_name(event_type, version)
             doc = html.escape((model.__doc__ or "").strip().splitlines()[0] if model.__doc__ else "")
-            rows.append(f"<tr><td>{event_type}</td><td>v{version}</td><td>{doc}</td>"
-                        f"<td><a href='/events/{name}'>{name}</a></td></tr>")
-    return ("<!doctype html><meta charset=utf-8><title>Merchant domain events</title>"
-            "<h1>Merchant domain events</h1><p><a href='/'>AsyncAPI viewer</a> · "
-            "<a href='/asyncapi.json'>asyncapi.json</a></p>"
-            "<table border=1 cellpadding=4><tr><th>type</th><th>version</th><th>about</th>"
-            f"<th>JSON Schema</th></tr>{''.join(rows)}</table>")
+            rows.append(
+                f"<tr><td>{event_type}</td><td>v{version}</td><td>{doc}</td>"
+                f"<td><a href='/events/{name}'>{name}</a></td></tr>"
+            )
+    return (
+        "<!doctype html><meta charset=utf-8><title>Merchant domain events</title>"
+        "<h1>Merchant domain events</h1><p><a href='/'>AsyncAPI viewer</a> · "
+        "<a href='/asyncapi.json'>asyncapi.json</a></p>"
+        "<table border=1 cellpadding=4><tr><th>type</th><th>version</th><th>about</th>"
+        f"<th>JSON Schema</th></tr>{''.join(rows)}</table>"
+    )
 
 
 def create_app() -> Starlette:
@@ -46,9 +50,11 @@ def create_app() -> Starlette:
             return JSONResponse({"error": {"code": "not_found", "message": f"No schema {name!r}."}}, 404)
         return JSONResponse(schemas[name])
 
-    return Starlette(routes=[
-        Route("/", lambda request: HTMLResponse(viewer)),
-        Route("/asyncapi.json", asyncapi_json),
-        Route("/events", lambda request: HTMLResponse(index_page())),
-        Route("/events/{name}", schema),
-    ])
+    return Starlette(
+        routes=[
+            Route("/", lambda request: HTMLResponse(viewer)),
+            Route("/asyncapi.json", asyncapi_json),
+            Route("/events", lambda request: HTMLResponse(index_page())),
+            Route("/events/{name}", schema),
+        ]
+    )

@@ -17,19 +17,21 @@ import pyarrow.parquet as pq
 
 from shared.events.envelope import EventEnvelope
 
-PARQUET_SCHEMA = pa.schema([
-    pa.field("event_id", pa.string(), nullable=False),
-    pa.field("type", pa.string(), nullable=False),
-    pa.field("schema_version", pa.int32(), nullable=False),
-    pa.field("aggregate_type", pa.string(), nullable=False),
-    pa.field("aggregate_id", pa.string(), nullable=False),
-    pa.field("aggregate_version", pa.int64(), nullable=False),
-    pa.field("merchant_id", pa.string(), nullable=False),
-    pa.field("occurred_at", pa.timestamp("us", tz="UTC"), nullable=False),
-    pa.field("correlation_id", pa.string(), nullable=False),
-    pa.field("causation_id", pa.string()),
-    pa.field("data", pa.json_(pa.string()), nullable=False),
-])
+PARQUET_SCHEMA = pa.schema(
+    [
+        pa.field("event_id", pa.string(), nullable=False),
+        pa.field("type", pa.string(), nullable=False),
+        pa.field("schema_version", pa.int32(), nullable=False),
+        pa.field("aggregate_type", pa.string(), nullable=False),
+        pa.field("aggregate_id", pa.string(), nullable=False),
+        pa.field("aggregate_version", pa.int64(), nullable=False),
+        pa.field("merchant_id", pa.string(), nullable=False),
+        pa.field("occurred_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("correlation_id", pa.string(), nullable=False),
+        pa.field("causation_id", pa.string()),
+        pa.field("data", pa.json_(pa.string()), nullable=False),
+    ]
+)
 FORMATS = ("jsonl", "parquet")
 
 

@@ -28,8 +28,9 @@ class EventFilter:
     merchant_id: str | None = None
 
     def accepts(self, event: EventEnvelope) -> bool:
-        return ((not self.types or event.type in self.types)
-                and (self.merchant_id is None or event.merchant_id == self.merchant_id))
+        return (not self.types or event.type in self.types) and (
+            self.merchant_id is None or event.merchant_id == self.merchant_id
+        )
 
 
 def summarise(data: dict, width: int = 90) -> str:
@@ -49,24 +50,29 @@ def format_event(event: EventEnvelope) -> Text:
     line = Text()
     line.append(event.occurred_at.strftime("%H:%M:%S.%f")[:-3], style="dim")
     line.append("  ")
-    line.append(f"{event.type} v{event.schema_version}",
-                style=f"bold {STYLE_BY_AGGREGATE.get(event.aggregate_type, 'white')}")
+    line.append(
+        f"{event.type} v{event.schema_version}", style=f"bold {STYLE_BY_AGGREGATE.get(event.aggregate_type, 'white')}"
+    )
     line.append(f"  {event.aggregate_id}@{event.aggregate_version}")
     line.append(f"  merchant={event.merchant_id}", style="dim")
     line.append(f"  {summarise(event.data)}")
     return line
 
 
-async def follow(settings: ServerSettings, *, from_beginning: bool = False,
-                 idle_exit: float | None = None) -> AsyncIterator[EventEnvelope | str]:
+async def follow(
+    settings: ServerSettings, *, from_beginning: bool = False, idle_exit: float | None = None
+) -> AsyncIterator[EventEnvelope | str]:
     """Events as they arrive (upcast), or a message string for one that cannot be read.
 
     With ``idle_exit``, stops after that many seconds without a new message.
     """
     consumer = AIOKafkaConsumer(
-        *(settings.topic(t) for t in DOMAIN_TOPICS), bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=None, enable_auto_commit=False,
-        auto_offset_reset="earliest" if from_beginning else "latest")
+        *(settings.topic(t) for t in DOMAIN_TOPICS),
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+    )
     await consumer.start()
     try:
         while True:

@@ -54,7 +54,7 @@ def guarded_replace(doc: dict) -> ReplaceOne:
 class Writer:
     """How this server writes "newer versions only" cheaply (see the module doc)."""
 
-    swap: bool = False   # guarded delete + insert per batch, not a guarded replace per document
+    swap: bool = False  # guarded delete + insert per batch, not a guarded replace per document
     scans: bool = False  # any filter but exactly {_id} scans a collection (FerretDB-SQLite)
 
     async def write_newer(self, collection: AsyncCollection, docs: list[dict]) -> int:
@@ -84,8 +84,10 @@ async def detect_writer(db: AsyncDatabase) -> Writer:
     finally:
         await db.drop_collection(PROBE)
     if guard.get("filterPushdown") is False:
-        log.warning("this server scans the collection for an {_id, version} filter: writing "
-                    "newer versions as one guarded delete + insert per batch")
+        log.warning(
+            "this server scans the collection for an {_id, version} filter: writing "
+            "newer versions as one guarded delete + insert per batch"
+        )
         return Writer(swap=True, scans=True)
     if by_ids.get("filterPushdown") is True:
         return Writer(swap=True)
@@ -105,9 +107,12 @@ def one_scan_filter(docs: list[dict]) -> list[dict]:
     return [{"$or": filters_by_version(docs)}]
 
 
-async def swap_newer(collection: AsyncCollection, docs: list[dict],
-                     stale_filters: Callable[[list[dict]], list[dict]] = filters_by_version,
-                     still_stale: Callable[[dict, dict], bool] = lambda stored, doc: stored["version"] < doc["version"]) -> int:
+async def swap_newer(
+    collection: AsyncCollection,
+    docs: list[dict],
+    stale_filters: Callable[[list[dict]], list[dict]] = filters_by_version,
+    still_stale: Callable[[dict, dict], bool] = lambda stored, doc: stored["version"] < doc["version"],
+) -> int:
     """Guarded delete of the stale stored documents, insert, retry the duplicates that are
     still stale (``stale_filters``/``still_stale`` say what "stale" means)."""
     pending = {d["_id"]: d for d in docs}

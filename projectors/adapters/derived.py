@@ -47,10 +47,16 @@ async def propagate_merchant_names(db: AsyncDatabase, names, merchants: list[dic
         if names.writer.scans:
             await _swap_names(target, merchants)
         else:
-            await apply_updates(target, [
-                UpdateMany({"merchant_id": m["_id"], "merchant_version": {"$lt": m["version"]}},
-                           {"$set": {"merchant_name": m["name"], "merchant_version": m["version"]}})
-                for m in merchants])
+            await apply_updates(
+                target,
+                [
+                    UpdateMany(
+                        {"merchant_id": m["_id"], "merchant_version": {"$lt": m["version"]}},
+                        {"$set": {"merchant_name": m["name"], "merchant_version": m["version"]}},
+                    )
+                    for m in merchants
+                ],
+            )
         changes += [Change(collection, m["_id"]) for m in merchants]
     return changes
 
@@ -60,17 +66,29 @@ async def _swap_names(target, merchants: list[dict]) -> None:
     collection scan; read the stale products once and swap them in one batch instead
     (``projectors.adapters.bulk.swap_newer``), guarded by both versions."""
     by_id = {m["_id"]: m for m in merchants}
-    stale = await target.find({"$or": [{"merchant_id": m["_id"], "merchant_version": {"$lt": m["version"]}}
-                                       for m in merchants]}).to_list()
-    renamed = [{**p, "merchant_name": by_id[p["merchant_id"]]["name"],
-                "merchant_version": by_id[p["merchant_id"]]["version"]} for p in stale]
+    stale = await target.find(
+        {"$or": [{"merchant_id": m["_id"], "merchant_version": {"$lt": m["version"]}} for m in merchants]}
+    ).to_list()
+    renamed = [
+        {**p, "merchant_name": by_id[p["merchant_id"]]["name"], "merchant_version": by_id[p["merchant_id"]]["version"]}
+        for p in stale
+    ]
     if renamed:
         await swap_newer(
-            target, renamed,
-            lambda docs: [{"$or": [{"_id": d["_id"], "version": d["version"],
-                                    "merchant_version": {"$lt": d["merchant_version"]}} for d in docs]}],
-            lambda stored, doc: (stored["version"] == doc["version"]
-                                 and stored["merchant_version"] < doc["merchant_version"]))
+            target,
+            renamed,
+            lambda docs: [
+                {
+                    "$or": [
+                        {"_id": d["_id"], "version": d["version"], "merchant_version": {"$lt": d["merchant_version"]}}
+                        for d in docs
+                    ]
+                }
+            ],
+            lambda stored, doc: (
+                stored["version"] == doc["version"] and stored["merchant_version"] < doc["merchant_version"]
+            ),
+        )
 
 
 async def after_merchants(db: AsyncDatabase, names, merchants: list[dict]) -> list[Change]:
@@ -80,8 +98,11 @@ async def after_merchants(db: AsyncDatabase, names, merchants: list[dict]) -> li
 async def after_products(db: AsyncDatabase, names, products: list[dict]) -> list[Change]:
     merchant_ids = sorted({p["merchant_id"] for p in products})
     known = await _merchant_names(db, names, merchant_ids)
-    stale = [m for m in known.values()
-             if any(p["merchant_id"] == m["_id"] and p["merchant_version"] < m["version"] for p in products)]
+    stale = [
+        m
+        for m in known.values()
+        if any(p["merchant_id"] == m["_id"] and p["merchant_version"] < m["version"] for p in products)
+    ]
     changes = await propagate_merchant_names(db, names, stale) if stale else []
     return changes + await recompute_categories(db, names, merchant_ids)
 
@@ -96,8 +117,9 @@ async def recompute_categories(db: AsyncDatabase, names, merchant_ids: list[str]
     for merchant_id, products in sources.items():
         version, docs = categories.categories_for(merchant_id, products)
         writes += docs
-        await target.delete_many({"merchant_id": merchant_id, "_id": {"$nin": [d["_id"] for d in docs]},
-                                  "version": {"$lt": version}})
+        await target.delete_many(
+            {"merchant_id": merchant_id, "_id": {"$nin": [d["_id"] for d in docs]}, "version": {"$lt": version}}
+        )
     await names.writer.write_newer(target, writes)
     return [Change(CATEGORIES, m) for m in merchant_ids]
 
@@ -111,15 +133,19 @@ async def after_orders(db: AsyncDatabase, names, orders: list[dict]) -> list[Cha
     """
     buckets = {(o["merchant_id"], o["placed_day"]): [] for o in orders}
     fields = dict.fromkeys(merchant_stats.SOURCE_FIELDS, 1) | {"merchant_id": 1, "placed_day": 1}
-    query = {"merchant_id": {"$in": sorted({m for m, _ in buckets})},
-             "placed_day": {"$in": sorted({d for _, d in buckets})}}
+    query = {
+        "merchant_id": {"$in": sorted({m for m, _ in buckets})},
+        "placed_day": {"$in": sorted({d for _, d in buckets})},
+    }
     async for order in db[names[ORDERS]].find(query, fields):
         bucket = buckets.get((order["merchant_id"], order["placed_day"]))
         if bucket is not None:
             bucket.append(order)
     # In a stable order (storage order changes as documents are rewritten): the name a
     # top product shows is the one of its latest order.
-    docs = [merchant_stats.stats_for(m, d, sorted(found, key=lambda o: (o["placed_at"], o["_id"])))
-            for (m, d), found in sorted(buckets.items())]
+    docs = [
+        merchant_stats.stats_for(m, d, sorted(found, key=lambda o: (o["placed_at"], o["_id"])))
+        for (m, d), found in sorted(buckets.items())
+    ]
     await names.writer.write_newer(db[names[MERCHANT_STATS]], docs)
     return [Change(MERCHANT_STATS, d["merchant_id"], (d["_id"],)) for d in docs]

@@ -10,8 +10,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.read_model_indexes import IndexSpec
 
-SAMPLES = {"?merchant": "m_sample", "?since": datetime(2026, 1, 1, tzinfo=UTC), "?day": "2026-03-01",
-           "?from": "2026-03-01", "?to": "2026-03-31", "?": "sample"}
+SAMPLES = {
+    "?merchant": "m_sample",
+    "?since": datetime(2026, 1, 1, tzinfo=UTC),
+    "?day": "2026-03-01",
+    "?from": "2026-03-01",
+    "?to": "2026-03-31",
+    "?": "sample",
+}
 
 
 def concrete(value: Any) -> Any:

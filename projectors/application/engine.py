@@ -68,14 +68,14 @@ class Stream:
     name: str
     topic: str
     aggregate_type: str
-    state: str                                             # collection of state documents
+    state: str  # collection of state documents
     evolve: Evolve
     views: tuple[tuple[str, Callable[[dict], dict]], ...] = ()
     # Fill in what the fold cannot know (e.g. merchant names) before writing.
     enrich: Callable[[AsyncDatabase, Names, dict[str, dict]], Awaitable[None]] | None = None
     # Recompute derived read models from the written states; returns what changed.
     derive: Callable[[AsyncDatabase, Names, list[dict]], Awaitable[list[Change]]] | None = None
-    derived: tuple[str, ...] = ()                          # collections ``derive`` writes
+    derived: tuple[str, ...] = ()  # collections ``derive`` writes
 
     @property
     def read_models(self) -> tuple[str, ...]:
@@ -95,8 +95,9 @@ def _decode(stream: Stream, event: EventEnvelope) -> tuple[BaseModel | None, str
         return None, f"invalid {event.type} body: {exc.errors(include_url=False)[:3]}"
 
 
-async def _complete(db: AsyncDatabase, aggregate_id: str, stored: int,
-                    pending: dict[int, EventEnvelope], outcome: Outcome) -> list[EventEnvelope]:
+async def _complete(
+    db: AsyncDatabase, aggregate_id: str, stored: int, pending: dict[int, EventEnvelope], outcome: Outcome
+) -> list[EventEnvelope]:
     """The aggregate's events after ``stored`` in order, gaps filled from the event store;
     anything beyond a gap the store cannot fill is dead-lettered."""
     top = max(pending)
@@ -109,15 +110,15 @@ async def _complete(db: AsyncDatabase, aggregate_id: str, stored: int,
     for version in range(stored + 1, top + 1):
         if version not in pending:
             for later in sorted(v for v in pending if v > version):
-                outcome.dead.append((pending[later], f"missing predecessor version {version} "
-                                                     "(not in the event store either)"))
+                outcome.dead.append(
+                    (pending[later], f"missing predecessor version {version} (not in the event store either)")
+                )
             break
         ordered.append(pending[version])
     return ordered
 
 
-def _fold(stream: Stream, state: dict | None, events: list[EventEnvelope],
-          outcome: Outcome) -> dict | None:
+def _fold(stream: Stream, state: dict | None, events: list[EventEnvelope], outcome: Outcome) -> dict | None:
     for event in events:
         data, reason = _decode(stream, event)
         try:
@@ -132,8 +133,7 @@ def _fold(stream: Stream, state: dict | None, events: list[EventEnvelope],
     return state
 
 
-async def apply_batch(db: AsyncDatabase, stream: Stream, events: list[EventEnvelope],
-                      names: Names) -> Outcome:
+async def apply_batch(db: AsyncDatabase, stream: Stream, events: list[EventEnvelope], names: Names) -> Outcome:
     outcome = Outcome()
     by_aggregate: dict[str, dict[int, EventEnvelope]] = {}
     for event in events:

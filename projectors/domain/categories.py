@@ -25,8 +25,13 @@ def categories_for(merchant_id: str, products: list[dict]) -> tuple[int, list[di
     published = Counter(p["category"] for p in products if p["status"] == "published")
     live = Counter(p["category"] for p in products if p["status"] != "archived")
     return version, [
-        {"_id": category_id(merchant_id, category), "merchant_id": merchant_id,
-         "category": category, "product_count": published[category], "total_count": count,
-         "version": version}
+        {
+            "_id": category_id(merchant_id, category),
+            "merchant_id": merchant_id,
+            "category": category,
+            "product_count": published[category],
+            "total_count": count,
+            "version": version,
+        }
         for category, count in sorted(live.items())
     ]

@@ -22,7 +22,12 @@ def evolve(state: dict | None, event: EventEnvelope, data: BaseModel) -> dict:
     if isinstance(data, ev.MerchantCreated):
         if state is not None:
             raise Unprojectable(f"merchant {event.aggregate_id} created twice")
-        doc = {"_id": event.aggregate_id, "merchant_id": event.aggregate_id, "name": data.name, "created_at": event.occurred_at}
+        doc = {
+            "_id": event.aggregate_id,
+            "merchant_id": event.aggregate_id,
+            "name": data.name,
+            "created_at": event.occurred_at,
+        }
     elif state is None:
         raise Unprojectable(f"{event.type} before MerchantCreated")
     elif isinstance(data, ev.MerchantRenamed):

@@ -28,15 +28,27 @@ def stock_status(stock: int, low_threshold: int = LOW_STOCK_THRESHOLD) -> str:
 
 def created(event: EventEnvelope, data: ev.ProductCreated) -> dict:
     return {
-        "_id": event.aggregate_id, "merchant_id": event.merchant_id,
-        "merchant_name": None, "merchant_version": 0,
-        "sku": data.sku, "name": data.name, "name_lower": data.name.lower(),
-        "description": data.description, "category": data.category,
-        "price": data.price.model_dump(), "price_amount": data.price.amount,
-        "stock": data.stock, "stock_status": stock_status(data.stock), "units_sold": 0,
-        "attributes": dict(data.attributes), "tags": list(data.tags), "status": data.status,
+        "_id": event.aggregate_id,
+        "merchant_id": event.merchant_id,
+        "merchant_name": None,
+        "merchant_version": 0,
+        "sku": data.sku,
+        "name": data.name,
+        "name_lower": data.name.lower(),
+        "description": data.description,
+        "category": data.category,
+        "price": data.price.model_dump(),
+        "price_amount": data.price.amount,
+        "stock": data.stock,
+        "stock_status": stock_status(data.stock),
+        "units_sold": 0,
+        "attributes": dict(data.attributes),
+        "tags": list(data.tags),
+        "status": data.status,
         "visible": data.status == "published",
-        "created_at": event.occurred_at, "updated_at": event.occurred_at, "archived_at": None,
+        "created_at": event.occurred_at,
+        "updated_at": event.occurred_at,
+        "archived_at": None,
     }
 
 
@@ -45,8 +57,7 @@ def _with_status(doc: dict, status: str) -> dict:
 
 
 def _with_stock(doc: dict, stock: int, sold_delta: int = 0) -> dict:
-    return {**doc, "stock": stock, "stock_status": stock_status(stock),
-            "units_sold": doc["units_sold"] + sold_delta}
+    return {**doc, "stock": stock, "stock_status": stock_status(stock), "units_sold": doc["units_sold"] + sold_delta}
 
 
 def evolve(state: dict | None, event: EventEnvelope, data: BaseModel) -> dict:

@@ -23,8 +23,17 @@ from collections import Counter
 from shared.read_models import MERCHANT_STATS as COLLECTION  # noqa: F401 (re-export)
 
 # Fields of an order document the statistics need (the projector reads only these).
-SOURCE_FIELDS = ("status", "version", "paid_amount", "refunded_amount", "item_count", "lines",
-                 "payment_failures", "placed_at", "shipped_at")
+SOURCE_FIELDS = (
+    "status",
+    "version",
+    "paid_amount",
+    "refunded_amount",
+    "item_count",
+    "lines",
+    "payment_failures",
+    "placed_at",
+    "shipped_at",
+)
 SOLD = ("paid", "shipped", "delivered")
 TOP_PRODUCTS = 5
 
@@ -53,13 +62,20 @@ def stats_for(merchant_id: str, day: str, orders: list[dict]) -> dict:
             names[line["product_id"]] = line["name"]
     top = sorted(units.items(), key=lambda item: (-item[1], item[0]))[:TOP_PRODUCTS]
     return {
-        "_id": bucket_id(merchant_id, day), "merchant_id": merchant_id, "day": day,
-        "orders_placed": len(orders), "orders_by_status": dict(sorted(by_status.items())),
-        "revenue": revenue, "units_sold": sum(o["item_count"] for o in sold),
-        "paid_orders": paid, "average_order_value": revenue // paid if paid else None,
-        "payments_succeeded": paid, "payments_failed": failed,
+        "_id": bucket_id(merchant_id, day),
+        "merchant_id": merchant_id,
+        "day": day,
+        "orders_placed": len(orders),
+        "orders_by_status": dict(sorted(by_status.items())),
+        "revenue": revenue,
+        "units_sold": sum(o["item_count"] for o in sold),
+        "paid_orders": paid,
+        "average_order_value": revenue // paid if paid else None,
+        "payments_succeeded": paid,
+        "payments_failed": failed,
         "payment_success_rate": _ratio(paid, paid + failed),
-        "shipped_count": len(shipped), "processing_seconds_total": processing,
+        "shipped_count": len(shipped),
+        "processing_seconds_total": processing,
         "average_processing_seconds": processing // len(shipped) if shipped else None,
         "top_products": [{"product_id": p, "name": names[p], "units": n} for p, n in top],
         "version": sum(o["version"] for o in orders),

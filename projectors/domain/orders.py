@@ -36,23 +36,45 @@ def day_of(moment) -> str:
 def placed(event: EventEnvelope, data: ev.OrderPlaced) -> dict:
     at = event.occurred_at
     return {
-        "_id": event.aggregate_id, "merchant_id": event.merchant_id,
-        "customer": data.customer.model_dump(), "customer_email": data.customer.email.lower(),
+        "_id": event.aggregate_id,
+        "merchant_id": event.merchant_id,
+        "customer": data.customer.model_dump(),
+        "customer_email": data.customer.email.lower(),
         "shipping_address": data.shipping_address.model_dump(),
         "lines": [line.model_dump() for line in data.lines],
-        "currency": data.currency, "item_count": data.item_count, "total": data.total,
-        "status": "placed", "open": True, "status_history": [{"status": "placed", "at": at}],
-        "payment_reference": None, "payment_failures": 0, "last_payment_error": None,
-        "paid_amount": 0, "refunded_amount": 0, "carrier": None, "tracking_number": None,
-        "cancel_reason": None, "placed_at": at, "placed_day": day_of(at),
-        "confirmed_at": None, "paid_at": None, "shipped_at": None, "delivered_at": None,
-        "cancelled_at": None, "refunded_at": None,
+        "currency": data.currency,
+        "item_count": data.item_count,
+        "total": data.total,
+        "status": "placed",
+        "open": True,
+        "status_history": [{"status": "placed", "at": at}],
+        "payment_reference": None,
+        "payment_failures": 0,
+        "last_payment_error": None,
+        "paid_amount": 0,
+        "refunded_amount": 0,
+        "carrier": None,
+        "tracking_number": None,
+        "cancel_reason": None,
+        "placed_at": at,
+        "placed_day": day_of(at),
+        "confirmed_at": None,
+        "paid_at": None,
+        "shipped_at": None,
+        "delivered_at": None,
+        "cancelled_at": None,
+        "refunded_at": None,
     }
 
 
 def _transition(state: dict, status: str, stamp: str, at) -> dict:
-    return {**state, "status": status, "open": status in OPEN_STATUSES, stamp: at,
-            "status_history": [*state["status_history"], {"status": status, "at": at}]}
+    return {
+        **state,
+        "status": status,
+        "open": status in OPEN_STATUSES,
+        stamp: at,
+        "status_history": [*state["status_history"], {"status": status, "at": at}],
+    }
 
 
 def evolve(state: dict | None, event: EventEnvelope, data: BaseModel) -> dict:
@@ -63,8 +85,7 @@ def evolve(state: dict | None, event: EventEnvelope, data: BaseModel) -> dict:
     elif state is None:
         raise Unprojectable(f"{event.type} before OrderPlaced")
     elif isinstance(data, ev.OrderPaymentFailed):
-        doc = {**state, "payment_failures": state["payment_failures"] + 1,
-               "last_payment_error": data.reason}
+        doc = {**state, "payment_failures": state["payment_failures"] + 1, "last_payment_error": data.reason}
     elif type(data) in TRANSITIONS:
         doc = _transition(state, *TRANSITIONS[type(data)], event.occurred_at)
         if isinstance(data, ev.OrderPaid):

@@ -74,11 +74,26 @@ async def send_dead_letters(producer: AIOKafkaProducer, topic: str, records: lis
     """Produce each dead letter (original bytes, reason in a header) and wait for acks."""
     sends = []
     for record, reason in records:
-        sends.append(await producer.send(topic, record.value, key=record.key, headers=[
-            ("reason", reason.encode()), ("source", f"{record.topic}/{record.partition}@{record.offset}".encode())]))
+        sends.append(
+            await producer.send(
+                topic,
+                record.value,
+                key=record.key,
+                headers=[
+                    ("reason", reason.encode()),
+                    ("source", f"{record.topic}/{record.partition}@{record.offset}".encode()),
+                ],
+            )
+        )
     for event, reason in events:
-        sends.append(await producer.send(topic, event.to_json(), key=event.kafka_key(), headers=[
-            *event.kafka_headers(), ("reason", reason.encode())]))
+        sends.append(
+            await producer.send(
+                topic,
+                event.to_json(),
+                key=event.kafka_key(),
+                headers=[*event.kafka_headers(), ("reason", reason.encode())],
+            )
+        )
     for sent in sends:
         await sent
 
@@ -91,11 +106,18 @@ def subscribe(broker: KafkaBroker, stream: Stream, res: Resources) -> None:
     settings = res.settings
     topic = settings.topic(stream.topic)
 
-    @broker.subscriber(topic, batch=True, group_id=group_id(settings, stream), decoder=_raw_body,
-                       auto_offset_reset="earliest", ack_policy=AckPolicy.NACK_ON_ERROR,
-                       max_records=settings.batch_size, batch_timeout_ms=settings.batch_timeout_ms,
-                       session_timeout_ms=settings.session_timeout_ms,
-                       heartbeat_interval_ms=max(settings.session_timeout_ms // 3, 500))
+    @broker.subscriber(
+        topic,
+        batch=True,
+        group_id=group_id(settings, stream),
+        decoder=_raw_body,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        max_records=settings.batch_size,
+        batch_timeout_ms=settings.batch_timeout_ms,
+        session_timeout_ms=settings.session_timeout_ms,
+        heartbeat_interval_ms=max(settings.session_timeout_ms // 3, 500),
+    )
     async def project(body: Any, msg: KafkaMessage) -> None:
         records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
         events, bad_records = decode_records(records)
@@ -104,8 +126,9 @@ def subscribe(broker: KafkaBroker, stream: Stream, res: Resources) -> None:
         if dead:
             await send_dead_letters(res.producer, dead_letter_topic(topic), bad_records, outcome.dead)
             await res.db[COUNTERS].update_one({"_id": stream.name}, {"$inc": {"dead_lettered": dead}}, upsert=True)
-            log.warning("%s: %d event(s) dead-lettered, e.g. %s", stream.name, dead,
-                        (bad_records or outcome.dead)[0][1])
+            log.warning(
+                "%s: %d event(s) dead-lettered, e.g. %s", stream.name, dead, (bad_records or outcome.dead)[0][1]
+            )
         await publish(res.redis, outcome.changes, prefix=settings.kafka_topic_prefix)
 
 
@@ -122,8 +145,7 @@ def create_app(settings: ProjectorSettings | None = None) -> FastStream:
         res.handles["redis"] = open_redis(settings)
         await ensure_read_model_indexes(res.db)
         res.handles["names"] = Names(writer=await detect_writer(res.db))
-        await ensure_topics(settings, tuple(dead_letter_topic(settings.topic(s.topic)) for s in STREAMS),
-                            partitions=1)
+        await ensure_topics(settings, tuple(dead_letter_topic(settings.topic(s.topic)) for s in STREAMS), partitions=1)
         producer = reliable_producer(settings)
         await producer.start()
         res.handles["producer"] = producer

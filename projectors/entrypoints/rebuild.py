@@ -64,8 +64,9 @@ def shadow_names(stream: Stream, writer: Writer = REPLACE) -> Names:
     return names
 
 
-async def replay(db: AsyncDatabase, stream: Stream, names: Names, *, since=None,
-                 progress: Progress | None = None, chunk: int = 2000) -> int:
+async def replay(
+    db: AsyncDatabase, stream: Stream, names: Names, *, since=None, progress: Progress | None = None, chunk: int = 2000
+) -> int:
     events = 0
     async for commits, batch in stream_events(db, stream.aggregate_type, since=since, chunk=chunk):
         await apply_batch(db, stream, batch, names)
@@ -100,8 +101,9 @@ async def total_commits(db: AsyncDatabase, name: str) -> int:
     return extra + await count_commits_of_type(db, stream.aggregate_type)
 
 
-async def rebuild(db: AsyncDatabase, name: str, *, progress: Progress | None = None,
-                  swap_in: bool = True) -> RebuildResult:
+async def rebuild(
+    db: AsyncDatabase, name: str, *, progress: Progress | None = None, swap_in: bool = True
+) -> RebuildResult:
     """Rebuild read model ``name``. With ``swap_in=False`` the shadow collections stay
     (named by ``shadow_names``) for the caller to inspect and drop."""
     stream = stream_of(name)
@@ -126,8 +128,13 @@ async def rebuild(db: AsyncDatabase, name: str, *, progress: Progress | None = N
             await replay(db, MERCHANTS_STREAM, live, since=started_at - CATCH_UP_MARGIN)
         await replay(db, stream, live, since=started_at - CATCH_UP_MARGIN)
     seconds = time.monotonic() - began
-    log.info("rebuilt %s from %d events in %.1f s (%s swap)", name, events, seconds,
-             "atomic" if atomic else "two-step" if atomic is False else "no")
+    log.info(
+        "rebuilt %s from %d events in %.1f s (%s swap)",
+        name,
+        events,
+        seconds,
+        "atomic" if atomic else "two-step" if atomic is False else "no",
+    )
     return RebuildResult(name, events, seconds, swap_in, atomic)
 
 

@@ -67,8 +67,12 @@ async def stream_lag(settings: ProjectorSettings, stream_name: str, topic: str) 
     await consumer.start()
     try:
         described = await admin.describe_topics([full_topic])
-        partitions = [TopicPartition(full_topic, p["partition"])
-                      for t in described if not t.get("error_code") for p in t["partitions"]]
+        partitions = [
+            TopicPartition(full_topic, p["partition"])
+            for t in described
+            if not t.get("error_code")
+            for p in t["partitions"]
+        ]
         if not partitions:
             return 0, 0.0
         ends = await consumer.end_offsets(partitions)

@@ -20,17 +20,35 @@ from projectors.application.engine import Stream
 from projectors.domain import catalog_products, merchant_names, merchant_products, orders
 
 PRODUCTS_STREAM = Stream(
-    name="products", topic=PRODUCTS, aggregate_type="product", state=MERCHANT_PRODUCTS,
-    evolve=merchant_products.evolve, views=((CATALOG_PRODUCTS, catalog_products.view),),
-    enrich=derived.fill_merchant_names, derive=derived.after_products, derived=(CATEGORIES,))
+    name="products",
+    topic=PRODUCTS,
+    aggregate_type="product",
+    state=MERCHANT_PRODUCTS,
+    evolve=merchant_products.evolve,
+    views=((CATALOG_PRODUCTS, catalog_products.view),),
+    enrich=derived.fill_merchant_names,
+    derive=derived.after_products,
+    derived=(CATEGORIES,),
+)
 
 ORDERS_STREAM = Stream(
-    name="orders", topic=ORDERS_TOPIC, aggregate_type="order", state=ORDERS,
-    evolve=orders.evolve, derive=derived.after_orders, derived=(MERCHANT_STATS,))
+    name="orders",
+    topic=ORDERS_TOPIC,
+    aggregate_type="order",
+    state=ORDERS,
+    evolve=orders.evolve,
+    derive=derived.after_orders,
+    derived=(MERCHANT_STATS,),
+)
 
 MERCHANTS_STREAM = Stream(
-    name="merchants", topic=MERCHANTS, aggregate_type="merchant", state=MERCHANT_NAMES,
-    evolve=merchant_names.evolve, derive=derived.after_merchants)
+    name="merchants",
+    topic=MERCHANTS,
+    aggregate_type="merchant",
+    state=MERCHANT_NAMES,
+    evolve=merchant_names.evolve,
+    derive=derived.after_merchants,
+)
 
 STREAMS = (MERCHANTS_STREAM, PRODUCTS_STREAM, ORDERS_STREAM)
 

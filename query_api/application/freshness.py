@@ -37,13 +37,16 @@ def min_version(request: Request) -> int | None:
     if raw is None:
         return None
     if not raw.isdigit() or not 0 < int(raw) < 2**53:
-        raise ApiError(400, "invalid_parameter", "min_version must be a positive integer.",
-                       [{"field": "min_version", "problem": "invalid", "message": "positive integer"}])
+        raise ApiError(
+            400,
+            "invalid_parameter",
+            "min_version must be a positive integer.",
+            [{"field": "min_version", "problem": "invalid", "message": "positive integer"}],
+        )
     return int(raw)
 
 
-async def wait_for_version(fetch: Callable[[], Awaitable[dict | None]], version: int,
-                           timeout: float) -> dict:
+async def wait_for_version(fetch: Callable[[], Awaitable[dict | None]], version: int, timeout: float) -> dict:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     delay = 0.005
@@ -54,9 +57,12 @@ async def wait_for_version(fetch: Callable[[], Awaitable[dict | None]], version:
         remaining = deadline - loop.time()
         if remaining <= 0:
             seen = doc.get("version") if doc else None
-            raise ApiError(409, "version_not_yet_visible",
-                           f"The read model has version {seen} and not yet {version}; retry shortly.",
-                           headers={"Retry-After": str(max(1, math.ceil(timeout / 2)))})
+            raise ApiError(
+                409,
+                "version_not_yet_visible",
+                f"The read model has version {seen} and not yet {version}; retry shortly.",
+                headers={"Retry-After": str(max(1, math.ceil(timeout / 2)))},
+            )
         await asyncio.sleep(min(delay, remaining))
         delay = min(delay * 2, 0.1)
 

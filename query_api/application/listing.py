@@ -34,8 +34,9 @@ class ListQuery:
     fields: tuple[str, ...] | None
 
 
-async def load_page(query: ListQuery, codec: CursorCodec, ahead: int = 1,
-                    key_for_cursor: Callable[[str], str] | None = None) -> bytes | Loaded:
+async def load_page(
+    query: ListQuery, codec: CursorCodec, ahead: int = 1, key_for_cursor: Callable[[str], str] | None = None
+) -> bytes | Loaded:
     """The page's body; for a keyset page also what it covers (``PageBounds``) and, when it
     continues a walk, the pages after it (``ahead`` in all, keyed by ``key_for_cursor``)."""
     sort, page = query.sort, query.page
@@ -52,23 +53,34 @@ async def load_page(query: ListQuery, codec: CursorCodec, ahead: int = 1,
     if not page.cursor or key_for_cursor is None:
         ahead = 1  # first pages are what storefronts show; only walks read ahead
     ahead = max(1, min(ahead, MAX_READ_AHEAD_ITEMS // page.limit))
-    docs = await query.collection.find(mongo_filter, projection).sort(sort.mongo) \
-        .limit(page.limit * ahead + 1).to_list()
+    docs = (
+        await query.collection.find(mongo_filter, projection).sort(sort.mongo).limit(page.limit * ahead + 1).to_list()
+    )
 
     pages = []  # (body, bounds, next_cursor), the requested page first
     start = 0
     while True:
-        chunk = docs[start:start + page.limit]
+        chunk = docs[start : start + page.limit]
         has_next = len(docs) > start + page.limit  # the one extra item says so, even on the last
         upper = next_cursor = None
         if has_next:
             last = chunk[-1]
             upper = (last.get(sort.field), last["_id"])
             next_cursor = codec.encode(page.sort_name, fp, *upper)
-        body = orjson.dumps({"data": [query.view.render(d, query.fields) for d in chunk],
-                             "has_next": has_next, "next_cursor": next_cursor})
-        pages.append((body, PageBounds(frozenset(d["_id"] for d in chunk), query.filters, sort.field,
-                                       sort.direction, lower, upper), next_cursor))
+        body = orjson.dumps(
+            {
+                "data": [query.view.render(d, query.fields) for d in chunk],
+                "has_next": has_next,
+                "next_cursor": next_cursor,
+            }
+        )
+        pages.append(
+            (
+                body,
+                PageBounds(frozenset(d["_id"] for d in chunk), query.filters, sort.field, sort.direction, lower, upper),
+                next_cursor,
+            )
+        )
         if not has_next or len(pages) == ahead:
             break
         start, lower = start + page.limit, upper
@@ -83,8 +95,19 @@ async def load_page(query: ListQuery, codec: CursorCodec, ahead: int = 1,
 async def _offset_page(query: ListQuery, projection: dict) -> bytes:
     page = query.page
     total = await query.collection.count_documents(query.filters)
-    docs = await query.collection.find(query.filters, projection).sort(query.sort.mongo) \
-        .skip((page.page - 1) * page.limit).limit(page.limit).to_list()
-    return orjson.dumps({"data": [query.view.render(d, query.fields) for d in docs],
-                         "page": page.page, "limit": page.limit, "total": total,
-                         "has_next": page.page * page.limit < total})
+    docs = (
+        await query.collection.find(query.filters, projection)
+        .sort(query.sort.mongo)
+        .skip((page.page - 1) * page.limit)
+        .limit(page.limit)
+        .to_list()
+    )
+    return orjson.dumps(
+        {
+            "data": [query.view.render(d, query.fields) for d in docs],
+            "page": page.page,
+            "limit": page.limit,
+            "total": total,
+            "has_next": page.page * page.limit < total,
+        }
+    )

@@ -31,14 +31,16 @@ class PageBounds:
 
     def to_json(self) -> bytes:
         """For L2; datetimes tagged so they come back as datetimes, not strings."""
-        return orjson.dumps([sorted(self.ids), _tag(self.filters), self.field, self.direction,
-                             _tag(self.lower), _tag(self.upper)])
+        return orjson.dumps(
+            [sorted(self.ids), _tag(self.filters), self.field, self.direction, _tag(self.lower), _tag(self.upper)]
+        )
 
     @classmethod
     def from_json(cls, raw: bytes) -> PageBounds:
         ids, filters, field, direction, lower, upper = _untag(orjson.loads(raw))
-        return cls(frozenset(ids), filters, field, direction,
-                   tuple(lower) if lower else None, tuple(upper) if upper else None)
+        return cls(
+            frozenset(ids), filters, field, direction, tuple(lower) if lower else None, tuple(upper) if upper else None
+        )
 
     def affected_by(self, doc: dict) -> bool:
         """Whether ``doc`` (a changed document's current state) now belongs in this page."""

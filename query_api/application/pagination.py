@@ -49,8 +49,7 @@ def _unb64(text: str) -> bytes:
 
 
 def fingerprint(filters: dict) -> str:
-    return hashlib.blake2b(orjson.dumps(filters, default=str, option=orjson.OPT_SORT_KEYS),
-                           digest_size=8).hexdigest()
+    return hashlib.blake2b(orjson.dumps(filters, default=str, option=orjson.OPT_SORT_KEYS), digest_size=8).hexdigest()
 
 
 class CursorCodec:
@@ -80,8 +79,7 @@ class CursorCodec:
 
 
 def _invalid(message: str) -> ApiError:
-    return ApiError(400, "invalid_cursor", message,
-                    [{"field": "cursor", "problem": "invalid", "message": message}])
+    return ApiError(400, "invalid_cursor", message, [{"field": "cursor", "problem": "invalid", "message": message}])
 
 
 @dataclass(frozen=True)
@@ -92,15 +90,21 @@ class PageRequest:
     sort_name: str
 
     @classmethod
-    def from_params(cls, values: dict, default_limit: int, default_sort: str,
-                    max_offset: int = 10_000) -> PageRequest:
+    def from_params(cls, values: dict, default_limit: int, default_sort: str, max_offset: int = 10_000) -> PageRequest:
         if values.get("cursor") is not None and values.get("page") is not None:
-            raise ApiError(400, "invalid_parameter", "Use either `cursor` or `page`, not both.",
-                           [{"field": "page", "problem": "conflict", "message": "not with cursor"}])
+            raise ApiError(
+                400,
+                "invalid_parameter",
+                "Use either `cursor` or `page`, not both.",
+                [{"field": "page", "problem": "conflict", "message": "not with cursor"}],
+            )
         limit = values.get("limit", default_limit)
         page = values.get("page")
         if page is not None and (page - 1) * limit > max_offset:
-            raise ApiError(400, "invalid_parameter", f"Offset pages stop at item {max_offset}; "
-                           "use cursor pagination to go deeper.",
-                           [{"field": "page", "problem": "too_deep", "message": "offset too large"}])
+            raise ApiError(
+                400,
+                "invalid_parameter",
+                f"Offset pages stop at item {max_offset}; use cursor pagination to go deeper.",
+                [{"field": "page", "problem": "too_deep", "message": "offset too large"}],
+            )
         return cls(limit, values.get("cursor"), page, values.get("sort", default_sort))

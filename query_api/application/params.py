@@ -58,8 +58,9 @@ class Param:
             names = tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
             unknown = [n for n in names if n not in self.choices]
             if unknown or not names:
-                raise ValueError(f"unknown field(s) {', '.join(unknown) or '(none)'}; "
-                                 f"choose from {', '.join(self.choices)}")
+                raise ValueError(
+                    f"unknown field(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(self.choices)}"
+                )
             return names
         if not raw or len(raw) > self.max_length:
             raise ValueError(f"must be 1 to {self.max_length} characters")
@@ -90,8 +91,13 @@ class ParamSet:
         for name, raw in query.multi_items():
             param = self.by_name.get(name)
             if param is None:
-                problems.append({"field": name, "problem": "unknown_parameter",
-                                 "message": f"unknown parameter; known: {', '.join(self.by_name)}"})
+                problems.append(
+                    {
+                        "field": name,
+                        "problem": "unknown_parameter",
+                        "message": f"unknown parameter; known: {', '.join(self.by_name)}",
+                    }
+                )
                 continue
             try:
                 values[name] = param.parse(raw)
@@ -106,10 +112,13 @@ def page_params(max_limit: int, fields: tuple[str, ...], sorts: tuple[str, ...])
     return (
         Param("sort", "enum", "Sort order.", choices=sorts),
         Param("limit", "integer", f"Items per page (1 to {max_limit}).", minimum=1, maximum=max_limit),
-        Param("cursor", "string", "Opaque cursor from `next_cursor` of the previous page.",
-              max_length=500),
-        Param("page", "integer", "Offset pagination: the page number (1-based); answers carry "
-              "`total` and `has_next`. Not with `cursor`.", minimum=1, maximum=10_000),
-        Param("fields", "fields", "Comma-separated fields to return (e.g. `id,name,price`).",
-              choices=fields),
+        Param("cursor", "string", "Opaque cursor from `next_cursor` of the previous page.", max_length=500),
+        Param(
+            "page",
+            "integer",
+            "Offset pagination: the page number (1-based); answers carry `total` and `has_next`. Not with `cursor`.",
+            minimum=1,
+            maximum=10_000,
+        ),
+        Param("fields", "fields", "Comma-separated fields to return (e.g. `id,name,price`).", choices=fields),
     )

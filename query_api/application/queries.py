@@ -36,8 +36,12 @@ from shared.read_models import CATALOG_PRODUCTS, CATEGORIES, MERCHANT_PRODUCTS, 
 from query_api.application.pagination import ASC, DESC, Sort
 
 # -- what the routes send: sorts and filters ------------------------------------------
-PRODUCT_SORTS = {"newest": Sort("created_at", DESC), "price_asc": Sort("price_amount", ASC),
-                 "price_desc": Sort("price_amount", DESC), "name": Sort("name_lower", ASC)}
+PRODUCT_SORTS = {
+    "newest": Sort("created_at", DESC),
+    "price_asc": Sort("price_amount", ASC),
+    "price_desc": Sort("price_amount", DESC),
+    "name": Sort("name_lower", ASC),
+}
 ORDER_SORTS = {"newest": Sort("placed_at", DESC), "oldest": Sort("placed_at", ASC)}
 
 
@@ -48,13 +52,16 @@ def product_filters(values: dict, base: dict) -> dict:
         filters["category"] = values["category"]
     low, high = values.get("min_price"), values.get("max_price")
     if low is not None and high is not None and low > high:
-        raise ApiError(400, "invalid_parameter", "min_price is above max_price.",
-                       [{"field": "min_price", "problem": "invalid", "message": "above max_price"}])
+        raise ApiError(
+            400,
+            "invalid_parameter",
+            "min_price is above max_price.",
+            [{"field": "min_price", "problem": "invalid", "message": "above max_price"}],
+        )
     if low is not None or high is not None:
         filters["price_amount"] = {k: v for k, v in (("$gte", low), ("$lte", high)) if v is not None}
     if "in_stock" in values:
-        filters["stock_status"] = ({"$in": ["in_stock", "low_stock"]} if values["in_stock"]
-                                   else "out_of_stock")
+        filters["stock_status"] = {"$in": ["in_stock", "low_stock"]} if values["in_stock"] else "out_of_stock"
     if "name_prefix" in values:
         filters["name_lower"] = {"$regex": "^" + re.escape(values["name_prefix"].lower())}
     return filters
@@ -72,7 +79,6 @@ def order_filters(values: dict, merchant_id: str) -> dict:
     return filters
 
 
-
 # -- every query, with the index it relies on -----------------------------------------
 M = "m_sample"
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
@@ -80,24 +86,33 @@ SINCE = datetime(2026, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True)
 class ApiQuery:
-    name: str                      # route and variant
+    name: str  # route and variant
     collection: str
     filter: dict[str, Any]
     sort: tuple[tuple[str, int], ...]
-    index: str | None              # what MongoDB is meant to use (None: a scan is fine)
-    pg_pushdown: bool              # FerretDB on PostgreSQL pushes part of the filter down
-    pg_index: str | None = "gin"   # the PostgreSQL index that serves the pushed-down part
+    index: str | None  # what MongoDB is meant to use (None: a scan is fine)
+    pg_pushdown: bool  # FerretDB on PostgreSQL pushes part of the filter down
+    pg_index: str | None = "gin"  # the PostgreSQL index that serves the pushed-down part
 
 
 def _catalog(name: str, values: dict, sort: str, index: str, pg: bool = True) -> ApiQuery:
     base = {"visible": True} | ({"merchant_id": values.pop("merchant")} if "merchant" in values else {})
-    return ApiQuery(name, CATALOG_PRODUCTS, product_filters(values, base), tuple(PRODUCT_SORTS[sort].mongo), index, pg,
-                    "gin" if "merchant_id" in base else None)  # {visible: true} alone matches most of the catalogue
+    return ApiQuery(
+        name,
+        CATALOG_PRODUCTS,
+        product_filters(values, base),
+        tuple(PRODUCT_SORTS[sort].mongo),
+        index,
+        pg,
+        "gin" if "merchant_id" in base else None,
+    )  # {visible: true} alone matches most of the catalogue
 
 
 def _dashboard(name: str, values: dict, sort: str, index: str) -> ApiQuery:
     base = {"merchant_id": M} | ({"status": values.pop("status")} if "status" in values else {})
-    return ApiQuery(name, MERCHANT_PRODUCTS, product_filters(values, base), tuple(PRODUCT_SORTS[sort].mongo), index, True)
+    return ApiQuery(
+        name, MERCHANT_PRODUCTS, product_filters(values, base), tuple(PRODUCT_SORTS[sort].mongo), index, True
+    )
 
 
 def _orders(name: str, values: dict, sort: str, index: str) -> ApiQuery:
@@ -112,20 +127,30 @@ QUERIES: tuple[ApiQuery, ...] = (
     _catalog("products name", {}, "name", ix.CAT_ALL_NAME),
     _catalog("products merchant newest", {"merchant": M}, "newest", ix.CAT_NEWEST),
     _catalog("products merchant price", {"merchant": M}, "price_asc", ix.CAT_PRICE),
-    _catalog("products merchant price range", {"merchant": M, "min_price": 100, "max_price": 900},
-             "price_asc", ix.CAT_PRICE),
+    _catalog(
+        "products merchant price range", {"merchant": M, "min_price": 100, "max_price": 900}, "price_asc", ix.CAT_PRICE
+    ),
     _catalog("products merchant name prefix", {"merchant": M, "name_prefix": "Boo"}, "name", ix.CAT_NAME_PREFIX),
-    _catalog("products merchant category newest", {"merchant": M, "category": "shoes"}, "newest",
-             ix.CAT_CATEGORY_NEWEST),
-    _catalog("products merchant category price", {"merchant": M, "category": "shoes"}, "price_asc",
-             ix.CAT_CATEGORY_PRICE),
-    _catalog("products merchant in stock price", {"merchant": M, "in_stock": True}, "price_asc",
-             ix.CAT_STOCK_STATUS_PRICE),
+    _catalog(
+        "products merchant category newest", {"merchant": M, "category": "shoes"}, "newest", ix.CAT_CATEGORY_NEWEST
+    ),
+    _catalog(
+        "products merchant category price", {"merchant": M, "category": "shoes"}, "price_asc", ix.CAT_CATEGORY_PRICE
+    ),
+    _catalog(
+        "products merchant in stock price", {"merchant": M, "in_stock": True}, "price_asc", ix.CAT_STOCK_STATUS_PRICE
+    ),
     # GET /v1/products/{id}
     ApiQuery("product by id", CATALOG_PRODUCTS, {"_id": "p_sample", "visible": True}, (), "_id_", True, "_id"),
     # GET /v1/categories
-    ApiQuery("categories of a merchant", CATEGORIES, {"product_count": {"$gt": 0}, "merchant_id": M}, (),
-             ix.CATEGORIES_BY_COUNT, True),
+    ApiQuery(
+        "categories of a merchant",
+        CATEGORIES,
+        {"product_count": {"$gt": 0}, "merchant_id": M},
+        (),
+        ix.CATEGORIES_BY_COUNT,
+        True,
+    ),
     ApiQuery("categories of every shop", CATEGORIES, {"product_count": {"$gt": 0}}, (), None, False, None),
     # GET /v1/merchant/products (dashboard)
     _dashboard("merchant products newest", {}, "newest", ix.MP_NEWEST),
@@ -135,13 +160,18 @@ QUERIES: tuple[ApiQuery, ...] = (
     # GET /v1/merchant/orders
     _orders("orders newest", {}, "newest", ix.ORD_PLACED),
     _orders("orders oldest", {}, "oldest", ix.ORD_PLACED),
-    _orders("orders placed between", {"from": SINCE, "to": datetime(2026, 2, 1, tzinfo=UTC)}, "newest",
-            ix.ORD_PLACED),
+    _orders("orders placed between", {"from": SINCE, "to": datetime(2026, 2, 1, tzinfo=UTC)}, "newest", ix.ORD_PLACED),
     _orders("orders by status", {"status": "paid"}, "newest", ix.ORD_STATUS_PLACED),
     _orders("orders of a customer", {"customer_email": "A@example.com"}, "newest", ix.ORD_CUSTOMER),
     # GET /v1/merchant/orders/{id}
     ApiQuery("order by id", ORDERS, {"_id": "o_sample", "merchant_id": M}, (), "_id_", True, "_id"),
     # GET /v1/merchant/stats
-    ApiQuery("stats range", MERCHANT_STATS,
-             {"merchant_id": M, "_id": {"$gte": f"{M}:2026-03-01", "$lte": f"{M}:2026-03-31"}}, (), "_id_", True),
+    ApiQuery(
+        "stats range",
+        MERCHANT_STATS,
+        {"merchant_id": M, "_id": {"$gte": f"{M}:2026-03-01", "$lte": f"{M}:2026-03-31"}},
+        (),
+        "_id_",
+        True,
+    ),
 )

@@ -10,8 +10,18 @@ from dataclasses import dataclass
 
 from shared.read_models import CATALOG_PRODUCTS, CATEGORIES, MERCHANT_PRODUCTS, MERCHANT_STATS, ORDERS
 
-__all__ = ["CATALOG_PRODUCTS", "CATEGORIES", "MERCHANT_PRODUCTS", "MERCHANT_STATS", "ORDERS",
-           "View", "PRODUCT_VIEW", "MERCHANT_PRODUCT_VIEW", "ORDER_VIEW", "public_product"]
+__all__ = [
+    "CATALOG_PRODUCTS",
+    "CATEGORIES",
+    "MERCHANT_PRODUCTS",
+    "MERCHANT_STATS",
+    "ORDERS",
+    "View",
+    "PRODUCT_VIEW",
+    "MERCHANT_PRODUCT_VIEW",
+    "ORDER_VIEW",
+    "public_product",
+]
 
 
 @dataclass(frozen=True)
@@ -35,14 +45,45 @@ class View:
         return out
 
 
-PRODUCT_VIEW = View(("id", "merchant_id", "merchant_name", "sku", "name", "description",
-                     "category", "price", "stock_status", "attributes", "tags", "created_at",
-                     "updated_at", "version"))
-MERCHANT_PRODUCT_VIEW = View((*PRODUCT_VIEW.fields, "status", "visible", "stock",
-                              "units_sold", "archived_at"))
-ORDER_VIEW = View(("id", "merchant_id", "customer", "shipping_address", "lines", "currency",
-                   "item_count", "total", "status", "status_history", "payment_reference",
-                   "carrier", "tracking_number", "placed_at", "updated_at", "version"))
+PRODUCT_VIEW = View(
+    (
+        "id",
+        "merchant_id",
+        "merchant_name",
+        "sku",
+        "name",
+        "description",
+        "category",
+        "price",
+        "stock_status",
+        "attributes",
+        "tags",
+        "created_at",
+        "updated_at",
+        "version",
+    )
+)
+MERCHANT_PRODUCT_VIEW = View((*PRODUCT_VIEW.fields, "status", "visible", "stock", "units_sold", "archived_at"))
+ORDER_VIEW = View(
+    (
+        "id",
+        "merchant_id",
+        "customer",
+        "shipping_address",
+        "lines",
+        "currency",
+        "item_count",
+        "total",
+        "status",
+        "status_history",
+        "payment_reference",
+        "carrier",
+        "tracking_number",
+        "placed_at",
+        "updated_at",
+        "version",
+    )
+)
 
 
 def public_product(doc: dict) -> dict:

@@ -6,8 +6,15 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date
 
-COUNTERS = ("revenue", "orders_placed", "units_sold", "payments_succeeded", "payments_failed",
-            "shipped_count", "processing_seconds_total")
+COUNTERS = (
+    "revenue",
+    "orders_placed",
+    "units_sold",
+    "payments_succeeded",
+    "payments_failed",
+    "shipped_count",
+    "processing_seconds_total",
+)
 
 
 def _units_by_product(top_products: list[dict] | dict | None) -> dict[str, int]:
@@ -35,10 +42,14 @@ def summarise(merchant_id: str, first: date, last: date, days: list[dict]) -> di
         series.append(day)
     shipped = totals["shipped_count"]
     return {
-        "merchant_id": merchant_id, "from": first.isoformat(), "to": last.isoformat(),
-        "totals": {**totals, "orders_by_status": dict(by_status),
-                   "average_processing_seconds": (totals["processing_seconds_total"] / shipped
-                                                  if shipped else None),
-                   "top_products": [{"product_id": p, "units": n} for p, n in top.most_common(10)]},
+        "merchant_id": merchant_id,
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+        "totals": {
+            **totals,
+            "orders_by_status": dict(by_status),
+            "average_processing_seconds": (totals["processing_seconds_total"] / shipped if shipped else None),
+            "top_products": [{"product_id": p, "units": n} for p, n in top.most_common(10)],
+        },
         "days": series,
     }

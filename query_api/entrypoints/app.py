@@ -65,10 +65,16 @@ def create_app(settings: QueryApiSettings | None = None) -> Starlette:
         pubsub_redis = redis_factory.open_redis(settings, socket_timeout=None, health_check_interval=10)
         epochs, stats = Epochs(), CacheStats()
         l1 = L1Cache(epochs, settings.l1_max_entries, settings.l1_ttl_unsubscribed_seconds)
-        l2 = L2Cache(redis, stats, prefix=prefix, compress_min_bytes=settings.l2_compress_min_bytes,
-                     retry_after=settings.l2_retry_after_seconds)
+        l2 = L2Cache(
+            redis,
+            stats,
+            prefix=prefix,
+            compress_min_bytes=settings.l2_compress_min_bytes,
+            retry_after=settings.l2_retry_after_seconds,
+        )
         cache = TwoLevelCache(l1, l2, epochs, stats)
         subscribed = asyncio.Event()
+
         async def fetch_docs(collection: str, ids: list[str]) -> list[dict]:
             """Changed documents read back by ``_id`` (what FerretDB too answers from its key)."""
             if len(ids) == 1:
@@ -76,12 +82,24 @@ def create_app(settings: QueryApiSettings | None = None) -> Starlette:
                 return [doc] if doc else []
             return await db[collection].find({"_id": {"$in": ids}}).to_list()
 
-        tasks = [asyncio.create_task(subscriber.listen(pubsub_redis, epochs, l1, prefix, subscribed=subscribed,
-                                                       fetch=fetch_docs, stats=stats)),
-                 asyncio.create_task(warm_up.flush_forever(cache.hot, redis, prefix))]
-        state = {"settings": settings, "mongo": client, "db": db, "redis": redis, "cache": cache,
-                 "keys": KeyResolver(db), "codec": CursorCodec(settings.cursor_secret),
-                 "subscribed": subscribed}
+        tasks = [
+            asyncio.create_task(
+                subscriber.listen(
+                    pubsub_redis, epochs, l1, prefix, subscribed=subscribed, fetch=fetch_docs, stats=stats
+                )
+            ),
+            asyncio.create_task(warm_up.flush_forever(cache.hot, redis, prefix)),
+        ]
+        state = {
+            "settings": settings,
+            "mongo": client,
+            "db": db,
+            "redis": redis,
+            "cache": cache,
+            "keys": KeyResolver(db),
+            "codec": CursorCodec(settings.cursor_secret),
+            "subscribed": subscribed,
+        }
         try:
             with contextlib.suppress(Exception):
                 await ensure_query_indexes(db)
@@ -89,8 +107,7 @@ def create_app(settings: QueryApiSettings | None = None) -> Starlette:
                 await asyncio.wait_for(subscribed.wait(), 2.0)  # listen before serving
             if settings.warm_up_queries:
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(warm_up.warm_up(app, state, redis, prefix,
-                                                           settings.warm_up_queries), 10.0)
+                    await asyncio.wait_for(warm_up.warm_up(app, state, redis, prefix, settings.warm_up_queries), 10.0)
             yield state
         finally:
             for task in tasks:
@@ -109,15 +126,17 @@ def create_app(settings: QueryApiSettings | None = None) -> Starlette:
         return await redis_factory.ping(request.state.redis)
 
     async def openapi_json(request: Request) -> Response:
-        return Response(openapi_body, media_type="application/json",
-                        headers={"Cache-Control": "public, max-age=300"})
+        return Response(openapi_body, media_type="application/json", headers={"Cache-Control": "public, max-age=300"})
 
     async def cache_stats(request: Request) -> Response:
         cache: TwoLevelCache = request.state.cache
-        body = {**cache.stats.snapshot(), "l1_entries": len(cache.l1), "l2_available": cache.l2.available,
-                "invalidations_subscribed": request.state.subscribed.is_set()}
-        return Response(orjson.dumps(body), media_type="application/json",
-                        headers={"Cache-Control": "no-store"})
+        body = {
+            **cache.stats.snapshot(),
+            "l1_entries": len(cache.l1),
+            "l2_available": cache.l2.available,
+            "invalidations_subscribed": request.state.subscribed.is_set(),
+        }
+        return Response(orjson.dumps(body), media_type="application/json", headers={"Cache-Control": "no-store"})
 
     routes = [  # the storefront's routes first: Starlette matches in order
         *products.routes,
@@ -133,8 +152,9 @@ def create_app(settings: QueryApiSettings | None = None) -> Starlette:
     middleware = [
         Middleware(SecurityHeadersMiddleware),
         *([Middleware(CorsMiddleware, allow_origins=origins)] if origins else []),
-        Middleware(RequestLimitsMiddleware, max_url_bytes=settings.max_url_bytes,
-                   max_body_bytes=settings.max_request_bytes),
+        Middleware(
+            RequestLimitsMiddleware, max_url_bytes=settings.max_url_bytes, max_body_bytes=settings.max_request_bytes
+        ),
         Middleware(RateLimitMiddleware, rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst),
         Middleware(CacheHitMiddleware),
         # After the L1 hits: a cached answer costs microseconds and is never shed.
@@ -142,5 +162,7 @@ def create_app(settings: QueryApiSettings | None = None) -> Starlette:
         Middleware(CompressionMiddleware),
         Middleware(ETagMiddleware),
     ]
-    return instrument_http(Starlette(routes=routes, middleware=middleware,
-                                     exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan), "query-api")
+    return instrument_http(
+        Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan),
+        "query-api",
+    )

@@ -12,8 +12,8 @@ from starlette.types import Receive, Scope, Send
 from query_api.adapters.cache.entry import Entry
 from query_api.adapters.encodings import accept_encoding, choose
 
-PUBLIC = b"public, no-cache"     # shared caches may store, but must revalidate (ETag → 304)
-PRIVATE = b"private, no-cache"   # never in a shared cache: merchant data
+PUBLIC = b"public, no-cache"  # shared caches may store, but must revalidate (ETag → 304)
+PRIVATE = b"private, no-cache"  # never in a shared cache: merchant data
 
 _JSON = (b"content-type", b"application/json")
 _VARY_PUBLIC = (b"vary", b"Accept-Encoding")

@@ -15,9 +15,7 @@ from shared.events.schemas import MODULES, UnknownEventType, UnsupportedSchemaVe
 from shared.events.upcasting import upcast
 
 EVENT_TYPES: dict[str, tuple[str, type[BaseModel]]] = {
-    model.__name__: (module.AGGREGATE_TYPE, model)
-    for module in MODULES
-    for model in module.EVENTS
+    model.__name__: (module.AGGREGATE_TYPE, model) for module in MODULES for model in module.EVENTS
 }
 
 
@@ -32,5 +30,13 @@ def decode_data(envelope: EventEnvelope) -> BaseModel:
     return model.model_validate(current.data)
 
 
-__all__ = ["EVENT_TYPES", "EventEnvelope", "UnknownEventType", "UnsupportedSchemaVersion",
-           "current_version", "decode_data", "upcast", "utc_now"]
+__all__ = [
+    "EVENT_TYPES",
+    "EventEnvelope",
+    "UnknownEventType",
+    "UnsupportedSchemaVersion",
+    "current_version",
+    "decode_data",
+    "upcast",
+    "utc_now",
+]

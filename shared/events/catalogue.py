@@ -71,8 +71,13 @@ def catalogue_broker(bootstrap_servers: str = "127.0.0.1:9092") -> KafkaBroker:
 
 
 def asyncapi_document(bootstrap_servers: str = "127.0.0.1:9092") -> dict[str, Any]:
-    spec = AsyncAPI(catalogue_broker(bootstrap_servers), title="Merchant domain events",
-                    version=package_version(), description=DESCRIPTION, schema_version="3.0.0")
+    spec = AsyncAPI(
+        catalogue_broker(bootstrap_servers),
+        title="Merchant domain events",
+        version=package_version(),
+        description=DESCRIPTION,
+        schema_version="3.0.0",
+    )
     document = spec.to_specification().to_jsonable()
     return with_one_message_per_event(document)
 
@@ -86,19 +91,22 @@ def with_one_message_per_event(document: dict[str, Any]) -> dict[str, Any]:
             name = f"{event_type}_v{schema_version}"
             model = envelope_model(event_type, schema_version)
             components["messages"][name] = {
-                "name": event_type, "title": f"{event_type} v{schema_version}",
+                "name": event_type,
+                "title": f"{event_type} v{schema_version}",
                 "summary": (model.__doc__ or "").strip(),
                 "contentType": "application/json",
                 "correlationId": {"location": "$message.header#/correlation_id"},
                 "headers": HEADERS_SCHEMA,
                 "payload": {"$ref": f"#/components/schemas/{name}"},
-                "bindings": {"kafka": {"key": {"type": "string", "description": "aggregate_id"},
-                                       "bindingVersion": "0.5.0"}},
+                "bindings": {
+                    "kafka": {"key": {"type": "string", "description": "aggregate_id"}, "bindingVersion": "0.5.0"}
+                },
             }
             channel_messages[name] = {"$ref": f"#/components/messages/{name}"}
         document["channels"][topic]["messages"] = channel_messages
         document["operations"][topic]["messages"] = [
-            {"$ref": f"#/channels/{topic}/messages/{name}"} for name in channel_messages]
+            {"$ref": f"#/channels/{topic}/messages/{name}"} for name in channel_messages
+        ]
     components["schemas"] = {k: v for k, v in components["schemas"].items() if not k.endswith(":Payload")}
     # FastStream's ordering depends on what was imported before; keep the file stable.
     for mapping in (document, "channels", "operations"), (components, "messages", "schemas"):
@@ -118,8 +126,7 @@ def published_files(docs_dir: Path) -> dict[Path, str]:
 
 def stale_files(docs_dir: Path) -> list[Path]:
     """Published files missing or different from what the code generates now."""
-    return [path for path, text in published_files(docs_dir).items()
-            if not path.exists() or path.read_text() != text]
+    return [path for path, text in published_files(docs_dir).items() if not path.exists() or path.read_text() != text]
 
 
 def dumps(document: dict[str, Any]) -> str:

@@ -88,6 +88,12 @@ class OrderRefunded(Body):
 
 
 EVENTS: tuple[type[Body], ...] = (
-    OrderPlaced, OrderConfirmed, OrderPaid, OrderPaymentFailed, OrderShipped, OrderDelivered,
-    OrderCancelled, OrderRefunded,
+    OrderPlaced,
+    OrderConfirmed,
+    OrderPaid,
+    OrderPaymentFailed,
+    OrderShipped,
+    OrderDelivered,
+    OrderCancelled,
+    OrderRefunded,
 )

@@ -91,6 +91,13 @@ class StockReleased(Body):
 
 
 EVENTS: tuple[type[Body], ...] = (
-    ProductCreated, ProductDetailsUpdated, ProductPriceChanged, ProductStockAdjusted,
-    ProductPublished, ProductUnpublished, ProductArchived, StockReserved, StockReleased,
+    ProductCreated,
+    ProductDetailsUpdated,
+    ProductPriceChanged,
+    ProductStockAdjusted,
+    ProductPublished,
+    ProductUnpublished,
+    ProductArchived,
+    StockReserved,
+    StockReleased,
 )

@@ -83,7 +83,8 @@ def envelope_model(event_type: str, version: int) -> type[EventEnvelope]:
     """The full envelope of one (type, version), typed down to its body — for schemas."""
     body = versions_of(event_type)[version]
     return create_model(
-        f"{event_type}_v{version}", __base__=EventEnvelope,
+        f"{event_type}_v{version}",
+        __base__=EventEnvelope,
         __doc__=(body.__doc__ or f"{event_type}, schema version {version}.").strip(),
         type=(Literal[event_type], ...),  # type: ignore[valid-type]
         schema_version=(Literal[version], ...),  # type: ignore[valid-type]
@@ -100,8 +101,12 @@ def json_schema(event_type: str, version: int) -> dict[str, Any]:
     """The JSON Schema (2020-12) one Kafka message of this (type, version) satisfies."""
     schema = envelope_model(event_type, version).model_json_schema()
     schema["required"] = list(schema["properties"])  # producers always write every field
-    return {"$schema": JSON_SCHEMA_DIALECT, "$id": schema_file_name(event_type, version),
-            **schema, "title": f"{event_type} v{version}"}
+    return {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": schema_file_name(event_type, version),
+        **schema,
+        "title": f"{event_type} v{version}",
+    }
 
 
 def all_json_schemas() -> dict[str, dict[str, Any]]:

@@ -71,18 +71,23 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-async def authenticate(request: Request, resolver: KeyResolver, *,
-                       allow: tuple[KeyKind, ...] = ("secret",)) -> Principal:
+async def authenticate(
+    request: Request, resolver: KeyResolver, *, allow: tuple[KeyKind, ...] = ("secret",)
+) -> Principal:
     """The caller's principal, or 401 (no/invalid key) / 403 (key of the wrong kind)."""
     token = bearer_token(request)
     if token is None:
-        raise ApiError(401, "unauthenticated", "Send an API key as 'Authorization: Bearer <key>'.",
-                       headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401,
+            "unauthenticated",
+            "Send an API key as 'Authorization: Bearer <key>'.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     principal = await resolver.resolve(token)
     if principal is None:
-        raise ApiError(401, "invalid_api_key", "The API key is not valid.",
-                       headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(401, "invalid_api_key", "The API key is not valid.", headers={"WWW-Authenticate": "Bearer"})
     if principal.kind not in allow:
-        raise ApiError(403, "key_not_allowed",
-                       f"A {principal.kind} key may not do this; use a {' or '.join(allow)} key.")
+        raise ApiError(
+            403, "key_not_allowed", f"A {principal.kind} key may not do this; use a {' or '.join(allow)} key."
+        )
     return principal

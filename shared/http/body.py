@@ -46,14 +46,16 @@ async def read_json(request: Request, max_bytes: int, *, allow_empty: bool = Fal
         raise ApiError(400, "malformed_json", f"The request body is not valid JSON: {exc}") from None
 
 
-async def parse_body(request: Request, model: type[Model], max_bytes: int, *,
-                     allow_empty: bool = False) -> Model:
+async def parse_body(request: Request, model: type[Model], max_bytes: int, *, allow_empty: bool = False) -> Model:
     payload = await read_json(request, max_bytes, allow_empty=allow_empty)
     if not isinstance(payload, dict):
-        raise ApiError(422, "validation_failed", "The request body must be a JSON object.",
-                       [{"field": "body", "problem": "object_type", "message": "expected an object"}])
+        raise ApiError(
+            422,
+            "validation_failed",
+            "The request body must be a JSON object.",
+            [{"field": "body", "problem": "object_type", "message": "expected an object"}],
+        )
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
-        raise ApiError(422, "validation_failed", "The request body is not valid.",
-                       validation_fields(exc)) from None
+        raise ApiError(422, "validation_failed", "The request body is not valid.", validation_fields(exc)) from None

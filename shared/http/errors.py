@@ -16,38 +16,54 @@ from starlette.responses import Response
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str,
-                 fields: list[dict[str, Any]] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        fields: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.fields, self.headers = fields, headers
 
 
-def error_response(status: int, code: str, message: str,
-                   fields: list[dict[str, Any]] | None = None,
-                   headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    fields: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     body: dict[str, Any] = {"code": code, "message": message}
     if fields:
         body["fields"] = fields
-    return Response(orjson.dumps({"error": body}), status_code=status,
-                    media_type="application/json", headers=headers)
+    return Response(orjson.dumps({"error": body}), status_code=status, media_type="application/json", headers=headers)
 
 
 def validation_fields(exc: ValidationError) -> list[dict[str, Any]]:
     """Pydantic's errors as ``[{field, problem, message}]`` (dotted field paths)."""
     return [
-        {"field": ".".join(str(p) for p in err["loc"]) or "body",
-         "problem": err["type"], "message": err["msg"]}
+        {"field": ".".join(str(p) for p in err["loc"]) or "body", "problem": err["type"], "message": err["msg"]}
         for err in exc.errors(include_url=False, include_input=False)
     ]
 
 
 _HTTP_CODES = {
-    400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 412: "precondition_failed",
-    413: "payload_too_large", 415: "unsupported_media_type", 422: "validation_failed",
-    429: "rate_limited", 503: "unavailable",
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    412: "precondition_failed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "rate_limited",
+    503: "unavailable",
 }
 
 
@@ -58,14 +74,14 @@ async def api_error_handler(request: Request, exc: Exception) -> Response:
 
 async def http_exception_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return error_response(exc.status_code, _HTTP_CODES.get(exc.status_code, "http_error"),
-                          exc.detail or "", headers=exc.headers)
+    return error_response(
+        exc.status_code, _HTTP_CODES.get(exc.status_code, "http_error"), exc.detail or "", headers=exc.headers
+    )
 
 
 async def validation_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ValidationError)
-    return error_response(422, "validation_failed", "The request body is not valid.",
-                          validation_fields(exc))
+    return error_response(422, "validation_failed", "The request body is not valid.", validation_fields(exc))
 
 
 EXCEPTION_HANDLERS = {

@@ -19,8 +19,9 @@ from starlette.routing import Route
 Check = Callable[[Request], Awaitable[bool]]
 
 
-def health_routes(required: dict[str, Check], optional: dict[str, Check] | None = None,
-                  timeout: float = 2.0) -> list[Route]:
+def health_routes(
+    required: dict[str, Check], optional: dict[str, Check] | None = None, timeout: float = 2.0
+) -> list[Route]:
     optional = optional or {}
     checks = {**required, **optional}
 
@@ -35,16 +36,16 @@ def health_routes(required: dict[str, Check], optional: dict[str, Check] | None 
                 return False
 
         results = await asyncio.gather(*(run(c) for c in checks.values()))
-        report = {name: ("ok" if ok else ("degraded" if name in optional else "failing"))
-                  for name, ok in zip(checks, results, strict=True)}
+        report = {
+            name: ("ok" if ok else ("degraded" if name in optional else "failing"))
+            for name, ok in zip(checks, results, strict=True)
+        }
         ready_ = all(ok for name, ok in zip(checks, results, strict=True) if name in required)
         monitors = getattr(request.state, "monitors", None)  # shared.observability
         if monitors is not None:  # memory: "warning" on a suspected leak, not ready above the limit
             report["memory"] = monitors.memory.health
             ready_ = ready_ and monitors.memory.health != "critical"
         body = {"status": "ready" if ready_ else "not_ready", "checks": report}
-        return Response(orjson.dumps(body), status_code=200 if ready_ else 503,
-                        media_type="application/json")
+        return Response(orjson.dumps(body), status_code=200 if ready_ else 503, media_type="application/json")
 
-    return [Route("/health/live", live, methods=["GET"]),
-            Route("/health/ready", ready, methods=["GET"])]
+    return [Route("/health/live", live, methods=["GET"]), Route("/health/ready", ready, methods=["GET"])]

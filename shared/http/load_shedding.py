@@ -31,8 +31,12 @@ class LoadSheddingMiddleware:
             return await self.app(scope, receive, send)
         if self.in_flight >= self.limit:
             self.shed += 1
-            response = error_response(503, "overloaded", "The server is busy; retry after a moment.",
-                                      headers={"Retry-After": self.retry_after})
+            response = error_response(
+                503,
+                "overloaded",
+                "The server is busy; retry after a moment.",
+                headers={"Retry-After": self.retry_after},
+            )
             return await response(scope, receive, send)
         self.in_flight += 1
         try:

@@ -47,7 +47,8 @@ class MetricsMiddleware:
         if children is None:
             children = self._children[key] = (
                 metrics.http_requests.labels(self.service, method, template, str(status)),
-                metrics.http_request_duration.labels(self.service, method, template))
+                metrics.http_request_duration.labels(self.service, method, template),
+            )
         children[0].inc()
         children[1].observe(elapsed)
 
@@ -85,9 +86,18 @@ class MetricsMiddleware:
             template = getattr(route, "path", None) or UNMATCHED
             method = scope["method"]
             if self.access_log:
-                access_log.info("%s %s %d", method, scope["path"], status, extra={
-                    "service": self.service, "route": template, "status": status,
-                    "ms": round(elapsed * 1000, 2)})
+                access_log.info(
+                    "%s %s %d",
+                    method,
+                    scope["path"],
+                    status,
+                    extra={
+                        "service": self.service,
+                        "route": template,
+                        "status": status,
+                        "ms": round(elapsed * 1000, 2),
+                    },
+                )
             correlation_id_var.reset(token)
             self._record(method, template, status, elapsed)
             if failed is not None:
@@ -117,8 +127,7 @@ def _with_correlation_id(scope: Scope) -> tuple[Scope, str]:
     return {**scope, "headers": headers}, created
 
 
-def instrument_http(app: Starlette, service: str,
-                    settings: ObservabilitySettings | None = None) -> Starlette:
+def instrument_http(app: Starlette, service: str, settings: ObservabilitySettings | None = None) -> Starlette:
     settings = settings or ObservabilitySettings()
     inner_lifespan = app.router.lifespan_context
 

@@ -19,8 +19,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-correlation_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "correlation_id", default=None)
+correlation_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id", default=None)
 
 # LogRecord attributes that are not "extra" fields.
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName", "color_message"}
@@ -39,9 +38,13 @@ class JsonFormatter(logging.Formatter):
     """``{"ts", "level", "logger", "msg", "correlation_id"?, "pid", ...extra}``."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line = {"ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-                "level": record.levelname, "logger": record.name, "msg": record.getMessage(),
-                "pid": record.process}
+        line = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+            "pid": record.process,
+        }
         corr = getattr(record, "correlation_id", None) or correlation_id_var.get()
         if corr:
             line["correlation_id"] = corr
@@ -74,19 +77,23 @@ def logging_config(fmt: str = "json", level: str = "INFO") -> dict:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"default": {"()": f"{formatter.__module__}.{formatter.__qualname__}"}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "default",
-                                "stream": "ext://sys.stderr"}},
+        "handlers": {
+            "stderr": {"class": "logging.StreamHandler", "formatter": "default", "stream": "ext://sys.stderr"}
+        },
         "root": {"handlers": ["stderr"], "level": level.upper()},
-        "loggers": {name: {"handlers": [], "propagate": True, "level": level.upper()}
-                    for name in ("uvicorn", "uvicorn.error", "uvicorn.access")},
+        "loggers": {
+            name: {"handlers": [], "propagate": True, "level": level.upper()}
+            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+        },
     }
 
 
 def configure_logging(fmt: str | None = None, level: str | None = None) -> dict:
     import logging.config
 
-    config = logging_config(fmt or os.environ.get("MERCHANT_LOG_FORMAT", "json"),
-                            level or os.environ.get("MERCHANT_LOG_LEVEL", "INFO"))
+    config = logging_config(
+        fmt or os.environ.get("MERCHANT_LOG_FORMAT", "json"), level or os.environ.get("MERCHANT_LOG_LEVEL", "INFO")
+    )
     logging.config.dictConfig(config)
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.getLogger().level))
     return config

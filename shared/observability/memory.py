@@ -34,7 +34,7 @@ MB = 1024 * 1024
 @dataclass(frozen=True)
 class Sample:
     at: float  # seconds (monotonic clock unless a test gives its own)
-    rss: int   # bytes
+    rss: int  # bytes
 
 
 @dataclass(frozen=True)
@@ -78,15 +78,24 @@ AlertCallback = Callable[[Alert], None]
 
 def log_and_count(alert: Alert) -> None:
     metrics.memory_alerts.labels(rule=alert.rule).inc()
-    log.warning("memory alert: %s", alert.message, extra={"rule": alert.rule, "rss": alert.rss,
-                                                          "bytes_per_minute": alert.trend.bytes_per_minute})
+    log.warning(
+        "memory alert: %s",
+        alert.message,
+        extra={"rule": alert.rule, "rss": alert.rss, "bytes_per_minute": alert.trend.bytes_per_minute},
+    )
 
 
 class MemoryMonitor:
-    def __init__(self, *, window: int = 20, leak_bytes_per_minute: float = 2 * MB,
-                 min_r2: float = 0.8, limit_bytes: int = 0,
-                 alert_callbacks: list[AlertCallback] | None = None,
-                 read_rss: Callable[[], int] = current_rss) -> None:
+    def __init__(
+        self,
+        *,
+        window: int = 20,
+        leak_bytes_per_minute: float = 2 * MB,
+        min_r2: float = 0.8,
+        limit_bytes: int = 0,
+        alert_callbacks: list[AlertCallback] | None = None,
+        read_rss: Callable[[], int] = current_rss,
+    ) -> None:
         if window < 3:
             raise ValueError("window must be at least 3 samples")
         self.window, self.leak_bytes_per_minute, self.min_r2 = window, leak_bytes_per_minute, min_r2
@@ -112,17 +121,33 @@ class MemoryMonitor:
         return linear_trend(list(self._samples))
 
     def _apply_rules(self, sample: Sample, trend: Trend) -> None:
-        leak = (trend.samples >= self.window and trend.bytes_per_minute > self.leak_bytes_per_minute
-                and trend.r2 >= self.min_r2)
+        leak = (
+            trend.samples >= self.window
+            and trend.bytes_per_minute > self.leak_bytes_per_minute
+            and trend.r2 >= self.min_r2
+        )
         if leak and not self.leak_suspected:
-            self._alert(Alert("leak", f"RSS grows {trend.bytes_per_minute / MB:.1f} MB/min over "
-                              f"{trend.samples} samples (r²={trend.r2:.2f})", trend, sample.rss))
+            self._alert(
+                Alert(
+                    "leak",
+                    f"RSS grows {trend.bytes_per_minute / MB:.1f} MB/min over "
+                    f"{trend.samples} samples (r²={trend.r2:.2f})",
+                    trend,
+                    sample.rss,
+                )
+            )
         self.leak_suspected = leak
         metrics.memory_leak_suspected.set(1 if leak else 0)
         over = bool(self.limit_bytes) and sample.rss > self.limit_bytes
         if over and not self.over_limit:
-            self._alert(Alert("limit", f"RSS {sample.rss / MB:.0f} MB above the limit "
-                              f"{self.limit_bytes / MB:.0f} MB", trend, sample.rss))
+            self._alert(
+                Alert(
+                    "limit",
+                    f"RSS {sample.rss / MB:.0f} MB above the limit {self.limit_bytes / MB:.0f} MB",
+                    trend,
+                    sample.rss,
+                )
+            )
         self.over_limit = over
 
     def _alert(self, alert: Alert) -> None:
@@ -158,13 +183,22 @@ class MemoryMonitor:
         """Allocation sites that grew most since ``start_tracing`` (file:line, size, count)."""
         if not tracemalloc.is_tracing() or self._baseline is None:
             return []
-        ignore = [tracemalloc.Filter(False, tracemalloc.__file__),
-                  tracemalloc.Filter(False, "<frozen importlib._bootstrap>")]
+        ignore = [
+            tracemalloc.Filter(False, tracemalloc.__file__),
+            tracemalloc.Filter(False, "<frozen importlib._bootstrap>"),
+        ]
         now = tracemalloc.take_snapshot().filter_traces(ignore)
         stats = now.compare_to(self._baseline.filter_traces(ignore), "lineno")
-        return [{"site": f"{s.traceback[0].filename}:{s.traceback[0].lineno}",
-                 "size_diff_bytes": s.size_diff, "size_bytes": s.size,
-                 "count_diff": s.count_diff} for s in stats[:limit] if s.size_diff > 0]
+        return [
+            {
+                "site": f"{s.traceback[0].filename}:{s.traceback[0].lineno}",
+                "size_diff_bytes": s.size_diff,
+                "size_bytes": s.size,
+                "count_diff": s.count_diff,
+            }
+            for s in stats[:limit]
+            if s.size_diff > 0
+        ]
 
     # -- report ------------------------------------------------------------------------
     def report(self, allocations: int = 10) -> dict:
@@ -174,8 +208,12 @@ class MemoryMonitor:
             "rss_bytes": samples[-1].rss if samples else current_rss(),
             "trend": asdict(self.trend()),
             "leak_suspected": self.leak_suspected,
-            "thresholds": {"window": self.window, "leak_bytes_per_minute": self.leak_bytes_per_minute,
-                           "min_r2": self.min_r2, "limit_bytes": self.limit_bytes},
+            "thresholds": {
+                "window": self.window,
+                "leak_bytes_per_minute": self.leak_bytes_per_minute,
+                "min_r2": self.min_r2,
+                "limit_bytes": self.limit_bytes,
+            },
             "samples": [{"at": s.at, "rss": s.rss} for s in samples],
             "tracing": self.tracing,
             "top_allocations": self.top_allocations(allocations),

@@ -28,15 +28,18 @@ from prometheus_client import Counter, Gauge, Histogram
 LATENCY = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 # -- HTTP (shared.observability.http records these for every Starlette app) ------------
-http_requests = Counter("http_requests_total", "HTTP requests answered.",
-                        ["service", "method", "route", "status"])
-http_request_duration = Histogram("http_request_duration_seconds", "HTTP request latency.",
-                                  ["service", "method", "route"], buckets=LATENCY)
-http_in_flight = Gauge("http_requests_in_flight", "HTTP requests being handled.",
-                       ["service"], multiprocess_mode="livesum")
-http_errors = Counter("http_request_errors_total",
-                      "HTTP requests that failed: 5xx answers and unhandled exceptions.",
-                      ["service", "route", "kind"])
+http_requests = Counter("http_requests_total", "HTTP requests answered.", ["service", "method", "route", "status"])
+http_request_duration = Histogram(
+    "http_request_duration_seconds", "HTTP request latency.", ["service", "method", "route"], buckets=LATENCY
+)
+http_in_flight = Gauge(
+    "http_requests_in_flight", "HTTP requests being handled.", ["service"], multiprocess_mode="livesum"
+)
+http_errors = Counter(
+    "http_request_errors_total",
+    "HTTP requests that failed: 5xx answers and unhandled exceptions.",
+    ["service", "route", "kind"],
+)
 
 # -- Cache (query API's L1/L2; levels: l1, l2, l3 = read model) --------------------------
 cache_hits = Counter("cache_hits_total", "Cache hits per level.", ["level"])
@@ -44,23 +47,32 @@ cache_misses = Counter("cache_misses_total", "Cache misses per level.", ["level"
 cache_invalidations = Counter("cache_invalidations_total", "Cache entries invalidated.", ["level"])
 
 # -- Kafka consumers (shared.observability.stream polls and records these) ---------------
-kafka_consumer_lag = Gauge("kafka_consumer_lag", "Messages behind the end of the partition "
-                           "(end offset - committed offset).", ["group", "topic", "partition"],
-                           multiprocess_mode="liveall")
-kafka_messages_consumed = Counter("kafka_messages_consumed_total", "Kafka messages handled.",
-                                  ["group", "topic", "outcome"])
-kafka_handler_duration = Histogram("kafka_handler_duration_seconds",
-                                   "Time to handle one message or batch.", ["group"],
-                                   buckets=LATENCY)
+kafka_consumer_lag = Gauge(
+    "kafka_consumer_lag",
+    "Messages behind the end of the partition (end offset - committed offset).",
+    ["group", "topic", "partition"],
+    multiprocess_mode="liveall",
+)
+kafka_messages_consumed = Counter(
+    "kafka_messages_consumed_total", "Kafka messages handled.", ["group", "topic", "outcome"]
+)
+kafka_handler_duration = Histogram(
+    "kafka_handler_duration_seconds", "Time to handle one message or batch.", ["group"], buckets=LATENCY
+)
 
 # -- Projections --------------------------------------------------------------------------
-projection_lag_events = Gauge("projection_lag_events", "Events not yet applied by a projection.",
-                              ["projection"], multiprocess_mode="livesum")
-projection_lag_seconds = Gauge("projection_lag_seconds",
-                               "Age of the newest event a projection applied, when applied.",
-                               ["projection"], multiprocess_mode="livemax")
-projection_batch_seconds = Histogram("projection_batch_seconds", "Time to apply one batch.",
-                                     ["projection"], buckets=LATENCY)
+projection_lag_events = Gauge(
+    "projection_lag_events", "Events not yet applied by a projection.", ["projection"], multiprocess_mode="livesum"
+)
+projection_lag_seconds = Gauge(
+    "projection_lag_seconds",
+    "Age of the newest event a projection applied, when applied.",
+    ["projection"],
+    multiprocess_mode="livemax",
+)
+projection_batch_seconds = Histogram(
+    "projection_batch_seconds", "Time to apply one batch.", ["projection"], buckets=LATENCY
+)
 
 # -- Jobs (workers) -----------------------------------------------------------------------
 jobs_processed = Counter("jobs_processed_total", "Jobs finished.", ["kind", "outcome"])
@@ -69,44 +81,59 @@ job_dead_letters = Counter("job_dead_letters_total", "Jobs sent to the dead-lett
 job_duration = Histogram("job_duration_seconds", "Time to run one job.", ["kind"], buckets=LATENCY)
 
 # -- MongoDB (shared.observability.mongo_monitoring, via pymongo's event listeners) -------
-mongodb_pool_size = Gauge("mongodb_pool_connections", "Open connections in the pool.",
-                          ["address"], multiprocess_mode="livesum")
-mongodb_pool_in_use = Gauge("mongodb_pool_connections_in_use", "Connections checked out.",
-                            ["address"], multiprocess_mode="livesum")
-mongodb_pool_wait = Histogram("mongodb_pool_checkout_seconds", "Time to check out a connection.",
-                              buckets=LATENCY)
-mongodb_command_duration = Histogram("mongodb_command_duration_seconds", "MongoDB command latency.",
-                                     ["command", "outcome"], buckets=LATENCY)
+mongodb_pool_size = Gauge(
+    "mongodb_pool_connections", "Open connections in the pool.", ["address"], multiprocess_mode="livesum"
+)
+mongodb_pool_in_use = Gauge(
+    "mongodb_pool_connections_in_use", "Connections checked out.", ["address"], multiprocess_mode="livesum"
+)
+mongodb_pool_wait = Histogram("mongodb_pool_checkout_seconds", "Time to check out a connection.", buckets=LATENCY)
+mongodb_command_duration = Histogram(
+    "mongodb_command_duration_seconds", "MongoDB command latency.", ["command", "outcome"], buckets=LATENCY
+)
 
 # -- Process and runtime (shared.observability.runtime / memory) --------------------------
-process_rss = Gauge("merchant_process_rss_bytes", "Resident set size, sampled by the memory monitor.",
-                    multiprocess_mode="liveall")
-memory_growth = Gauge("merchant_memory_growth_bytes_per_minute",
-                      "RSS trend over the monitor's window (linear regression slope).",
-                      multiprocess_mode="liveall")
-memory_leak_suspected = Gauge("merchant_memory_leak_suspected",
-                              "1 while the leak rule holds (sustained growth above threshold).",
-                              multiprocess_mode="livemax")
+process_rss = Gauge(
+    "merchant_process_rss_bytes", "Resident set size, sampled by the memory monitor.", multiprocess_mode="liveall"
+)
+memory_growth = Gauge(
+    "merchant_memory_growth_bytes_per_minute",
+    "RSS trend over the monitor's window (linear regression slope).",
+    multiprocess_mode="liveall",
+)
+memory_leak_suspected = Gauge(
+    "merchant_memory_leak_suspected",
+    "1 while the leak rule holds (sustained growth above threshold).",
+    multiprocess_mode="livemax",
+)
 memory_alerts = Counter("merchant_memory_alerts_total", "Memory alerts raised.", ["rule"])
 gc_collections = Counter("merchant_gc_collections_total", "Garbage collections.", ["generation"])
-gc_pause = Histogram("merchant_gc_pause_seconds", "Garbage collection pause.", ["generation"],
-                     buckets=(0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25))
-event_loop_lag = Histogram("merchant_event_loop_lag_seconds",
-                           "How late a timer fired: time the loop was blocked.",
-                           buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0))
+gc_pause = Histogram(
+    "merchant_gc_pause_seconds",
+    "Garbage collection pause.",
+    ["generation"],
+    buckets=(0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
+)
+event_loop_lag = Histogram(
+    "merchant_event_loop_lag_seconds",
+    "How late a timer fired: time the loop was blocked.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
 
 # -- Business -----------------------------------------------------------------------------
 orders_placed = Counter("merchant_orders_placed_total", "Orders placed.")
-order_value = Counter("merchant_order_value_minor_total", "Value of placed orders, minor units.",
-                      ["currency"])
-active_merchants = Gauge("merchant_active_merchants",
-                         "Merchants with domain activity in the last 15 minutes.",
-                         multiprocess_mode="max")
-order_processing = Histogram("merchant_order_processing_seconds", "Order placed → shipped.",
-                             buckets=(60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400,
-                                      7 * 86400))
-payments = Counter("merchant_payments_total", "Payment outcomes; success rate = "
-                   "succeeded / (succeeded + failed).", ["outcome"])
+order_value = Counter("merchant_order_value_minor_total", "Value of placed orders, minor units.", ["currency"])
+active_merchants = Gauge(
+    "merchant_active_merchants", "Merchants with domain activity in the last 15 minutes.", multiprocess_mode="max"
+)
+order_processing = Histogram(
+    "merchant_order_processing_seconds",
+    "Order placed → shipped.",
+    buckets=(60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400, 7 * 86400),
+)
+payments = Counter(
+    "merchant_payments_total", "Payment outcomes; success rate = succeeded / (succeeded + failed).", ["outcome"]
+)
 
 
 @contextlib.contextmanager

@@ -60,8 +60,12 @@ def ops_routes(settings: ObservabilitySettings) -> list[Route]:
         try:
             top = min(max(int(request.query_params.get("top", "10")), 1), 100)
         except ValueError:
-            raise ApiError(422, "validation_failed", "top must be an integer.",
-                           fields=[{"field": "top", "message": "not an integer"}]) from None
+            raise ApiError(
+                422,
+                "validation_failed",
+                "top must be an integer.",
+                fields=[{"field": "top", "message": "not an integer"}],
+            ) from None
         return _json(monitor(request).report(top))
 
     async def tracing(request: Request) -> Response:
@@ -73,6 +77,8 @@ def ops_routes(settings: ObservabilitySettings) -> list[Route]:
             memory.stop_tracing()
         return _json({"tracing": memory.tracing})
 
-    return [Route("/metrics", metrics_endpoint, methods=["GET"]),
-            Route("/ops/memory", memory_report, methods=["GET"]),
-            Route("/ops/memory/tracing", tracing, methods=["POST", "DELETE"])]
+    return [
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route("/ops/memory", memory_report, methods=["GET"]),
+        Route("/ops/memory/tracing", tracing, methods=["POST", "DELETE"]),
+    ]

@@ -37,8 +37,9 @@ def mongo_options(settings: ObservabilitySettings | None = None) -> dict:
     settings = settings or ObservabilitySettings()
     options = {"retryWrites": True, "retryReads": True}
     if settings.production:
-        options.update(maxPoolSize=100, minPoolSize=10, compressors=_compressors(),
-                       zlibCompressionLevel=1)  # level 1: most of the gain for little CPU
+        options.update(
+            maxPoolSize=100, minPoolSize=10, compressors=_compressors(), zlibCompressionLevel=1
+        )  # level 1: most of the gain for little CPU
     return options
 
 

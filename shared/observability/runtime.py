@@ -79,9 +79,12 @@ class _GcTimer:
 
 
 def memory_monitor(settings: ObservabilitySettings) -> MemoryMonitor:
-    return MemoryMonitor(window=settings.memory_window,
-                         leak_bytes_per_minute=settings.memory_leak_bytes_per_minute,
-                         min_r2=settings.memory_leak_min_r2, limit_bytes=settings.memory_limit_bytes)
+    return MemoryMonitor(
+        window=settings.memory_window,
+        leak_bytes_per_minute=settings.memory_leak_bytes_per_minute,
+        min_r2=settings.memory_leak_min_r2,
+        limit_bytes=settings.memory_limit_bytes,
+    )
 
 
 class Monitors:
@@ -97,8 +100,10 @@ class Monitors:
         _GcTimer.install()
         metrics.touch_defaults()
         self.memory.sample()
-        self._tasks = [asyncio.create_task(self.loop_lag.run(), name="event-loop-lag-probe"),
-                       asyncio.create_task(self._sample_memory(), name="memory-monitor")]
+        self._tasks = [
+            asyncio.create_task(self.loop_lag.run(), name="event-loop-lag-probe"),
+            asyncio.create_task(self._sample_memory(), name="memory-monitor"),
+        ]
 
     def started(self) -> None:
         """Call when the process finished starting (clients open, routes ready)."""

@@ -75,9 +75,18 @@ def stream_middleware(projections: bool) -> type[BaseMiddleware]:
                     elapsed = time.perf_counter() - began
                     metrics.kafka_handler_duration.labels(group).observe(elapsed)
                 metrics.kafka_messages_consumed.labels(group, topic, "ok").inc(len(records))
-                log.info("handled %d message(s) from %s", len(records), topic,
-                         extra={"group": group, "topic": topic, "messages": len(records),
-                                **logged_correlation_ids(ids), "seconds": round(elapsed, 4)})
+                log.info(
+                    "handled %d message(s) from %s",
+                    len(records),
+                    topic,
+                    extra={
+                        "group": group,
+                        "topic": topic,
+                        "messages": len(records),
+                        **logged_correlation_ids(ids),
+                        "seconds": round(elapsed, 4),
+                    },
+                )
             if projections:
                 newest = max((r.timestamp for r in records if r.timestamp), default=None)
                 if newest is not None:
@@ -163,8 +172,7 @@ def _bind(host: str, port: int) -> socket.socket | None:
     return sock
 
 
-def instrument_faststream(app: FastStream, component: str,
-                          settings: ObservabilitySettings | None = None) -> FastStream:
+def instrument_faststream(app: FastStream, component: str, settings: ObservabilitySettings | None = None) -> FastStream:
     settings = settings or ObservabilitySettings()
     projections = component == "projectors"
     for broker in app.brokers:
@@ -180,8 +188,15 @@ def instrument_faststream(app: FastStream, component: str,
         if sock is not None:
             import uvicorn
 
-            server = uvicorn.Server(uvicorn.Config(ops_app(monitors, settings, app), log_config=None,
-                                                   log_level="warning", access_log=False, lifespan="on"))
+            server = uvicorn.Server(
+                uvicorn.Config(
+                    ops_app(monitors, settings, app),
+                    log_config=None,
+                    log_level="warning",
+                    access_log=False,
+                    lifespan="on",
+                )
+            )
             running["server"] = server
             # _serve, not serve: serve() would take over SIGINT/SIGTERM from FastStream.
             running["http"] = asyncio.create_task(server._serve(sockets=[sock]), name="metrics-http")

@@ -13,19 +13,27 @@ import pytest
 
 
 def new_product(**overrides) -> dict:
-    return {"sku": f"DS-{uuid.uuid4().hex[:8]}", "name": "Rain Jacket", "category": "outerwear",
-            "price": {"amount": 12900, "currency": "EUR"}, "stock": 4, **overrides}
+    return {
+        "sku": f"DS-{uuid.uuid4().hex[:8]}",
+        "name": "Rain Jacket",
+        "category": "outerwear",
+        "price": {"amount": 12900, "currency": "EUR"},
+        "stock": 4,
+        **overrides,
+    }
 
 
 async def test_a_tagged_product_is_published_and_served_with_its_tags(
-        merchant, command_client, published_events, wait_for_projection):
+    merchant, command_client, published_events, wait_for_projection
+):
     auth = {"Authorization": f"Bearer {merchant['secret_key']}"}
     accepted = await command_client.post("/v1/products", json=new_product(tags=["rain", "eco"]), headers=auth)
     assert accepted.status_code == 202, accepted.text
     product_id = accepted.json()["id"]
 
-    [event] = await published_events.assert_published("ProductCreated", aggregate_id=product_id,
-                                                      data={"tags": ["rain", "eco"]})
+    [event] = await published_events.assert_published(
+        "ProductCreated", aggregate_id=product_id, data={"tags": ["rain", "eco"]}
+    )
     assert event.schema_version == 2 and event.merchant_id == merchant["merchant_id"]
 
     served = await wait_for_projection(f"/v1/products/{product_id}", version=1)

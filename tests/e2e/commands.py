@@ -15,17 +15,29 @@ def auth(key: str, **headers: str) -> dict[str, str]:
 
 
 def product_body(**overrides) -> dict:
-    body = {"sku": f"SKU-{uuid.uuid4().hex[:8]}", "name": "Walking Boots", "category": "shoes",
-            "price": {"amount": 8999, "currency": "EUR"}, "stock": 12}
+    body = {
+        "sku": f"SKU-{uuid.uuid4().hex[:8]}",
+        "name": "Walking Boots",
+        "category": "shoes",
+        "price": {"amount": 8999, "currency": "EUR"},
+        "stock": 12,
+    }
     body.update(overrides)
     return body
 
 
 def order_body(*items: tuple[str, int], **overrides) -> dict:
-    body = {"items": [{"product_id": p, "quantity": q} for p, q in items],
-            "customer": {"email": "ada@example.com", "phone": "+33 1 23 45 67 89"},
-            "shipping_address": {"name": "Ada", "line1": "1 Rue de la Paix", "city": "Paris",
-                                 "postal_code": "75002", "country": "FR"}}
+    body = {
+        "items": [{"product_id": p, "quantity": q} for p, q in items],
+        "customer": {"email": "ada@example.com", "phone": "+33 1 23 45 67 89"},
+        "shipping_address": {
+            "name": "Ada",
+            "line1": "1 Rue de la Paix",
+            "city": "Paris",
+            "postal_code": "75002",
+            "country": "FR",
+        },
+    }
     body.update(overrides)
     return body
 

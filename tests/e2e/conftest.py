@@ -32,14 +32,31 @@ async def published_events_match_their_schemas(settings, mongo_db, tmp_path_fact
     """
     yield
     merchants = sorted({k["merchant_id"] async for k in mongo_db["api_keys"].find({}, {"merchant_id": 1})})
-    expected = [e["event_id"] async for c in mongo_db["commits"].find(
-        {"published": True, "merchant_id": {"$in": merchants}}, {"events.event_id": 1}) for e in c["events"]]
+    expected = [
+        e["event_id"]
+        async for c in mongo_db["commits"].find(
+            {"published": True, "merchant_id": {"$in": merchants}}, {"events.event_id": 1}
+        )
+        for e in c["events"]
+    ]
     ids = tmp_path_factory.mktemp("contract") / "expected_event_ids.txt"
     ids.write_text("\n".join(expected))
     topics = [arg for t in DOMAIN_TOPICS for arg in ("--topic", settings.topic(t))]
     merchant_args = [arg for m in merchants for arg in ("--merchant", m)] or ["--merchant", "<none>"]
-    done = subprocess.run([sys.executable, str(VALIDATOR), "--bootstrap", settings.kafka_bootstrap_servers,
-                           *topics, *merchant_args, "--expect-ids", str(ids)],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(VALIDATOR),
+            "--bootstrap",
+            settings.kafka_bootstrap_servers,
+            *topics,
+            *merchant_args,
+            "--expect-ids",
+            str(ids),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     print(f"\nevent contract check (kcat + JSON Schema):\n{done.stdout}")
     assert done.returncode == 0, f"published events do not match docs/events/:\n{done.stdout}{done.stderr}"

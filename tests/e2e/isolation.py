@@ -50,8 +50,12 @@ class Namespace:
         by_aggregate: dict[str, list[EventEnvelope]] = defaultdict(list)
         for topic in DOMAIN_TOPICS:
             wanted = at_least.get(topic, 0)
-            records = await read_topic(self.settings.kafka_bootstrap_servers, self.settings.topic(topic),
-                                       lambda rs, n=wanted: len(rs) >= n, timeout=timeout)
+            records = await read_topic(
+                self.settings.kafka_bootstrap_servers,
+                self.settings.topic(topic),
+                lambda rs, n=wanted: len(rs) >= n,
+                timeout=timeout,
+            )
             for record in records:
                 envelope = EventEnvelope.from_json(record.value)
                 assert record.key == envelope.aggregate_id.encode()

@@ -29,10 +29,14 @@ async def post_until_answered(client, path: str, **kwargs):
 async def test_100_concurrent_single_unit_orders_against_stock_10(command_client, merchant, mongo_db, settings):
     product = await create_product(command_client, merchant, stock=10)
     body = order_body((product, 1))
-    responses = await asyncio.gather(*(
-        post_until_answered(command_client, "/v1/orders", json=body,
-                            headers=auth(merchant["publishable_key"]), timeout=60)
-        for _ in range(100)))
+    responses = await asyncio.gather(
+        *(
+            post_until_answered(
+                command_client, "/v1/orders", json=body, headers=auth(merchant["publishable_key"]), timeout=60
+            )
+            for _ in range(100)
+        )
+    )
 
     statuses = Counter(r.status_code for r in responses)
     assert statuses == {202: 10, 409: 90}, statuses
@@ -48,26 +52,39 @@ async def test_100_concurrent_single_unit_orders_against_stock_10(command_client
     assert product_types == {"ProductCreated": 1, "StockReserved": 10}
 
     # And Kafka carries exactly those events.
-    orders = await read_topic(settings.kafka_bootstrap_servers, settings.topic("orders.events"),
-                              lambda rs: {r.key.decode() for r in rs} >= accepted)
-    placed = {e.event_id: e for e in (EventEnvelope.from_json(r.value) for r in orders)
-              if e.aggregate_id in accepted}  # distinct events: publication is at-least-once
+    orders = await read_topic(
+        settings.kafka_bootstrap_servers,
+        settings.topic("orders.events"),
+        lambda rs: {r.key.decode() for r in rs} >= accepted,
+    )
+    placed = {
+        e.event_id: e for e in (EventEnvelope.from_json(r.value) for r in orders) if e.aggregate_id in accepted
+    }  # distinct events: publication is at-least-once
     assert sorted(e.aggregate_id for e in placed.values()) == sorted(accepted)
-    products = await read_topic(settings.kafka_bootstrap_servers, settings.topic("products.events"),
-                                lambda rs: sum(r.key == product.encode() for r in rs) >= 11)
+    products = await read_topic(
+        settings.kafka_bootstrap_servers,
+        settings.topic("products.events"),
+        lambda rs: sum(r.key == product.encode() for r in rs) >= 11,
+    )
     # Publication is at-least-once: a relay pass racing a slow publish may put an event on
     # Kafka twice (consumers apply by version). Every stored event arrives, and no other.
-    distinct = {e.event_id: e for e in (EventEnvelope.from_json(r.value) for r in products
-                                        if r.key == product.encode())}
+    distinct = {
+        e.event_id: e for e in (EventEnvelope.from_json(r.value) for r in products if r.key == product.encode())
+    }
     assert Counter(e.type for e in distinct.values()) == product_types
 
 
 async def test_the_same_idempotency_key_ten_times_concurrently_commits_once(command_client, merchant, mongo_db):
     key = uuid.uuid4().hex
     body = product_body()
-    responses = await asyncio.gather(*(
-        command_client.post("/v1/products", json=body, headers=auth(merchant["secret_key"], **{"Idempotency-Key": key}))
-        for _ in range(10)))
+    responses = await asyncio.gather(
+        *(
+            command_client.post(
+                "/v1/products", json=body, headers=auth(merchant["secret_key"], **{"Idempotency-Key": key})
+            )
+            for _ in range(10)
+        )
+    )
     assert {r.status_code for r in responses} == {202}
     assert len({r.content for r in responses}) == 1  # ten identical bodies
     assert len({r.headers["location"] for r in responses}) == 1
@@ -79,10 +96,16 @@ async def test_the_same_idempotency_key_ten_times_concurrently_commits_once(comm
 async def test_the_same_idempotency_key_on_orders_places_one_order(command_client, merchant, mongo_db):
     product = await create_product(command_client, merchant, stock=3)
     key = uuid.uuid4().hex
-    responses = await asyncio.gather(*(
-        command_client.post("/v1/orders", json=order_body((product, 2)),
-                            headers=auth(merchant["publishable_key"], **{"Idempotency-Key": key}))
-        for _ in range(10)))
+    responses = await asyncio.gather(
+        *(
+            command_client.post(
+                "/v1/orders",
+                json=order_body((product, 2)),
+                headers=auth(merchant["publishable_key"], **{"Idempotency-Key": key}),
+            )
+            for _ in range(10)
+        )
+    )
     assert {r.status_code for r in responses} == {202}
     assert len({r.content for r in responses}) == 1
     assert (await load_product(mongo_db, product, merchant["merchant_id"])).stock == 1

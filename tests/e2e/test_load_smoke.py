@@ -16,9 +16,17 @@ from loadtests.run import main, parser, run
 
 pytestmark = pytest.mark.e2e
 
-KINDS = ("GET /v1/products?category&sort", "GET /v1/products?cursor", "GET /v1/products/{id}",
-         "GET /v1/products/{id} If-None-Match", "GET /v1/categories", "POST /v1/orders",
-         "POST /v1/products/{id}/price", "POST /v1/products/{id}/stock", "GET /v1/merchant/orders")
+KINDS = (
+    "GET /v1/products?category&sort",
+    "GET /v1/products?cursor",
+    "GET /v1/products/{id}",
+    "GET /v1/products/{id} If-None-Match",
+    "GET /v1/categories",
+    "POST /v1/orders",
+    "POST /v1/products/{id}/price",
+    "POST /v1/products/{id}/stock",
+    "GET /v1/merchant/orders",
+)
 
 
 @pytest.fixture
@@ -32,24 +40,41 @@ async def load_data(stack, merchant, tmp_path):
 
 
 def test_a_smoke_run_exercises_every_request_kind_without_server_errors(stack, server_env, load_data, tmp_path):
-    args = parser().parse_args([
-        "smoke", "--data", str(load_data), "--command-url", stack.command_api.url,
-        "--query-url", stack.query_api.url, "--out", str(tmp_path / "results"),
-        "--page-size", "5", "--tour", "--sample-seconds", "1"])
-    result = run(args, server_env=server_env,
-                 processes={name: s.process.pid for name, s in stack.by_component.items()})
+    args = parser().parse_args(
+        [
+            "smoke",
+            "--data",
+            str(load_data),
+            "--command-url",
+            stack.command_api.url,
+            "--query-url",
+            stack.query_api.url,
+            "--out",
+            str(tmp_path / "results"),
+            "--page-size",
+            "5",
+            "--tour",
+            "--sample-seconds",
+            "1",
+        ]
+    )
+    result = run(args, server_env=server_env, processes={name: s.process.pid for name, s in stack.by_component.items()})
 
     overall = result["overall"]
     assert overall["requests"] >= 150, overall  # 20/s for 15 s, minus the start
     assert not [s for s in overall["statuses"] if s.startswith("5") or s.startswith("failed")], overall
-    answered = {name for name, statuses in result["requests_by_type"].items()
-                if any(s in ("200", "202", "304") for s in statuses)}
+    answered = {
+        name
+        for name, statuses in result["requests_by_type"].items()
+        if any(s in ("200", "202", "304") for s in statuses)
+    }
     assert set(KINDS) <= answered, f"not answered: {set(KINDS) - answered}"
     assert result["consistency"]["ok"], result["consistency"]
     assert result["orders_accepted"] == result["requests_by_type"]["POST /v1/orders"]["202"]
     out = result["meta"]["out"]
     assert {"summary.json", "summary.md", "report.html", "locust_stats.csv", "plot.png"} <= {
-        p.name for p in (tmp_path / "results").glob("*/*")}
+        p.name for p in (tmp_path / "results").glob("*/*")
+    }
     assert "p50 / p95 / p99" in (tmp_path / "results" / out.rsplit("/", 1)[1] / "summary.md").read_text()
     assert result["rss"]["query-api"]["max_mb"] > 0
 

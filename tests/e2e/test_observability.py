@@ -45,8 +45,13 @@ class Observed:
 
 def stream_with_metrics(name: str, env: dict[str, str], log_dir) -> Service:
     port = free_port()
-    return Service(name, [name], {**env, "MERCHANT_METRICS_PORT": str(port)}, log_dir / f"{name}.log",
-                   url=f"http://127.0.0.1:{port}")
+    return Service(
+        name,
+        [name],
+        {**env, "MERCHANT_METRICS_PORT": str(port)},
+        log_dir / f"{name}.log",
+        url=f"http://127.0.0.1:{port}",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -72,13 +77,22 @@ async def merchant(settings, obs_database) -> dict:
 @pytest.fixture(scope="module")
 def observed(server_env, settings, obs_database, tmp_path_factory):
     logs = tmp_path_factory.mktemp("observability")
-    env = {**server_env, "MONGODB_DATABASE": obs_database, "PROJECTOR_GROUP_ID": PROJECTOR_GROUPS, "WORKER_GROUP_PREFIX": WORKER_GROUPS,
-           "MERCHANT_LOG_FORMAT": "json", "MERCHANT_MEMORY_INTERVAL_SECONDS": "0.5",
-           "COMMAND_API_RELAY_INTERVAL_SECONDS": "0.5", "COMMAND_API_RELAY_GRACE_SECONDS": "1"}
-    running = Observed(http_service("command-api", "command-api", env, logs),
-                       http_service("query-api", "query-api", env, logs),
-                       stream_with_metrics("projectors", env, logs),
-                       stream_with_metrics("workers", env, logs))
+    env = {
+        **server_env,
+        "MONGODB_DATABASE": obs_database,
+        "PROJECTOR_GROUP_ID": PROJECTOR_GROUPS,
+        "WORKER_GROUP_PREFIX": WORKER_GROUPS,
+        "MERCHANT_LOG_FORMAT": "json",
+        "MERCHANT_MEMORY_INTERVAL_SECONDS": "0.5",
+        "COMMAND_API_RELAY_INTERVAL_SECONDS": "0.5",
+        "COMMAND_API_RELAY_GRACE_SECONDS": "1",
+    }
+    running = Observed(
+        http_service("command-api", "command-api", env, logs),
+        http_service("query-api", "query-api", env, logs),
+        stream_with_metrics("projectors", env, logs),
+        stream_with_metrics("workers", env, logs),
+    )
     for service in running.services:
         service.start()
     try:
@@ -98,8 +112,11 @@ async def scrape(service: Service) -> Samples:
         response = await client.get(f"{service.url}/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(response.text) for s in family.samples}
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(response.text)
+        for s in family.samples
+    }
 
 
 def value(samples: Samples, name: str, **labels) -> float | None:
@@ -119,8 +136,13 @@ async def eventually(check, timeout: float = 60.0):  # generous: CI shares two c
 
 
 def product_body() -> dict:
-    return {"sku": f"OBS-{uuid.uuid4().hex[:8]}", "name": "Lamp", "category": "home",
-            "price": {"amount": 2500, "currency": "EUR"}, "stock": 3}
+    return {
+        "sku": f"OBS-{uuid.uuid4().hex[:8]}",
+        "name": "Lamp",
+        "category": "home",
+        "price": {"amount": 2500, "currency": "EUR"},
+        "stock": 3,
+    }
 
 
 def order_events(merchant_id: str, product: dict, correlation_id: str) -> list[EventEnvelope]:
@@ -130,20 +152,44 @@ def order_events(merchant_id: str, product: dict, correlation_id: str) -> list[E
 
     order_id = str(uuid.uuid4())
     placed_at = datetime.now(UTC) - timedelta(hours=2)
-    line = orders.OrderLine(product_id=product["id"], sku=product["sku"], name=product["name"],
-                            unit_price=product["price"], quantity=2, line_total=5000)
+    line = orders.OrderLine(
+        product_id=product["id"],
+        sku=product["sku"],
+        name=product["name"],
+        unit_price=product["price"],
+        quantity=2,
+        line_total=5000,
+    )
     bodies = [
-        (orders.OrderPlaced(customer=orders.Customer(email="ada@example.com"),
-                            shipping_address=orders.Address(name="Ada", line1="1 Main St", city="Paris",
-                                                            postal_code="75001", country="FR"),
-                            lines=[line], currency="EUR", item_count=2, total=5000), placed_at),
+        (
+            orders.OrderPlaced(
+                customer=orders.Customer(email="ada@example.com"),
+                shipping_address=orders.Address(
+                    name="Ada", line1="1 Main St", city="Paris", postal_code="75001", country="FR"
+                ),
+                lines=[line],
+                currency="EUR",
+                item_count=2,
+                total=5000,
+            ),
+            placed_at,
+        ),
         (orders.OrderPaid(payment_reference="pay_1", amount=5000), placed_at + timedelta(minutes=1)),
         (orders.OrderShipped(carrier="DHL", tracking_number="T1"), placed_at + timedelta(hours=1)),
     ]
-    return [EventEnvelope(type=type(body).__name__, aggregate_type="order", aggregate_id=order_id,
-                          aggregate_version=version, merchant_id=merchant_id, occurred_at=at,
-                          correlation_id=correlation_id, data=body.model_dump(mode="json"))
-            for version, (body, at) in enumerate(bodies, start=1)]
+    return [
+        EventEnvelope(
+            type=type(body).__name__,
+            aggregate_type="order",
+            aggregate_id=order_id,
+            aggregate_version=version,
+            merchant_id=merchant_id,
+            occurred_at=at,
+            correlation_id=correlation_id,
+            data=body.model_dump(mode="json"),
+        )
+        for version, (body, at) in enumerate(bodies, start=1)
+    ]
 
 
 async def publish(settings, events: list[EventEnvelope]) -> None:
@@ -154,8 +200,9 @@ async def publish(settings, events: list[EventEnvelope]) -> None:
     await producer.start()
     try:
         for event in events:
-            await producer.send_and_wait(settings.topic(ORDERS), event.to_json(), key=event.kafka_key(),
-                                         headers=event.kafka_headers())
+            await producer.send_and_wait(
+                settings.topic(ORDERS), event.to_json(), key=event.kafka_key(), headers=event.kafka_headers()
+            )
     finally:
         await producer.stop()
 
@@ -165,6 +212,7 @@ async def test_metrics_are_exposed_and_move(observed, merchant, settings):
 
     async def worker_joined():  # the activity group reads from "latest": wait until it joined
         return value(await scrape(observed.workers), "kafka_consumer_lag", group=activity_group) is not None
+
     assert await eventually(worker_joined), "the workers' activity group never got partitions"
 
     before = {s.name: await scrape(s) for s in observed.services}
@@ -181,6 +229,7 @@ async def test_metrics_are_exposed_and_move(observed, merchant, settings):
         async def served():
             statuses.append((await client.get(product_url)).status_code)
             return statuses[-1] == 200
+
         assert await eventually(served)
         assert (await client.get(f"{observed.query_api.url}/v1/products/nope")).status_code == 404
         statuses.append(404)
@@ -188,8 +237,11 @@ async def test_metrics_are_exposed_and_move(observed, merchant, settings):
     await publish(settings, order_events(merchant["merchant_id"], product, f"obs-{uuid.uuid4().hex}"))
 
     async def shipped_order_counted():
-        return value(await scrape(observed.workers), "merchant_order_processing_seconds_count") == \
-            (value(before["workers"], "merchant_order_processing_seconds_count") or 0) + 1
+        return (
+            value(await scrape(observed.workers), "merchant_order_processing_seconds_count")
+            == (value(before["workers"], "merchant_order_processing_seconds_count") or 0) + 1
+        )
+
     assert await eventually(shipped_order_counted)
     after = {s.name: await scrape(s) for s in observed.services}
 
@@ -244,9 +296,11 @@ async def test_metrics_are_exposed_and_move(observed, merchant, settings):
 async def test_one_correlation_id_in_the_logs_of_every_process(observed, merchant):
     corr = f"e2e-{uuid.uuid4().hex}"
     async with httpx.AsyncClient(timeout=10) as client:
-        response = await client.post(f"{observed.command_api.url}/v1/products", json=product_body(),
-                                     headers={"Authorization": f"Bearer {merchant['secret_key']}",
-                                              "X-Correlation-ID": corr})
+        response = await client.post(
+            f"{observed.command_api.url}/v1/products",
+            json=product_body(),
+            headers={"Authorization": f"Bearer {merchant['secret_key']}", "X-Correlation-ID": corr},
+        )
     assert response.status_code == 202, response.text
     assert response.headers["x-correlation-id"] == corr
     assert response.json()["correlation_id"] == corr
@@ -260,20 +314,29 @@ async def test_one_correlation_id_in_the_logs_of_every_process(observed, merchan
 
     async def in_every_log():
         return all(lines_with(s) for s in (observed.command_api, observed.projectors, observed.workers))
+
     assert await eventually(in_every_log), {s.name: s.tail(5) for s in observed.services}
 
-    assert any(line["correlation_id"] == corr and line["route"] == "/v1/products"
-               for line in lines_with(observed.command_api))
-    assert any(corr in line.get("correlation_ids", []) and line["group"] == f"{PROJECTOR_GROUPS}.products"
-               for line in lines_with(observed.projectors))
-    assert any(line["correlation_id"] == corr and line.get("event_type") == "ProductCreated"
-               for line in lines_with(observed.workers))
+    assert any(
+        line["correlation_id"] == corr and line["route"] == "/v1/products" for line in lines_with(observed.command_api)
+    )
+    assert any(
+        corr in line.get("correlation_ids", []) and line["group"] == f"{PROJECTOR_GROUPS}.products"
+        for line in lines_with(observed.projectors)
+    )
+    assert any(
+        line["correlation_id"] == corr and line.get("event_type") == "ProductCreated"
+        for line in lines_with(observed.workers)
+    )
 
 
 async def test_a_request_without_correlation_id_gets_one_used_throughout(observed, merchant):
     async with httpx.AsyncClient(timeout=10) as client:
-        response = await client.post(f"{observed.command_api.url}/v1/products", json=product_body(),
-                                     headers={"Authorization": f"Bearer {merchant['secret_key']}"})
+        response = await client.post(
+            f"{observed.command_api.url}/v1/products",
+            json=product_body(),
+            headers={"Authorization": f"Bearer {merchant['secret_key']}"},
+        )
     assert response.status_code == 202
     assert uuid.UUID(response.headers["x-correlation-id"])
     assert response.json()["correlation_id"] == response.headers["x-correlation-id"]
@@ -295,20 +358,27 @@ async def test_memory_report_and_tracing_over_the_ops_endpoints(observed):
 
 async def test_production_mode_with_two_processes_aggregates_metrics(server_env, obs_database, tmp_path):
     port = free_port()
-    service = Service("query-api-prod", ["query-api", "--port", str(port), "--workers", "2", "--prod"],
-                      {**server_env, "MONGODB_DATABASE": obs_database}, tmp_path / "query-api-prod.log",
-                      url=f"http://127.0.0.1:{port}").start()
+    service = Service(
+        "query-api-prod",
+        ["query-api", "--port", str(port), "--workers", "2", "--prod"],
+        {**server_env, "MONGODB_DATABASE": obs_database},
+        tmp_path / "query-api-prod.log",
+        url=f"http://127.0.0.1:{port}",
+    ).start()
     try:
         service.wait_ready(timeout=60)
 
         async def both_workers_up():
             rss = [v for (n, _), v in (await scrape(service)).items() if n == "merchant_process_rss_bytes"]
             return len(rss) == 2
+
         assert await eventually(both_workers_up), service.tail()
         before = value(await scrape(service), "http_requests_total", route="/health/live") or 0
         async with httpx.AsyncClient(timeout=5) as client:
             for _ in range(10):  # new connections: the kernel spreads them over both processes
-                assert (await client.get(f"{service.url}/health/live", headers={"Connection": "close"})).status_code == 200
+                assert (
+                    await client.get(f"{service.url}/health/live", headers={"Connection": "close"})
+                ).status_code == 200
         after = await scrape(service)
         assert value(after, "http_requests_total", route="/health/live") == before + 10
         log = [json.loads(line) for line in service.log_path.read_text().splitlines() if line.startswith("{")]

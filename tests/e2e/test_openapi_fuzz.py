@@ -23,13 +23,32 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(stack, merch
     examples = os.environ.get("FUZZ_EXAMPLES", "8")
     cli = Path(sys.executable).with_name("schemathesis")
     run = subprocess.run(
-        [str(cli), "run", f"{stack.command_api.url}/openapi.json",
-         "-H", f"Authorization: Bearer {merchant['secret_key']}",
-         "--max-examples", examples, "--phases", os.environ.get("FUZZ_PHASES", "fuzzing,stateful"),
-         "--checks", "all", "--exclude-checks", "positive_data_acceptance",
-         "--seed", os.environ.get("FUZZ_SEED", "20261129"), "--no-color", "--report", "junit",
-         "--report-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=1800)
+        [
+            str(cli),
+            "run",
+            f"{stack.command_api.url}/openapi.json",
+            "-H",
+            f"Authorization: Bearer {merchant['secret_key']}",
+            "--max-examples",
+            examples,
+            "--phases",
+            os.environ.get("FUZZ_PHASES", "fuzzing,stateful"),
+            "--checks",
+            "all",
+            "--exclude-checks",
+            "positive_data_acceptance",
+            "--seed",
+            os.environ.get("FUZZ_SEED", "20261129"),
+            "--no-color",
+            "--report",
+            "junit",
+            "--report-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     summary = run.stdout[-6000:]
     assert run.returncode == 0, summary
     assert "Failures:" not in summary and " passed" in summary, summary

@@ -20,7 +20,8 @@ async def place(client, merchant, *items, key=None, **overrides):
 
 
 async def test_a_paid_shipped_order_reaches_kafka_in_the_envelope_in_version_order(
-        command_client, merchant, mongo_db, settings):
+    command_client, merchant, mongo_db, settings
+):
     boots = await create_product(command_client, merchant, stock=5, price={"amount": 4500, "currency": "EUR"})
     socks = await create_product(command_client, merchant, stock=5, price={"amount": 700, "currency": "EUR"})
     placed = await place(command_client, merchant, (boots, 2), (socks, 3))
@@ -28,18 +29,28 @@ async def test_a_paid_shipped_order_reaches_kafka_in_the_envelope_in_version_ord
     order_id = placed.json()["id"]
     assert placed.headers["location"].endswith(f"/v1/orders/{order_id}")
     sk = auth(merchant["secret_key"])
-    for path, body in [("confirm", None), ("pay", {"payment_reference": "pay_123"}),
-                       ("ship", {"carrier": "UPS", "tracking_number": "1Z999"})]:
+    for path, body in [
+        ("confirm", None),
+        ("pay", {"payment_reference": "pay_123"}),
+        ("ship", {"carrier": "UPS", "tracking_number": "1Z999"}),
+    ]:
         response = await command_client.post(f"/v1/orders/{order_id}/{path}", json=body, headers=sk)
         assert response.status_code == 202, response.text
     assert response.json()["version"] == 4
 
-    records = await read_topic(settings.kafka_bootstrap_servers, settings.topic("orders.events"),
-                               lambda rs: sum(r.key == order_id.encode() for r in rs) >= 4)
+    records = await read_topic(
+        settings.kafka_bootstrap_servers,
+        settings.topic("orders.events"),
+        lambda rs: sum(r.key == order_id.encode() for r in rs) >= 4,
+    )
     mine = [r for r in records if r.key == order_id.encode()]
     envelopes = [EventEnvelope.from_json(r.value) for r in mine]
     assert [(e.type, e.aggregate_version) for e in envelopes] == [
-        ("OrderPlaced", 1), ("OrderConfirmed", 2), ("OrderPaid", 3), ("OrderShipped", 4)]
+        ("OrderPlaced", 1),
+        ("OrderConfirmed", 2),
+        ("OrderPaid", 3),
+        ("OrderShipped", 4),
+    ]
     assert envelopes == await stored_events(mongo_db, order_id)  # exactly what the store holds
     assert {e.merchant_id for e in envelopes} == {merchant["merchant_id"]}
     assert len({r.partition for r in mine}) == 1
@@ -47,7 +58,9 @@ async def test_a_paid_shipped_order_reaches_kafka_in_the_envelope_in_version_ord
     # Prices, names and totals come from the write model, never from the client.
     data = envelopes[0].data
     assert [(line["quantity"], line["unit_price"]["amount"], line["line_total"]) for line in data["lines"]] == [
-        (2, 4500, 9000), (3, 700, 2100)]
+        (2, 4500, 9000),
+        (3, 700, 2100),
+    ]
     assert (data["total"], data["item_count"], data["currency"]) == (11100, 5, "EUR")
     assert envelopes[2].data == {"payment_reference": "pay_123", "amount": 11100}
     assert (await load_product(mongo_db, boots, merchant["merchant_id"])).stock == 3
@@ -65,8 +78,11 @@ async def test_clients_cannot_send_prices(command_client, merchant):
 async def test_invalid_transition_is_409_naming_the_current_state(command_client, merchant):
     product = await create_product(command_client, merchant)
     order_id = (await place(command_client, merchant, (product, 1))).json()["id"]
-    response = await command_client.post(f"/v1/orders/{order_id}/ship", json={"carrier": "UPS", "tracking_number": "1"},
-                                         headers=auth(merchant["secret_key"]))
+    response = await command_client.post(
+        f"/v1/orders/{order_id}/ship",
+        json={"carrier": "UPS", "tracking_number": "1"},
+        headers=auth(merchant["secret_key"]),
+    )
     assert response.status_code == 409
     error = response.json()["error"]
     assert error["code"] == "invalid_state" and error["current_state"] == "placed"
@@ -99,12 +115,19 @@ async def test_payment_failure_is_an_event_and_the_order_stays_payable(command_c
     product = await create_product(command_client, merchant)
     order_id = (await place(command_client, merchant, (product, 1))).json()["id"]
     sk = auth(merchant["secret_key"])
-    failed = await command_client.post(f"/v1/orders/{order_id}/payment-failed",
-                                       json={"reason": "card declined", "payment_reference": "pay_x"}, headers=sk)
+    failed = await command_client.post(
+        f"/v1/orders/{order_id}/payment-failed",
+        json={"reason": "card declined", "payment_reference": "pay_x"},
+        headers=sk,
+    )
     assert failed.status_code == 202 and failed.json()["version"] == 2
     paid = await command_client.post(f"/v1/orders/{order_id}/pay", json={"payment_reference": "pay_y"}, headers=sk)
     assert paid.status_code == 202 and paid.json()["version"] == 3
-    assert [e.type for e in await stored_events(mongo_db, order_id)] == ["OrderPlaced", "OrderPaymentFailed", "OrderPaid"]
+    assert [e.type for e in await stored_events(mongo_db, order_id)] == [
+        "OrderPlaced",
+        "OrderPaymentFailed",
+        "OrderPaid",
+    ]
 
 
 async def test_publishable_keys_only_place_orders(command_client, merchant):
@@ -120,10 +143,12 @@ async def test_another_merchants_resources_do_not_exist(command_client, merchant
     product = await create_product(command_client, merchant)
     order_id = (await place(command_client, merchant, (product, 1))).json()["id"]
     theirs = auth(other_merchant["secret_key"])
-    for method, path, body in [("PATCH", f"/v1/products/{product}", {"name": "Mine now"}),
-                               ("POST", f"/v1/products/{product}/stock", {"delta": 5, "reason": "x"}),
-                               ("POST", f"/v1/orders/{order_id}/confirm", None),
-                               ("POST", f"/v1/products/{uuid.uuid4()}/publish", None)]:
+    for method, path, body in [
+        ("PATCH", f"/v1/products/{product}", {"name": "Mine now"}),
+        ("POST", f"/v1/products/{product}/stock", {"delta": 5, "reason": "x"}),
+        ("POST", f"/v1/orders/{order_id}/confirm", None),
+        ("POST", f"/v1/products/{uuid.uuid4()}/publish", None),
+    ]:
         response = await command_client.request(method, path, json=body, headers=theirs)
         assert response.status_code == 404, (path, response.text)
         assert response.json()["error"]["code"] == "not_found"
@@ -136,11 +161,15 @@ async def test_another_merchants_resources_do_not_exist(command_client, merchant
 async def test_if_match_gives_optimistic_concurrency_to_clients(command_client, merchant):
     product = await create_product(command_client, merchant)
     sk = auth(merchant["secret_key"])
-    ok = await command_client.post(f"/v1/products/{product}/price", json={"price": {"amount": 100, "currency": "EUR"}},
-                                   headers={**sk, "If-Match": '"1"'})
+    ok = await command_client.post(
+        f"/v1/products/{product}/price",
+        json={"price": {"amount": 100, "currency": "EUR"}},
+        headers={**sk, "If-Match": '"1"'},
+    )
     assert ok.status_code == 202 and ok.json()["version"] == 2 and ok.headers["etag"] == '"2"'
-    stale = await command_client.post(f"/v1/products/{product}/stock", json={"delta": 1, "reason": "count"},
-                                      headers={**sk, "If-Match": "1"})
+    stale = await command_client.post(
+        f"/v1/products/{product}/stock", json={"delta": 1, "reason": "count"}, headers={**sk, "If-Match": "1"}
+    )
     assert stale.status_code == 412
     assert stale.json()["error"]["current_version"] == 2
     bad = await command_client.post(f"/v1/products/{product}/publish", headers={**sk, "If-Match": "abc"})
@@ -150,23 +179,33 @@ async def test_if_match_gives_optimistic_concurrency_to_clients(command_client, 
 async def test_product_commands_and_the_archived_rule(command_client, merchant, mongo_db):
     product = await create_product(command_client, merchant, stock=2)
     sk = auth(merchant["secret_key"])
-    steps = [("PATCH", "", {"name": "Trail Boots", "attributes": {"colour": "red"}}),
-             ("POST", "/stock", {"delta": -2, "reason": "damaged"}),
-             ("POST", "/unpublish", None), ("POST", "/publish", None), ("POST", "/archive", None)]
+    steps = [
+        ("PATCH", "", {"name": "Trail Boots", "attributes": {"colour": "red"}}),
+        ("POST", "/stock", {"delta": -2, "reason": "damaged"}),
+        ("POST", "/unpublish", None),
+        ("POST", "/publish", None),
+        ("POST", "/archive", None),
+    ]
     for method, suffix, body in steps:
         response = await command_client.request(method, f"/v1/products/{product}{suffix}", json=body, headers=sk)
         assert response.status_code == 202, (suffix, response.text)
     negative = await command_client.post(f"/v1/products/{product}/stock", json={"delta": -1, "reason": "x"}, headers=sk)
     assert negative.status_code == 409 and negative.json()["error"]["current_state"] == "archived"
     assert [e.type for e in await stored_events(mongo_db, product)] == [
-        "ProductCreated", "ProductDetailsUpdated", "ProductStockAdjusted", "ProductUnpublished",
-        "ProductPublished", "ProductArchived"]
+        "ProductCreated",
+        "ProductDetailsUpdated",
+        "ProductStockAdjusted",
+        "ProductUnpublished",
+        "ProductPublished",
+        "ProductArchived",
+    ]
 
 
 async def test_stock_cannot_go_negative_over_http(command_client, merchant):
     product = await create_product(command_client, merchant, stock=1)
-    response = await command_client.post(f"/v1/products/{product}/stock", json={"delta": -2, "reason": "count"},
-                                         headers=auth(merchant["secret_key"]))
+    response = await command_client.post(
+        f"/v1/products/{product}/stock", json={"delta": -2, "reason": "count"}, headers=auth(merchant["secret_key"])
+    )
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "insufficient_stock"
 
@@ -174,7 +213,8 @@ async def test_stock_cannot_go_negative_over_http(command_client, merchant):
 @pytest.mark.parametrize("name", ["a\u0000b", "$where", "a.b"])
 async def test_attribute_names_that_cannot_be_stored_are_422_not_500(command_client, merchant, name):
     # Found by schemathesis: a NUL byte in an attribute name made MongoDB's driver raise (500).
-    response = await command_client.post("/v1/products", json=product_body(attributes={name: "x"}),
-                                         headers=auth(merchant["secret_key"]))
+    response = await command_client.post(
+        "/v1/products", json=product_body(attributes={name: "x"}), headers=auth(merchant["secret_key"])
+    )
     assert response.status_code == 422, response.text
     assert response.json()["error"]["fields"][0]["field"].startswith("attributes.")

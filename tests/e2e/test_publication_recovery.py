@@ -37,14 +37,20 @@ async def merchant_in(ns: Namespace) -> dict:
 async def a_batch_of_commands(client: httpx.AsyncClient, merchant: dict, tag: str) -> list[httpx.Response]:
     """Products created concurrently, then orders and stock changes on them."""
     sk = auth(merchant["secret_key"])
-    created = await asyncio.gather(*(client.post("/v1/products", json=product_body(stock=50), headers=sk)
-                                     for _ in range(5)))
+    created = await asyncio.gather(
+        *(client.post("/v1/products", json=product_body(stock=50), headers=sk) for _ in range(5))
+    )
     ids = [r.json()["id"] for r in created]
     follow_ups = await asyncio.gather(
-        *(client.post("/v1/orders", json=order_body((pid, 2)), headers=auth(merchant["publishable_key"]))
-          for pid in ids),
-        *(client.post(f"/v1/products/{pid}/stock", json={"delta": 3, "reason": f"restock {tag}"}, headers=sk)
-          for pid in ids))
+        *(
+            client.post("/v1/orders", json=order_body((pid, 2)), headers=auth(merchant["publishable_key"]))
+            for pid in ids
+        ),
+        *(
+            client.post(f"/v1/products/{pid}/stock", json={"delta": 3, "reason": f"restock {tag}"}, headers=sk)
+            for pid in ids
+        ),
+    )
     return [*created, *follow_ups]
 
 
@@ -62,8 +68,11 @@ async def test_killed_between_append_and_publish_the_relay_publishes_what_was_mi
     try:
         merchant = await merchant_in(ns)
         # Test-only switch: no publish right after the append, and no relay pass before the kill.
-        unpublishing = {**ns.env, "COMMAND_API_IMMEDIATE_PUBLISH": "false",
-                        "COMMAND_API_RELAY_INTERVAL_SECONDS": "3600"}
+        unpublishing = {
+            **ns.env,
+            "COMMAND_API_IMMEDIATE_PUBLISH": "false",
+            "COMMAND_API_RELAY_INTERVAL_SECONDS": "3600",
+        }
         api = http_service("command-api-doomed", "command-api", unpublishing, tmp_path).start().wait_ready()
         async with httpx.AsyncClient(base_url=api.url, timeout=30) as client:
             responses = await a_batch_of_commands(client, merchant, "before the crash")
@@ -73,9 +82,16 @@ async def test_killed_between_append_and_publish_the_relay_publishes_what_was_mi
         assert unpublished == await ns.db["commits"].count_documents({}) == 21
         api.kill()  # SIGKILL: no lifespan shutdown, no flush
 
-        restarted = http_service("command-api-restarted", "command-api",
-                                 {**ns.env, "COMMAND_API_RELAY_INTERVAL_SECONDS": "0.2",
-                                  "COMMAND_API_RELAY_GRACE_SECONDS": "0.5"}, tmp_path).start().wait_ready()
+        restarted = (
+            http_service(
+                "command-api-restarted",
+                "command-api",
+                {**ns.env, "COMMAND_API_RELAY_INTERVAL_SECONDS": "0.2", "COMMAND_API_RELAY_GRACE_SECONDS": "0.5"},
+                tmp_path,
+            )
+            .start()
+            .wait_ready()
+        )
         try:
             await wait_until(lambda: _zero(ns.unpublished()), 60, "the relay did not publish everything")
             stored = await ns.stored_events()
@@ -93,14 +109,22 @@ async def _zero(count) -> bool:
 
 # -- Kafka outage, on a private broker --------------------------------------------------
 def infra(action: str, env: dict[str, str]) -> None:
-    subprocess.run([sys.executable, "-m", "merchant_cli.main", "infra", action, "--only", "kafka"],
-                   env={**os.environ, **env}, check=True, capture_output=True, timeout=180)
+    subprocess.run(
+        [sys.executable, "-m", "merchant_cli.main", "infra", action, "--only", "kafka"],
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
 
 
 @pytest.fixture
 def private_kafka(tmp_path):
-    env = {"MERCHANT_INFRA_RUN": str(tmp_path / "infra"), "MERCHANT_KAFKA_PORT": str(free_port()),
-           "MERCHANT_KAFKA_CONTROLLER_PORT": str(free_port())}
+    env = {
+        "MERCHANT_INFRA_RUN": str(tmp_path / "infra"),
+        "MERCHANT_KAFKA_PORT": str(free_port()),
+        "MERCHANT_KAFKA_CONTROLLER_PORT": str(free_port()),
+    }
     infra("up", env)
     try:
         yield env, f"127.0.0.1:{env['MERCHANT_KAFKA_PORT']}"
@@ -114,9 +138,16 @@ OUTAGE_SECONDS = 30
 async def test_kafka_down_for_30s_commands_are_accepted_and_published_after(server_env, private_kafka, tmp_path):
     infra_env, bootstrap = private_kafka
     ns = await Namespace(server_env, KAFKA_BOOTSTRAP_SERVERS=bootstrap).open()
-    api = http_service("command-api-outage", "command-api",
-                       {**ns.env, "COMMAND_API_RELAY_INTERVAL_SECONDS": "0.5",
-                        "COMMAND_API_RELAY_GRACE_SECONDS": "1"}, tmp_path).start().wait_ready()
+    api = (
+        http_service(
+            "command-api-outage",
+            "command-api",
+            {**ns.env, "COMMAND_API_RELAY_INTERVAL_SECONDS": "0.5", "COMMAND_API_RELAY_GRACE_SECONDS": "1"},
+            tmp_path,
+        )
+        .start()
+        .wait_ready()
+    )
     try:
         merchant = await merchant_in(ns)
         async with httpx.AsyncClient(base_url=api.url, timeout=30) as client:

@@ -30,8 +30,12 @@ ROUNDS_AFTER = 40  # polls per change once the new version is visible
 @pytest.fixture(scope="module")
 def second_query_api(stack, server_env, tmp_path_factory):
     """Another query API process on the same Redis and database: its own L1, shared L2."""
-    env = {**server_env, **DEFAULT_ENV, "QUERY_API_RATE_LIMIT_PER_SECOND": "100000",
-           "QUERY_API_RATE_LIMIT_BURST": "100000"}
+    env = {
+        **server_env,
+        **DEFAULT_ENV,
+        "QUERY_API_RATE_LIMIT_PER_SECOND": "100000",
+        "QUERY_API_RATE_LIMIT_BURST": "100000",
+    }
     service: Service = http_service("query-api-b", "query-api", env, tmp_path_factory.mktemp("query-b"))
     service.start()
     try:
@@ -61,20 +65,29 @@ async def cache_counters(client: httpx.AsyncClient) -> dict:
     return (await client.get("/health/cache")).json()
 
 
-async def test_price_change_is_never_served_stale(command_client, query_client, second_query_api,
-                                                  wait_for_projection, merchant):
+async def test_price_change_is_never_served_stale(
+    command_client, query_client, second_query_api, wait_for_projection, merchant
+):
     category = f"fresh-{uuid.uuid4().hex[:8]}"  # lists of this test's products only
-    product_id = await create_product(command_client, merchant, category=category,
-                                      price={"amount": 1000, "currency": "EUR"})
+    product_id = await create_product(
+        command_client, merchant, category=category, price={"amount": 1000, "currency": "EUR"}
+    )
     for i in range(3):  # neighbours, so the lists hold more than one product
-        await create_product(command_client, merchant, category=category, name=f"Neighbour {i}",
-                             price={"amount": 1500 + i, "currency": "EUR"})
+        await create_product(
+            command_client,
+            merchant,
+            category=category,
+            name=f"Neighbour {i}",
+            price={"amount": 1500 + i, "currency": "EUR"},
+        )
     await wait_for_projection(f"/v1/products/{product_id}", 1)
     m = merchant["merchant_id"]
-    paths = [f"/v1/products/{product_id}",
-             f"/v1/products?merchant={m}&category={category}",
-             f"/v1/products?merchant={m}&category={category}&sort=price_asc",
-             f"/v1/products?category={category}&sort=price_desc"]
+    paths = [
+        f"/v1/products/{product_id}",
+        f"/v1/products?merchant={m}&category={category}",
+        f"/v1/products?merchant={m}&category={category}&sort=price_asc",
+        f"/v1/products?category={category}&sort=price_desc",
+    ]
     async with httpx.AsyncClient(base_url=second_query_api.url, timeout=10) as other_client:
         clients = (query_client, other_client)  # A = the stack's process, B = the second one
         before_b = await cache_counters(other_client)
@@ -88,9 +101,11 @@ async def test_price_change_is_never_served_stale(command_client, query_client, 
                     response = await wait_until_price(client, path, product_id, price)
                     old_etags[client, path] = response.headers["etag"]
             old, price = price, price + 100
-            changed = await command_client.post(f"/v1/products/{product_id}/price",
-                                                json={"price": {"amount": price, "currency": "EUR"}},
-                                                headers=auth(merchant["secret_key"]))
+            changed = await command_client.post(
+                f"/v1/products/{product_id}/price",
+                json={"price": {"amount": price, "currency": "EUR"}},
+                headers=auth(merchant["secret_key"]),
+            )
             assert changed.status_code == 202, changed.text
             version = changed.json()["version"]
 
@@ -98,10 +113,15 @@ async def test_price_change_is_never_served_stale(command_client, query_client, 
             assert applied.json()["price"]["amount"] == price
 
             for _ in range(ROUNDS_AFTER):
-                reads = [(client, path, inm) for client in clients for path in paths
-                         for inm in (None, old_etags[client, path])]
-                responses = await asyncio.gather(*(
-                    get(client, path, **({"If-None-Match": inm} if inm else {})) for client, path, inm in reads))
+                reads = [
+                    (client, path, inm)
+                    for client in clients
+                    for path in paths
+                    for inm in (None, old_etags[client, path])
+                ]
+                responses = await asyncio.gather(
+                    *(get(client, path, **({"If-None-Match": inm} if inm else {})) for client, path, inm in reads)
+                )
                 for (client, path, inm), response in zip(reads, responses, strict=True):
                     where = f"change {change}, {client.base_url}{path}, If-None-Match={inm}"
                     assert response.status_code == 200, f"{where}: {response.status_code} (old ETag still valid?)"
@@ -122,9 +142,11 @@ async def wait_until_price(client: httpx.AsyncClient, path: str, product_id: str
     """The path served with ``price`` (the projection of the previous change may lag)."""
     for _ in range(300):
         response = await get(client, path)
-        if response.status_code == 200 and any(
-                p.get("id") == product_id for p in response.json().get("data", [response.json()])) \
-                and price_in(response, product_id) == price:
+        if (
+            response.status_code == 200
+            and any(p.get("id") == product_id for p in response.json().get("data", [response.json()]))
+            and price_in(response, product_id) == price
+        ):
             return response
         await asyncio.sleep(0.05)
     raise AssertionError(f"{client.base_url}{path} never served price {price}: {response.text[:300]}")

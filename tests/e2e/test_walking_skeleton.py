@@ -11,8 +11,13 @@ pytestmark = pytest.mark.e2e
 
 
 def product_body(**overrides) -> dict:
-    body = {"sku": f"SKU-{uuid.uuid4().hex[:8]}", "name": "Walking Boots", "category": "shoes",
-            "price": {"amount": 8999, "currency": "EUR"}, "stock": 12}
+    body = {
+        "sku": f"SKU-{uuid.uuid4().hex[:8]}",
+        "name": "Walking Boots",
+        "category": "shoes",
+        "price": {"amount": 8999, "currency": "EUR"},
+        "stock": 12,
+    }
     body.update(overrides)
     return body
 
@@ -28,8 +33,9 @@ async def wait_for(query_client, path: str, timeout: float = 15.0):
 
 async def test_created_product_is_served_by_the_query_api(command_client, query_client, merchant):
     body = product_body()
-    response = await command_client.post("/v1/products", json=body,
-                                         headers={"Authorization": f"Bearer {merchant['secret_key']}"})
+    response = await command_client.post(
+        "/v1/products", json=body, headers={"Authorization": f"Bearer {merchant['secret_key']}"}
+    )
     assert response.status_code == 202, response.text
     accepted = response.json()
     assert accepted["version"] == 1
@@ -46,8 +52,9 @@ async def test_created_product_is_served_by_the_query_api(command_client, query_
 
 
 async def test_draft_product_stays_off_the_storefront(command_client, query_client, merchant):
-    response = await command_client.post("/v1/products", json=product_body(status="draft"),
-                                         headers={"Authorization": f"Bearer {merchant['secret_key']}"})
+    response = await command_client.post(
+        "/v1/products", json=product_body(status="draft"), headers={"Authorization": f"Bearer {merchant['secret_key']}"}
+    )
     assert response.status_code == 202
     await asyncio.sleep(1.0)
     served = await query_client.get(f"/v1/products/{response.json()['id']}")
@@ -60,22 +67,26 @@ async def test_draft_product_stays_off_the_storefront(command_client, query_clie
     [
         (b'{"sku": "A1", "name": ', {"Content-Type": "application/json"}, 400, "malformed_json"),
         (b'{"sku": "A1"}', {"Content-Type": "application/json"}, 422, "validation_failed"),
-        (b'[1, 2]', {"Content-Type": "application/json"}, 422, "validation_failed"),
-        (b'', {"Content-Type": "application/json"}, 400, "malformed_json"),
+        (b"[1, 2]", {"Content-Type": "application/json"}, 422, "validation_failed"),
+        (b"", {"Content-Type": "application/json"}, 400, "malformed_json"),
         (b'{"a":1}', {"Content-Type": "text/plain"}, 415, "unsupported_media_type"),
         (b'{"x": "' + b"y" * 70_000 + b'"}', {"Content-Type": "application/json"}, 413, "payload_too_large"),
     ],
 )
 async def test_bad_input_gets_a_clear_4xx(command_client, merchant, content, headers, status, code):
-    response = await command_client.post("/v1/products", content=content, headers={
-        **headers, "Authorization": f"Bearer {merchant['secret_key']}"})
+    response = await command_client.post(
+        "/v1/products", content=content, headers={**headers, "Authorization": f"Bearer {merchant['secret_key']}"}
+    )
     assert response.status_code == status, response.text
     assert response.json()["error"]["code"] == code
 
 
 async def test_missing_fields_are_named(command_client, merchant):
-    response = await command_client.post("/v1/products", json={"sku": "A1", "colour": "red"},
-                                         headers={"Authorization": f"Bearer {merchant['secret_key']}"})
+    response = await command_client.post(
+        "/v1/products",
+        json={"sku": "A1", "colour": "red"},
+        headers={"Authorization": f"Bearer {merchant['secret_key']}"},
+    )
     assert response.status_code == 422
     fields = {f["field"] for f in response.json()["error"]["fields"]}
     assert {"name", "category", "price", "colour"} <= fields
@@ -90,8 +101,9 @@ async def test_no_or_invalid_key_is_401(command_client, authorization):
 
 
 async def test_publishable_key_cannot_create_products(command_client, merchant):
-    response = await command_client.post("/v1/products", json=product_body(),
-                                         headers={"Authorization": f"Bearer {merchant['publishable_key']}"})
+    response = await command_client.post(
+        "/v1/products", json=product_body(), headers={"Authorization": f"Bearer {merchant['publishable_key']}"}
+    )
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "key_not_allowed"
 
@@ -110,7 +122,8 @@ async def test_idempotency_key_replays_the_original_answer(command_client, merch
     body = product_body()
     first, second = await asyncio.gather(
         command_client.post("/v1/products", json=body, headers=headers),
-        command_client.post("/v1/products", json=body, headers=headers))
+        command_client.post("/v1/products", json=body, headers=headers),
+    )
     assert first.status_code == second.status_code == 202
     assert first.json() == second.json()
     other = await command_client.post("/v1/products", json={**body, "name": "Changed"}, headers=headers)

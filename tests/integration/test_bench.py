@@ -22,15 +22,36 @@ def test_bench_writes_its_section_and_plots_between_the_markers(server_env, tmp_
     out = tmp_path / "benchmarks.md"
     out.write_text(f"# Benchmarks\n\n## Someone else's section\n\nkept\n\n{START}\nSTALE-RUN\n{END}\n\n## After\n")
     done = subprocess.run(
-        [sys.executable, "-m", "merchant_cli.main", "bench", "--only", "cache", "--repeat", "1", "--seconds", "0.3",
-         "--concurrency", "2", "--products", "20", "--out", str(out)],
-        env={**os.environ, **server_env}, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "merchant_cli.main",
+            "bench",
+            "--only",
+            "cache",
+            "--repeat",
+            "1",
+            "--seconds",
+            "0.3",
+            "--concurrency",
+            "2",
+            "--products",
+            "20",
+            "--out",
+            str(out),
+        ],
+        env={**os.environ, **server_env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
 
     document = out.read_text()
     assert document.count(START) == 1 and document.count(END) == 1
     assert "STALE-RUN" not in document and "kept" in document and "## After" in document
-    generated = document[document.index(START):document.index(END)]
+    generated = document[document.index(START) : document.index(END)]
     assert "merchant bench --only cache --repeat 1" in generated
     assert "| cached catalogue page (L1 hit) | query API GET /v1/products |" in generated
     for name in ("latency", "throughput", "memory"):

@@ -45,8 +45,13 @@ def parquet_export(export_env, tmp_path_factory):
 
 
 def export(env: dict, out, fmt: str, *extra: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "merchant_cli.main", "events", "export", "--out", str(out),
-                           "--format", fmt, *extra], env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "merchant_cli.main", "events", "export", "--out", str(out), "--format", fmt, *extra],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
@@ -88,8 +93,22 @@ async def test_since_until_select_a_window_of_commits(export_env, tmp_path):
 
 
 def test_bad_options_are_refused_clearly(export_env, tmp_path):
-    done = subprocess.run([sys.executable, "-m", "merchant_cli.main", "events", "export", "--out",
-                           str(tmp_path / "x"), "--format", "csv"], env=export_env["env"],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "merchant_cli.main",
+            "events",
+            "export",
+            "--out",
+            str(tmp_path / "x"),
+            "--format",
+            "csv",
+        ],
+        env=export_env["env"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and "jsonl, parquet" in done.stderr
     assert not json.dumps(done.stderr).count("Traceback")

@@ -17,9 +17,18 @@ pytestmark = pytest.mark.integration
 
 
 def commit(aggregate_id: str, first_version: int, count: int = 1, command_id: str | None = None) -> Commit:
-    events = [EventEnvelope(type="ProductCreated", aggregate_type="product", aggregate_id=aggregate_id,
-                            aggregate_version=first_version + i, merchant_id="m1",
-                            correlation_id="c", data={"i": i}) for i in range(count)]
+    events = [
+        EventEnvelope(
+            type="ProductCreated",
+            aggregate_type="product",
+            aggregate_id=aggregate_id,
+            aggregate_version=first_version + i,
+            merchant_id="m1",
+            correlation_id="c",
+            data={"i": i},
+        )
+        for i in range(count)
+    ]
     return Commit("product", aggregate_id, "m1", command_id or uuid.uuid4().hex, events)
 
 
@@ -40,8 +49,7 @@ async def test_a_commit_and_its_events_load_back_in_order(store):
 async def test_two_writers_at_the_same_version_exactly_one_wins(store):
     aggregate_id = str(uuid.uuid4())
     await store.append(commit(aggregate_id, 1))
-    results = await asyncio.gather(*(store.append(commit(aggregate_id, 2)) for _ in range(8)),
-                                   return_exceptions=True)
+    results = await asyncio.gather(*(store.append(commit(aggregate_id, 2)) for _ in range(8)), return_exceptions=True)
     assert sum(isinstance(r, Commit) for r in results) == 1
     assert sum(isinstance(r, ConcurrencyConflict) for r in results) == 7
     assert len(await store.load(aggregate_id)) == 2

@@ -36,20 +36,34 @@ async def test_envelope_round_trip_keeps_key_headers_and_order(settings):
     topic = settings.topic(f"roundtrip.{uuid.uuid4().hex[:8]}")
     await ensure_topics(settings, topics=(topic,), partitions=3)
     aggregate_id = str(uuid.uuid4())
-    sent = [EventEnvelope(type="ProductCreated", aggregate_type="product", aggregate_id=aggregate_id,
-                          aggregate_version=v, merchant_id="m1", correlation_id="c-1", data={"n": v})
-            for v in range(1, 6)]
+    sent = [
+        EventEnvelope(
+            type="ProductCreated",
+            aggregate_type="product",
+            aggregate_id=aggregate_id,
+            aggregate_version=v,
+            merchant_id="m1",
+            correlation_id="c-1",
+            data={"n": v},
+        )
+        for v in range(1, 6)
+    ]
     producer = reliable_producer(settings)
     await producer.start()
     try:
         for envelope in sent:
-            await producer.send_and_wait(topic, envelope.to_json(), key=envelope.kafka_key(),
-                                         headers=envelope.kafka_headers())
+            await producer.send_and_wait(
+                topic, envelope.to_json(), key=envelope.kafka_key(), headers=envelope.kafka_headers()
+            )
     finally:
         await producer.stop()
 
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap_servers,
-                                group_id=f"g-{uuid.uuid4().hex}", auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=f"g-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+    )
     await consumer.start()
     try:
         received = []
@@ -62,5 +76,4 @@ async def test_envelope_round_trip_keeps_key_headers_and_order(settings):
     assert [EventEnvelope.from_json(r.value) for r in received] == sent
     assert {r.key for r in received} == {aggregate_id.encode()}
     assert len({r.partition for r in received}) == 1  # one key, one partition: order kept
-    assert dict(received[0].headers) == {"type": b"ProductCreated", "schema_version": b"1",
-                                         "correlation_id": b"c-1"}
+    assert dict(received[0].headers) == {"type": b"ProductCreated", "schema_version": b"1", "correlation_id": b"c-1"}

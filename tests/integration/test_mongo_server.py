@@ -24,18 +24,24 @@ async def test_ferretdb_is_our_build_and_names_its_backend(mongo_db):
     backend = info.get("buildEnvironment", {}).get("backend")
     assert backend in ("postgresql", "sqlite"), (
         "FerretDB without our patches (buildInfo names no backend): restart it with "
-        "`merchant infra down --only ferretdb && merchant infra up`", info)
+        "`merchant infra down --only ferretdb && merchant infra up`",
+        info,
+    )
 
 
 async def test_a_bulk_write_matching_more_documents_than_the_pool_completes(mongo_db):
     info = await mongo_db.client.admin.command("buildInfo")
     if "ferretdbVersion" in info and "backend" not in info.get("buildEnvironment", {}):
-        pytest.fail("unpatched FerretDB: this bulk write would hang the whole server; "
-                    "restart it with `merchant infra down --only ferretdb && merchant infra up`")
+        pytest.fail(
+            "unpatched FerretDB: this bulk write would hang the whole server; "
+            "restart it with `merchant infra down --only ferretdb && merchant infra up`"
+        )
     coll = mongo_db["bulk_guarded_replace"]
     await coll.insert_many([{"_id": f"p{i}", "version": 1} for i in range(STATEMENTS)])
-    ops = [ReplaceOne({"_id": f"p{i}", "version": {"$lt": 2}}, {"_id": f"p{i}", "version": 2}, upsert=True)
-           for i in range(STATEMENTS)]
+    ops = [
+        ReplaceOne({"_id": f"p{i}", "version": {"$lt": 2}}, {"_id": f"p{i}", "version": 2}, upsert=True)
+        for i in range(STATEMENTS)
+    ]
     result = await asyncio.wait_for(coll.bulk_write(ops, ordered=False), timeout=120)
     assert result.matched_count == STATEMENTS
     assert await coll.count_documents({"version": 2}) == STATEMENTS
@@ -48,8 +54,10 @@ async def test_a_bulk_write_matching_more_documents_than_the_pool_completes(mong
 # empty lists (not pushed down), lists longer than the pushdown bound.
 async def test_equality_and_in_filters_answer_as_mongodb(mongo_db):
     oids = [ObjectId() for _ in range(20)]
-    docs = [{"_id": f"d{i}", "m": f"m{i % 20}", "tags": [f"t{i % 7}", "x"], "n": i % 13, "b": i % 2 == 0}
-            for i in range(1500)]
+    docs = [
+        {"_id": f"d{i}", "m": f"m{i % 20}", "tags": [f"t{i % 7}", "x"], "n": i % 13, "b": i % 2 == 0}
+        for i in range(1500)
+    ]
     docs += [{"_id": o, "m": "m1", "n": 1.0} for o in oids] + [{"_id": "no-m"}, {"_id": "null-m", "m": None}]
     coll = mongo_db["pushdown_semantics"]
     await coll.insert_many(docs)

@@ -25,8 +25,15 @@ server_env, settings, mongo_db = own_namespace_fixtures()
 
 
 def product_event(type_: str, version: int, data: dict, product: str, merchant: str) -> EventEnvelope:
-    return EventEnvelope(type=type_, aggregate_type="product", aggregate_id=product, aggregate_version=version,
-                         merchant_id=merchant, correlation_id="c", data=data)
+    return EventEnvelope(
+        type=type_,
+        aggregate_type="product",
+        aggregate_id=product,
+        aggregate_version=version,
+        merchant_id=merchant,
+        correlation_id="c",
+        data=data,
+    )
 
 
 async def wait_for(predicate, timeout: float = 60.0):
@@ -39,10 +46,20 @@ async def wait_for(predicate, timeout: float = 60.0):
 
 async def test_dead_letters_gap_fill_and_invalidation(settings, mongo_db, server_env, tmp_path):
     merchant, product = f"m_{uuid.uuid4().hex[:8]}", f"p_{uuid.uuid4().hex[:8]}"
-    created = product_event("ProductCreated", 1, {"sku": "S", "name": "Cap", "category": "hats",
-                                                  "price": {"amount": 500, "currency": "EUR"}, "stock": 3}, product, merchant)
-    repriced = product_event("ProductPriceChanged", 2, {"price": {"amount": 450, "currency": "EUR"},
-                                                        "previous_price": {"amount": 500, "currency": "EUR"}}, product, merchant)
+    created = product_event(
+        "ProductCreated",
+        1,
+        {"sku": "S", "name": "Cap", "category": "hats", "price": {"amount": 500, "currency": "EUR"}, "stock": 3},
+        product,
+        merchant,
+    )
+    repriced = product_event(
+        "ProductPriceChanged",
+        2,
+        {"price": {"amount": 450, "currency": "EUR"}, "previous_price": {"amount": 500, "currency": "EUR"}},
+        product,
+        merchant,
+    )
     unknown = product_event("ProductTeleported", 1, {}, f"p_{uuid.uuid4().hex[:8]}", merchant)
     await store(mongo_db, [created, repriced])
     redis = open_redis(settings)
@@ -56,14 +73,20 @@ async def test_dead_letters_gap_fill_and_invalidation(settings, mongo_db, server
         await producer.send_and_wait(settings.topic("products.events"), b"{not json", key=b"x")
         doc = await wait_for(lambda: mongo_db["catalog_products"].find_one({"_id": product, "version": 2}))
         assert doc["price_amount"] == 450 and doc["sku"] == "S"
-        counters = await wait_for(lambda: mongo_db["projection_counters"].find_one({"_id": "products", "dead_lettered": 2}))
+        counters = await wait_for(
+            lambda: mongo_db["projection_counters"].find_one({"_id": "products", "dead_lettered": 2})
+        )
         assert counters["dead_lettered"] == 2
         # Invalidation is published after the whole batch (derived views included), so
         # it may land a moment after the document is visible.
         assert int(await wait_for(lambda: redis.get(generation))) >= 1
 
-        consumer = AIOKafkaConsumer(settings.topic("products.events.dlq"), bootstrap_servers=settings.kafka_bootstrap_servers,
-                                    auto_offset_reset="earliest", enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(
+            settings.topic("products.events.dlq"),
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
         await consumer.start()
         try:
             batches = await consumer.getmany(timeout_ms=5000)

@@ -89,22 +89,21 @@ async def start_producer(settings):
 
 
 @scaled_timeout
-async def test_duplicates_replays_and_restarts_equal_a_clean_rebuild(settings, mongo_db, server_env, group,
-                                                                        tmp_path):
+async def test_duplicates_replays_and_restarts_equal_a_clean_rebuild(settings, mongo_db, server_env, group, tmp_path):
     rng = random.Random(4)
     events = generate(volume(10_000), seed=4)
     await store(mongo_db, events)
     producer = await start_producer(settings)
     service = stream_service("projector", "projectors", projector_env(server_env, group), tmp_path).start()
     try:
-        chunks = [events[i:i + len(events) // 5] for i in range(0, len(events), len(events) // 5)]
+        chunks = [events[i : i + len(events) // 5] for i in range(0, len(events), len(events) // 5)]
         for n, chunk in enumerate(chunks):
-            duplicates = rng.sample(chunk, len(chunk) // 20)           # single redeliveries
+            duplicates = rng.sample(chunk, len(chunk) // 20)  # single redeliveries
             start = rng.randrange(0, max(1, len(events) // 2))
-            replay = events[start:start + len(chunk) // 10]            # a relay re-publishing a range
+            replay = events[start : start + len(chunk) // 10]  # a relay re-publishing a range
             await produce(producer, settings, chunk + duplicates)
             await produce(producer, settings, replay)
-            if n % 2 == 1:                                             # a graceful restart
+            if n % 2 == 1:  # a graceful restart
                 service.stop()
                 service.start()
         await wait_caught_up(settings, group)
@@ -115,8 +114,7 @@ async def test_duplicates_replays_and_restarts_equal_a_clean_rebuild(settings, m
 
 
 @scaled_timeout
-async def test_kill_minus_nine_at_five_points_loses_and_doubles_nothing(settings, server_env, servers,
-                                                                       group, tmp_path):
+async def test_kill_minus_nine_at_five_points_loses_and_doubles_nothing(settings, server_env, servers, group, tmp_path):
     from shared import mongo
 
     # A database of its own: the read models must come from this stream only.
@@ -124,10 +122,14 @@ async def test_kill_minus_nine_at_five_points_loses_and_doubles_nothing(settings
     db = mongo.open_mongo(settings)[database]
     events = generate(volume(20_000), seed=9)
     await store(db, events)
-    producer = await start_producer(settings.model_copy(update={"kafka_topic_prefix": f"{settings.kafka_topic_prefix}kill."}))
-    kill_settings = settings.model_copy(update={"kafka_topic_prefix": f"{settings.kafka_topic_prefix}kill.",
-                                                "mongodb_database": database})
+    producer = await start_producer(
+        settings.model_copy(update={"kafka_topic_prefix": f"{settings.kafka_topic_prefix}kill."})
+    )
+    kill_settings = settings.model_copy(
+        update={"kafka_topic_prefix": f"{settings.kafka_topic_prefix}kill.", "mongodb_database": database}
+    )
     from shared.kafka import ensure_topics
+
     await ensure_topics(kill_settings)
     env = {**projector_env(server_env, group, database), "KAFKA_TOPIC_PREFIX": kill_settings.kafka_topic_prefix}
     service = stream_service("projector", "projectors", env, tmp_path).start()
@@ -169,8 +171,10 @@ async def test_two_processes_in_one_group_equal_one(settings, server_env, group,
     await store(two_db, events)
     env = {**server_env, "KAFKA_TOPIC_PREFIX": prefix}
     single = stream_service("one", "projectors", projector_env(env, f"{group}_one", one_db.name), tmp_path)
-    pair = [stream_service(f"two{i}", "projectors", projector_env(env, f"{group}_two", two_db.name), tmp_path)
-            for i in (1, 2)]
+    pair = [
+        stream_service(f"two{i}", "projectors", projector_env(env, f"{group}_two", two_db.name), tmp_path)
+        for i in (1, 2)
+    ]
     services = [single, *pair]
     for service in services:
         service.start()
@@ -181,8 +185,9 @@ async def test_two_processes_in_one_group_equal_one(settings, server_env, group,
         await wait_caught_up(topics, f"{group}_two")
         for stream in STREAMS:
             for model in stream.read_models:
-                assert (await one_db[model].find().sort("_id").to_list()
-                        == await two_db[model].find().sort("_id").to_list()), model
+                assert (
+                    await one_db[model].find().sort("_id").to_list() == await two_db[model].find().sort("_id").to_list()
+                ), model
         await assert_equals_clean_rebuild(two_db)
     finally:
         for service in services:

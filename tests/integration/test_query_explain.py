@@ -61,13 +61,25 @@ OTHER_SHOPS, PER_SHOP = 200, 20
 
 
 def _stats_doc(merchant_id: str, day: int) -> dict:
-    return {"_id": f"{merchant_id}:2026-03-{day:02d}", "merchant_id": merchant_id, "day": f"2026-03-{day:02d}",
-            "orders_placed": 1, "version": 1, "updated": datetime.now(UTC)}
+    return {
+        "_id": f"{merchant_id}:2026-03-{day:02d}",
+        "merchant_id": merchant_id,
+        "day": f"2026-03-{day:02d}",
+        "orders_placed": 1,
+        "version": 1,
+        "updated": datetime.now(UTC),
+    }
 
 
 def _category_doc(merchant_id: str, category: str) -> dict:
-    return {"_id": f"{merchant_id}:{category}", "merchant_id": merchant_id, "category": category,
-            "product_count": 2, "total_count": 3, "version": 5}
+    return {
+        "_id": f"{merchant_id}:{category}",
+        "merchant_id": merchant_id,
+        "category": category,
+        "product_count": 2,
+        "total_count": 3,
+        "version": 5,
+    }
 
 
 _filled: set[str] = set()
@@ -131,7 +143,9 @@ async def test_explain_matches_the_documented_plan(read_models, backend, query, 
             # Our FerretDB build (infra/ferretdb/patches): _id equality uses the _id index,
             # other top-level equality the table's GIN index (its name ends in "_gin").
             used = [name or "" for kind, name in postgresql_plan_nodes(plan) if kind and "Index Scan" in kind]
-            marker = {"gin": "_gin", "_id": "__id__"}[query.pg_index]  # FerretDB names the _id index <table>__id__<hash>_idx
+            marker = {"gin": "_gin", "_id": "__id__"}[
+                query.pg_index
+            ]  # FerretDB names the _id index <table>__id__<hash>_idx
             assert any(marker in name for name in used), shown
     else:
         pytest.fail(f"no documented expectation for this backend; it reported {shown}")

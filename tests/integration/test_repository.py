@@ -31,8 +31,9 @@ async def two_processes(mongo_db):
 
 async def new_product(repo: Repository, stock: int) -> str:
     product = Product(str(uuid.uuid4()), "m-repo")
-    product.create(ev.ProductCreated(sku="R", name="Cup", category="c", price=ev.Money(amount=1, currency="EUR"),
-                                     stock=stock))
+    product.create(
+        ev.ProductCreated(sku="R", name="Cup", category="c", price=ev.Money(amount=1, currency="EUR"), stock=stock)
+    )
     await repo.save(product, ctx())
     return product.id
 
@@ -99,8 +100,14 @@ def _commit_document(aggregate: Product) -> dict:
 
     from command_api.application.ports import Commit
 
-    (event_type, data), = aggregate.pending
-    envelope = EventEnvelope(type=event_type, aggregate_type="product", aggregate_id=aggregate.id,
-                             aggregate_version=aggregate.version, merchant_id="m-repo", correlation_id="c",
-                             data=data.model_dump(mode="json"))
+    ((event_type, data),) = aggregate.pending
+    envelope = EventEnvelope(
+        type=event_type,
+        aggregate_type="product",
+        aggregate_id=aggregate.id,
+        aggregate_version=aggregate.version,
+        merchant_id="m-repo",
+        correlation_id="c",
+        data=data.model_dump(mode="json"),
+    )
     return Commit("product", aggregate.id, "m-repo", uuid.uuid4().hex, [envelope]).to_document()

@@ -37,17 +37,23 @@ async def parts(mongo_db):
 
 async def new_product(repo: Repository, merchant: str, stock: int) -> str:
     product = Product(str(uuid.uuid4()), merchant)
-    product.create(ev.ProductCreated(sku="S", name="Mug", category="kitchen",
-                                     price=ev.Money(amount=1200, currency="EUR"), stock=stock))
+    product.create(
+        ev.ProductCreated(
+            sku="S", name="Mug", category="kitchen", price=ev.Money(amount=1200, currency="EUR"), stock=stock
+        )
+    )
     await repo.save(product, CommandContext(merchant, uuid.uuid4().hex, "c"))
     return product.id
 
 
 def place_command(product_id: str, quantity: int) -> PlaceOrder:
-    return PlaceOrder.model_validate({
-        "items": [{"product_id": product_id, "quantity": quantity}],
-        "customer": {"email": "a@b.co"},
-        "shipping_address": {"name": "A", "line1": "1 Road", "city": "Town", "postal_code": "1", "country": "FR"}})
+    return PlaceOrder.model_validate(
+        {
+            "items": [{"product_id": product_id, "quantity": quantity}],
+            "customer": {"email": "a@b.co"},
+            "shipping_address": {"name": "A", "line1": "1 Road", "city": "Town", "postal_code": "1", "country": "FR"},
+        }
+    )
 
 
 async def stock_of(repo, product_id, merchant) -> int:
@@ -82,8 +88,9 @@ async def test_a_placement_that_died_after_deciding_is_rolled_forward_once(parts
     cmd = place_command(product, 2)
     await reservations.begin(order_id, merchant, ctx.command_id, "c", [{"product_id": product, "quantity": 2}])
     line = await _reserve_line(order_id, product, 2, ctx, repo)
-    await reservations.move(order_id, "reserving", "placing",
-                            placed=_order_placed(cmd, [line]).model_dump(mode="json"))  # ... died here
+    await reservations.move(
+        order_id, "reserving", "placing", placed=_order_placed(cmd, [line]).model_dump(mode="json")
+    )  # ... died here
 
     assert await reconciler.run_once() == 1
     order = await repo.load(Order, order_id, merchant)
@@ -108,8 +115,9 @@ async def test_a_cancel_that_died_before_releasing_stock_is_finished(parts):
     repo, reservations, reconciler = parts
     merchant = "m-c"
     product, placed = await cancel_started(repo, reservations, merchant, stock=4, quantity=4)
-    await repo.change(Order, placed.aggregate_id, CommandContext(merchant, uuid.uuid4().hex, "c"),
-                      lambda o: o.cancel("bye"))  # ... died before giving the stock back
+    await repo.change(
+        Order, placed.aggregate_id, CommandContext(merchant, uuid.uuid4().hex, "c"), lambda o: o.cancel("bye")
+    )  # ... died before giving the stock back
     assert await stock_of(repo, product, merchant) == 0
 
     assert await reconciler.run_once() == 1

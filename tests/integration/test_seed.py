@@ -27,25 +27,46 @@ PROJECTION_TIMEOUT = 300.0
 
 
 def small(prefix: str, **sizes) -> SeedParams:
-    return SeedParams(**{"merchants": 2, "products": 60, "orders": 90, "until": UNTIL, "seed": 3,
-                         "prefix": prefix, "months": 3, "batch": 200, **sizes})
+    return SeedParams(
+        **{
+            "merchants": 2,
+            "products": 60,
+            "orders": 90,
+            "until": UNTIL,
+            "seed": 3,
+            "prefix": prefix,
+            "months": 3,
+            "batch": 200,
+            **sizes,
+        }
+    )
 
 
 async def _projected(db, merchant_id: str) -> dict:
     """What the read models say about one merchant, in the --out file's terms."""
     products = await db[MERCHANT_PRODUCTS].find({"merchant_id": merchant_id}, {"stock": 1, "visible": 1}).to_list()
-    statuses = Counter(o["status"] for o in await db[ORDERS].find({"merchant_id": merchant_id}, {"status": 1}).to_list())
+    statuses = Counter(
+        o["status"] for o in await db[ORDERS].find({"merchant_id": merchant_id}, {"status": 1}).to_list()
+    )
     days = await db[MERCHANT_STATS].find({"merchant_id": merchant_id}, {"orders_placed": 1, "revenue": 1}).to_list()
-    return {"products": len(products), "visible_products": sum(p["visible"] for p in products),
-            "stock_units": sum(p["stock"] for p in products), "orders": sum(statuses.values()),
-            "orders_by_status": dict(sorted(statuses.items())),
-            "revenue": sum(d["revenue"] for d in days), "stats_orders": sum(d["orders_placed"] for d in days),
-            "catalog": await db[CATALOG_PRODUCTS].count_documents({"merchant_id": merchant_id, "visible": True})}
+    return {
+        "products": len(products),
+        "visible_products": sum(p["visible"] for p in products),
+        "stock_units": sum(p["stock"] for p in products),
+        "orders": sum(statuses.values()),
+        "orders_by_status": dict(sorted(statuses.items())),
+        "revenue": sum(d["revenue"] for d in days),
+        "stats_orders": sum(d["orders_placed"] for d in days),
+        "catalog": await db[CATALOG_PRODUCTS].count_documents({"merchant_id": merchant_id, "visible": True}),
+    }
 
 
 def _expected(m: dict) -> dict:
-    return {**{k: m[k] for k in ("products", "visible_products", "stock_units", "orders", "orders_by_status",
-                                 "revenue")}, "stats_orders": m["orders"], "catalog": m["visible_products"]}
+    return {
+        **{k: m[k] for k in ("products", "visible_products", "stock_units", "orders", "orders_by_status", "revenue")},
+        "stats_orders": m["orders"],
+        "catalog": m["visible_products"],
+    }
 
 
 async def _wait_for_projections(db, merchants: list[dict]) -> None:
@@ -86,11 +107,14 @@ async def test_seeded_data_is_projected_and_served(stack, mongo_db, settings, tm
             mid, secret = m["merchant_id"], {"Authorization": f"Bearer {m['secret_key']}"}
             # ... and the query API serves the same numbers.
             first = (UNTIL - timedelta(days=120)).date().isoformat()
-            stats = await client.get("/v1/merchant/stats", params={"from": first, "to": UNTIL.date().isoformat()},
-                                     headers=secret)
+            stats = await client.get(
+                "/v1/merchant/stats", params={"from": first, "to": UNTIL.date().isoformat()}, headers=secret
+            )
             assert stats.status_code == 200, stats.text
-            assert (stats.json()["totals"]["orders_placed"], stats.json()["totals"]["revenue"]) == \
-                (m["orders"], m["revenue"])
+            assert (stats.json()["totals"]["orders_placed"], stats.json()["totals"]["revenue"]) == (
+                m["orders"],
+                m["revenue"],
+            )
             orders = await client.get("/v1/merchant/orders", params={"page": 1, "limit": 5}, headers=secret)
             assert orders.status_code == 200 and orders.json()["total"] == m["orders"]
             catalog = await client.get("/v1/products", params={"merchant": mid, "page": 1, "limit": 5})

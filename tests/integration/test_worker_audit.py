@@ -24,12 +24,28 @@ def product_commit(merchant_id: str):
     from command_api.application.ports import Commit
 
     product_id, corr = str(uuid.uuid4()), str(uuid.uuid4())
-    events = [EventEnvelope(type=t, aggregate_type="product", aggregate_id=product_id, aggregate_version=v,
-                            merchant_id=merchant_id, correlation_id=corr, causation_id=f"cmd-{corr}", data=d)
-              for v, (t, d) in enumerate([("ProductCreated", {"sku": "S", "name": "N", "category": "c",
-                                                              "price": {"amount": 100, "currency": "EUR"},
-                                                              "stock": 1}),
-                                          ("ProductPublished", {})], start=1)]
+    events = [
+        EventEnvelope(
+            type=t,
+            aggregate_type="product",
+            aggregate_id=product_id,
+            aggregate_version=v,
+            merchant_id=merchant_id,
+            correlation_id=corr,
+            causation_id=f"cmd-{corr}",
+            data=d,
+        )
+        for v, (t, d) in enumerate(
+            [
+                (
+                    "ProductCreated",
+                    {"sku": "S", "name": "N", "category": "c", "price": {"amount": 100, "currency": "EUR"}, "stock": 1},
+                ),
+                ("ProductPublished", {}),
+            ],
+            start=1,
+        )
+    ]
     return Commit("product", product_id, merchant_id, f"cmd-{corr}", events)
 
 
@@ -49,16 +65,17 @@ async def test_every_stored_event_has_exactly_one_audit_entry(server_env, settin
     shop, other = await create_merchant(mongo_db, "Audited"), await create_merchant(mongo_db, "Other")
     store = EventStore(mongo_db)
     await store.create_indexes()
-    commits = [make(m.merchant_id) for m in (shop, other) for make in (product_commit, order_commit)
-               for _ in range(15)]
+    commits = [make(m.merchant_id) for m in (shop, other) for make in (product_commit, order_commit) for _ in range(15)]
     for commit in commits:
         await store.append(commit)
     # Merchants are event-sourced: their MerchantCreated commits are in the store too.
     from command_api.application.ports import Commit
 
     merchants = [shop.merchant_id, other.merchant_id]
-    commits += [Commit.from_document(d) async for d in mongo_db["commits"].find(
-        {"aggregate_type": "merchant", "merchant_id": {"$in": merchants}})]
+    commits += [
+        Commit.from_document(d)
+        async for d in mongo_db["commits"].find({"aggregate_type": "merchant", "merchant_id": {"$in": merchants}})
+    ]
 
     first = worker(server_env, tmp_path, "workers-audit-1")
     await asyncio.to_thread(lambda: first.start().wait_ready())
@@ -74,20 +91,23 @@ async def test_every_stored_event_has_exactly_one_audit_entry(server_env, settin
         await publisher.stop()
         await asyncio.to_thread(first.kill, signal.SIGKILL)
 
-    stored = [e["event_id"] async for c in mongo_db["commits"].find({"merchant_id": {"$in": merchants}})
-              for e in c["events"]]
+    stored = [
+        e["event_id"] async for c in mongo_db["commits"].find({"merchant_id": {"$in": merchants}}) for e in c["events"]
+    ]
     assert len(stored) == 15 * 2 * 2 + 15 * 2 + 2  # 2 per product commit, 1 per order, 1 per merchant
 
     second = worker(server_env, tmp_path, "workers-audit-2")
     query_api = http_service("query-api-audit", "query-api", server_env, tmp_path)
     await asyncio.to_thread(lambda: (second.start().wait_ready(), query_api.start().wait_ready()))
     try:
+
         async def all_recorded():
             return await mongo_db[AUDIT_LOG].count_documents({"merchant_id": {"$in": merchants}}) >= len(stored)
 
         await wait_until(all_recorded, timeout=60, what="audit entries")
-        await wait_until(lambda: queue_idle(worker_settings(server_env), mongo_db, ("audit",)), timeout=60,
-                         what="audit queue idle")
+        await wait_until(
+            lambda: queue_idle(worker_settings(server_env), mongo_db, ("audit",)), timeout=60, what="audit queue idle"
+        )
         pages = await read_all(query_api.url, shop.secret_key)
         others = await read_all(query_api.url, other.secret_key)
     finally:

@@ -20,11 +20,14 @@ pytestmark = pytest.mark.integration
 
 
 async def test_confirmation_arrives_once_with_lines_and_totals_even_when_the_worker_is_killed(
-        servers, server_env, settings, mongo_db, tmp_path):
+    servers, server_env, settings, mongo_db, tmp_path
+):
     run = uuid.uuid4().hex[:8]
     recipients = [f"buyer-{run}-{i}@example.com" for i in range(12)]
-    events = [order_placed("m-email", to, lines=[("Blue mug", 1250, 2), ("Tea towel", 899, i + 1)])
-              for i, to in enumerate(recipients)]
+    events = [
+        order_placed("m-email", to, lines=[("Blue mug", 1250, 2), ("Tea towel", 899, i + 1)])
+        for i, to in enumerate(recipients)
+    ]
     held = recipients[6]
     relay = HoldingRelay(servers.smtp_url, hold=held)
     async with smtp_server(relay) as relay_url:
@@ -42,6 +45,7 @@ async def test_confirmation_arrives_once_with_lines_and_totals_even_when_the_wor
         second = worker(server_env, tmp_path, "workers-2", SMTP_URL=relay_url)
         await asyncio.to_thread(lambda: second.start().wait_ready())
         try:
+
             async def all_arrived():
                 found = await mail_to(servers.mailbox_api, set(recipients))
                 return found if all(found.values()) else None
@@ -77,8 +81,14 @@ async def test_graceful_shutdown_hands_back_an_in_flight_job(servers, server_env
     relay = HoldingRelay(servers.smtp_url, hold=to)
     event = order_placed("m-email", to)
     async with smtp_server(relay) as relay_url:
-        first = worker(server_env, tmp_path, "workers-graceful-1", SMTP_URL=relay_url,
-                       WORKER_GRACEFUL_TIMEOUT_SECONDS="1", WORKER_CLAIM_LEASE_SECONDS="120")
+        first = worker(
+            server_env,
+            tmp_path,
+            "workers-graceful-1",
+            SMTP_URL=relay_url,
+            WORKER_GRACEFUL_TIMEOUT_SECONDS="1",
+            WORKER_CLAIM_LEASE_SECONDS="120",
+        )
         await asyncio.to_thread(lambda: first.start().wait_ready())
         await produce(settings, [event])
         await asyncio.wait_for(relay.held.wait(), 60)
@@ -91,12 +101,16 @@ async def test_graceful_shutdown_hands_back_an_in_flight_job(servers, server_env
         second = worker(server_env, tmp_path, "workers-graceful-2", SMTP_URL=relay_url)
         await asyncio.to_thread(lambda: second.start().wait_ready())
         try:
+
             async def arrived():
                 return (await mail_to(servers.mailbox_api, {to}))[to]
 
             found = await wait_until(arrived, timeout=30, what="the handed-back email")
-            await wait_until(lambda: queue_idle(worker_settings(server_env), mongo_db, ("email",)), timeout=30,
-                             what="email queue idle")
+            await wait_until(
+                lambda: queue_idle(worker_settings(server_env), mongo_db, ("email",)),
+                timeout=30,
+                what="email queue idle",
+            )
             found = (await mail_to(servers.mailbox_api, {to}))[to]
         finally:
             await asyncio.to_thread(second.stop)

@@ -20,9 +20,15 @@ pytestmark = pytest.mark.integration
 
 
 def order_event(placed: EventEnvelope, type_: str, version: int, data: dict) -> EventEnvelope:
-    return EventEnvelope(type=type_, aggregate_type="order", aggregate_id=placed.aggregate_id,
-                         aggregate_version=version, merchant_id=placed.merchant_id,
-                         correlation_id=placed.correlation_id, data=data)
+    return EventEnvelope(
+        type=type_,
+        aggregate_type="order",
+        aggregate_id=placed.aggregate_id,
+        aggregate_version=version,
+        merchant_id=placed.merchant_id,
+        correlation_id=placed.correlation_id,
+        data=data,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -42,14 +48,17 @@ async def query_api(server_env, tmp_path_factory):
     await asyncio.to_thread(service.stop)
 
 
-async def test_shipping_notice_by_email_and_by_sms_when_there_is_a_phone(running_worker, servers, settings,
-                                                                         server_env, mongo_db):
+async def test_shipping_notice_by_email_and_by_sms_when_there_is_a_phone(
+    running_worker, servers, settings, server_env, mongo_db
+):
     run = uuid.uuid4().hex[:8]
     phone = f"+3360{int(run, 16) % 10**7:07d}"
     with_phone = order_placed("m-ship", f"ship-{run}-1@example.com", phone=phone)
     without = order_placed("m-ship", f"ship-{run}-2@example.com")
-    shipped = [order_event(p, "OrderShipped", 2, {"carrier": "DHL", "tracking_number": f"TN-{run}-{i}"})
-               for i, p in enumerate((with_phone, without))]
+    shipped = [
+        order_event(p, "OrderShipped", 2, {"carrier": "DHL", "tracking_number": f"TN-{run}-{i}"})
+        for i, p in enumerate((with_phone, without))
+    ]
     await produce(settings, [with_phone, without, *shipped, shipped[0]])  # the last one: redelivered
 
     recipients = {f"ship-{run}-1@example.com", f"ship-{run}-2@example.com"}
@@ -60,8 +69,11 @@ async def test_shipping_notice_by_email_and_by_sms_when_there_is_a_phone(running
         return notices if all(notices.values()) else None
 
     await wait_until(both_notices, timeout=60, what="shipping notices")
-    await wait_until(lambda: queue_idle(worker_settings(server_env), mongo_db, ("email", "sms")), timeout=60,
-                     what="email and sms queues idle")
+    await wait_until(
+        lambda: queue_idle(worker_settings(server_env), mongo_db, ("email", "sms")),
+        timeout=60,
+        what="email and sms queues idle",
+    )
     notices = await both_notices()
     assert {to: len(m) for to, m in notices.items()} == {to: 1 for to in recipients}
     sms = [json.loads(line) for line in running_worker.read_text().splitlines()]
@@ -70,19 +82,24 @@ async def test_shipping_notice_by_email_and_by_sms_when_there_is_a_phone(running
     assert f"TN-{run}-0" in mine[0]["text"] and "DHL" in mine[0]["text"]
 
 
-async def test_analytics_rollups_weekly_monthly_top_products_and_repeat_customers(running_worker, settings,
-                                                                                    mongo_db, query_api):
+async def test_analytics_rollups_weekly_monthly_top_products_and_repeat_customers(
+    running_worker, settings, mongo_db, query_api
+):
     from command_api.adapters.merchants import create_indexes, create_merchant
 
     await create_indexes(mongo_db)
     shop = await create_merchant(mongo_db, "Analytics Shop")
     merchant = shop.merchant_id
     at = datetime(2026, 11, 29, 10, tzinfo=UTC)  # ISO week 2026-W48, month 2026-11
-    placed = [order_placed(merchant, email, lines=lines).model_copy(update={"occurred_at": at})
-              for email, lines in [("ann@example.com", [("Mug", 1000, 3)]),
-                                   ("ann@example.com", [("Towel", 500, 1)]),
-                                   ("bob@example.com", [("Towel", 500, 2)]),
-                                   ("cat@example.com", [("Mug", 1000, 9)])]]
+    placed = [
+        order_placed(merchant, email, lines=lines).model_copy(update={"occurred_at": at})
+        for email, lines in [
+            ("ann@example.com", [("Mug", 1000, 3)]),
+            ("ann@example.com", [("Towel", 500, 1)]),
+            ("bob@example.com", [("Towel", 500, 2)]),
+            ("cat@example.com", [("Mug", 1000, 9)]),
+        ]
+    ]
     cancelled = order_event(placed[3], "OrderCancelled", 2, {"reason": "changed mind"})
     await produce(settings, [*placed, cancelled, placed[0]])  # placed[0] redelivered
 
@@ -90,15 +107,22 @@ async def test_analytics_rollups_weekly_monthly_top_products_and_repeat_customer
         doc = await mongo_db[MERCHANT_ANALYTICS].find_one({"_id": merchant})
         # Converged: the series and the top products come from separate passes over the
         # orders, so wait until both have seen every order (a roll-up mid-way is partial).
-        done = (doc and doc["customers"] == 3 and doc["monthly"] and doc["monthly"][0]["sales"] == 4500
-                and {p["product_id"]: p["units"] for p in doc["top_products"]}.get("p-Towel") == 3)
+        done = (
+            doc
+            and doc["customers"] == 3
+            and doc["monthly"]
+            and doc["monthly"][0]["sales"] == 4500
+            and {p["product_id"]: p["units"] for p in doc["top_products"]}.get("p-Towel") == 3
+        )
         return doc if done else None
 
     doc = await wait_until(rolled_up, timeout=60, what="analytics roll-up")
     assert doc["monthly"] == [{"month": "2026-11", "currency": "EUR", "orders": 4, "sales": 3000 + 500 + 1000 + 0}]
     assert doc["weekly"] == [{"week": "2026-W48", "currency": "EUR", "orders": 4, "sales": 4500}]
     assert [(p["product_id"], p["units"], p["sales"]) for p in doc["top_products"]] == [
-        ("p-Mug", 3, 3000), ("p-Towel", 3, 1500)]  # the cancelled 9 mugs do not count
+        ("p-Mug", 3, 3000),
+        ("p-Towel", 3, 1500),
+    ]  # the cancelled 9 mugs do not count
     assert doc["repeat_customers"] == 1 and doc["repeat_customer_rate"] == pytest.approx(1 / 3)
 
     # Dashboards read it through the query API, each merchant its own.

@@ -32,13 +32,29 @@ START = datetime(2026, 11, 1, tzinfo=UTC)
 
 def order_doc(merchant_id: str, placed_at: datetime, rng: random.Random) -> dict:
     qty, price = rng.randint(1, 4), rng.randint(100, 20_000)
-    return {"_id": str(uuid.uuid4()), "merchant_id": merchant_id, "customer_email": "c@example.com",
-            "customer": {"email": "c@example.com"}, "currency": "EUR", "item_count": qty,
-            "total": qty * price, "status": rng.choice(["placed", "paid", "shipped", "cancelled"]),
-            "lines": [{"product_id": f"p{price % 7}", "sku": f"SKU-{price % 7}", "name": f"Product {price % 7}",
-                       "unit_price": {"amount": price, "currency": "EUR"}, "quantity": qty,
-                       "line_total": qty * price}],
-            "placed_at": placed_at, "updated_at": placed_at, "version": 1}
+    return {
+        "_id": str(uuid.uuid4()),
+        "merchant_id": merchant_id,
+        "customer_email": "c@example.com",
+        "customer": {"email": "c@example.com"},
+        "currency": "EUR",
+        "item_count": qty,
+        "total": qty * price,
+        "status": rng.choice(["placed", "paid", "shipped", "cancelled"]),
+        "lines": [
+            {
+                "product_id": f"p{price % 7}",
+                "sku": f"SKU-{price % 7}",
+                "name": f"Product {price % 7}",
+                "unit_price": {"amount": price, "currency": "EUR"},
+                "quantity": qty,
+                "line_total": qty * price,
+            }
+        ],
+        "placed_at": placed_at,
+        "updated_at": placed_at,
+        "version": 1,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -49,22 +65,37 @@ async def shop(mongo_db) -> dict:
     await create_indexes(mongo_db)
     merchant = await create_merchant(mongo_db, "Report Shop")
     rng = random.Random(6)
-    inside = [order_doc(merchant.merchant_id, START + timedelta(seconds=rng.randrange(30 * 86400)), rng)
-              for _ in range(10_000)]
-    outside = [order_doc(merchant.merchant_id, START - timedelta(seconds=1), rng),
-               order_doc(merchant.merchant_id, START + timedelta(days=30), rng),
-               order_doc("another-merchant", START + timedelta(days=3), rng)]
+    inside = [
+        order_doc(merchant.merchant_id, START + timedelta(seconds=rng.randrange(30 * 86400)), rng)
+        for _ in range(10_000)
+    ]
+    outside = [
+        order_doc(merchant.merchant_id, START - timedelta(seconds=1), rng),
+        order_doc(merchant.merchant_id, START + timedelta(days=30), rng),
+        order_doc("another-merchant", START + timedelta(days=3), rng),
+    ]
     for i in range(0, len(inside), 2000):
-        await mongo_db[ORDERS].insert_many(inside[i:i + 2000])
+        await mongo_db[ORDERS].insert_many(inside[i : i + 2000])
     await mongo_db[ORDERS].insert_many(outside)
     return {"merchant_id": merchant.merchant_id, "key": merchant.secret_key}
 
 
 def report_requested(merchant_id: str, notify: str | None) -> EventEnvelope:
-    return EventEnvelope(type="ReportRequested", aggregate_type="report", aggregate_id=str(uuid.uuid4()),
-                         aggregate_version=1, merchant_id=merchant_id, correlation_id=str(uuid.uuid4()),
-                         data={"kind": "sales", "date_from": "2026-11-01", "date_to": "2026-11-30",
-                               "notify_email": notify, "formats": ["csv", "pdf"]})
+    return EventEnvelope(
+        type="ReportRequested",
+        aggregate_type="report",
+        aggregate_id=str(uuid.uuid4()),
+        aggregate_version=1,
+        merchant_id=merchant_id,
+        correlation_id=str(uuid.uuid4()),
+        data={
+            "kind": "sales",
+            "date_from": "2026-11-01",
+            "date_to": "2026-11-30",
+            "notify_email": notify,
+            "formats": ["csv", "pdf"],
+        },
+    )
 
 
 async def read_model_totals(db, merchant_id: str) -> tuple[int, int]:
@@ -75,8 +106,9 @@ async def read_model_totals(db, merchant_id: str) -> tuple[int, int]:
     return sums[None]["orders"], sums[None]["total"]
 
 
-async def test_sales_report_over_10000_orders_matches_the_read_model(shop, servers, server_env, settings,
-                                                                     mongo_db, tmp_path):
+async def test_sales_report_over_10000_orders_matches_the_read_model(
+    shop, servers, server_env, settings, mongo_db, tmp_path
+):
     query_api = http_service("query-api-reports", "query-api", server_env, tmp_path)
     service = worker(server_env, tmp_path, "workers-reports", QUERY_API_URL=query_api.url)
     await asyncio.to_thread(lambda: (query_api.start().wait_ready(), service.start().wait_ready()))
@@ -86,17 +118,22 @@ async def test_sales_report_over_10000_orders_matches_the_read_model(shop, serve
         await produce(settings, [event])
         report = await wait_until(
             lambda: mongo_db[REPORTS].find_one({"_id": event.aggregate_id, "status": "ready"}),
-            timeout=240, interval=0.5, what="report ready")
+            timeout=240,
+            interval=0.5,
+            what="report ready",
+        )
         headers = {"Authorization": f"Bearer {shop['key']}"}
         async with httpx.AsyncClient(base_url=query_api.url, timeout=30, headers=headers) as client:
             status = (await client.get(f"/v1/reports/{event.aggregate_id}")).json()
             csv_bytes = (await client.get(f"/v1/reports/{event.aggregate_id}/files/csv")).content
             pdf_response = await client.get(f"/v1/reports/{event.aggregate_id}/files/pdf")
-            foreign = await client.get(f"/v1/reports/{event.aggregate_id}",
-                                       headers={"Authorization": "Bearer sk_not-a-key"})
+            foreign = await client.get(
+                f"/v1/reports/{event.aggregate_id}", headers={"Authorization": "Bearer sk_not-a-key"}
+            )
             missing = await client.get(f"/v1/reports/{event.aggregate_id}/files/xlsx")
-        mail = await wait_until(lambda: _one(mail_to(servers.mailbox_api, {notify}), notify),
-                                timeout=30, what="report-ready email")
+        mail = await wait_until(
+            lambda: _one(mail_to(servers.mailbox_api, {notify}), notify), timeout=30, what="report-ready email"
+        )
     finally:
         await asyncio.to_thread(lambda: (service.stop(), query_api.stop()))
 
@@ -127,14 +164,16 @@ async def _one(found, address):
 
 
 async def test_a_report_over_its_time_limit_fails_cleanly_and_is_retried_per_policy(
-        shop, server_env, settings, mongo_db, tmp_path):
+    shop, server_env, settings, mongo_db, tmp_path
+):
     service = worker(server_env, tmp_path, "workers-slow-reports", WORKER_REPORT_TIMEOUT_SECONDS="0.05")
     await asyncio.to_thread(lambda: service.start().wait_ready())
     event = report_requested(shop["merchant_id"], None)
     try:
         await produce(settings, [event])
-        dead, _ = await dead_letter(settings, "reports", job_id_for(event.aggregate_id, "reports.sales_report"),
-                                    timeout=60)
+        dead, _ = await dead_letter(
+            settings, "reports", job_id_for(event.aggregate_id, "reports.sales_report"), timeout=60
+        )
     finally:
         await asyncio.to_thread(service.stop)
 

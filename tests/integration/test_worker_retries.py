@@ -65,7 +65,8 @@ async def test_refused_twice_is_delivered_on_the_third_attempt(refusing, setting
 
 
 async def test_always_refused_is_dead_lettered_after_three_retries_while_the_partition_flows(
-        refusing, settings, server_env, mongo_db):
+    refusing, settings, server_env, mongo_db
+):
     order_ids = orders_on_one_partition(6)
     dead_to = f"dead-{uuid.uuid4().hex[:8]}@example.com"
     others = [f"other-{uuid.uuid4().hex[:8]}-{i}@example.com" for i in range(5)]
@@ -108,7 +109,13 @@ async def _async(value):
 async def _cli(env: dict[str, str], *args: str) -> str:
     import os
 
-    result = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "merchant_cli.main", "jobs", *args],
-                                     env={**os.environ, **env}, capture_output=True, text=True, timeout=60)
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "merchant_cli.main", "jobs", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout

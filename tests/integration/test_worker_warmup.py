@@ -32,8 +32,15 @@ async def recording_api():
         return JSONResponse({})
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(Starlette(routes=[Route("/{path:path}", anything)]),
-                                           host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            Starlette(routes=[Route("/{path:path}", anything)]),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="off",
+        )
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.05)
@@ -55,6 +62,7 @@ async def test_an_invalidation_rewarms_the_hottest_paths_hottest_first(server_en
         service = worker(server_env, tmp_path, "workers-warmup", QUERY_API_URL=url, WORKER_WARMUP_TOP_N="3")
         await asyncio.to_thread(lambda: service.start().wait_ready())
         try:
+
             async def subscribed():
                 return dict(await redis.pubsub_numsub(channel(prefix))).get(channel(prefix).encode())
 

@@ -16,7 +16,8 @@ from shared.read_models import CATALOG_PRODUCTS
 async def change_price(mongo_db, redis, prefix: str, product: dict, amount: int, version: int) -> float:
     await mongo_db[CATALOG_PRODUCTS].update_one(
         {"_id": product["_id"]},
-        {"$set": {"price": {"amount": amount, "currency": "EUR"}, "price_amount": amount, "version": version}})
+        {"$set": {"price": {"amount": amount, "currency": "EUR"}, "price_amount": amount, "version": version}},
+    )
     await publish(redis, [Change(CATALOG_PRODUCTS, product["merchant_id"], (product["_id"],))], prefix)
     return time.monotonic()
 
@@ -30,9 +31,9 @@ async def served_price(client: httpx.AsyncClient, product: dict, listing: bool) 
     return response.json()["price"]["amount"]
 
 
-async def price_changes_are_never_served_stale(client, mongo_db, redis, prefix: str, product: dict,
-                                               changes: int = 10, bound: float = 1.0,
-                                               pause: float = 0.0) -> list[float]:
+async def price_changes_are_never_served_stale(
+    client, mongo_db, redis, prefix: str, product: dict, changes: int = 10, bound: float = 1.0, pause: float = 0.0
+) -> list[float]:
     """For each change: new price seen within ``bound`` seconds of the publish, and once seen,
     the old price never again (by id and in lists). Returns the observed delays."""
     delays = []
@@ -46,8 +47,9 @@ async def price_changes_are_never_served_stale(client, mongo_db, redis, prefix: 
         first_seen = None
         for _ in range(2000):
             await asyncio.sleep(pause)  # under the server's rate limit when it has one
-            prices = await asyncio.gather(*(served_price(client, product, listing)
-                                            for listing in (False, True, False, True)))
+            prices = await asyncio.gather(
+                *(served_price(client, product, listing) for listing in (False, True, False, True))
+            )
             if first_seen is None:
                 if all(p == new for p in prices):
                     first_seen = time.monotonic()

@@ -8,15 +8,17 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 
-async def read_topic(bootstrap: str, topic: str, done: Callable[[list[ConsumerRecord]], bool],
-                     timeout: float = 30.0) -> list[ConsumerRecord]:
+async def read_topic(
+    bootstrap: str, topic: str, done: Callable[[list[ConsumerRecord]], bool], timeout: float = 30.0
+) -> list[ConsumerRecord]:
     """Every record of ``topic`` (all partitions) until ``done(records)`` or ``timeout``."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or
-                                                          await _partitions(consumer, topic))]
+        partitions = [
+            TopicPartition(topic, p)
+            for p in (consumer.partitions_for_topic(topic) or await _partitions(consumer, topic))
+        ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         records: list[ConsumerRecord] = []

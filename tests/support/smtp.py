@@ -22,7 +22,8 @@ from tests.support.processes import free_port
 async def smtp_server(handler):
     port = free_port()
     server = await asyncio.get_running_loop().create_server(
-        lambda: SMTP(handler, hostname="test-smtp"), "127.0.0.1", port)
+        lambda: SMTP(handler, hostname="test-smtp"), "127.0.0.1", port
+    )
     try:
         yield f"smtp://127.0.0.1:{port}"
     finally:
@@ -80,7 +81,12 @@ class HoldingRelay:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        await aiosmtplib.send(envelope.original_content or envelope.content, sender=envelope.mail_from,
-                              recipients=envelope.rcpt_tos, hostname=self.upstream[0],
-                              port=self.upstream[1], timeout=10)
+        await aiosmtplib.send(
+            envelope.original_content or envelope.content,
+            sender=envelope.mail_from,
+            recipients=envelope.rcpt_tos,
+            hostname=self.upstream[0],
+            port=self.upstream[1],
+            timeout=10,
+        )
         return "250 Message accepted for delivery"

@@ -77,8 +77,15 @@ def test_a_row_gives_medians_with_their_range_and_the_paired_ratios():
 
 
 def test_small_ratios_keep_two_significant_digits():
-    assert [report.number(v) for v in (0.0016, 0.000043, 0.42, 3.14159, 42.42, 12345.6, 0)] == \
-        ["0.0016", "0.000043", "0.42", "3.14", "42.4", "12,346", "0.00"]
+    assert [report.number(v) for v in (0.0016, 0.000043, 0.42, 3.14159, 42.42, 12345.6, 0)] == [
+        "0.0016",
+        "0.000043",
+        "0.42",
+        "3.14",
+        "42.4",
+        "12,346",
+        "0.00",
+    ]
     assert report.number(float("inf")) == "—"
 
 
@@ -92,8 +99,15 @@ def test_errors_are_counted_by_kind_and_side():
 
 
 def test_the_section_names_the_command_the_machine_and_the_plots():
-    facts = report.Facts("2026-11-29 21:00 UTC", "merchant bench --only cache", 2, (5.0, 4.0, 3.0),
-                         (6.0, 4.5, 3.1), "3.11.7", {"Redis": "7.0.15"})
+    facts = report.Facts(
+        "2026-11-29 21:00 UTC",
+        "merchant bench --only cache",
+        2,
+        (5.0, 4.0, 3.0),
+        (6.0, 4.5, 3.1),
+        "3.11.7",
+        {"Redis": "7.0.15"},
+    )
     text = report.section(facts, [_result([1], [2])], [("latency", "img/bench/latency.png")], 1)
     assert text.startswith(report.START) and text.endswith(report.END)
     assert "merchant bench --only cache" in text and "2 cores, load average 5.00/4.00/3.00" in text

@@ -15,8 +15,16 @@ T0 = datetime(2026, 3, 1, 10, tzinfo=UTC)
 
 
 def event(type_: str, version: int, data: dict, aggregate="p1", kind="product", at=T0) -> EventEnvelope:
-    return EventEnvelope(type=type_, aggregate_type=kind, aggregate_id=aggregate, aggregate_version=version,
-                         merchant_id="m1", correlation_id="c", occurred_at=at, data=data)
+    return EventEnvelope(
+        type=type_,
+        aggregate_type=kind,
+        aggregate_id=aggregate,
+        aggregate_version=version,
+        merchant_id="m1",
+        correlation_id="c",
+        occurred_at=at,
+        data=data,
+    )
 
 
 def fold(module, events):
@@ -26,18 +34,27 @@ def fold(module, events):
     return state
 
 
-CREATED = {"sku": "A", "name": "Boots", "category": "shoes", "status": "published",
-           "price": {"amount": 250, "currency": "EUR"}, "stock": 10}
+CREATED = {
+    "sku": "A",
+    "name": "Boots",
+    "category": "shoes",
+    "status": "published",
+    "price": {"amount": 250, "currency": "EUR"},
+    "stock": 10,
+}
 
 
 def test_product_fold_tracks_stock_units_sold_and_visibility():
-    state = fold(merchant_products, [
-        event("ProductCreated", 1, CREATED),
-        event("StockReserved", 2, {"order_id": "o1", "quantity": 6, "stock": 4}),
-        event("StockReleased", 3, {"order_id": "o1", "quantity": 2, "stock": 6, "reason": "order_cancelled"}),
-        event("ProductUnpublished", 4, {}),
-        event("ProductDetailsUpdated", 5, {"name": "Hiking Boots"}),
-    ])
+    state = fold(
+        merchant_products,
+        [
+            event("ProductCreated", 1, CREATED),
+            event("StockReserved", 2, {"order_id": "o1", "quantity": 6, "stock": 4}),
+            event("StockReleased", 3, {"order_id": "o1", "quantity": 2, "stock": 6, "reason": "order_cancelled"}),
+            event("ProductUnpublished", 4, {}),
+            event("ProductDetailsUpdated", 5, {"name": "Hiking Boots"}),
+        ],
+    )
     assert (state["stock"], state["units_sold"], state["stock_status"]) == (6, 4, "in_stock")
     assert state["visible"] is False and state["status"] == "draft"
     assert state["name_lower"] == "hiking boots" and state["version"] == 5
@@ -51,21 +68,42 @@ def test_events_before_creation_are_unprojectable():
 
 
 def test_stock_status_thresholds():
-    assert [merchant_products.stock_status(n) for n in (0, 1, 5, 6)] == ["out_of_stock", "low_stock", "low_stock", "in_stock"]
+    assert [merchant_products.stock_status(n) for n in (0, 1, 5, 6)] == [
+        "out_of_stock",
+        "low_stock",
+        "low_stock",
+        "in_stock",
+    ]
 
 
-PLACED = {"customer": {"email": "A@x.com"}, "currency": "EUR", "item_count": 3, "total": 750,
-          "shipping_address": {"name": "A", "line1": "l", "city": "c", "postal_code": "1", "country": "BE"},
-          "lines": [{"product_id": "p1", "sku": "A", "name": "Boots", "quantity": 3,
-                     "unit_price": {"amount": 250, "currency": "EUR"}, "line_total": 750}]}
+PLACED = {
+    "customer": {"email": "A@x.com"},
+    "currency": "EUR",
+    "item_count": 3,
+    "total": 750,
+    "shipping_address": {"name": "A", "line1": "l", "city": "c", "postal_code": "1", "country": "BE"},
+    "lines": [
+        {
+            "product_id": "p1",
+            "sku": "A",
+            "name": "Boots",
+            "quantity": 3,
+            "unit_price": {"amount": 250, "currency": "EUR"},
+            "line_total": 750,
+        }
+    ],
+}
 
 
 def order_events():
     o = dict(aggregate="o1", kind="order")
-    return [event("OrderPlaced", 1, PLACED, **o), event("OrderConfirmed", 2, {}, **o),
-            event("OrderPaymentFailed", 3, {"reason": "declined"}, **o),
-            event("OrderPaid", 4, {"payment_reference": "r", "amount": 750}, **o),
-            event("OrderShipped", 5, {"carrier": "DHL", "tracking_number": "T"}, at=T0 + timedelta(hours=2), **o)]
+    return [
+        event("OrderPlaced", 1, PLACED, **o),
+        event("OrderConfirmed", 2, {}, **o),
+        event("OrderPaymentFailed", 3, {"reason": "declined"}, **o),
+        event("OrderPaid", 4, {"payment_reference": "r", "amount": 750}, **o),
+        event("OrderShipped", 5, {"carrier": "DHL", "tracking_number": "T"}, at=T0 + timedelta(hours=2), **o),
+    ]
 
 
 def test_order_fold_keeps_history_and_lines_at_order_time():
@@ -90,9 +128,11 @@ def test_stats_are_derived_from_orders():
 
 
 def test_categories_count_published_and_live_products():
-    products = [{"category": "shoes", "status": "published", "version": 2},
-                {"category": "shoes", "status": "draft", "version": 1},
-                {"category": "hats", "status": "archived", "version": 3}]
+    products = [
+        {"category": "shoes", "status": "published", "version": 2},
+        {"category": "shoes", "status": "draft", "version": 1},
+        {"category": "hats", "status": "archived", "version": 3},
+    ]
     version, docs = categories.categories_for("m1", products)
     assert version == 6
     assert [(d["category"], d["product_count"], d["total_count"]) for d in docs] == [("shoes", 1, 2)]

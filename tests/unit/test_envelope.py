@@ -10,10 +10,15 @@ from shared.events.products import ProductCreated
 
 
 def envelope(**overrides) -> EventEnvelope:
-    fields = dict(type="ProductCreated", aggregate_type="product", aggregate_id="p1",
-                  aggregate_version=1, merchant_id="m1", correlation_id="c1",
-                  data={"sku": "A", "name": "N", "category": "c",
-                        "price": {"amount": 100, "currency": "EUR"}, "stock": 1})
+    fields = dict(
+        type="ProductCreated",
+        aggregate_type="product",
+        aggregate_id="p1",
+        aggregate_version=1,
+        merchant_id="m1",
+        correlation_id="c1",
+        data={"sku": "A", "name": "N", "category": "c", "price": {"amount": 100, "currency": "EUR"}, "stock": 1},
+    )
     fields.update(overrides)
     return EventEnvelope(**fields)
 
@@ -25,9 +30,19 @@ def test_json_round_trip_is_lossless():
 
 def test_envelope_has_every_contract_field():
     payload = envelope().model_dump(mode="json")
-    assert set(payload) == {"event_id", "type", "schema_version", "aggregate_type", "aggregate_id",
-                            "aggregate_version", "merchant_id", "occurred_at", "correlation_id",
-                            "causation_id", "data"}
+    assert set(payload) == {
+        "event_id",
+        "type",
+        "schema_version",
+        "aggregate_type",
+        "aggregate_id",
+        "aggregate_version",
+        "merchant_id",
+        "occurred_at",
+        "correlation_id",
+        "causation_id",
+        "data",
+    }
     uuid.UUID(payload["event_id"])
     assert payload["occurred_at"].endswith("Z") or payload["occurred_at"].endswith("+00:00")
 
@@ -35,8 +50,7 @@ def test_envelope_has_every_contract_field():
 def test_kafka_key_and_headers():
     e = envelope()
     assert e.kafka_key() == b"p1"
-    assert dict(e.kafka_headers()) == {"type": b"ProductCreated", "schema_version": b"1",
-                                       "correlation_id": b"c1"}
+    assert dict(e.kafka_headers()) == {"type": b"ProductCreated", "schema_version": b"1", "correlation_id": b"c1"}
 
 
 def test_data_is_decoded_by_type():

@@ -17,10 +17,15 @@ spec.loader.exec_module(validate_events)
 
 
 def event(**overrides) -> EventEnvelope:
-    fields = dict(type="ProductPriceChanged", aggregate_type="product", aggregate_id="p1",
-                  aggregate_version=3, merchant_id="m1", correlation_id="c1",
-                  data={"price": {"amount": 1250, "currency": "EUR"},
-                        "previous_price": {"amount": 999, "currency": "EUR"}})
+    fields = dict(
+        type="ProductPriceChanged",
+        aggregate_type="product",
+        aggregate_id="p1",
+        aggregate_version=3,
+        merchant_id="m1",
+        correlation_id="c1",
+        data={"price": {"amount": 1250, "currency": "EUR"}, "previous_price": {"amount": 999, "currency": "EUR"}},
+    )
     return EventEnvelope(**{**fields, **overrides})
 
 
@@ -44,28 +49,52 @@ def test_filters_combine_type_and_merchant():
 
 def kcat_message(envelope: dict, key: str | None = None, headers: list | None = None) -> dict:
     """What ``kcat -J`` prints for one message."""
-    headers = headers if headers is not None else [
-        "type", envelope["type"], "schema_version", str(envelope["schema_version"]), "correlation_id", "c1"]
-    return {"topic": "t", "partition": 0, "offset": 7, "key": key or envelope["aggregate_id"],
-            "payload": json.dumps(envelope), "headers": headers}
+    headers = (
+        headers
+        if headers is not None
+        else ["type", envelope["type"], "schema_version", str(envelope["schema_version"]), "correlation_id", "c1"]
+    )
+    return {
+        "topic": "t",
+        "partition": 0,
+        "offset": 7,
+        "key": key or envelope["aggregate_id"],
+        "payload": json.dumps(envelope),
+        "headers": headers,
+    }
 
 
 def test_the_checker_accepts_a_valid_event():
-    assert validate_events.problems_with(kcat_message(event().model_dump(mode="json")),
-                                         validate_events.SCHEMAS, {}) == []
+    assert (
+        validate_events.problems_with(kcat_message(event().model_dump(mode="json")), validate_events.SCHEMAS, {}) == []
+    )
 
 
 def test_the_checker_finds_body_key_header_and_version_problems():
     bad_body = event().model_dump(mode="json")
     bad_body["data"]["price"]["currency"] = "euro"
-    assert any("currency" in p for p in validate_events.problems_with(
-        kcat_message(bad_body), validate_events.SCHEMAS, {}))
+    assert any(
+        "currency" in p for p in validate_events.problems_with(kcat_message(bad_body), validate_events.SCHEMAS, {})
+    )
     valid = event().model_dump(mode="json")
-    assert any("key" in p for p in validate_events.problems_with(
-        kcat_message(valid, key="other"), validate_events.SCHEMAS, {}))
-    assert any("headers" in p for p in validate_events.problems_with(
-        kcat_message(valid, headers=["type", "Nope"]), validate_events.SCHEMAS, {}))
-    assert any("no published schema" in p for p in validate_events.problems_with(
-        kcat_message({**valid, "schema_version": 9}), validate_events.SCHEMAS, {}))
-    assert any("not an event envelope" in p for p in validate_events.problems_with(
-        {**kcat_message(valid), "payload": "not json"}, validate_events.SCHEMAS, {}))
+    assert any(
+        "key" in p for p in validate_events.problems_with(kcat_message(valid, key="other"), validate_events.SCHEMAS, {})
+    )
+    assert any(
+        "headers" in p
+        for p in validate_events.problems_with(
+            kcat_message(valid, headers=["type", "Nope"]), validate_events.SCHEMAS, {}
+        )
+    )
+    assert any(
+        "no published schema" in p
+        for p in validate_events.problems_with(
+            kcat_message({**valid, "schema_version": 9}), validate_events.SCHEMAS, {}
+        )
+    )
+    assert any(
+        "not an event envelope" in p
+        for p in validate_events.problems_with(
+            {**kcat_message(valid), "payload": "not json"}, validate_events.SCHEMAS, {}
+        )
+    )

@@ -61,11 +61,29 @@ def test_cache_hit_ratio_counts_only_the_run():
 def test_a_merchant_seed_out_file_is_read_as_load_data(tmp_path):
     from loadtests.dataset import load
 
-    seed_out = {"run": {"prefix": "p"}, "merchants": [
-        {"merchant_id": "m1", "name": "Shop", "currency": "USD", "secret_key": "sk_1", "publishable_key": "pk_1",
-         "product_ids": ["a", "b"], "products": 120, "orders": 40}]}
+    seed_out = {
+        "run": {"prefix": "p"},
+        "merchants": [
+            {
+                "merchant_id": "m1",
+                "name": "Shop",
+                "currency": "USD",
+                "secret_key": "sk_1",
+                "publishable_key": "pk_1",
+                "product_ids": ["a", "b"],
+                "products": 120,
+                "orders": 40,
+            }
+        ],
+    }
     path = tmp_path / "seed.json"
     path.write_text(__import__("json").dumps(seed_out))
     [m] = load(path)["merchants"]
-    assert m == {"merchant_id": "m1", "secret_key": "sk_1", "publishable_key": "pk_1", "currency": "USD",
-                 "categories": [], "product_ids": ["a", "b"]}
+    assert m == {
+        "merchant_id": "m1",
+        "secret_key": "sk_1",
+        "publishable_key": "pk_1",
+        "currency": "USD",
+        "categories": [],
+        "product_ids": ["a", "b"],
+    }

@@ -21,8 +21,10 @@ def _app(release: asyncio.Event, limit: int) -> Starlette:
     async def live(request):
         return PlainTextResponse("live")
 
-    return Starlette(routes=[Route("/slow", slow), Route("/health/live", live)],
-                     middleware=[Middleware(LoadSheddingMiddleware, limit=limit)])
+    return Starlette(
+        routes=[Route("/slow", slow), Route("/health/live", live)],
+        middleware=[Middleware(LoadSheddingMiddleware, limit=limit)],
+    )
 
 
 async def test_requests_beyond_the_limit_get_503_with_retry_after_and_the_admitted_ones_finish():

@@ -24,8 +24,7 @@ def churn() -> None:
 @pytest.fixture
 def monitor():
     alerts = []
-    monitor = MemoryMonitor(window=WINDOW, leak_bytes_per_minute=20 * MB, min_r2=0.8,
-                            alert_callbacks=[alerts.append])
+    monitor = MemoryMonitor(window=WINDOW, leak_bytes_per_minute=20 * MB, min_r2=0.8, alert_callbacks=[alerts.append])
     monitor.alerts = alerts
     yield monitor
     if monitor.tracing:
@@ -85,8 +84,7 @@ def test_limit_makes_health_critical():
 
 def test_one_spike_then_flat_is_not_a_leak():
     values = [100 * MB] * 5 + [300 * MB] * 15
-    monitor = MemoryMonitor(window=10, leak_bytes_per_minute=1 * MB, alert_callbacks=[],
-                            read_rss=iter(values).__next__)
+    monitor = MemoryMonitor(window=10, leak_bytes_per_minute=1 * MB, alert_callbacks=[], read_rss=iter(values).__next__)
     flagged = []
     for second in range(len(values)):
         monitor.sample(at=float(second))

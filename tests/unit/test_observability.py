@@ -41,8 +41,7 @@ def small_app(service: str) -> Starlette:
 
 
 def client_for(app) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app, raise_app_exceptions=False),
-                             base_url="http://unit")
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app, raise_app_exceptions=False), base_url="http://unit")
 
 
 async def test_requests_are_counted_per_route_template_and_status():
@@ -82,10 +81,19 @@ def test_json_log_line_carries_the_correlation_id_and_extras():
     assert "correlation_id" not in json.loads(JsonFormatter().format(record))
 
 
-def order_event(type_: str, order_id: str, at: datetime, version: int, merchant: str = "m_unit",
-                **data) -> EventEnvelope:
-    return EventEnvelope(type=type_, aggregate_type="order", aggregate_id=order_id, aggregate_version=version,
-                         merchant_id=merchant, occurred_at=at, correlation_id="c", data=data)
+def order_event(
+    type_: str, order_id: str, at: datetime, version: int, merchant: str = "m_unit", **data
+) -> EventEnvelope:
+    return EventEnvelope(
+        type=type_,
+        aggregate_type="order",
+        aggregate_id=order_id,
+        aggregate_version=version,
+        merchant_id=merchant,
+        occurred_at=at,
+        correlation_id="c",
+        data=data,
+    )
 
 
 def test_business_metrics_from_order_events():
@@ -113,7 +121,14 @@ def test_dashboard_and_docs_name_only_metrics_that_exist():
     exported |= {f"{n}_total" for n in exported} | {f"{n}_bucket" for n in exported}
     dashboard = json.loads((ROOT / "infra/grafana/merchant-dashboard.json").read_text())
     exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
-    named = {m for e in exprs for m in re.findall(r"\b([a-z_]+(?:_total|_bucket|_bytes|_seconds|_events|_flight|"
-                                                     r"_connections|_use|_suspected|_minute|_merchants))\b", e)}
+    named = {
+        m
+        for e in exprs
+        for m in re.findall(
+            r"\b([a-z_]+(?:_total|_bucket|_bytes|_seconds|_events|_flight|"
+            r"_connections|_use|_suspected|_minute|_merchants))\b",
+            e,
+        )
+    }
     assert named and named <= exported, named - exported
     assert metrics.cache_hits is not None

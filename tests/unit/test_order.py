@@ -11,12 +11,24 @@ from command_api.domain.order import Order
 
 def placed_order() -> Order:
     order = Order("o1", "m1")
-    line = ev.OrderLine(product_id="p1", sku="A1", name="Boots", unit_price=Money(amount=500, currency="EUR"),
-                        quantity=2, line_total=1000)
-    order.place(ev.OrderPlaced(
-        customer=ev.Customer(email="a@b.co"),
-        shipping_address=ev.Address(name="A", line1="1 Road", city="Town", postal_code="1", country="FR"),
-        lines=[line], currency="EUR", item_count=2, total=1000))
+    line = ev.OrderLine(
+        product_id="p1",
+        sku="A1",
+        name="Boots",
+        unit_price=Money(amount=500, currency="EUR"),
+        quantity=2,
+        line_total=1000,
+    )
+    order.place(
+        ev.OrderPlaced(
+            customer=ev.Customer(email="a@b.co"),
+            shipping_address=ev.Address(name="A", line1="1 Road", city="Town", postal_code="1", country="FR"),
+            lines=[line],
+            currency="EUR",
+            item_count=2,
+            total=1000,
+        )
+    )
     return order
 
 
@@ -29,8 +41,14 @@ def test_the_happy_path_records_each_step():
     order.deliver()
     order.refund("returned")
     assert [t for t, _ in order.pending] == [
-        "OrderPlaced", "OrderConfirmed", "OrderPaymentFailed", "OrderPaid", "OrderShipped",
-        "OrderDelivered", "OrderRefunded"]
+        "OrderPlaced",
+        "OrderConfirmed",
+        "OrderPaymentFailed",
+        "OrderPaid",
+        "OrderShipped",
+        "OrderDelivered",
+        "OrderRefunded",
+    ]
     assert order.pending[3][1].amount == 1000 and order.pending[-1][1].amount == 1000
     assert order.status == "refunded"
 
@@ -39,8 +57,7 @@ def test_the_happy_path_records_each_step():
 def test_invalid_transitions_name_the_current_state(action):
     order = placed_order()
     with pytest.raises(InvalidState) as raised:
-        {"ship": lambda: order.ship("UPS", "1"), "deliver": order.deliver,
-         "refund": lambda: order.refund("")}[action]()
+        {"ship": lambda: order.ship("UPS", "1"), "deliver": order.deliver, "refund": lambda: order.refund("")}[action]()
     assert raised.value.details["current_state"] == "placed"
     assert "placed" in raised.value.message
 

@@ -75,8 +75,13 @@ def test_stock_never_goes_negative():
 def test_archived_products_accept_no_changes():
     p = product()
     p.archive()
-    for change in (lambda: p.adjust_stock(1, "x"), p.publish, p.unpublish, p.archive,
-                   lambda: p.change_price(Money(amount=5, currency="EUR"))):
+    for change in (
+        lambda: p.adjust_stock(1, "x"),
+        p.publish,
+        p.unpublish,
+        p.archive,
+        lambda: p.change_price(Money(amount=5, currency="EUR")),
+    ):
         with pytest.raises(InvalidState) as raised:
             change()
         assert raised.value.details["current_state"] == "archived"

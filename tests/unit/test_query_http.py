@@ -35,16 +35,24 @@ def test_cursor_round_trips_and_rejects_tampering_and_other_queries():
 
 def test_keyset_filter_uses_the_id_as_tie_breaker():
     assert Sort("price_amount", ASC).after(500, "p-3") == {
-        "$or": [{"price_amount": {"$gt": 500}}, {"price_amount": 500, "_id": {"$gt": "p-3"}}]}
+        "$or": [{"price_amount": {"$gt": 500}}, {"price_amount": 500, "_id": {"$gt": "p-3"}}]
+    }
     assert Sort("created_at", DESC).mongo == [("created_at", -1), ("_id", -1)]
 
 
 def test_params_parse_and_name_every_bad_field():
-    params = ParamSet((Param("limit", "integer", "", minimum=1, maximum=100),
-                       Param("in_stock", "boolean", ""),
-                       Param("fields", "fields", "", choices=("id", "name"))))
+    params = ParamSet(
+        (
+            Param("limit", "integer", "", minimum=1, maximum=100),
+            Param("in_stock", "boolean", ""),
+            Param("fields", "fields", "", choices=("id", "name")),
+        )
+    )
     assert params.parse(QueryParams("limit=5&in_stock=true&fields=name,id,name")) == {
-        "limit": 5, "in_stock": True, "fields": ("name", "id")}
+        "limit": 5,
+        "in_stock": True,
+        "fields": ("name", "id"),
+    }
     with pytest.raises(ApiError) as err:
         params.parse(QueryParams("limit=0&in_stock=maybe&fields=secret&colour=red"))
     assert {f["field"] for f in err.value.fields} == {"limit", "in_stock", "fields", "colour"}
@@ -61,13 +69,29 @@ def test_token_bucket_allows_a_burst_then_limits_then_refills():
     assert buckets.take(b"c") == 0
 
 
-@pytest.mark.parametrize(("header", "expected"), [
-    (b"gzip, deflate, br", "br"), (b"gzip, deflate", "gzip"), (b"zstd, gzip", "zstd"),
-    (b"br;q=1.0, gzip;q=0.8", "br"), (b"br;q=0.5, gzip;q=0.8", "gzip"),
-    (b"br;q=0.5, zstd;q=0.9, gzip;q=0.8", "zstd"), (b"gzip;q=0", None), (b"br;q=0, gzip", "gzip"),
-    (b"identity", None), (b"*", "br"), (b"*;q=0.1, gzip;q=0.5", "gzip"), (b"*, br;q=0", "zstd"),
-    (b"GZIP;Q=1", "gzip"), (b"gzip;q=0.4, identity;q=0.9", None), (b"gzip;q=abc", None),
-    (b"", None), (None, None), (b"deflate, compress", None)])
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (b"gzip, deflate, br", "br"),
+        (b"gzip, deflate", "gzip"),
+        (b"zstd, gzip", "zstd"),
+        (b"br;q=1.0, gzip;q=0.8", "br"),
+        (b"br;q=0.5, gzip;q=0.8", "gzip"),
+        (b"br;q=0.5, zstd;q=0.9, gzip;q=0.8", "zstd"),
+        (b"gzip;q=0", None),
+        (b"br;q=0, gzip", "gzip"),
+        (b"identity", None),
+        (b"*", "br"),
+        (b"*;q=0.1, gzip;q=0.5", "gzip"),
+        (b"*, br;q=0", "zstd"),
+        (b"GZIP;Q=1", "gzip"),
+        (b"gzip;q=0.4, identity;q=0.9", None),
+        (b"gzip;q=abc", None),
+        (b"", None),
+        (None, None),
+        (b"deflate, compress", None),
+    ],
+)
 def test_accept_encoding_negotiation_respects_q_values(header, expected):
     assert choose(header) == expected
 

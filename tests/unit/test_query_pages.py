@@ -36,10 +36,10 @@ def test_filter_matching_covers_the_forms_the_routes_build():
 
 def test_a_document_belongs_in_a_page_only_inside_its_range():
     middle = price_page({"b", "c"}, lower=(200, "a"), upper=(400, "c"))
-    assert middle.affected_by(doc("x", 300))          # moved into the range
-    assert middle.affected_by(doc("b", 400))          # ties the last item, id before it: inside
-    assert not middle.affected_by(doc("z", 400))      # (400, "z") after the last item: next page
-    assert not middle.affected_by(doc("x", 150))      # before the cursor: an earlier page
+    assert middle.affected_by(doc("x", 300))  # moved into the range
+    assert middle.affected_by(doc("b", 400))  # ties the last item, id before it: inside
+    assert not middle.affected_by(doc("z", 400))  # (400, "z") after the last item: next page
+    assert not middle.affected_by(doc("x", 150))  # before the cursor: an earlier page
     assert not middle.affected_by(doc("x", 500))
     assert not middle.affected_by(doc("x", 300, category="socks"))  # not in this list at all
     first = price_page({"a"}, lower=None, upper=(200, "a"))
@@ -61,8 +61,11 @@ def cache_with_pages() -> tuple[L1Cache, Epochs]:
     epochs.listening = True
     l1 = L1Cache(epochs, 100)
     tag = (C, M)
-    pages = {"p1": price_page({"a", "b"}, None, (200, "b")), "p2": price_page({"c", "d"}, (200, "b"), (400, "d")),
-             "p3": price_page({"e"}, (400, "d"), None)}
+    pages = {
+        "p1": price_page({"a", "b"}, None, (200, "b")),
+        "p2": price_page({"c", "d"}, (200, "b"), (400, "d")),
+        "p3": price_page({"e"}, (400, "d"), None),
+    }
     for key, bounds in pages.items():
         l1.put(key, Entry.build(key.encode(), page=bounds), tag, epochs.current(tag), epochs.current_broad(tag), 60)
     for key, other in (("product-a", (C, "id:a")), ("categories", ("categories", M))):
@@ -139,8 +142,11 @@ def test_page_bounds_survive_l2():
     from query_api.adapters.cache import entry as entries
 
     when = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-    bounds = PageBounds(frozenset({"a", "b"}), {"merchant_id": M, "placed_at": {"$gte": when}}, "created_at", -1,
-                        (when, "b"), None)
+    bounds = PageBounds(
+        frozenset({"a", "b"}), {"merchant_id": M, "placed_at": {"$gte": when}}, "created_at", -1, (when, "b"), None
+    )
     generation, back = entries.load(entries.dump(Entry.build(b"x" * 2000, page=bounds), 3, 1024))
     assert generation == 3 and back.page == bounds and back.body == b"x" * 2000
-    assert back.page.affected_by({"_id": "c", "merchant_id": M, "placed_at": when, "created_at": datetime(2026, 1, 1, tzinfo=UTC)})
+    assert back.page.affected_by(
+        {"_id": "c", "merchant_id": M, "placed_at": when, "created_at": datetime(2026, 1, 1, tzinfo=UTC)}
+    )

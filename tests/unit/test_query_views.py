@@ -13,11 +13,15 @@ PRODUCT = fold(merchant_products, [event("ProductCreated", 1, CREATED)])
 ORDER = fold(orders, [event("OrderPlaced", 1, PLACED, aggregate="o1", kind="order")])
 
 
-@pytest.mark.parametrize(("view", "document"), [
-    (PRODUCT_VIEW, catalog_products.view(PRODUCT)),
-    (MERCHANT_PRODUCT_VIEW, PRODUCT),
-    (ORDER_VIEW, ORDER),
-], ids=["catalog_products", "merchant_products", "orders"])
+@pytest.mark.parametrize(
+    ("view", "document"),
+    [
+        (PRODUCT_VIEW, catalog_products.view(PRODUCT)),
+        (MERCHANT_PRODUCT_VIEW, PRODUCT),
+        (ORDER_VIEW, ORDER),
+    ],
+    ids=["catalog_products", "merchant_products", "orders"],
+)
 def test_every_served_field_is_projected(view: View, document: dict):
     stored = {"id" if key == "_id" else key for key in document}
     assert set(view.fields) - stored == set()

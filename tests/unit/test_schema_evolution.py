@@ -14,14 +14,21 @@ from shared.events.schemas import HISTORY, UnknownEventType, json_schema
 from projectors.domain import catalog_products, merchant_products
 
 OCCURRED_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-V1_BODY = {"sku": "A-1", "name": "Boots", "category": "shoes",
-           "price": {"amount": 8999, "currency": "EUR"}, "stock": 3}
+V1_BODY = {"sku": "A-1", "name": "Boots", "category": "shoes", "price": {"amount": 8999, "currency": "EUR"}, "stock": 3}
 
 
 def product_created(version: int, data: dict) -> EventEnvelope:
-    return EventEnvelope(type="ProductCreated", schema_version=version, aggregate_type="product",
-                         aggregate_id="p1", aggregate_version=1, merchant_id="m1",
-                         correlation_id="c1", data=data, occurred_at=OCCURRED_AT)
+    return EventEnvelope(
+        type="ProductCreated",
+        schema_version=version,
+        aggregate_type="product",
+        aggregate_id="p1",
+        aggregate_version=1,
+        merchant_id="m1",
+        correlation_id="c1",
+        data=data,
+        occurred_at=OCCURRED_AT,
+    )
 
 
 def test_write_side_emits_the_newest_version():

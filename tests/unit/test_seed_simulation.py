@@ -20,8 +20,18 @@ UNTIL = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def params(**overrides) -> SeedParams:
-    return SeedParams(**{"merchants": 3, "products": 400, "orders": 1000, "until": UNTIL, "seed": 7,
-                         "prefix": "unit", "batch": 2000, **overrides})
+    return SeedParams(
+        **{
+            "merchants": 3,
+            "products": 400,
+            "orders": 1000,
+            "until": UNTIL,
+            "seed": 7,
+            "prefix": "unit",
+            "batch": 2000,
+            **overrides,
+        }
+    )
 
 
 def run(p: SeedParams) -> tuple[Simulation, list]:

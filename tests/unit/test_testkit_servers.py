@@ -6,8 +6,12 @@ import pytest
 
 from merchant_testkit import servers
 
-ENV = {"KAFKA_BOOTSTRAP_SERVERS": "k:1", "MONGODB_URL": "mongodb://m:2", "REDIS_URL": "redis://r:3/0",
-       "SMTP_URL": "smtp://s:4"}
+ENV = {
+    "KAFKA_BOOTSTRAP_SERVERS": "k:1",
+    "MONGODB_URL": "mongodb://m:2",
+    "REDIS_URL": "redis://r:3/0",
+    "SMTP_URL": "smtp://s:4",
+}
 
 
 @pytest.fixture

@@ -18,15 +18,26 @@ from workers.application.reports.build import SalesSummary, write_csv, write_pdf
 
 
 def shipped(order_id: str) -> EventEnvelope:
-    return EventEnvelope(type="OrderShipped", aggregate_type="order", aggregate_id=order_id, aggregate_version=3,
-                         merchant_id="m", correlation_id="c", data={"carrier": "DHL", "tracking_number": "TN1"})
+    return EventEnvelope(
+        type="OrderShipped",
+        aggregate_type="order",
+        aggregate_id=order_id,
+        aggregate_version=3,
+        merchant_id="m",
+        correlation_id="c",
+        data={"carrier": "DHL", "tracking_number": "TN1"},
+    )
 
 
 def test_order_placed_makes_one_confirmation_job_with_a_stable_id():
     event = order_placed("m", "a@example.com")
     (job,) = jobs_for(event)
-    assert (job.kind, job.action, job.payload["to"], job.key) == ("email", "order_confirmation",
-                                                                   "a@example.com", event.aggregate_id)
+    assert (job.kind, job.action, job.payload["to"], job.key) == (
+        "email",
+        "order_confirmation",
+        "a@example.com",
+        event.aggregate_id,
+    )
     assert jobs_for(event)[0].job_id == job.job_id  # a redelivered event: the same job
     assert jobs_for(order_placed("m", "a@example.com"))[0].job_id != job.job_id
 
@@ -55,9 +66,19 @@ def test_confirmation_email_has_lines_totals_both_bodies_and_escapes_html():
 
 
 def test_report_csv_and_pdf_agree_on_the_sums():
-    orders = [{"_id": f"o{i}", "placed_at": datetime(2026, 11, 1 + i % 3, tzinfo=UTC), "status": "paid",
-               "customer_email": "c@example.com", "item_count": 2, "currency": "EUR", "total": 1000 + i,
-               "lines": [{"product_id": "p", "name": "Mug", "sku": "M", "quantity": 2}]} for i in range(30)]
+    orders = [
+        {
+            "_id": f"o{i}",
+            "placed_at": datetime(2026, 11, 1 + i % 3, tzinfo=UTC),
+            "status": "paid",
+            "customer_email": "c@example.com",
+            "item_count": 2,
+            "currency": "EUR",
+            "total": 1000 + i,
+            "lines": [{"product_id": "p", "name": "Mug", "sku": "M", "quantity": 2}],
+        }
+        for i in range(30)
+    ]
     summary = SalesSummary()
     for order in orders:
         summary.add(order)
@@ -70,7 +91,8 @@ def test_report_csv_and_pdf_agree_on_the_sums():
 
 def test_analytics_fact_of_a_placed_order_and_of_a_cancellation():
     event = order_placed("m", "A@Example.com").model_copy(
-        update={"occurred_at": datetime(2026, 11, 29, 12, tzinfo=UTC)})
+        update={"occurred_at": datetime(2026, 11, 29, 12, tzinfo=UTC)}
+    )
     fact = fact_update(event)
     assert (fact["week"], fact["month"], fact["customer"]) == ("2026-W48", "2026-11", "a@example.com")
     assert "status" not in fact  # a replayed placement never undoes a cancellation

@@ -22,13 +22,13 @@ class Published(list):
 
 
 def job(attempt: int = 1, action: str = "send") -> Job:
-    return Job(job_id="j1", kind="email", action=action, merchant_id="m", correlation_id="c", key="k",
-               attempt=attempt)
+    return Job(job_id="j1", kind="email", action=action, merchant_id="m", correlation_id="c", key="k", attempt=attempt)
 
 
 def runner(handler, published: Published, max_retries: int = 3, timeout: float = 1.0) -> Runner:
-    return Runner(Policy("email", max_retries, timeout, base_delay=1.0, max_delay=8.0),
-                  {"send": handler}, published, SETTINGS)
+    return Runner(
+        Policy("email", max_retries, timeout, base_delay=1.0, max_delay=8.0), {"send": handler}, published, SETTINGS
+    )
 
 
 async def fails(job: Job) -> None:
@@ -49,7 +49,7 @@ async def test_a_failure_goes_to_the_retry_topic_with_backoff_and_history():
     published = Published()
     before = utc_now()
     assert await runner(fails, published).run(job(attempt=2)) == "retry"
-    (topic, retried), = published
+    ((topic, retried),) = published
     assert topic == "t.jobs.email.retry"
     assert retried.attempt == 3 and [a.attempt for a in retried.history] == [2]
     assert "ConnectionError: smtp down" in retried.history[0].error
@@ -61,7 +61,7 @@ async def test_after_the_last_retry_the_job_is_dead_lettered_with_the_reason():
     published = Published()
     previous = job(attempt=4).model_copy(update={"history": [Attempt(attempt=n, error="x") for n in (1, 2, 3)]})
     assert await runner(fails, published, max_retries=3).run(previous) == "dead"
-    (topic, dead), = published
+    ((topic, dead),) = published
     assert topic == "t.jobs.email.dlq"
     assert [a.attempt for a in dead.history] == [1, 2, 3, 4]
     assert dead.dead_reason == "ConnectionError: smtp down"
@@ -97,7 +97,7 @@ async def test_busy_looks_again_later_without_spending_an_attempt():
         raise Busy(until)
 
     assert await runner(busy, published).run(job(attempt=2)) == "busy"
-    (topic, again), = published
+    ((topic, again),) = published
     assert topic == "t.jobs.email.retry" and again.attempt == 2 and again.not_before == until
 
 

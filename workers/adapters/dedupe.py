@@ -48,18 +48,26 @@ class SendOnce:
     async def claim(self, job_id: str, kind: str) -> Claim:
         now = utc_now()
         try:
-            await self.runs.insert_one({"_id": job_id, "kind": kind, "state": "claimed",
-                                        "owner": self.owner, "claimed_at": now,
-                                        "lease_until": now + self.lease, "claims": 1})
+            await self.runs.insert_one(
+                {
+                    "_id": job_id,
+                    "kind": kind,
+                    "state": "claimed",
+                    "owner": self.owner,
+                    "claimed_at": now,
+                    "lease_until": now + self.lease,
+                    "claims": 1,
+                }
+            )
             return Claim.CLAIMED
         except DuplicateKeyError:
             pass
         # Take over a claim whose holder died (its lease ran out without a mark).
         taken = await self.runs.find_one_and_update(
             {"_id": job_id, "state": "claimed", "lease_until": {"$lt": now}},
-            {"$set": {"owner": self.owner, "claimed_at": now, "lease_until": now + self.lease},
-             "$inc": {"claims": 1}},
-            return_document=ReturnDocument.AFTER)
+            {"$set": {"owner": self.owner, "claimed_at": now, "lease_until": now + self.lease}, "$inc": {"claims": 1}},
+            return_document=ReturnDocument.AFTER,
+        )
         if taken is not None:
             return Claim.CLAIMED
         current = await self.runs.find_one({"_id": job_id})
@@ -75,4 +83,3 @@ class SendOnce:
     async def release(self, job_id: str) -> None:
         """Give the claim back (the send failed before the provider accepted it)."""
         await self.runs.delete_one({"_id": job_id, "state": "claimed", "owner": self.owner})
-

@@ -29,9 +29,13 @@ WORKER_STATUS = "worker_status"
 HEARTBEAT_FRESH = timedelta(seconds=15)
 # The domain events each kind's jobs come from, and the consumer group reading them: a
 # kind's lag includes the events not yet read (not yet turned into jobs).
-EVENT_SOURCES = {"email": ("dispatch", (ORDERS, REPORTS)), "sms": ("dispatch", (ORDERS,)),
-                 "reports": ("dispatch", (REPORTS,)), "audit": ("audit.events", DOMAIN_TOPICS),
-                 "analytics": ("analytics.events", (ORDERS,))}
+EVENT_SOURCES = {
+    "email": ("dispatch", (ORDERS, REPORTS)),
+    "sms": ("dispatch", (ORDERS,)),
+    "reports": ("dispatch", (REPORTS,)),
+    "audit": ("audit.events", DOMAIN_TOPICS),
+    "analytics": ("analytics.events", (ORDERS,)),
+}
 
 
 def group(settings: WorkerSettings, name: str) -> str:
@@ -56,14 +60,21 @@ class Offsets:
 
     async def ends(self, topics: list[str]) -> dict[TopicPartition, int]:
         described = await self.admin.describe_topics(topics)
-        tps = [TopicPartition(t["topic"], p["partition"]) for t in described if not t.get("error_code")
-               for p in t["partitions"]]
+        tps = [
+            TopicPartition(t["topic"], p["partition"])
+            for t in described
+            if not t.get("error_code")
+            for p in t["partitions"]
+        ]
         return await self.consumer.end_offsets(tps) if tps else {}
 
     async def lag(self, group_id: str, ends: dict[TopicPartition, int], topics: tuple[str, ...]) -> int:
         committed = await self.admin.list_consumer_group_offsets(group_id)
-        return sum(end - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0)
-                   for tp, end in ends.items() if tp.topic in topics)
+        return sum(
+            end - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0)
+            for tp, end in ends.items()
+            if tp.topic in topics
+        )
 
 
 async def queue_health(settings: WorkerSettings, db: AsyncDatabase) -> dict[str, dict]:
@@ -74,8 +85,12 @@ async def queue_health(settings: WorkerSettings, db: AsyncDatabase) -> dict[str,
     health = {}
     async with Offsets(settings) as offsets:
         domain = tuple(settings.topic(t) for t in DOMAIN_TOPICS)
-        ends = await offsets.ends([*domain, *(t for k in KINDS for t in
-                                              (job_topic(settings, k), retry_topic(settings, k), dlq_topic(settings, k)))])
+        ends = await offsets.ends(
+            [
+                *domain,
+                *(t for k in KINDS for t in (job_topic(settings, k), retry_topic(settings, k), dlq_topic(settings, k))),
+            ]
+        )
         for kind in KINDS:
             main, retry, dlq = job_topic(settings, kind), retry_topic(settings, kind), dlq_topic(settings, kind)
             lag = await offsets.lag(group(settings, kind), ends, (main,))
@@ -85,7 +100,8 @@ async def queue_health(settings: WorkerSettings, db: AsyncDatabase) -> dict[str,
                 lag += await offsets.lag(group(settings, source_group), ends, sources)
             total = {t: sum(end for tp, end in ends.items() if tp.topic == t) for t in (retry, dlq)}
             health[kind] = {
-                "lag": lag, "in_flight": in_flight.get(kind, 0),
+                "lag": lag,
+                "in_flight": in_flight.get(kind, 0),
                 "retries_waiting": await offsets.lag(group(settings, f"{kind}.retry"), ends, (retry,)),
                 "retries_total": total[retry],
                 "dead_letters": await offsets.lag(group(settings, f"{kind}.dlq-replay"), ends, (dlq,)),
@@ -110,9 +126,12 @@ async def replay_dlq(settings: WorkerSettings, kind: str, publish, limit: int | 
         await admin.close()
     tps = [TopicPartition(topic, p["partition"]) for t in described for p in t.get("partitions", [])]
     # Manual assignment (no rebalance wait); offsets still live in the replay group.
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers,
-                                group_id=group(settings, f"{kind}.dlq-replay"),
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=group(settings, f"{kind}.dlq-replay"),
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     consumer.assign(tps)
     replayed = 0
@@ -124,8 +143,10 @@ async def replay_dlq(settings: WorkerSettings, kind: str, publish, limit: int | 
             for tp, records in batch.items():
                 for record in records:
                     dead = Job.from_json(record.value)
-                    await publish(job_topic(settings, kind), dead.model_copy(update={
-                        "attempt": 1, "not_before": None, "dead_reason": None}))
+                    await publish(
+                        job_topic(settings, kind),
+                        dead.model_copy(update={"attempt": 1, "not_before": None, "dead_reason": None}),
+                    )
                     await consumer.commit({tp: record.offset + 1})
                     replayed += 1
             for tp in list(remaining):

@@ -24,17 +24,30 @@ async def create_indexes(db: AsyncDatabase) -> None:
 
 
 async def store_file(db: AsyncDatabase, report_id: str, fmt: str, generation: str, content: bytes) -> dict:
-    pieces = [content[i:i + CHUNK_BYTES] for i in range(0, len(content), CHUNK_BYTES)] or [b""]
-    await db[REPORT_CHUNKS].insert_many([
-        {"_id": chunk_id(report_id, fmt, generation, seq), "report_id": report_id, "fmt": fmt,
-         "generation": generation, "seq": seq, "data": Binary(piece)}
-        for seq, piece in enumerate(pieces)])
-    return {"size": len(content), "sha256": hashlib.sha256(content).hexdigest(),
-            "content_type": CONTENT_TYPES[fmt], "generation": generation, "chunks": len(pieces)}
+    pieces = [content[i : i + CHUNK_BYTES] for i in range(0, len(content), CHUNK_BYTES)] or [b""]
+    await db[REPORT_CHUNKS].insert_many(
+        [
+            {
+                "_id": chunk_id(report_id, fmt, generation, seq),
+                "report_id": report_id,
+                "fmt": fmt,
+                "generation": generation,
+                "seq": seq,
+                "data": Binary(piece),
+            }
+            for seq, piece in enumerate(pieces)
+        ]
+    )
+    return {
+        "size": len(content),
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "content_type": CONTENT_TYPES[fmt],
+        "generation": generation,
+        "chunks": len(pieces),
+    }
 
 
-async def discard(db: AsyncDatabase, report_id: str, *, generation: str | None = None,
-                  keep: str | None = None) -> None:
+async def discard(db: AsyncDatabase, report_id: str, *, generation: str | None = None, keep: str | None = None) -> None:
     """Delete one generation's chunks, or every generation but ``keep``."""
     query: dict = {"report_id": report_id}
     if generation is not None:

@@ -43,8 +43,9 @@ class HttpSink:
         self.client = httpx.AsyncClient(timeout=timeout)
 
     async def send(self, to: str, text: str, message_id: str) -> None:
-        response = await self.client.post(self.url, json={"to": to, "text": text, "message_id": message_id},
-                                          headers={"Idempotency-Key": message_id})
+        response = await self.client.post(
+            self.url, json={"to": to, "text": text, "message_id": message_id}, headers={"Idempotency-Key": message_id}
+        )
         if 400 <= response.status_code < 500 and response.status_code != 429:
             raise PermanentError(f"SMS gateway refused: {response.status_code} {response.text[:200]}")
         response.raise_for_status()

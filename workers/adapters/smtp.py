@@ -26,8 +26,13 @@ class SmtpSender:
         self.timeout = timeout
 
     async def send(self, message: EmailMessage) -> None:
-        smtp = aiosmtplib.SMTP(hostname=self.hostname, port=self.port, use_tls=self.use_tls,
-                               timeout=self.timeout, local_hostname="merchant-workers")
+        smtp = aiosmtplib.SMTP(
+            hostname=self.hostname,
+            port=self.port,
+            use_tls=self.use_tls,
+            timeout=self.timeout,
+            local_hostname="merchant-workers",
+        )
         try:
             await smtp.connect()
             if self.username:

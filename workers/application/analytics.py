@@ -33,9 +33,15 @@ NOT_SALES = ("cancelled", "refunded")
 def analytics_job(event: EventEnvelope) -> Job | None:
     if event.type not in ORDER_EVENTS:
         return None
-    return Job(job_id=job_id_for(event.event_id, "analytics.record"), kind="analytics", action="record",
-               merchant_id=event.merchant_id, correlation_id=event.correlation_id,
-               key=event.aggregate_id, payload=event.model_dump(mode="json"))
+    return Job(
+        job_id=job_id_for(event.event_id, "analytics.record"),
+        kind="analytics",
+        action="record",
+        merchant_id=event.merchant_id,
+        correlation_id=event.correlation_id,
+        key=event.aggregate_id,
+        payload=event.model_dump(mode="json"),
+    )
 
 
 def fact_update(event: EventEnvelope) -> dict:
@@ -44,42 +50,58 @@ def fact_update(event: EventEnvelope) -> dict:
         placed: datetime = event.occurred_at
         year, week, _ = placed.isocalendar()
         d = event.data
-        return {"merchant_id": event.merchant_id, "placed_at": placed,
-                "week": f"{year}-W{week:02d}", "month": placed.strftime("%Y-%m"),
-                "currency": d["currency"], "total": d["total"], "customer": d["customer"]["email"].lower(),
-                "lines": [{"product_id": line["product_id"], "name": line["name"], "quantity": line["quantity"],
-                           "line_total": line["line_total"]} for line in d["lines"]]}
-    return {"merchant_id": event.merchant_id,
-            "status": "cancelled" if event.type == "OrderCancelled" else "refunded"}
+        return {
+            "merchant_id": event.merchant_id,
+            "placed_at": placed,
+            "week": f"{year}-W{week:02d}",
+            "month": placed.strftime("%Y-%m"),
+            "currency": d["currency"],
+            "total": d["total"],
+            "customer": d["customer"]["email"].lower(),
+            "lines": [
+                {
+                    "product_id": line["product_id"],
+                    "name": line["name"],
+                    "quantity": line["quantity"],
+                    "line_total": line["line_total"],
+                }
+                for line in d["lines"]
+            ],
+        }
+    return {"merchant_id": event.merchant_id, "status": "cancelled" if event.type == "OrderCancelled" else "refunded"}
 
 
 async def series(facts, merchant_id: str, period: str) -> list[dict]:
     match = [{"$match": {"merchant_id": merchant_id, "placed_at": {"$exists": True}}}]
-    sums = await group_sums(facts, match, {"period": f"${period}", "currency": "$currency"},
-                            {"orders": 1, "sales": "$sales"})
-    rows = [{period: dict(key)["period"], "currency": dict(key)["currency"], **values}
-            for key, values in sums.items()]
+    sums = await group_sums(
+        facts, match, {"period": f"${period}", "currency": "$currency"}, {"orders": 1, "sales": "$sales"}
+    )
+    rows = [{period: dict(key)["period"], "currency": dict(key)["currency"], **values} for key, values in sums.items()]
     return sorted(rows, key=lambda r: (r[period], r["currency"]))
 
 
 async def rollup(db: AsyncDatabase, merchant_id: str, top_n: int = 10) -> dict:
     facts = db[FACTS]
     # "sales" counts an order's total unless it was cancelled or refunded.
-    await facts.update_many({"merchant_id": merchant_id, "status": {"$in": list(NOT_SALES)}},
-                            {"$set": {"sales": 0}})
-    products = await group_sums(facts, [
-        {"$match": {"merchant_id": merchant_id, "status": {"$nin": list(NOT_SALES)}}},
-        {"$unwind": "$lines"}], "$lines.product_id", {"units": "$lines.quantity", "sales": "$lines.line_total"})
+    await facts.update_many({"merchant_id": merchant_id, "status": {"$in": list(NOT_SALES)}}, {"$set": {"sales": 0}})
+    products = await group_sums(
+        facts,
+        [{"$match": {"merchant_id": merchant_id, "status": {"$nin": list(NOT_SALES)}}}, {"$unwind": "$lines"}],
+        "$lines.product_id",
+        {"units": "$lines.quantity", "sales": "$lines.line_total"},
+    )
     top = sorted(products.items(), key=lambda kv: (-kv[1]["units"], kv[0]))[:top_n]
-    customers = await group_sums(facts, [{"$match": {"merchant_id": merchant_id, "customer": {"$exists": True}}}],
-                                 "$customer", {"orders": 1})
+    customers = await group_sums(
+        facts, [{"$match": {"merchant_id": merchant_id, "customer": {"$exists": True}}}], "$customer", {"orders": 1}
+    )
     counts = [c["orders"] for c in customers.values()]
     result = {
         "merchant_id": merchant_id,
         "weekly": await series(facts, merchant_id, "week"),
         "monthly": await series(facts, merchant_id, "month"),
         "top_products": [{"product_id": p, **sums} for p, sums in top],
-        "customers": len(counts), "repeat_customers": sum(1 for n in counts if n > 1),
+        "customers": len(counts),
+        "repeat_customers": sum(1 for n in counts if n > 1),
         "computed_at": utc_now(),
     }
     result["repeat_customer_rate"] = result["repeat_customers"] / len(counts) if counts else 0.0
@@ -108,7 +130,14 @@ async def dirty_rollup_jobs(db: AsyncDatabase) -> list[Job]:
     jobs = []
     async for mark in db[DIRTY].find({}):
         await db[DIRTY].delete_one({"_id": mark["_id"], "dirty_at": mark["dirty_at"]})
-        jobs.append(Job(job_id=job_id_for(mark["_id"], f"analytics.rollup.{mark['dirty_at'].isoformat()}"),
-                        kind="analytics", action="rollup", merchant_id=mark["_id"],
-                        correlation_id=f"rollup-{mark['_id']}", key=mark["_id"]))
+        jobs.append(
+            Job(
+                job_id=job_id_for(mark["_id"], f"analytics.rollup.{mark['dirty_at'].isoformat()}"),
+                kind="analytics",
+                action="rollup",
+                merchant_id=mark["_id"],
+                correlation_id=f"rollup-{mark['_id']}",
+                key=mark["_id"],
+            )
+        )
     return jobs

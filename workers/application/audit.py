@@ -20,9 +20,15 @@ from workers.application.policy import Handler
 
 def audit_job(event: EventEnvelope) -> Job:
     """The audit job of one event: its payload is the envelope itself."""
-    return Job(job_id=str(event.event_id), kind="audit", action="record", key=event.aggregate_id,
-               merchant_id=event.merchant_id, correlation_id=event.correlation_id,
-               payload=event.model_dump(mode="json"))
+    return Job(
+        job_id=str(event.event_id),
+        kind="audit",
+        action="record",
+        key=event.aggregate_id,
+        merchant_id=event.merchant_id,
+        correlation_id=event.correlation_id,
+        payload=event.model_dump(mode="json"),
+    )
 
 
 def audit_entry(event: EventEnvelope) -> dict:
@@ -32,11 +38,14 @@ def audit_entry(event: EventEnvelope) -> dict:
         # who: the merchant whose key issued the command, and the command itself
         "actor": {"merchant_id": event.merchant_id, "command_id": event.causation_id},
         # what
-        "type": event.type, "aggregate_type": event.aggregate_type,
-        "aggregate_id": event.aggregate_id, "aggregate_version": event.aggregate_version,
+        "type": event.type,
+        "aggregate_type": event.aggregate_type,
+        "aggregate_id": event.aggregate_id,
+        "aggregate_version": event.aggregate_version,
         "data": event.data,
         # when, and the request it belongs to
-        "occurred_at": event.occurred_at, "recorded_at": utc_now(),
+        "occurred_at": event.occurred_at,
+        "recorded_at": utc_now(),
         "correlation_id": event.correlation_id,
     }
 

@@ -19,9 +19,15 @@ DISPATCHED = {"OrderPlaced", "OrderShipped", "ReportRequested"}  # the events th
 
 
 def _job(event: EventEnvelope, kind: str, action: str, payload: dict) -> Job:
-    return Job(job_id=job_id_for(event.event_id, f"{kind}.{action}"), kind=kind, action=action,
-               merchant_id=event.merchant_id, correlation_id=event.correlation_id,
-               key=event.aggregate_id, payload=payload)
+    return Job(
+        job_id=job_id_for(event.event_id, f"{kind}.{action}"),
+        kind=kind,
+        action=action,
+        merchant_id=event.merchant_id,
+        correlation_id=event.correlation_id,
+        key=event.aggregate_id,
+        payload=payload,
+    )
 
 
 def jobs_for(event: EventEnvelope, contact: dict | None = None) -> list[Job]:
@@ -29,14 +35,30 @@ def jobs_for(event: EventEnvelope, contact: dict | None = None) -> list[Job]:
     data = event.data
     if event.type == "OrderPlaced":
         customer = data["customer"]
-        return [_job(event, "email", "order_confirmation", {
-            "to": customer["email"], "customer_name": customer.get("name"),
-            "order_id": event.aggregate_id, "lines": data["lines"], "currency": data["currency"],
-            "item_count": data["item_count"], "total": data["total"]})]
+        return [
+            _job(
+                event,
+                "email",
+                "order_confirmation",
+                {
+                    "to": customer["email"],
+                    "customer_name": customer.get("name"),
+                    "order_id": event.aggregate_id,
+                    "lines": data["lines"],
+                    "currency": data["currency"],
+                    "item_count": data["item_count"],
+                    "total": data["total"],
+                },
+            )
+        ]
     if event.type == "OrderShipped":
         contact = contact or {}
-        notice = {"order_id": event.aggregate_id, "carrier": data["carrier"],
-                  "tracking_number": data["tracking_number"], "customer_name": contact.get("name")}
+        notice = {
+            "order_id": event.aggregate_id,
+            "carrier": data["carrier"],
+            "tracking_number": data["tracking_number"],
+            "customer_name": contact.get("name"),
+        }
         jobs = [_job(event, "email", "shipping_notice", {**notice, "to": contact.get("email")})]
         if contact.get("phone"):
             jobs.append(_job(event, "sms", "shipping_notice", {**notice, "to": contact["phone"]}))
@@ -58,8 +80,16 @@ class Contacts:
         customer = event.data["customer"]
         await self.contacts.update_one(
             {"_id": event.aggregate_id},
-            {"$set": {"merchant_id": event.merchant_id, "email": customer["email"],
-                      "phone": customer.get("phone"), "name": customer.get("name")}}, upsert=True)
+            {
+                "$set": {
+                    "merchant_id": event.merchant_id,
+                    "email": customer["email"],
+                    "phone": customer.get("phone"),
+                    "name": customer.get("name"),
+                }
+            },
+            upsert=True,
+        )
 
     async def find(self, order_id: str) -> dict | None:
         found = await self.contacts.find_one({"_id": order_id})

@@ -46,8 +46,7 @@ def dlq_topic(settings: ServerSettings, kind: str) -> str:
 
 
 def all_job_topics(settings: ServerSettings) -> tuple[str, ...]:
-    return tuple(t for k in KINDS for t in (job_topic(settings, k), retry_topic(settings, k),
-                                            dlq_topic(settings, k)))
+    return tuple(t for k in KINDS for t in (job_topic(settings, k), retry_topic(settings, k), dlq_topic(settings, k)))
 
 
 class Attempt(BaseModel):
@@ -81,5 +80,10 @@ class Job(BaseModel):
         return cls.model_validate_json(raw)
 
     def headers(self) -> dict[str, str]:
-        return {"job_id": self.job_id, "kind": self.kind, "action": self.action,
-                "attempt": str(self.attempt), "correlation_id": self.correlation_id}
+        return {
+            "job_id": self.job_id,
+            "kind": self.kind,
+            "action": self.action,
+            "attempt": str(self.attempt),
+            "correlation_id": self.correlation_id,
+        }

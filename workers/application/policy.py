@@ -68,11 +68,17 @@ class Policy:
 
 
 def policies(settings: WorkerSettings) -> dict[str, Policy]:
-    timeouts = {"email": settings.email_timeout_seconds, "sms": settings.sms_timeout_seconds,
-                "reports": settings.report_timeout_seconds}
-    return {kind: Policy(kind, retries, timeouts.get(kind, 30.0), settings.retry_base_delay_seconds,
-                         settings.retry_max_delay_seconds)
-            for kind, retries in MAX_RETRIES.items()}
+    timeouts = {
+        "email": settings.email_timeout_seconds,
+        "sms": settings.sms_timeout_seconds,
+        "reports": settings.report_timeout_seconds,
+    }
+    return {
+        kind: Policy(
+            kind, retries, timeouts.get(kind, 30.0), settings.retry_base_delay_seconds, settings.retry_max_delay_seconds
+        )
+        for kind, retries in MAX_RETRIES.items()
+    }
 
 
 class Publisher(Protocol):
@@ -136,8 +142,7 @@ class Runner:
                 raise HandedBack(job.job_id) from None  # our attempt was handed back
             raise
         except Busy as busy:
-            await self.publish(retry_topic(self.settings, job.kind),
-                               job.model_copy(update={"not_before": busy.until}))
+            await self.publish(retry_topic(self.settings, job.kind), job.model_copy(update={"not_before": busy.until}))
             return "busy"
         except TimeoutError:
             return await self._failed(job, f"timed out after {self.policy.timeout:g}s", permanent=False)
@@ -155,24 +160,45 @@ class Runner:
     async def _failed(self, job: Job, error: str, *, permanent: bool) -> str:
         history = [*job.history, Attempt(attempt=job.attempt, error=error)]
         if permanent or job.attempt > self.policy.max_retries:
-            log.error("job %s (%s/%s) dead after %d attempt(s): %s",
-                      job.job_id, job.kind, job.action, job.attempt, error)
-            await self.publish(dlq_topic(self.settings, job.kind),
-                               job.model_copy(update={"history": history, "dead_reason": error}))
+            log.error(
+                "job %s (%s/%s) dead after %d attempt(s): %s", job.job_id, job.kind, job.action, job.attempt, error
+            )
+            await self.publish(
+                dlq_topic(self.settings, job.kind), job.model_copy(update={"history": history, "dead_reason": error})
+            )
             self.stats.dead += 1
             return "dead"
         delay = self.policy.backoff(job.attempt)
-        log.warning("job %s (%s/%s) attempt %d failed, retry in %.2fs: %s",
-                    job.job_id, job.kind, job.action, job.attempt, delay, error)
-        await self.publish(retry_topic(self.settings, job.kind), job.model_copy(update={
-            "attempt": job.attempt + 1, "history": history,
-            "not_before": utc_now() + timedelta(seconds=delay)}))
+        log.warning(
+            "job %s (%s/%s) attempt %d failed, retry in %.2fs: %s",
+            job.job_id,
+            job.kind,
+            job.action,
+            job.attempt,
+            delay,
+            error,
+        )
+        await self.publish(
+            retry_topic(self.settings, job.kind),
+            job.model_copy(
+                update={
+                    "attempt": job.attempt + 1,
+                    "history": history,
+                    "not_before": utc_now() + timedelta(seconds=delay),
+                }
+            ),
+        )
         self.stats.retried += 1
         return "retry"
 
 
-async def relay_when_due(job: Job, publish: Publisher, settings: WorkerSettings,
-                         now: Callable[[], datetime] = utc_now, closing: asyncio.Event | None = None) -> None:
+async def relay_when_due(
+    job: Job,
+    publish: Publisher,
+    settings: WorkerSettings,
+    now: Callable[[], datetime] = utc_now,
+    closing: asyncio.Event | None = None,
+) -> None:
     """Move a waiting retry back to its job topic once ``not_before`` has passed.
 
     Retries of a kind share one topic in roughly due order (the same backoff ladder), so

@@ -18,7 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 
 class Claim(Enum):
-    CLAIMED = "claimed"   # ours: go ahead and send
+    CLAIMED = "claimed"  # ours: go ahead and send
     ALREADY_SENT = "sent"  # a previous delivery sent it: do nothing
 
 
@@ -50,9 +50,12 @@ class ReportFiles(Protocol):
     """Report files stored by generation: a reader follows the report's pointer, so it
     never sees a half-written file (``workers.adapters.report_store``, a module, is one)."""
 
-    async def store_file(self, db: AsyncDatabase, report_id: str, fmt: str, generation: str, content: bytes) -> dict: ...
+    async def store_file(
+        self, db: AsyncDatabase, report_id: str, fmt: str, generation: str, content: bytes
+    ) -> dict: ...
 
-    async def discard(self, db: AsyncDatabase, report_id: str, *, generation: str | None = None,
-                      keep: str | None = None) -> None:
+    async def discard(
+        self, db: AsyncDatabase, report_id: str, *, generation: str | None = None, keep: str | None = None
+    ) -> None:
         """Delete one generation's files, or every generation but ``keep``."""
         ...

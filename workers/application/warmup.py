@@ -39,9 +39,15 @@ def warmup_handlers(redis: Redis, client: httpx.AsyncClient, *, top_n: int, pref
 
 
 def warmup_job(collection: str, merchant_id: str, serial: int) -> Job:
-    return Job(job_id=job_id_for(f"{collection}:{merchant_id}", f"warmup.{serial}"), kind="warmup",
-               action="warm", merchant_id=merchant_id, correlation_id=f"warmup-{serial}",
-               key=merchant_id, payload={"collection": collection})
+    return Job(
+        job_id=job_id_for(f"{collection}:{merchant_id}", f"warmup.{serial}"),
+        kind="warmup",
+        action="warm",
+        merchant_id=merchant_id,
+        correlation_id=f"warmup-{serial}",
+        key=merchant_id,
+        payload={"collection": collection},
+    )
 
 
 async def listen(redis: Redis, runner: Runner, *, prefix: str, debounce: float = 0.1) -> None:

@@ -24,8 +24,11 @@ log = logging.getLogger(__name__)
 def register(broker: KafkaBroker, settings: WorkerSettings) -> None:
     business = BusinessMetrics()
 
-    @broker.subscriber(*(settings.topic(t) for t in DOMAIN_TOPICS),
-                       group_id=f"{settings.group_prefix}.activity", auto_offset_reset="latest")
+    @broker.subscriber(
+        *(settings.topic(t) for t in DOMAIN_TOPICS),
+        group_id=f"{settings.group_prefix}.activity",
+        auto_offset_reset="latest",
+    )
     async def observe_activity(body: Any, msg: KafkaMessage) -> None:  # raw bytes parsed below
         try:
             event = EventEnvelope.from_json(msg.body)
@@ -33,7 +36,15 @@ def register(broker: KafkaBroker, settings: WorkerSettings) -> None:
             log.warning("activity: malformed event skipped: %s", exc)
             return
         business.observe(event)
-        log.info("domain event %s", event.type, extra={
-            "event_type": event.type, "event_id": str(event.event_id),
-            "aggregate_id": event.aggregate_id, "aggregate_version": event.aggregate_version,
-            "merchant_id": event.merchant_id, "correlation_id": event.correlation_id})
+        log.info(
+            "domain event %s",
+            event.type,
+            extra={
+                "event_type": event.type,
+                "event_id": str(event.event_id),
+                "aggregate_id": event.aggregate_id,
+                "aggregate_version": event.aggregate_version,
+                "merchant_id": event.merchant_id,
+                "correlation_id": event.correlation_id,
+            },
+        )

@@ -52,8 +52,13 @@ RUN_KINDS = ("email", "sms", "reports", "analytics", "audit", "warmup")
 
 def create_app(settings: WorkerSettings | None = None) -> FastStream:
     settings = settings or WorkerSettings()
-    broker = KafkaBroker(settings.kafka_bootstrap_servers, logger=log, acks="all",
-                         enable_idempotence=True, graceful_timeout=settings.graceful_timeout_seconds)
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        logger=log,
+        acks="all",
+        enable_idempotence=True,
+        graceful_timeout=settings.graceful_timeout_seconds,
+    )
     state: dict[str, Any] = {"runners": {}, "tasks": []}
     closing = asyncio.Event()  # set at shutdown: retry relays stop waiting
     rules = policies(settings)
@@ -65,8 +70,9 @@ def create_app(settings: WorkerSettings | None = None) -> FastStream:
         return f"{settings.group_prefix}.{name}"
 
     def subscribe(topics: tuple[str, ...], name: str, **options):
-        return broker.subscriber(*topics, group_id=group(name), auto_offset_reset="earliest",
-                                 ack_policy=AckPolicy.NACK_ON_ERROR, **options)
+        return broker.subscriber(
+            *topics, group_id=group(name), auto_offset_reset="earliest", ack_policy=AckPolicy.NACK_ON_ERROR, **options
+        )
 
     # -- domain events ----------------------------------------------------------------
     @subscribe((settings.topic(ORDERS), settings.topic(REPORTS)), "dispatch")
@@ -125,18 +131,24 @@ def create_app(settings: WorkerSettings | None = None) -> FastStream:
         state["redis"] = redis_factory.open_redis(settings, socket_timeout=None)  # pub/sub waits
         state["http"] = httpx.AsyncClient(base_url=settings.query_api_url, timeout=10)
         handlers = {
-            "email": email_handlers(SmtpSender(settings.smtp_url, timeout=settings.email_timeout_seconds),
-                                    sends, settings.mail_from),
+            "email": email_handlers(
+                SmtpSender(settings.smtp_url, timeout=settings.email_timeout_seconds), sends, settings.mail_from
+            ),
             "sms": sms_handlers(state["sms"], sends),
-            "reports": report_handlers(db, publish, report_store, email_topic=job_topic(settings, "email"),
-                                       query_api_url=settings.query_api_url),
+            "reports": report_handlers(
+                db,
+                publish,
+                report_store,
+                email_topic=job_topic(settings, "email"),
+                query_api_url=settings.query_api_url,
+            ),
             "analytics": analytics.analytics_handlers(db),
             "audit": audit.audit_handlers(db),
-            "warmup": warmup.warmup_handlers(state["redis"], state["http"], top_n=settings.warmup_top_n,
-                                             prefix=settings.kafka_topic_prefix),
+            "warmup": warmup.warmup_handlers(
+                state["redis"], state["http"], top_n=settings.warmup_top_n, prefix=settings.kafka_topic_prefix
+            ),
         }
-        state["runners"].update({kind: Runner(rules[kind], handlers[kind], publish, settings)
-                                 for kind in RUN_KINDS})
+        state["runners"].update({kind: Runner(rules[kind], handlers[kind], publish, settings) for kind in RUN_KINDS})
 
     async def start_background() -> None:
         stats = {kind: runner.stats for kind, runner in state["runners"].items()}
@@ -145,8 +157,10 @@ def create_app(settings: WorkerSettings | None = None) -> FastStream:
         state["tasks"] = [
             asyncio.create_task(heartbeat(state["db"], stats), name="heartbeat"),
             asyncio.create_task(_rollups(state), name="analytics-rollups"),
-            asyncio.create_task(warmup.listen(state["redis"], state["runners"]["warmup"],
-                                              prefix=settings.kafka_topic_prefix), name="warm-up"),
+            asyncio.create_task(
+                warmup.listen(state["redis"], state["runners"]["warmup"], prefix=settings.kafka_topic_prefix),
+                name="warm-up",
+            ),
         ]
 
     async def _rollups(state: dict) -> None:
@@ -162,8 +176,7 @@ def create_app(settings: WorkerSettings | None = None) -> FastStream:
         # Before the broker stops: finish or hand back in-flight jobs, so the consumers
         # are idle when they close and nothing half-done is committed.
         closing.set()
-        await asyncio.gather(*(runner.drain(settings.graceful_timeout_seconds)
-                               for runner in state["runners"].values()))
+        await asyncio.gather(*(runner.drain(settings.graceful_timeout_seconds) for runner in state["runners"].values()))
         for task in state["tasks"]:
             task.cancel()
         await asyncio.gather(*state["tasks"], return_exceptions=True)
@@ -180,8 +193,14 @@ def create_app(settings: WorkerSettings | None = None) -> FastStream:
         await state["client"].close()
 
     activity.register(broker, settings)  # per-event log line and business metrics (issue 7)
-    app = FastStream(broker, logger=log, on_startup=[open_resources], after_startup=[start_background],
-                     on_shutdown=[stop_background], after_shutdown=[close_resources])
+    app = FastStream(
+        broker,
+        logger=log,
+        on_startup=[open_resources],
+        after_startup=[start_background],
+        on_shutdown=[stop_background],
+        after_shutdown=[close_resources],
+    )
     return instrument_faststream(app, "workers")
 
 
@@ -200,6 +219,7 @@ def _decode_as(model, msg: KafkaMessage):
         return model.model_validate_json(msg.body)
     except ValueError as exc:
         record = msg.raw_message
-        log.error("skipping malformed %s at %s/%s@%s: %s", model.__name__, record.topic,
-                  record.partition, record.offset, exc)
+        log.error(
+            "skipping malformed %s at %s/%s@%s: %s", model.__name__, record.topic, record.partition, record.offset, exc
+        )
         return None

@@ -37,7 +37,8 @@ async def heartbeat(db: AsyncDatabase, stats: dict[str, KindStats], every: float
                 await db[WORKER_STATUS].replace_one(
                     {"_id": PROCESS_ID},
                     {"kinds": {k: asdict(s) for k, s in stats.items()}, "updated_at": utc_now()},
-                    upsert=True)
+                    upsert=True,
+                )
             await asyncio.sleep(every)
     finally:
         with contextlib.suppress(Exception):
@@ -64,9 +65,15 @@ class OpsServer:
     def app(self) -> Starlette:
         async def jobs(request: Request) -> Response:
             health = await queue_health(self.settings, self.db)
-            return Response(orjson.dumps({"kinds": health, "process": {
-                "id": PROCESS_ID, "kinds": {k: asdict(s) for k, s in self.stats.items()}}}),
-                media_type="application/json")
+            return Response(
+                orjson.dumps(
+                    {
+                        "kinds": health,
+                        "process": {"id": PROCESS_ID, "kinds": {k: asdict(s) for k, s in self.stats.items()}},
+                    }
+                ),
+                media_type="application/json",
+            )
 
         async def live(request: Request) -> Response:
             return Response(b'{"status":"live"}', media_type="application/json")
@@ -79,8 +86,14 @@ class OpsServer:
         import uvicorn
 
         _NoSignalServer = _no_signal_server_class()
-        config = uvicorn.Config(self.app(), host=self.settings.ops_host, port=self.settings.ops_port,
-                                log_level="warning", access_log=False, lifespan="off")
+        config = uvicorn.Config(
+            self.app(),
+            host=self.settings.ops_host,
+            port=self.settings.ops_port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
         self._server = _NoSignalServer(config)
         self._task = asyncio.create_task(self._server.serve(), name="ops-http")
 

@@ -34,13 +34,20 @@ IDEMPOTENCY_HEADER = "idempotency-key"
 _VERSION = re.compile(r'^(?:W/)?"?([0-9]{1,12})"?$')
 
 
-async def execute(request: Request, command_model: type[Command], handler: Handler, *,
-                  resource: str, allow: tuple[KeyKind, ...] = ("secret",)) -> Response:
+async def execute(
+    request: Request,
+    command_model: type[Command],
+    handler: Handler,
+    *,
+    resource: str,
+    allow: tuple[KeyKind, ...] = ("secret",),
+) -> Response:
     state = request.state
     settings = state.settings
     principal = await authenticate(request, state.keys, allow=allow)
-    command = await parse_body(request, command_model, settings.max_body_bytes,
-                               allow_empty=not _has_required_fields(command_model))
+    command = await parse_body(
+        request, command_model, settings.max_body_bytes, allow_empty=not _has_required_fields(command_model)
+    )
     corr = correlation_id(request)
     expected_version = _if_match(request)
 
@@ -48,8 +55,11 @@ async def execute(request: Request, command_model: type[Command], handler: Handl
     if key is not None and not (0 < len(key) <= 255):
         raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 characters.")
     command_id = command_id_for(principal.merchant_id, key) if key else uuid.uuid4().hex
-    target = Target(CommandContext(principal.merchant_id, command_id, corr, keyed=key is not None),
-                    request.path_params.get("id"), expected_version)
+    target = Target(
+        CommandContext(principal.merchant_id, command_id, corr, keyed=key is not None),
+        request.path_params.get("id"),
+        expected_version,
+    )
 
     async def run() -> StoredResponse:
         return await _run(handler, command, target, state.services, resource, settings)
@@ -57,8 +67,9 @@ async def execute(request: Request, command_model: type[Command], handler: Handl
     if key is None:
         return _respond(await run(), corr)
 
-    fingerprint = request_fingerprint(request.method, request.url.path,
-                                      [command.model_dump(mode="json"), expected_version])
+    fingerprint = request_fingerprint(
+        request.method, request.url.path, [command.model_dump(mode="json"), expected_version]
+    )
     earlier = await state.idempotency.begin(command_id, fingerprint)
     if earlier is not None:
         return _respond(earlier, corr, replayed=True)
@@ -71,8 +82,9 @@ async def execute(request: Request, command_model: type[Command], handler: Handl
     return _respond(stored, corr)
 
 
-async def _run(handler: Handler, command: Command, target: Target, services: Services,
-               resource: str, settings) -> StoredResponse:
+async def _run(
+    handler: Handler, command: Command, target: Target, services: Services, resource: str, settings
+) -> StoredResponse:
     try:
         async with asyncio.timeout(settings.command_timeout_seconds):
             saved = await handler(command, target, services)
@@ -81,14 +93,21 @@ async def _run(handler: Handler, command: Command, target: Target, services: Ser
         return StoredResponse(exc.status, body)
     except TimeoutError:
         # Nothing half-done is lost: the relay and the reconciler finish or undo it.
-        raise ApiError(503, "timeout", "The command took too long; retry with the same Idempotency-Key.",
-                       headers={"Retry-After": "1"}) from None
-    return StoredResponse(202, {
-        "id": saved.aggregate_id,
-        "version": saved.version,
-        "correlation_id": target.ctx.correlation_id,
-        "location": f"{settings.query_api_url}/v1/{resource}/{saved.aggregate_id}",
-    })
+        raise ApiError(
+            503,
+            "timeout",
+            "The command took too long; retry with the same Idempotency-Key.",
+            headers={"Retry-After": "1"},
+        ) from None
+    return StoredResponse(
+        202,
+        {
+            "id": saved.aggregate_id,
+            "version": saved.version,
+            "correlation_id": target.ctx.correlation_id,
+            "location": f"{settings.query_api_url}/v1/{resource}/{saved.aggregate_id}",
+        },
+    )
 
 
 def _if_match(request: Request) -> int | None:
@@ -112,5 +131,6 @@ def _respond(stored: StoredResponse, corr: str, *, replayed: bool = False) -> Re
         headers["ETag"] = f'"{stored.body["version"]}"'
     if replayed:
         headers["Idempotent-Replayed"] = "true"
-    return Response(orjson.dumps(stored.body), status_code=stored.status,
-                    media_type="application/json", headers=headers)
+    return Response(
+        orjson.dumps(stored.body), status_code=stored.status, media_type="application/json", headers=headers
+    )

@@ -79,12 +79,12 @@ def load(raw: bytes) -> tuple[int, Entry] | None:
         return None
     _, generation, flags, etag_len = _HEAD.unpack_from(raw)
     start = _HEAD.size + etag_len
-    etag = raw[_HEAD.size:start].decode()
+    etag = raw[_HEAD.size : start].decode()
     page = None
     if flags & 2:
         (page_len,) = _PAGE_LEN.unpack_from(raw, start)
         start += _PAGE_LEN.size
-        page = PageBounds.from_json(raw[start:start + page_len])
+        page = PageBounds.from_json(raw[start : start + page_len])
         start += page_len
     payload = raw[start:]
     if flags & 1:

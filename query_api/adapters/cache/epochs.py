@@ -46,7 +46,7 @@ def generation_keys(tag: Tag) -> tuple[str, ...]:
     """The projectors' generation counters that cover ``tag`` (``shared.invalidation``): the
     merchant's (or ``*``) for queries; the document's and ``id:*`` for a single document."""
     if tag[1].startswith(_ID):
-        return id_generation_key(tag[0], tag[1][len(_ID):]), id_generation_key(tag[0], ANY_DOC)
+        return id_generation_key(tag[0], tag[1][len(_ID) :]), id_generation_key(tag[0], ANY_DOC)
     return (generation_key(*tag),)
 
 
@@ -75,8 +75,9 @@ class Epochs:
         """What a list page with known bounds is valid against."""
         return self._reset, self._broad.get(tag, 0)
 
-    def bump(self, collection: str, merchant_id: str, ids: Iterable[str] = (),
-             precise: bool = False) -> PreciseChange | None:
+    def bump(
+        self, collection: str, merchant_id: str, ids: Iterable[str] = (), precise: bool = False
+    ) -> PreciseChange | None:
         ids = tuple(ids)
         lists = [(collection, merchant_id), (collection, ANY)]
         for tag in lists + ([id_tag(collection, i) for i in ids] or [(collection, ANY_ID)]):
@@ -98,8 +99,11 @@ class Epochs:
         if len(since) != self._epochs.get(tag, 0) - epoch[1]:
             return False  # a change not in the log (not precise, or forgotten)
         for change in since:
-            if change.docs is None or not change.ids.isdisjoint(page.ids) \
-                    or any(page.affected_by(doc) for doc in change.docs):
+            if (
+                change.docs is None
+                or not change.ids.isdisjoint(page.ids)
+                or any(page.affected_by(doc) for doc in change.docs)
+            ):
                 return False
         return True
 

@@ -52,8 +52,9 @@ class L1Cache:
             return None
         return slot.entry
 
-    def put(self, key: str, entry: Entry, tag: Tag, epoch: tuple[int, int, int],
-            broad: tuple[int, int], ttl: float) -> None:
+    def put(
+        self, key: str, entry: Entry, tag: Tag, epoch: tuple[int, int, int], broad: tuple[int, int], ttl: float
+    ) -> None:
         """Cache ``entry``, loaded from the epochs ``epoch``/``broad`` of ``tag`` on — unless a
         change arrived while it was loading that may have made it stale."""
         if not self._epochs.listening:  # no invalidations arrive: keep it briefly only

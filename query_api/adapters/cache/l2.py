@@ -26,8 +26,15 @@ log = logging.getLogger(__name__)
 
 
 class L2Cache:
-    def __init__(self, redis: Redis, stats: CacheStats, *, prefix: str = "",
-                 compress_min_bytes: int = 1024, retry_after: float = 1.0) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        stats: CacheStats,
+        *,
+        prefix: str = "",
+        compress_min_bytes: int = 1024,
+        retry_after: float = 1.0,
+    ) -> None:
         self._redis, self._stats, self._prefix = redis, stats, prefix
         self._compress_min_bytes = compress_min_bytes
         self._retry_after = retry_after
@@ -65,7 +72,10 @@ class L2Cache:
         if not self.available:
             return
         try:
-            await self._redis.set(self._key(key), entries.dump(entry, generation, self._compress_min_bytes),
-                                  px=int(min(ttl, ID_GENERATION_TTL / 2) * 1000))
+            await self._redis.set(
+                self._key(key),
+                entries.dump(entry, generation, self._compress_min_bytes),
+                px=int(min(ttl, ID_GENERATION_TTL / 2) * 1000),
+            )
         except Exception as exc:
             self._failed(exc)

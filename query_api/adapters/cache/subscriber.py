@@ -34,9 +34,16 @@ MAX_PRECISE_IDS = 50  # bigger batches (rebuilds, bulk imports): drop every page
 FETCH_TIMEOUT = 2.0
 
 
-async def listen(redis: Redis, epochs: Epochs, l1: L1Cache, prefix: str = "",
-                 retry_seconds: float = 0.5, subscribed: asyncio.Event | None = None,
-                 fetch: FetchDocs | None = None, stats: CacheStats | None = None) -> None:
+async def listen(
+    redis: Redis,
+    epochs: Epochs,
+    l1: L1Cache,
+    prefix: str = "",
+    retry_seconds: float = 0.5,
+    subscribed: asyncio.Event | None = None,
+    fetch: FetchDocs | None = None,
+    stats: CacheStats | None = None,
+) -> None:
     rechecks: set[asyncio.Task] = set()
     stats = stats or CacheStats()
     try:
@@ -77,8 +84,9 @@ async def listen(redis: Redis, epochs: Epochs, l1: L1Cache, prefix: str = "",
             task.cancel()
 
 
-def apply(data: bytes, epochs: Epochs, l1: L1Cache | None = None,
-          stats: CacheStats | None = None) -> tuple[str, str, list[str], PreciseChange] | None:
+def apply(
+    data: bytes, epochs: Epochs, l1: L1Cache | None = None, stats: CacheStats | None = None
+) -> tuple[str, str, list[str], PreciseChange] | None:
     """Apply one message. Returns (collection, merchant, ids, change) when list pages that
     may now hold those documents remain to be checked (``recheck``)."""
     try:
@@ -99,8 +107,16 @@ def apply(data: bytes, epochs: Epochs, l1: L1Cache | None = None,
     return collection, merchant, ids, change
 
 
-async def recheck(fetch: FetchDocs, epochs: Epochs, l1: L1Cache, stats: CacheStats,
-                  collection: str, merchant: str, ids: list[str], change: PreciseChange) -> None:
+async def recheck(
+    fetch: FetchDocs,
+    epochs: Epochs,
+    l1: L1Cache,
+    stats: CacheStats,
+    collection: str,
+    merchant: str,
+    ids: list[str],
+    change: PreciseChange,
+) -> None:
     try:
         docs = await asyncio.wait_for(fetch(collection, ids), FETCH_TIMEOUT)
     except Exception as exc:

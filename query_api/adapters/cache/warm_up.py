@@ -83,10 +83,21 @@ async def warm_up(app: ASGIApp, state: dict, redis: Redis, prefix: str, n: int) 
 
 async def _get(app: ASGIApp, state: dict, target: str) -> int:
     path, _, query = target.partition("?")
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-             "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
-             "query_string": query.encode(), "headers": [(b"host", b"warm-up")],
-             "client": ("127.0.0.1", 0), "server": ("warm-up", 80), "state": dict(state)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": query.encode(),
+        "headers": [(b"host", b"warm-up")],
+        "client": ("127.0.0.1", 0),
+        "server": ("warm-up", 80),
+        "state": dict(state),
+    }
     status = 0
 
     async def receive() -> dict:

@@ -11,8 +11,15 @@ from starlette.routing import Route
 from shared.http.auth import authenticate
 from shared.worker_read_models import MERCHANT_ANALYTICS
 
-EMPTY = {"weekly": [], "monthly": [], "top_products": [], "customers": 0, "repeat_customers": 0,
-         "repeat_customer_rate": 0.0, "computed_at": None}
+EMPTY = {
+    "weekly": [],
+    "monthly": [],
+    "top_products": [],
+    "customers": 0,
+    "repeat_customers": 0,
+    "repeat_customer_rate": 0.0,
+    "computed_at": None,
+}
 
 
 async def get_analytics(request: Request) -> Response:

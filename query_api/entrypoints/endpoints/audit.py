@@ -38,14 +38,20 @@ def _limit(raw: str | None) -> int:
     if raw is None:
         return 100
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise ApiError(422, "validation_failed", f"limit must be 1 to {MAX_LIMIT}.",
-                       [{"field": "limit", "problem": "range", "message": f"1 to {MAX_LIMIT}"}])
+        raise ApiError(
+            422,
+            "validation_failed",
+            f"limit must be 1 to {MAX_LIMIT}.",
+            [{"field": "limit", "problem": "range", "message": f"1 to {MAX_LIMIT}"}],
+        )
     return int(raw)
 
 
 def entry(doc: dict) -> dict:
-    return {"id": doc["_id"], **{k: (v.isoformat() if isinstance(v, datetime) else v)
-                                 for k, v in doc.items() if k != "_id"}}
+    return {
+        "id": doc["_id"],
+        **{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in doc.items() if k != "_id"},
+    }
 
 
 async def list_audit(request: Request) -> Response:

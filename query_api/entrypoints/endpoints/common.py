@@ -40,8 +40,9 @@ def normalised_key(name: str, values: dict) -> str:
     return name + ":" + orjson.dumps(values, default=str, option=orjson.OPT_SORT_KEYS).decode()
 
 
-async def serve_cached(request: Request, key: str, build: Callable[[], Query],
-                       cache_control: bytes = PUBLIC) -> CachedResponse:
+async def serve_cached(
+    request: Request, key: str, build: Callable[[], Query], cache_control: bytes = PUBLIC
+) -> CachedResponse:
     cache = request.state.cache
     entry = cache.get(key)
     if entry is None:
@@ -49,11 +50,30 @@ async def serve_cached(request: Request, key: str, build: Callable[[], Query],
     return CachedResponse(entry, cache_control)
 
 
-def list_query(state, *, collection: str, filters: dict, view: View, sorts: dict[str, Sort],
-               values: dict, key: str, tag: Tag, l2_ttl: float) -> Query:
+def list_query(
+    state,
+    *,
+    collection: str,
+    filters: dict,
+    view: View,
+    sorts: dict[str, Sort],
+    values: dict,
+    key: str,
+    tag: Tag,
+    l2_ttl: float,
+) -> Query:
     """A cached page of a list route (the first of ``sorts`` is the default sort)."""
     page = PageRequest.from_params(values, state.settings.default_page_size, next(iter(sorts)))
     query = ListQuery(state.db[collection], filters, view, sorts[page.sort_name], page, values.get("fields"))
-    return Query(normalised_key(key, values), tag, state.settings.l1_ttl_seconds, l2_ttl,
-                 lambda: load_page(query, state.codec, state.settings.cursor_read_ahead_pages,
-                                   lambda cursor: normalised_key(key, {**values, "cursor": cursor})))
+    return Query(
+        normalised_key(key, values),
+        tag,
+        state.settings.l1_ttl_seconds,
+        l2_ttl,
+        lambda: load_page(
+            query,
+            state.codec,
+            state.settings.cursor_read_ahead_pages,
+            lambda cursor: normalised_key(key, {**values, "cursor": cursor}),
+        ),
+    )

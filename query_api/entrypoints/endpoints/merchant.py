@@ -37,24 +37,40 @@ MAX_LIMIT = 100
 MAX_STATS_DAYS = 366
 ORDER_STATUSES = ("placed", "confirmed", "paid", "shipped", "delivered", "cancelled", "refunded")
 
-PRODUCT_PARAMS = ParamSet((
-    *PRODUCT_FILTERS,
-    Param("status", "enum", "Only products in this status.", choices=("draft", "published", "archived")),
-    *page_params(MAX_LIMIT, MERCHANT_PRODUCT_VIEW.fields, tuple(PRODUCT_SORTS))))
-ORDER_PARAMS = ParamSet((
-    Param("status", "enum", "Only orders in this status.", choices=ORDER_STATUSES),
-    Param("from", "datetime", "Placed at or after (ISO-8601)."),
-    Param("to", "datetime", "Placed before (ISO-8601)."),
-    Param("customer_email", "string", "Only this customer's orders.", max_length=254),
-    *page_params(MAX_LIMIT, ORDER_VIEW.fields, tuple(ORDER_SORTS))))
-ORDER_PARAMS_ONE = ParamSet((
-    Param("fields", "fields", "Comma-separated fields to return.", choices=ORDER_VIEW.fields),
-    Param("min_version", "integer", "Read-your-writes: wait until the order reaches this version.",
-          minimum=1, maximum=2**53 - 1)))
-STATS_PARAMS = ParamSet((
-    Param("from", "date", "First day (UTC, YYYY-MM-DD); default 29 days before `to`."),
-    Param("to", "date", f"Last day (UTC, YYYY-MM-DD), included; default today. At most {MAX_STATS_DAYS} days."),
-))
+PRODUCT_PARAMS = ParamSet(
+    (
+        *PRODUCT_FILTERS,
+        Param("status", "enum", "Only products in this status.", choices=("draft", "published", "archived")),
+        *page_params(MAX_LIMIT, MERCHANT_PRODUCT_VIEW.fields, tuple(PRODUCT_SORTS)),
+    )
+)
+ORDER_PARAMS = ParamSet(
+    (
+        Param("status", "enum", "Only orders in this status.", choices=ORDER_STATUSES),
+        Param("from", "datetime", "Placed at or after (ISO-8601)."),
+        Param("to", "datetime", "Placed before (ISO-8601)."),
+        Param("customer_email", "string", "Only this customer's orders.", max_length=254),
+        *page_params(MAX_LIMIT, ORDER_VIEW.fields, tuple(ORDER_SORTS)),
+    )
+)
+ORDER_PARAMS_ONE = ParamSet(
+    (
+        Param("fields", "fields", "Comma-separated fields to return.", choices=ORDER_VIEW.fields),
+        Param(
+            "min_version",
+            "integer",
+            "Read-your-writes: wait until the order reaches this version.",
+            minimum=1,
+            maximum=2**53 - 1,
+        ),
+    )
+)
+STATS_PARAMS = ParamSet(
+    (
+        Param("from", "date", "First day (UTC, YYYY-MM-DD); default 29 days before `to`."),
+        Param("to", "date", f"Last day (UTC, YYYY-MM-DD), included; default today. At most {MAX_STATS_DAYS} days."),
+    )
+)
 
 
 async def _merchant(request: Request) -> str:
@@ -74,10 +90,17 @@ async def list_products(request: Request) -> CachedResponse:
         base = {"merchant_id": merchant_id}
         if "status" in values:
             base["status"] = values["status"]
-        return list_query(state, collection=MERCHANT_PRODUCTS, filters=product_filters(values, base),
-                          view=MERCHANT_PRODUCT_VIEW, sorts=PRODUCT_SORTS, values=values,
-                          key=f"mproducts:{merchant_id}", tag=(MERCHANT_PRODUCTS, merchant_id),
-                          l2_ttl=state.settings.l2_ttl_merchant_seconds)
+        return list_query(
+            state,
+            collection=MERCHANT_PRODUCTS,
+            filters=product_filters(values, base),
+            view=MERCHANT_PRODUCT_VIEW,
+            sorts=PRODUCT_SORTS,
+            values=values,
+            key=f"mproducts:{merchant_id}",
+            tag=(MERCHANT_PRODUCTS, merchant_id),
+            l2_ttl=state.settings.l2_ttl_merchant_seconds,
+        )
 
     return await serve_cached(request, _scoped_key(request, merchant_id), build, PRIVATE)
 
@@ -87,9 +110,17 @@ async def list_orders(request: Request) -> CachedResponse:
 
     def build() -> Query:
         values = ORDER_PARAMS.parse(request.query_params)
-        return list_query(state, collection=ORDERS, filters=order_filters(values, merchant_id),
-                          view=ORDER_VIEW, sorts=ORDER_SORTS, values=values, key=f"orders:{merchant_id}",
-                          tag=(ORDERS, merchant_id), l2_ttl=state.settings.l2_ttl_merchant_seconds)
+        return list_query(
+            state,
+            collection=ORDERS,
+            filters=order_filters(values, merchant_id),
+            view=ORDER_VIEW,
+            sorts=ORDER_SORTS,
+            values=values,
+            key=f"orders:{merchant_id}",
+            tag=(ORDERS, merchant_id),
+            l2_ttl=state.settings.l2_ttl_merchant_seconds,
+        )
 
     return await serve_cached(request, _scoped_key(request, merchant_id), build, PRIVATE)
 
@@ -100,8 +131,9 @@ async def get_order(request: Request) -> CachedResponse:
     fields = ORDER_PARAMS_ONE.parse(request.query_params).get("fields")
 
     def fetch():
-        return state.db[ORDERS].find_one({"_id": order_id, "merchant_id": merchant_id},
-                                         ORDER_VIEW.projection(fields, extra=("version",)))
+        return state.db[ORDERS].find_one(
+            {"_id": order_id, "merchant_id": merchant_id}, ORDER_VIEW.projection(fields, extra=("version",))
+        )
 
     version = min_version(request)
     if version is not None:
@@ -115,19 +147,30 @@ async def get_order(request: Request) -> CachedResponse:
             raise ApiError(404, "not_found", f"No order '{order_id}'.")
         return orjson.dumps(ORDER_VIEW.render(doc, fields))
 
-    return await serve_cached(request, _scoped_key(request, merchant_id), lambda: Query(
-        normalised_key(f"order:{merchant_id}", {"id": order_id, "fields": fields}),
-        (ORDERS, merchant_id), state.settings.l1_ttl_seconds,
-        state.settings.l2_ttl_merchant_seconds, load), PRIVATE)
+    return await serve_cached(
+        request,
+        _scoped_key(request, merchant_id),
+        lambda: Query(
+            normalised_key(f"order:{merchant_id}", {"id": order_id, "fields": fields}),
+            (ORDERS, merchant_id),
+            state.settings.l1_ttl_seconds,
+            state.settings.l2_ttl_merchant_seconds,
+            load,
+        ),
+        PRIVATE,
+    )
 
 
 def stats_range(values: dict, today: date) -> tuple[date, date]:
     last = values.get("to", today)
     first = values.get("from", last - timedelta(days=29))
     if first > last or (last - first).days >= MAX_STATS_DAYS:
-        raise ApiError(400, "invalid_parameter",
-                       f"`from` must not be after `to`, and the range at most {MAX_STATS_DAYS} days.",
-                       [{"field": "from", "problem": "invalid_range", "message": "bad range"}])
+        raise ApiError(
+            400,
+            "invalid_parameter",
+            f"`from` must not be after `to`, and the range at most {MAX_STATS_DAYS} days.",
+            [{"field": "from", "problem": "invalid_range", "message": "bad range"}],
+        )
     return first, last
 
 
@@ -139,14 +182,21 @@ async def get_stats(request: Request) -> CachedResponse:
 
         async def load() -> bytes:
             cursor = state.db[MERCHANT_STATS].find(
-                {"merchant_id": merchant_id,
-                 "_id": {"$gte": f"{merchant_id}:{first.isoformat()}", "$lte": f"{merchant_id}:{last.isoformat()}"}})
+                {
+                    "merchant_id": merchant_id,
+                    "_id": {"$gte": f"{merchant_id}:{first.isoformat()}", "$lte": f"{merchant_id}:{last.isoformat()}"},
+                }
+            )
             days = await cursor.to_list()
             return orjson.dumps(summarise(merchant_id, first, last, days))
 
-        return Query(normalised_key(f"stats:{merchant_id}", {"from": first, "to": last}),
-                     (MERCHANT_STATS, merchant_id), state.settings.l1_ttl_seconds,
-                     state.settings.l2_ttl_merchant_seconds, load)
+        return Query(
+            normalised_key(f"stats:{merchant_id}", {"from": first, "to": last}),
+            (MERCHANT_STATS, merchant_id),
+            state.settings.l1_ttl_seconds,
+            state.settings.l2_ttl_merchant_seconds,
+            load,
+        )
 
     return await serve_cached(request, _scoped_key(request, merchant_id), build, PRIVATE)
 
@@ -158,12 +208,31 @@ routes = [
     Route("/v1/merchant/stats", get_stats, methods=["GET"]),
 ]
 docs = [
-    RouteDoc("/v1/merchant/products", "listMerchantProducts", "Your products, every status.",
-             PRODUCT_PARAMS, "MerchantProductPage", auth="secret"),
-    RouteDoc("/v1/merchant/orders", "listMerchantOrders", "Your orders.", ORDER_PARAMS,
-             "OrderPage", auth="secret"),
-    RouteDoc("/v1/merchant/orders/{order_id}", "getMerchantOrder", "One of your orders.",
-             ORDER_PARAMS_ONE, "Order", auth="secret", path_params=("order_id",), min_version=True),
-    RouteDoc("/v1/merchant/stats", "getMerchantStats", "Your sales statistics per day and in total.",
-             STATS_PARAMS, "Stats", auth="secret"),
+    RouteDoc(
+        "/v1/merchant/products",
+        "listMerchantProducts",
+        "Your products, every status.",
+        PRODUCT_PARAMS,
+        "MerchantProductPage",
+        auth="secret",
+    ),
+    RouteDoc("/v1/merchant/orders", "listMerchantOrders", "Your orders.", ORDER_PARAMS, "OrderPage", auth="secret"),
+    RouteDoc(
+        "/v1/merchant/orders/{order_id}",
+        "getMerchantOrder",
+        "One of your orders.",
+        ORDER_PARAMS_ONE,
+        "Order",
+        auth="secret",
+        path_params=("order_id",),
+        min_version=True,
+    ),
+    RouteDoc(
+        "/v1/merchant/stats",
+        "getMerchantStats",
+        "Your sales statistics per day and in total.",
+        STATS_PARAMS,
+        "Stats",
+        auth="secret",
+    ),
 ]

@@ -32,15 +32,26 @@ PRODUCT_FILTERS = (
     Param("in_stock", "boolean", "true: in or low stock; false: out of stock."),
     Param("name_prefix", "string", "Names starting with this (case-insensitive).", max_length=100),
 )
-LIST_PARAMS = ParamSet((
-    Param("merchant", "string", "Only this merchant's products.", pattern=ID_PATTERN),
-    *PRODUCT_FILTERS, *page_params(MAX_LIMIT, PRODUCT_VIEW.fields, tuple(PRODUCT_SORTS))))
-ONE_PARAMS = ParamSet((
-    Param("fields", "fields", "Comma-separated fields to return.", choices=PRODUCT_VIEW.fields),
-    Param("min_version", "integer", "Read-your-writes: wait until the product reaches this version.",
-          minimum=1, maximum=2**53 - 1)))
-CATEGORY_PARAMS = ParamSet((Param("merchant", "string", "Only this merchant's categories.",
-                                  pattern=ID_PATTERN),))
+LIST_PARAMS = ParamSet(
+    (
+        Param("merchant", "string", "Only this merchant's products.", pattern=ID_PATTERN),
+        *PRODUCT_FILTERS,
+        *page_params(MAX_LIMIT, PRODUCT_VIEW.fields, tuple(PRODUCT_SORTS)),
+    )
+)
+ONE_PARAMS = ParamSet(
+    (
+        Param("fields", "fields", "Comma-separated fields to return.", choices=PRODUCT_VIEW.fields),
+        Param(
+            "min_version",
+            "integer",
+            "Read-your-writes: wait until the product reaches this version.",
+            minimum=1,
+            maximum=2**53 - 1,
+        ),
+    )
+)
+CATEGORY_PARAMS = ParamSet((Param("merchant", "string", "Only this merchant's categories.", pattern=ID_PATTERN),))
 
 
 async def list_products(request: Request) -> CachedResponse:
@@ -51,10 +62,17 @@ async def list_products(request: Request) -> CachedResponse:
         base = {"visible": True}
         if "merchant" in values:
             base["merchant_id"] = values["merchant"]
-        return list_query(state, collection=CATALOG_PRODUCTS, filters=product_filters(values, base),
-                          view=PRODUCT_VIEW, sorts=PRODUCT_SORTS, values=values, key="products",
-                          tag=(CATALOG_PRODUCTS, values.get("merchant", ANY)),
-                          l2_ttl=state.settings.l2_ttl_catalog_seconds)
+        return list_query(
+            state,
+            collection=CATALOG_PRODUCTS,
+            filters=product_filters(values, base),
+            view=PRODUCT_VIEW,
+            sorts=PRODUCT_SORTS,
+            values=values,
+            key="products",
+            tag=(CATALOG_PRODUCTS, values.get("merchant", ANY)),
+            l2_ttl=state.settings.l2_ttl_catalog_seconds,
+        )
 
     return await serve_cached(request, raw_key(request), build)
 
@@ -65,14 +83,13 @@ async def get_product(request: Request) -> CachedResponse:
 
     def fetch(fields: tuple[str, ...] | None):
         return state.db[CATALOG_PRODUCTS].find_one(
-            {"_id": product_id, "visible": True},
-            PRODUCT_VIEW.projection(fields, extra=("version", "merchant_id")))
+            {"_id": product_id, "visible": True}, PRODUCT_VIEW.projection(fields, extra=("version", "merchant_id"))
+        )
 
     version = min_version(request)
     if version is not None:  # read-your-writes: fresh from MongoDB, not from the cache
         fields = ONE_PARAMS.parse(request.query_params).get("fields")
-        doc = await wait_for_version(lambda: fetch(fields), version,
-                                     state.settings.min_version_wait_seconds)
+        doc = await wait_for_version(lambda: fetch(fields), version, state.settings.min_version_wait_seconds)
         await repair_after_fresh_read(state, CATALOG_PRODUCTS, doc["merchant_id"], product_id)
         return CachedResponse(Entry.build(orjson.dumps(PRODUCT_VIEW.render(doc, fields))), PUBLIC)
 
@@ -85,9 +102,13 @@ async def get_product(request: Request) -> CachedResponse:
                 raise ApiError(404, "not_found", f"No product '{product_id}'.")
             return orjson.dumps(PRODUCT_VIEW.render(doc, fields))
 
-        return Query(normalised_key("product", {"id": product_id, "fields": fields}),
-                     id_tag(CATALOG_PRODUCTS, product_id), state.settings.l1_ttl_seconds,
-                     state.settings.l2_ttl_catalog_seconds, load)
+        return Query(
+            normalised_key("product", {"id": product_id, "fields": fields}),
+            id_tag(CATALOG_PRODUCTS, product_id),
+            state.settings.l1_ttl_seconds,
+            state.settings.l2_ttl_catalog_seconds,
+            load,
+        )
 
     return await serve_cached(request, raw_key(request), build)
 
@@ -106,11 +127,15 @@ async def list_categories(request: Request) -> CachedResponse:
             counts: dict[str, int] = {}
             async for doc in state.db[CATEGORIES].find(filters, {"category": 1, "product_count": 1}):
                 counts[doc["category"]] = counts.get(doc["category"], 0) + doc["product_count"]
-            return orjson.dumps({"data": [{"category": c, "product_count": n}
-                                          for c, n in sorted(counts.items())]})
+            return orjson.dumps({"data": [{"category": c, "product_count": n} for c, n in sorted(counts.items())]})
 
-        return Query(normalised_key("categories", values), (CATEGORIES, merchant or ANY),
-                     state.settings.l1_ttl_seconds, state.settings.l2_ttl_catalog_seconds, load)
+        return Query(
+            normalised_key("categories", values),
+            (CATEGORIES, merchant or ANY),
+            state.settings.l1_ttl_seconds,
+            state.settings.l2_ttl_catalog_seconds,
+            load,
+        )
 
     return await serve_cached(request, raw_key(request), build)
 
@@ -121,10 +146,17 @@ routes = [
     Route("/v1/categories", list_categories, methods=["GET"]),
 ]
 docs = [
-    RouteDoc("/v1/products", "listProducts", "List published products (storefront).",
-             LIST_PARAMS, "ProductPage"),
-    RouteDoc("/v1/products/{product_id}", "getProduct", "One published product.", ONE_PARAMS,
-             "Product", path_params=("product_id",), min_version=True),
-    RouteDoc("/v1/categories", "listCategories", "Categories with published products.",
-             CATEGORY_PARAMS, "CategoryList"),
+    RouteDoc("/v1/products", "listProducts", "List published products (storefront).", LIST_PARAMS, "ProductPage"),
+    RouteDoc(
+        "/v1/products/{product_id}",
+        "getProduct",
+        "One published product.",
+        ONE_PARAMS,
+        "Product",
+        path_params=("product_id",),
+        min_version=True,
+    ),
+    RouteDoc(
+        "/v1/categories", "listCategories", "Categories with published products.", CATEGORY_PARAMS, "CategoryList"
+    ),
 ]

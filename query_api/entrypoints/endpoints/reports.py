@@ -11,8 +11,20 @@ from shared.http.auth import authenticate
 from shared.http.errors import ApiError
 from shared.worker_read_models import REPORT_CHUNKS, REPORTS
 
-STATUS_FIELDS = ("merchant_id", "kind", "date_from", "date_to", "formats", "status", "attempts",
-                 "error", "summary", "requested_at", "started_at", "completed_at")
+STATUS_FIELDS = (
+    "merchant_id",
+    "kind",
+    "date_from",
+    "date_to",
+    "formats",
+    "status",
+    "attempts",
+    "error",
+    "summary",
+    "requested_at",
+    "started_at",
+    "completed_at",
+)
 
 
 async def _own_report(request: Request) -> dict:
@@ -31,9 +43,15 @@ def _json(value):
 async def get_report(request: Request) -> Response:
     doc = await _own_report(request)
     body = {"id": doc["_id"], **{f: _json(doc.get(f)) for f in STATUS_FIELDS}}
-    body["files"] = {fmt: {"size": f["size"], "sha256": f["sha256"], "content_type": f["content_type"],
-                           "url": f"/v1/reports/{doc['_id']}/files/{fmt}"}
-                     for fmt, f in (doc.get("files") or {}).items()}
+    body["files"] = {
+        fmt: {
+            "size": f["size"],
+            "sha256": f["sha256"],
+            "content_type": f["content_type"],
+            "url": f"/v1/reports/{doc['_id']}/files/{fmt}",
+        }
+        for fmt, f in (doc.get("files") or {}).items()
+    }
     return Response(orjson.dumps(body), media_type="application/json")
 
 
@@ -48,17 +66,27 @@ async def download(request: Request) -> Response:
     etag = f'"{meta["sha256"]}"'
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag})
-    chunks = request.state.db[REPORT_CHUNKS].find(
-        {"report_id": doc["_id"], "fmt": fmt, "generation": meta["generation"]}).sort("seq", 1)
+    chunks = (
+        request.state.db[REPORT_CHUNKS]
+        .find({"report_id": doc["_id"], "fmt": fmt, "generation": meta["generation"]})
+        .sort("seq", 1)
+    )
 
     async def body():
         async for chunk in chunks:
             yield bytes(chunk["data"])
 
     filename = f"sales-{doc['date_from']}-{doc['date_to']}.{fmt}"
-    return StreamingResponse(body(), media_type=meta["content_type"], headers={
-        "Content-Length": str(meta["size"]), "ETag": etag, "Cache-Control": "private, max-age=3600",
-        "Content-Disposition": f'attachment; filename="{filename}"'})
+    return StreamingResponse(
+        body(),
+        media_type=meta["content_type"],
+        headers={
+            "Content-Length": str(meta["size"]),
+            "ETag": etag,
+            "Cache-Control": "private, max-age=3600",
+            "Content-Disposition": f'attachment; filename="{filename}"',
+        },
+    )
 
 
 routes = [

@@ -21,9 +21,13 @@ class CacheHitMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] == "http" and scope["method"] == "GET"
-                and scope["path"].startswith(PUBLIC_PATHS) and b"min_version" not in scope["query_string"]
-                and not any(name == b"x-min-version" for name, _ in scope["headers"])):
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "GET"
+            and scope["path"].startswith(PUBLIC_PATHS)
+            and b"min_version" not in scope["query_string"]
+            and not any(name == b"x-min-version" for name, _ in scope["headers"])
+        ):
             cache = scope["state"]["cache"]
             key = f"{scope['path']}?{scope['query_string'].decode('latin-1')}"
             entry = cache.l1.get(key)

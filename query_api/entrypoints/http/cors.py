@@ -35,19 +35,23 @@ class CorsMiddleware:
             status = 204 if allowed else 403
             headers = [(b"vary", b"Origin"), (b"content-length", b"0")]
             if allowed:
-                headers += [(b"access-control-allow-origin", allowed),
-                            (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
-                            (b"access-control-allow-headers", ALLOW_HEADERS),
-                            (b"access-control-max-age", self.max_age)]
+                headers += [
+                    (b"access-control-allow-origin", allowed),
+                    (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
+                    (b"access-control-allow-headers", ALLOW_HEADERS),
+                    (b"access-control-max-age", self.max_age),
+                ]
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
             return
 
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start" and allowed:
-                message["headers"] = [*message.get("headers", ()),
-                                      (b"access-control-allow-origin", allowed),
-                                      (b"access-control-expose-headers", EXPOSE_HEADERS)]
+                message["headers"] = [
+                    *message.get("headers", ()),
+                    (b"access-control-allow-origin", allowed),
+                    (b"access-control-expose-headers", EXPOSE_HEADERS),
+                ]
             await send(message)
 
         await self.app(scope, receive, send_with_cors)

@@ -20,7 +20,6 @@ class RequestLimitsMiddleware:
             return await response(scope, receive, send)
         for name, value in scope["headers"]:
             if name == b"content-length" and (not value.isdigit() or int(value) > self.max_body):
-                response = error_response(413, "payload_too_large",
-                                          f"The body exceeds {self.max_body} bytes.")
+                response = error_response(413, "payload_too_large", f"The body exceeds {self.max_body} bytes.")
                 return await response(scope, receive, send)
         await self.app(scope, receive, send)

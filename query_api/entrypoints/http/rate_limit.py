@@ -19,8 +19,7 @@ from shared.http.errors import error_response
 
 
 class TokenBuckets:
-    def __init__(self, rate: float, burst: int, max_clients: int = 100_000,
-                 clock=time.monotonic) -> None:
+    def __init__(self, rate: float, burst: int, max_clients: int = 100_000, clock=time.monotonic) -> None:
         self.rate, self.burst, self.clock = rate, burst, clock
         self._buckets: LRUCache[bytes, list[float]] = LRUCache(max_clients)  # [tokens, updated]
 
@@ -59,7 +58,11 @@ class RateLimitMiddleware:
             return await self.app(scope, receive, send)
         wait = self.buckets.take(client_id(scope))
         if wait:
-            response = error_response(429, "rate_limited", "Too many requests; slow down.",
-                                      headers={"Retry-After": str(max(1, math.ceil(wait)))})
+            response = error_response(
+                429,
+                "rate_limited",
+                "Too many requests; slow down.",
+                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            )
             return await response(scope, receive, send)
         await self.app(scope, receive, send)

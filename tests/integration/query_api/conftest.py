@@ -17,8 +17,7 @@ from merchant_testkit.read_models import product_doc
 
 def query_settings(server_env: dict, **overrides) -> QueryApiSettings:
     values = {k.lower(): v for k, v in server_env.items()}
-    values.update({"rate_limit_per_second": 100_000, "rate_limit_burst": 100_000,
-                   "warm_up_queries": 0})
+    values.update({"rate_limit_per_second": 100_000, "rate_limit_burst": 100_000, "warm_up_queries": 0})
     values.update(overrides)
     return QueryApiSettings(**values)
 
@@ -30,6 +29,7 @@ async def running_query_api(settings: QueryApiSettings) -> AsyncIterator[tuple[h
 
     app = create_app(settings)
     async with app.router.lifespan_context(app) as state:
+
         async def with_state(scope, receive, send):
             scope["state"] = dict(state)
             await app(scope, receive, send)

@@ -23,7 +23,8 @@ async def product(mongo_db, new_merchant_id) -> dict:
 
 async def test_price_change_is_never_served_stale_after_invalidation(client, app_state, mongo_db, settings, product):
     delays = await price_changes_are_never_served_stale(
-        client, mongo_db, app_state["redis"], settings.kafka_topic_prefix, product)
+        client, mongo_db, app_state["redis"], settings.kafka_topic_prefix, product
+    )
     assert len(delays) == 10
 
 
@@ -48,8 +49,9 @@ async def test_cold_key_is_loaded_once_for_many_waiters(client, app_state, mongo
     await mongo_db[CATALOG_PRODUCTS].insert_many([product_doc(new_merchant_id, i) for i in range(30)])
     stats = app_state["cache"].stats
     before = stats.snapshot()
-    responses = await asyncio.gather(*(client.get("/v1/products", params={"merchant": new_merchant_id})
-                                       for _ in range(50)))
+    responses = await asyncio.gather(
+        *(client.get("/v1/products", params={"merchant": new_merchant_id}) for _ in range(50))
+    )
     assert {r.status_code for r in responses} == {200}
     assert len({r.content for r in responses}) == 1
     after = stats.snapshot()
@@ -84,8 +86,9 @@ async def test_product_not_yet_projected_with_min_version_is_409_not_404(client)
     assert response.status_code == 409
 
 
-async def test_a_change_to_one_product_keeps_other_products_in_l2(client, app_state, server_env, settings,
-                                                                  mongo_db, new_merchant_id):
+async def test_a_change_to_one_product_keeps_other_products_in_l2(
+    client, app_state, server_env, settings, mongo_db, new_merchant_id
+):
     """L2 validates a product page by that product's generation, not the whole catalogue's."""
     from shared.invalidation import Change, publish
 
@@ -95,8 +98,9 @@ async def test_a_change_to_one_product_keeps_other_products_in_l2(client, app_st
     await mongo_db[CATALOG_PRODUCTS].insert_many([changed, kept])
     for doc in (changed, kept):
         assert (await client.get(f"/v1/products/{doc['_id']}")).status_code == 200  # both in L2
-    await publish(app_state["redis"], [Change(CATALOG_PRODUCTS, new_merchant_id, (changed["_id"],))],
-                  settings.kafka_topic_prefix)
+    await publish(
+        app_state["redis"], [Change(CATALOG_PRODUCTS, new_merchant_id, (changed["_id"],))], settings.kafka_topic_prefix
+    )
     async with running_query_api(query_settings(server_env)) as (other, other_state):
         for doc in (changed, kept):
             assert (await other.get(f"/v1/products/{doc['_id']}")).status_code == 200
@@ -104,8 +108,7 @@ async def test_a_change_to_one_product_keeps_other_products_in_l2(client, app_st
         assert (stats.l2_hits, stats.l3_loads) == (1, 1)  # kept: from L2; changed: reloaded
 
 
-async def test_a_change_drops_only_the_list_pages_it_affects(client, app_state, mongo_db, settings,
-                                                             new_merchant_id):
+async def test_a_change_drops_only_the_list_pages_it_affects(client, app_state, mongo_db, settings, new_merchant_id):
     """Pages by price, 5 a page: a price change reloads the page showing the product and the
     page it moves into (found by reading the product back), and no other page."""
     from shared.invalidation import Change, publish
@@ -117,7 +120,9 @@ async def test_a_change_drops_only_the_list_pages_it_affects(client, app_state, 
     params = {"merchant": new_merchant_id, "sort": "price_asc", "limit": 5}
     cursors, pages = [None], []
     for _ in range(4):  # walk the four pages; then read them again so each is in L1
-        response = await client.get("/v1/products", params={**params, **({"cursor": cursors[-1]} if cursors[-1] else {})})
+        response = await client.get(
+            "/v1/products", params={**params, **({"cursor": cursors[-1]} if cursors[-1] else {})}
+        )
         pages.append(response.json())
         cursors.append(response.json()["next_cursor"])
     paths = [{**params, **({"cursor": c} if c else {})} for c in cursors[:4]]
@@ -126,11 +131,14 @@ async def test_a_change_drops_only_the_list_pages_it_affects(client, app_state, 
     stats = app_state["cache"].stats
     # The cheapest product (page 1) now costs 1,125: it moves to page 3 (1120..1140).
     moved = docs[0]
-    await mongo_db[CATALOG_PRODUCTS].update_one({"_id": moved["_id"]}, {"$set": {
-        "price": {"amount": 1125, "currency": "EUR"}, "price_amount": 1125, "version": 2}})
+    await mongo_db[CATALOG_PRODUCTS].update_one(
+        {"_id": moved["_id"]},
+        {"$set": {"price": {"amount": 1125, "currency": "EUR"}, "price_amount": 1125, "version": 2}},
+    )
     before = stats.snapshot()
-    await publish(app_state["redis"], [Change(CATALOG_PRODUCTS, new_merchant_id, (moved["_id"],))],
-                  settings.kafka_topic_prefix)
+    await publish(
+        app_state["redis"], [Change(CATALOG_PRODUCTS, new_merchant_id, (moved["_id"],))], settings.kafka_topic_prefix
+    )
     for _ in range(100):  # the message, then the read-back, reach the subscriber
         if stats.pages_dropped - before["pages_dropped"] >= 2:
             break
@@ -179,8 +187,10 @@ async def test_a_read_your_writes_read_repairs_the_caches(client, app_state, ser
     old = (await client.get(path)).json()["price"]["amount"]
     await client.get("/v1/products", params=lists)
     assert (await client.get(path)).json()["price"]["amount"] == old  # cached now, L1 and L2
-    await mongo_db[CATALOG_PRODUCTS].update_one({"_id": product["_id"]}, {"$set": {
-        "price": {"amount": old + 1, "currency": "EUR"}, "price_amount": old + 1, "version": 2}})
+    await mongo_db[CATALOG_PRODUCTS].update_one(
+        {"_id": product["_id"]},
+        {"$set": {"price": {"amount": old + 1, "currency": "EUR"}, "price_amount": old + 1, "version": 2}},
+    )
     assert (await client.get(path)).json()["price"]["amount"] == old  # the window: not signalled yet
     fresh = await client.get(path, params={"min_version": 2})
     assert fresh.json()["price"]["amount"] == old + 1

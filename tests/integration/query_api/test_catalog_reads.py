@@ -21,10 +21,12 @@ async def shop(mongo_db) -> dict:
     docs = [product_doc(merchant_id, i) for i in range(60)]
     docs.append(product_doc(merchant_id, 999, visible=False, status="draft"))
     await mongo_db[CATALOG_PRODUCTS].insert_many(docs)
-    await mongo_db[CATEGORIES].insert_many([
-        {"_id": f"{merchant_id}:shoes", "merchant_id": merchant_id, "category": "shoes", "product_count": 12},
-        {"_id": f"{merchant_id}:hats", "merchant_id": merchant_id, "category": "hats", "product_count": 0},
-    ])
+    await mongo_db[CATEGORIES].insert_many(
+        [
+            {"_id": f"{merchant_id}:shoes", "merchant_id": merchant_id, "category": "shoes", "product_count": 12},
+            {"_id": f"{merchant_id}:hats", "merchant_id": merchant_id, "category": "hats", "product_count": 0},
+        ]
+    )
     return {"merchant_id": merchant_id, "docs": docs}
 
 
@@ -36,17 +38,32 @@ async def test_list_is_filtered_to_published_products_of_the_merchant(client, sh
 
 
 async def test_filters_combine(client, shop):
-    params = {"merchant": shop["merchant_id"], "category": "shoes", "min_price": 5000,
-              "max_price": 15000, "in_stock": "true", "limit": 100}
+    params = {
+        "merchant": shop["merchant_id"],
+        "category": "shoes",
+        "min_price": 5000,
+        "max_price": 15000,
+        "in_stock": "true",
+        "limit": 100,
+    }
     got = {p["id"] for p in (await client.get("/v1/products", params=params)).json()["data"]}
-    expected = {d["_id"] for d in shop["docs"] if d["visible"] and d["category"] == "shoes"
-                and 5000 <= d["price_amount"] <= 15000 and d["stock_status"] != "out_of_stock"}
+    expected = {
+        d["_id"]
+        for d in shop["docs"]
+        if d["visible"]
+        and d["category"] == "shoes"
+        and 5000 <= d["price_amount"] <= 15000
+        and d["stock_status"] != "out_of_stock"
+    }
     assert got == expected and expected
 
 
 async def test_name_prefix_is_case_insensitive(client, shop):
-    got = (await client.get("/v1/products", params={"merchant": shop["merchant_id"],
-                                                    "name_prefix": "ALPINE", "limit": 100})).json()["data"]
+    got = (
+        await client.get(
+            "/v1/products", params={"merchant": shop["merchant_id"], "name_prefix": "ALPINE", "limit": 100}
+        )
+    ).json()["data"]
     expected = {d["_id"] for d in shop["docs"] if d["visible"] and d["name"].startswith("Alpine")}
     assert {p["id"] for p in got} == expected and expected
 
@@ -55,12 +72,12 @@ async def test_matching_if_none_match_is_304(client, shop):
     first = await client.get("/v1/products", params={"merchant": shop["merchant_id"]})
     etag = first.headers["etag"]
     assert first.headers["cache-control"].startswith("public")
-    again = await client.get("/v1/products", params={"merchant": shop["merchant_id"]},
-                             headers={"If-None-Match": etag})
+    again = await client.get("/v1/products", params={"merchant": shop["merchant_id"]}, headers={"If-None-Match": etag})
     assert again.status_code == 304
     assert again.content == b"" and again.headers["etag"] == etag
-    other = await client.get("/v1/products", params={"merchant": shop["merchant_id"]},
-                             headers={"If-None-Match": 'W/"something-else"'})
+    other = await client.get(
+        "/v1/products", params={"merchant": shop["merchant_id"]}, headers={"If-None-Match": 'W/"something-else"'}
+    )
     assert other.status_code == 200
 
 
@@ -79,8 +96,9 @@ async def test_gzip_when_asked_and_only_then(client, shop):
 async def test_fields_shrink_the_payload_and_come_from_a_projection(client, shop):
     params = {"merchant": shop["merchant_id"], "limit": 50}
     full = await client.get("/v1/products", params=params, headers={"Accept-Encoding": "identity"})
-    slim = await client.get("/v1/products", params={**params, "fields": "id,name,price"},
-                            headers={"Accept-Encoding": "identity"})
+    slim = await client.get(
+        "/v1/products", params={**params, "fields": "id,name,price"}, headers={"Accept-Encoding": "identity"}
+    )
     assert slim.status_code == 200
     assert all(set(p) == {"id", "name", "price"} for p in slim.json()["data"])
     assert len(slim.content) < len(full.content) / 2
@@ -103,20 +121,26 @@ async def test_tampered_or_foreign_cursor_is_400(client, shop):
     cursor = page["next_cursor"]
     payload, sig = cursor.split(".")
     forged = payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB") + "." + sig
-    response = await client.get("/v1/products", params={"merchant": shop["merchant_id"], "limit": 5,
-                                                        "cursor": forged})
+    response = await client.get("/v1/products", params={"merchant": shop["merchant_id"], "limit": 5, "cursor": forged})
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_cursor"
-    other_sort = await client.get("/v1/products", params={"merchant": shop["merchant_id"], "limit": 5,
-                                                          "cursor": cursor, "sort": "name"})
+    other_sort = await client.get(
+        "/v1/products", params={"merchant": shop["merchant_id"], "limit": 5, "cursor": cursor, "sort": "name"}
+    )
     assert other_sort.status_code == 400
 
 
 async def test_offset_pagination_reports_total(client, shop):
     visible = sum(d["visible"] for d in shop["docs"])
-    first = (await client.get("/v1/products", params={"merchant": shop["merchant_id"], "page": 1,
-                                                      "limit": 25, "sort": "price_asc"})).json()
-    last = (await client.get("/v1/products", params={"merchant": shop["merchant_id"], "page": 3,
-                                                     "limit": 25, "sort": "price_asc"})).json()
+    first = (
+        await client.get(
+            "/v1/products", params={"merchant": shop["merchant_id"], "page": 1, "limit": 25, "sort": "price_asc"}
+        )
+    ).json()
+    last = (
+        await client.get(
+            "/v1/products", params={"merchant": shop["merchant_id"], "page": 3, "limit": 25, "sort": "price_asc"}
+        )
+    ).json()
     assert first["total"] == last["total"] == visible
     assert first["has_next"] and not last["has_next"]
     assert len(last["data"]) == visible - 50
@@ -142,8 +166,9 @@ async def test_security_headers_and_cors(client):
     response = await client.get("/v1/categories", headers={"Origin": "https://shop.example"})
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["access-control-allow-origin"] == "*"
-    preflight = await client.options("/v1/products", headers={
-        "Origin": "https://shop.example", "Access-Control-Request-Method": "GET"})
+    preflight = await client.options(
+        "/v1/products", headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "GET"}
+    )
     assert preflight.status_code == 204
     assert "GET" in preflight.headers["access-control-allow-methods"]
 
@@ -151,34 +176,50 @@ async def test_security_headers_and_cors(client):
 async def test_openapi_document_is_3_1_and_lists_every_route(client):
     doc = (await client.get("/openapi.json")).json()
     assert doc["openapi"].startswith("3.1")
-    assert {"/v1/products", "/v1/products/{product_id}", "/v1/categories", "/v1/merchant/products",
-            "/v1/merchant/orders", "/v1/merchant/orders/{order_id}", "/v1/merchant/stats"} <= set(doc["paths"])
+    assert {
+        "/v1/products",
+        "/v1/products/{product_id}",
+        "/v1/categories",
+        "/v1/merchant/products",
+        "/v1/merchant/orders",
+        "/v1/merchant/orders/{order_id}",
+        "/v1/merchant/stats",
+    } <= set(doc["paths"])
 
 
 async def test_gzip_body_on_the_wire_is_the_json_compressed(client, shop):
     params = {"merchant": shop["merchant_id"], "limit": 50}
     plain = await client.get("/v1/products", params=params, headers={"Accept-Encoding": "identity"})
-    async with client.stream("GET", "/v1/products", params=params,
-                             headers={"Accept-Encoding": "gzip"}) as response:
+    async with client.stream("GET", "/v1/products", params=params, headers={"Accept-Encoding": "gzip"}) as response:
         raw = b"".join([chunk async for chunk in response.aiter_raw()])
     assert gzip.decompress(raw) == plain.content
     assert len(raw) < len(plain.content) / 2
 
 
-DECODERS = {"gzip": gzip.decompress, "br": brotli.decompress,
-            "zstd": lambda raw: zstandard.ZstdDecompressor().decompressobj().decompress(raw)}
+DECODERS = {
+    "gzip": gzip.decompress,
+    "br": brotli.decompress,
+    "zstd": lambda raw: zstandard.ZstdDecompressor().decompressobj().decompress(raw),
+}
 
 
-@pytest.mark.parametrize(("accept", "coding"), [
-    ("br", "br"), ("zstd", "zstd"), ("gzip", "gzip"), ("gzip, deflate, br, zstd", "br"),
-    ("br;q=0.2, zstd;q=0.9, gzip;q=0.5", "zstd"), ("br;q=0, zstd;q=0, gzip", "gzip"),
-    ("gzip;q=0.3, identity", None)])
+@pytest.mark.parametrize(
+    ("accept", "coding"),
+    [
+        ("br", "br"),
+        ("zstd", "zstd"),
+        ("gzip", "gzip"),
+        ("gzip, deflate, br, zstd", "br"),
+        ("br;q=0.2, zstd;q=0.9, gzip;q=0.5", "zstd"),
+        ("br;q=0, zstd;q=0, gzip", "gzip"),
+        ("gzip;q=0.3, identity", None),
+    ],
+)
 async def test_each_encoding_on_the_wire_is_the_json_compressed(client, shop, accept, coding):
     params = {"merchant": shop["merchant_id"], "limit": 50}
     plain = await client.get("/v1/products", params=params, headers={"Accept-Encoding": "identity"})
     for _ in range(2):  # a miss or first use of the coding, then the stored form
-        async with client.stream("GET", "/v1/products", params=params,
-                                 headers={"Accept-Encoding": accept}) as response:
+        async with client.stream("GET", "/v1/products", params=params, headers={"Accept-Encoding": accept}) as response:
             raw = b"".join([chunk async for chunk in response.aiter_raw()])
         assert response.headers.get("content-encoding") == coding
         assert response.headers["vary"] == "Accept-Encoding"
@@ -195,7 +236,9 @@ async def test_each_encoding_on_the_wire_is_the_json_compressed(client, shop, ac
 async def test_uncached_responses_are_compressed_as_negotiated(client, coding):
     """Responses built outside the cache (here the OpenAPI document) are encoded by the middleware."""
     plain = await client.get("/openapi.json", headers={"Accept-Encoding": "identity"})
-    async with client.stream("GET", "/openapi.json", headers={"Accept-Encoding": f"{coding}, identity;q=0.1"}) as response:
+    async with client.stream(
+        "GET", "/openapi.json", headers={"Accept-Encoding": f"{coding}, identity;q=0.1"}
+    ) as response:
         raw = b"".join([chunk async for chunk in response.aiter_raw()])
     assert response.headers["content-encoding"] == coding
     assert "Accept-Encoding" in response.headers["vary"]

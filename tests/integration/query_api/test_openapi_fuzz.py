@@ -34,11 +34,30 @@ def test_schemathesis_finds_no_server_error_or_schema_violation(server_env, fuzz
         service.wait_ready()
         schemathesis = Path(sys.executable).with_name("schemathesis")
         result = subprocess.run(
-            [str(schemathesis), "run", f"{service.url}/openapi.json", "--checks", "all",
-             "--exclude-checks", "positive_data_acceptance", "--phases", "fuzzing",
-             "-n", EXAMPLES, "--seed", "5", "--no-shrink", "--request-timeout", "30",
-             "-H", f"Authorization: Bearer {fuzz_key}"],
-            capture_output=True, text=True, timeout=280)
+            [
+                str(schemathesis),
+                "run",
+                f"{service.url}/openapi.json",
+                "--checks",
+                "all",
+                "--exclude-checks",
+                "positive_data_acceptance",
+                "--phases",
+                "fuzzing",
+                "-n",
+                EXAMPLES,
+                "--seed",
+                "5",
+                "--no-shrink",
+                "--request-timeout",
+                "30",
+                "-H",
+                f"Authorization: Bearer {fuzz_key}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=280,
+        )
         assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
         assert "passed" in result.stdout
     finally:

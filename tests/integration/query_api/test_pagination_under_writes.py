@@ -36,7 +36,7 @@ async def originals(mongo_db) -> set[str]:
     rng = random.Random(7)
     docs = [product_doc(MERCHANT, i, rng) for i in range(ORIGINALS)]
     for start in range(0, ORIGINALS, 1000):
-        await mongo_db[CATALOG_PRODUCTS].insert_many(docs[start:start + 1000], ordered=False)
+        await mongo_db[CATALOG_PRODUCTS].insert_many(docs[start : start + 1000], ordered=False)
     return {d["_id"] for d in docs}
 
 
@@ -77,8 +77,9 @@ async def walk(client, sort: str, started: asyncio.Event, inserts_done) -> tuple
 
 async def test_cursor_walks_see_every_original_exactly_once(client, app_state, mongo_db, settings, originals):
     started = asyncio.Event()
-    writer = asyncio.create_task(insert_while_walking(
-        mongo_db, app_state["redis"], settings.kafka_topic_prefix, started))
+    writer = asyncio.create_task(
+        insert_while_walking(mongo_db, app_state["redis"], settings.kafka_topic_prefix, started)
+    )
     results = await asyncio.gather(*(walk(client, s, started, writer.done) for s in SORTS))
     assert await writer == INSERTED
     for sort, (items, pages_after_inserts) in zip(SORTS, results, strict=True):

@@ -33,7 +33,9 @@ class PrivateRedis:
         assert binary, "redis-server is not installed (apt-get install redis-server)"
         self.process = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         client = Redis.from_url(self.url)
         try:
             for _ in range(100):
@@ -71,8 +73,7 @@ async def test_redis_outage_degrades_to_l1_and_mongodb_then_recovers(server_env,
     merchant = "m-redis-outage"
     docs = [product_doc(merchant, i) for i in range(40)]
     await mongo_db[CATALOG_PRODUCTS].insert_many(docs)
-    settings = query_settings(server_env, redis_url=private_redis.url, l2_retry_after_seconds=0.2,
-                              l1_ttl_seconds=30)
+    settings = query_settings(server_env, redis_url=private_redis.url, l2_retry_after_seconds=0.2, l1_ttl_seconds=30)
     async with running_query_api(settings) as (client, state):
         stats = state["cache"].stats
         cached = await client.get("/v1/products", params={"merchant": merchant})

@@ -23,7 +23,10 @@ SUBJECTS = {
 _templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-    undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 _templates.filters["money"] = format_money
 
 

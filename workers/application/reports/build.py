@@ -58,9 +58,15 @@ def _day(placed_at: datetime | str) -> str:
 
 def csv_row(order: dict) -> list:
     placed = order["placed_at"]
-    return [order["_id"], placed.isoformat() if isinstance(placed, datetime) else placed,
-            order.get("status", ""), order.get("customer_email") or order.get("customer", {}).get("email", ""),
-            order.get("item_count", 0), order["currency"], order["total"]]
+    return [
+        order["_id"],
+        placed.isoformat() if isinstance(placed, datetime) else placed,
+        order.get("status", ""),
+        order.get("customer_email") or order.get("customer", {}).get("email", ""),
+        order.get("item_count", 0),
+        order["currency"],
+        order["total"],
+    ]
 
 
 def write_csv(orders: list[dict]) -> bytes:
@@ -86,17 +92,28 @@ def write_pdf(summary: SalesSummary, *, merchant_id: str, date_from: str, date_t
     pdf.set_font("Helvetica", "B", 16)
     pdf.cell(0, 10, "Sales report", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=10)
-    for text in (f"Merchant: {merchant_id}", f"Period: {date_from} to {date_to} (UTC)",
-                 f"Orders: {summary.all.orders}", f"Items: {summary.all.items}",
-                 f"Gross sales: {_money(summary.all.totals)}"):
+    for text in (
+        f"Merchant: {merchant_id}",
+        f"Period: {date_from} to {date_to} (UTC)",
+        f"Orders: {summary.all.orders}",
+        f"Items: {summary.all.items}",
+        f"Gross sales: {_money(summary.all.totals)}",
+    ):
         pdf.cell(0, 6, _latin1(text), new_x="LMARGIN", new_y="NEXT")
-    _table(pdf, "By status", ("Status", "Orders", "Sales"),
-           [(s, str(b.orders), _money(b.totals)) for s, b in sorted(summary.by_status.items())])
+    _table(
+        pdf,
+        "By status",
+        ("Status", "Orders", "Sales"),
+        [(s, str(b.orders), _money(b.totals)) for s, b in sorted(summary.by_status.items())],
+    )
     top = summary.units_by_product.most_common(10)
-    _table(pdf, "Top products", ("Product", "Units"),
-           [(summary.product_names[p], str(units)) for p, units in top])
-    _table(pdf, "By day", ("Day", "Orders", "Items", "Sales"),
-           [(d, str(b.orders), str(b.items), _money(b.totals)) for d, b in sorted(summary.by_day.items())])
+    _table(pdf, "Top products", ("Product", "Units"), [(summary.product_names[p], str(units)) for p, units in top])
+    _table(
+        pdf,
+        "By day",
+        ("Day", "Orders", "Items", "Sales"),
+        [(d, str(b.orders), str(b.items), _money(b.totals)) for d, b in sorted(summary.by_day.items())],
+    )
     return bytes(pdf.output())
 
 

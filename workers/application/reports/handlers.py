@@ -28,6 +28,7 @@ from workers.application.reports.build import SalesSummary, write_csv, write_pdf
 
 log = logging.getLogger(__name__)
 
+
 def day_range(date_from: str, date_to: str) -> tuple[datetime, datetime]:
     """Inclusive UTC days → a half-open datetime interval."""
     start = datetime.combine(date.fromisoformat(date_from), time.min, UTC)
@@ -53,21 +54,34 @@ def report_links(query_api_url: str, report_id: str, formats: list[str]) -> dict
     return {fmt: f"{query_api_url}/v1/reports/{report_id}/files/{fmt}" for fmt in formats}
 
 
-def report_handlers(db: AsyncDatabase, publish: Publisher, store: ReportFiles, *, email_topic: str,
-                    query_api_url: str) -> dict[str, Handler]:
+def report_handlers(
+    db: AsyncDatabase, publish: Publisher, store: ReportFiles, *, email_topic: str, query_api_url: str
+) -> dict[str, Handler]:
     reports = db[REPORTS]
 
     async def notify(job: Job, summary: dict) -> None:
         p = job.payload
         if not p.get("notify_email"):
             return
-        await publish(email_topic, Job(
-            job_id=job_id_for(p["report_id"], "email.report_ready"), kind="email",
-            action="report_ready", merchant_id=job.merchant_id, correlation_id=job.correlation_id,
-            key=p["report_id"], payload={
-                "to": p["notify_email"], "report_id": p["report_id"], "date_from": p["date_from"],
-                "date_to": p["date_to"], "orders": summary["orders"],
-                "links": report_links(query_api_url, p["report_id"], p["formats"])}))
+        await publish(
+            email_topic,
+            Job(
+                job_id=job_id_for(p["report_id"], "email.report_ready"),
+                kind="email",
+                action="report_ready",
+                merchant_id=job.merchant_id,
+                correlation_id=job.correlation_id,
+                key=p["report_id"],
+                payload={
+                    "to": p["notify_email"],
+                    "report_id": p["report_id"],
+                    "date_from": p["date_from"],
+                    "date_to": p["date_to"],
+                    "orders": summary["orders"],
+                    "links": report_links(query_api_url, p["report_id"], p["formats"]),
+                },
+            ),
+        )
 
     async def build(job: Job) -> dict:
         p = job.payload
@@ -77,9 +91,12 @@ def report_handlers(db: AsyncDatabase, publish: Publisher, store: ReportFiles, *
         summary = SalesSummary()
         for order in orders:
             summary.add(order)
-        renderers = {"csv": lambda: write_csv(orders),
-                     "pdf": lambda: write_pdf(summary, merchant_id=job.merchant_id,
-                                              date_from=p["date_from"], date_to=p["date_to"])}
+        renderers = {
+            "csv": lambda: write_csv(orders),
+            "pdf": lambda: write_pdf(
+                summary, merchant_id=job.merchant_id, date_from=p["date_from"], date_to=p["date_to"]
+            ),
+        }
         generation = uuid.uuid4().hex[:12]
         try:
             files = {}
@@ -91,9 +108,18 @@ def report_handlers(db: AsyncDatabase, publish: Publisher, store: ReportFiles, *
             raise
         log.info("report %s: built and stored in %.1fs", p["report_id"], clock.monotonic() - started)
         document = summary.as_document()
-        await reports.update_one({"_id": p["report_id"]}, {"$set": {
-            "status": "ready", "summary": document, "files": files, "error": None,
-            "completed_at": utc_now()}})
+        await reports.update_one(
+            {"_id": p["report_id"]},
+            {
+                "$set": {
+                    "status": "ready",
+                    "summary": document,
+                    "files": files,
+                    "error": None,
+                    "completed_at": utc_now(),
+                }
+            },
+        )
         await store.discard(db, p["report_id"], keep=generation)
         return document
 
@@ -104,15 +130,21 @@ def report_handlers(db: AsyncDatabase, publish: Publisher, store: ReportFiles, *
             if current is not None and current["status"] == "ready":
                 summary = current["summary"]  # built by an earlier delivery: only notify
             else:
-                await reports.update_one({"_id": p["report_id"]}, {"$set": {
-                    "status": "running", "attempts": job.attempt, "started_at": utc_now()},
-                    "$setOnInsert": requested_fields(job)}, upsert=True)
+                await reports.update_one(
+                    {"_id": p["report_id"]},
+                    {
+                        "$set": {"status": "running", "attempts": job.attempt, "started_at": utc_now()},
+                        "$setOnInsert": requested_fields(job),
+                    },
+                    upsert=True,
+                )
                 summary = await build(job)
         except BaseException as exc:
             # Cancelled means the time limit (or shutdown) interrupted the attempt.
             reason = "timed out" if isinstance(exc, asyncio.CancelledError) else f"{type(exc).__name__}: {exc}"
-            await reports.update_one({"_id": p["report_id"]}, {"$set": {
-                "status": "failed", "error": reason, "attempts": job.attempt}})
+            await reports.update_one(
+                {"_id": p["report_id"]}, {"$set": {"status": "failed", "error": reason, "attempts": job.attempt}}
+            )
             raise
         await notify(job, summary)
 
@@ -121,12 +153,21 @@ def report_handlers(db: AsyncDatabase, publish: Publisher, store: ReportFiles, *
 
 def requested_fields(job: Job) -> dict:
     p = job.payload
-    return {"merchant_id": job.merchant_id, "kind": p.get("kind", "sales"), "date_from": p["date_from"],
-            "date_to": p["date_to"], "formats": p["formats"], "notify_email": p.get("notify_email"),
-            "requested_at": job.created_at}
+    return {
+        "merchant_id": job.merchant_id,
+        "kind": p.get("kind", "sales"),
+        "date_from": p["date_from"],
+        "date_to": p["date_to"],
+        "formats": p["formats"],
+        "notify_email": p.get("notify_email"),
+        "requested_at": job.created_at,
+    }
 
 
 async def record_requested(db: AsyncDatabase, job: Job) -> None:
     """The report exists (status ``requested``) as soon as the request is dispatched."""
-    await db[REPORTS].update_one({"_id": job.payload["report_id"]}, {
-        "$setOnInsert": {**requested_fields(job), "status": "requested", "attempts": 0}}, upsert=True)
+    await db[REPORTS].update_one(
+        {"_id": job.payload["report_id"]},
+        {"$setOnInsert": {**requested_fields(job), "status": "requested", "attempts": 0}},
+        upsert=True,
+    )
