@@ -128,6 +128,9 @@ def dev(keep_servers: bool = typer.Option(False, help="Leave the servers running
 
 def _banner(demo: dict, command_url: str, query_url: str, logs) -> str:
     key = demo["secret_key"]
+    product = (
+        '{"sku":"TEE-1","name":"T-shirt","category":"apparel","price":{"amount":1999,"currency":"EUR"},"stock":10}'
+    )
     return f"""
 Merchant backend is running.
 
@@ -142,7 +145,7 @@ Demo merchant {demo["merchant_id"]}
 Try it:
   curl -s -X POST {command_url}/v1/products -H 'Authorization: Bearer {key}' \\
        -H 'Content-Type: application/json' \\
-       -d '{{"sku":"TEE-1","name":"T-shirt","category":"apparel","price":{{"amount":1999,"currency":"EUR"}},"stock":10}}'
+       -d '{product}'
   curl -s {query_url}/v1/products/<id from the answer>
 
 Ctrl-C stops everything this command started.

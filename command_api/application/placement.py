@@ -2,8 +2,8 @@
 
 Each step is one commit on one aggregate; the reservation record
 (``command_api.adapters.reservations``) says which step an order is at, so a crash
-anywhere leaves something the reconciler can finish. Stock is never oversold because only the product aggregate decides it, one
-version at a time (docs/reservations.md).
+anywhere leaves something the reconciler can finish. Stock is never oversold because
+only the product aggregate decides it, one version at a time (docs/reservations.md).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The query API, assembled by ``create_app(settings)``.
 
 Middleware, outermost first: security headers → CORS → request limits → rate limit → L1
-cache hits (answered there) → load shedding → compression (br/zstd/gzip) → ETag → routes. All pure ASGI. The lifespan opens MongoDB and Redis, builds the cache,
-starts the invalidation subscriber and the hot-key recorder, and warms L1 up.
+cache hits (answered there) → load shedding → compression (br/zstd/gzip) → ETag → routes.
+All pure ASGI. The lifespan opens MongoDB and Redis, builds the cache, starts the
+invalidation subscriber and the hot-key recorder, and warms L1 up.
 """
 
 from __future__ import annotations

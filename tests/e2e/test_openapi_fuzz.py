@@ -2,9 +2,9 @@
 no 5xx, no undocumented status, no response outside its schema, invalid input refused.
 
 Bounded here (``FUZZ_EXAMPLES``, default 8 per operation, fuzzing and stateful phases
-only); ``make fuzz`` runs every phase (coverage too) with 300. "Schema-valid request rejected" is not checked: valid-looking commands are
-refused by the domain on purpose (unknown ids → 404, a reused Idempotency-Key → 422,
-a stale If-Match → 412).
+only); ``make fuzz`` runs every phase (coverage too) with 300. "Schema-valid request
+rejected" is not checked: valid-looking commands are refused by the domain on purpose
+(unknown ids → 404, a reused Idempotency-Key → 422, a stale If-Match → 412).
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ Each entry records the generation it was loaded at (``gen:<collection>:<merchant
 query, the sum of the document's and ``id:*`` counters for a single document — both only
 grow, so the sum changes whenever either does; all INCRemented by the projectors); one
 ``MGET`` fetches the entry and the current generation together, so a read is one round trip
-and an entry from an older generation is a miss — even if the invalidation message was lost. When Redis fails, L2 is skipped for
-``retry_after`` seconds (no request waits on a dead server) and then tried again.
+and an entry from an older generation is a miss — even if the invalidation message was
+lost. When Redis fails, L2 is skipped for ``retry_after`` seconds (no request waits on a
+dead server) and then tried again.
 """
 
 from __future__ import annotations
