@@ -4,7 +4,7 @@ Products carry a denormalised ``merchant_name`` (storefronts show it without a j
 product may be projected before or after its merchant's name, from another topic, so both
 sides write their own documents and *then* copy the name across, guarded by
 ``merchant_version``: whichever side writes last sees the other's write, so no product
-keeps a stale name (see ``projectors.application.engine.propagate_merchant_names``).
+keeps a stale name (see ``projectors.adapters.derived.propagate_merchant_names``).
 """
 
 from __future__ import annotations
