@@ -7,6 +7,10 @@ keys are returned exactly once and never stored or put in an event.
 Order of writes, and what a crash between them leaves: the event is appended first,
 then the keys are written. A crash in between leaves a merchant without usable keys
 (create) or with its old keys still valid (rotate); running the command again fixes it.
+
+``create_merchant`` and ``rotate_keys`` take a database handle and build their own event
+store and repository (the CLI, the seeder and the test kit call them so), and the module
+owns ``api_keys``: it is bound to MongoDB, so it sits with the adapters.
 """
 
 from __future__ import annotations
