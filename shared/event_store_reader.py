@@ -24,18 +24,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from pymongo import ASCENDING
-from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.events.envelope import EventEnvelope
 from shared.events.upcasting import upcast
+from shared.mongo import Database, Document
 
 COMMITS = "commits"
 
 
 # -- for analysts: every commit in append order -------------------------------------
-def commit_filter(since: datetime | None, until: datetime | None) -> dict:
+def commit_filter(since: datetime | None, until: datetime | None) -> Document:
     """Commits appended in ``[since, until)``; either end may be open."""
-    window = {}
+    window: dict[str, datetime] = {}
     if since is not None:
         window["$gte"] = since
     if until is not None:
@@ -51,7 +51,7 @@ class ReadReport:
     unreadable: list[str] = field(default_factory=list)
 
 
-async def count_commits(db: AsyncDatabase, since: datetime | None = None, until: datetime | None = None) -> int | None:
+async def count_commits(db: Database, since: datetime | None = None, until: datetime | None = None) -> int | None:
     """For progress bars: how many commits, or ``None`` where counting costs a full scan.
 
     MongoDB answers an unfiltered count from metadata; FerretDB v1 scans the collection
@@ -67,7 +67,7 @@ async def count_commits(db: AsyncDatabase, since: datetime | None = None, until:
 
 
 async def read_events(
-    db: AsyncDatabase,
+    db: Database,
     since: datetime | None = None,
     until: datetime | None = None,
     report: ReadReport | None = None,
@@ -89,7 +89,7 @@ async def read_events(
 
 
 # -- for projections: gap filling and rebuilds ---------------------------------------
-async def events_between(db: AsyncDatabase, aggregate_id: str, after: int, before: int) -> list[EventEnvelope]:
+async def events_between(db: Database, aggregate_id: str, after: int, before: int) -> list[EventEnvelope]:
     """The aggregate's events with ``after < aggregate_version < before``, in order."""
     cursor = (
         db[COMMITS]
@@ -100,12 +100,12 @@ async def events_between(db: AsyncDatabase, aggregate_id: str, after: int, befor
     return [e for e in events if after < e.aggregate_version < before]
 
 
-async def count_commits_of_type(db: AsyncDatabase, aggregate_type: str) -> int:
+async def count_commits_of_type(db: Database, aggregate_type: str) -> int:
     return await db[COMMITS].count_documents({"aggregate_type": aggregate_type})
 
 
 async def stream_events(
-    db: AsyncDatabase, aggregate_type: str, *, since: datetime | None = None, chunk: int = 2000
+    db: Database, aggregate_type: str, *, since: datetime | None = None, chunk: int = 2000
 ) -> AsyncIterator[tuple[int, list[EventEnvelope]]]:
     """Every event of one aggregate type, commit by commit in store order, in chunks.
 
@@ -113,7 +113,7 @@ async def stream_events(
     projection; within an aggregate a commit that sorts early is handled by the
     projector's gap filling, so no per-aggregate sort is needed here.
     """
-    query: dict = {"aggregate_type": aggregate_type}
+    query: Document = {"aggregate_type": aggregate_type}
     if since is not None:
         query["committed_at"] = {"$gte": since}
     cursor = db[COMMITS].find(query, {"events": 1}).sort("_id", ASCENDING).batch_size(chunk)

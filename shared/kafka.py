@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -10,7 +12,7 @@ from shared.settings import ServerSettings
 from shared.topics import DOMAIN_TOPIC_PARTITIONS, DOMAIN_TOPICS
 
 
-def reliable_producer(settings: ServerSettings, **options) -> AIOKafkaProducer:
+def reliable_producer(settings: ServerSettings, **options: Any) -> AIOKafkaProducer:
     """The producer for domain events: idempotent, ``acks=all``, ordered per key.
 
     Idempotence keeps a retried send from writing a duplicate into the partition; the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any, TypeAlias
 
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
@@ -13,8 +14,15 @@ from shared.settings import ServerSettings
 
 log = logging.getLogger(__name__)
 
+# Documents are read and written as plain dicts (BSON's shape); the typed views of the
+# documents we own are in ``shared.read_models`` and ``shared.worker_read_models``.
+Document: TypeAlias = dict[str, Any]
+MongoClient: TypeAlias = AsyncMongoClient[Document]
+Database: TypeAlias = AsyncDatabase[Document]
+Collection: TypeAlias = AsyncCollection[Document]
 
-def open_mongo(settings: ServerSettings, **options) -> AsyncMongoClient:
+
+def open_mongo(settings: ServerSettings, **options: Any) -> MongoClient:
     """Production options (pool 10-100, compression) come from MERCHANT_ENV; every client
     reports pool use and command latency to /metrics through pymongo's listeners."""
     from shared.observability import mongo_monitoring, production
@@ -27,11 +35,11 @@ def open_mongo(settings: ServerSettings, **options) -> AsyncMongoClient:
     return AsyncMongoClient(settings.mongodb_url, **options)
 
 
-def database(client: AsyncMongoClient, settings: ServerSettings) -> AsyncDatabase:
+def database(client: MongoClient, settings: ServerSettings) -> Database:
     return client[settings.mongodb_database]
 
 
-async def ping(client: AsyncMongoClient) -> bool:
+async def ping(client: MongoClient) -> bool:
     try:
         await client.admin.command("ping")
         return True
@@ -39,7 +47,7 @@ async def ping(client: AsyncMongoClient) -> bool:
         return False
 
 
-async def ensure_indexes(collection: AsyncCollection, indexes: list[IndexModel]) -> None:
+async def ensure_indexes(collection: Collection, indexes: list[IndexModel]) -> None:
     """Create indexes idempotently, one ``createIndexes`` call each.
 
     FerretDB v1.24 panics (and drops the connection) on a ``createIndexes`` naming several
@@ -67,7 +75,7 @@ _EQUIVALENT_INDEX_EXISTS = {85, 86}  # IndexOptionsConflict, IndexKeySpecsConfli
 
 
 async def group_sums(
-    collection: AsyncCollection, match: list[dict], key: object, sums: dict[str, object]
+    collection: Collection, match: list[Document], key: object, sums: dict[str, object]
 ) -> dict[object, dict[str, int | float]]:
     """``{group key: {name: sum}}`` for ``$group`` sums, one accumulator per pipeline.
 

@@ -17,14 +17,14 @@ leading ``merchant_id`` key, so the same query still has a matching equality pre
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from pymongo import IndexModel
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
-from shared.mongo import ensure_indexes
+from shared.mongo import Database, ensure_indexes
 from shared.read_models import CATALOG_PRODUCTS, CATEGORIES, MERCHANT_PRODUCTS, MERCHANT_STATS, ORDERS
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,15 @@ class IndexSpec:
         return self.keys[:1] + extra + self.keys[1:]
 
 
-def _spec(name, collection, keys, query, sort=(), why="", partial=None) -> IndexSpec:
+def _spec(
+    name: str,
+    collection: str,
+    keys: Iterable[tuple[str, int]],
+    query: dict[str, Any],
+    sort: Iterable[tuple[str, int]] = (),
+    why: str = "",
+    partial: dict[str, Any] | None = None,
+) -> IndexSpec:
     return IndexSpec(name, collection, tuple(keys), query, tuple(sort), why, partial or {})
 
 
@@ -347,7 +355,7 @@ def by_name(name: str) -> IndexSpec:
 PROBE = "_capability_probe"
 
 
-async def supports_partial_indexes(db: AsyncDatabase) -> bool:
+async def supports_partial_indexes(db: Database) -> bool:
     """Detected (a partial index on a scratch collection), not assumed from the server name."""
     try:
         await db[PROBE].create_index(
@@ -368,7 +376,12 @@ def index_model(spec: IndexSpec, partial: bool) -> IndexModel:
     return IndexModel(list(keys), name=spec.name)
 
 
-async def ensure_read_model_indexes(db: AsyncDatabase, collections: dict[str, str] | None = None) -> dict:
+class IndexReport(TypedDict):
+    partial: bool  # the server has partial indexes
+    created: int  # indexes ensured (created or already there)
+
+
+async def ensure_read_model_indexes(db: Database, collections: dict[str, str] | None = None) -> IndexReport:
     """Create every read-model index (or those of ``collections``: logical -> physical).
 
     Where the server has no partial indexes (FerretDB v1), each partial one is created as
@@ -389,4 +402,4 @@ async def ensure_read_model_indexes(db: AsyncDatabase, collections: dict[str, st
         physical = collections[spec.collection] if collections else spec.collection
         await ensure_indexes(db[physical], [index_model(spec, partial)])
         created += 1
-    return {"partial": partial, "created": created}
+    return IndexReport(partial=partial, created=created)

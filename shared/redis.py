@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from redis.asyncio import Redis
 
 from shared.settings import ServerSettings
 
 
-def open_redis(settings: ServerSettings, **options) -> Redis:
+def open_redis(settings: ServerSettings, **options: Any) -> Redis:
     from shared.observability import production
 
     options = {**production.redis_options(), **options}

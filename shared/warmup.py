@@ -22,4 +22,4 @@ async def record_hit(redis: Redis, collection: str, merchant_id: str, path: str,
 async def hottest(redis: Redis, collection: str, merchant_id: str, count: int, prefix: str = "") -> list[str]:
     """The ``count`` most requested paths, hottest first."""
     members = await redis.zrevrange(hot_key(collection, merchant_id, prefix), 0, count - 1)
-    return [m.decode() if isinstance(m, bytes) else m for m in members]
+    return [m.decode() if isinstance(m, bytes) else str(m) for m in members]

@@ -64,7 +64,7 @@ def catalogue_broker(bootstrap_servers: str = "127.0.0.1:9092") -> KafkaBroker:
     """A broker that only *declares* the domain publishers; it is never started."""
     broker = KafkaBroker(bootstrap_servers, description="Kafka (KAFKA_BOOTSTRAP_SERVERS)")
     for topic, events in events_by_topic().items():
-        payload = Union[tuple(envelope_model(t, v) for t, v in events)]  # noqa: UP007
+        payload: Any = Union[tuple(envelope_model(t, v) for t, v in events)]  # noqa: UP007  (built at run time)
         aggregate = AGGREGATE_TYPES[events[0][0]]
         broker.publisher(topic, schema=payload, title=topic, description=TOPIC_DESCRIPTIONS[aggregate])
     return broker

@@ -16,6 +16,10 @@ AGGREGATE_TYPE = "report"
 ReportFormat = Literal["csv", "pdf"]
 
 
+def _every_format() -> list[ReportFormat]:
+    return ["csv", "pdf"]
+
+
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -27,7 +31,7 @@ class ReportRequested(Body):
     date_from: date
     date_to: date
     notify_email: str | None = None
-    formats: list[ReportFormat] = Field(default_factory=lambda: ["csv", "pdf"])
+    formats: list[ReportFormat] = Field(default_factory=_every_format)
 
 
 EVENTS: tuple[type[Body], ...] = (ReportRequested,)

@@ -78,6 +78,12 @@ def all_versions() -> list[tuple[str, int]]:
     return [(t, v) for t, history in HISTORY.items() for v in sorted(history)]
 
 
+def _literal(value: str | int) -> Any:
+    """``Literal[value]`` for a value known only at run time (a type checker reads
+    ``Literal[...]`` statically, so the subscription is spelled as the call it is)."""
+    return Literal.__getitem__(value)
+
+
 @cache
 def envelope_model(event_type: str, version: int) -> type[EventEnvelope]:
     """The full envelope of one (type, version), typed down to its body — for schemas."""
@@ -86,9 +92,9 @@ def envelope_model(event_type: str, version: int) -> type[EventEnvelope]:
         f"{event_type}_v{version}",
         __base__=EventEnvelope,
         __doc__=(body.__doc__ or f"{event_type}, schema version {version}.").strip(),
-        type=(Literal[event_type], ...),  # type: ignore[valid-type]
-        schema_version=(Literal[version], ...),  # type: ignore[valid-type]
-        aggregate_type=(Literal[AGGREGATE_TYPES[event_type]], ...),  # type: ignore[valid-type]
+        type=(_literal(event_type), ...),
+        schema_version=(_literal(version), ...),
+        aggregate_type=(_literal(AGGREGATE_TYPES[event_type]), ...),
         data=(body, ...),
     )
 

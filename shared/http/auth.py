@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from cachetools import TTLCache
-from pymongo.asynchronous.database import AsyncDatabase
 from starlette.requests import Request
 
 from shared.http.errors import ApiError
+from shared.mongo import Database
 
 KeyKind = Literal["secret", "publishable"]
 API_KEYS = "api_keys"
@@ -46,7 +46,7 @@ def new_key(kind: KeyKind) -> str:
 class KeyResolver:
     """Resolves a bearer key to its merchant, with a small in-process TTL cache."""
 
-    def __init__(self, db: AsyncDatabase, ttl: float = 30.0, maxsize: int = 10_000) -> None:
+    def __init__(self, db: Database, ttl: float = 30.0, maxsize: int = 10_000) -> None:
         self._keys = db[API_KEYS]
         self._cache: TTLCache[str, Principal | None] = TTLCache(maxsize, ttl)
 

@@ -6,6 +6,7 @@ a 4xx with the offending fields, never a 500.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -34,7 +35,7 @@ def error_response(
     code: str,
     message: str,
     fields: list[dict[str, Any]] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
     body: dict[str, Any] = {"code": code, "message": message}
     if fields:

@@ -16,7 +16,9 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
+from prometheus_client import Counter, Histogram
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -39,7 +41,7 @@ class MetricsMiddleware:
         self._in_flight = metrics.http_in_flight.labels(service=service)
         # Labelled children by (method, route, status): .labels() costs a lock and a
         # tuple hash per call; the set of keys is bounded by the routes.
-        self._children: dict[tuple[str, str, int], tuple] = {}
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def _record(self, method: str, template: str, status: int, elapsed: float) -> None:
         key = (method, template, status)
@@ -132,7 +134,7 @@ def instrument_http(app: Starlette, service: str, settings: ObservabilitySetting
     inner_lifespan = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
-    async def lifespan(app_: Starlette) -> AsyncIterator[dict]:
+    async def lifespan(app_: Starlette) -> AsyncIterator[dict[str, Any]]:
         async with Monitors(settings) as monitors:
             async with inner_lifespan(app_) as state:
                 monitors.started()

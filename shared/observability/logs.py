@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
@@ -66,7 +67,7 @@ class TextFormatter(logging.Formatter):
         return super().format(record)
 
 
-def logging_config(fmt: str = "json", level: str = "INFO") -> dict:
+def logging_config(fmt: str = "json", level: str = "INFO") -> dict[str, Any]:
     """A ``dictConfig`` for the root logger and uvicorn's loggers.
 
     Given to uvicorn as ``log_config`` so that every ``--workers`` child process
@@ -88,7 +89,7 @@ def logging_config(fmt: str = "json", level: str = "INFO") -> dict:
     }
 
 
-def configure_logging(fmt: str | None = None, level: str | None = None) -> dict:
+def configure_logging(fmt: str | None = None, level: str | None = None) -> dict[str, Any]:
     import logging.config
 
     config = logging_config(

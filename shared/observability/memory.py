@@ -21,6 +21,7 @@ import tracemalloc
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import psutil
 
@@ -179,7 +180,7 @@ class MemoryMonitor:
         self._baseline = None
         tracemalloc.stop()
 
-    def top_allocations(self, limit: int = 10) -> list[dict]:
+    def top_allocations(self, limit: int = 10) -> list[dict[str, Any]]:
         """Allocation sites that grew most since ``start_tracing`` (file:line, size, count)."""
         if not tracemalloc.is_tracing() or self._baseline is None:
             return []
@@ -201,7 +202,7 @@ class MemoryMonitor:
         ]
 
     # -- report ------------------------------------------------------------------------
-    def report(self, allocations: int = 10) -> dict:
+    def report(self, allocations: int = 10) -> dict[str, Any]:
         samples = list(self._samples)
         return {
             "health": self.health,

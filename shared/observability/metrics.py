@@ -137,7 +137,7 @@ payments = Counter(
 
 
 @contextlib.contextmanager
-def time(histogram) -> Iterator[None]:
+def time(histogram: Histogram) -> Iterator[None]:
     """Observe the duration of the block (in seconds) on a histogram (or labelled child)."""
     began = _time.perf_counter()
     try:

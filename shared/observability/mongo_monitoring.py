@@ -6,12 +6,19 @@ on the driver's hot path, so each does one metric update and nothing else.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from pymongo import monitoring
 
 from shared.observability import metrics
 
 
-def _address(event) -> str:
+class _PoolEvent(Protocol):
+    @property
+    def address(self) -> tuple[str, int | None]: ...
+
+
+def _address(event: _PoolEvent) -> str:
     host, port = event.address
     return f"{host}:{port}"
 
@@ -28,43 +35,43 @@ class CommandLatency(monitoring.CommandListener):
 
 
 class PoolUsage(monitoring.ConnectionPoolListener):
-    def pool_created(self, event) -> None:
+    def pool_created(self, event: monitoring.PoolCreatedEvent) -> None:
         metrics.mongodb_pool_size.labels(_address(event))
         metrics.mongodb_pool_in_use.labels(_address(event))
 
-    def pool_ready(self, event) -> None:
+    def pool_ready(self, event: monitoring.PoolReadyEvent) -> None:
         pass
 
-    def pool_cleared(self, event) -> None:
+    def pool_cleared(self, event: monitoring.PoolClearedEvent) -> None:
         pass
 
-    def pool_closed(self, event) -> None:
+    def pool_closed(self, event: monitoring.PoolClosedEvent) -> None:
         pass
 
-    def connection_created(self, event) -> None:
+    def connection_created(self, event: monitoring.ConnectionCreatedEvent) -> None:
         metrics.mongodb_pool_size.labels(_address(event)).inc()
 
-    def connection_ready(self, event) -> None:
+    def connection_ready(self, event: monitoring.ConnectionReadyEvent) -> None:
         pass
 
-    def connection_closed(self, event) -> None:
+    def connection_closed(self, event: monitoring.ConnectionClosedEvent) -> None:
         metrics.mongodb_pool_size.labels(_address(event)).dec()
 
-    def connection_check_out_started(self, event) -> None:
+    def connection_check_out_started(self, event: monitoring.ConnectionCheckOutStartedEvent) -> None:
         pass
 
-    def connection_check_out_failed(self, event) -> None:
+    def connection_check_out_failed(self, event: monitoring.ConnectionCheckOutFailedEvent) -> None:
         pass
 
-    def connection_checked_out(self, event) -> None:
+    def connection_checked_out(self, event: monitoring.ConnectionCheckedOutEvent) -> None:
         metrics.mongodb_pool_in_use.labels(_address(event)).inc()
         duration = getattr(event, "duration", None)  # pymongo >= 4.7
         if duration is not None:
             metrics.mongodb_pool_wait.observe(duration)
 
-    def connection_checked_in(self, event) -> None:
+    def connection_checked_in(self, event: monitoring.ConnectionCheckedInEvent) -> None:
         metrics.mongodb_pool_in_use.labels(_address(event)).dec()
 
 
-def listeners() -> list:
+def listeners() -> list[monitoring.CommandListener | monitoring.ConnectionPoolListener]:
     return [CommandLatency(), PoolUsage()]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import os
+from typing import Any
 
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
@@ -19,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from shared.http.errors import ApiError
+from shared.observability.memory import MemoryMonitor
 from shared.observability.settings import ObservabilitySettings
 
 
@@ -37,7 +39,7 @@ async def metrics_endpoint(request: Request) -> Response:
     return Response(render_metrics(), media_type=CONTENT_TYPE_LATEST)
 
 
-def _json(body: dict, status: int = 200) -> Response:
+def _json(body: dict[str, Any], status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
@@ -49,11 +51,12 @@ def ops_routes(settings: ObservabilitySettings) -> list[Route]:
         if not hmac.compare_digest(supplied.encode(), settings.ops_token.encode()):
             raise ApiError(401, "unauthenticated", "The ops endpoints need the ops token.")
 
-    def monitor(request: Request):
+    def monitor(request: Request) -> MemoryMonitor:
         monitors = getattr(request.state, "monitors", None)
         if monitors is None:
             raise ApiError(503, "monitor_not_running", "The memory monitor is not running.")
-        return monitors.memory
+        memory: MemoryMonitor = monitors.memory
+        return memory
 
     async def memory_report(request: Request) -> Response:
         authorize(request)

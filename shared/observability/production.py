@@ -15,6 +15,7 @@ cap keeps a burst from opening thousands of sockets).
 from __future__ import annotations
 
 import importlib.util
+from typing import Any
 
 from shared.observability.settings import ObservabilitySettings
 
@@ -33,9 +34,9 @@ def _has(module: str) -> bool:
         return False
 
 
-def mongo_options(settings: ObservabilitySettings | None = None) -> dict:
+def mongo_options(settings: ObservabilitySettings | None = None) -> dict[str, Any]:
     settings = settings or ObservabilitySettings()
-    options = {"retryWrites": True, "retryReads": True}
+    options: dict[str, Any] = {"retryWrites": True, "retryReads": True}
     if settings.production:
         options.update(
             maxPoolSize=100, minPoolSize=10, compressors=_compressors(), zlibCompressionLevel=1
@@ -43,6 +44,6 @@ def mongo_options(settings: ObservabilitySettings | None = None) -> dict:
     return options
 
 
-def redis_options(settings: ObservabilitySettings | None = None) -> dict:
+def redis_options(settings: ObservabilitySettings | None = None) -> dict[str, Any]:
     settings = settings or ObservabilitySettings()
     return {"max_connections": 100, "health_check_interval": 30} if settings.production else {}

@@ -24,7 +24,7 @@ from shared.observability.settings import ObservabilitySettings
 log = logging.getLogger(__name__)
 
 
-async def cancel_and_wait(tasks: list[asyncio.Task]) -> None:
+async def cancel_and_wait(tasks: list[asyncio.Task[None]]) -> None:
     """Cancel background tasks and wait until each has finished unwinding."""
     for task in tasks:
         task.cancel()
@@ -67,7 +67,7 @@ class _GcTimer:
             cls.installed = True
 
     @classmethod
-    def _callback(cls, phase: str, info: dict) -> None:
+    def _callback(cls, phase: str, info: dict[str, int]) -> None:
         generation = info.get("generation", 0)
         if phase == "start":
             cls._started[generation] = time.perf_counter()
@@ -94,7 +94,7 @@ class Monitors:
         self.settings = settings or ObservabilitySettings()
         self.memory = memory_monitor(self.settings)
         self.loop_lag = LoopLagProbe(self.settings.event_loop_probe_interval_seconds)
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         _GcTimer.install()
@@ -120,7 +120,7 @@ class Monitors:
         await self.start()
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
     async def _sample_memory(self) -> None:

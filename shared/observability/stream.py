@@ -17,11 +17,15 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from faststream import BaseMiddleware, FastStream
+from faststream.message import StreamMessage
 from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -32,17 +36,20 @@ from shared.observability.ops import ops_routes
 from shared.observability.runtime import Monitors, cancel_and_wait
 from shared.observability.settings import ObservabilitySettings
 
+if TYPE_CHECKING:
+    import uvicorn
+
 log = logging.getLogger("merchant.stream")
 # A catch-up batch holds a thousand commands' events: listing them all made each line ~40 kB.
 LOGGED_CORRELATION_IDS = 50
 
 
-def _records(raw) -> tuple:
+def _records(raw: Any) -> tuple[Any, ...]:
     return tuple(raw) if isinstance(raw, (tuple, list)) else (raw,)
 
 
-def _correlation_ids(records: tuple) -> list[str]:
-    ids = {}
+def _correlation_ids(records: tuple[Any, ...]) -> list[str]:
+    ids: dict[str, None] = {}  # an ordered set
     for record in records:
         for key, value in record.headers or ():
             if key == "correlation_id":
@@ -50,7 +57,7 @@ def _correlation_ids(records: tuple) -> list[str]:
     return list(ids)
 
 
-def logged_correlation_ids(ids: list[str]) -> dict:
+def logged_correlation_ids(ids: list[str]) -> dict[str, Any]:
     """The batch's correlation ids for its log line: the first ``LOGGED_CORRELATION_IDS``
     and how many there were."""
     return {"correlation_ids": ids[:LOGGED_CORRELATION_IDS], "correlation_ids_total": len(ids)}
@@ -58,7 +65,7 @@ def logged_correlation_ids(ids: list[str]) -> dict:
 
 def stream_middleware(projections: bool) -> type[BaseMiddleware]:
     class StreamObservability(BaseMiddleware):
-        async def consume_scope(self, call_next, msg):
+        async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]) -> Any:
             subscriber = self.context.get_local("handler_")
             group = getattr(subscriber, "group_id", None) or "-"
             records = _records(msg.raw_message)
@@ -120,12 +127,13 @@ async def poll_consumer_lag(app: FastStream, projections: bool, interval: float 
         await asyncio.sleep(interval if current else 1.0)
 
 
-async def _record_lag(consumer, group: str, projections: bool) -> set[tuple[str, str, str]]:
+async def _record_lag(consumer: Any, group: str, projections: bool) -> set[tuple[str, str, str]]:
     partitions = list(consumer.assignment())
     if not partitions:
         return set()
     ends = await consumer.end_offsets(partitions)
-    labels, total = set(), 0
+    labels: set[tuple[str, str, str]] = set()
+    total = 0
     for tp in partitions:
         committed = await consumer.committed(tp) or 0
         lag = max(0, ends[tp] - committed)
@@ -140,13 +148,13 @@ async def _record_lag(consumer, group: str, projections: bool) -> set[tuple[str,
 
 def ops_app(monitors: Monitors, settings: ObservabilitySettings, app: FastStream) -> Starlette:
     @contextlib.asynccontextmanager
-    async def lifespan(app_: Starlette) -> AsyncIterator[dict]:
+    async def lifespan(app_: Starlette) -> AsyncIterator[dict[str, Any]]:
         yield {"monitors": monitors}
 
-    async def live(request) -> Response:
+    async def live(request: Request) -> Response:
         return Response(b'{"status":"live"}', media_type="application/json")
 
-    async def ready(request) -> Response:
+    async def ready(request: Request) -> Response:
         """Ready once start-up finished (subscribers running) and memory is within budget."""
         started = bool(getattr(app, "running", False))
         checks = {"started": "ok" if started else "failing", "memory": monitors.memory.health}
@@ -172,17 +180,26 @@ def _bind(host: str, port: int) -> socket.socket | None:
     return sock
 
 
+@dataclass
+class _Running:
+    """What ``instrument_faststream`` started, for its shutdown hook to stop."""
+
+    lag: asyncio.Task[None] | None = None
+    server: uvicorn.Server | None = None
+    http: asyncio.Task[None] | None = None
+
+
 def instrument_faststream(app: FastStream, component: str, settings: ObservabilitySettings | None = None) -> FastStream:
     settings = settings or ObservabilitySettings()
     projections = component == "projectors"
     for broker in app.brokers:
         broker.insert_middleware(stream_middleware(projections))
     monitors = Monitors(settings)
-    running: dict = {}
+    running = _Running()
 
     async def start() -> None:
         await monitors.start()
-        running["lag"] = asyncio.create_task(poll_consumer_lag(app, projections), name="consumer-lag")
+        running.lag = asyncio.create_task(poll_consumer_lag(app, projections), name="consumer-lag")
         port = settings.metrics_port_for(component)
         sock = _bind(settings.metrics_host, port) if port else None
         if sock is not None:
@@ -197,21 +214,21 @@ def instrument_faststream(app: FastStream, component: str, settings: Observabili
                     lifespan="on",
                 )
             )
-            running["server"] = server
+            running.server = server
             # _serve, not serve: serve() would take over SIGINT/SIGTERM from FastStream.
-            running["http"] = asyncio.create_task(server._serve(sockets=[sock]), name="metrics-http")
+            running.http = asyncio.create_task(server._serve(sockets=[sock]), name="metrics-http")
             log.info("metrics on :%d/metrics", port)
 
     async def started() -> None:
         monitors.started()
 
     async def stop() -> None:
-        if "server" in running:
-            running["server"].should_exit = True
+        if running.server is not None and running.http is not None:
+            running.server.should_exit = True
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(running["http"], 5)
-        if "lag" in running:
-            await cancel_and_wait([running["lag"]])
+                await asyncio.wait_for(running.http, 5)
+        if running.lag is not None:
+            await cancel_and_wait([running.lag])
         await monitors.stop()
 
     app.on_startup(start)
