@@ -8,6 +8,8 @@ the one decode path and reads every version as the current one.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from pydantic import BaseModel
 
 from shared.events.envelope import EventEnvelope, utc_now
@@ -30,6 +32,17 @@ def decode_data(envelope: EventEnvelope) -> BaseModel:
     return model.model_validate(current.data)
 
 
+BodyT = TypeVar("BodyT", bound=BaseModel)
+
+
+def decode_data_as(envelope: EventEnvelope, model: type[BodyT]) -> BodyT:
+    """``decode_data`` where the caller knows the type: a ``ValueError`` if it is another."""
+    body = decode_data(envelope)
+    if not isinstance(body, model):
+        raise ValueError(f"a {envelope.type} event is not {model.__name__}")
+    return body
+
+
 __all__ = [
     "EVENT_TYPES",
     "EventEnvelope",
@@ -37,6 +50,7 @@ __all__ = [
     "UnsupportedSchemaVersion",
     "current_version",
     "decode_data",
+    "decode_data_as",
     "upcast",
     "utc_now",
 ]
