@@ -12,8 +12,9 @@ from shared.events import EventEnvelope
 
 from tests.support.workers import order_placed
 from workers.application.analytics import fact_update
-from workers.application.dispatch import jobs_for
+from workers.application.dispatch import OrderContact, jobs_for
 from workers.application.email.messages import render
+from workers.application.payloads import OrderConfirmation, ShippingNotice
 from workers.application.reports.build import SalesSummary, write_csv, write_pdf
 
 
@@ -43,10 +44,13 @@ def test_order_placed_makes_one_confirmation_job_with_a_stable_id():
 
 
 def test_shipping_notice_goes_by_sms_only_when_there_is_a_phone():
-    with_phone = jobs_for(shipped("o1"), {"email": "a@example.com", "phone": "+33600000000"})
-    assert [(j.kind, j.payload["to"]) for j in with_phone] == [("email", "a@example.com"), ("sms", "+33600000000")]
+    with_phone = jobs_for(shipped("o1"), OrderContact(email="a@example.com", phone="+33600000000"))
+    assert [(j.kind, j.read(ShippingNotice).to) for j in with_phone] == [
+        ("email", "a@example.com"),
+        ("sms", "+33600000000"),
+    ]
     assert len({j.job_id for j in with_phone}) == 2
-    assert [j.kind for j in jobs_for(shipped("o1"), {"email": "a@example.com", "phone": None})] == ["email"]
+    assert [j.kind for j in jobs_for(shipped("o1"), OrderContact(email="a@example.com"))] == ["email"]
 
 
 def test_events_without_side_effects_make_no_jobs():
@@ -57,7 +61,7 @@ def test_events_without_side_effects_make_no_jobs():
 def test_confirmation_email_has_lines_totals_both_bodies_and_escapes_html():
     event = order_placed("m", "a@example.com", lines=[("<b>Mug</b>", 1250, 2)])
     (job,) = jobs_for(event)
-    message = render(job.action, job.payload, job_id=job.job_id, sender="shop@example.com")
+    message = render(job.action, job.read(OrderConfirmation), job_id=job.job_id, sender="shop@example.com")
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
     assert "2 x <b>Mug</b>" in text and "Total: 25.00 EUR" in text

@@ -25,10 +25,10 @@ import socket
 from datetime import timedelta
 
 from pymongo import ReturnDocument
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from shared.events import utc_now
+from shared.mongo import Database
 
 from workers.application.policy import Busy
 from workers.application.ports import Claim
@@ -40,7 +40,7 @@ class SendOnce:
     """The MongoDB send-once records (``workers.application.ports.SendOnceStore``); the
     handlers drive them through ``workers.application.send_once``."""
 
-    def __init__(self, db: AsyncDatabase, lease: float) -> None:
+    def __init__(self, db: Database, lease: float) -> None:
         self.runs = db[JOB_RUNS]
         self.lease = timedelta(seconds=lease)
         self.owner = f"{socket.gethostname()}:{os.getpid()}"

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import TypedDict
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.events import utc_now
+from shared.mongo import Database
 from shared.settings import WorkerSettings
 from shared.topics import DOMAIN_TOPICS, ORDERS, REPORTS
 
-from workers.application.jobs import KINDS, Job, dlq_topic, job_topic, retry_topic
+from workers.application.jobs import KINDS, Job, JobKind, dlq_topic, job_topic, retry_topic
+from workers.application.policy import Publisher
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +31,7 @@ WORKER_STATUS = "worker_status"
 HEARTBEAT_FRESH = timedelta(seconds=15)
 # The domain events each kind's jobs come from, and the consumer group reading them: a
 # kind's lag includes the events not yet read (not yet turned into jobs).
-EVENT_SOURCES = {
+EVENT_SOURCES: dict[JobKind, tuple[str, tuple[str, ...]]] = {
     "email": ("dispatch", (ORDERS, REPORTS)),
     "sms": ("dispatch", (ORDERS,)),
     "reports": ("dispatch", (REPORTS,)),
@@ -40,6 +42,15 @@ EVENT_SOURCES = {
 
 def group(settings: WorkerSettings, name: str) -> str:
     return f"{settings.group_prefix}.{name}"
+
+
+class KindHealth(TypedDict):
+    lag: int  # jobs (and source events) not consumed yet
+    in_flight: int  # running now, summed over fresh heartbeats
+    retries_waiting: int
+    retries_total: int
+    dead_letters: int  # not replayed yet
+    dead_letters_total: int
 
 
 class Offsets:
@@ -54,19 +65,22 @@ class Offsets:
         await self.consumer.start()
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.consumer.stop()
         await self.admin.close()
 
     async def ends(self, topics: list[str]) -> dict[TopicPartition, int]:
         described = await self.admin.describe_topics(topics)
-        tps = [
+        tps: list[TopicPartition] = [
             TopicPartition(t["topic"], p["partition"])
             for t in described
             if not t.get("error_code")
             for p in t["partitions"]
         ]
-        return await self.consumer.end_offsets(tps) if tps else {}
+        if not tps:
+            return {}
+        ends: dict[TopicPartition, int] = await self.consumer.end_offsets(tps)
+        return ends
 
     async def lag(self, group_id: str, ends: dict[TopicPartition, int], topics: tuple[str, ...]) -> int:
         committed = await self.admin.list_consumer_group_offsets(group_id)
@@ -77,12 +91,12 @@ class Offsets:
         )
 
 
-async def queue_health(settings: WorkerSettings, db: AsyncDatabase) -> dict[str, dict]:
-    in_flight = {kind: 0 for kind in KINDS}
+async def queue_health(settings: WorkerSettings, db: Database) -> dict[JobKind, KindHealth]:
+    in_flight: dict[str, int] = {kind: 0 for kind in KINDS}
     async for beat in db[WORKER_STATUS].find({"updated_at": {"$gte": utc_now() - HEARTBEAT_FRESH}}):
         for kind, stats in beat.get("kinds", {}).items():
             in_flight[kind] = in_flight.get(kind, 0) + stats.get("in_flight", 0)
-    health = {}
+    health: dict[JobKind, KindHealth] = {}
     async with Offsets(settings) as offsets:
         domain = tuple(settings.topic(t) for t in DOMAIN_TOPICS)
         ends = await offsets.ends(
@@ -99,18 +113,18 @@ async def queue_health(settings: WorkerSettings, db: AsyncDatabase) -> dict[str,
                 sources = tuple(settings.topic(t) for t in topics)
                 lag += await offsets.lag(group(settings, source_group), ends, sources)
             total = {t: sum(end for tp, end in ends.items() if tp.topic == t) for t in (retry, dlq)}
-            health[kind] = {
-                "lag": lag,
-                "in_flight": in_flight.get(kind, 0),
-                "retries_waiting": await offsets.lag(group(settings, f"{kind}.retry"), ends, (retry,)),
-                "retries_total": total[retry],
-                "dead_letters": await offsets.lag(group(settings, f"{kind}.dlq-replay"), ends, (dlq,)),
-                "dead_letters_total": total[dlq],
-            }
+            health[kind] = KindHealth(
+                lag=lag,
+                in_flight=in_flight.get(kind, 0),
+                retries_waiting=await offsets.lag(group(settings, f"{kind}.retry"), ends, (retry,)),
+                retries_total=total[retry],
+                dead_letters=await offsets.lag(group(settings, f"{kind}.dlq-replay"), ends, (dlq,)),
+                dead_letters_total=total[dlq],
+            )
     return health
 
 
-async def replay_dlq(settings: WorkerSettings, kind: str, publish, limit: int | None = None) -> int:
+async def replay_dlq(settings: WorkerSettings, kind: JobKind, publish: Publisher, limit: int | None = None) -> int:
     """Re-queue the dead letters of ``kind`` not replayed yet; returns how many.
 
     A replayed job starts again at attempt 1 with its history kept. Progress is committed
@@ -124,7 +138,9 @@ async def replay_dlq(settings: WorkerSettings, kind: str, publish, limit: int | 
         described = await admin.describe_topics([topic])
     finally:
         await admin.close()
-    tps = [TopicPartition(topic, p["partition"]) for t in described for p in t.get("partitions", [])]
+    tps: list[TopicPartition] = [
+        TopicPartition(topic, p["partition"]) for t in described for p in t.get("partitions", [])
+    ]
     # Manual assignment (no rebalance wait); offsets still live in the replay group.
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,

@@ -10,20 +10,19 @@ from __future__ import annotations
 import hashlib
 
 from bson import Binary
-from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.mongo import ensure_indexes
-from shared.worker_read_models import REPORT_CHUNK_INDEXES, REPORT_CHUNKS, chunk_id
+from shared.mongo import Database, Document, ensure_indexes
+from shared.worker_read_models import REPORT_CHUNK_INDEXES, REPORT_CHUNKS, ReportFile, chunk_id
 
 CHUNK_BYTES = 1024 * 1024
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}
 
 
-async def create_indexes(db: AsyncDatabase) -> None:
+async def create_indexes(db: Database) -> None:
     await ensure_indexes(db[REPORT_CHUNKS], REPORT_CHUNK_INDEXES)
 
 
-async def store_file(db: AsyncDatabase, report_id: str, fmt: str, generation: str, content: bytes) -> dict:
+async def store_file(db: Database, report_id: str, fmt: str, generation: str, content: bytes) -> ReportFile:
     pieces = [content[i : i + CHUNK_BYTES] for i in range(0, len(content), CHUNK_BYTES)] or [b""]
     await db[REPORT_CHUNKS].insert_many(
         [
@@ -38,18 +37,18 @@ async def store_file(db: AsyncDatabase, report_id: str, fmt: str, generation: st
             for seq, piece in enumerate(pieces)
         ]
     )
-    return {
-        "size": len(content),
-        "sha256": hashlib.sha256(content).hexdigest(),
-        "content_type": CONTENT_TYPES[fmt],
-        "generation": generation,
-        "chunks": len(pieces),
-    }
+    return ReportFile(
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        content_type=CONTENT_TYPES[fmt],
+        generation=generation,
+        chunks=len(pieces),
+    )
 
 
-async def discard(db: AsyncDatabase, report_id: str, *, generation: str | None = None, keep: str | None = None) -> None:
+async def discard(db: Database, report_id: str, *, generation: str | None = None, keep: str | None = None) -> None:
     """Delete one generation's chunks, or every generation but ``keep``."""
-    query: dict = {"report_id": report_id}
+    query: Document = {"report_id": report_id}
     if generation is not None:
         query["generation"] = generation
     if keep is not None:

@@ -21,7 +21,6 @@ from workers.application.ports import SmsProvider
 class FileSink:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = asyncio.Lock()
 
     async def send(self, to: str, text: str, message_id: str) -> None:
@@ -30,6 +29,7 @@ class FileSink:
             await asyncio.to_thread(self._append, line)
 
     def _append(self, line: bytes) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)  # here, not at start: building it writes nothing
         with self.path.open("ab") as f:
             f.write(line)
 

@@ -7,12 +7,11 @@ updated or deleted by the product. Collection and shape: ``shared.worker_read_mo
 
 from __future__ import annotations
 
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from shared.events import EventEnvelope, utc_now
-from shared.mongo import ensure_indexes
-from shared.worker_read_models import AUDIT_LOG, AUDIT_LOG_INDEXES
+from shared.mongo import Database, ensure_indexes
+from shared.worker_read_models import AUDIT_LOG, AUDIT_LOG_INDEXES, AuditActor, AuditEntry
 
 from workers.application.jobs import Job
 from workers.application.policy import Handler
@@ -31,35 +30,35 @@ def audit_job(event: EventEnvelope) -> Job:
     )
 
 
-def audit_entry(event: EventEnvelope) -> dict:
-    return {
-        "_id": str(event.event_id),
-        "merchant_id": event.merchant_id,
+def audit_entry(event: EventEnvelope) -> AuditEntry:
+    return AuditEntry(
+        event_id=str(event.event_id),
+        merchant_id=event.merchant_id,
         # who: the merchant whose key issued the command, and the command itself
-        "actor": {"merchant_id": event.merchant_id, "command_id": event.causation_id},
+        actor=AuditActor(merchant_id=event.merchant_id, command_id=event.causation_id),
         # what
-        "type": event.type,
-        "aggregate_type": event.aggregate_type,
-        "aggregate_id": event.aggregate_id,
-        "aggregate_version": event.aggregate_version,
-        "data": event.data,
+        type=event.type,
+        aggregate_type=event.aggregate_type,
+        aggregate_id=event.aggregate_id,
+        aggregate_version=event.aggregate_version,
+        data=event.data,
         # when, and the request it belongs to
-        "occurred_at": event.occurred_at,
-        "recorded_at": utc_now(),
-        "correlation_id": event.correlation_id,
-    }
+        occurred_at=event.occurred_at,
+        recorded_at=utc_now(),
+        correlation_id=event.correlation_id,
+    )
 
 
-async def create_indexes(db: AsyncDatabase) -> None:
+async def create_indexes(db: Database) -> None:
     await ensure_indexes(db[AUDIT_LOG], AUDIT_LOG_INDEXES)
 
 
-def audit_handlers(db: AsyncDatabase) -> dict[str, Handler]:
+def audit_handlers(db: Database) -> dict[str, Handler]:
     log = db[AUDIT_LOG]
 
     async def record(job: Job) -> None:
         try:
-            await log.insert_one(audit_entry(EventEnvelope.model_validate(job.payload)))
+            await log.insert_one(audit_entry(job.read(EventEnvelope)).document())
         except DuplicateKeyError:
             pass  # recorded by an earlier delivery: exactly one entry per event
 

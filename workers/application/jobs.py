@@ -8,13 +8,18 @@ A job kind has three topics, all under the settings' prefix:
 
 A job id is derived from the domain event that caused it (``job_id_for``), so a
 redelivered event produces the *same* job, and the dedupe record stops a second send.
+
+On the wire a job's ``payload`` is plain JSON, whatever its kind, so the delivery policy
+(retry topics, dead letters, replays) moves any job without knowing its shape; the
+handler of each action reads it as its model (``workers.application.payloads``) with
+``Job.read``, and producers build it from that model.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,7 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.events import utc_now
 from shared.settings import ServerSettings
 
-KINDS = ("email", "sms", "reports", "analytics", "audit", "warmup")
+JobKind = Literal["email", "sms", "reports", "analytics", "audit", "warmup"]
+KINDS: tuple[JobKind, ...] = ("email", "sms", "reports", "analytics", "audit", "warmup")
 JOB_TOPIC_PARTITIONS = 6
 
 _JOB_NAMESPACE = uuid.UUID("0b6c3f57-4f0e-4a63-9f57-8a2c7d1e5b90")
@@ -49,6 +55,9 @@ def all_job_topics(settings: ServerSettings) -> tuple[str, ...]:
     return tuple(t for k in KINDS for t in (job_topic(settings, k), retry_topic(settings, k), dlq_topic(settings, k)))
 
 
+PayloadT = TypeVar("PayloadT", bound=BaseModel)
+
+
 class Attempt(BaseModel):
     attempt: int
     error: str
@@ -59,7 +68,7 @@ class Job(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     job_id: str
-    kind: str
+    kind: JobKind
     action: str
     merchant_id: str
     correlation_id: str
@@ -74,6 +83,11 @@ class Job(BaseModel):
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json"))
+
+    def read(self, model: type[PayloadT]) -> PayloadT:
+        """The payload as ``model``; a ``pydantic.ValidationError`` (a ``ValueError``) when
+        it does not fit."""
+        return model.model_validate(self.payload)
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Job:

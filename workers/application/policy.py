@@ -18,19 +18,22 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Literal, Protocol
 
 from shared.events import utc_now
 from shared.settings import WorkerSettings
 
-from workers.application.jobs import Attempt, Job, dlq_topic, job_topic, retry_topic
+from workers.application.jobs import Attempt, Job, JobKind, dlq_topic, job_topic, retry_topic
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Job], Awaitable[None]]
+# What one attempt came to: done, re-published for a retry, dead-lettered, or put off
+# because another worker holds the job's claim.
+Outcome = Literal["ok", "retry", "dead", "busy"]
 
 # Retries after the first attempt, per kind (the issue's delivery policy).
-MAX_RETRIES = {"email": 3, "sms": 3, "reports": 2, "analytics": 2, "audit": 5, "warmup": 1}
+MAX_RETRIES: dict[JobKind, int] = {"email": 3, "sms": 3, "reports": 2, "analytics": 2, "audit": 5, "warmup": 1}
 
 
 class PermanentError(Exception):
@@ -51,7 +54,7 @@ class Busy(Exception):
 
 @dataclass(frozen=True)
 class Policy:
-    kind: str
+    kind: JobKind
     max_retries: int
     timeout: float
     base_delay: float = 1.0
@@ -63,12 +66,12 @@ class Policy:
         Half the delay is fixed, half random, so retries of many jobs that failed together
         (an SMTP outage) spread out instead of hammering the server in lockstep.
         """
-        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
         return ceiling / 2 + rand() * ceiling / 2
 
 
-def policies(settings: WorkerSettings) -> dict[str, Policy]:
-    timeouts = {
+def policies(settings: WorkerSettings) -> dict[JobKind, Policy]:
+    timeouts: dict[JobKind, float] = {
         "email": settings.email_timeout_seconds,
         "sms": settings.sms_timeout_seconds,
         "reports": settings.report_timeout_seconds,
@@ -103,7 +106,7 @@ class Runner:
     publish: Publisher
     settings: WorkerSettings
     stats: KindStats = field(default_factory=KindStats)
-    active: set[asyncio.Task] = field(default_factory=set)
+    active: set[asyncio.Task[None]] = field(default_factory=set)
     closing: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def drain(self, grace: float) -> None:
@@ -123,7 +126,7 @@ class Runner:
                 task.cancel()
         await asyncio.gather(*self.active, return_exceptions=True)
 
-    async def run(self, job: Job) -> str:
+    async def run(self, job: Job) -> Outcome:
         """One attempt of ``job``; returns what happened: ok, retry, dead, busy."""
         if self.closing.is_set():
             raise HandedBack(job.job_id)  # not committed: Kafka redelivers it elsewhere
@@ -138,7 +141,7 @@ class Runner:
             self.active.add(task)
             await asyncio.wait_for(task, self.policy.timeout)
         except asyncio.CancelledError:
-            if self.closing.is_set() and not asyncio.current_task().cancelling():
+            if self.closing.is_set() and not _cancelling_us():
                 raise HandedBack(job.job_id) from None  # our attempt was handed back
             raise
         except Busy as busy:
@@ -157,7 +160,7 @@ class Runner:
         self.stats.succeeded += 1
         return "ok"
 
-    async def _failed(self, job: Job, error: str, *, permanent: bool) -> str:
+    async def _failed(self, job: Job, error: str, *, permanent: bool) -> Outcome:
         history = [*job.history, Attempt(attempt=job.attempt, error=error)]
         if permanent or job.attempt > self.policy.max_retries:
             log.error(
@@ -190,6 +193,12 @@ class Runner:
         )
         self.stats.retried += 1
         return "retry"
+
+
+def _cancelling_us() -> bool:
+    """Whether the task running this code is being cancelled (not merely its attempt)."""
+    current = asyncio.current_task()
+    return current is not None and current.cancelling() > 0
 
 
 async def relay_when_due(

@@ -14,7 +14,8 @@ from email.message import EmailMessage
 from enum import Enum
 from typing import Protocol
 
-from pymongo.asynchronous.database import AsyncDatabase
+from shared.mongo import Database
+from shared.worker_read_models import ReportFile
 
 
 class Claim(Enum):
@@ -51,11 +52,11 @@ class ReportFiles(Protocol):
     never sees a half-written file (``workers.adapters.report_store``, a module, is one)."""
 
     async def store_file(
-        self, db: AsyncDatabase, report_id: str, fmt: str, generation: str, content: bytes
-    ) -> dict: ...
+        self, db: Database, report_id: str, fmt: str, generation: str, content: bytes
+    ) -> ReportFile: ...
 
     async def discard(
-        self, db: AsyncDatabase, report_id: str, *, generation: str | None = None, keep: str | None = None
+        self, db: Database, report_id: str, *, generation: str | None = None, keep: str | None = None
     ) -> None:
         """Delete one generation's files, or every generation but ``keep``."""
         ...

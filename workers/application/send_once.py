@@ -6,10 +6,12 @@ the send and the mark leaves, are described in ``workers.adapters.dedupe``.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from workers.application.ports import Claim, SendOnceStore
 
 
-async def send_once(dedupe: SendOnceStore, job_id: str, kind: str, send) -> bool:
+async def send_once(dedupe: SendOnceStore, job_id: str, kind: str, send: Callable[[], Awaitable[None]]) -> bool:
     """Run ``send()`` unless this job was already sent; returns whether it sent now."""
     if await dedupe.claim(job_id, kind) is Claim.ALREADY_SENT:
         return False

@@ -22,6 +22,7 @@ from shared.invalidation import channel
 from shared.warmup import hottest
 
 from workers.application.jobs import Job, job_id_for
+from workers.application.payloads import WarmUp
 from workers.application.policy import Handler, Runner
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 
 def warmup_handlers(redis: Redis, client: httpx.AsyncClient, *, top_n: int, prefix: str) -> dict[str, Handler]:
     async def warm(job: Job) -> None:
-        paths = await hottest(redis, job.payload["collection"], job.merchant_id, top_n, prefix)
+        paths = await hottest(redis, job.read(WarmUp).collection, job.merchant_id, top_n, prefix)
         for path in paths:
             response = await client.get(path, headers={"X-Cache-Warmup": "1"})
             if response.status_code >= 500:
@@ -46,13 +47,13 @@ def warmup_job(collection: str, merchant_id: str, serial: int) -> Job:
         merchant_id=merchant_id,
         correlation_id=f"warmup-{serial}",
         key=merchant_id,
-        payload={"collection": collection},
+        payload=WarmUp(collection=collection).to_payload(),
     )
 
 
 async def listen(redis: Redis, runner: Runner, *, prefix: str, debounce: float = 0.1) -> None:
     """Run forever: invalidations in, debounced warm-up jobs out."""
-    pending: dict[tuple[str, str], asyncio.Task] = {}
+    pending: dict[tuple[str, str], asyncio.Task[None]] = {}
     serial = 0
 
     async def later(collection: str, merchant_id: str, number: int) -> None:

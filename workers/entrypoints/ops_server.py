@@ -12,25 +12,28 @@ import asyncio
 import contextlib
 import os
 import socket
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict
 
 import orjson
-from pymongo.asynchronous.database import AsyncDatabase
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from shared.events import utc_now
+from shared.mongo import Database
 from shared.settings import WorkerSettings
 
 from workers.adapters.ops import WORKER_STATUS, queue_health
+from workers.application.jobs import JobKind
 from workers.application.policy import KindStats
 
 PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 
-async def heartbeat(db: AsyncDatabase, stats: dict[str, KindStats], every: float = 2.0) -> None:
+async def heartbeat(db: Database, stats: Mapping[JobKind, KindStats], every: float = 2.0) -> None:
     try:
         while True:
             with contextlib.suppress(Exception):  # a missed beat only ages the figures
@@ -45,22 +48,17 @@ async def heartbeat(db: AsyncDatabase, stats: dict[str, KindStats], every: float
             await asyncio.shield(db[WORKER_STATUS].delete_one({"_id": PROCESS_ID}))
 
 
-def _no_signal_server_class():
-    import uvicorn
-
-    class NoSignalServer(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self):
-            yield  # FastStream owns SIGTERM/SIGINT for the whole process
-
-    return NoSignalServer
+class NoSignalServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # FastStream owns SIGTERM/SIGINT for the whole process
 
 
 class OpsServer:
-    def __init__(self, settings: WorkerSettings, db: AsyncDatabase, stats: dict[str, KindStats]) -> None:
+    def __init__(self, settings: WorkerSettings, db: Database, stats: Mapping[JobKind, KindStats]) -> None:
         self.settings, self.db, self.stats = settings, db, stats
-        self._server = None
-        self._task: asyncio.Task | None = None
+        self._server: NoSignalServer | None = None
+        self._task: asyncio.Task[None] | None = None
 
     def app(self) -> Starlette:
         async def jobs(request: Request) -> Response:
@@ -83,9 +81,6 @@ class OpsServer:
     async def start(self) -> None:
         if not self.settings.ops_port:
             return
-        import uvicorn
-
-        _NoSignalServer = _no_signal_server_class()
         config = uvicorn.Config(
             self.app(),
             host=self.settings.ops_host,
@@ -94,11 +89,11 @@ class OpsServer:
             access_log=False,
             lifespan="off",
         )
-        self._server = _NoSignalServer(config)
+        self._server = NoSignalServer(config)
         self._task = asyncio.create_task(self._server.serve(), name="ops-http")
 
     async def stop(self) -> None:
-        if self._server is not None:
+        if self._server is not None and self._task is not None:
             self._server.should_exit = True
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._task, 5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from workers.application.email.messages import SUBJECTS, render
 from workers.application.jobs import Job
+from workers.application.payloads import EMAIL_PAYLOADS
 from workers.application.policy import Handler, PermanentError
 from workers.application.ports import MailSender, SendOnceStore
 from workers.application.send_once import send_once
@@ -12,7 +13,7 @@ from workers.application.send_once import send_once
 def email_handlers(sender: MailSender, dedupe: SendOnceStore, mail_from: str) -> dict[str, Handler]:
     async def send_email(job: Job) -> None:
         try:
-            message = render(job.action, job.payload, job_id=job.job_id, sender=mail_from)
+            message = render(job.action, job.read(EMAIL_PAYLOADS[job.action]), job_id=job.job_id, sender=mail_from)
         except Exception as exc:  # a payload the template cannot render will never render
             raise PermanentError(f"cannot render {job.action}: {exc}") from exc
         await send_once(dedupe, job.job_id, job.kind, lambda: sender.send(message))

@@ -13,6 +13,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from workers.application.money import format_money
+from workers.application.payloads import EmailPayload, ReportReady
 
 SUBJECTS = {
     "order_confirmation": "Your order {order_ref} is confirmed",
@@ -34,12 +35,18 @@ def order_ref(order_id: str) -> str:
     return order_id[:8].upper()
 
 
-def render(action: str, payload: dict, *, job_id: str, sender: str) -> EmailMessage:
-    """The message for one email job. Message-ID is derived from the job id (stable)."""
-    context = {**payload, "order_ref": order_ref(payload.get("order_id", ""))}
+def render(action: str, payload: EmailPayload, *, job_id: str, sender: str) -> EmailMessage:
+    """The message for one email job. Message-ID is derived from the job id (stable).
+
+    Raises ``ValueError`` when there is no recipient, and whatever the template raises
+    for a payload it cannot render."""
+    if payload.to is None:
+        raise ValueError("no recipient (the order's contact is unknown)")
+    order_id = "" if isinstance(payload, ReportReady) else payload.order_id
+    context = {**payload.to_payload(), "order_ref": order_ref(order_id)}
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = payload["to"]
+    message["To"] = payload.to
     message["Subject"] = SUBJECTS[action].format(**context)
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = f"<{job_id}@merchant-backend>"

@@ -12,8 +12,12 @@ import io
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from fpdf import FPDF
+
+from shared.mongo import Document
+from shared.worker_read_models import ReportSummary
 
 from workers.application.money import format_money
 
@@ -24,9 +28,9 @@ CSV_COLUMNS = ("order_id", "placed_at", "status", "customer_email", "item_count"
 class Bucket:
     orders: int = 0
     items: int = 0
-    totals: Counter = field(default_factory=Counter)  # currency -> minor units
+    totals: Counter[str] = field(default_factory=Counter)  # currency -> minor units
 
-    def add(self, order: dict) -> None:
+    def add(self, order: Document) -> None:
         self.orders += 1
         self.items += order.get("item_count", 0)
         self.totals[order["currency"]] += order["total"]
@@ -37,10 +41,10 @@ class SalesSummary:
     all: Bucket = field(default_factory=Bucket)
     by_day: dict[str, Bucket] = field(default_factory=lambda: defaultdict(Bucket))
     by_status: dict[str, Bucket] = field(default_factory=lambda: defaultdict(Bucket))
-    units_by_product: Counter = field(default_factory=Counter)
+    units_by_product: Counter[str] = field(default_factory=Counter)
     product_names: dict[str, str] = field(default_factory=dict)
 
-    def add(self, order: dict) -> None:
+    def add(self, order: Document) -> None:
         self.all.add(order)
         self.by_day[_day(order["placed_at"])].add(order)
         self.by_status[order.get("status", "placed")].add(order)
@@ -48,15 +52,15 @@ class SalesSummary:
             self.units_by_product[line["product_id"]] += line["quantity"]
             self.product_names[line["product_id"]] = f"{line['name']} ({line['sku']})"
 
-    def as_document(self) -> dict:
-        return {"orders": self.all.orders, "items": self.all.items, "totals": dict(self.all.totals)}
+    def report_summary(self) -> ReportSummary:
+        return ReportSummary(orders=self.all.orders, items=self.all.items, totals=dict(self.all.totals))
 
 
 def _day(placed_at: datetime | str) -> str:
     return placed_at.date().isoformat() if isinstance(placed_at, datetime) else str(placed_at)[:10]
 
 
-def csv_row(order: dict) -> list:
+def csv_row(order: Document) -> list[Any]:
     placed = order["placed_at"]
     return [
         order["_id"],
@@ -69,7 +73,7 @@ def csv_row(order: dict) -> list:
     ]
 
 
-def write_csv(orders: list[dict]) -> bytes:
+def write_csv(orders: list[Document]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
@@ -81,7 +85,7 @@ def _latin1(text: str) -> str:
     return text.encode("latin-1", "replace").decode("latin-1")  # the core PDF fonts' charset
 
 
-def _money(totals: Counter) -> str:
+def _money(totals: Counter[str]) -> str:
     return ", ".join(format_money(v, c) for c, v in sorted(totals.items())) or "0"
 
 

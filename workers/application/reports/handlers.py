@@ -13,15 +13,16 @@ import asyncio
 import logging
 import time as clock
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from shared.events import utc_now
+from shared.mongo import Database, Document
 from shared.read_models import ORDERS
-from shared.worker_read_models import REPORTS
+from shared.worker_read_models import REPORTS, ReportFile, ReportRequest, ReportSummary
 
 from workers.application.jobs import Job, job_id_for
+from workers.application.payloads import ReportReady, SalesReport
 from workers.application.policy import Handler, Publisher
 from workers.application.ports import ReportFiles
 from workers.application.reports.build import SalesSummary, write_csv, write_pdf
@@ -29,14 +30,14 @@ from workers.application.reports.build import SalesSummary, write_csv, write_pdf
 log = logging.getLogger(__name__)
 
 
-def day_range(date_from: str, date_to: str) -> tuple[datetime, datetime]:
+def day_range(date_from: date, date_to: date) -> tuple[datetime, datetime]:
     """Inclusive UTC days → a half-open datetime interval."""
-    start = datetime.combine(date.fromisoformat(date_from), time.min, UTC)
-    end = datetime.combine(date.fromisoformat(date_to) + timedelta(days=1), time.min, UTC)
+    start = datetime.combine(date_from, time.min, UTC)
+    end = datetime.combine(date_to + timedelta(days=1), time.min, UTC)
     return start, end
 
 
-async def load_orders(db: AsyncDatabase, merchant_id: str, date_from: str, date_to: str) -> list[dict]:
+async def load_orders(db: Database, merchant_id: str, date_from: date, date_to: date) -> list[Document]:
     """The merchant's orders placed in the range, oldest first.
 
     Whole documents, sorted here: on FerretDB v1 a projection of nested fields doubles
@@ -54,120 +55,112 @@ def report_links(query_api_url: str, report_id: str, formats: list[str]) -> dict
     return {fmt: f"{query_api_url}/v1/reports/{report_id}/files/{fmt}" for fmt in formats}
 
 
+def report_ready(job: Job, report: SalesReport, summary: ReportSummary, query_api_url: str) -> Job | None:
+    """The report-ready email job, or None when nobody asked to be told."""
+    if not report.notify_email:
+        return None
+    payload = ReportReady(
+        to=report.notify_email,
+        report_id=report.report_id,
+        date_from=report.date_from,
+        date_to=report.date_to,
+        orders=summary.orders,
+        links=report_links(query_api_url, report.report_id, list(report.formats)),
+    )
+    return Job(
+        job_id=job_id_for(report.report_id, "email.report_ready"),
+        kind="email",
+        action="report_ready",
+        merchant_id=job.merchant_id,
+        correlation_id=job.correlation_id,
+        key=report.report_id,
+        payload=payload.to_payload(),
+    )
+
+
 def report_handlers(
-    db: AsyncDatabase, publish: Publisher, store: ReportFiles, *, email_topic: str, query_api_url: str
+    db: Database, publish: Publisher, store: ReportFiles, *, email_topic: str, query_api_url: str
 ) -> dict[str, Handler]:
     reports = db[REPORTS]
 
-    async def notify(job: Job, summary: dict) -> None:
-        p = job.payload
-        if not p.get("notify_email"):
-            return
-        await publish(
-            email_topic,
-            Job(
-                job_id=job_id_for(p["report_id"], "email.report_ready"),
-                kind="email",
-                action="report_ready",
-                merchant_id=job.merchant_id,
-                correlation_id=job.correlation_id,
-                key=p["report_id"],
-                payload={
-                    "to": p["notify_email"],
-                    "report_id": p["report_id"],
-                    "date_from": p["date_from"],
-                    "date_to": p["date_to"],
-                    "orders": summary["orders"],
-                    "links": report_links(query_api_url, p["report_id"], p["formats"]),
-                },
-            ),
-        )
-
-    async def build(job: Job) -> dict:
-        p = job.payload
+    async def build(job: Job, report: SalesReport) -> ReportSummary:
         started = clock.monotonic()
-        orders = await load_orders(db, job.merchant_id, p["date_from"], p["date_to"])
-        log.info("report %s: %d orders loaded in %.1fs", p["report_id"], len(orders), clock.monotonic() - started)
+        orders = await load_orders(db, job.merchant_id, report.date_from, report.date_to)
+        log.info("report %s: %d orders loaded in %.1fs", report.report_id, len(orders), clock.monotonic() - started)
         summary = SalesSummary()
         for order in orders:
             summary.add(order)
-        renderers = {
+        renderers: dict[str, Callable[[], bytes]] = {
             "csv": lambda: write_csv(orders),
             "pdf": lambda: write_pdf(
-                summary, merchant_id=job.merchant_id, date_from=p["date_from"], date_to=p["date_to"]
+                summary, merchant_id=job.merchant_id, date_from=str(report.date_from), date_to=str(report.date_to)
             ),
         }
         generation = uuid.uuid4().hex[:12]
         try:
-            files = {}
-            for fmt in p["formats"]:
+            files: dict[str, ReportFile] = {}
+            for fmt in report.formats:
                 content = await asyncio.to_thread(renderers[fmt])
-                files[fmt] = await store.store_file(db, p["report_id"], fmt, generation, content)
+                files[fmt] = await store.store_file(db, report.report_id, fmt, generation, content)
         except BaseException:
-            await store.discard(db, p["report_id"], generation=generation)
+            await store.discard(db, report.report_id, generation=generation)
             raise
-        log.info("report %s: built and stored in %.1fs", p["report_id"], clock.monotonic() - started)
-        document = summary.as_document()
+        log.info("report %s: built and stored in %.1fs", report.report_id, clock.monotonic() - started)
+        built = summary.report_summary()
+        ready = {
+            "status": "ready",
+            "summary": built.document(),
+            "files": {fmt: file.document() for fmt, file in files.items()},
+            "error": None,
+            "completed_at": utc_now(),
+        }
+        await reports.update_one({"_id": report.report_id}, {"$set": ready})
+        await store.discard(db, report.report_id, keep=generation)
+        return built
+
+    async def summary_of(job: Job, report: SalesReport) -> ReportSummary:
+        """The report's summary: built now, or by an earlier delivery (then only notify)."""
+        current = await reports.find_one({"_id": report.report_id})
+        if current is not None and current["status"] == "ready":
+            return ReportSummary.model_validate(current["summary"])
+        running = {"status": "running", "attempts": job.attempt, "started_at": utc_now()}
         await reports.update_one(
-            {"_id": p["report_id"]},
-            {
-                "$set": {
-                    "status": "ready",
-                    "summary": document,
-                    "files": files,
-                    "error": None,
-                    "completed_at": utc_now(),
-                }
-            },
+            {"_id": report.report_id},
+            {"$set": running, "$setOnInsert": requested_fields(job, report).document()},
+            upsert=True,
         )
-        await store.discard(db, p["report_id"], keep=generation)
-        return document
+        return await build(job, report)
 
     async def sales_report(job: Job) -> None:
-        p = job.payload
+        report = job.read(SalesReport)
         try:
-            current = await reports.find_one({"_id": p["report_id"]})
-            if current is not None and current["status"] == "ready":
-                summary = current["summary"]  # built by an earlier delivery: only notify
-            else:
-                await reports.update_one(
-                    {"_id": p["report_id"]},
-                    {
-                        "$set": {"status": "running", "attempts": job.attempt, "started_at": utc_now()},
-                        "$setOnInsert": requested_fields(job),
-                    },
-                    upsert=True,
-                )
-                summary = await build(job)
+            summary = await summary_of(job, report)
         except BaseException as exc:
             # Cancelled means the time limit (or shutdown) interrupted the attempt.
             reason = "timed out" if isinstance(exc, asyncio.CancelledError) else f"{type(exc).__name__}: {exc}"
-            await reports.update_one(
-                {"_id": p["report_id"]}, {"$set": {"status": "failed", "error": reason, "attempts": job.attempt}}
-            )
+            failed = {"status": "failed", "error": reason, "attempts": job.attempt}
+            await reports.update_one({"_id": report.report_id}, {"$set": failed})
             raise
-        await notify(job, summary)
+        if (email := report_ready(job, report, summary, query_api_url)) is not None:
+            await publish(email_topic, email)
 
     return {"sales_report": sales_report}
 
 
-def requested_fields(job: Job) -> dict:
-    p = job.payload
-    return {
-        "merchant_id": job.merchant_id,
-        "kind": p.get("kind", "sales"),
-        "date_from": p["date_from"],
-        "date_to": p["date_to"],
-        "formats": p["formats"],
-        "notify_email": p.get("notify_email"),
-        "requested_at": job.created_at,
-    }
-
-
-async def record_requested(db: AsyncDatabase, job: Job) -> None:
-    """The report exists (status ``requested``) as soon as the request is dispatched."""
-    await db[REPORTS].update_one(
-        {"_id": job.payload["report_id"]},
-        {"$setOnInsert": {**requested_fields(job), "status": "requested", "attempts": 0}},
-        upsert=True,
+def requested_fields(job: Job, report: SalesReport) -> ReportRequest:
+    return ReportRequest(
+        merchant_id=job.merchant_id,
+        kind=report.kind,
+        date_from=report.date_from.isoformat(),
+        date_to=report.date_to.isoformat(),
+        formats=list(report.formats),
+        notify_email=report.notify_email,
+        requested_at=job.created_at,
     )
+
+
+async def record_requested(db: Database, job: Job) -> None:
+    """The report exists (status ``requested``) as soon as the request is dispatched."""
+    report = job.read(SalesReport)
+    requested = {**requested_fields(job, report).document(), "status": "requested", "attempts": 0}
+    await db[REPORTS].update_one({"_id": report.report_id}, {"$setOnInsert": requested}, upsert=True)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 from workers.application.email.messages import order_ref
 from workers.application.jobs import Job
+from workers.application.payloads import ShippingNotice
 from workers.application.policy import Handler, PermanentError
 from workers.application.ports import SendOnceStore, SmsProvider
 from workers.application.send_once import send_once
@@ -16,10 +19,13 @@ TEXTS = {
 def sms_handlers(provider: SmsProvider, dedupe: SendOnceStore) -> dict[str, Handler]:
     async def send_sms(job: Job) -> None:
         try:
-            text = TEXTS[job.action].format(order_ref=order_ref(job.payload["order_id"]), **job.payload)
-            to = job.payload["to"]
-        except KeyError as exc:
-            raise PermanentError(f"incomplete SMS job: missing {exc}") from exc
+            notice = job.read(ShippingNotice)
+        except ValidationError as exc:
+            raise PermanentError(f"incomplete SMS job: {exc}") from exc
+        if notice.to is None:
+            raise PermanentError("incomplete SMS job: no phone number")
+        to = notice.to
+        text = TEXTS[job.action].format(order_ref=order_ref(notice.order_id), **notice.model_dump())
         await send_once(dedupe, job.job_id, job.kind, lambda: provider.send(to, text, job.job_id))
 
     return {action: send_sms for action in TEXTS}
