@@ -124,6 +124,16 @@ async def queue_health(settings: WorkerSettings, db: Database) -> dict[JobKind, 
     return health
 
 
+async def _partitions(settings: WorkerSettings, topic: str) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return [TopicPartition(topic, p["partition"]) for t in described for p in t.get("partitions", [])]
+
+
 async def replay_dlq(settings: WorkerSettings, kind: JobKind, publish: Publisher, limit: int | None = None) -> int:
     """Re-queue the dead letters of ``kind`` not replayed yet; returns how many.
 
@@ -131,16 +141,7 @@ async def replay_dlq(settings: WorkerSettings, kind: JobKind, publish: Publisher
     per message in the ``<kind>.dlq-replay`` group, so a replay interrupted midway
     resumes where it stopped, and a job is re-queued once per death.
     """
-    topic = dlq_topic(settings, kind)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await admin.start()
-    try:
-        described = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    tps: list[TopicPartition] = [
-        TopicPartition(topic, p["partition"]) for t in described for p in t.get("partitions", [])
-    ]
+    tps = await _partitions(settings, dlq_topic(settings, kind))
     # Manual assignment (no rebalance wait); offsets still live in the replay group.
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,

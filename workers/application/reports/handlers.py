@@ -81,11 +81,49 @@ def report_ready(job: Job, report: SalesReport, summary: ReportSummary, query_ap
 def report_handlers(
     db: Database, publish: Publisher, store: ReportFiles, *, email_topic: str, query_api_url: str
 ) -> dict[str, Handler]:
-    reports = db[REPORTS]
+    reports = SalesReports(db, publish, store, email_topic=email_topic, query_api_url=query_api_url)
+    return {"sales_report": reports.run}
 
-    async def build(job: Job, report: SalesReport) -> ReportSummary:
+
+class SalesReports:
+    """The ``sales_report`` job, over the orders read model, the report document and the
+    report file store."""
+
+    def __init__(
+        self, db: Database, publish: Publisher, store: ReportFiles, *, email_topic: str, query_api_url: str
+    ) -> None:
+        self.db, self.reports, self.publish, self.store = db, db[REPORTS], publish, store
+        self.email_topic, self.query_api_url = email_topic, query_api_url
+
+    async def run(self, job: Job) -> None:
+        report = job.read(SalesReport)
+        try:
+            summary = await self.summary_of(job, report)
+        except BaseException as exc:
+            # Cancelled means the time limit (or shutdown) interrupted the attempt.
+            reason = "timed out" if isinstance(exc, asyncio.CancelledError) else f"{type(exc).__name__}: {exc}"
+            failed = {"status": "failed", "error": reason, "attempts": job.attempt}
+            await self.reports.update_one({"_id": report.report_id}, {"$set": failed})
+            raise
+        if (email := report_ready(job, report, summary, self.query_api_url)) is not None:
+            await self.publish(self.email_topic, email)
+
+    async def summary_of(self, job: Job, report: SalesReport) -> ReportSummary:
+        """The report's summary: built now, or by an earlier delivery (then only notify)."""
+        current = await self.reports.find_one({"_id": report.report_id})
+        if current is not None and current["status"] == "ready":
+            return ReportSummary.model_validate(current["summary"])
+        running = {"status": "running", "attempts": job.attempt, "started_at": utc_now()}
+        await self.reports.update_one(
+            {"_id": report.report_id},
+            {"$set": running, "$setOnInsert": requested_fields(job, report).document()},
+            upsert=True,
+        )
+        return await self.build(job, report)
+
+    async def build(self, job: Job, report: SalesReport) -> ReportSummary:
         started = clock.monotonic()
-        orders = await load_orders(db, job.merchant_id, report.date_from, report.date_to)
+        orders = await load_orders(self.db, job.merchant_id, report.date_from, report.date_to)
         log.info("report %s: %d orders loaded in %.1fs", report.report_id, len(orders), clock.monotonic() - started)
         summary = SalesSummary()
         for order in orders:
@@ -97,14 +135,7 @@ def report_handlers(
             ),
         }
         generation = uuid.uuid4().hex[:12]
-        try:
-            files: dict[str, ReportFile] = {}
-            for fmt in report.formats:
-                content = await asyncio.to_thread(renderers[fmt])
-                files[fmt] = await store.store_file(db, report.report_id, fmt, generation, content)
-        except BaseException:
-            await store.discard(db, report.report_id, generation=generation)
-            raise
+        files = await self.store_files(report, generation, renderers)
         log.info("report %s: built and stored in %.1fs", report.report_id, clock.monotonic() - started)
         built = summary.report_summary()
         ready = {
@@ -114,37 +145,24 @@ def report_handlers(
             "error": None,
             "completed_at": utc_now(),
         }
-        await reports.update_one({"_id": report.report_id}, {"$set": ready})
-        await store.discard(db, report.report_id, keep=generation)
+        await self.reports.update_one({"_id": report.report_id}, {"$set": ready})
+        await self.store.discard(self.db, report.report_id, keep=generation)
         return built
 
-    async def summary_of(job: Job, report: SalesReport) -> ReportSummary:
-        """The report's summary: built now, or by an earlier delivery (then only notify)."""
-        current = await reports.find_one({"_id": report.report_id})
-        if current is not None and current["status"] == "ready":
-            return ReportSummary.model_validate(current["summary"])
-        running = {"status": "running", "attempts": job.attempt, "started_at": utc_now()}
-        await reports.update_one(
-            {"_id": report.report_id},
-            {"$set": running, "$setOnInsert": requested_fields(job, report).document()},
-            upsert=True,
-        )
-        return await build(job, report)
-
-    async def sales_report(job: Job) -> None:
-        report = job.read(SalesReport)
+    async def store_files(
+        self, report: SalesReport, generation: str, renderers: dict[str, Callable[[], bytes]]
+    ) -> dict[str, ReportFile]:
+        """Render (in a thread, so the time limit can interrupt) and store each format
+        under ``generation``; on any failure that generation's files are removed."""
         try:
-            summary = await summary_of(job, report)
-        except BaseException as exc:
-            # Cancelled means the time limit (or shutdown) interrupted the attempt.
-            reason = "timed out" if isinstance(exc, asyncio.CancelledError) else f"{type(exc).__name__}: {exc}"
-            failed = {"status": "failed", "error": reason, "attempts": job.attempt}
-            await reports.update_one({"_id": report.report_id}, {"$set": failed})
+            files: dict[str, ReportFile] = {}
+            for fmt in report.formats:
+                content = await asyncio.to_thread(renderers[fmt])
+                files[fmt] = await self.store.store_file(self.db, report.report_id, fmt, generation, content)
+            return files
+        except BaseException:
+            await self.store.discard(self.db, report.report_id, generation=generation)
             raise
-        if (email := report_ready(job, report, summary, query_api_url)) is not None:
-            await publish(email_topic, email)
-
-    return {"sales_report": sales_report}
 
 
 def requested_fields(job: Job, report: SalesReport) -> ReportRequest:
