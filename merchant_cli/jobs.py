@@ -1,50 +1,48 @@
-"""``merchant jobs``: queue health per job kind, and re-queueing dead letters."""
+"""``merchant jobs``: queue health per job kind, and re-queueing dead letters.
+
+Both run on the worker side as ``workers.entrypoints.bootstrap`` builds it (the same
+clients and the same job publisher as a worker process), without its subscribers.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from workers.adapters.ops import KindHealth
+    from workers.application.jobs import JobKind
 
 app = typer.Typer(no_args_is_help=True)
 
 COLUMNS = ("lag", "in_flight", "retries_waiting", "retries_total", "dead_letters", "dead_letters_total")
 
 
-async def _status() -> dict:
-    from shared import mongo
-    from shared.settings import WorkerSettings
-
+async def _status() -> dict[JobKind, KindHealth]:
     from workers.adapters.ops import queue_health
+    from workers.entrypoints.bootstrap import bootstrap
 
-    settings = WorkerSettings()
-    client = mongo.open_mongo(settings)
+    side = bootstrap()
     try:
-        return await queue_health(settings, mongo.database(client, settings))
+        return await queue_health(side.settings, side.db)
     finally:
-        await client.close()
+        await side.close()
 
 
-async def _replay(kind: str, limit: int | None) -> int:
-    from shared.kafka import reliable_producer
-    from shared.settings import WorkerSettings
-
+async def _replay(kind: JobKind, limit: int | None) -> int:
     from workers.adapters.ops import replay_dlq
+    from workers.entrypoints.bootstrap import bootstrap
 
-    settings = WorkerSettings()
-    producer = reliable_producer(settings)
-    await producer.start()
+    side = bootstrap()
     try:
-
-        async def publish(topic, job) -> None:
-            await producer.send_and_wait(
-                topic, job.to_json(), key=job.key.encode(), headers=[(k, v.encode()) for k, v in job.headers().items()]
-            )
-
-        return await replay_dlq(settings, kind, publish, limit)
+        async with side.broker:  # connected to publish; no subscriber is started
+            return await replay_dlq(side.settings, kind, side.publish, limit)
     finally:
-        await producer.stop()
+        await side.close()
 
 
 @app.command("status")
@@ -59,7 +57,8 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON only."
 
     table = Table("kind", *COLUMNS)
     for kind, row in health.items():
-        table.add_row(kind, *(str(row[c]) for c in COLUMNS))
+        figures: Mapping[str, object] = row
+        table.add_row(kind, *(str(figures[c]) for c in COLUMNS))
     Console().print(table)
 
 
@@ -71,7 +70,8 @@ def replay(
     """Re-queue the dead letters of KIND (each once; attempts start again at 1)."""
     from workers.application.jobs import KINDS
 
-    if kind not in KINDS:
+    known = next((k for k in KINDS if k == kind), None)
+    if known is None:
         raise typer.BadParameter(f"unknown kind {kind!r}; one of {', '.join(KINDS)}", param_hint="KIND")
-    count = asyncio.run(_replay(kind, limit))
+    count = asyncio.run(_replay(known, limit))
     typer.echo(f"re-queued {count} dead letter(s) of {kind}")
