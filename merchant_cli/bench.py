@@ -36,7 +36,7 @@ def bench(ctx: typer.Context) -> None:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _wait(child: subprocess.Popen) -> int:
+def _wait(child: subprocess.Popen[bytes]) -> int:
     while True:
         try:
             return child.wait()

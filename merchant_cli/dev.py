@@ -15,13 +15,15 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
+from types import FrameType
 
 import typer
 
 COMPONENTS = ("command-api", "query-api", "projectors", "workers")
 
 
-async def _demo_merchant(path) -> dict:
+async def _demo_merchant(path: Path) -> dict[str, str]:
     from shared import mongo
     from shared.settings import ServerSettings
 
@@ -29,7 +31,7 @@ async def _demo_merchant(path) -> dict:
     from merchant_cli.merchants import create
 
     if path.exists():
-        saved = json.loads(path.read_text())
+        saved: dict[str, str] = json.loads(path.read_text())
         settings = ServerSettings()
         client = mongo.open_mongo(settings)
         try:
@@ -44,14 +46,14 @@ async def _demo_merchant(path) -> dict:
     return created
 
 
-def _start_components(env: dict[str, str]) -> dict[str, subprocess.Popen]:
+def _start_components(env: dict[str, str]) -> dict[str, subprocess.Popen[bytes]]:
     return {
         name: subprocess.Popen([sys.executable, "-m", "merchant_cli.main", "serve", name], env=env)
         for name in COMPONENTS
     }
 
 
-def _wait_ready(urls: list[str], children: dict[str, subprocess.Popen], timeout: float = 60) -> None:
+def _wait_ready(urls: list[str], children: dict[str, subprocess.Popen[bytes]], timeout: float = 60) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout
@@ -74,14 +76,14 @@ def _wait_ready(urls: list[str], children: dict[str, subprocess.Popen], timeout:
 def _interrupt_on(*signals: int) -> None:
     """Ctrl-C and SIGTERM both stop cleanly (a background shell may have ignored SIGINT)."""
 
-    def interrupt(signum, frame):
+    def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     for sig in signals:
         signal.signal(sig, interrupt)
 
 
-def _stop(children: dict[str, subprocess.Popen]) -> None:
+def _stop(children: dict[str, subprocess.Popen[bytes]]) -> None:
     for child in children.values():
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
@@ -126,7 +128,7 @@ def dev(keep_servers: bool = typer.Option(False, help="Leave the servers running
             manager.down(started_servers)
 
 
-def _banner(demo: dict, command_url: str, query_url: str, logs) -> str:
+def _banner(demo: dict[str, str], command_url: str, query_url: str, logs: Path) -> str:
     key = demo["secret_key"]
     product = (
         '{"sku":"TEE-1","name":"T-shirt","category":"apparel","price":{"amount":1999,"currency":"EUR"},"stock":10}'

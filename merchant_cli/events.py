@@ -11,11 +11,16 @@ Heavy imports (pyarrow, aiokafka, faststream) happen inside the commands.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from shared.event_store_reader import ReadReport
 
 app = typer.Typer(no_args_is_help=True)
 console = Console()
@@ -88,7 +93,14 @@ def tail_command(
         pass
 
 
-async def tail(types, merchant, from_beginning, as_json, limit, idle_exit) -> None:
+async def tail(
+    types: frozenset[str],
+    merchant: str | None,
+    from_beginning: bool,
+    as_json: bool,
+    limit: int | None,
+    idle_exit: float | None,
+) -> None:
     from shared.settings import ServerSettings
 
     from merchant_cli.event_tools.stream import EventFilter, follow, format_event
@@ -129,7 +141,9 @@ def export_command(
         console.print(f"[yellow]{len(report.unreadable)} unreadable event(s) left out[/], e.g. {report.unreadable[0]}")
 
 
-async def export(out: Path, fmt: str, since: datetime | None, until: datetime | None):
+async def export(
+    out: Path, fmt: str, since: datetime | None, until: datetime | None
+) -> tuple[Counter[str], ReadReport]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from shared import mongo

@@ -7,10 +7,18 @@ It is imported by every ``merchant`` command, so heavy imports stay inside the c
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from shared.read_model_indexes import IndexReport
+
+    from infra.manager import ServerStatus
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -26,7 +34,7 @@ class Server(StrEnum):
 Only = Annotated[list[Server] | None, typer.Option("--only", help="Only this server (repeatable).")]
 
 
-def _console():
+def _console() -> Console:
     from rich.console import Console
 
     return Console()
@@ -36,7 +44,7 @@ def _names(only: list[Server] | None) -> list[str] | None:
     return [s.value for s in only] if only else None
 
 
-def _progress(console):
+def _progress(console: Console) -> Callable[[str, str], None]:
     began = time.monotonic()
 
     def report(name: str, message: str) -> None:
@@ -45,7 +53,7 @@ def _progress(console):
     return report
 
 
-def _table(console, statuses) -> None:
+def _table(console: Console, statuses: list[ServerStatus]) -> None:
     from rich.table import Table
 
     colour = {"running": "green", "external": "cyan", "stopped": "dim", "failed": "red"}
@@ -65,7 +73,7 @@ def _table(console, statuses) -> None:
 @app.command()
 def install(only: Only = None) -> None:
     """Install what is missing (Kafka jars, FerretDB binary, PostgreSQL, redis-server, kcat); no start."""
-    from infra import manager
+    from infra import manager, paths
 
     console = _console()
     began = time.monotonic()
@@ -74,7 +82,7 @@ def install(only: Only = None) -> None:
     except manager.InfraError as exc:
         console.print(f"[red]install failed:[/] {exc}")
         raise typer.Exit(1) from None
-    console.print(f"installed in {time.monotonic() - began:.1f} s (artifacts in {manager.paths.artifacts()})")
+    console.print(f"installed in {time.monotonic() - began:.1f} s (artifacts in {paths.artifacts()})")
 
 
 @app.command()
@@ -83,7 +91,7 @@ def up(
     timeout: Annotated[float | None, typer.Option(help="Seconds to wait for each server to be ready.")] = None,
 ) -> None:
     """Start the servers (installing first if needed) and wait until they answer."""
-    from infra import manager
+    from infra import manager, paths
 
     console = _console()
     began = time.monotonic()
@@ -94,7 +102,7 @@ def up(
         console.print(f"[red]infra up failed:[/]\n{exc}")
         raise typer.Exit(1) from None
     _table(console, statuses)
-    console.print(f"up in {time.monotonic() - began:.1f} s; logs in {manager.paths.logs()}")
+    console.print(f"up in {time.monotonic() - began:.1f} s; logs in {paths.logs()}")
 
 
 @app.command()
@@ -105,7 +113,7 @@ def down(
     ] = False,
 ) -> None:
     """Stop the servers this project started (never anything else)."""
-    from infra import manager
+    from infra import manager, paths
 
     console = _console()
     try:
@@ -116,17 +124,17 @@ def down(
     for name, pid in stopped.items():
         console.print(f"{name:<10} " + (f"stopped (pid {pid})" if pid else "was not running (ours)"))
     if reset:
-        console.print(f"data deleted under {manager.paths.run()}")
+        console.print(f"data deleted under {paths.run()}")
 
 
 @app.command()
 def status(only: Only = None) -> None:
     """Show each server: running (ours), external (someone else's), or stopped."""
-    from infra import manager
+    from infra import manager, paths
 
     console = _console()
     _table(console, manager.status(_names(only)))
-    console.print(f"logs in {manager.paths.logs()}")
+    console.print(f"logs in {paths.logs()}")
 
 
 @app.command()
@@ -144,11 +152,10 @@ def indexes() -> None:
     import asyncio
 
     from shared import mongo
+    from shared.read_model_indexes import ensure_read_model_indexes
     from shared.settings import ProjectorSettings
 
-    from projectors.adapters.indexes import ensure_read_model_indexes
-
-    async def run() -> dict:
+    async def run() -> IndexReport:
         settings = ProjectorSettings()
         client = mongo.open_mongo(settings)
         try:

@@ -10,13 +10,19 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import typer
 
+if TYPE_CHECKING:
+    from shared.http.auth import KeyKind
+    from shared.mongo import Database
+
 app = typer.Typer(no_args_is_help=True)
+T = TypeVar("T")
 
 
-async def _with_db(action: Callable[..., Awaitable]):
+async def _with_db(action: Callable[[Database], Awaitable[T]]) -> T:
     from shared import mongo
     from shared.settings import ServerSettings
 
@@ -32,7 +38,7 @@ async def _with_db(action: Callable[..., Awaitable]):
         await client.close()
 
 
-async def create(name: str) -> dict:
+async def create(name: str) -> dict[str, str]:
     from command_api.adapters.merchants import create_merchant
 
     merchant = await _with_db(lambda db: create_merchant(db, name))
@@ -73,7 +79,8 @@ def rotate_keys_command(
     if bad:
         raise typer.BadParameter(f"unknown key kind(s): {', '.join(bad)}", param_hint="--kind")
     try:
-        keys = asyncio.run(_with_db(lambda db: rotate_keys(db, merchant_id, kinds)))
+        checked = cast("list[KeyKind]", kinds)  # every kind checked just above
+        keys = asyncio.run(_with_db(lambda db: rotate_keys(db, merchant_id, checked)))
     except DomainError as exc:
         typer.echo(exc.message, err=True)
         raise typer.Exit(1) from None

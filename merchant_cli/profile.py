@@ -22,14 +22,20 @@ import shutil
 import subprocess
 import threading
 import tracemalloc
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from merchant_cli.serve import _APPS, Component
 
+if TYPE_CHECKING:
+    from faststream import FastStream
+
 app = typer.Typer(no_args_is_help=True)
+Run = Callable[[], Coroutine[Any, Any, None]]  # the component's run, for the profiler to wrap
 
 
 class Kind(enum.StrEnum):
@@ -55,11 +61,15 @@ async def _run_component(component: Component, seconds: float, port: int, ready:
         server.should_exit = True
         await serving
     else:
+        stream: FastStream
         if component is Component.projectors:
-            from projectors.entrypoints.app import create_app
+            from projectors.entrypoints.app import create_app as projectors_app
+
+            stream = projectors_app()
         else:
-            from workers.entrypoints.app import create_app
-        stream = create_app()
+            from workers.entrypoints.app import create_app as workers_app
+
+            stream = workers_app()
         await stream.start()
         ready.set()
         try:
@@ -125,7 +135,7 @@ def profile(
     typer.echo(f"wrote {path}")
 
 
-def _cpu(run, out: Path, component: Component, slow_ms: float) -> Path:
+def _cpu(run: Run, out: Path, component: Component, slow_ms: float) -> Path:
     from pyinstrument import Profiler
 
     # async_mode "disabled": sample the loop's thread whatever task runs — a server's
@@ -142,7 +152,7 @@ def _cpu(run, out: Path, component: Component, slow_ms: float) -> Path:
     return path
 
 
-def _memory(run, out: Path, component: Component, slow_ms: float) -> Path:
+def _memory(run: Run, out: Path, component: Component, slow_ms: float) -> Path:
     from shared.observability.memory import MB, MemoryMonitor
 
     monitor = MemoryMonitor(window=3, alert_callbacks=[])
@@ -150,7 +160,7 @@ def _memory(run, out: Path, component: Component, slow_ms: float) -> Path:
     monitor.start_tracing(10)
 
     async def sampled() -> None:
-        async def sample_forever():
+        async def sample_forever() -> None:
             while True:
                 monitor.sample()
                 await asyncio.sleep(1.0)
@@ -183,7 +193,7 @@ def _memory(run, out: Path, component: Component, slow_ms: float) -> Path:
     return path
 
 
-def _loop(run, out: Path, component: Component, slow_ms: float) -> Path:
+def _loop(run: Run, out: Path, component: Component, slow_ms: float) -> Path:
     from shared.observability.runtime import LoopLagProbe
 
     slow: list[str] = []

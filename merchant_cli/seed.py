@@ -8,12 +8,15 @@ import asyncio
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+if TYPE_CHECKING:
+    from command_api.seeding.plan import SeedParams, Window
 
-async def _seed(params, out: Path | None) -> dict:
+
+async def _seed(params: SeedParams, out: Path | None) -> dict[str, Any]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from shared import mongo
@@ -36,7 +39,7 @@ async def _seed(params, out: Path | None) -> dict:
             task = bar.add_task(f"seed {params.run_id}", total=params.products + params.orders, events=0, rate=0.0)
             began = time.perf_counter()
 
-            def advance(window) -> None:
+            def advance(window: Window) -> None:
                 events = seeder.events_written
                 bar.update(
                     task,

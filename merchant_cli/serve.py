@@ -18,8 +18,15 @@ import signal
 import subprocess
 import sys
 import tempfile
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from faststream import FastStream
+
+    from shared.observability.settings import ObservabilitySettings
 
 
 class Component(enum.StrEnum):
@@ -69,7 +76,14 @@ def serve(
         _serve_stream(component, settings.production)
 
 
-def _serve_http(component: Component, host: str | None, port: int | None, workers: int, obs, log_config: dict) -> None:
+def _serve_http(
+    component: Component,
+    host: str | None,
+    port: int | None,
+    workers: int,
+    obs: ObservabilitySettings,
+    log_config: dict[str, Any],
+) -> None:
     import uvicorn
 
     from shared.settings import CommandApiSettings, QueryApiSettings
@@ -104,18 +118,23 @@ def _serve_stream(component: Component, production: bool) -> None:
     if component is Component.outbox_relay:
         asyncio.run(_relay_forever())
         return
+    app: FastStream
     if component is Component.projectors:
-        from projectors.entrypoints.app import create_app
+        from projectors.entrypoints.app import create_app as projectors_app
+
+        app = projectors_app()
     else:
-        from workers.entrypoints.app import create_app
+        from workers.entrypoints.app import create_app as workers_app
+
+        app = workers_app()
     # FastStream stops on SIGTERM/SIGINT: the broker waits for in-flight handlers (its
     # graceful timeout), so a batch finishes and its offsets are committed before exit.
     if production:
         import uvloop
 
-        uvloop.run(create_app().run())
+        uvloop.run(app.run())
     else:
-        asyncio.run(create_app().run())
+        asyncio.run(app.run())
 
 
 def _supervise_streams(component: Component, count: int, base_port: int) -> int:
@@ -127,7 +146,7 @@ def _supervise_streams(component: Component, count: int, base_port: int) -> int:
             subprocess.Popen([sys.executable, "-m", "merchant_cli.main", "serve", component.value], env=env)
         )
 
-    def forward(signum, frame):
+    def forward(signum: int, frame: FrameType | None) -> None:
         for child in children:
             if child.poll() is None:
                 child.send_signal(signum)

@@ -11,6 +11,7 @@ import html
 from faststream.specification import AsyncAPI
 from faststream.specification.asyncapi.site import get_asyncapi_html
 from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
@@ -41,10 +42,10 @@ def create_app() -> Starlette:
     document, schemas = asyncapi_document(), all_json_schemas()
     viewer = get_asyncapi_html(AsyncAPI(catalogue_broker(), title="Merchant domain events").to_specification())
 
-    async def asyncapi_json(request):
+    async def asyncapi_json(request: Request) -> JSONResponse:
         return JSONResponse(document)
 
-    async def schema(request):
+    async def schema(request: Request) -> JSONResponse:
         name = request.path_params["name"]
         if name not in schemas:
             return JSONResponse({"error": {"code": "not_found", "message": f"No schema {name!r}."}}, 404)

@@ -36,7 +36,7 @@ FORMATS = ("jsonl", "parquet")
 
 
 class EventWriter(Protocol):
-    counts: Counter
+    counts: Counter[str]
 
     def write(self, events: list[EventEnvelope]) -> None: ...
     def close(self) -> None: ...
@@ -45,7 +45,7 @@ class EventWriter(Protocol):
 class JsonLinesWriter:
     def __init__(self, path: Path) -> None:
         self._file = path.open("wb")
-        self.counts: Counter = Counter()
+        self.counts: Counter[str] = Counter()
 
     def write(self, events: list[EventEnvelope]) -> None:
         self._file.write(b"".join(e.to_json() + b"\n" for e in events))
@@ -62,7 +62,7 @@ class ParquetWriter:
         self._writer = pq.ParquetWriter(path, PARQUET_SCHEMA, compression="zstd")
         self._rows: list[EventEnvelope] = []
         self._row_group_size = row_group_size
-        self.counts: Counter = Counter()
+        self.counts: Counter[str] = Counter()
 
     def write(self, events: list[EventEnvelope]) -> None:
         self._rows.extend(events)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from rich.text import Text
@@ -33,7 +34,7 @@ class EventFilter:
         )
 
 
-def summarise(data: dict, width: int = 90) -> str:
+def summarise(data: dict[str, Any], width: int = 90) -> str:
     """``key=value`` pairs of the body, nested values compacted, cut to ``width``."""
     parts = []
     for key, value in data.items():
