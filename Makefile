@@ -24,11 +24,14 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m infra.test_run $(PYTEST_ARGS)
 
-## Lint, format check and the import rules (pyproject.toml): no servers, a few seconds.
+## Lint, format check, the import rules and strict types (pyproject.toml): no servers.
+## MYPY_PACKAGES: the packages mypy checks (all six product packages unless told otherwise).
+MYPY_PACKAGES ?= command_api query_api projectors workers shared merchant_cli
 check: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy $(MYPY_PACKAGES)
 
 ## Unit tests only: no servers.
 unit: $(STAMP)
