@@ -284,6 +284,6 @@ async def test_pages_are_read_through_an_index(big_catalogue, query, record_prop
         assert plan.get("sortPushdown") is True and plan.get("limitPushdown") is True, shown
         path, scan = page_scan(plan)
         record_property(f"{page} plan", json.dumps({"path": path, "index": scan.get("Index Name"),
-                                                    "cond": scan.get("Index Cond"), "filter": scan.get("Filter")})[:1500])
+                                                    "rows filtered after the index": "Filter" in scan}))
         assert scan["Node Type"] in ("Index Scan", "Index Only Scan"), (shown, path)
         assert "Limit" in path and "Sort" not in path, (shown, path)  # read in order, stopped at the limit
