@@ -33,11 +33,16 @@ from pymongo.collection import Collection
 
 from shared.read_model_indexes import INDEXES, index_model
 from shared.read_models import CATALOG_PRODUCTS
-from tests.support.read_models import product_doc
+
+from merchant_testkit.read_models import product_doc
 
 MERCHANT = "m_big"
-SORTS = {"newest": ("created_at", -1), "price_asc": ("price_amount", 1),
-         "price_desc": ("price_amount", -1), "name": ("name_lower", 1)}
+SORTS = {
+    "newest": ("created_at", -1),
+    "price_asc": ("price_amount", 1),
+    "price_desc": ("price_amount", -1),
+    "name": ("name_lower", 1),
+}
 BASE = {"merchant_id": MERCHANT, "visible": True}
 
 
@@ -53,18 +58,19 @@ def page_queries() -> list[tuple[str, dict, str, int]]:
 
 
 def after(field: str, direction: int, value, last_id: str) -> dict:
-    """query_api.pagination.Sort.after: the documents after (value, last_id)."""
+    """query_api.application.pagination.Sort.after: the documents after (value, last_id)."""
     op = "$gt" if direction == 1 else "$lt"
     return {"$or": [{field: {op: value}}, {field: value, "_id": {op: last_id}}]}
 
 
 def seed(collection: Collection, products: int, others: int) -> None:
     ferretdb = "ferretdbVersion" in collection.database.client.admin.command("buildInfo")
-    collection.create_indexes([index_model(spec, partial=not ferretdb) for spec in INDEXES
-                               if spec.collection == CATALOG_PRODUCTS])
+    collection.create_indexes(
+        [index_model(spec, partial=not ferretdb) for spec in INDEXES if spec.collection == CATALOG_PRODUCTS]
+    )
     rows = [(MERCHANT, i) for i in range(products)] + [(f"m_other{i % 4}", i) for i in range(others)]
     for start in range(0, len(rows), 2_000):
-        collection.insert_many([product_doc(m, i) for m, i in rows[start:start + 2_000]], ordered=False)
+        collection.insert_many([product_doc(m, i) for m, i in rows[start : start + 2_000]], ordered=False)
 
 
 def pages(collection: Collection, limit: int) -> list[tuple[str, dict, list]]:
@@ -75,8 +81,9 @@ def pages(collection: Collection, limit: int) -> list[tuple[str, dict, list]]:
         total = collection.count_documents(filters)
         middle = collection.find(filters).sort(sort).skip(total // 2).limit(1).to_list()[0]
         found.append((f"{name} / first", filters, sort))
-        found.append((f"{name} / cursor", {"$and": [filters, after(field, direction, middle.get(field),
-                                                                   middle["_id"])]}, sort))
+        found.append(
+            (f"{name} / cursor", {"$and": [filters, after(field, direction, middle.get(field), middle["_id"])]}, sort)
+        )
     return found
 
 
@@ -106,15 +113,20 @@ def _walk(node: dict) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--server", action="append", metavar="NAME=URL",
-                        help="a server to time (twice or more; the first is the baseline)")
+    parser.add_argument(
+        "--server",
+        action="append",
+        metavar="NAME=URL",
+        help="a server to time (twice or more; the first is the baseline)",
+    )
     parser.add_argument("--products", type=int, default=20_000)
     parser.add_argument("--others", type=int, default=10_000, help="other shops' products")
     parser.add_argument("--limit", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args(argv)
-    servers = dict(s.split("=", 1) for s in args.server or
-                   ["before=mongodb://127.0.0.1:27017", "after=mongodb://127.0.0.1:27047"])
+    servers = dict(
+        s.split("=", 1) for s in args.server or ["before=mongodb://127.0.0.1:27017", "after=mongodb://127.0.0.1:27047"]
+    )
     db_name = f"bench_pages_{uuid.uuid4().hex[:8]}"
     clients = {name: MongoClient(url, directConnection=True) for name, url in servers.items()}
     collections = {name: client[db_name][CATALOG_PRODUCTS] for name, client in clients.items()}
@@ -134,8 +146,16 @@ def main(argv: list[str] | None = None) -> None:
                     collection.find(filters).sort(sort).limit(args.limit + 1).to_list()
                     times.setdefault((label, name), []).append((time.perf_counter() - start) * 1000)
         load_after = os.getloadavg()
-        report(args, servers, queries, times, load_before, load_after, seconds,
-               {label: plan_summary(collections[list(servers)[-1]], f, s, args.limit) for label, f, s in queries})
+        report(
+            args,
+            servers,
+            queries,
+            times,
+            load_before,
+            load_after,
+            seconds,
+            {label: plan_summary(collections[list(servers)[-1]], f, s, args.limit) for label, f, s in queries},
+        )
     finally:
         for client in clients.values():
             client.drop_database(db_name)
@@ -144,14 +164,20 @@ def main(argv: list[str] | None = None) -> None:
 
 def report(args, servers, queries, times, load_before, load_after, seeded, plans) -> None:
     names = list(servers)
-    print(f"# Catalogue pages, {args.products} products of one merchant + {args.others} others, "
-          f"limit {args.limit} (+1), {args.repeat} rounds")
-    print(f"\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; load average before {load_before[0]:.2f}, "
-          f"after {load_after[0]:.2f} (1 min); command: "
-          f"`python -m loadtests.bench_page_pushdown {shlex.join(sys.argv[1:])}`")
+    print(
+        f"# Catalogue pages, {args.products} products of one merchant + {args.others} others, "
+        f"limit {args.limit} (+1), {args.repeat} rounds"
+    )
+    print(
+        f"\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; load average before {load_before[0]:.2f}, "
+        f"after {load_after[0]:.2f} (1 min); command: "
+        f"`python -m loadtests.bench_page_pushdown {shlex.join(sys.argv[1:])}`"
+    )
     print("; ".join(f"{n} = {u}" for n, u in servers.items()))
-    print("\nSeeding (insert_many of 2,000, the catalogue's indexes in place): " +
-          ", ".join(f"{n} {s:.1f} s" for n, s in seeded.items()))
+    print(
+        "\nSeeding (insert_many of 2,000, the catalogue's indexes in place): "
+        + ", ".join(f"{n} {s:.1f} s" for n, s in seeded.items())
+    )
     head = " | ".join(f"{n} median | {n} p95" for n in names)
     print(f"\n| page | {head} | {names[0]}/{names[-1]} (median) |")
     print("|---|" + "---:|" * (2 * len(names) + 1))

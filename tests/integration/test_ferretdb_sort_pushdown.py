@@ -31,26 +31,40 @@ from typing import Any
 import pytest
 from bson import Int64, ObjectId
 
-from merchant_testkit.plugin import own_namespace_fixtures
-
 from shared.read_model_indexes import ensure_read_model_indexes
 from shared.read_models import CATALOG_PRODUCTS
-from tests.support.read_models import product_doc
+
+from merchant_testkit.plugin import own_namespace_fixtures
+from merchant_testkit.read_models import product_doc
 
 pytestmark = pytest.mark.integration
 server_env, settings, mongo_db = own_namespace_fixtures()
 
 ASC, DESC = 1, -1
-SORTS = {"newest": ("created_at", DESC), "price_asc": ("price_amount", ASC),
-         "price_desc": ("price_amount", DESC), "name": ("name_lower", ASC)}
+SORTS = {
+    "newest": ("created_at", DESC),
+    "price_asc": ("price_amount", ASC),
+    "price_desc": ("price_amount", DESC),
+    "name": ("name_lower", ASC),
+}
 MERCHANTS = ("m_a", "m_b", "m_c")
 CATEGORIES = ("shoes", "Shoes", "hats", "chaussures-été")
 
 # --- MongoDB's order, for the scalar types these catalogues hold ---------------------------
 # BSON type classes in comparison order, as $type aliases every server here knows.
 CLASSES: tuple[tuple[str, ...], ...] = (
-    (), ("number",), ("string",), ("object",), ("array",), ("binData",), ("objectId",),
-    ("bool",), ("date",), ("timestamp",), ("regex",))
+    (),
+    ("number",),
+    ("string",),
+    ("object",),
+    ("array",),
+    ("binData",),
+    ("objectId",),
+    ("bool",),
+    ("date",),
+    ("timestamp",),
+    ("regex",),
+)
 
 
 def type_class(value: Any) -> int:
@@ -98,7 +112,7 @@ def reference(docs: list[dict], filters: dict, field: str, direction: int) -> li
 
 # --- the two cursor shapes ---------------------------------------------------------------
 def plain_after(field: str, direction: int, value: Any, last_id: str) -> dict:
-    """What query_api.pagination.Sort.after sends today."""
+    """What query_api.application.pagination.Sort.after sends today."""
     op = "$gt" if direction == ASC else "$lt"
     return {"$or": [{field: {op: value}}, {field: value, "_id": {op: last_id}}]}
 
@@ -125,8 +139,12 @@ async def walk(collection, filters: dict, field: str, direction: int, limit: int
     seen: list = []
     cursor_filter = filters
     for _ in range(10_000):
-        docs = await collection.find(cursor_filter).sort([(field, direction), ("_id", direction)]) \
-            .limit(limit + 1).to_list()
+        docs = (
+            await collection.find(cursor_filter)
+            .sort([(field, direction), ("_id", direction)])
+            .limit(limit + 1)
+            .to_list()
+        )
         page = docs[:limit]
         seen += [d["_id"] for d in page]
         if len(docs) <= limit:
@@ -137,8 +155,25 @@ async def walk(collection, filters: dict, field: str, direction: int, limit: int
 
 
 # --- random catalogues -------------------------------------------------------------------
-NAMES = ("boot", "Boot", "BOOT", "béret", "beret", "Béret", "öko", "Öko", "zebra", "Zebra", "日本", "émoji 😀",
-         "", "a", "ab", "a b", "z\u0301")
+NAMES = (
+    "boot",
+    "Boot",
+    "BOOT",
+    "béret",
+    "beret",
+    "Béret",
+    "öko",
+    "Öko",
+    "zebra",
+    "Zebra",
+    "日本",
+    "émoji 😀",
+    "",
+    "a",
+    "ab",
+    "a b",
+    "z\u0301",
+)
 
 
 def numeric(rng: random.Random) -> Any:
@@ -153,14 +188,22 @@ def catalogue(seed: int, size: int, mixed: bool) -> list[dict]:
     base = datetime(2026, 1, 1, tzinfo=UTC)
     docs = []
     for i in range(size):
-        doc = {"_id": f"p-{rng.getrandbits(40):010x}-{i}", "merchant_id": rng.choice(MERCHANTS),
-               "category": rng.choice(CATEGORIES), "visible": rng.random() < 0.9,
-               "created_at": base + timedelta(minutes=rng.randrange(0, 6)),
-               "price_amount": numeric(rng), "name_lower": rng.choice(NAMES), "tags": ["a", "b"]}
+        doc = {
+            "_id": f"p-{rng.getrandbits(40):010x}-{i}",
+            "merchant_id": rng.choice(MERCHANTS),
+            "category": rng.choice(CATEGORIES),
+            "visible": rng.random() < 0.9,
+            "created_at": base + timedelta(minutes=rng.randrange(0, 6)),
+            "price_amount": numeric(rng),
+            "name_lower": rng.choice(NAMES),
+            "tags": ["a", "b"],
+        }
         if mixed:
-            for field, others in (("created_at", [None, "2026-01-01", 5]),
-                                  ("price_amount", [None, "12", True, ObjectId(b"\x00" * 11 + bytes([i % 7]))]),
-                                  ("name_lower", [None, 3, Int64(2), base])):
+            for field, others in (
+                ("created_at", [None, "2026-01-01", 5]),
+                ("price_amount", [None, "12", True, ObjectId(b"\x00" * 11 + bytes([i % 7]))]),
+                ("name_lower", [None, 3, Int64(2), base]),
+            ):
                 roll = rng.random()
                 if roll < 0.08:
                     del doc[field]
@@ -178,8 +221,11 @@ async def fresh_collection(db, name: str, docs: list[dict]):
     return db[name], await db[name].find({}).to_list()  # values as the server returns them
 
 
-FILTERS = ({"visible": True}, {"visible": True, "merchant_id": "m_a"},
-           {"visible": True, "merchant_id": "m_a", "category": "shoes"})
+FILTERS = (
+    {"visible": True},
+    {"visible": True, "merchant_id": "m_a"},
+    {"visible": True, "merchant_id": "m_a", "category": "shoes"},
+)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -234,7 +280,7 @@ async def big_catalogue(mongo_db):
     await ensure_read_model_indexes(mongo_db, {CATALOG_PRODUCTS: collection.name})
     rows = [(BIG, i) for i in range(BIG_SIZE)] + [(f"m_other{k}", i) for k in range(OTHERS) for i in range(OTHER_SIZE)]
     for start in range(0, len(rows), 2_000):
-        await collection.insert_many([product_doc(m, i) for m, i in rows[start:start + 2_000]])
+        await collection.insert_many([product_doc(m, i) for m, i in rows[start : start + 2_000]])
     return collection
 
 
@@ -259,10 +305,13 @@ def plan_nodes(node: dict, path: tuple = ()) -> list[tuple[tuple, dict]]:
 
 def page_scan(plan: dict) -> tuple[tuple, dict]:
     """The scan that feeds the pushed-down page: under the Limit of the CTE "page"."""
-    for path, node in plan_nodes(plan["queryPlanner"]["Plan"]):
+    for _path, node in plan_nodes(plan["queryPlanner"]["Plan"]):
         if node.get("Subplan Name") == "CTE page":
-            scans = [(p, n) for p, n in plan_nodes(node) if "Scan" in (n.get("Node Type") or "")
-                     and n.get("Node Type") != "CTE Scan"]
+            scans = [
+                (p, n)
+                for p, n in plan_nodes(node)
+                if "Scan" in (n.get("Node Type") or "") and n.get("Node Type") != "CTE Scan"
+            ]
             assert len(scans) == 1, scans
             return scans[0]
     raise AssertionError(f"no pushed-down page in {json.dumps(plan, default=str)[:1500]}")
@@ -274,8 +323,10 @@ async def test_pages_are_read_through_an_index(big_catalogue, query, record_prop
     sort = [(field, direction), ("_id", direction)]
     middle = await big_catalogue.find(filters).sort(sort).skip(1_000).limit(1).to_list()
     last = middle[0] if middle else {}
-    for page, flt in (("first", filters),
-                      ("cursor", {"$and": [filters, plain_after(field, direction, last.get(field), last.get("_id"))]})):
+    for page, flt in (
+        ("first", filters),
+        ("cursor", {"$and": [filters, plain_after(field, direction, last.get(field), last.get("_id"))]}),
+    ):
         plan = await big_catalogue.find(flt).sort(sort).limit(LIMIT + 1).explain()
         shown = json.dumps({k: plan.get(k) for k in ("sortPushdown", "limitPushdown")} | {"page": page}, default=str)
         if "ferretdbVersion" not in await big_catalogue.database.command("buildInfo"):
@@ -283,7 +334,11 @@ async def test_pages_are_read_through_an_index(big_catalogue, query, record_prop
             continue
         assert plan.get("sortPushdown") is True and plan.get("limitPushdown") is True, shown
         path, scan = page_scan(plan)
-        record_property(f"{page} plan", json.dumps({"path": path, "index": scan.get("Index Name"),
-                                                    "rows filtered after the index": "Filter" in scan}))
+        record_property(
+            f"{page} plan",
+            json.dumps(
+                {"path": path, "index": scan.get("Index Name"), "rows filtered after the index": "Filter" in scan}
+            ),
+        )
         assert scan["Node Type"] in ("Index Scan", "Index Only Scan"), (shown, path)
         assert "Limit" in path and "Sort" not in path, (shown, path)  # read in order, stopped at the limit
