@@ -6,10 +6,11 @@ polls MongoDB until the document's ``version`` reaches it; if the projection has
 caught up within the wait bound, the answer is ``409 version_not_yet_visible`` with
 ``Retry-After`` (the client retries; nothing is wrong with its request).
 
-A fresh read that found the version also *repairs* the caches (``repair_after_fresh_read``):
-the projector writes the read model first and signals the invalidation right after, so for
-a moment the new version is in MongoDB while caches still hold the old one. Bumping the
-epochs here, and signalling the same invalidation the projector is about to, closes that
+A fresh read that found the version also *repairs* the caches
+(``query_api.adapters.cache.repair``): the projector writes the read model first and
+signals the invalidation right after, so for a moment the new version is in MongoDB while
+caches still hold the old one. Bumping the epochs, and signalling the same invalidation
+the projector is about to, closes that
 window for everyone as soon as one client has seen the new version: from then on no read
 of this process, and no L2 read of any process, returns the older data (other processes'
 L1 drop it when the message reaches them, normally well under a millisecond later).
@@ -24,7 +25,6 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 
 from shared.http.errors import ApiError
-from shared.invalidation import Change, publish
 
 HEADER = "x-min-version"
 
@@ -65,10 +65,3 @@ async def wait_for_version(fetch: Callable[[], Awaitable[dict | None]], version:
             )
         await asyncio.sleep(min(delay, remaining))
         delay = min(delay * 2, 0.1)
-
-
-async def repair_after_fresh_read(state, collection: str, merchant_id: str, doc_id: str) -> None:
-    """Invalidate what may predate the document just read (idempotent: a duplicate of the
-    projector's own signal). Local epochs first: this process's L1 is right at once."""
-    state.cache.epochs.bump(collection, merchant_id, (doc_id,))
-    await publish(state.redis, [Change(collection, merchant_id, (doc_id,))], state.settings.kafka_topic_prefix)

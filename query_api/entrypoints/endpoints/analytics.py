@@ -11,6 +11,8 @@ from starlette.routing import Route
 from shared.http.auth import authenticate
 from shared.worker_read_models import MERCHANT_ANALYTICS
 
+from query_api.entrypoints.bootstrap import side_of
+
 EMPTY = {
     "weekly": [],
     "monthly": [],
@@ -23,8 +25,9 @@ EMPTY = {
 
 
 async def get_analytics(request: Request) -> Response:
-    principal = await authenticate(request, request.state.keys)
-    doc = await request.state.db[MERCHANT_ANALYTICS].find_one({"_id": principal.merchant_id}, {"_id": 0})
+    side = side_of(request)
+    principal = await authenticate(request, side.keys)
+    doc = await side.db[MERCHANT_ANALYTICS].find_one({"_id": principal.merchant_id}, {"_id": 0})
     body = {**EMPTY, **(doc or {}), "merchant_id": principal.merchant_id}  # none yet: no orders yet
     if body["computed_at"] is not None:
         body["computed_at"] = body["computed_at"].isoformat()

@@ -19,6 +19,8 @@ from shared.http.auth import authenticate
 from shared.http.errors import ApiError
 from shared.worker_read_models import AUDIT_LOG
 
+from query_api.entrypoints.bootstrap import side_of
+
 MAX_LIMIT = 500
 
 
@@ -55,7 +57,8 @@ def entry(doc: dict) -> dict:
 
 
 async def list_audit(request: Request) -> Response:
-    principal = await authenticate(request, request.state.keys)
+    side = side_of(request)
+    principal = await authenticate(request, side.keys)
     params = request.query_params
     limit = _limit(params.get("limit"))
     query: dict = {"merchant_id": principal.merchant_id}
@@ -65,7 +68,7 @@ async def list_audit(request: Request) -> Response:
     if params.get("after"):
         at, last_id = decode_cursor(params["after"])
         query["$or"] = [{"occurred_at": {"$gt": at}}, {"occurred_at": at, "_id": {"$gt": last_id}}]
-    cursor = request.state.db[AUDIT_LOG].find(query).sort([("occurred_at", 1), ("_id", 1)]).limit(limit + 1)
+    cursor = side.db[AUDIT_LOG].find(query).sort([("occurred_at", 1), ("_id", 1)]).limit(limit + 1)
     docs = [doc async for doc in cursor]
     body: dict = {"items": [entry(d) for d in docs[:limit]]}
     if len(docs) > limit:

@@ -14,6 +14,7 @@ from query_api.application.listing import ListQuery, load_page
 from query_api.application.pagination import PageRequest, Sort
 from query_api.application.params import ParamSet
 from query_api.application.read_models import View
+from query_api.entrypoints.bootstrap import QuerySide
 from query_api.entrypoints.responses import PUBLIC, CachedResponse
 
 
@@ -41,9 +42,9 @@ def normalised_key(name: str, values: dict) -> str:
 
 
 async def serve_cached(
-    request: Request, key: str, build: Callable[[], Query], cache_control: bytes = PUBLIC
+    side: QuerySide, key: str, build: Callable[[], Query], cache_control: bytes = PUBLIC
 ) -> CachedResponse:
-    cache = request.state.cache
+    cache = side.cache
     entry = cache.get(key)
     if entry is None:
         entry = await cache.load(key, build())
@@ -51,7 +52,7 @@ async def serve_cached(
 
 
 def list_query(
-    state,
+    side: QuerySide,
     *,
     collection: str,
     filters: dict,
@@ -63,17 +64,18 @@ def list_query(
     l2_ttl: float,
 ) -> Query:
     """A cached page of a list route (the first of ``sorts`` is the default sort)."""
-    page = PageRequest.from_params(values, state.settings.default_page_size, next(iter(sorts)))
-    query = ListQuery(state.db[collection], filters, view, sorts[page.sort_name], page, values.get("fields"))
+    settings = side.settings
+    page = PageRequest.from_params(values, settings.default_page_size, next(iter(sorts)))
+    query = ListQuery(side.db[collection], filters, view, sorts[page.sort_name], page, values.get("fields"))
     return Query(
         normalised_key(key, values),
         tag,
-        state.settings.l1_ttl_seconds,
+        settings.l1_ttl_seconds,
         l2_ttl,
         lambda: load_page(
             query,
-            state.codec,
-            state.settings.cursor_read_ahead_pages,
+            side.codec,
+            settings.cursor_read_ahead_pages,
             lambda cursor: normalised_key(key, {**values, "cursor": cursor}),
         ),
     )

@@ -17,8 +17,9 @@ from shared.http.auth import authenticate
 from shared.http.errors import ApiError
 
 from query_api.adapters.cache.entry import Entry
+from query_api.adapters.cache.repair import repair_after_fresh_read
 from query_api.adapters.cache.two_level import Query
-from query_api.application.freshness import min_version, repair_after_fresh_read, wait_for_version
+from query_api.application.freshness import min_version, wait_for_version
 from query_api.application.params import Param, ParamSet, page_params
 from query_api.application.queries import ORDER_SORTS, PRODUCT_SORTS, order_filters, product_filters
 from query_api.application.read_models import (
@@ -29,6 +30,7 @@ from query_api.application.read_models import (
     ORDERS,
 )
 from query_api.application.stats import summarise
+from query_api.entrypoints.bootstrap import QuerySide, side_of
 from query_api.entrypoints.endpoints.common import RouteDoc, list_query, normalised_key, raw_key, serve_cached
 from query_api.entrypoints.endpoints.products import PRODUCT_FILTERS
 from query_api.entrypoints.responses import PRIVATE, CachedResponse
@@ -73,9 +75,10 @@ STATS_PARAMS = ParamSet(
 )
 
 
-async def _merchant(request: Request) -> str:
-    principal = await authenticate(request, request.state.keys, allow=("secret",))
-    return principal.merchant_id
+async def _merchant(request: Request) -> tuple[QuerySide, str]:
+    side = side_of(request)
+    principal = await authenticate(request, side.keys, allow=("secret",))
+    return side, principal.merchant_id
 
 
 def _scoped_key(request: Request, merchant_id: str) -> str:
@@ -83,7 +86,7 @@ def _scoped_key(request: Request, merchant_id: str) -> str:
 
 
 async def list_products(request: Request) -> CachedResponse:
-    state, merchant_id = request.state, await _merchant(request)
+    side, merchant_id = await _merchant(request)
 
     def build() -> Query:
         values = PRODUCT_PARAMS.parse(request.query_params)
@@ -91,7 +94,7 @@ async def list_products(request: Request) -> CachedResponse:
         if "status" in values:
             base["status"] = values["status"]
         return list_query(
-            state,
+            side,
             collection=MERCHANT_PRODUCTS,
             filters=product_filters(values, base),
             view=MERCHANT_PRODUCT_VIEW,
@@ -99,19 +102,19 @@ async def list_products(request: Request) -> CachedResponse:
             values=values,
             key=f"mproducts:{merchant_id}",
             tag=(MERCHANT_PRODUCTS, merchant_id),
-            l2_ttl=state.settings.l2_ttl_merchant_seconds,
+            l2_ttl=side.settings.l2_ttl_merchant_seconds,
         )
 
-    return await serve_cached(request, _scoped_key(request, merchant_id), build, PRIVATE)
+    return await serve_cached(side, _scoped_key(request, merchant_id), build, PRIVATE)
 
 
 async def list_orders(request: Request) -> CachedResponse:
-    state, merchant_id = request.state, await _merchant(request)
+    side, merchant_id = await _merchant(request)
 
     def build() -> Query:
         values = ORDER_PARAMS.parse(request.query_params)
         return list_query(
-            state,
+            side,
             collection=ORDERS,
             filters=order_filters(values, merchant_id),
             view=ORDER_VIEW,
@@ -119,26 +122,26 @@ async def list_orders(request: Request) -> CachedResponse:
             values=values,
             key=f"orders:{merchant_id}",
             tag=(ORDERS, merchant_id),
-            l2_ttl=state.settings.l2_ttl_merchant_seconds,
+            l2_ttl=side.settings.l2_ttl_merchant_seconds,
         )
 
-    return await serve_cached(request, _scoped_key(request, merchant_id), build, PRIVATE)
+    return await serve_cached(side, _scoped_key(request, merchant_id), build, PRIVATE)
 
 
 async def get_order(request: Request) -> CachedResponse:
-    state, merchant_id = request.state, await _merchant(request)
+    side, merchant_id = await _merchant(request)
     order_id = request.path_params["order_id"]
     fields = ORDER_PARAMS_ONE.parse(request.query_params).get("fields")
 
     def fetch():
-        return state.db[ORDERS].find_one(
+        return side.db[ORDERS].find_one(
             {"_id": order_id, "merchant_id": merchant_id}, ORDER_VIEW.projection(fields, extra=("version",))
         )
 
     version = min_version(request)
     if version is not None:
-        doc = await wait_for_version(fetch, version, state.settings.min_version_wait_seconds)
-        await repair_after_fresh_read(state, ORDERS, merchant_id, order_id)
+        doc = await wait_for_version(fetch, version, side.settings.min_version_wait_seconds)
+        await repair_after_fresh_read(side.cache.epochs, side.redis, side.prefix, ORDERS, merchant_id, order_id)
         return CachedResponse(Entry.build(orjson.dumps(ORDER_VIEW.render(doc, fields))), PRIVATE)
 
     async def load() -> bytes:
@@ -148,13 +151,13 @@ async def get_order(request: Request) -> CachedResponse:
         return orjson.dumps(ORDER_VIEW.render(doc, fields))
 
     return await serve_cached(
-        request,
+        side,
         _scoped_key(request, merchant_id),
         lambda: Query(
             normalised_key(f"order:{merchant_id}", {"id": order_id, "fields": fields}),
             (ORDERS, merchant_id),
-            state.settings.l1_ttl_seconds,
-            state.settings.l2_ttl_merchant_seconds,
+            side.settings.l1_ttl_seconds,
+            side.settings.l2_ttl_merchant_seconds,
             load,
         ),
         PRIVATE,
@@ -175,13 +178,13 @@ def stats_range(values: dict, today: date) -> tuple[date, date]:
 
 
 async def get_stats(request: Request) -> CachedResponse:
-    state, merchant_id = request.state, await _merchant(request)
+    side, merchant_id = await _merchant(request)
 
     def build() -> Query:
         first, last = stats_range(STATS_PARAMS.parse(request.query_params), datetime.now(UTC).date())
 
         async def load() -> bytes:
-            cursor = state.db[MERCHANT_STATS].find(
+            cursor = side.db[MERCHANT_STATS].find(
                 {
                     "merchant_id": merchant_id,
                     "_id": {"$gte": f"{merchant_id}:{first.isoformat()}", "$lte": f"{merchant_id}:{last.isoformat()}"},
@@ -193,12 +196,12 @@ async def get_stats(request: Request) -> CachedResponse:
         return Query(
             normalised_key(f"stats:{merchant_id}", {"from": first, "to": last}),
             (MERCHANT_STATS, merchant_id),
-            state.settings.l1_ttl_seconds,
-            state.settings.l2_ttl_merchant_seconds,
+            side.settings.l1_ttl_seconds,
+            side.settings.l2_ttl_merchant_seconds,
             load,
         )
 
-    return await serve_cached(request, _scoped_key(request, merchant_id), build, PRIVATE)
+    return await serve_cached(side, _scoped_key(request, merchant_id), build, PRIVATE)
 
 
 routes = [

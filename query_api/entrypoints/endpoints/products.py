@@ -14,11 +14,13 @@ from shared.http.errors import ApiError
 
 from query_api.adapters.cache.entry import Entry
 from query_api.adapters.cache.epochs import ANY, id_tag
+from query_api.adapters.cache.repair import repair_after_fresh_read
 from query_api.adapters.cache.two_level import Query
-from query_api.application.freshness import min_version, repair_after_fresh_read, wait_for_version
+from query_api.application.freshness import min_version, wait_for_version
 from query_api.application.params import Param, ParamSet, page_params
 from query_api.application.queries import PRODUCT_SORTS, product_filters
 from query_api.application.read_models import CATALOG_PRODUCTS, CATEGORIES, PRODUCT_VIEW
+from query_api.entrypoints.bootstrap import side_of
 from query_api.entrypoints.endpoints.common import RouteDoc, list_query, normalised_key, raw_key, serve_cached
 from query_api.entrypoints.responses import PUBLIC, CachedResponse
 
@@ -55,7 +57,7 @@ CATEGORY_PARAMS = ParamSet((Param("merchant", "string", "Only this merchant's ca
 
 
 async def list_products(request: Request) -> CachedResponse:
-    state = request.state
+    side = side_of(request)
 
     def build() -> Query:
         values = LIST_PARAMS.parse(request.query_params)
@@ -63,7 +65,7 @@ async def list_products(request: Request) -> CachedResponse:
         if "merchant" in values:
             base["merchant_id"] = values["merchant"]
         return list_query(
-            state,
+            side,
             collection=CATALOG_PRODUCTS,
             filters=product_filters(values, base),
             view=PRODUCT_VIEW,
@@ -71,26 +73,28 @@ async def list_products(request: Request) -> CachedResponse:
             values=values,
             key="products",
             tag=(CATALOG_PRODUCTS, values.get("merchant", ANY)),
-            l2_ttl=state.settings.l2_ttl_catalog_seconds,
+            l2_ttl=side.settings.l2_ttl_catalog_seconds,
         )
 
-    return await serve_cached(request, raw_key(request), build)
+    return await serve_cached(side, raw_key(request), build)
 
 
 async def get_product(request: Request) -> CachedResponse:
-    state = request.state
+    side = side_of(request)
     product_id = request.path_params["product_id"]
 
     def fetch(fields: tuple[str, ...] | None):
-        return state.db[CATALOG_PRODUCTS].find_one(
+        return side.db[CATALOG_PRODUCTS].find_one(
             {"_id": product_id, "visible": True}, PRODUCT_VIEW.projection(fields, extra=("version", "merchant_id"))
         )
 
     version = min_version(request)
     if version is not None:  # read-your-writes: fresh from MongoDB, not from the cache
         fields = ONE_PARAMS.parse(request.query_params).get("fields")
-        doc = await wait_for_version(lambda: fetch(fields), version, state.settings.min_version_wait_seconds)
-        await repair_after_fresh_read(state, CATALOG_PRODUCTS, doc["merchant_id"], product_id)
+        doc = await wait_for_version(lambda: fetch(fields), version, side.settings.min_version_wait_seconds)
+        await repair_after_fresh_read(
+            side.cache.epochs, side.redis, side.prefix, CATALOG_PRODUCTS, doc["merchant_id"], product_id
+        )
         return CachedResponse(Entry.build(orjson.dumps(PRODUCT_VIEW.render(doc, fields))), PUBLIC)
 
     def build() -> Query:
@@ -105,16 +109,16 @@ async def get_product(request: Request) -> CachedResponse:
         return Query(
             normalised_key("product", {"id": product_id, "fields": fields}),
             id_tag(CATALOG_PRODUCTS, product_id),
-            state.settings.l1_ttl_seconds,
-            state.settings.l2_ttl_catalog_seconds,
+            side.settings.l1_ttl_seconds,
+            side.settings.l2_ttl_catalog_seconds,
             load,
         )
 
-    return await serve_cached(request, raw_key(request), build)
+    return await serve_cached(side, raw_key(request), build)
 
 
 async def list_categories(request: Request) -> CachedResponse:
-    state = request.state
+    side = side_of(request)
 
     def build() -> Query:
         values = CATEGORY_PARAMS.parse(request.query_params)
@@ -125,19 +129,19 @@ async def list_categories(request: Request) -> CachedResponse:
             if merchant:
                 filters["merchant_id"] = merchant
             counts: dict[str, int] = {}
-            async for doc in state.db[CATEGORIES].find(filters, {"category": 1, "product_count": 1}):
+            async for doc in side.db[CATEGORIES].find(filters, {"category": 1, "product_count": 1}):
                 counts[doc["category"]] = counts.get(doc["category"], 0) + doc["product_count"]
             return orjson.dumps({"data": [{"category": c, "product_count": n} for c, n in sorted(counts.items())]})
 
         return Query(
             normalised_key("categories", values),
             (CATEGORIES, merchant or ANY),
-            state.settings.l1_ttl_seconds,
-            state.settings.l2_ttl_catalog_seconds,
+            side.settings.l1_ttl_seconds,
+            side.settings.l2_ttl_catalog_seconds,
             load,
         )
 
-    return await serve_cached(request, raw_key(request), build)
+    return await serve_cached(side, raw_key(request), build)
 
 
 routes = [

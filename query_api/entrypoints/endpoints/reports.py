@@ -11,6 +11,8 @@ from shared.http.auth import authenticate
 from shared.http.errors import ApiError
 from shared.worker_read_models import REPORT_CHUNKS, REPORTS
 
+from query_api.entrypoints.bootstrap import side_of
+
 STATUS_FIELDS = (
     "merchant_id",
     "kind",
@@ -28,9 +30,10 @@ STATUS_FIELDS = (
 
 
 async def _own_report(request: Request) -> dict:
-    principal = await authenticate(request, request.state.keys)
+    side = side_of(request)
+    principal = await authenticate(request, side.keys)
     report_id = request.path_params["report_id"]
-    doc = await request.state.db[REPORTS].find_one({"_id": report_id, "merchant_id": principal.merchant_id})
+    doc = await side.db[REPORTS].find_one({"_id": report_id, "merchant_id": principal.merchant_id})
     if doc is None:
         raise ApiError(404, "not_found", f"No report '{report_id}'.")
     return doc
@@ -67,7 +70,8 @@ async def download(request: Request) -> Response:
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag})
     chunks = (
-        request.state.db[REPORT_CHUNKS]
+        side_of(request)
+        .db[REPORT_CHUNKS]
         .find({"report_id": doc["_id"], "fmt": fmt, "generation": meta["generation"]})
         .sort("seq", 1)
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from query_api.entrypoints.bootstrap import side_of_scope
 from query_api.entrypoints.responses import PUBLIC, CachedResponse
 
 PUBLIC_PATHS = ("/v1/products", "/v1/categories")
@@ -28,7 +29,7 @@ class CacheHitMiddleware:
             and b"min_version" not in scope["query_string"]
             and not any(name == b"x-min-version" for name, _ in scope["headers"])
         ):
-            cache = scope["state"]["cache"]
+            cache = side_of_scope(scope).cache
             key = f"{scope['path']}?{scope['query_string'].decode('latin-1')}"
             entry = cache.l1.get(key)
             if entry is not None:

@@ -13,6 +13,7 @@ import pytest
 from shared.settings import QueryApiSettings
 
 from merchant_testkit.read_models import product_doc
+from query_api.entrypoints.bootstrap import QuerySide, side_of_scope
 
 
 def query_settings(server_env: dict, **overrides) -> QueryApiSettings:
@@ -23,8 +24,9 @@ def query_settings(server_env: dict, **overrides) -> QueryApiSettings:
 
 
 @contextlib.asynccontextmanager
-async def running_query_api(settings: QueryApiSettings) -> AsyncIterator[tuple[httpx.AsyncClient, dict]]:
-    """The app with its lifespan entered; requests carry its state as a server would add it."""
+async def running_query_api(settings: QueryApiSettings) -> AsyncIterator[tuple[httpx.AsyncClient, QuerySide]]:
+    """The app with its lifespan entered (its ``bootstrap``); requests carry its state as a
+    server would add it. Yields a client and the process's ``QuerySide``."""
     from query_api.entrypoints.app import create_app
 
     app = create_app(settings)
@@ -36,11 +38,11 @@ async def running_query_api(settings: QueryApiSettings) -> AsyncIterator[tuple[h
 
         transport = httpx.ASGITransport(app=with_state)
         async with httpx.AsyncClient(transport=transport, base_url="http://query-api", timeout=30) as client:
-            yield client, state
+            yield client, side_of_scope({"state": state})
 
 
 @pytest.fixture(scope="module")
-async def query_api(server_env, settings) -> AsyncIterator[tuple[httpx.AsyncClient, dict]]:
+async def query_api(server_env, settings) -> AsyncIterator[tuple[httpx.AsyncClient, QuerySide]]:
     async with running_query_api(query_settings(server_env)) as running:
         yield running
 
@@ -51,7 +53,7 @@ def client(query_api) -> httpx.AsyncClient:
 
 
 @pytest.fixture(scope="module")
-def app_state(query_api) -> dict:
+def query_side(query_api) -> QuerySide:
     return query_api[1]
 
 

@@ -21,17 +21,17 @@ async def product(mongo_db, new_merchant_id) -> dict:
     return doc
 
 
-async def test_price_change_is_never_served_stale_after_invalidation(client, app_state, mongo_db, settings, product):
+async def test_price_change_is_never_served_stale_after_invalidation(client, query_side, mongo_db, settings, product):
     delays = await price_changes_are_never_served_stale(
-        client, mongo_db, app_state["redis"], settings.kafka_topic_prefix, product
+        client, mongo_db, query_side.redis, settings.kafka_topic_prefix, product
     )
     assert len(delays) == 10
 
 
-async def test_second_read_is_an_l1_hit_and_a_fresh_process_hits_l2(client, app_state, server_env, product):
+async def test_second_read_is_an_l1_hit_and_a_fresh_process_hits_l2(client, query_side, server_env, product):
     from tests.integration.query_api.conftest import query_settings, running_query_api
 
-    stats = app_state["cache"].stats
+    stats = query_side.cache.stats
     path = f"/v1/products/{product['_id']}"
     before = stats.snapshot()
     await client.get(path)
@@ -39,15 +39,15 @@ async def test_second_read_is_an_l1_hit_and_a_fresh_process_hits_l2(client, app_
     after = stats.snapshot()
     assert after["l3_loads"] - before["l3_loads"] == 1
     assert after["l1_hits"] - before["l1_hits"] == 1
-    async with running_query_api(query_settings(server_env)) as (other, other_state):
+    async with running_query_api(query_settings(server_env)) as (other, other_side):
         assert (await other.get(path)).json()["id"] == product["_id"]
-        assert other_state["cache"].stats.l2_hits == 1
-        assert other_state["cache"].stats.l3_loads == 0
+        assert other_side.cache.stats.l2_hits == 1
+        assert other_side.cache.stats.l3_loads == 0
 
 
-async def test_cold_key_is_loaded_once_for_many_waiters(client, app_state, mongo_db, new_merchant_id):
+async def test_cold_key_is_loaded_once_for_many_waiters(client, query_side, mongo_db, new_merchant_id):
     await mongo_db[CATALOG_PRODUCTS].insert_many([product_doc(new_merchant_id, i) for i in range(30)])
-    stats = app_state["cache"].stats
+    stats = query_side.cache.stats
     before = stats.snapshot()
     responses = await asyncio.gather(
         *(client.get("/v1/products", params={"merchant": new_merchant_id}) for _ in range(50))
@@ -59,13 +59,13 @@ async def test_cold_key_is_loaded_once_for_many_waiters(client, app_state, mongo
     assert after["l2_misses"] - before["l2_misses"] == 1
 
 
-async def test_min_version_waits_for_the_projection(client, app_state, mongo_db, settings, product):
+async def test_min_version_waits_for_the_projection(client, query_side, mongo_db, settings, product):
     path = f"/v1/products/{product['_id']}"
     assert (await client.get(path)).json()["version"] == 1
 
     async def project_later():
         await asyncio.sleep(0.3)
-        await change_price(mongo_db, app_state["redis"], settings.kafka_topic_prefix, product, 777, 2)
+        await change_price(mongo_db, query_side.redis, settings.kafka_topic_prefix, product, 777, 2)
 
     task = asyncio.create_task(project_later())
     response = await client.get(path, params={"min_version": 2})
@@ -87,7 +87,7 @@ async def test_product_not_yet_projected_with_min_version_is_409_not_404(client)
 
 
 async def test_a_change_to_one_product_keeps_other_products_in_l2(
-    client, app_state, server_env, settings, mongo_db, new_merchant_id
+    client, query_side, server_env, settings, mongo_db, new_merchant_id
 ):
     """L2 validates a product page by that product's generation, not the whole catalogue's."""
     from shared.invalidation import Change, publish
@@ -99,16 +99,16 @@ async def test_a_change_to_one_product_keeps_other_products_in_l2(
     for doc in (changed, kept):
         assert (await client.get(f"/v1/products/{doc['_id']}")).status_code == 200  # both in L2
     await publish(
-        app_state["redis"], [Change(CATALOG_PRODUCTS, new_merchant_id, (changed["_id"],))], settings.kafka_topic_prefix
+        query_side.redis, [Change(CATALOG_PRODUCTS, new_merchant_id, (changed["_id"],))], settings.kafka_topic_prefix
     )
-    async with running_query_api(query_settings(server_env)) as (other, other_state):
+    async with running_query_api(query_settings(server_env)) as (other, other_side):
         for doc in (changed, kept):
             assert (await other.get(f"/v1/products/{doc['_id']}")).status_code == 200
-        stats = other_state["cache"].stats
+        stats = other_side.cache.stats
         assert (stats.l2_hits, stats.l3_loads) == (1, 1)  # kept: from L2; changed: reloaded
 
 
-async def test_a_change_drops_only_the_list_pages_it_affects(client, app_state, mongo_db, settings, new_merchant_id):
+async def test_a_change_drops_only_the_list_pages_it_affects(client, query_side, mongo_db, settings, new_merchant_id):
     """Pages by price, 5 a page: a price change reloads the page showing the product and the
     page it moves into (found by reading the product back), and no other page."""
     from shared.invalidation import Change, publish
@@ -128,7 +128,7 @@ async def test_a_change_drops_only_the_list_pages_it_affects(client, app_state, 
     paths = [{**params, **({"cursor": c} if c else {})} for c in cursors[:4]]
     for p in paths:
         await client.get("/v1/products", params=p)
-    stats = app_state["cache"].stats
+    stats = query_side.cache.stats
     # The cheapest product (page 1) now costs 1,125: it moves to page 3 (1120..1140).
     moved = docs[0]
     await mongo_db[CATALOG_PRODUCTS].update_one(
@@ -137,7 +137,7 @@ async def test_a_change_drops_only_the_list_pages_it_affects(client, app_state, 
     )
     before = stats.snapshot()
     await publish(
-        app_state["redis"], [Change(CATALOG_PRODUCTS, new_merchant_id, (moved["_id"],))], settings.kafka_topic_prefix
+        query_side.redis, [Change(CATALOG_PRODUCTS, new_merchant_id, (moved["_id"],))], settings.kafka_topic_prefix
     )
     for _ in range(100):  # the message, then the read-back, reach the subscriber
         if stats.pages_dropped - before["pages_dropped"] >= 2:
@@ -152,12 +152,12 @@ async def test_a_change_drops_only_the_list_pages_it_affects(client, app_state, 
     assert served[1] == pages[1] and served[3] == pages[3]
 
 
-async def test_a_cursor_walk_reads_ahead(client, app_state, mongo_db, new_merchant_id):
+async def test_a_cursor_walk_reads_ahead(client, query_side, mongo_db, new_merchant_id):
     """Following cursors, a walk of 10 pages costs 3 queries: page 1, then pages 2-6 and
     7-10 (read-ahead of 5), the pages after each first one served from L2."""
     docs = [product_doc(new_merchant_id, i) for i in range(50)]
     await mongo_db[CATALOG_PRODUCTS].insert_many(docs)
-    stats = app_state["cache"].stats
+    stats = query_side.cache.stats
     before = stats.snapshot()
     seen, cursor = [], None
     while True:
@@ -174,7 +174,7 @@ async def test_a_cursor_walk_reads_ahead(client, app_state, mongo_db, new_mercha
     assert after["read_ahead_pages"] - before["read_ahead_pages"] == 7
 
 
-async def test_a_read_your_writes_read_repairs_the_caches(client, app_state, server_env, mongo_db, new_merchant_id):
+async def test_a_read_your_writes_read_repairs_the_caches(client, query_side, server_env, mongo_db, new_merchant_id):
     """Between the projector's read-model write and its invalidation, a min_version read that
     finds the new version invalidates the caches itself: the plain reads after it, in this
     process (L1) and in another one (L2), get the new price though no projector signalled."""

@@ -75,11 +75,9 @@ async def walk(client, sort: str, started: asyncio.Event, inserts_done) -> tuple
     return items, pages_after_inserts
 
 
-async def test_cursor_walks_see_every_original_exactly_once(client, app_state, mongo_db, settings, originals):
+async def test_cursor_walks_see_every_original_exactly_once(client, query_side, mongo_db, settings, originals):
     started = asyncio.Event()
-    writer = asyncio.create_task(
-        insert_while_walking(mongo_db, app_state["redis"], settings.kafka_topic_prefix, started)
-    )
+    writer = asyncio.create_task(insert_while_walking(mongo_db, query_side.redis, settings.kafka_topic_prefix, started))
     results = await asyncio.gather(*(walk(client, s, started, writer.done) for s in SORTS))
     assert await writer == INSERTED
     for sort, (items, pages_after_inserts) in zip(SORTS, results, strict=True):

@@ -75,7 +75,7 @@ async def test_redis_outage_degrades_to_l1_and_mongodb_then_recovers(server_env,
     await mongo_db[CATALOG_PRODUCTS].insert_many(docs)
     settings = query_settings(server_env, redis_url=private_redis.url, l2_retry_after_seconds=0.2, l1_ttl_seconds=30)
     async with running_query_api(settings) as (client, state):
-        stats = state["cache"].stats
+        stats = state.cache.stats
         cached = await client.get("/v1/products", params={"merchant": merchant})
         assert cached.status_code == 200
         assert stats.l2_misses == 1 and stats.l2_errors == 0
@@ -93,7 +93,7 @@ async def test_redis_outage_degrades_to_l1_and_mongodb_then_recovers(server_env,
         assert ready.status_code == 200 and ready.json()["checks"]["redis"] == "degraded"
 
         await private_redis.start()  # back, empty: any cache key in it was written since
-        await wait_until(lambda: _async(state["subscribed"].is_set()))
+        await wait_until(lambda: _async(state.subscribed.is_set()))
         probe = Redis.from_url(private_redis.url)
         try:
             limits = iter(range(1, 100))  # a new query each time: L1 cannot answer it
@@ -102,9 +102,9 @@ async def test_redis_outage_degrades_to_l1_and_mongodb_then_recovers(server_env,
             await probe.aclose()
         assert stats.l2_skipped >= 1
         written_limit = next(limits) - 1
-    async with running_query_api(settings) as (fresh, fresh_state):  # empty L1: served from L2
+    async with running_query_api(settings) as (fresh, fresh_side):  # empty L1: served from L2
         await fresh.get("/v1/products", params={"merchant": merchant, "limit": written_limit})
-        assert fresh_state["cache"].stats.l2_hits == 1
+        assert fresh_side.cache.stats.l2_hits == 1
 
 
 async def _async(value):
