@@ -68,36 +68,35 @@ M = "?merchant"
 CAT_CATEGORY_PRICE = "cat_merchant_category_price"
 CAT_NEWEST = "cat_merchant_newest"
 CAT_CATEGORY_NEWEST = "cat_merchant_category_newest"
+CAT_CATEGORY_NAME = "cat_merchant_category_name"
 CAT_PRICE = "cat_merchant_price"
 CAT_NAME_PREFIX = "cat_merchant_name_prefix"
 CAT_STOCK_STATUS_PRICE = "cat_merchant_stock_status_price"
-CAT_UPDATED = "cat_merchant_updated"
-CAT_SKU = "cat_merchant_sku"
+CAT_RENAMED = "cat_merchant_renamed"
 CAT_ALL_NEWEST = "cat_visible_newest"
 CAT_ALL_PRICE = "cat_visible_price"
 CAT_ALL_NAME = "cat_visible_name"
 # --- merchant_products: dashboard reads, every status -------------------------------------
-MP_STATUS_UPDATED = "mp_merchant_status_updated"
+MP_NEWEST = "mp_merchant_newest"
+MP_STATUS_NEWEST = "mp_merchant_status_newest"
+MP_UPDATED = "mp_merchant_updated"
+MP_PRICE = "mp_merchant_price"
 MP_LOW_STOCK = "mp_merchant_stock"
-MP_BEST_SELLERS = "mp_merchant_units_sold"
+MP_BEST_SELLERS = "mp_merchant_best_sellers"
 MP_SKU = "mp_merchant_sku"
 MP_CATEGORY_NAME = "mp_merchant_category_name"
 MP_NAME_PREFIX = "mp_merchant_name_prefix"
-MP_NEWEST = "mp_merchant_newest"
 # --- categories ---------------------------------------------------------------------------
 CATEGORIES_BY_COUNT = "categories_merchant_count"
 # --- orders -------------------------------------------------------------------------------
 ORD_PLACED = "orders_merchant_placed"
 ORD_STATUS_PLACED = "orders_merchant_status_placed"
-ORD_CUSTOMER = "orders_merchant_customer"
-ORD_UPDATED = "orders_merchant_updated"
+ORD_CUSTOMER = "orders_merchant_customer_placed"
 ORD_TOTAL = "orders_merchant_total"
-ORD_PRODUCT = "orders_merchant_product"
+ORD_PRODUCT = "orders_merchant_product_placed"
 ORD_OPEN_QUEUE = "orders_merchant_open_queue"
 ORD_TRACKING = "orders_merchant_tracking"
 ORD_DAY = "orders_merchant_day"
-# --- merchant_stats -----------------------------------------------------------------------
-STATS_DAYS = "stats_merchant_day"
 
 INDEXES: tuple[IndexSpec, ...] = (
     _spec(
@@ -106,7 +105,7 @@ INDEXES: tuple[IndexSpec, ...] = (
         [("merchant_id", ASC), ("category", ASC), ("price_amount", ASC), ("_id", ASC)],
         {"merchant_id": M, "visible": True, "category": "?"},
         [("price_amount", ASC), ("_id", ASC)],
-        "storefront category page sorted by price (cheapest first), cursor on (price, _id)",
+        "storefront category page sorted by price (either direction), cursor on (price, _id)",
         VISIBLE,
     ),
     _spec(
@@ -128,12 +127,21 @@ INDEXES: tuple[IndexSpec, ...] = (
         VISIBLE,
     ),
     _spec(
+        CAT_CATEGORY_NAME,
+        CATALOG_PRODUCTS,
+        [("merchant_id", ASC), ("category", ASC), ("name_lower", ASC), ("_id", ASC)],
+        {"merchant_id": M, "visible": True, "category": "?"},
+        [("name_lower", ASC), ("_id", ASC)],
+        "storefront category page sorted by name",
+        VISIBLE,
+    ),
+    _spec(
         CAT_PRICE,
         CATALOG_PRODUCTS,
         [("merchant_id", ASC), ("price_amount", ASC), ("_id", ASC)],
         {"merchant_id": M, "visible": True, "price_amount": {"$gte": 0, "$lte": 10_000}},
         [("price_amount", ASC), ("_id", ASC)],
-        "price-range filter across the whole shop, sorted by price",
+        "a shop sorted by price (either direction), and its price-range filter",
         VISIBLE,
     ),
     _spec(
@@ -142,7 +150,7 @@ INDEXES: tuple[IndexSpec, ...] = (
         [("merchant_id", ASC), ("name_lower", ASC), ("_id", ASC)],
         {"merchant_id": M, "visible": True, "name_lower": {"$regex": "^boo"}},
         [("name_lower", ASC), ("_id", ASC)],
-        "search-as-you-type: anchored prefix on the lower-cased name is an index range",
+        "a shop sorted by name, and search-as-you-type: an anchored prefix of the lower-cased name is an index range",
         VISIBLE,
     ),
     _spec(
@@ -155,21 +163,13 @@ INDEXES: tuple[IndexSpec, ...] = (
         VISIBLE,
     ),
     _spec(
-        CAT_UPDATED,
+        CAT_RENAMED,
         CATALOG_PRODUCTS,
-        [("merchant_id", ASC), ("updated_at", DESC), ("_id", DESC)],
-        {"merchant_id": M, "visible": True, "updated_at": {"$gt": "?since"}},
-        [("updated_at", DESC), ("_id", DESC)],
-        "catalogue sync feed / collection ETag: what changed since",
-        VISIBLE,
-    ),
-    _spec(
-        CAT_SKU,
-        CATALOG_PRODUCTS,
-        [("merchant_id", ASC), ("sku", ASC)],
-        {"merchant_id": M, "sku": "?"},
+        [("merchant_id", ASC), ("merchant_version", ASC)],
+        {"merchant_id": M, "merchant_version": {"$lt": "?version"}},
         (),
-        "storefront lookup by SKU (not partial: also used to tell 404 from hidden)",
+        "a merchant renamed: the projector rewrites its products still showing an older name "
+        "(not partial: hidden products too)",
     ),
     _spec(
         CAT_ALL_NEWEST,
@@ -193,7 +193,7 @@ INDEXES: tuple[IndexSpec, ...] = (
         [("visible", ASC), ("name_lower", ASC), ("_id", ASC)],
         {"visible": True},
         [("name_lower", ASC), ("_id", ASC)],
-        "storefront listing across all shops by name; also name-prefix search without merchant",
+        "storefront listing across all shops by name",
     ),
     _spec(
         MP_NEWEST,
@@ -204,12 +204,28 @@ INDEXES: tuple[IndexSpec, ...] = (
         "dashboard product list, newest first (the default sort)",
     ),
     _spec(
-        MP_STATUS_UPDATED,
+        MP_STATUS_NEWEST,
         MERCHANT_PRODUCTS,
-        [("merchant_id", ASC), ("status", ASC), ("updated_at", DESC), ("_id", DESC)],
+        [("merchant_id", ASC), ("status", ASC), ("created_at", DESC), ("_id", DESC)],
         {"merchant_id": M, "status": "draft"},
+        [("created_at", DESC), ("_id", DESC)],
+        "dashboard product list of one status (drafts, archived...), newest first",
+    ),
+    _spec(
+        MP_UPDATED,
+        MERCHANT_PRODUCTS,
+        [("merchant_id", ASC), ("updated_at", DESC), ("_id", DESC)],
+        {"merchant_id": M},
         [("updated_at", DESC), ("_id", DESC)],
-        "dashboard product list filtered by status, recently edited first",
+        "dashboard: recently edited products first",
+    ),
+    _spec(
+        MP_PRICE,
+        MERCHANT_PRODUCTS,
+        [("merchant_id", ASC), ("price_amount", ASC), ("_id", ASC)],
+        {"merchant_id": M},
+        [("price_amount", ASC), ("_id", ASC)],
+        "dashboard product list sorted by price (either direction), and its price-range filter",
     ),
     _spec(
         MP_LOW_STOCK,
@@ -222,10 +238,10 @@ INDEXES: tuple[IndexSpec, ...] = (
     _spec(
         MP_BEST_SELLERS,
         MERCHANT_PRODUCTS,
-        [("merchant_id", ASC), ("units_sold", DESC), ("_id", ASC)],
+        [("merchant_id", ASC), ("units_sold", DESC), ("_id", DESC)],
         {"merchant_id": M},
-        [("units_sold", DESC), ("_id", ASC)],
-        "best sellers",
+        [("units_sold", DESC), ("_id", DESC)],
+        "best sellers: most units sold first",
     ),
     _spec(
         MP_SKU,
@@ -233,7 +249,7 @@ INDEXES: tuple[IndexSpec, ...] = (
         [("merchant_id", ASC), ("sku", ASC)],
         {"merchant_id": M, "sku": "?"},
         (),
-        "dashboard lookup by SKU",
+        "dashboard lookup by SKU (exact)",
     ),
     _spec(
         MP_CATEGORY_NAME,
@@ -241,7 +257,7 @@ INDEXES: tuple[IndexSpec, ...] = (
         [("merchant_id", ASC), ("category", ASC), ("name_lower", ASC), ("_id", ASC)],
         {"merchant_id": M, "category": "?"},
         [("name_lower", ASC), ("_id", ASC)],
-        "dashboard category view, alphabetical; also the projector's per-merchant category count",
+        "dashboard category view, alphabetical",
     ),
     _spec(
         MP_NAME_PREFIX,
@@ -249,7 +265,7 @@ INDEXES: tuple[IndexSpec, ...] = (
         [("merchant_id", ASC), ("name_lower", ASC), ("_id", ASC)],
         {"merchant_id": M, "name_lower": {"$regex": "^boo"}},
         [("name_lower", ASC), ("_id", ASC)],
-        "dashboard search by name prefix",
+        "dashboard product list by name, and search by name prefix",
     ),
     _spec(
         CATEGORIES_BY_COUNT,
@@ -265,7 +281,7 @@ INDEXES: tuple[IndexSpec, ...] = (
         [("merchant_id", ASC), ("placed_at", DESC), ("_id", DESC)],
         {"merchant_id": M},
         [("placed_at", DESC), ("_id", DESC)],
-        "dashboard order list, newest first",
+        "dashboard order list, newest or oldest first, and its placed-date range",
     ),
     _spec(
         ORD_STATUS_PLACED,
@@ -273,23 +289,15 @@ INDEXES: tuple[IndexSpec, ...] = (
         [("merchant_id", ASC), ("status", ASC), ("placed_at", DESC), ("_id", DESC)],
         {"merchant_id": M, "status": "paid"},
         [("placed_at", DESC), ("_id", DESC)],
-        "order list filtered by status",
+        "order list of one or several statuses, newest or oldest first",
     ),
     _spec(
         ORD_CUSTOMER,
         ORDERS,
-        [("merchant_id", ASC), ("customer_email", ASC), ("placed_at", DESC)],
+        [("merchant_id", ASC), ("customer_email", ASC), ("placed_at", DESC), ("_id", DESC)],
         {"merchant_id": M, "customer_email": "?"},
-        [("placed_at", DESC)],
+        [("placed_at", DESC), ("_id", DESC)],
         "a customer's order history",
-    ),
-    _spec(
-        ORD_UPDATED,
-        ORDERS,
-        [("merchant_id", ASC), ("updated_at", DESC), ("_id", DESC)],
-        {"merchant_id": M, "updated_at": {"$gt": "?since"}},
-        [("updated_at", DESC), ("_id", DESC)],
-        "orders changed since (sync feed, ETags)",
     ),
     _spec(
         ORD_TOTAL,
@@ -297,14 +305,14 @@ INDEXES: tuple[IndexSpec, ...] = (
         [("merchant_id", ASC), ("total", DESC), ("_id", DESC)],
         {"merchant_id": M},
         [("total", DESC), ("_id", DESC)],
-        "biggest orders first",
+        "orders by total (biggest or smallest first), and a total range",
     ),
     _spec(
         ORD_PRODUCT,
         ORDERS,
-        [("merchant_id", ASC), ("lines.product_id", ASC), ("placed_at", DESC)],
+        [("merchant_id", ASC), ("lines.product_id", ASC), ("placed_at", DESC), ("_id", DESC)],
         {"merchant_id": M, "lines.product_id": "?"},
-        [("placed_at", DESC)],
+        [("placed_at", DESC), ("_id", DESC)],
         "orders containing a product (multikey on the lines)",
     ),
     _spec(
@@ -332,14 +340,20 @@ INDEXES: tuple[IndexSpec, ...] = (
         (),
         "orders placed on one day: the projector recomputes merchant_stats from it",
     ),
-    _spec(
-        STATS_DAYS,
-        MERCHANT_STATS,
-        [("merchant_id", ASC), ("day", DESC)],
-        {"merchant_id": M, "day": {"$gte": "?from", "$lte": "?to"}},
-        [("day", DESC)],
-        "dashboard statistics over a date range",
-    ),
+)
+
+# Indexes once declared and no longer: dropped where they exist (they would be written on
+# every projector batch and serve nothing). A changed key list gets a new name, because
+# createIndexes keeps an existing index of the same name whatever its keys.
+RETIRED: tuple[tuple[str, str], ...] = (
+    (CATALOG_PRODUCTS, "cat_merchant_updated"),  # no "changed since" feed reads it
+    (CATALOG_PRODUCTS, "cat_merchant_sku"),  # the storefront has no lookup by SKU
+    (MERCHANT_PRODUCTS, "mp_merchant_status_updated"),  # now mp_merchant_status_newest
+    (MERCHANT_PRODUCTS, "mp_merchant_units_sold"),  # _id ascending: now mp_merchant_best_sellers
+    (ORDERS, "orders_merchant_updated"),  # no "changed since" feed reads it
+    (ORDERS, "orders_merchant_customer"),  # without _id: now orders_merchant_customer_placed
+    (ORDERS, "orders_merchant_product"),  # without _id: now orders_merchant_product_placed
+    (MERCHANT_STATS, "stats_merchant_day"),  # the stats route reads an _id range
 )
 
 
@@ -376,17 +390,40 @@ def index_model(spec: IndexSpec, partial: bool) -> IndexModel:
     return IndexModel(list(keys), name=spec.name)
 
 
+async def drop_retired_indexes(db: Database, collections: dict[str, str] | None = None) -> int:
+    """Drop the ``RETIRED`` indexes that exist (another process may drop one first: fine)."""
+    dropped = 0
+    for collection, name in RETIRED:
+        if collections is not None and collection not in collections:
+            continue
+        target = db[collections[collection] if collections else collection]
+        if name not in await target.index_information():  # (FerretDB drops "nothing" without an error)
+            continue
+        try:
+            await target.drop_index(name)
+            dropped += 1
+        except OperationFailure as exc:
+            if exc.code not in _NO_SUCH_INDEX:
+                raise
+    return dropped
+
+
+_NO_SUCH_INDEX = {26, 27}  # NamespaceNotFound, IndexNotFound
+
+
 class IndexReport(TypedDict):
     partial: bool  # the server has partial indexes
     created: int  # indexes ensured (created or already there)
+    dropped: int  # retired indexes dropped
 
 
 async def ensure_read_model_indexes(db: Database, collections: dict[str, str] | None = None) -> IndexReport:
-    """Create every read-model index (or those of ``collections``: logical -> physical).
+    """Create every read-model index (or those of ``collections``: logical -> physical),
+    and drop the retired ones.
 
     Where the server has no partial indexes (FerretDB v1), each partial one is created as
     a full index under the same name with the filtered fields in its keys, with a warning.
-    Returns ``{"partial": bool, "created": n}``.
+    Returns ``{"partial": bool, "created": n, "dropped": n}``.
     """
     partial = await supports_partial_indexes(db)
     if not partial:
@@ -402,4 +439,4 @@ async def ensure_read_model_indexes(db: Database, collections: dict[str, str] | 
         physical = collections[spec.collection] if collections else spec.collection
         await ensure_indexes(db[physical], [index_model(spec, partial)])
         created += 1
-    return IndexReport(partial=partial, created=created)
+    return IndexReport(partial=partial, created=created, dropped=await drop_retired_indexes(db, collections))

@@ -14,9 +14,9 @@ from shared.settings import ServerSettings
 
 from merchant_testkit.read_models import CATEGORIES as CATEGORY_NAMES
 from merchant_testkit.read_models import product_doc
+from query_api.application.filters import PRODUCT_SORTS
 from query_api.application.listing import ListQuery
 from query_api.application.pagination import PageRequest
-from query_api.application.queries import PRODUCT_SORTS
 from query_api.application.read_models import PRODUCT_VIEW
 
 PAGE_LIMIT = 20

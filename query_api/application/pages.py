@@ -91,14 +91,47 @@ def matches(filters: dict, doc: dict) -> bool:
                 return False
         elif key.startswith("$"):
             raise ValueError(key)
-        elif isinstance(condition, dict) and condition and all(k.startswith("$") for k in condition):
-            if not _KNOWN.issuperset(condition):
-                raise ValueError(condition)  # unknown: the caller treats the page as affected
-            if key not in doc or not all(_compare(op, doc[key], operand) for op, operand in condition.items()):
+        elif "." in key:
+            if not any(_condition_holds(condition, value) for value in _values_at(doc, key)):
                 return False
-        elif doc.get(key) != condition:
+        elif key not in doc:
+            if _is_operators(condition) or condition is not None:
+                return False  # a missing field equals null only (the routes never filter on null)
+        elif not _condition_holds(condition, doc[key]):
             return False
     return True
+
+
+def _is_operators(condition: Any) -> bool:
+    """``{"$gte": 1, ...}`` (checked: an operator this module does not know is an error)."""
+    if not (isinstance(condition, dict) and condition and all(k.startswith("$") for k in condition)):
+        return False
+    if not _KNOWN.issuperset(condition):
+        raise ValueError(condition)  # unknown: the caller treats the page as affected
+    return True
+
+
+def _condition_holds(condition: Any, value: Any) -> bool:
+    if not _is_operators(condition):
+        return bool(value == condition)
+    return all(_compare(op, value, operand) for op, operand in condition.items())
+
+
+def _values_at(doc: dict, path: str) -> list[Any]:
+    """The values a dotted path reaches, through arrays of documents (``lines.product_id``
+    is every line's product id), as MongoDB matches them; a shape it does not expect is an
+    error, so the page counts as affected."""
+    values: list[Any] = [doc]
+    for part in path.split("."):
+        reached = []
+        for value in values:
+            for item in value if isinstance(value, list) else [value]:
+                if not isinstance(item, dict):
+                    raise ValueError(path)
+                if part in item:
+                    reached.append(item[part])
+        values = reached
+    return [v for value in values for v in (value if isinstance(value, list) else [value])]
 
 
 def _tag(value: Any) -> Any:

@@ -21,7 +21,7 @@ _BOOLS = {"true": True, "1": True, "false": False, "0": False}
 @dataclass(frozen=True)
 class Param:
     name: str
-    kind: str  # string | integer | boolean | enum | datetime | date | fields
+    kind: str  # string | integer | boolean | enum | enums (comma-separated) | datetime | date | fields
     description: str
     minimum: int | None = None
     maximum: int | None = None
@@ -55,18 +55,23 @@ class Param:
             except ValueError:
                 raise ValueError("must be a date, YYYY-MM-DD") from None
         if self.kind == "fields":
-            names = tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
-            unknown = [n for n in names if n not in self.choices]
-            if unknown or not names:
-                raise ValueError(
-                    f"unknown field(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(self.choices)}"
-                )
-            return names
+            return self._names(raw, "field")
+        if self.kind == "enums":  # several values, in a canonical order: one cache key per set
+            return tuple(sorted(self._names(raw, "value")))
         if not raw or len(raw) > self.max_length:
             raise ValueError(f"must be 1 to {self.max_length} characters")
         if self.pattern and not re.fullmatch(self.pattern, raw):
             raise ValueError(f"must match {self.pattern}")
         return raw
+
+    def _names(self, raw: str, what: str) -> tuple[str, ...]:
+        names = tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
+        unknown = [n for n in names if n not in self.choices]
+        if unknown or not names:
+            raise ValueError(
+                f"unknown {what}(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(self.choices)}"
+            )
+        return names
 
 
 def _datetime(raw: str) -> datetime:

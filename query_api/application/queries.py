@@ -1,10 +1,16 @@
-"""Every query this API makes on the read models, the index it relies on, and what each
-server's ``explain`` is documented to show for it (``docs/indexes.md``, "Every query").
+"""Every query this API makes on the read models, the route that makes it, the index it
+relies on, and what each server's ``explain`` is documented to show for it
+(``docs/indexes.md``, "Every query").
 
-The filters are built by the functions the routes call (``product_filters``,
-``order_filters``, the sorts: all below), so this list cannot drift from what the routes send.
-``tests/integration/test_query_explain.py`` runs each through ``explain`` on the server
-at hand, detects the backend, and compares what it reports with the expectation here:
+The filters are built by the functions the routes call (``query_api.application.filters``),
+so this list cannot drift from what the routes send. A list route accepts more
+combinations than are listed here: a filter on another field than the index's is checked
+while walking that index (a page then reads ``limit`` divided by the share of documents
+that pass; docs/api.md says so). ``tests/integration/test_query_explain.py`` runs each
+query through ``explain`` on the server at hand, detects the backend, and compares what it
+reports with the expectation here; ``tests/integration/test_index_usage.py`` fails when a
+declared index serves none of these queries (nor a read of the projectors), or when a
+query names an index that is not declared:
 
 - ``mongodb``: the winning plan uses ``index`` (``_id_`` for the ``_id`` lookups, ``None``
   where a collection scan is the intended plan);
@@ -24,154 +30,173 @@ Sorts are never pushed down by FerretDB v1 (only ``$natural``): it sorts in memo
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from shared import read_model_indexes as ix
-from shared.http.errors import ApiError
 from shared.read_models import CATALOG_PRODUCTS, CATEGORIES, MERCHANT_PRODUCTS, MERCHANT_STATS, ORDERS
 
-from query_api.application.pagination import ASC, DESC, Sort
+from query_api.application.filters import (
+    MERCHANT_PRODUCT_SORTS,
+    ORDER_SORTS,
+    PRODUCT_SORTS,
+    Filter,
+    Values,
+    catalog_filters,
+    merchant_product_filters,
+    order_filters,
+)
 
-# -- what the routes send: sorts and filters ------------------------------------------
-PRODUCT_SORTS = {
-    "newest": Sort("created_at", DESC),
-    "price_asc": Sort("price_amount", ASC),
-    "price_desc": Sort("price_amount", DESC),
-    "name": Sort("name_lower", ASC),
-}
-ORDER_SORTS = {"newest": Sort("placed_at", DESC), "oldest": Sort("placed_at", ASC)}
-
-
-def product_filters(values: dict, base: dict) -> dict:
-    """The MongoDB filter for the catalogue filters in ``values``, on top of ``base``."""
-    filters = dict(base)
-    if "category" in values:
-        filters["category"] = values["category"]
-    low, high = values.get("min_price"), values.get("max_price")
-    if low is not None and high is not None and low > high:
-        raise ApiError(
-            400,
-            "invalid_parameter",
-            "min_price is above max_price.",
-            [{"field": "min_price", "problem": "invalid", "message": "above max_price"}],
-        )
-    if low is not None or high is not None:
-        filters["price_amount"] = {k: v for k, v in (("$gte", low), ("$lte", high)) if v is not None}
-    if "in_stock" in values:
-        filters["stock_status"] = {"$in": ["in_stock", "low_stock"]} if values["in_stock"] else "out_of_stock"
-    if "name_prefix" in values:
-        filters["name_lower"] = {"$regex": "^" + re.escape(values["name_prefix"].lower())}
-    return filters
-
-
-def order_filters(values: dict, merchant_id: str) -> dict:
-    filters: dict = {"merchant_id": merchant_id}
-    if "status" in values:
-        filters["status"] = values["status"]
-    if "customer_email" in values:
-        filters["customer_email"] = values["customer_email"].strip().lower()
-    placed = {k: values[p] for k, p in (("$gte", "from"), ("$lt", "to")) if p in values}
-    if placed:
-        filters["placed_at"] = placed
-    return filters
-
-
-# -- every query, with the index it relies on -----------------------------------------
 M = "m_sample"
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
 class ApiQuery:
-    name: str  # route and variant
+    name: str  # what it is for, e.g. "orders of a customer"
+    route: str  # the route and the parameters that make it, e.g. "GET /v1/merchant/orders?customer_email="
     collection: str
-    filter: dict[str, Any]
+    filter: Filter
     sort: tuple[tuple[str, int], ...]
     index: str | None  # what MongoDB is meant to use (None: a scan is fine)
     pg_pushdown: bool  # FerretDB on PostgreSQL pushes part of the filter down
     pg_index: str | None = "gin"  # the PostgreSQL index that serves the pushed-down part
 
 
-def _catalog(name: str, values: dict, sort: str, index: str, pg: bool = True) -> ApiQuery:
-    base = {"visible": True} | ({"merchant_id": values.pop("merchant")} if "merchant" in values else {})
+def _params(values: Values, sort: str) -> str:
+    """The parameters that make the query, as docs/indexes.md shows them."""
+    shown = [f"{k}=" for k in values] + ([f"sort={sort}"] if sort != "newest" else [])
+    return "?" + "&".join(shown) if shown else ""
+
+
+def _catalog(name: str, values: Values, sort: str, index: str) -> ApiQuery:
+    filters = catalog_filters(values)
     return ApiQuery(
         name,
+        "GET /v1/products" + _params(values, sort),
         CATALOG_PRODUCTS,
-        product_filters(values, base),
+        filters,
         tuple(PRODUCT_SORTS[sort].mongo),
         index,
-        pg,
-        "gin" if "merchant_id" in base else None,
-    )  # {visible: true} alone matches most of the catalogue
-
-
-def _dashboard(name: str, values: dict, sort: str, index: str) -> ApiQuery:
-    base = {"merchant_id": M} | ({"status": values.pop("status")} if "status" in values else {})
-    return ApiQuery(
-        name, MERCHANT_PRODUCTS, product_filters(values, base), tuple(PRODUCT_SORTS[sort].mongo), index, True
+        True,
+        "gin" if "merchant_id" in filters else None,  # {visible: true} alone matches most of the catalogue
     )
 
 
-def _orders(name: str, values: dict, sort: str, index: str) -> ApiQuery:
-    return ApiQuery(name, ORDERS, order_filters(values, M), tuple(ORDER_SORTS[sort].mongo), index, True)
+def _dashboard(name: str, values: Values, sort: str, index: str) -> ApiQuery:
+    return ApiQuery(
+        name,
+        "GET /v1/merchant/products" + _params(values, sort),
+        MERCHANT_PRODUCTS,
+        merchant_product_filters(values, M),
+        tuple(MERCHANT_PRODUCT_SORTS[sort].mongo),
+        index,
+        True,
+    )
 
 
+def _orders(name: str, values: Values, sort: str, index: str) -> ApiQuery:
+    return ApiQuery(
+        name,
+        "GET /v1/merchant/orders" + _params(values, sort),
+        ORDERS,
+        order_filters(values, M),
+        tuple(ORDER_SORTS[sort].mongo),
+        index,
+        True,
+    )
+
+
+def _lookup(name: str, route: str, collection: str, filters: Filter, index: str | None, **pg: Any) -> ApiQuery:
+    return ApiQuery(name, route, collection, filters, (), index, **{"pg_pushdown": True, **pg})
+
+
+SHOP = {"merchant": M}
 QUERIES: tuple[ApiQuery, ...] = (
     # GET /v1/products (storefront)
     _catalog("products newest", {}, "newest", ix.CAT_ALL_NEWEST),
     _catalog("products price_asc", {}, "price_asc", ix.CAT_ALL_PRICE),
     _catalog("products price_desc", {}, "price_desc", ix.CAT_ALL_PRICE),
     _catalog("products name", {}, "name", ix.CAT_ALL_NAME),
-    _catalog("products merchant newest", {"merchant": M}, "newest", ix.CAT_NEWEST),
-    _catalog("products merchant price", {"merchant": M}, "price_asc", ix.CAT_PRICE),
+    _catalog("products merchant newest", SHOP, "newest", ix.CAT_NEWEST),
+    _catalog("products merchant price", SHOP, "price_asc", ix.CAT_PRICE),
+    _catalog("products merchant price_desc", SHOP, "price_desc", ix.CAT_PRICE),
+    _catalog("products merchant name", SHOP, "name", ix.CAT_NAME_PREFIX),
+    _catalog("products merchant price range", {**SHOP, "min_price": 100, "max_price": 900}, "price_asc", ix.CAT_PRICE),
+    _catalog("products merchant name prefix", {**SHOP, "name_prefix": "Boo"}, "name", ix.CAT_NAME_PREFIX),
+    _catalog("products merchant category newest", {**SHOP, "category": "shoes"}, "newest", ix.CAT_CATEGORY_NEWEST),
+    _catalog("products merchant category price", {**SHOP, "category": "shoes"}, "price_asc", ix.CAT_CATEGORY_PRICE),
     _catalog(
-        "products merchant price range", {"merchant": M, "min_price": 100, "max_price": 900}, "price_asc", ix.CAT_PRICE
+        "products merchant category price_desc", {**SHOP, "category": "shoes"}, "price_desc", ix.CAT_CATEGORY_PRICE
     ),
-    _catalog("products merchant name prefix", {"merchant": M, "name_prefix": "Boo"}, "name", ix.CAT_NAME_PREFIX),
-    _catalog(
-        "products merchant category newest", {"merchant": M, "category": "shoes"}, "newest", ix.CAT_CATEGORY_NEWEST
-    ),
-    _catalog(
-        "products merchant category price", {"merchant": M, "category": "shoes"}, "price_asc", ix.CAT_CATEGORY_PRICE
-    ),
-    _catalog(
-        "products merchant in stock price", {"merchant": M, "in_stock": True}, "price_asc", ix.CAT_STOCK_STATUS_PRICE
-    ),
+    _catalog("products merchant category name", {**SHOP, "category": "shoes"}, "name", ix.CAT_CATEGORY_NAME),
+    _catalog("products merchant in stock price", {**SHOP, "in_stock": True}, "price_asc", ix.CAT_STOCK_STATUS_PRICE),
     # GET /v1/products/{id}
-    ApiQuery("product by id", CATALOG_PRODUCTS, {"_id": "p_sample", "visible": True}, (), "_id_", True, "_id"),
+    _lookup(
+        "product by id",
+        "GET /v1/products/{id}",
+        CATALOG_PRODUCTS,
+        {"_id": "p_sample", "visible": True},
+        "_id_",
+        pg_index="_id",
+    ),
     # GET /v1/categories
-    ApiQuery(
+    _lookup(
         "categories of a merchant",
+        "GET /v1/categories?merchant=",
         CATEGORIES,
         {"product_count": {"$gt": 0}, "merchant_id": M},
-        (),
         ix.CATEGORIES_BY_COUNT,
-        True,
     ),
-    ApiQuery("categories of every shop", CATEGORIES, {"product_count": {"$gt": 0}}, (), None, False, None),
+    _lookup(
+        "categories of every shop",
+        "GET /v1/categories",
+        CATEGORIES,
+        {"product_count": {"$gt": 0}},
+        None,
+        pg_pushdown=False,
+        pg_index=None,
+    ),
     # GET /v1/merchant/products (dashboard)
     _dashboard("merchant products newest", {}, "newest", ix.MP_NEWEST),
-    _dashboard("merchant products by status", {"status": "draft"}, "newest", ix.MP_NEWEST),
+    _dashboard("merchant products by status", {"status": "draft"}, "newest", ix.MP_STATUS_NEWEST),
+    _dashboard("merchant products recently updated", {}, "updated", ix.MP_UPDATED),
+    _dashboard("merchant products price", {}, "price_asc", ix.MP_PRICE),
+    _dashboard("merchant products price range", {"min_price": 100, "max_price": 900}, "price_desc", ix.MP_PRICE),
     _dashboard("merchant products name", {}, "name", ix.MP_NAME_PREFIX),
+    _dashboard("merchant products name prefix", {"name_prefix": "Boo"}, "name", ix.MP_NAME_PREFIX),
     _dashboard("merchant products category name", {"category": "shoes"}, "name", ix.MP_CATEGORY_NAME),
+    _dashboard("merchant products low stock", {"max_stock": 5}, "stock", ix.MP_LOW_STOCK),
+    _dashboard("merchant products best sellers", {}, "best_selling", ix.MP_BEST_SELLERS),
+    _dashboard("merchant product by SKU", {"sku": "SKU-1"}, "newest", ix.MP_SKU),
     # GET /v1/merchant/orders
     _orders("orders newest", {}, "newest", ix.ORD_PLACED),
     _orders("orders oldest", {}, "oldest", ix.ORD_PLACED),
     _orders("orders placed between", {"from": SINCE, "to": datetime(2026, 2, 1, tzinfo=UTC)}, "newest", ix.ORD_PLACED),
-    _orders("orders by status", {"status": "paid"}, "newest", ix.ORD_STATUS_PLACED),
+    _orders("orders by status", {"status": ("paid",)}, "newest", ix.ORD_STATUS_PLACED),
+    _orders("orders by several statuses", {"status": ("confirmed", "paid")}, "oldest", ix.ORD_STATUS_PLACED),
+    _orders("open orders queue", {"open": "true"}, "oldest", ix.ORD_OPEN_QUEUE),
     _orders("orders of a customer", {"customer_email": "A@example.com"}, "newest", ix.ORD_CUSTOMER),
+    _orders("orders of a product", {"product_id": "p_sample"}, "newest", ix.ORD_PRODUCT),
+    _orders("order by tracking number", {"tracking_number": "TRK-1"}, "newest", ix.ORD_TRACKING),
+    _orders("orders biggest first", {}, "total_desc", ix.ORD_TOTAL),
+    _orders("orders in a total range", {"min_total": 1000, "max_total": 5000}, "total_asc", ix.ORD_TOTAL),
     # GET /v1/merchant/orders/{id}
-    ApiQuery("order by id", ORDERS, {"_id": "o_sample", "merchant_id": M}, (), "_id_", True, "_id"),
+    _lookup(
+        "order by id",
+        "GET /v1/merchant/orders/{id}",
+        ORDERS,
+        {"_id": "o_sample", "merchant_id": M},
+        "_id_",
+        pg_index="_id",
+    ),
     # GET /v1/merchant/stats
-    ApiQuery(
+    _lookup(
         "stats range",
+        "GET /v1/merchant/stats",
         MERCHANT_STATS,
         {"merchant_id": M, "_id": {"$gte": f"{M}:2026-03-01", "$lte": f"{M}:2026-03-31"}},
-        (),
         "_id_",
-        True,
     ),
 )

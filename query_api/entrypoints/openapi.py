@@ -127,7 +127,7 @@ def _schema(param: Param) -> dict:
         return {"type": "string", "format": "date-time"}
     if param.kind == "date":
         return {"type": "string", "format": "date"}
-    if param.kind == "fields":
+    if param.kind in ("fields", "enums"):
         one = "(" + "|".join(param.choices) + ")"
         return {"type": "string", "pattern": f"^{one}(,{one})*$"}
     schema = {"type": "string", "minLength": 1, "maxLength": param.max_length}

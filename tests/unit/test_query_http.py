@@ -100,3 +100,14 @@ def test_etag_matching_is_weak_and_accepts_lists_and_star():
     assert etag_matches(b'"a", W/"b"', b'W/"b"')
     assert etag_matches(b"*", b'W/"b"')
     assert not etag_matches(b'W/"c"', b'W/"b"')
+
+
+def test_a_list_of_choices_is_canonical_and_names_the_unknown_ones():
+    params = ParamSet((Param("status", "enums", "", choices=("placed", "paid", "shipped")),))
+    assert params.parse(QueryParams("status=shipped,paid,shipped")) == {"status": ("paid", "shipped")}
+    assert params.parse(QueryParams("status=paid")) == {"status": ("paid",)}
+    with pytest.raises(ApiError) as err:
+        params.parse(QueryParams("status=paid,lost"))
+    assert "lost" in err.value.fields[0]["message"]
+    with pytest.raises(ApiError):
+        params.parse(QueryParams("status=,"))

@@ -150,3 +150,16 @@ def test_page_bounds_survive_l2():
     assert back.page.affected_by(
         {"_id": "c", "merchant_id": M, "placed_at": when, "created_at": datetime(2026, 1, 1, tzinfo=UTC)}
     )
+
+
+def test_orders_of_a_product_match_through_their_lines():
+    line = {"product_id": "p-2", "quantity": 1}
+    order = {"_id": "o1", "merchant_id": M, "placed_at": 5, "lines": [{"product_id": "p-1"}, line], "total": 10}
+    filters = {"merchant_id": M, "lines.product_id": "p-2", "total": {"$gte": 10}}
+    assert matches(filters, order)
+    assert not matches(filters, {**order, "lines": [{"product_id": "p-1"}]})
+    assert not matches(filters, {**order, "lines": []})
+    assert not matches({"merchant_id": M, "status": {"$in": ["paid"]}}, {**order, "status": "placed"})
+    page = PageBounds(frozenset(), filters, "placed_at", -1, None, None)
+    assert page.affected_by(order) and not page.affected_by({**order, "lines": [{"product_id": "p-9"}]})
+    assert page.affected_by({**order, "lines": ["not a line"]})  # a shape it cannot judge: affected

@@ -19,9 +19,16 @@ from shared.http.errors import ApiError
 from query_api.adapters.cache.entry import Entry
 from query_api.adapters.cache.repair import repair_after_fresh_read
 from query_api.adapters.cache.two_level import Query
+from query_api.application.filters import (
+    MERCHANT_PRODUCT_SORTS,
+    ORDER_SORTS,
+    ORDER_STATUSES,
+    PRODUCT_STATUSES,
+    merchant_product_filters,
+    order_filters,
+)
 from query_api.application.freshness import min_version, wait_for_version
 from query_api.application.params import Param, ParamSet, page_params
-from query_api.application.queries import ORDER_SORTS, PRODUCT_SORTS, order_filters, product_filters
 from query_api.application.read_models import (
     MERCHANT_PRODUCT_VIEW,
     MERCHANT_PRODUCTS,
@@ -32,26 +39,34 @@ from query_api.application.read_models import (
 from query_api.application.stats import summarise
 from query_api.entrypoints.bootstrap import QuerySide, side_of
 from query_api.entrypoints.endpoints.common import RouteDoc, list_query, normalised_key, raw_key, serve_cached
-from query_api.entrypoints.endpoints.products import PRODUCT_FILTERS
+from query_api.entrypoints.endpoints.products import ID_PATTERN, PRODUCT_FILTERS
 from query_api.entrypoints.responses import PRIVATE, CachedResponse
 
 MAX_LIMIT = 100
 MAX_STATS_DAYS = 366
-ORDER_STATUSES = ("placed", "confirmed", "paid", "shipped", "delivered", "cancelled", "refunded")
+MAX_TOTAL = 100 * 1000 * 10**12  # the largest order the command side accepts: 100 lines x 1,000 x 10^12
+SKU_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"  # as the command side accepts it
 
 PRODUCT_PARAMS = ParamSet(
     (
         *PRODUCT_FILTERS,
-        Param("status", "enum", "Only products in this status.", choices=("draft", "published", "archived")),
-        *page_params(MAX_LIMIT, MERCHANT_PRODUCT_VIEW.fields, tuple(PRODUCT_SORTS)),
+        Param("status", "enum", "Only products in this status.", choices=PRODUCT_STATUSES),
+        Param("sku", "string", "Only the product with this SKU (exact).", max_length=64, pattern=SKU_PATTERN),
+        Param("max_stock", "integer", "Only products with at most this many in stock.", minimum=0, maximum=10**9),
+        *page_params(MAX_LIMIT, MERCHANT_PRODUCT_VIEW.fields, tuple(MERCHANT_PRODUCT_SORTS)),
     )
 )
 ORDER_PARAMS = ParamSet(
     (
-        Param("status", "enum", "Only orders in this status.", choices=ORDER_STATUSES),
+        Param("status", "enums", "Only orders in these statuses (comma-separated).", choices=ORDER_STATUSES),
+        Param("open", "enum", "`true`: only open orders (placed, confirmed or paid).", choices=("true",)),
         Param("from", "datetime", "Placed at or after (ISO-8601)."),
         Param("to", "datetime", "Placed before (ISO-8601)."),
         Param("customer_email", "string", "Only this customer's orders.", max_length=254),
+        Param("product_id", "string", "Only orders with a line of this product.", pattern=ID_PATTERN),
+        Param("tracking_number", "string", "Only the orders shipped with this tracking number.", max_length=100),
+        Param("min_total", "integer", "Lowest total, minor units.", minimum=0, maximum=MAX_TOTAL),
+        Param("max_total", "integer", "Highest total, minor units.", minimum=0, maximum=MAX_TOTAL),
         *page_params(MAX_LIMIT, ORDER_VIEW.fields, tuple(ORDER_SORTS)),
     )
 )
@@ -90,15 +105,12 @@ async def list_products(request: Request) -> CachedResponse:
 
     def build() -> Query:
         values = PRODUCT_PARAMS.parse(request.query_params)
-        base = {"merchant_id": merchant_id}
-        if "status" in values:
-            base["status"] = values["status"]
         return list_query(
             side,
             collection=MERCHANT_PRODUCTS,
-            filters=product_filters(values, base),
+            filters=merchant_product_filters(values, merchant_id),
             view=MERCHANT_PRODUCT_VIEW,
-            sorts=PRODUCT_SORTS,
+            sorts=MERCHANT_PRODUCT_SORTS,
             values=values,
             key=f"mproducts:{merchant_id}",
             tag=(MERCHANT_PRODUCTS, merchant_id),

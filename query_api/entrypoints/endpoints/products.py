@@ -16,9 +16,9 @@ from query_api.adapters.cache.entry import Entry
 from query_api.adapters.cache.epochs import ANY, id_tag
 from query_api.adapters.cache.repair import repair_after_fresh_read
 from query_api.adapters.cache.two_level import Query
+from query_api.application.filters import PRODUCT_SORTS, catalog_filters
 from query_api.application.freshness import min_version, wait_for_version
 from query_api.application.params import Param, ParamSet, page_params
-from query_api.application.queries import PRODUCT_SORTS, product_filters
 from query_api.application.read_models import CATALOG_PRODUCTS, CATEGORIES, PRODUCT_VIEW
 from query_api.entrypoints.bootstrap import side_of
 from query_api.entrypoints.endpoints.common import RouteDoc, list_query, normalised_key, raw_key, serve_cached
@@ -61,13 +61,10 @@ async def list_products(request: Request) -> CachedResponse:
 
     def build() -> Query:
         values = LIST_PARAMS.parse(request.query_params)
-        base = {"visible": True}
-        if "merchant" in values:
-            base["merchant_id"] = values["merchant"]
         return list_query(
             side,
             collection=CATALOG_PRODUCTS,
-            filters=product_filters(values, base),
+            filters=catalog_filters(values),
             view=PRODUCT_VIEW,
             sorts=PRODUCT_SORTS,
             values=values,
