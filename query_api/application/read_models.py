@@ -1,4 +1,5 @@
-"""The read models this API serves, and the fields a client may see of each.
+"""The read models this API serves, and the fields a client may see of each (those of the
+typed documents in ``query_api.application.documents``).
 
 A view maps the public field names to the stored ones (``id`` is ``_id``); internal
 bookkeeping (``visible``, ``name_lower``, ``price_amount``, ``customer_email``) stays in.
@@ -9,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.read_models import CATALOG_PRODUCTS, CATEGORIES, MERCHANT_PRODUCTS, MERCHANT_STATS, ORDERS
+
+from query_api.application.documents import MerchantProduct, Order, Product, item_fields
 
 __all__ = [
     "CATALOG_PRODUCTS",
@@ -45,45 +48,9 @@ class View:
         return out
 
 
-PRODUCT_VIEW = View(
-    (
-        "id",
-        "merchant_id",
-        "merchant_name",
-        "sku",
-        "name",
-        "description",
-        "category",
-        "price",
-        "stock_status",
-        "attributes",
-        "tags",
-        "created_at",
-        "updated_at",
-        "version",
-    )
-)
-MERCHANT_PRODUCT_VIEW = View((*PRODUCT_VIEW.fields, "status", "visible", "stock", "units_sold", "archived_at"))
-ORDER_VIEW = View(
-    (
-        "id",
-        "merchant_id",
-        "customer",
-        "shipping_address",
-        "lines",
-        "currency",
-        "item_count",
-        "total",
-        "status",
-        "status_history",
-        "payment_reference",
-        "carrier",
-        "tracking_number",
-        "placed_at",
-        "updated_at",
-        "version",
-    )
-)
+PRODUCT_VIEW = View(item_fields(Product))
+MERCHANT_PRODUCT_VIEW = View(item_fields(MerchantProduct))
+ORDER_VIEW = View(item_fields(Order))
 
 
 def public_product(doc: dict) -> dict:

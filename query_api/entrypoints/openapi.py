@@ -1,56 +1,34 @@
 """The OpenAPI 3.1 document, built from the same parameter declarations that validate
-requests (one source of truth)."""
+requests, and the response schemas from the typed documents the routes return
+(``query_api.application.documents``): one source of truth each."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from query_api.application.documents import ANSWERS, ITEMS
 from query_api.application.params import Param
-from query_api.application.read_models import MERCHANT_PRODUCT_VIEW, ORDER_VIEW, PRODUCT_VIEW
 from query_api.entrypoints.endpoints.common import RouteDoc
 
 _STR, _INT, _OBJ = {"type": "string"}, {"type": "integer"}, {"type": "object"}
 _NSTR = {"type": ["string", "null"]}
-_MONEY = {"type": "object", "properties": {"amount": _INT, "currency": _STR}}
-_FIELD_TYPES = {
-    "id": _STR,
-    "merchant_id": _STR,
-    "merchant_name": _NSTR,
-    "sku": _STR,
-    "name": _STR,
-    "description": _NSTR,
-    "category": _STR,
-    "price": _MONEY,
-    "stock_status": _STR,
-    "attributes": _OBJ,
-    "tags": {"type": "array", "items": _STR},
-    "created_at": _STR,
-    "updated_at": _STR,
-    "version": _INT,
-    "status": _STR,
-    "visible": {"type": "boolean"},
-    "stock": _INT,
-    "units_sold": _INT,
-    "archived_at": _NSTR,
-    "customer": _OBJ,
-    "shipping_address": {},
-    "lines": {"type": "array", "items": _OBJ},
-    "currency": _STR,
-    "item_count": _INT,
-    "total": {},
-    "status_history": {"type": "array", "items": _OBJ},
-    "payment_reference": _NSTR,
-    "carrier": _NSTR,
-    "tracking_number": _NSTR,
-    "placed_at": _STR,
-}
+REF = "#/components/schemas/{model}"
 
 
-def _object(fields: tuple[str, ...]) -> dict:
-    # No field is required: `fields=` selects any subset.
-    return {"type": "object", "properties": {f: _FIELD_TYPES.get(f, {}) for f in fields}}
+def _answer_schemas() -> dict[str, Any]:
+    """The schemas of ``query_api.application.documents``, nested models hoisted beside them."""
+    schemas: dict[str, Any] = {}
+    for model in ANSWERS:
+        schema = model.model_json_schema(by_alias=True, ref_template=REF)
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    for item in ITEMS:
+        schemas[item.__name__].pop("required", None)  # `fields=` selects any subset
+    return schemas
 
 
-def _cursor_page(item: str) -> dict:
-    ref = {"$ref": f"#/components/schemas/{item}"}
+def _cursor_page(item: str) -> dict[str, Any]:
+    ref = {"$ref": REF.format(model=item)}
     return {
         "type": "object",
         "required": ["data", "has_next"],
@@ -65,38 +43,9 @@ def _cursor_page(item: str) -> dict:
     }
 
 
-SCHEMAS = {
-    "Product": _object(PRODUCT_VIEW.fields),
-    "MerchantProduct": _object(MERCHANT_PRODUCT_VIEW.fields),
-    "Order": _object(ORDER_VIEW.fields),
-    "ProductPage": _cursor_page("Product"),
-    "MerchantProductPage": _cursor_page("MerchantProduct"),
-    "OrderPage": _cursor_page("Order"),
-    "CategoryList": {
-        "type": "object",
-        "required": ["data"],
-        "properties": {
-            "data": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["category", "product_count"],
-                    "properties": {"category": _STR, "product_count": _INT},
-                },
-            }
-        },
-    },
-    "Stats": {
-        "type": "object",
-        "required": ["merchant_id", "from", "to", "totals", "days"],
-        "properties": {
-            "merchant_id": _STR,
-            "from": _STR,
-            "to": _STR,
-            "totals": _OBJ,
-            "days": {"type": "array", "items": _OBJ},
-        },
-    },
+SCHEMAS: dict[str, Any] = {
+    **_answer_schemas(),
+    **{f"{item.__name__}Page": _cursor_page(item.__name__) for item in ITEMS},
     "Error": {
         "type": "object",
         "required": ["error"],
