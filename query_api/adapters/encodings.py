@@ -11,6 +11,7 @@ pays one dict lookup, not a parse.
 from __future__ import annotations
 
 import gzip
+from collections.abc import Iterable
 from functools import lru_cache
 
 import brotli
@@ -28,7 +29,8 @@ def compress(coding: str, body: bytes) -> bytes:
     """Levels chosen for speed on the miss path: a catalogue page (~8 KB) takes well under
     a millisecond in each."""
     if coding == BR:
-        return brotli.compress(body, quality=5)
+        compressed: bytes = brotli.compress(body, quality=5)  # brotli ships no types
+        return compressed
     if coding == ZSTD:
         return _ZSTD.compress(body)
     return gzip.compress(body, compresslevel=5, mtime=0)
@@ -69,7 +71,7 @@ def choose(header: bytes | None) -> str | None:
     return best
 
 
-def accept_encoding(headers) -> bytes | None:
+def accept_encoding(headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
     for name, value in headers:
         if name == b"accept-encoding":
             return value

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.requests import Request
 
@@ -46,7 +47,9 @@ def min_version(request: Request) -> int | None:
     return int(raw)
 
 
-async def wait_for_version(fetch: Callable[[], Awaitable[dict | None]], version: int, timeout: float) -> dict:
+async def wait_for_version(
+    fetch: Callable[[], Awaitable[dict[str, Any] | None]], version: int, timeout: float
+) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     delay = 0.005

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from pymongo.asynchronous.collection import AsyncCollection
@@ -26,8 +27,8 @@ MAX_READ_AHEAD_ITEMS = 1000
 
 @dataclass(frozen=True)
 class ListQuery:
-    collection: AsyncCollection
-    filters: dict  # the MongoDB filter, already scoped (visible / merchant)
+    collection: AsyncCollection[dict[str, Any]]
+    filters: dict[str, Any]  # the MongoDB filter, already scoped (visible / merchant)
     view: View
     sort: Sort
     page: PageRequest
@@ -42,7 +43,7 @@ async def load_page(
     sort, page = query.sort, query.page
     projection = query.view.projection(query.fields, extra=(sort.field,))
     if page.page is not None:
-        return await _offset_page(query, projection)
+        return await _offset_page(query, projection, page.page)
 
     fp = fingerprint(query.filters)
     mongo_filter = query.filters
@@ -86,28 +87,30 @@ async def load_page(
         start, lower = start + page.limit, upper
     (body, bounds, cursor), rest = pages[0], pages[1:]
     following = []
-    for next_body, next_bounds, next_cursor in rest:
+    for next_body, next_bounds, next_cursor in rest:  # only when reading ahead: key_for_cursor given
+        if cursor is None or key_for_cursor is None:  # (a page followed by another has a cursor)
+            break
         following.append((key_for_cursor(cursor), next_body, next_bounds))
         cursor = next_cursor
     return Loaded(body, bounds, tuple(following))
 
 
-async def _offset_page(query: ListQuery, projection: dict) -> bytes:
-    page = query.page
+async def _offset_page(query: ListQuery, projection: dict[str, Any], number: int) -> bytes:
+    limit = query.page.limit
     total = await query.collection.count_documents(query.filters)
     docs = (
         await query.collection.find(query.filters, projection)
         .sort(query.sort.mongo)
-        .skip((page.page - 1) * page.limit)
-        .limit(page.limit)
+        .skip((number - 1) * limit)
+        .limit(limit)
         .to_list()
     )
     return orjson.dumps(
         {
             "data": [query.view.render(d, query.fields) for d in docs],
-            "page": page.page,
-            "limit": page.limit,
+            "page": number,
+            "limit": limit,
             "total": total,
-            "has_next": page.page * page.limit < total,
+            "has_next": number * limit < total,
         }
     )

@@ -23,7 +23,7 @@ Position = tuple[Any, str]  # (sort value, _id)
 @dataclass(frozen=True, slots=True)
 class PageBounds:
     ids: frozenset[str]
-    filters: dict
+    filters: dict[str, Any]
     field: str
     direction: int  # 1 ascending, -1 descending
     lower: Position | None
@@ -42,7 +42,7 @@ class PageBounds:
             frozenset(ids), filters, field, direction, tuple(lower) if lower else None, tuple(upper) if upper else None
         )
 
-    def affected_by(self, doc: dict) -> bool:
+    def affected_by(self, doc: dict[str, Any]) -> bool:
         """Whether ``doc`` (a changed document's current state) now belongs in this page."""
         try:
             if not matches(self.filters, doc):
@@ -64,23 +64,23 @@ _KNOWN = frozenset({"$gte", "$lte", "$gt", "$lt", "$in", "$ne", "$regex"})
 
 def _compare(op: str, value: Any, operand: Any) -> bool:
     if op == "$gte":
-        return value >= operand
+        return bool(value >= operand)
     if op == "$lte":
-        return value <= operand
+        return bool(value <= operand)
     if op == "$gt":
-        return value > operand
+        return bool(value > operand)
     if op == "$lt":
-        return value < operand
+        return bool(value < operand)
     if op == "$in":
         return value in operand
     if op == "$ne":
-        return value != operand
+        return bool(value != operand)
     if op == "$regex":
         return isinstance(value, str) and re.search(operand, value) is not None
     raise ValueError(op)  # unknown: the caller treats the page as affected
 
 
-def matches(filters: dict, doc: dict) -> bool:
+def matches(filters: dict[str, Any], doc: dict[str, Any]) -> bool:
     """Whether ``doc`` matches a MongoDB filter of the forms the list routes build."""
     for key, condition in filters.items():
         if key == "$and":
@@ -117,7 +117,7 @@ def _condition_holds(condition: Any, value: Any) -> bool:
     return all(_compare(op, value, operand) for op, operand in condition.items())
 
 
-def _values_at(doc: dict, path: str) -> list[Any]:
+def _values_at(doc: dict[str, Any], path: str) -> list[Any]:
     """The values a dotted path reaches, through arrays of documents (``lines.product_id``
     is every line's product id), as MongoDB matches them; a shape it does not expect is an
     error, so the page counts as affected."""

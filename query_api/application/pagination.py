@@ -34,7 +34,7 @@ class Sort:
     def mongo(self) -> list[tuple[str, int]]:
         return [(self.field, self.direction), ("_id", self.direction)]
 
-    def after(self, value: Any, last_id: str) -> dict:
+    def after(self, value: Any, last_id: str) -> dict[str, Any]:
         """The filter for items strictly after (value, last_id) in this order."""
         op = "$gt" if self.direction == ASC else "$lt"
         return {"$or": [{self.field: {op: value}}, {self.field: value, "_id": {op: last_id}}]}
@@ -48,7 +48,7 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def fingerprint(filters: dict) -> str:
+def fingerprint(filters: dict[str, Any]) -> str:
     return hashlib.blake2b(orjson.dumps(filters, default=str, option=orjson.OPT_SORT_KEYS), digest_size=8).hexdigest()
 
 
@@ -90,7 +90,9 @@ class PageRequest:
     sort_name: str
 
     @classmethod
-    def from_params(cls, values: dict, default_limit: int, default_sort: str, max_offset: int = 10_000) -> PageRequest:
+    def from_params(
+        cls, values: dict[str, Any], default_limit: int, default_sort: str, max_offset: int = 10_000
+    ) -> PageRequest:
         if values.get("cursor") is not None and values.get("page") is not None:
             raise ApiError(
                 400,

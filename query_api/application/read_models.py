@@ -8,6 +8,7 @@ bookkeeping (``visible``, ``name_lower``, ``price_amount``, ``customer_email``) 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from shared.read_models import CATALOG_PRODUCTS, CATEGORIES, MERCHANT_PRODUCTS, MERCHANT_STATS, ORDERS
 
@@ -31,14 +32,14 @@ __all__ = [
 class View:
     fields: tuple[str, ...]
 
-    def projection(self, requested: tuple[str, ...] | None, extra: tuple[str, ...] = ()) -> dict:
+    def projection(self, requested: tuple[str, ...] | None, extra: tuple[str, ...] = ()) -> dict[str, Any]:
         """A MongoDB projection of the requested fields (all when None) plus ``extra``."""
         wanted = requested or self.fields
         projection = {("_id" if f == "id" else f): 1 for f in (*wanted, *extra)}
         projection.setdefault("_id", 1)
         return projection
 
-    def render(self, doc: dict, requested: tuple[str, ...] | None = None) -> dict:
+    def render(self, doc: dict[str, Any], requested: tuple[str, ...] | None = None) -> dict[str, Any]:
         out = {}
         for field in requested or self.fields:
             key = "_id" if field == "id" else field
@@ -53,5 +54,5 @@ MERCHANT_PRODUCT_VIEW = View(item_fields(MerchantProduct))
 ORDER_VIEW = View(item_fields(Order))
 
 
-def public_product(doc: dict) -> dict:
+def public_product(doc: dict[str, Any]) -> dict[str, Any]:
     return PRODUCT_VIEW.render(doc)

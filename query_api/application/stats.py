@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date
+from typing import Any
 
 COUNTERS = (
     "revenue",
@@ -17,7 +18,7 @@ COUNTERS = (
 )
 
 
-def _units_by_product(top_products: list[dict] | dict | None) -> dict[str, int]:
+def _units_by_product(top_products: list[dict[str, Any]] | dict[str, int] | None) -> dict[str, int]:
     """``merchant_stats`` stores a list of ``{product_id, name, units}``
     (projectors/domain/merchant_stats.py); a plain ``{product_id: units}`` mapping is read too."""
     if isinstance(top_products, dict):
@@ -25,13 +26,14 @@ def _units_by_product(top_products: list[dict] | dict | None) -> dict[str, int]:
     return {p["product_id"]: p["units"] for p in top_products or ()}
 
 
-def summarise(merchant_id: str, first: date, last: date, days: list[dict]) -> dict:
+def summarise(merchant_id: str, first: date, last: date, days: list[dict[str, Any]]) -> dict[str, Any]:
+    """The answer of ``GET /v1/merchant/stats`` (``query_api.application.documents.Stats``)."""
     totals = {name: 0 for name in COUNTERS}
     by_status: Counter[str] = Counter()
     top: Counter[str] = Counter()
-    series = []
+    series: list[dict[str, Any]] = []
     for doc in sorted(days, key=lambda d: d["_id"]):
-        day = {"day": doc["_id"].rsplit(":", 1)[1]}
+        day: dict[str, Any] = {"day": doc["_id"].rsplit(":", 1)[1]}
         for name in COUNTERS:
             value = doc.get(name) or 0
             totals[name] += value

@@ -60,9 +60,9 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
-def _schema(param: Param) -> dict:
+def _schema(param: Param) -> dict[str, Any]:
     if param.kind == "integer":
-        schema: dict = {"type": "integer"}
+        schema: dict[str, Any] = {"type": "integer"}
         if param.minimum is not None:
             schema["minimum"] = param.minimum
         if param.maximum is not None:
@@ -85,14 +85,14 @@ def _schema(param: Param) -> dict:
     return schema
 
 
-def _error(description: str) -> dict:
+def _error(description: str) -> dict[str, Any]:
     return {
         "description": description,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
     }
 
 
-def _operation(doc: RouteDoc) -> dict:
+def _operation(doc: RouteDoc) -> dict[str, Any]:
     parameters = [
         {"name": p, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 64}}
         for p in doc.path_params
@@ -140,7 +140,7 @@ def _operation(doc: RouteDoc) -> dict:
     return operation
 
 
-def build(route_docs: list[RouteDoc]) -> dict:
+def build(route_docs: list[RouteDoc]) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {

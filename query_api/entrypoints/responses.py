@@ -24,7 +24,7 @@ _CODINGS = {"br": b"br", "zstd": b"zstd", "gzip": b"gzip"}
 def if_none_match(scope: Scope) -> bytes | None:
     for name, value in scope["headers"]:
         if name == b"if-none-match":
-            return value
+            return bytes(value)
     return None
 
 

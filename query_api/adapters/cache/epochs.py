@@ -28,10 +28,13 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from shared.invalidation import ANY_ID as ANY_DOC
 from shared.invalidation import ANY_MERCHANT as ANY
 from shared.invalidation import generation_key, id_generation_key
+
+from query_api.application.pages import PageBounds
 
 Tag = tuple[str, str]
 _ID = "id:"
@@ -53,7 +56,7 @@ def generation_keys(tag: Tag) -> tuple[str, ...]:
 @dataclass(eq=False)
 class PreciseChange:
     ids: frozenset[str]
-    docs: list[dict] | None = field(default=None)  # None until read back
+    docs: list[dict[str, Any]] | None = field(default=None)  # None until read back
 
 
 LOG_SIZE = 256  # precise changes remembered per list tag
@@ -90,7 +93,7 @@ class Epochs:
             self._log.setdefault(tag, deque(maxlen=LOG_SIZE)).append((self._epochs[tag], change))
         return change
 
-    def unaffected_since(self, tag: Tag, epoch: tuple[int, int, int], page) -> bool:
+    def unaffected_since(self, tag: Tag, epoch: tuple[int, int, int], page: PageBounds) -> bool:
         """Whether every change of ``tag`` after ``epoch`` was precise, is read back, and
         leaves ``page`` (``PageBounds``) as it is — then a page loaded meanwhile is right."""
         if epoch[0] != self._reset:

@@ -9,8 +9,9 @@ affects (``drop_pages``).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from cachetools import TLRUCache
 
@@ -76,7 +77,7 @@ class L1Cache:
     def has_pages(self, tags: Iterable[Tag]) -> bool:
         return any(self._pages.get(tag) for tag in tags)
 
-    def drop_pages(self, tags: Iterable[Tag], ids: set[str], docs: list[dict] = ()) -> int:
+    def drop_pages(self, tags: Iterable[Tag], ids: set[str], docs: Sequence[dict[str, Any]] = ()) -> int:
         """Drop the pages under ``tags`` that show one of ``ids`` or where one of ``docs``
         (changed documents, as they are now) belongs. Returns how many were dropped."""
         dropped = 0

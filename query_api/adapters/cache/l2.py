@@ -64,7 +64,7 @@ class L2Cache:
             self._failed(exc)
             return None, None
         generation = sum(int(g) for g in gens_raw if g)
-        loaded = entries.load(raw) if raw else None
+        loaded = entries.load(raw) if isinstance(raw, bytes) else None  # (a decoding client would give str)
         if loaded is None or loaded[0] != generation:
             return generation, None
         return generation, loaded[1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 
 @dataclass
@@ -19,7 +20,7 @@ class CacheStats:
     read_ahead_pages: int = 0  # pages stored in L2 ahead of a cursor walk's requests
     broad_drops: int = 0  # precise changes that fell back to dropping every page of a tag
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         out = asdict(self)
         lookups = self.l1_hits + self.l1_misses
         out["hit_ratio"] = round((lookups - self.l3_loads) / lookups, 4) if lookups else None

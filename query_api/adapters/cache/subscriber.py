@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import orjson
 from redis.asyncio import Redis
@@ -29,7 +30,7 @@ from query_api.adapters.cache.stats import CacheStats
 log = logging.getLogger(__name__)
 
 # (collection, ids) -> the documents as they are now (missing ones left out)
-FetchDocs = Callable[[str, list[str]], Awaitable[list[dict]]]
+FetchDocs = Callable[[str, list[str]], Awaitable[list[dict[str, Any]]]]
 MAX_PRECISE_IDS = 50  # bigger batches (rebuilds, bulk imports): drop every page of the tags
 FETCH_TIMEOUT = 2.0
 
@@ -44,7 +45,7 @@ async def listen(
     fetch: FetchDocs | None = None,
     stats: CacheStats | None = None,
 ) -> None:
-    rechecks: set[asyncio.Task] = set()
+    rechecks: set[asyncio.Task[None]] = set()
     stats = stats or CacheStats()
     try:
         while True:
@@ -61,7 +62,7 @@ async def listen(
                     if message is None:
                         continue
                     precise = apply(message["data"], epochs, l1 if fetch else None, stats)
-                    if precise is not None:
+                    if precise is not None and fetch is not None:  # (precise only when fetch is given)
                         task = asyncio.create_task(recheck(fetch, epochs, l1, stats, *precise))
                         rechecks.add(task)
                         task.add_done_callback(rechecks.discard)
@@ -90,16 +91,16 @@ def apply(
     """Apply one message. Returns (collection, merchant, ids, change) when list pages that
     may now hold those documents remain to be checked (``recheck``)."""
     try:
-        change = orjson.loads(data)
-        collection, merchant = str(change["collection"]), str(change["merchant_id"])
-        ids = [str(i) for i in change.get("ids") or ()]
+        body = orjson.loads(data)
+        collection, merchant = str(body["collection"]), str(body["merchant_id"])
+        ids = [str(i) for i in body.get("ids") or ()]
     except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
         log.error("ignoring malformed invalidation %r: %s", data[:200], exc)
         return None
     tags = [(collection, merchant), (collection, ANY_MERCHANT)]
     precise = l1 is not None and 0 < len(ids) <= MAX_PRECISE_IDS and l1.has_pages(tags)
     change = epochs.bump(collection, merchant, ids, precise=precise)
-    if change is None:
+    if change is None or l1 is None:  # (a change is precise only with an L1 to drop pages from)
         return None
     dropped = l1.drop_pages(tags, set(ids))
     if stats is not None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Mapping
 
 from redis.asyncio import Redis
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message, Scope
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +60,15 @@ async def flush_forever(hot: HotKeys, redis: Redis, prefix: str, interval: float
             log.info("hot keys not recorded: %s", exc)
 
 
-async def warm_up(app: ASGIApp, state: dict, redis: Redis, prefix: str, n: int) -> int:
+async def warm_up(app: ASGIApp, state: Mapping[str, object], redis: Redis, prefix: str, n: int) -> int:
     """Replay the ``n`` hottest public requests through ``app``; returns how many answered 200.
 
     Runs inside the lifespan, before the server takes traffic, so the requests carry the
     lifespan ``state`` themselves (the server adds it only to requests it receives).
     """
     try:
-        targets = [t.decode() for t in await redis.zrevrange(zset_key(prefix), 0, n - 1)]
+        hottest = await redis.zrevrange(zset_key(prefix), 0, n - 1)
+        targets = [t.decode() if isinstance(t, bytes) else str(t) for t in hottest]
     except Exception as exc:
         log.info("no warm-up (Redis unavailable): %s", exc)
         return 0
@@ -81,9 +83,9 @@ async def warm_up(app: ASGIApp, state: dict, redis: Redis, prefix: str, n: int) 
     return warmed
 
 
-async def _get(app: ASGIApp, state: dict, target: str) -> int:
+async def _get(app: ASGIApp, state: Mapping[str, object], target: str) -> int:
     path, _, query = target.partition("?")
-    scope = {
+    scope: Scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
@@ -100,10 +102,10 @@ async def _get(app: ASGIApp, state: dict, target: str) -> int:
     }
     status = 0
 
-    async def receive() -> dict:
+    async def receive() -> Message:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def send(message: dict) -> None:
+    async def send(message: Message) -> None:
         nonlocal status
         if message["type"] == "http.response.start":
             status = message["status"]

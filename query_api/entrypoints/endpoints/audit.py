@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
+from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -24,7 +25,7 @@ from query_api.entrypoints.bootstrap import side_of
 MAX_LIMIT = 500
 
 
-def encode_cursor(doc: dict) -> str:
+def encode_cursor(doc: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps([doc["occurred_at"].isoformat(), doc["_id"]])).decode()
 
 
@@ -49,7 +50,7 @@ def _limit(raw: str | None) -> int:
     return int(raw)
 
 
-def entry(doc: dict) -> dict:
+def entry(doc: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": doc["_id"],
         **{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in doc.items() if k != "_id"},
@@ -61,7 +62,7 @@ async def list_audit(request: Request) -> Response:
     principal = await authenticate(request, side.keys)
     params = request.query_params
     limit = _limit(params.get("limit"))
-    query: dict = {"merchant_id": principal.merchant_id}
+    query: dict[str, Any] = {"merchant_id": principal.merchant_id}
     for field in ("type", "aggregate_id"):
         if params.get(field):
             query[field] = params[field]
@@ -70,7 +71,7 @@ async def list_audit(request: Request) -> Response:
         query["$or"] = [{"occurred_at": {"$gt": at}}, {"occurred_at": at, "_id": {"$gt": last_id}}]
     cursor = side.db[AUDIT_LOG].find(query).sort([("occurred_at", 1), ("_id", 1)]).limit(limit + 1)
     docs = [doc async for doc in cursor]
-    body: dict = {"items": [entry(d) for d in docs[:limit]]}
+    body: dict[str, Any] = {"items": [entry(d) for d in docs[:limit]]}
     if len(docs) > limit:
         body["next"] = encode_cursor(docs[limit - 1])
     return Response(orjson.dumps(body), media_type="application/json")

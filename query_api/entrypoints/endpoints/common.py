@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -37,7 +38,7 @@ def raw_key(request: Request, scope_prefix: str = "") -> str:
     return f"{scope_prefix}{request.scope['path']}?{request.scope['query_string'].decode('latin-1')}"
 
 
-def normalised_key(name: str, values: dict) -> str:
+def normalised_key(name: str, values: dict[str, Any]) -> str:
     return name + ":" + orjson.dumps(values, default=str, option=orjson.OPT_SORT_KEYS).decode()
 
 
@@ -55,10 +56,10 @@ def list_query(
     side: QuerySide,
     *,
     collection: str,
-    filters: dict,
+    filters: dict[str, Any],
     view: View,
     sorts: dict[str, Sort],
-    values: dict,
+    values: dict[str, Any],
     key: str,
     tag: Tag,
     l2_ttl: float,

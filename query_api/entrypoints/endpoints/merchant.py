@@ -8,6 +8,7 @@ Every query is scoped to the key's merchant; another merchant's order is a 404 (
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -145,8 +146,8 @@ async def get_order(request: Request) -> CachedResponse:
     order_id = request.path_params["order_id"]
     fields = ORDER_PARAMS_ONE.parse(request.query_params).get("fields")
 
-    def fetch():
-        return side.db[ORDERS].find_one(
+    async def fetch() -> dict[str, Any] | None:
+        return await side.db[ORDERS].find_one(
             {"_id": order_id, "merchant_id": merchant_id}, ORDER_VIEW.projection(fields, extra=("version",))
         )
 
@@ -176,7 +177,7 @@ async def get_order(request: Request) -> CachedResponse:
     )
 
 
-def stats_range(values: dict, today: date) -> tuple[date, date]:
+def stats_range(values: dict[str, Any], today: date) -> tuple[date, date]:
     last = values.get("to", today)
     first = values.get("from", last - timedelta(days=29))
     if first > last or (last - first).days >= MAX_STATS_DAYS:

@@ -6,14 +6,17 @@ ignored here. Only published products (``visible``) are served.
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from starlette.requests import Request
 from starlette.routing import Route
 
 from shared.http.errors import ApiError
+from shared.invalidation import ANY_MERCHANT as ANY
 
 from query_api.adapters.cache.entry import Entry
-from query_api.adapters.cache.epochs import ANY, id_tag
+from query_api.adapters.cache.epochs import id_tag
 from query_api.adapters.cache.repair import repair_after_fresh_read
 from query_api.adapters.cache.two_level import Query
 from query_api.application.filters import PRODUCT_SORTS, catalog_filters
@@ -80,8 +83,8 @@ async def get_product(request: Request) -> CachedResponse:
     side = side_of(request)
     product_id = request.path_params["product_id"]
 
-    def fetch(fields: tuple[str, ...] | None):
-        return side.db[CATALOG_PRODUCTS].find_one(
+    async def fetch(fields: tuple[str, ...] | None) -> dict[str, Any] | None:
+        return await side.db[CATALOG_PRODUCTS].find_one(
             {"_id": product_id, "visible": True}, PRODUCT_VIEW.projection(fields, extra=("version", "merchant_id"))
         )
 
@@ -122,7 +125,7 @@ async def list_categories(request: Request) -> CachedResponse:
         merchant = values.get("merchant")
 
         async def load() -> bytes:
-            filters: dict = {"product_count": {"$gt": 0}}
+            filters: dict[str, Any] = {"product_count": {"$gt": 0}}
             if merchant:
                 filters["merchant_id"] = merchant
             counts: dict[str, int] = {}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import Any
+
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -29,7 +32,7 @@ STATUS_FIELDS = (
 )
 
 
-async def _own_report(request: Request) -> dict:
+async def _own_report(request: Request) -> dict[str, Any]:
     side = side_of(request)
     principal = await authenticate(request, side.keys)
     report_id = request.path_params["report_id"]
@@ -39,7 +42,7 @@ async def _own_report(request: Request) -> dict:
     return doc
 
 
-def _json(value):
+def _json(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
@@ -76,7 +79,7 @@ async def download(request: Request) -> Response:
         .sort("seq", 1)
     )
 
-    async def body():
+    async def body() -> AsyncIterator[bytes]:
         async for chunk in chunks:
             yield bytes(chunk["data"])
 

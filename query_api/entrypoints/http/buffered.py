@@ -14,11 +14,14 @@ Rewrite = Callable[[Message, bytes], Awaitable[tuple[Message, bytes]]]
 def header(message: Message, name: bytes) -> bytes | None:
     for key, value in message.get("headers", ()):
         if key == name:
-            return value
+            return bytes(value)
     return None
 
 
-def set_header(headers: list, name: bytes, value: bytes) -> list:
+Headers = list[tuple[bytes, bytes]]
+
+
+def set_header(headers: Headers, name: bytes, value: bytes) -> Headers:
     return [(k, v) for k, v in headers if k != name] + [(name, value)]
 
 

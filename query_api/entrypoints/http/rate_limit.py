@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections.abc import Callable
 
 from cachetools import LRUCache
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -19,7 +20,9 @@ from shared.http.errors import error_response
 
 
 class TokenBuckets:
-    def __init__(self, rate: float, burst: int, max_clients: int = 100_000, clock=time.monotonic) -> None:
+    def __init__(
+        self, rate: float, burst: int, max_clients: int = 100_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.rate, self.burst, self.clock = rate, burst, clock
         self._buckets: LRUCache[bytes, list[float]] = LRUCache(max_clients)  # [tokens, updated]
 
@@ -30,7 +33,7 @@ class TokenBuckets:
         if bucket is None:
             self._buckets[client] = [self.burst - 1.0, now]
             return 0.0
-        tokens = min(self.burst, bucket[0] + (now - bucket[1]) * self.rate)
+        tokens = min(float(self.burst), bucket[0] + (now - bucket[1]) * self.rate)
         bucket[1] = now
         if tokens >= 1.0:
             bucket[0] = tokens - 1.0
