@@ -18,7 +18,7 @@ import orjson
 from pymongo.asynchronous.collection import AsyncCollection
 
 from query_api.application.pages import PageBounds
-from query_api.application.pagination import CursorCodec, PageRequest, Sort, fingerprint
+from query_api.application.pagination import MAX_OFFSET, CursorCodec, PageRequest, Sort, fingerprint
 from query_api.application.ports import Loaded
 from query_api.application.read_models import View
 
@@ -96,8 +96,13 @@ async def load_page(
 
 
 async def _offset_page(query: ListQuery, projection: dict[str, Any], number: int) -> bytes:
+    """What it costs, bounded: a count of at most ``MAX_OFFSET + limit + 1`` documents (every
+    item an offset page can show, and one to say there are more: ``total`` is then that
+    bound and ``total_exact`` false), and a page read through the sort's index that skips
+    ``(number - 1) * limit`` documents, at most ``MAX_OFFSET``."""
     limit = query.page.limit
-    total = await query.collection.count_documents(query.filters)
+    bound = MAX_OFFSET + limit
+    counted = await query.collection.count_documents(query.filters, limit=bound + 1)
     docs = (
         await query.collection.find(query.filters, projection)
         .sort(query.sort.mongo)
@@ -110,7 +115,8 @@ async def _offset_page(query: ListQuery, projection: dict[str, Any], number: int
             "data": [query.view.render(d, query.fields) for d in docs],
             "page": number,
             "limit": limit,
-            "total": total,
-            "has_next": number * limit < total,
+            "total": min(counted, bound),
+            "total_exact": counted <= bound,
+            "has_next": number * limit < counted,
         }
     )

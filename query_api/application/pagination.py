@@ -23,6 +23,7 @@ import orjson
 from shared.http.errors import ApiError
 
 ASC, DESC = 1, -1
+MAX_OFFSET = 10_000  # offset pages stop here: deeper, a skip would read too much (cursors do not)
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ class PageRequest:
 
     @classmethod
     def from_params(
-        cls, values: dict[str, Any], default_limit: int, default_sort: str, max_offset: int = 10_000
+        cls, values: dict[str, Any], default_limit: int, default_sort: str, max_offset: int = MAX_OFFSET
     ) -> PageRequest:
         if values.get("cursor") is not None and values.get("page") is not None:
             raise ApiError(

@@ -39,6 +39,7 @@ def _cursor_page(item: str) -> dict[str, Any]:
             "page": _INT,
             "limit": _INT,
             "total": _INT,
+            "total_exact": {"type": "boolean"},
         },
     }
 

@@ -141,11 +141,24 @@ async def test_offset_pagination_reports_total(client, shop):
             "/v1/products", params={"merchant": shop["merchant_id"], "page": 3, "limit": 25, "sort": "price_asc"}
         )
     ).json()
-    assert first["total"] == last["total"] == visible
+    assert first["total"] == last["total"] == visible and first["total_exact"]
     assert first["has_next"] and not last["has_next"]
     assert len(last["data"]) == visible - 50
     prices = [p["price"]["amount"] for p in first["data"]]
     assert prices == sorted(prices)
+
+
+async def test_offset_pages_count_only_as_far_as_offsets_go(client, shop, monkeypatch):
+    import query_api.application.listing as listing
+
+    monkeypatch.setattr(listing, "MAX_OFFSET", 10)  # pages can show items 1..10 + limit: count no further
+    params = {"merchant": shop["merchant_id"], "limit": 5, "sort": "price_desc", "fields": "id"}
+    body = (await client.get("/v1/products", params={**params, "page": 2})).json()
+    assert (body["total"], body["total_exact"], body["has_next"]) == (15, False, True)
+    assert len(body["data"]) == 5
+    narrow = (await client.get("/v1/products", params={**params, "page": 1, "max_price": 3000})).json()
+    expected = sum(d["visible"] and d["price_amount"] <= 3000 for d in shop["docs"])
+    assert expected <= 15 and (narrow["total"], narrow["total_exact"]) == (expected, True)
 
 
 async def test_product_by_id_and_hidden_product_is_404(client, shop):
