@@ -36,9 +36,55 @@ class Sort:
         return [(self.field, self.direction), ("_id", self.direction)]
 
     def after(self, value: Any, last_id: str) -> dict[str, Any]:
-        """The filter for items strictly after (value, last_id) in this order."""
-        op = "$gt" if self.direction == ASC else "$lt"
-        return {"$or": [{self.field: {op: value}}, {self.field: value, "_id": {op: last_id}}]}
+        """The filter for items strictly after (value, last_id) in this order, in MongoDB's
+        order whatever the field holds: later values of ``value``'s type class (comparisons
+        are type-bracketed), the classes after it (``$type``; descending: before it, then
+        null and missing, which sort first), and ties by ``_id``. Our read models hold one
+        class per sort field, where the ``$type`` arm matches nothing; it keeps a walk exact
+        if a document ever holds another (or none). Our FerretDB build pushes this exact
+        shape down as one index range (docs/indexes.md, "Pages")."""
+        field, op = self.field, "$gt" if self.direction == ASC else "$lt"
+        rank = type_class(value)
+        later = range(rank + 1, len(TYPE_CLASSES)) if self.direction == ASC else range(1, rank)
+        arms: list[dict[str, Any]] = [{field: {op: value}}] if value is not None else []
+        aliases = [alias for k in later for alias in TYPE_CLASSES[k]]
+        if aliases:
+            arms.append({field: {"$type": aliases}})
+        if self.direction == DESC and rank > 0:
+            arms.append({field: None})
+        arms.append({field: value, "_id": {op: last_id}})
+        return {"$or": arms}
+
+
+# BSON type classes in MongoDB's comparison order, as ``$type`` aliases (0: null and missing).
+TYPE_CLASSES: tuple[tuple[str, ...], ...] = (
+    (),
+    ("number",),
+    ("string",),
+    ("object",),
+    ("array",),
+    ("binData",),
+    ("objectId",),
+    ("bool",),
+    ("date",),
+    ("timestamp",),
+    ("regex",),
+)
+
+
+def type_class(value: Any) -> int:
+    """The position of ``value``'s class in ``TYPE_CLASSES`` (the types a cursor can hold)."""
+    if value is None:
+        return 0
+    if isinstance(value, bool):  # before int: a bool is an int in Python
+        return 7
+    if isinstance(value, (int, float)):
+        return 1
+    if isinstance(value, str):
+        return 2
+    if isinstance(value, datetime):
+        return 8
+    raise ValueError(f"no cursor for a sort value of type {type(value).__name__}")
 
 
 def _b64(raw: bytes) -> str:

@@ -33,10 +33,26 @@ def test_cursor_round_trips_and_rejects_tampering_and_other_queries():
         CursorCodec("other secret").decode(cursor, "newest", "fp1")
 
 
-def test_keyset_filter_uses_the_id_as_tie_breaker():
+def test_keyset_filter_uses_the_id_as_tie_breaker_and_crosses_type_classes():
+    later = ["string", "object", "array", "binData", "objectId", "bool", "date", "timestamp", "regex"]
     assert Sort("price_amount", ASC).after(500, "p-3") == {
-        "$or": [{"price_amount": {"$gt": 500}}, {"price_amount": 500, "_id": {"$gt": "p-3"}}]
+        "$or": [
+            {"price_amount": {"$gt": 500}},
+            {"price_amount": {"$type": later}},
+            {"price_amount": 500, "_id": {"$gt": "p-3"}},
+        ]
     }
+    assert Sort("name_lower", DESC).after("boot", "p-3") == {
+        "$or": [
+            {"name_lower": {"$lt": "boot"}},
+            {"name_lower": {"$type": ["number"]}},
+            {"name_lower": None},  # null and missing sort first: last when descending
+            {"name_lower": "boot", "_id": {"$lt": "p-3"}},
+        ]
+    }
+    # A missing value: ascending, everything typed follows; descending, only ties do.
+    assert Sort("name_lower", ASC).after(None, "p-3")["$or"][0] == {"name_lower": {"$type": ["number", *later]}}
+    assert Sort("name_lower", DESC).after(None, "p-3") == {"$or": [{"name_lower": None, "_id": {"$lt": "p-3"}}]}
     assert Sort("created_at", DESC).mongo == [("created_at", -1), ("_id", -1)]
 
 
