@@ -50,6 +50,7 @@ def rows(results: list[PairResult]) -> list[list[str]]:
     for r in results:
         ours_rate, base_rate = [x.rate for x in r.ours], [x.rate for x in r.baseline]
         ours_p50, base_p50 = round_medians(r.ours, 0.5), round_medians(r.baseline, 0.5)
+        ours_p95, base_p95 = round_medians(r.ours, 0.95), round_medians(r.baseline, 0.95)
         latency = paired_ratios(ours_p50, base_p50) if ours_p50 and len(ours_p50) == len(base_p50) else None
         errors = "; ".join(
             f"{side} {f}" for side, f in (("ours", failures(r.ours)), ("baseline", failures(r.baseline))) if f
@@ -66,6 +67,8 @@ def rows(results: list[PairResult]) -> list[list[str]]:
                 spread(Spread.of(ours_p50) if ours_p50 else None),
                 spread(Spread.of(base_p50) if base_p50 else None),
                 f"**{spread(latency)}**" if latency else "—",
+                spread(Spread.of(ours_p95) if ours_p95 else None),
+                spread(Spread.of(base_p95) if base_p95 else None),
                 errors or "0",
             ]
         )
@@ -91,6 +94,8 @@ HEADER = [
     "ours p50 ms",
     "baseline p50 ms",
     "p50 ratio",
+    "ours p95 ms",
+    "baseline p95 ms",
     "errors",
 ]
 
@@ -117,13 +122,14 @@ def section(facts: Facts, results: list[PairResult], images: list[tuple[str, str
         f"Machine: {facts.cores} cores, load average {load} (1/5/15 min) at the start and "
         f"{facts.load_end[0]:.2f} at the end; Python {facts.python}; {servers}.",
         "",
-        f"{rounds} round(s); in each round every pair runs its baseline and our path one after "
-        "the other, the order flipping every round. Rates are per round (operations ÷ seconds); "
-        "latency is the round's median. Cells give the median over rounds and, in brackets, the "
-        "lowest and highest round. Ratios are ours ÷ baseline *per round* (rounds that ran side by "
-        "side), then the median and range of those: a rate ratio below 1 or a p50 ratio above 1 "
-        "is what our path costs beyond its baseline. Errors are answers other than the expected "
-        "status, by status and count over all rounds (not counted in the rates or latencies).",
+        f"{rounds} round(s); in each round every pair runs its baseline and our path one after the"
+        " other, the order flipping every round. Rates are per round (operations ÷ seconds); "
+        "latency is the round's median (p50) or 95th percentile (p95). Cells give the median over"
+        " rounds and, in brackets, the lowest and highest round. Ratios are ours ÷ baseline *per "
+        "round* (rounds that ran side by side), then the median and range of those: a rate ratio "
+        "below 1 or a p50 ratio above 1 is what our path costs beyond its baseline. Errors are "
+        "answers other than the expected status, by status and count over all rounds (not counted"
+        " in the rates or latencies).",
         "",
         markdown_table(HEADER, rows(results)),
         "",

@@ -74,6 +74,7 @@ def test_a_row_gives_medians_with_their_range_and_the_paired_ratios():
     assert row[6] == "**0.50 (0.40–0.60)**"
     assert row[7] == "4.00 (4.00–4.00)" and row[8] == "2.00 (2.00–2.00)"  # p50 of 2, 4, 6 ms
     assert row[9] == "**2.00 (2.00–2.00)**"
+    assert row[10] == "5.80 (5.80–5.80)" and row[11] == "2.90 (2.90–2.90)"  # p95 of 2, 4, 6 ms
 
 
 def test_small_ratios_keep_two_significant_digits():
@@ -94,7 +95,7 @@ def test_errors_are_counted_by_kind_and_side():
     result.ours[0].failures.update({"503": 2, "409": 1})
     result.ours[1].failures.update({"503": 1})
     [row] = report.rows([result])
-    assert row[10] == "ours 503×3, 409×1"
+    assert row[12] == "ours 503×3, 409×1"
     assert result.ours[0].errors == 3
 
 
