@@ -77,8 +77,10 @@ class QueryApiSettings(ServerSettings):
     l2_retry_after_seconds: float = 1.0
     default_page_size: int = 20
     # A request with a cursor (a client walking a list) loads this many pages in one query
-    # and caches the ones after it (at most 1,000 items); 1 turns read-ahead off.
-    cursor_read_ahead_pages: int = 5
+    # and caches the ones after it (at most 1,000 items). 1 (off): a server that reads a page
+    # through an index (MongoDB, our FerretDB on PostgreSQL) reads limit + 1 documents per
+    # page; 5 suits one that scans for every query (FerretDB on SQLite).
+    cursor_read_ahead_pages: int = 1
     # Read-your-writes: the longest a request waits for the projection to reach a version.
     min_version_wait_seconds: float = 2.0
     # Rate limits per process: a token bucket per API key (merchant routes) or client IP.

@@ -25,7 +25,12 @@ query names an index that is not declared:
   index every table gets serves: ``pg_index`` names the index a selective query must use
   (``"_id"``, ``"gin"``; ``None``: a filter most documents match, where a table scan is
   the right plan).
-Sorts are never pushed down by FerretDB v1 (only ``$natural``): it sorts in memory.
+FerretDB v1 sorts in Go; our build (``pg-sort-limit-pushdown.patch``) runs a *page* — the
+same query with its sort and limit — in PostgreSQL when it can prove the answer exact:
+``pg_page`` says how each page is read there ("ordered": an index in the sort's order,
+stopped at the limit; "lookup": an exact lookup's few matches, sorted; "fallback": not
+pushed down, e.g. a dotted path). ``test_query_explain.py`` checks it for a first page and
+a cursor page of each on a 5,000-document merchant.
 """
 
 from __future__ import annotations
@@ -62,6 +67,11 @@ class ApiQuery:
     index: str | None  # what MongoDB is meant to use (None: a scan is fine)
     pg_pushdown: bool  # FerretDB on PostgreSQL pushes part of the filter down
     pg_index: str | None = "gin"  # the PostgreSQL index that serves the pushed-down part
+    # A page of it (with its limit) on our FerretDB build: "ordered" (the whole query in
+    # PostgreSQL, an index read in order and stopped at the limit), "lookup" (the few
+    # documents of an exact lookup, read through an index and sorted), "fallback" (not
+    # pushed down: read as without a limit, sorted in FerretDB); None: not a page.
+    pg_page: str | None = None
 
 
 def _params(values: Values, sort: str) -> str:
@@ -81,10 +91,11 @@ def _catalog(name: str, values: Values, sort: str, index: str) -> ApiQuery:
         index,
         True,
         "gin" if "merchant_id" in filters else None,  # {visible: true} alone matches most of the catalogue
+        "ordered",
     )
 
 
-def _dashboard(name: str, values: Values, sort: str, index: str) -> ApiQuery:
+def _dashboard(name: str, values: Values, sort: str, index: str, page: str = "ordered") -> ApiQuery:
     return ApiQuery(
         name,
         "GET /v1/merchant/products" + _params(values, sort),
@@ -93,10 +104,11 @@ def _dashboard(name: str, values: Values, sort: str, index: str) -> ApiQuery:
         tuple(MERCHANT_PRODUCT_SORTS[sort].mongo),
         index,
         True,
+        pg_page=page,
     )
 
 
-def _orders(name: str, values: Values, sort: str, index: str) -> ApiQuery:
+def _orders(name: str, values: Values, sort: str, index: str, page: str = "ordered") -> ApiQuery:
     return ApiQuery(
         name,
         "GET /v1/merchant/orders" + _params(values, sort),
@@ -105,6 +117,7 @@ def _orders(name: str, values: Values, sort: str, index: str) -> ApiQuery:
         tuple(ORDER_SORTS[sort].mongo),
         index,
         True,
+        pg_page=page,
     )
 
 
@@ -169,7 +182,7 @@ QUERIES: tuple[ApiQuery, ...] = (
     _dashboard("merchant products category name", {"category": "shoes"}, "name", ix.MP_CATEGORY_NAME),
     _dashboard("merchant products low stock", {"max_stock": 5}, "stock", ix.MP_LOW_STOCK),
     _dashboard("merchant products best sellers", {}, "best_selling", ix.MP_BEST_SELLERS),
-    _dashboard("merchant product by SKU", {"sku": "SKU-1"}, "newest", ix.MP_SKU),
+    _dashboard("merchant product by SKU", {"sku": "SKU-1"}, "newest", ix.MP_SKU, "lookup"),
     # GET /v1/merchant/orders
     _orders("orders newest", {}, "newest", ix.ORD_PLACED),
     _orders("orders oldest", {}, "oldest", ix.ORD_PLACED),
@@ -178,8 +191,8 @@ QUERIES: tuple[ApiQuery, ...] = (
     _orders("orders by several statuses", {"status": ("confirmed", "paid")}, "oldest", ix.ORD_STATUS_PLACED),
     _orders("open orders queue", {"open": "true"}, "oldest", ix.ORD_OPEN_QUEUE),
     _orders("orders of a customer", {"customer_email": "A@example.com"}, "newest", ix.ORD_CUSTOMER),
-    _orders("orders of a product", {"product_id": "p_sample"}, "newest", ix.ORD_PRODUCT),
-    _orders("order by tracking number", {"tracking_number": "TRK-1"}, "newest", ix.ORD_TRACKING),
+    _orders("orders of a product", {"product_id": "p_sample"}, "newest", ix.ORD_PRODUCT, "fallback"),
+    _orders("order by tracking number", {"tracking_number": "TRK-1"}, "newest", ix.ORD_TRACKING, "lookup"),
     _orders("orders biggest first", {}, "total_desc", ix.ORD_TOTAL),
     _orders("orders in a total range", {"min_total": 1000, "max_total": 5000}, "total_asc", ix.ORD_TOTAL),
     # GET /v1/merchant/orders/{id}

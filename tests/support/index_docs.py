@@ -28,17 +28,25 @@ def _postgresql(query: ApiQuery) -> str:
     return "pushdown, `_id` index" if query.pg_index == "_id" else "pushdown, `<table>_gin` index"
 
 
+PAGES = {
+    "ordered": "in PostgreSQL: an index read in order, stopped at the limit",
+    "lookup": "in PostgreSQL: the few matches through the index, sorted",
+    "fallback": "not pushed down (dotted path): filtered and sorted in FerretDB",
+    None: "—",
+}
+
+
 def query_table() -> str:
     rows = [
         "| query | route | collection | filter (sample values) | sort | MongoDB: index | FerretDB SQLite "
-        "| FerretDB PostgreSQL |",
-        "|---|---|---|---|---|---|---|---|",
+        "| FerretDB PostgreSQL | FerretDB PostgreSQL, a page (with its limit) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for q in QUERIES:
         index = f"`{q.index}`" if q.index else "collection scan (small)"
         rows.append(
             f"| {q.name} | `{q.route}` | {q.collection} | `{q.filter}` | {_keys(q.sort) or '—'} | {index} "
-            f"| no pushdown, `SCAN` | {_postgresql(q)} |"
+            f"| no pushdown, `SCAN` | {_postgresql(q)} | {PAGES[q.pg_page]} |"
         )
     return "\n".join(rows)
 

@@ -97,3 +97,14 @@ def best(collection: str, filters: dict[str, Any], sort: Keys = ()) -> set[str]:
         return set()
     top = max(found.values())
     return {name for name, s in found.items() if s == top}
+
+
+def serves_sort(spec: IndexSpec, filters: dict[str, Any], sort: Keys) -> bool:
+    """Whether the index (as FerretDB builds it: partial filters in the keys) continues,
+    after the keys the filter pins by equality, with the whole sort: a page read through it
+    comes in order (the rest of the filter is checked on the way)."""
+    keys, fields = _scored_keys(spec), constraints(filters)
+    pinned = 0
+    while pinned < len(keys) and keys[pinned][0] in fields and _pins(fields[keys[pinned][0]]):
+        pinned += 1
+    return _serves_sort(keys[pinned:], sort)

@@ -152,26 +152,36 @@ async def test_a_change_drops_only_the_list_pages_it_affects(client, query_side,
     assert served[1] == pages[1] and served[3] == pages[3]
 
 
-async def test_a_cursor_walk_reads_ahead(client, query_side, mongo_db, new_merchant_id):
-    """Following cursors, a walk of 10 pages costs 3 queries: page 1, then pages 2-6 and
-    7-10 (read-ahead of 5), the pages after each first one served from L2."""
+async def test_a_cursor_walk_reads_ahead_when_asked(server_env, mongo_db, new_merchant_id):
+    """With QUERY_API_CURSOR_READ_AHEAD_PAGES=5 (for servers that scan), a walk of 10 pages
+    following cursors costs 3 queries: page 1, then pages 2-6 and 7-10, the pages after each
+    first one served from L2. By default (1) each page is its own query of limit + 1."""
+    from tests.integration.query_api.conftest import query_settings, running_query_api
+
     docs = [product_doc(new_merchant_id, i) for i in range(50)]
     await mongo_db[CATALOG_PRODUCTS].insert_many(docs)
-    stats = query_side.cache.stats
-    before = stats.snapshot()
-    seen, cursor = [], None
-    while True:
-        params = {"merchant": new_merchant_id, "limit": 5, "sort": "name", **({"cursor": cursor} if cursor else {})}
-        body = (await client.get("/v1/products", params=params)).json()
-        seen += [d["id"] for d in body["data"]]
-        cursor = body["next_cursor"]
-        if not body["has_next"]:
-            break
-    assert sorted(seen) == sorted(d["_id"] for d in docs) and len(seen) == len(set(seen))
-    after = stats.snapshot()
-    assert after["l3_loads"] - before["l3_loads"] == 3
-    assert after["l2_hits"] - before["l2_hits"] == 7
-    assert after["read_ahead_pages"] - before["read_ahead_pages"] == 7
+    for read_ahead, sort, loads, l2_hits in ((5, "name", 3, 7), (1, "price_asc", 10, 0)):  # (other keys each)
+        async with running_query_api(query_settings(server_env, cursor_read_ahead_pages=read_ahead)) as (client, side):
+            stats = side.cache.stats
+            before = stats.snapshot()
+            seen, cursor = [], None
+            while True:
+                params = {
+                    "merchant": new_merchant_id,
+                    "limit": 5,
+                    "sort": sort,
+                    **({"cursor": cursor} if cursor else {}),
+                }
+                body = (await client.get("/v1/products", params=params)).json()
+                seen += [d["id"] for d in body["data"]]
+                cursor = body["next_cursor"]
+                if not body["has_next"]:
+                    break
+            assert sorted(seen) == sorted(d["_id"] for d in docs) and len(seen) == len(set(seen))
+            after = stats.snapshot()
+            assert after["l3_loads"] - before["l3_loads"] == loads, read_ahead
+            assert after["l2_hits"] - before["l2_hits"] == l2_hits, read_ahead
+            assert after["read_ahead_pages"] - before["read_ahead_pages"] == l2_hits, read_ahead
 
 
 async def test_a_read_your_writes_read_repairs_the_caches(client, query_side, server_env, mongo_db, new_merchant_id):
