@@ -52,6 +52,10 @@ async def seed_big_merchant(side: QuerySide) -> None:
     for start in range(0, BIG_PRODUCTS, 1000):
         docs = [product_doc(BIG_MERCHANT, i, rng) for i in range(start, min(start + 1000, BIG_PRODUCTS))]
         await side.db[CATALOG_PRODUCTS].insert_many(docs)
+    # Statistics now, as a server has them some time after a bulk load (FerretDB: collStats
+    # runs PostgreSQL's ANALYZE, which autovacuum would run within a minute or so; without
+    # statistics its planner may sort the whole merchant for a first page).
+    await side.db.command("collStats", CATALOG_PRODUCTS)
 
 
 async def big_merchant_shapes(side: QuerySide) -> list[Shape]:
