@@ -58,7 +58,9 @@ def page_queries() -> list[tuple[str, dict, str, int]]:
 
 
 def after(field: str, direction: int, value, last_id: str) -> dict:
-    """query_api.application.pagination.Sort.after: the documents after (value, last_id)."""
+    """The documents after (value, last_id), in the plain keyset shape: for these sort
+    fields (one type each) the same documents as query_api's Sort.after, which adds the
+    arms that cross type classes (both shapes are one index range on our build)."""
     op = "$gt" if direction == 1 else "$lt"
     return {"$or": [{field: {op: value}}, {field: value, "_id": {op: last_id}}]}
 

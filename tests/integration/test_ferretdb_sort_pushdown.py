@@ -10,10 +10,10 @@ reference.
   missing fields and nulls; Unicode and case variants of names; fields of mixed types)
   and each catalogue sort, with and without the merchant and category filters, walking
   pages with keyset cursors returns exactly the documents the reference filter selects,
-  in the reference implementation of MongoDB's sort order. Two cursor shapes: the one
-  the query API sends today (``Sort.after``: right when a sort field holds one type
-  class) and the typed one (``typed_after``, right across type classes and missing
-  fields, proposed for the query API in docs/indexes.md).
+  in the reference implementation of MongoDB's sort order. Two cursor shapes: the plain
+  one (right when a sort field holds one type class; what the query API sent before) and
+  the typed one (``typed_after``, right across type classes and missing fields: what
+  ``query_api.application.pagination.Sort.after`` sends since issue 16's phase 2).
 - Fallback: a collection whose filter field holds an array, or whose sort field holds
   numbers beyond 2^53, makes the build answer the way it did before; still exact.
 - Plans (FerretDB on PostgreSQL): each catalogue page query, first page and cursor page,
@@ -112,7 +112,7 @@ def reference(docs: list[dict], filters: dict, field: str, direction: int) -> li
 
 # --- the two cursor shapes ---------------------------------------------------------------
 def plain_after(field: str, direction: int, value: Any, last_id: str) -> dict:
-    """What query_api.application.pagination.Sort.after sends today."""
+    """The plain keyset shape (what Sort.after sent before it crossed type classes)."""
     op = "$gt" if direction == ASC else "$lt"
     return {"$or": [{field: {op: value}}, {field: value, "_id": {op: last_id}}]}
 
