@@ -97,11 +97,12 @@ async def stocked_products(api_url: str, secret: str) -> list[str]:
 
 @asynccontextmanager
 async def pairs(bench, options) -> AsyncIterator[list[Pair]]:
-    from command_api.adapters.merchants import create_indexes, create_merchant  # the write side, only here
+    from command_api.bootstrap import bootstrap  # the write side, only here
 
     await bench.ensure_topics()
-    await create_indexes(bench.db)
-    merchant = await create_merchant(bench.db, "Bench Shop")
+    side = bootstrap(db=bench.db)
+    await side.prepare()
+    merchant = await side.merchants.create("Bench Shop")
     api = bench.serve("command-api", "command API")
     bare = bench.uvicorn("loadtests.bare_starlette:create_app", "bare Starlette (accept)")
     products = await stocked_products(api.url, merchant.secret_key)

@@ -13,7 +13,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from command_api.adapters.merchants import create_indexes, create_merchant
+from command_api.bootstrap import bootstrap
 from tests.e2e.commands import auth, order_body, product_body
 from tests.e2e.isolation import Namespace
 from tests.support.processes import free_port, http_service
@@ -29,8 +29,9 @@ async def wait_until(predicate, timeout: float, message: str) -> None:
 
 
 async def merchant_in(ns: Namespace) -> dict:
-    await create_indexes(ns.db)
-    m = await create_merchant(ns.db, "Recovery Shop")
+    side = bootstrap(db=ns.db)
+    await side.prepare()
+    m = await side.merchants.create("Recovery Shop")
     return {"secret_key": m.secret_key, "publishable_key": m.publishable_key}
 
 
