@@ -55,6 +55,7 @@ class CommitPublisher:
         self._task: asyncio.Task[None] | None = None
         self._publishing = asyncio.Lock()
         self._degraded = False
+        self._in_hand: set[ObjectId] = set()  # queued or in flight: the relay leaves them
         self.published_commits = 0
 
     # -- lifecycle -------------------------------------------------------------------
@@ -83,7 +84,11 @@ class CommitPublisher:
         try:
             self._queue.put_nowait(item)
         except asyncio.QueueFull:
-            pass  # the relay will publish it: it is durable in the store
+            return  # the relay will publish it: it is durable in the store
+        self._in_hand.update([item.id] if isinstance(item, Commit) else item)
+
+    def in_hand(self, commit_id: ObjectId) -> bool:
+        return commit_id in self._in_hand
 
     # -- publishing ------------------------------------------------------------------
     @property
@@ -143,12 +148,15 @@ class CommitPublisher:
                 raise
             except Exception as exc:  # left unpublished: the relay retries it
                 log.warning("publish failed, the relay takes over: %s", exc)
+            finally:
+                self._in_hand.difference_update([*(c.id for c in commits), *settled])
 
     def _fail(self) -> None:
         if not self._degraded:
             self._degraded = True
             while not self._queue.empty():
                 self._queue.get_nowait()
+            self._in_hand.clear()
         self.on_activity()
 
     async def _ensure_producer(self) -> AIOKafkaProducer:

@@ -267,6 +267,10 @@ class PublisherPort(Protocol):
         """A publication failed: until the relay catches up, only the relay publishes."""
         ...
 
+    def in_hand(self, commit_id: ObjectId) -> bool:
+        """Queued or being published here (produced, or marked) — not the relay's to take."""
+        ...
+
     def caught_up(self) -> None:
         """The relay found nothing left: publishing right after the append resumes."""
         ...

@@ -48,3 +48,6 @@ class InMemoryPublisher:
 
     def caught_up(self) -> None:
         self._degraded = False
+
+    def in_hand(self, commit_id: ObjectId) -> bool:
+        return False  # nothing is ever queued: published (or not) at once
