@@ -3,9 +3,12 @@
 After an append the commit is handed to ``CommitPublisher.submit`` and the HTTP answer
 goes out at once (202: accepted durably). One background task drains the queue in
 batches: it produces every event of the batch (pipelined, idempotent producer,
-``acks=all``, key = aggregate id), waits for the acks, then marks the batch's commits
-published in **one** ``update_many`` — with the commits ``settle`` reported done (a
-commit carrying an intent is produced at once but marked only when its work is done).
+``acks=all``, key = aggregate id) and waits for the acks. Marking commits published is
+bookkeeping for the relay, so it is gathered: one ``update_many`` for what was produced
+within ``MARK_DELAY`` (or ``MARK_BATCH`` commits) — with the commits ``settle`` reported
+done (a commit carrying an intent is produced at once, marked when its work is done).
+Until marked, a commit is *in hand* and the relay leaves it alone; a crash before the
+mark only makes the relay publish it again (consumers dedupe by version).
 
 If Kafka is down or the process dies first, the commits stay ``published: false`` in
 the store and the relay (``command_api.application.relay``) publishes them later — so an
@@ -34,6 +37,8 @@ from command_api.application.ports import Commit, OutboxPort
 log = logging.getLogger(__name__)
 
 Queued = Commit | list[ObjectId]  # a commit to produce, or ids to mark (``settle``)
+MARK_DELAY = 0.2  # seconds a produced commit may wait for its mark, gathered with others
+MARK_BATCH = 1000  # ... or fewer, when this many wait
 
 
 class CommitPublisher:
@@ -55,7 +60,9 @@ class CommitPublisher:
         self._task: asyncio.Task[None] | None = None
         self._publishing = asyncio.Lock()
         self._degraded = False
-        self._in_hand: set[ObjectId] = set()  # queued or in flight: the relay leaves them
+        self._queued: set[ObjectId] = set()  # queued or being produced: the relay leaves them
+        self._to_mark: dict[ObjectId, None] = {}  # produced (or settled), mark pending: likewise
+        self._marking: asyncio.Task[None] | None = None
         self.published_commits = 0
 
     # -- lifecycle -------------------------------------------------------------------
@@ -63,11 +70,14 @@ class CommitPublisher:
         self._task = asyncio.create_task(self._drain(), name="publish-queue")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._task, self._marking):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._marking = None
+        with contextlib.suppress(Exception):  # what is left unmarked, the relay publishes again
+            await self._mark()
         await self._reset_producer()
 
     # -- the request path: queue and return ----------------------------------------------
@@ -85,10 +95,10 @@ class CommitPublisher:
             self._queue.put_nowait(item)
         except asyncio.QueueFull:
             return  # the relay will publish it: it is durable in the store
-        self._in_hand.update([item.id] if isinstance(item, Commit) else item)
+        self._queued.update([item.id] if isinstance(item, Commit) else item)
 
     def in_hand(self, commit_id: ObjectId) -> bool:
-        return commit_id in self._in_hand
+        return commit_id in self._queued or commit_id in self._to_mark
 
     # -- publishing ------------------------------------------------------------------
     @property
@@ -101,15 +111,41 @@ class CommitPublisher:
             self._degraded = False
 
     async def publish(self, commits: Sequence[Commit], settle: Sequence[ObjectId] = ()) -> None:
-        """Produce every event of the commits (acks=all), then mark published, in one
-        write, the settled commits and ``settle``. One lock serialises the queue and the
-        relay, so they never interleave an aggregate's events; sends are pipelined and
-        awaited together (per-partition order is kept by the idempotent producer)."""
+        """Produce every event of the commits (acks=all); the settled ones and ``settle``
+        are then marked published with the next gathered mark. One lock serialises the
+        queue and the relay, so they never interleave an aggregate's events; sends are
+        pipelined and awaited together (per-partition order is kept by the idempotent
+        producer)."""
         async with self._publishing:
             if commits:
                 await self._produce(commits)
-            await self._outbox.mark_published([*(c.id for c in commits if c.settled), *settle])
             self.published_commits += len(commits)
+        self._to_mark.update(dict.fromkeys([*(c.id for c in commits if c.settled), *settle]))
+        if len(self._to_mark) >= MARK_BATCH:
+            await self._mark()
+        elif self._to_mark and self._marking is None:
+            self._marking = asyncio.create_task(self._mark_soon(), name="mark-published")
+
+    async def _mark_soon(self) -> None:
+        try:
+            while self._to_mark:
+                await asyncio.sleep(MARK_DELAY)
+                try:
+                    await self._mark()
+                except Exception as exc:  # left unmarked: the relay publishes them again
+                    log.warning("marking commits published failed: %s", exc)
+        finally:
+            self._marking = None
+
+    async def _mark(self) -> None:
+        ids = list(self._to_mark)
+        if not ids:
+            return
+        try:
+            await self._outbox.mark_published(ids)
+        finally:
+            for commit_id in ids:
+                self._to_mark.pop(commit_id, None)
 
     async def _produce(self, commits: Sequence[Commit]) -> None:
         try:
@@ -120,12 +156,12 @@ class CommitPublisher:
                 sends = [
                     await producer.send(
                         self._settings.topic(TOPIC_BY_AGGREGATE[c.aggregate_type]),
-                        e.to_json(),
+                        body,
                         key=e.kafka_key(),
                         headers=e.kafka_headers(),
                     )
                     for c in commits
-                    for e in c.events
+                    for e, body in zip(c.events, c.event_bodies(), strict=True)
                 ]
                 await asyncio.gather(*sends)
         except Exception:
@@ -149,14 +185,14 @@ class CommitPublisher:
             except Exception as exc:  # left unpublished: the relay retries it
                 log.warning("publish failed, the relay takes over: %s", exc)
             finally:
-                self._in_hand.difference_update([*(c.id for c in commits), *settled])
+                self._queued.difference_update([*(c.id for c in commits), *settled])
 
     def _fail(self) -> None:
         if not self._degraded:
             self._degraded = True
             while not self._queue.empty():
                 self._queue.get_nowait()
-            self._in_hand.clear()
+            self._queued.clear()
         self.on_activity()
 
     async def _ensure_producer(self) -> AIOKafkaProducer:

@@ -28,8 +28,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal, Protocol
 
+import orjson
 from bson import ObjectId
 from pydantic import BaseModel, ConfigDict
 
@@ -99,7 +101,7 @@ def _intent_of(raw: Document | None) -> Intent | None:
     return Hold.model_validate(raw) if raw.get("kind") == "hold" else Release.model_validate(raw)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Commit:
     aggregate_type: str
     aggregate_id: str
@@ -129,6 +131,15 @@ class Commit:
         """No work follows it: it is marked published as soon as it is on Kafka."""
         return self.intent is None
 
+    @cached_property
+    def event_documents(self) -> list[Document]:
+        """The envelopes as stored and as put on Kafka (serialised once for both)."""
+        return [e.model_dump(mode="json") for e in self.events]
+
+    def event_bodies(self) -> list[bytes]:
+        """The Kafka message values: exactly ``EventEnvelope.to_json()`` of each event."""
+        return [orjson.dumps(doc) for doc in self.event_documents]
+
     def to_document(self) -> Document:
         doc: Document = {
             "_id": self.id,
@@ -140,7 +151,7 @@ class Commit:
             "command_id": self.command_id,
             "committed_at": self.committed_at,
             "published": self.published,
-            "events": [e.model_dump(mode="json") for e in self.events],
+            "events": self.event_documents,
         }
         if self.fingerprint is not None:
             doc["fingerprint"] = self.fingerprint
