@@ -47,6 +47,20 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+async def events_appended(db: object, since: object) -> int:
+    """Events appended to the event store since ``since`` (outcomes hold none)."""
+    commits = db["commits"]  # type: ignore[index]  # an AsyncDatabase
+    query = {"committed_at": {"$gte": since}, "aggregate_type": {"$ne": "outcome"}}
+    return sum(
+        [d["last_version"] - d["version"] + 1 async for d in commits.find(query, {"version": 1, "last_version": 1})]
+    )
+
+
+def accepted_commands(by_name: dict[str, int]) -> int:
+    """202 answers in a locust record's ``by_name`` counts (``"<request name> <status>"``)."""
+    return sum(count for key, count in by_name.items() if key.rsplit(" ", 1)[-1] == "202")
+
+
 @dataclass(frozen=True)
 class Watched:
     """A process under test: its name, pid, and where its ``/metrics`` are (``None``: CPU only)."""
