@@ -13,9 +13,12 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 import httpx
 import psutil
+from pymongo.asynchronous.database import AsyncDatabase
 
 _COUNT = re.compile(r"^mongodb_command_duration_seconds_count\{([^}]*)\}\s+(\S+)$", re.M)
 _LABEL = re.compile(r'(\w+)="([^"]*)"')
@@ -47,9 +50,9 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-async def events_appended(db: object, since: object) -> int:
+async def events_appended(db: AsyncDatabase[dict[str, Any]], since: datetime) -> int:
     """Events appended to the event store since ``since`` (outcomes hold none)."""
-    commits = db["commits"]  # type: ignore[index]  # an AsyncDatabase
+    commits = db["commits"]
     query = {"committed_at": {"$gte": since}, "aggregate_type": {"$ne": "outcome"}}
     return sum(
         [d["last_version"] - d["version"] + 1 async for d in commits.find(query, {"version": 1, "last_version": 1})]
