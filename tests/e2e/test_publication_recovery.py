@@ -72,11 +72,13 @@ async def test_killed_between_append_and_publish_the_relay_publishes_what_was_mi
     ns = await Namespace(server_env).open()
     try:
         merchant = await merchant_in(ns)
-        # Test-only switch: no publish right after the append, and no relay pass before the kill.
+        # Test-only switch: no publish right after the append, and nothing for the relay to
+        # take before the kill (its pass at start takes only commits older than the grace).
         unpublishing = {
             **ns.env,
             "COMMAND_API_IMMEDIATE_PUBLISH": "false",
             "COMMAND_API_RELAY_INTERVAL_SECONDS": "3600",
+            "COMMAND_API_RELAY_GRACE_SECONDS": "3600",
         }
         api = http_service("command-api-doomed", "command-api", unpublishing, tmp_path).start().wait_ready()
         async with httpx.AsyncClient(base_url=api.url, timeout=30) as client:

@@ -7,6 +7,7 @@ the store, the ones after it never ran.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -69,11 +70,15 @@ async def stock_of(side: CommandSide, product_id: str) -> int:
 
 
 async def settle(side: CommandSide, *aggregates: str) -> list[Commit]:
-    """Relay passes until these aggregates have nothing unpublished left; what remains."""
-    for _ in range(3):
+    """Relay passes until these aggregates have nothing unpublished left (the publisher
+    marks what it produced within a fraction of a second); what remains after 5 s."""
+    for _ in range(50):
         await side.relay.run_once()
-    pending = await side.outbox.unpublished(older_than=_later())
-    return [c for c in pending if c.aggregate_id in aggregates]
+        pending = await side.outbox.unpublished(older_than=_later())
+        if not (left := [c for c in pending if c.aggregate_id in aggregates]):
+            return []
+        await asyncio.sleep(0.1)
+    return left
 
 
 def _later():
