@@ -39,6 +39,7 @@ from shared.mongo import ensure_indexes
 
 from command_api.adapters.group_commit import GroupCommit
 from command_api.application.ports import (
+    OUTCOME_TYPE,
     Commit,
     ConcurrencyConflict,
     Document,
@@ -109,6 +110,11 @@ class EventStore:
     async def find_by_command(self, command_id: str) -> Record | None:
         doc = await self.commits.find_one({"command_id": command_id})
         return record_from_document(doc) if doc else None
+
+    async def unbind(self, command_id: str, fingerprint: str | None) -> None:
+        await self.commits.delete_one(
+            {"command_id": command_id, "aggregate_type": OUTCOME_TYPE, "answer": None, "fingerprint": fingerprint}
+        )
 
     # -- the outbox ------------------------------------------------------------------
     async def unpublished(self, older_than: datetime, limit: int = 500) -> list[Commit]:

@@ -17,9 +17,11 @@ event store across commits and outcomes, so:
 - within a process, a duplicate of a command still running waits for its answer
   (``InFlight``) instead of running beside it.
 
-What is *not* recorded: an attempt that stored nothing before it failed (a timeout before
-its append, the store unreachable, the process killed). The key is then still free —
-nothing was done under it — and its next request runs as the first.
+An attempt that fails without an answer (it timed out, the store failed) leaves a
+**binding** under its key — its fingerprint, no answer (``bind``) — unless its own record
+got stored: another body is then 422 for good, and the same request removes the binding
+and runs (``rebinds``). Only an attempt whose process died before storing anything leaves
+no trace: nothing was done under the key, and its next request runs as the first.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import orjson
 
 from shared.http.errors import ApiError
 
-from command_api.application.ports import Answer, EventStorePort, Outcome, Record
+from command_api.application.ports import Answer, DuplicateCommand, EventStorePort, Outcome, Record, rebinds
 from command_api.application.repository import CommandContext
 from command_api.domain.aggregate import DomainError
 
@@ -69,8 +71,34 @@ KEY_REUSED = ApiError(422, "idempotency_key_reused", "This Idempotency-Key was u
 async def remember(store: EventStorePort, ctx: CommandContext, answer: Answer) -> Answer:
     """Store a keyed command's answer that appended nothing. Raises ``DuplicateCommand``
     when the key already has a record (the command acted, or was answered, before)."""
-    await store.append(Outcome(ctx.command_id, ctx.merchant_id, answer, ctx.fingerprint))
+    outcome = Outcome(ctx.command_id, ctx.merchant_id, answer, ctx.fingerprint)
+    try:
+        await store.append(outcome)
+    except DuplicateCommand as dup:
+        if not rebinds(dup, ctx.command_id, ctx.fingerprint):
+            raise
+        await store.unbind(ctx.command_id, ctx.fingerprint)
+        await store.append(outcome)
     return answer
+
+
+async def bind(store: EventStorePort, ctx: CommandContext) -> Record | None:
+    """After a keyed attempt failed without an answer: keep its fingerprint under the key
+    (a binding), so the key refuses any other request for good. Returns the key's record
+    if it already has one (the command did act, was answered, or another request bound
+    it). Best effort, bounded: if the store cannot take it either, the key stays free
+    (nothing was done under it)."""
+    try:
+        async with asyncio.timeout(BIND_SECONDS):
+            await store.append(Outcome(ctx.command_id, ctx.merchant_id, None, ctx.fingerprint))
+    except DuplicateCommand as dup:
+        return dup.earlier
+    except Exception:
+        pass  # the store is away too
+    return None
+
+
+BIND_SECONDS = 2.0
 
 
 def replay(earlier: Record, fingerprint: str | None, location: Callable[[str], str]) -> Answer:
@@ -78,6 +106,13 @@ def replay(earlier: Record, fingerprint: str | None, location: Callable[[str], s
     if earlier.fingerprint != fingerprint:
         raise KEY_REUSED
     if isinstance(earlier, Outcome):
+        if earlier.answer is None:  # the same request's failed attempt, being retried right now
+            raise ApiError(
+                409,
+                "request_in_progress",
+                "A request with this Idempotency-Key is still being processed; retry.",
+                headers={"Retry-After": "1"},
+            )
         return earlier.answer
     return accepted(earlier.aggregate_id, earlier.last_version, earlier.correlation_id, location(earlier.aggregate_id))
 

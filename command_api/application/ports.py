@@ -177,14 +177,21 @@ class Commit:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """The stored answer of a keyed command that appended no events."""
+    """The stored answer of a keyed command that appended no events — or, with no answer,
+    a **binding**: the fingerprint of a keyed attempt that failed without an answer (it
+    timed out, the store failed), kept so the key refuses any other request for good.
+    The same request removes the binding (``EventStorePort.unbind``) and runs."""
 
     command_id: str
     merchant_id: str
-    answer: Answer
+    answer: Answer | None
     fingerprint: str | None = None
     committed_at: datetime = field(default_factory=utc_now)
     id: ObjectId = field(default_factory=ObjectId)
+
+    @property
+    def binding(self) -> bool:
+        return self.answer is None
 
     def to_document(self) -> Document:
         return {
@@ -199,7 +206,7 @@ class Outcome:
             "published": True,  # nothing to publish
             "events": [],
             "fingerprint": self.fingerprint,
-            "answer": {"status": self.answer.status, "body": self.answer.body},
+            "answer": None if self.answer is None else {"status": self.answer.status, "body": self.answer.body},
         }
 
     @classmethod
@@ -207,7 +214,7 @@ class Outcome:
         return cls(
             command_id=doc["command_id"],
             merchant_id=doc["merchant_id"],
-            answer=Answer(doc["answer"]["status"], doc["answer"]["body"]),
+            answer=None if doc["answer"] is None else Answer(doc["answer"]["status"], doc["answer"]["body"]),
             fingerprint=doc.get("fingerprint"),
             committed_at=doc["committed_at"],
             id=doc["_id"],
@@ -241,6 +248,25 @@ class EventStorePort(Protocol):
         ...
 
     async def find_by_command(self, command_id: str) -> Record | None: ...
+
+    async def unbind(self, command_id: str, fingerprint: str | None) -> None:
+        """Remove the binding of this command id, if it has one with this fingerprint
+        (a retry of the request whose earlier attempt failed without an answer)."""
+        ...
+
+
+def rebinds(error: DuplicateCommand, command_id: str, fingerprint: str | None) -> bool:
+    """The record refusing this append is a binding of the same request: unbind and retry."""
+    earlier = error.earlier
+    return (
+        isinstance(earlier, Outcome)
+        and earlier.binding
+        and (earlier.command_id, earlier.fingerprint)
+        == (
+            command_id,
+            fingerprint,
+        )
+    )
 
 
 class OutboxPort(Protocol):

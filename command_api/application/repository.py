@@ -13,7 +13,9 @@ Writers of one aggregate in this process queue on a lock instead of racing (so t
 share a group commit), and optimistic concurrency decides between processes.
 
 ``DuplicateCommand`` (the command id already has a record: a retry, or a concurrent
-duplicate in another process) is raised to the caller, which replays the earlier answer.
+duplicate in another process) is raised to the caller, which replays the earlier answer —
+unless the record is the *binding* a failed attempt of the same request left (docs/api.md):
+then the binding is removed and the command runs.
 """
 
 from __future__ import annotations
@@ -31,7 +33,15 @@ from cachetools import LRUCache
 
 from shared.events import EVENT_TYPES, EventEnvelope, current_version, decode_data
 
-from command_api.application.ports import Commit, ConcurrencyConflict, EventStorePort, Intent, PublisherPort
+from command_api.application.ports import (
+    Commit,
+    ConcurrencyConflict,
+    DuplicateCommand,
+    EventStorePort,
+    Intent,
+    PublisherPort,
+    rebinds,
+)
 from command_api.domain.aggregate import Aggregate, Contended, DomainError, InvalidState, NotFound, VersionMismatch
 
 A = TypeVar("A", bound=Aggregate)
@@ -138,6 +148,11 @@ class Repository:
                 await self._store.append(commit)
             except ConcurrencyConflict:
                 raise InvalidState(f"The {aggregate.aggregate_type} {aggregate.id} already exists.") from None
+            except DuplicateCommand as dup:
+                if not rebinds(dup, ctx.command_id, ctx.fingerprint):
+                    raise
+                await self._store.unbind(ctx.command_id, ctx.fingerprint)  # its failed attempt's binding
+                await self._store.append(commit)
             self._appended(aggregate, commit, publish)
         return Saved(aggregate.id, aggregate.version, commit)
 
@@ -186,6 +201,13 @@ class Repository:
                     self._recent.pop(aggregate_id, None)
                     if attempt:  # several processes keep changing it: spread the retries
                         await asyncio.sleep(random.uniform(0, 0.002 * attempt))
+                    aggregate, fresh = await self.load(cls, aggregate_id, ctx.merchant_id), True
+                    continue
+                except DuplicateCommand as dup:
+                    self._recent.pop(aggregate_id, None)
+                    if not rebinds(dup, command_id, ctx.fingerprint):
+                        raise
+                    await self._store.unbind(command_id, ctx.fingerprint)  # its failed attempt's binding
                     aggregate, fresh = await self.load(cls, aggregate_id, ctx.merchant_id), True
                     continue
                 except BaseException:

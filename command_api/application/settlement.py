@@ -36,6 +36,7 @@ from command_api.application.ports import (
     Record,
     Release,
     ReleaseReason,
+    rebinds,
 )
 from command_api.application.repository import CommandContext, Repository
 
@@ -69,6 +70,8 @@ class Settlement:
         hold = holds[0].intent
         assert isinstance(hold, Hold)
         decision = await self._store.find_by_command(hold.command_id)
+        if isinstance(decision, Outcome) and decision.binding:  # a failed attempt's: still undecided
+            decision = None
         if decision is None:
             deadline = min(c.committed_at for c in holds) + self._ttl
             if deadline > utc_now():
@@ -89,11 +92,15 @@ class Settlement:
             current_state="expired",
         )
         outcome = Outcome(hold.command_id, merchant_id, refusal(expired), hold.fingerprint)
-        try:
-            await self._store.append(outcome)
-        except DuplicateCommand as decided:  # placed (or refused) just now
-            return decided.earlier
-        return outcome
+        for _ in range(3):
+            try:
+                await self._store.append(outcome)
+                return outcome
+            except DuplicateCommand as decided:
+                if not rebinds(decided, hold.command_id, hold.fingerprint):
+                    return decided.earlier  # placed (or refused) just now
+                await self._store.unbind(hold.command_id, hold.fingerprint)  # a failed attempt's binding
+        raise RuntimeError(f"placement {hold.command_id}: bound again while being fenced; next pass")
 
     async def _release(self, commit: Commit, release: Release) -> list[Commit]:
         ctx = CommandContext(commit.merchant_id, commit.command_id, commit.correlation_id)
@@ -101,7 +108,9 @@ class Settlement:
 
 
 def _expired(decision: Record) -> bool:
-    return isinstance(decision, Outcome) and decision.answer.body.get("error", {}).get("code") == EXPIRED
+    if not isinstance(decision, Outcome) or decision.answer is None:
+        return False
+    return bool(decision.answer.body.get("error", {}).get("code") == EXPIRED)
 
 
 EXPIRED = OrderNotPlaceable.code

@@ -84,3 +84,19 @@ async def test_find_by_command_returns_the_record_as_stored(backend):
     found = await backend.store.find_by_command(refused.command_id)
     assert isinstance(found, Outcome) and found.answer.status == 422 and found.fingerprint == "fp"
     assert await backend.store.find_by_command(new_id()) is None
+
+
+async def test_a_binding_holds_the_key_until_the_same_request_unbinds_it(backend):
+    command_id = new_id()
+    binding = Outcome(command_id, "m1", None, "fp")
+    await backend.store.append(binding)
+    with pytest.raises(DuplicateCommand) as raised:
+        await backend.store.append(commit(new_id(), 1, command_id=command_id))
+    assert isinstance(raised.value.earlier, Outcome) and raised.value.earlier.binding
+    await backend.store.unbind(command_id, "another-fp")  # not its binding: kept
+    assert await backend.store.find_by_command(command_id) is not None
+    await backend.store.unbind(command_id, "fp")
+    assert await backend.store.find_by_command(command_id) is None
+    await backend.store.append(commit(new_id(), 1, command_id=command_id))
+    await backend.store.unbind(command_id, "fp")  # a commit is never unbound
+    assert isinstance(await backend.store.find_by_command(command_id), Commit)

@@ -92,14 +92,15 @@ async def test_ten_concurrent_sends_of_one_key_commit_once_with_ten_equal_answer
         assert Counter(r.headers.get("idempotent-replayed") for r in responses) == {"true": 9, None: 1}
 
 
-async def test_a_timed_out_command_stored_nothing_and_leaves_the_key_free():
+async def test_a_timed_out_key_keeps_its_fingerprint_and_the_same_request_runs_later():
     async with in_memory_api() as api:
         product = await api.create_product(stock=1)
         api.side.settings.__dict__["command_timeout_seconds"] = 0.05
         original = api.side.store.append
 
         async def slow(record):
-            await asyncio.sleep(0.2)
+            if not (isinstance(record, Outcome) and record.binding):
+                await asyncio.sleep(0.2)
             await original(record)
 
         api.side.store.append = slow  # type: ignore[method-assign]  # a store too slow for the deadline
@@ -109,5 +110,29 @@ async def test_a_timed_out_command_stored_nothing_and_leaves_the_key_free():
         assert late.status_code == 503 and late.json()["error"]["code"] == "timeout"
         api.side.store.append = original  # type: ignore[method-assign]
         api.side.settings.__dict__["command_timeout_seconds"] = 10
+        other = await api.client.post(url, json={"delta": 5, "reason": "a"}, headers=key)
+        assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
         again = await api.client.post(url, json={"delta": 1, "reason": "a"}, headers=key)
         assert again.status_code == 202 and "idempotent-replayed" not in again.headers
+        replayed = await api.client.post(url, json={"delta": 1, "reason": "a"}, headers=key)
+        assert replayed.json() == again.json() and replayed.headers["idempotent-replayed"] == "true"
+        assert not [r for r in records_of(api) if isinstance(r, Outcome)]  # the binding made way for the commit
+
+
+async def test_while_every_attempt_times_out_the_key_still_refuses_another_body():
+    async with in_memory_api() as api:
+        api.side.settings.__dict__["command_timeout_seconds"] = 0.001
+        original = api.side.store.append
+
+        async def slow(record):
+            if not (isinstance(record, Outcome) and record.binding):
+                await asyncio.sleep(0.05)
+            await original(record)
+
+        api.side.store.append = slow  # type: ignore[method-assign]  # nothing finishes within the deadline
+        key = api.sk(**{"Idempotency-Key": "never"})
+        first, other = product_body(), product_body()
+        assert (await api.client.post("/v1/products", json=first, headers=key)).status_code == 503
+        reused = await api.client.post("/v1/products", json=other, headers=key)
+        assert reused.status_code == 422 and reused.json()["error"]["code"] == "idempotency_key_reused"
+        assert (await api.client.post("/v1/products", json=first, headers=key)).status_code == 503  # may run again

@@ -232,3 +232,24 @@ async def test_the_relay_publishes_each_aggregate_in_version_order_behind_an_und
     await patient.relay.run_once()
     assert patient.publisher.produced[produced:] == []  # v3 waits behind the undecided v2
     assert [c.version for c in unpublished(patient)] == [2, 3]
+
+
+async def test_a_retry_after_a_failed_attempt_finishes_the_order_and_keeps_its_holds(side):
+    a = await new_product(side, 5)
+    c = await crashed_after_holding(side, a, 2, "key-bound")
+    await side.store.append(Outcome("key-bound", MERCHANT, None, "fp"))  # the failed attempt's binding
+    saved = await placement.place_order(place((a, 2)), Target(c), side.services)  # the same request again
+    assert saved.aggregate_id == c.new_aggregate_id()
+    assert isinstance(await side.store.find_by_command("key-bound"), Commit)
+    await side.relay.run_once()
+    assert await stock_of(side, a) == 3 and unpublished(side) == []
+
+
+async def test_a_binding_decides_nothing_and_past_the_ttl_the_fence_replaces_it(side):
+    a = await new_product(side, 5)
+    await crashed_after_holding(side, a, 2, "key-bound-2")
+    await side.store.append(Outcome("key-bound-2", MERCHANT, None, "fp"))
+    await side.relay.run_once()  # TTL 0 in this fixture
+    assert await stock_of(side, a) == 5
+    fence = await side.store.find_by_command("key-bound-2")
+    assert isinstance(fence, Outcome) and fence.answer is not None and fence.answer.status == 409

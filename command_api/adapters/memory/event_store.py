@@ -54,6 +54,12 @@ class InMemoryEventStore:
     async def find_by_command(self, command_id: str) -> Record | None:
         return self._by_command.get(command_id)
 
+    async def unbind(self, command_id: str, fingerprint: str | None) -> None:
+        record = self._by_command.get(command_id)
+        if isinstance(record, Outcome) and record.binding and record.fingerprint == fingerprint:
+            del self._by_command[command_id]
+            del self.records[record.id]
+
     async def unpublished(self, older_than: datetime, limit: int = 500) -> list[Commit]:
         pending = [
             r

@@ -36,13 +36,14 @@ from command_api.application.idempotency import (
     AnswerRecorded,
     FirstAttemptFailed,
     accepted,
+    bind,
     command_id_for,
     refusal,
     remember,
     replay,
     request_fingerprint,
 )
-from command_api.application.ports import Answer, DuplicateCommand
+from command_api.application.ports import Answer, DuplicateCommand, Outcome
 from command_api.application.repository import CommandContext, Saved
 from command_api.bootstrap import CommandSide
 from command_api.domain.aggregate import DomainError
@@ -96,12 +97,13 @@ def command_endpoint(
             except DuplicateCommand as dup:
                 answer, replayed = replay(dup.earlier, ctx.fingerprint, incoming.location), True
             except TimeoutError:  # nothing half-done is lost: the relay finishes or undoes it
-                raise ApiError(
-                    503,
-                    "timeout",
-                    "The command took too long; retry with the same Idempotency-Key.",
-                    headers={"Retry-After": "1"},
-                ) from None
+                if (found := await _after_failure(incoming, side)) is None:
+                    raise _timeout() from None
+                answer, replayed = found, True
+            except Exception:
+                if (found := await _after_failure(incoming, side)) is None:
+                    raise
+                answer, replayed = found, True
             answered.set_result(answer)
         return _respond(answer, ctx.correlation_id, replayed=replayed)
 
@@ -181,6 +183,23 @@ async def _refused(error: DomainError, incoming: Incoming, side: CommandSide) ->
         except DuplicateCommand as dup:  # the key acted (or was answered) before: that answer
             return replay(dup.earlier, incoming.ctx.fingerprint, incoming.location), True
     return answer, False
+
+
+def _timeout() -> ApiError:
+    return ApiError(
+        503, "timeout", "The command took too long; retry with the same Idempotency-Key.", headers={"Retry-After": "1"}
+    )
+
+
+async def _after_failure(incoming: Incoming, side: CommandSide) -> Answer | None:
+    """A command that failed without an answer. Keyed, its fingerprint is bound to the key
+    (``bind``) — or the key's record is found: another request's (422), or this request's
+    answer after all (replayed). ``None``: the failure stands (503 for a timeout)."""
+    ctx = incoming.ctx
+    earlier = await bind(side.store, ctx) if ctx.keyed else None
+    if earlier is None or (isinstance(earlier, Outcome) and earlier.binding and earlier.fingerprint == ctx.fingerprint):
+        return None
+    return replay(earlier, ctx.fingerprint, incoming.location)
 
 
 def _if_match(request: Request) -> int | None:
