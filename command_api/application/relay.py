@@ -10,7 +10,8 @@ placement still undecided) wait with it.
 - one pass when the process starts (what a crashed process left behind);
 - while commands arrive (``nudge``: every append, every failed publication), at most one
   pass per ``interval`` — leftovers of a crashed peer are found while the system is used;
-- at the deadline of an undecided placement it saw;
+- at the deadline of what it saw and left: an undecided placement's TTL, or the end of
+  the grace of a commit too young to take yet;
 - every ``interval`` while publication is degraded (Kafka down), until a pass finds nothing.
 
 With no command arriving, a relay issues no MongoDB operation at all. The price: a
@@ -56,15 +57,22 @@ class Relay:
     async def run_once(self) -> int:
         """One pass; returns how many commits it published."""
         self.passes += 1
+        now = utc_now()
         grace = timedelta(0) if self._publisher.degraded else self._grace
-        pending = await self._outbox.unpublished(older_than=utc_now() - grace)
-        pending = [c for c in pending if not self._publisher.in_hand(c.id)]  # a slow publisher is no crash
-        if not pending:
+        unpublished = await self._outbox.unpublished(older_than=now)
+        unpublished = [c for c in unpublished if not self._publisher.in_hand(c.id)]  # a slow publisher is no crash
+        if not unpublished:
             self._deadline = None
             self._publisher.caught_up()
             return 0
+        # Younger than the grace: perhaps still being published by a live process; come
+        # back when they are not (what a relay that just started finds, for one).
+        young = [c.committed_at + grace for c in unpublished if c.committed_at > now - grace]
+        pending = [c for c in unpublished if c.committed_at <= now - grace]
         settled = await self._settlement.settle([c for c in pending if not c.settled])
-        self._deadline = settled.next_deadline
+        self._deadline = min([*young, *([settled.next_deadline] if settled.next_deadline else [])], default=None)
+        if not pending:
+            return 0
         ready = in_version_order(pending, settled)
         await self._publisher.publish(ready, settle=[c.id for c in ready if c.id in settled.ids])
         return len(ready)

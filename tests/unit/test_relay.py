@@ -94,3 +94,17 @@ def _far_future():
     from shared.events import utc_now
 
     return utc_now() + timedelta(days=1)
+
+
+async def test_a_commit_too_young_at_start_is_published_once_its_grace_passed():
+    outbox = CountingOutbox()
+    side = side_with(outbox, relay_grace_seconds=0.2)
+    left = await new_product(Repository(outbox, None))  # just appended by a process that then died
+    async with relaying(side):
+        for _ in range(50):
+            if side.publisher.produced:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)
+    assert [e.aggregate_id for e in side.publisher.produced] == [left.id]  # without any command nudging it
+    assert outbox.queries == 2  # the pass at start, and the one at the end of the grace
