@@ -18,7 +18,7 @@ from tests.e2e.isolation import Namespace
 from tests.support.processes import http_service
 
 pytestmark = pytest.mark.e2e
-IDLE_SECONDS = 20  # 100 relay intervals of 0.2 s
+IDLE_SECONDS = 60  # issue #14 measures it over 60 s (300 relay intervals of 0.2 s)
 
 
 async def test_commands_cost_a_few_operations_and_an_idle_write_side_costs_none(server_env, tmp_path):
