@@ -98,10 +98,11 @@ async def replay_rate(db, writer) -> float:
 
 
 async def command_to_visible(env: dict, db, rate: float, seconds: float, products: int) -> list[float]:
-    from command_api.adapters.merchants import create_indexes, create_merchant
+    from command_api.bootstrap import bootstrap
 
-    await create_indexes(db)
-    merchant = await create_merchant(db, "Bench Shop")
+    side = bootstrap(db=db)
+    await side.prepare()
+    merchant = await side.merchants.create("Bench Shop")
     auth = {"Authorization": f"Bearer {merchant.secret_key}"}
     stack = start_stack(
         ("command-api", "query-api", "projectors"),

@@ -55,17 +55,16 @@ async def categories_from(query_url: str, data: dict) -> None:
 
 
 async def _create_merchants(settings, count: int) -> list[dict]:
-    from shared import mongo
+    from shared.settings import CommandApiSettings
 
-    from command_api.adapters.merchants import create_indexes, create_merchant
+    from command_api.bootstrap import bootstrap
 
-    client = mongo.open_mongo(settings)
+    side = bootstrap(CommandApiSettings(**dict(settings)))
     try:
-        db = mongo.database(client, settings)
-        await create_indexes(db)
+        await side.prepare()
         out = []
         for n in range(count):
-            created = await create_merchant(db, f"Load Shop {n + 1} {uuid.uuid4().hex[:4]}")
+            created = await side.merchants.create(f"Load Shop {n + 1} {uuid.uuid4().hex[:4]}")
             out.append(
                 {
                     "merchant_id": created.merchant_id,
@@ -78,7 +77,7 @@ async def _create_merchants(settings, count: int) -> list[dict]:
             )
         return out
     finally:
-        await client.close()
+        await side.close()
 
 
 async def _create_products(command_url: str, merchants: list[dict], per_merchant: int, concurrency: int = 8) -> None:

@@ -50,6 +50,16 @@ def markdown(s: dict) -> str:
             f"{r['start_mb']} / {r['end_mb']} / {r['max_mb']}; {_fmt(r['slope_mb_per_hour'])} MB/h | "
             f"< {TARGETS['rss_mb']} MB, flat |"
         )
+    if w := s.get("work"):
+        lines.append(
+            f"| MongoDB operations per accepted command (command API, relay included) / per event (workers) | "
+            f"{_fmt(w['command_api_ops_per_command'])} ({w['accepted_commands']:,} commands) / "
+            f"{_fmt(w['workers_ops_per_event'])} ({w['events']:,} events) | "
+            "≤ 1.5 create/stock, ≤ 4 order; audit ≤ 0.1 |"
+        )
+        for name, seconds in w["cpu_seconds"].items():
+            operations = sum(w["operations"].get(name, {}).values())
+            lines.append(f"| {name}: CPU seconds / MongoDB operations | {seconds:,.1f} / {operations:,} | |")
     if s.get("knee_rps") is not None or s["scenario"] == "stress":
         lines.append(f"| knee (highest step with p99 < 100 ms, no errors) | {_fmt(s['knee_rps'])} requests/s | |")
     if c := s.get("consistency"):

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from loadtests import consistency, dataset, report, summary
+from loadtests.ops import Meter, Watched, accepted_commands, events_appended
 from loadtests.sampling import Sampler
 from loadtests.scenarios import SCENARIOS
 
@@ -230,11 +231,15 @@ def run(args, server_env: dict[str, str] | None = None, processes: dict[str, int
         data_path, data = asyncio.run(_prepare_data(args, settings, env, command_url, query_url, out))
         load_before = os.getloadavg()
         sampler = Sampler(pids, query_url, projector_metrics, interval=args.sample_seconds).start()
+        meter = Meter(_watched(stack, command_url, pids))
+        work_before = meter.read()
         started = datetime.now(UTC)
         locust = _run_locust(args, out, data_path, command_url, query_url, pids)["locust"]
         sampler.processes = pids
         locust.wait(timeout=scenario.seconds + 300)
         sampler.stop()
+        time.sleep(1)  # the last commits' marks and the workers' last batch
+        work = Meter.between(work_before, meter.read())
         record = json.loads((out / "requests.json").read_text())
         merchants = [m["merchant_id"] for m in data["merchants"]]
         checked = (
@@ -253,6 +258,8 @@ def run(args, server_env: dict[str, str] | None = None, processes: dict[str, int
             "out": str(out),
         }
         result = summary.summarise(record, scenario, sampler, checked, meta)
+        events = asyncio.run(_events_since(settings, started))
+        result["work"] = summary.work_figures(work, accepted_commands(record["by_name"]), events)
         (out / "summary.json").write_text(json.dumps(result, indent=2))
         (out / "samples.json").write_text(json.dumps({"rss": sampler.rss, "cache": sampler.cache, "lag": sampler.lag}))
         text = report.markdown(result)
@@ -265,6 +272,27 @@ def run(args, server_env: dict[str, str] | None = None, processes: dict[str, int
             _stop(stack)
             if not args.keep:
                 asyncio.run(_drop_namespace(settings))
+
+
+def _watched(stack, command_url: str, pids: dict[str, int]) -> list[Watched]:
+    """The processes whose MongoDB operations and CPU are counted: the command API (its
+    relay runs in it) and, when this run started them, the projectors and the workers."""
+    watched = [Watched("command-api", pids["command-api"], f"{command_url}/metrics")] if "command-api" in pids else []
+    for component in ("projectors", "workers"):
+        if stack is not None and component in stack.by_component:
+            port = stack[component].env["MERCHANT_METRICS_PORT"]
+            watched.append(Watched(component, pids[component], f"http://127.0.0.1:{port}/metrics"))
+    return watched
+
+
+async def _events_since(settings, since) -> int:
+    from shared import mongo
+
+    client = mongo.open_mongo(settings)
+    try:
+        return await events_appended(mongo.database(client, settings), since)
+    finally:
+        await client.close()
 
 
 async def _drop_namespace(settings) -> None:

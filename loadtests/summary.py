@@ -128,6 +128,22 @@ def lag_figures(lag: list[dict]) -> dict:
     }
 
 
+def work_figures(work, accepted: int, events: int) -> dict:
+    """MongoDB operations and CPU seconds per process over the run, per accepted command
+    (the command API, relay included) and per event (the workers: audit, analytics)."""
+    per_process = work.summary()
+    ops = {name: sum(counts.values()) for name, counts in work.operations.items()}
+    return {
+        **per_process,
+        "accepted_commands": accepted,
+        "events": events,
+        "command_api_ops_per_command": round(ops["command-api"] / accepted, 3)
+        if accepted and "command-api" in ops
+        else None,
+        "workers_ops_per_event": round(ops["workers"] / events, 3) if events and "workers" in ops else None,
+    }
+
+
 def knee(steps: list[dict]) -> float | None:
     """The highest offered rate whose step had p99 < 100 ms and no errors (all steps below it too)."""
     best = None

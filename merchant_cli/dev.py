@@ -24,21 +24,11 @@ COMPONENTS = ("command-api", "query-api", "projectors", "workers")
 
 
 async def _demo_merchant(path: Path) -> dict[str, str]:
-    from shared import mongo
-    from shared.settings import ServerSettings
-
-    from command_api.adapters.merchants import merchant_exists
-    from merchant_cli.merchants import create
+    from merchant_cli.merchants import create, exists
 
     if path.exists():
         saved: dict[str, str] = json.loads(path.read_text())
-        settings = ServerSettings()
-        client = mongo.open_mongo(settings)
-        try:
-            exists = await merchant_exists(mongo.database(client, settings), saved["merchant_id"])
-        finally:
-            await client.close()
-        if exists:
+        if await exists(saved["merchant_id"]):
             return saved
     created = await create("Demo Shop")
     path.write_text(json.dumps(created, indent=2))

@@ -1,8 +1,8 @@
 """``merchant merchants create|rotate-keys``: register merchants and manage their keys.
 
-Keys are printed once and stored hashed. The merchant's events are appended to the
-event store; a running command API's relay (or ``merchant serve outbox-relay``) puts
-them on ``merchants.events``.
+Keys are printed once and stored hashed. The write side comes from ``bootstrap`` (as
+for the API); the merchant's events are appended to the event store, and a command
+API's relay (or ``merchant serve outbox-relay``) puts them on ``merchants.events``.
 """
 
 from __future__ import annotations
@@ -10,44 +10,43 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
 if TYPE_CHECKING:
     from shared.http.auth import KeyKind
-    from shared.mongo import Database
+
+    from command_api.bootstrap import CommandSide
 
 app = typer.Typer(no_args_is_help=True)
 T = TypeVar("T")
 
 
-async def _with_db(action: Callable[[Database], Awaitable[T]]) -> T:
-    from shared import mongo
-    from shared.settings import ServerSettings
+async def _with_side(action: Callable[[CommandSide], Awaitable[T]]) -> T:
+    """Run ``action`` on the write side (``bootstrap``), its indexes created, then close it."""
+    from command_api.bootstrap import bootstrap
 
-    from command_api.adapters.merchants import create_indexes
-
-    settings = ServerSettings()
-    client = mongo.open_mongo(settings)
+    side = bootstrap()
     try:
-        db = mongo.database(client, settings)
-        await create_indexes(db)
-        return await action(db)
+        await side.prepare()
+        return await action(side)
     finally:
-        await client.close()
+        await side.close()
 
 
 async def create(name: str) -> dict[str, str]:
-    from command_api.adapters.merchants import create_merchant
-
-    merchant = await _with_db(lambda db: create_merchant(db, name))
+    merchant = await _with_side(lambda side: side.merchants.create(name))
     return {
         "merchant_id": merchant.merchant_id,
         "name": merchant.name,
         "secret_key": merchant.secret_key,
         "publishable_key": merchant.publishable_key,
     }
+
+
+async def exists(merchant_id: str) -> bool:
+    return await _with_side(lambda side: side.merchants.exists(merchant_id))
 
 
 @app.command("create")
@@ -72,15 +71,14 @@ def rotate_keys_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """Issue new keys and revoke the old ones (printed once, stored hashed)."""
-    from command_api.adapters.merchants import rotate_keys
     from command_api.domain.aggregate import DomainError
 
     bad = [k for k in kinds if k not in ("secret", "publishable")]
     if bad:
         raise typer.BadParameter(f"unknown key kind(s): {', '.join(bad)}", param_hint="--kind")
+    chosen: list[KeyKind] = [k for k in ("secret", "publishable") if k in kinds]
     try:
-        checked = cast("list[KeyKind]", kinds)  # every kind checked just above
-        keys = asyncio.run(_with_db(lambda db: rotate_keys(db, merchant_id, checked)))
+        keys = asyncio.run(_with_side(lambda side: side.merchants.rotate_keys(merchant_id, chosen)))
     except DomainError as exc:
         typer.echo(exc.message, err=True)
         raise typer.Exit(1) from None

@@ -20,11 +20,11 @@ async def _seed(params: SeedParams, out: Path | None) -> dict[str, Any]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from shared import mongo
-    from shared.settings import ServerSettings
+    from shared.settings import CommandApiSettings
 
     from command_api.seeding.writer import Seeder
 
-    settings = ServerSettings()
+    settings = CommandApiSettings()
     client = mongo.open_mongo(settings)
     seeder = Seeder(mongo.database(client, settings), settings, params, out)
     columns = (

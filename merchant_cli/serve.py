@@ -159,10 +159,10 @@ def _supervise_streams(component: Component, count: int, base_port: int) -> int:
 
 async def _relay_forever() -> None:
     """The command side's background work without its HTTP: the outbox relay (commits not
-    yet on Kafka) and the reservation reconciler. Safe beside running API processes."""
-    from shared.settings import CommandApiSettings
+    yet on Kafka, and the placements and cancels a crash left unfinished), from
+    ``bootstrap`` as in the API. It passes once at start, then whenever there is work it
+    knows of (docs/operations.md). Safe beside running API processes."""
+    from command_api.bootstrap import bootstrap
 
-    from command_api.entrypoints.app import write_side
-
-    async with write_side(CommandApiSettings()):
+    async with bootstrap().running():
         await asyncio.Event().wait()

@@ -131,10 +131,11 @@ def stack(server_env, settings, stack_components, stack_env, tmp_path_factory) -
 
 
 async def _new_merchant(mongo_db, name: str) -> dict:
-    from command_api.adapters.merchants import create_indexes, create_merchant
+    from command_api.bootstrap import bootstrap
 
-    await create_indexes(mongo_db)
-    created = await create_merchant(mongo_db, f"{name} {uuid.uuid4().hex[:6]}")
+    side = bootstrap(db=mongo_db)  # the write side as the API builds it; its relay publishes the event
+    await side.prepare()
+    created = await side.merchants.create(f"{name} {uuid.uuid4().hex[:6]}")
     return {
         "merchant_id": created.merchant_id,
         "secret_key": created.secret_key,

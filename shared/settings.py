@@ -38,7 +38,8 @@ class CommandApiSettings(ServerSettings):
     # Where clients read what they wrote; used for the Location header of 202 responses.
     query_api_url: str = Field("http://127.0.0.1:8002", validation_alias="QUERY_API_URL")
     max_body_bytes: int = 64 * 1024
-    # The relay re-publishes commits still unpublished after this many seconds.
+    # The relay publishes commits still unpublished after the grace. It passes at start,
+    # then at most once per interval while commands arrive (none while idle).
     relay_interval_seconds: float = 1.0
     relay_grace_seconds: float = 2.0
     # Test-only switch: false leaves every commit to the relay (no publish right after the
@@ -46,11 +47,9 @@ class CommandApiSettings(ServerSettings):
     immediate_publish: bool = True
     # A command that runs longer is abandoned with a 503 (its request may be retried).
     command_timeout_seconds: float = 10.0
-    # Reservations of an order that never got placed go back after this long (must exceed
-    # command_timeout_seconds); decided steps left unfinished are completed after the grace.
+    # Stock held by an order placement that was never decided goes back after this long
+    # (must exceed command_timeout_seconds; the relay settles it).
     reservation_ttl_seconds: float = 60.0
-    reconcile_interval_seconds: float = 5.0
-    reconcile_grace_seconds: float = 30.0
     # Load shedding: requests in flight beyond this get 503 overloaded at once (0: off).
     # Commands wait on the database, so a few dozen in flight already means seconds of queue.
     max_concurrent_requests: int = 64

@@ -1,37 +1,55 @@
-"""The event store: one MongoDB document per commit.
+"""The event store on MongoDB: one document per command id, appended by group commit.
 
-A commit holds all the events one command produced, so appending them is a single
-``insert_one`` — atomic on any MongoDB-compatible server, no multi-document transaction.
+A commit holds all the events one command produced, so storing it is one document
+insert — atomic on any MongoDB-compatible server, no multi-document transaction.
+Appends that arrive while one is in flight are written together in one unordered
+``insert_many`` (``GroupCommit``): one round trip for the batch, each document accepted
+or refused on its own.
 
 - ``(aggregate_id, version)`` is unique, where ``version`` is the *first* aggregate
   version in the commit. Every writer appends at ``loaded_version + 1``, so of two
-  concurrent writers that loaded the same state exactly one insert succeeds; the other
-  gets ``ConcurrencyConflict`` (optimistic concurrency).
-- ``command_id`` is unique: a retried command (same merchant + Idempotency-Key) cannot
-  commit twice, even if the first attempt crashed before answering.
-- ``published`` is false until every event of the commit is on Kafka; the relay finds
-  the rest by it.
+  writers that decided on the same state exactly one insert succeeds; the other gets
+  ``ConcurrencyConflict`` (optimistic concurrency).
+- ``command_id`` is unique, across commits and outcomes: a command cannot act twice,
+  nor be both acted on and refused. A retry finds the earlier record (``DuplicateCommand``).
+- ``published`` is false until every event of the commit is on Kafka and its intent
+  (if any) is done; the relay finds the rest through the ``unpublished`` index.
+
+**A refused member.** The server reports a duplicate key per member; MongoDB names the
+violated index, FerretDB does not. Both are classified the same way, by the store: one
+read of the refused members' command ids (one ``find`` for all of them in the batch). A
+record found is the earlier one (``DuplicateCommand``); none means the version was
+taken (``ConcurrencyConflict``). Records are never deleted, so the read cannot miss an
+earlier record that caused the refusal. Any other per-member error is raised as it is.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, WriteError
 
 from shared.events import EventEnvelope
 from shared.mongo import ensure_indexes
 
-from command_api.application.ports import Commit, ConcurrencyConflict, DuplicateCommand
+from command_api.adapters.group_commit import GroupCommit
+from command_api.application.ports import (
+    OUTCOME_TYPE,
+    Commit,
+    ConcurrencyConflict,
+    Document,
+    DuplicateCommand,
+    Record,
+    record_from_document,
+)
 
 COMMITS = "commits"
-# A hint per aggregate: the last version known appended, read by ``_id`` (the only lookup
-# FerretDB serves without scanning a collection). Never trusted for correctness: the
-# unique (aggregate_id, version) index is. See ``head``.
-HEADS = "aggregate_heads"
+DUPLICATE_KEY = 11000
 
 INDEXES = [
     IndexModel([("aggregate_id", ASCENDING), ("version", ASCENDING)], unique=True, name="aggregate_version_unique"),
@@ -45,66 +63,68 @@ INDEXES = [
 
 
 class EventStore:
-    """The MongoDB event store (``command_api.application.ports.EventStorePort``)."""
+    """``EventStorePort`` and ``OutboxPort`` on one ``commits`` collection."""
 
-    def __init__(self, db: AsyncDatabase) -> None:
-        self.commits, self.heads = db[COMMITS], db[HEADS]
+    def __init__(self, db: AsyncDatabase[Document], *, max_batch: int = 1000) -> None:
+        self.commits = db[COMMITS]
+        self.group_commit: GroupCommit[Record] = GroupCommit(self.append_batch, max_batch=max_batch, name="commits")
 
     async def create_indexes(self) -> None:
         await ensure_indexes(self.commits, INDEXES)
 
     async def load(self, aggregate_id: str, after_version: int = 0) -> list[EventEnvelope]:
-        """The events of one aggregate after ``after_version`` (all by default), in version order."""
-        query = {"aggregate_id": aggregate_id}
+        query: dict[str, Any] = {"aggregate_id": aggregate_id}
         if after_version:
             query["version"] = {"$gt": after_version}
         cursor = self.commits.find(query, {"events": 1}).sort("version", ASCENDING)
         return [EventEnvelope.model_validate(e) async for doc in cursor for e in doc["events"]]
 
-    async def append(self, commit: Commit) -> Commit:
+    async def append(self, record: Record) -> None:
+        await self.group_commit.submit(record)
+
+    async def append_batch(self, records: Sequence[Record]) -> list[Exception | None]:
         try:
-            await self.commits.insert_one(commit.to_document())
-        except DuplicateKeyError:
-            # A retry of a committed command, or a race with another writer? Servers name
-            # the violated index differently (FerretDB does not), so ask the store.
-            earlier = await self.commits.find_one({"command_id": commit.command_id})
-            if earlier is not None:
-                raise DuplicateCommand(Commit.from_document(earlier)) from None
-            raise ConcurrencyConflict(commit.aggregate_id) from None
-        await self.advance_head(commit.aggregate_id, commit.last_version)
-        return commit
+            await self.commits.insert_many([r.to_document() for r in records], ordered=False)
+            return [None] * len(records)
+        except BulkWriteError as exc:
+            refused: dict[int, dict[str, Any]] = {e["index"]: e for e in exc.details.get("writeErrors", [])}
+        duplicates = [records[i].command_id for i, e in refused.items() if e.get("code") == DUPLICATE_KEY]
+        earlier = await self._records_of(duplicates) if duplicates else {}
+        results: list[Exception | None] = []
+        for index, record in enumerate(records):
+            error = refused.get(index)
+            if error is None:
+                results.append(None)
+            elif error.get("code") != DUPLICATE_KEY:
+                results.append(WriteError(error.get("errmsg", "write refused"), error.get("code"), error))
+            elif (found := earlier.get(record.command_id)) is not None:
+                results.append(DuplicateCommand(found))
+            else:
+                results.append(ConcurrencyConflict(getattr(record, "aggregate_id", record.command_id)))
+        return results
 
-    async def head(self, aggregate_id: str) -> int:
-        """The last version known appended to the aggregate (0: none known).
+    async def _records_of(self, command_ids: list[str]) -> dict[str, Record]:
+        cursor = self.commits.find({"command_id": {"$in": command_ids}})
+        return {doc["command_id"]: record_from_document(doc) async for doc in cursor}
 
-        It lags only if a writer died between its commit and this update (the relay
-        repairs it when it publishes that commit); a writer deciding on a lagging head
-        appends at a taken version and gets ``ConcurrencyConflict`` — never a lost write.
-        """
-        doc = await self.heads.find_one({"_id": aggregate_id})
-        return doc["version"] if doc else 0
-
-    async def advance_head(self, aggregate_id: str, version: int) -> None:
-        try:
-            await self.heads.update_one({"_id": aggregate_id}, {"$max": {"version": version}}, upsert=True)
-        except DuplicateKeyError:  # two first upserts raced; the document exists now
-            await self.heads.update_one({"_id": aggregate_id}, {"$max": {"version": version}})
-
-    async def find_by_command(self, command_id: str) -> Commit | None:
+    async def find_by_command(self, command_id: str) -> Record | None:
         doc = await self.commits.find_one({"command_id": command_id})
-        return Commit.from_document(doc) if doc else None
+        return record_from_document(doc) if doc else None
 
-    async def mark_published(self, commit_ids: list[ObjectId]) -> None:
-        # One update per id: FerretDB pushes only ``_id`` equality down to its storage
-        # (an ``$in`` would scan the whole collection); on MongoDB both use the index.
-        for commit_id in commit_ids:
-            await self.commits.update_one({"_id": commit_id}, {"$set": {"published": True}})
+    async def unbind(self, command_id: str, fingerprint: str | None) -> None:
+        await self.commits.delete_one(
+            {"command_id": command_id, "aggregate_type": OUTCOME_TYPE, "answer": None, "fingerprint": fingerprint}
+        )
 
+    # -- the outbox ------------------------------------------------------------------
     async def unpublished(self, older_than: datetime, limit: int = 500) -> list[Commit]:
-        """Commits not yet on Kafka, each aggregate's in version order."""
         cursor = (
             self.commits.find({"published": False, "committed_at": {"$lt": older_than}})
             .sort([("aggregate_id", ASCENDING), ("version", ASCENDING)])
             .limit(limit)
         )
         return [Commit.from_document(doc) async for doc in cursor]
+
+    async def mark_published(self, commit_ids: Sequence[ObjectId]) -> None:
+        if commit_ids:
+            await self.commits.update_many({"_id": {"$in": list(commit_ids)}}, {"$set": {"published": True}})

@@ -1,10 +1,21 @@
 """Publication of committed events to Kafka: at-least-once, in version order per aggregate.
 
 After an append the commit is handed to ``CommitPublisher.submit`` and the HTTP answer
-goes out at once (202: accepted durably). One background task publishes submitted
-commits in order and marks them published. If Kafka is down or the process dies first,
-the commit stays ``published: false`` in the store and the relay publishes it later —
-so an accepted command is never lost, and Kafka being down never fails a command.
+goes out at once (202: accepted durably). One background task drains the queue in
+batches: it produces every event of the batch (pipelined, idempotent producer,
+``acks=all``, key = aggregate id) and waits for the acks. Marking commits published is
+bookkeeping for the relay, so it is gathered: one ``update_many`` for what was produced
+within ``MARK_DELAY`` (or ``MARK_BATCH`` commits) — with the commits ``settle`` reported
+done (a commit carrying an intent is produced at once, marked when its work is done).
+Until marked, a commit is *in hand* and the relay leaves it alone; a crash before the
+mark only makes the relay publish it again (consumers dedupe by version).
+
+If Kafka is down or the process dies first, the commits stay ``published: false`` in
+the store and the relay (``command_api.application.relay``) publishes them later — so an
+accepted command is never lost, and Kafka being down never fails a command. After a
+failure the publisher is *degraded*: newer commits must not overtake the ones that
+failed, so until a relay pass finds nothing left only the relay publishes (in version
+order), and the queue is emptied.
 """
 
 from __future__ import annotations
@@ -12,109 +23,177 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
+from collections.abc import Callable, Sequence
 
 from aiokafka import AIOKafkaProducer
+from bson import ObjectId
 
-from shared.events import utc_now
 from shared.kafka import reliable_producer
 from shared.settings import ServerSettings
 from shared.topics import TOPIC_BY_AGGREGATE
 
-from command_api.adapters.event_store import EventStore
-from command_api.application.ports import Commit
+from command_api.application.ports import Commit, OutboxPort
 
 log = logging.getLogger(__name__)
+
+Queued = Commit | list[ObjectId]  # a commit to produce, or ids to mark (``settle``)
+MARK_DELAY = 0.2  # seconds a produced commit may wait for its mark, gathered with others
+MARK_BATCH = 1000  # ... or fewer, when this many wait
 
 
 class CommitPublisher:
     def __init__(
         self,
         settings: ServerSettings,
-        store: EventStore,
+        outbox: OutboxPort,
         *,
-        relay_interval: float = 1.0,
-        relay_grace: float = 2.0,
         immediate: bool = True,
         timeout: float = 15.0,
+        on_activity: Callable[[], None] = lambda: None,
     ) -> None:
-        self._settings, self._store, self._immediate = settings, store, immediate
-        self._relay_interval, self._relay_grace = relay_interval, relay_grace
+        """``immediate=False`` (a test-only switch) leaves every commit to the relay.
+        ``on_activity`` is called on every submit and failure (the relay's ``nudge``)."""
+        self._settings, self._outbox, self._immediate = settings, outbox, immediate
+        self._timeout, self.on_activity = timeout, on_activity
         self._producer: AIOKafkaProducer | None = None
-        self._queue: asyncio.Queue[Commit] = asyncio.Queue(maxsize=10_000)
-        self._tasks: list[asyncio.Task] = []
-        self.published_commits = 0
+        self._queue: asyncio.Queue[Queued] = asyncio.Queue(maxsize=10_000)
+        self._task: asyncio.Task[None] | None = None
         self._publishing = asyncio.Lock()
-        self._timeout = timeout
         self._degraded = False
+        self._queued: set[ObjectId] = set()  # queued or being produced: the relay leaves them
+        self._to_mark: dict[ObjectId, None] = {}  # produced (or settled), mark pending: likewise
+        self._marking: asyncio.Task[None] | None = None
+        self.published_commits = 0
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._drain(), name="publish-queue"),
-            asyncio.create_task(self._relay_forever(), name="outbox-relay"),
-        ]
+        self._task = asyncio.create_task(self._drain(), name="publish-queue")
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if self._producer is not None:
-            with contextlib.suppress(Exception):
-                await self._producer.stop()
-            self._producer = None
+        for task in (self._task, self._marking):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._marking = None
+        with contextlib.suppress(Exception):  # what is left unmarked, the relay publishes again
+            await self._mark()
+        await self._reset_producer()
+
+    # -- the request path: queue and return ----------------------------------------------
+    def submit(self, commit: Commit) -> None:
+        self.on_activity()
+        if self._immediate and not self._degraded and self._task is not None:
+            self._enqueue(commit)
+
+    def settle(self, commit_ids: Sequence[ObjectId]) -> None:
+        if self._immediate and not self._degraded and self._task is not None:
+            self._enqueue(list(commit_ids))
+
+    def _enqueue(self, item: Queued) -> None:
+        try:
+            self._queue.put_nowait(item)
+        except asyncio.QueueFull:
+            return  # the relay will publish it: it is durable in the store
+        self._queued.update([item.id] if isinstance(item, Commit) else item)
+
+    def in_hand(self, commit_id: ObjectId) -> bool:
+        return commit_id in self._queued or commit_id in self._to_mark
 
     # -- publishing ------------------------------------------------------------------
-    def submit(self, commit: Commit) -> None:
-        """Queue a fresh commit for publication; never blocks the request."""
-        if not self._immediate or self._degraded:
-            return  # the relay publishes it (test-only switch, or recovering from a failure)
-        try:
-            self._queue.put_nowait(commit)
-        except asyncio.QueueFull:
-            pass  # the relay will publish it: it is durable in the store
+    @property
+    def degraded(self) -> bool:
+        return self._degraded
 
-    async def publish(self, *commits: Commit) -> None:
-        """Produce every event of the commits (acks=all), then mark them published.
+    def caught_up(self) -> None:
+        if self._degraded:
+            log.info("Kafka publishing recovered; publishing right after the append again")
+            self._degraded = False
 
-        One lock serialises the queue and the relay, so they never interleave an
-        aggregate's events; sends are pipelined and awaited together (per-partition
-        order is kept by the idempotent producer).
-        """
+    async def publish(self, commits: Sequence[Commit], settle: Sequence[ObjectId] = ()) -> None:
+        """Produce every event of the commits (acks=all); the settled ones and ``settle``
+        are then marked published with the next gathered mark. One lock serialises the
+        queue and the relay, so they never interleave an aggregate's events; sends are
+        pipelined and awaited together (per-partition order is kept by the idempotent
+        producer)."""
         async with self._publishing:
+            if commits:
+                await self._produce(commits)
+            self.published_commits += len(commits)
+        self._to_mark.update(dict.fromkeys([*(c.id for c in commits if c.settled), *settle]))
+        if len(self._to_mark) >= MARK_BATCH:
+            await self._mark()
+        elif self._to_mark and self._marking is None:
+            self._marking = asyncio.create_task(self._mark_soon(), name="mark-published")
+
+    async def _mark_soon(self) -> None:
+        try:
+            while self._to_mark:
+                await asyncio.sleep(MARK_DELAY)
+                try:
+                    await self._mark()
+                except Exception as exc:  # left unmarked: the relay publishes them again
+                    log.warning("marking commits published failed: %s", exc)
+        finally:
+            self._marking = None
+
+    async def _mark(self) -> None:
+        ids = list(self._to_mark)
+        if not ids:
+            return
+        try:
+            await self._outbox.mark_published(ids)
+        finally:
+            for commit_id in ids:
+                self._to_mark.pop(commit_id, None)
+
+    async def _produce(self, commits: Sequence[Commit]) -> None:
+        try:
             # aiokafka keeps retrying a batch while the broker is away; give up in bounded
-            # time so the failure is seen, the producer reset and the relay takes over.
+            # time so the failure is seen and the relay takes over.
             async with asyncio.timeout(self._timeout):
                 producer = await self._ensure_producer()
                 sends = [
                     await producer.send(
                         self._settings.topic(TOPIC_BY_AGGREGATE[c.aggregate_type]),
-                        e.to_json(),
+                        body,
                         key=e.kafka_key(),
                         headers=e.kafka_headers(),
                     )
                     for c in commits
-                    for e in c.events
+                    for e, body in zip(c.events, c.event_bodies(), strict=True)
                 ]
                 await asyncio.gather(*sends)
-            await self._store.mark_published([c.id for c in commits])
-            self.published_commits += len(commits)
+        except Exception:
+            self._fail()
+            await self._reset_producer()
+            raise
 
-    async def relay_once(self) -> int:
-        """Publish commits left unpublished (crash, Kafka outage), each aggregate's in
-        version order. Returns how many."""
-        grace = 0 if self._degraded else self._relay_grace
-        pending = await self._store.unpublished(older_than=utc_now() - timedelta(seconds=grace))
-        if pending:
-            await self.publish(*pending)
-            for commit in pending:  # a writer may have died before moving its head
-                await self._store.advance_head(commit.aggregate_id, commit.last_version)
-        elif self._degraded:
-            log.info("Kafka publishing recovered; publishing right after the append again")
-            self._degraded = False
-        return len(pending)
+    async def _drain(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            if self._degraded:
+                continue  # the relay owns publication until it caught up
+            commits = [item for item in batch if isinstance(item, Commit)]
+            settled = [i for item in batch if isinstance(item, list) for i in item]
+            try:
+                await self.publish(commits, settle=settled)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # left unpublished: the relay retries it
+                log.warning("publish failed, the relay takes over: %s", exc)
+            finally:
+                self._queued.difference_update([*(c.id for c in commits), *settled])
+
+    def _fail(self) -> None:
+        if not self._degraded:
+            self._degraded = True
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            self._queued.clear()
+        self.on_activity()
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
@@ -127,41 +206,6 @@ class CommitPublisher:
                 raise
             self._producer = producer
         return self._producer
-
-    async def _drain(self) -> None:
-        while True:
-            commit = await self._queue.get()
-            if self._degraded:
-                continue  # the relay owns publication until it caught up
-            try:
-                await self.publish(commit)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # left unpublished: the relay retries it
-                log.warning("publish failed, the relay takes over: %s", exc)
-                self._enter_degraded()
-                await self._reset_producer()
-
-    async def _relay_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._relay_interval)
-            try:
-                relayed = await self.relay_once()
-                if relayed:
-                    log.info("relay published %d commit(s)", relayed)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("relay pass failed: %s", exc)
-                self._enter_degraded()
-                await self._reset_producer()
-
-    def _enter_degraded(self) -> None:
-        """After a failure, newer commits must not overtake the ones that failed: until
-        a relay pass finds nothing left, only the relay publishes (in version order)."""
-        self._degraded = True
-        while not self._queue.empty():
-            self._queue.get_nowait()
 
     async def _reset_producer(self) -> None:
         if self._producer is not None:

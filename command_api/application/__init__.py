@@ -1,6 +1,7 @@
 """The command side's use cases: commands, one short handler per command, the repository
-(load, decide, append), order placement across aggregates and its reconciler.
+(load, decide, append), order placement across aggregates, idempotency, merchants, and
+the relay with its settlement of unfinished placements and cancels.
 
 Imports the domain and ``ports`` only; the stores behind the ports are adapters, built and
-injected by the entry points (``command_api.entrypoints.app``).
+injected by ``command_api.entrypoints.bootstrap``.
 """

@@ -166,7 +166,7 @@ class RequestReport(Command):
     date_to: date
     notify_email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     formats: list[report_events.ReportFormat] = Field(
-        default_factory=lambda: ["csv", "pdf"], min_length=1, max_length=2
+        default_factory=lambda: list[report_events.ReportFormat](["csv", "pdf"]), min_length=1, max_length=2
     )
 
     @model_validator(mode="after")

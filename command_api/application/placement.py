@@ -1,19 +1,39 @@
 """Placing and cancelling orders: the commands that span several aggregates.
 
-Each step is one commit on one aggregate; the reservation record
-(``command_api.adapters.reservations``) says which step an order is at, so a crash
-anywhere leaves something the reconciler can finish. Stock is never oversold because
-only the product aggregate decides it, one version at a time (docs/reservations.md).
+**Placing** appends one ``StockReserved`` commit per line (on its product: only the
+product decides its stock, one version at a time, so nothing is oversold), then the
+order's ``OrderPlaced`` commit under the request's command id. There is no separate
+reservation record: each hold commit carries a ``Hold`` intent naming the placement's
+command id, and stays unpublished until the placement is decided — ``OrderPlaced``
+appended, or the placement refused and its units given back. A hold commit left
+unpublished past the reservation TTL (the process died in between) is found by the
+relay through the outbox index and undone by ``settlement``: an outcome is stored under
+the placement's command id first, so a late ``OrderPlaced`` of a paused request is
+refused by the unique index (docs/reservations.md has the whole table).
+
+A refused keyed placement stores its answer *before* giving units back: if another
+attempt of the same key placed the order meanwhile, storing fails with that order, and
+the units it holds are left alone.
+
+**Cancelling** appends ``OrderCancelled`` carrying a ``Release`` intent (the order's
+products), then gives each line's units back; a crash in between is finished by the relay.
+
+Every step is idempotent: a product holds at most one reservation per order (released
+at most once), and each release has a command id of its own.
 """
 
 from __future__ import annotations
 
-import dataclasses
+from dataclasses import dataclass, field
+
+from bson import ObjectId
 
 from shared.events import orders as ev
 
-from command_api.application.commands import PlaceOrder
-from command_api.application.ports import ReleaseReason, ReservationsPort
+from command_api.application.commands import CancelOrder, OrderItem, PlaceOrder
+from command_api.application.handlers import Services, Target
+from command_api.application.idempotency import AnswerRecorded, refusal, remember
+from command_api.application.ports import Commit, DuplicateCommand, Hold, Record, Release, ReleaseReason
 from command_api.application.repository import CommandContext, Repository, Saved
 from command_api.domain.aggregate import DomainError, NotFound
 from command_api.domain.order import Order
@@ -34,138 +54,166 @@ class OrderNotPlaceable(DomainError):
     code = "order_not_placeable"
 
 
-async def place_order(cmd: PlaceOrder, ctx: CommandContext, repo: Repository, reservations: ReservationsPort) -> Saved:
+@dataclass
+class _Attempt:
+    """What this attempt appended: its hold commits and the products they hold."""
+
+    hold_commits: list[ObjectId] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)
+
+
+async def place_order(cmd: PlaceOrder, t: Target, svc: Services) -> Saved:
+    ctx = t.ctx
     order_id = ctx.new_aggregate_id()
-    lines = [item.model_dump() for item in cmd.items]
-    record, fresh = await reservations.begin(order_id, ctx.merchant_id, ctx.command_id, ctx.correlation_id, lines)
-    if record["state"] in ("placing", "placed"):  # a retry of an order already decided
-        return await roll_forward(record, repo)
-    if record["state"] != "reserving":
-        raise OrderNotPlaceable(
-            "This order was rejected or expired; place it again with a new key.", current_state=record["state"]
-        )
-    step = dataclasses.replace(ctx, keyed=False)  # each step is idempotent by order id
-    held: list[str] = []
+    hold = Hold(
+        order_id=order_id,
+        command_id=ctx.command_id,
+        correlation_id=ctx.correlation_id,
+        fingerprint=ctx.fingerprint,
+        product_ids=[item.product_id for item in cmd.items],
+    )
+    attempt = _Attempt()
     try:
-        order_lines = []
+        lines = []
         for item in cmd.items:
-            order_lines.append(await _reserve_line(order_id, item.product_id, item.quantity, step, repo))
-            held.append(item.product_id)
-        placed = _order_placed(cmd, order_lines)
-    except DomainError:
-        # Give back what this attempt held (everything, if an earlier attempt may have held more).
-        await release(
-            record, "order_rejected", repo, reservations, from_state="reserving", only=held if fresh else None
-        )
+            lines.append(await _reserve_line(item, hold, ctx, svc.repository, attempt))
+        order = Order(order_id, ctx.merchant_id)
+        order.place(_order_placed(cmd, lines))
+        saved = await svc.repository.create(order, ctx)
+    except DomainError as refused:
+        await _after_refusal(refused, hold, ctx, svc, attempt)
         raise
-    moved = await reservations.move(order_id, "reserving", "placing", placed=placed.model_dump(mode="json"))
-    if moved is None:  # the reconciler expired it while we were slow: undo our part
-        await release(record, "reservation_expired", repo, reservations, from_state="releasing")
-        raise OrderNotPlaceable("The reservation expired before the order was placed; retry.", current_state="expired")
-    return await roll_forward(moved, repo, reservations)
-
-
-async def roll_forward(record: dict, repo: Repository, reservations: ReservationsPort | None = None) -> Saved:
-    """Append the decided ``OrderPlaced`` (once: its command id is unique) and mark it placed."""
-    order = Order(record["_id"], record["merchant_id"])
-    order.place(ev.OrderPlaced.model_validate(record["placed"]))
-    ctx = CommandContext(record["merchant_id"], record["command_id"], record["correlation_id"])
-    saved = await repo.save(order, ctx)
-    if reservations is not None:
-        await reservations.move(record["_id"], "placing", "placed")
-    return saved
-
-
-async def release(
-    record: dict,
-    reason: ReleaseReason,
-    repo: Repository,
-    reservations: ReservationsPort,
-    *,
-    from_state: str | tuple[str, ...],
-    only: list[str] | None = None,
-) -> bool:
-    """Give every line's units back and mark the record released. Idempotent."""
-    order_id = record["_id"]
-    if only == []:  # nothing was held: straight to the end
-        return await reservations.move(order_id, from_state, "released", release_reason=reason) is not None
-    if from_state != "releasing" and not await reservations.move(
-        order_id, from_state, "releasing", release_reason=reason
-    ):
-        return False  # someone else owns this record now
-    ctx = CommandContext(record["merchant_id"], record["command_id"], record["correlation_id"])
-    for line in record["lines"]:
-        if only is not None and line["product_id"] not in only:
-            continue
-        try:
-            await repo.change(
-                Product,
-                line["product_id"],
-                ctx,
-                lambda p: p.release(order_id, reason),
-                command_id=ctx.sub_command(f"release:{line['product_id']}"),
-            )
-        except NotFound:
-            pass  # an unknown product was never reserved
-    await reservations.move(order_id, "releasing", "released")
-    return True
-
-
-async def cancel_order(
-    order_id: str,
-    reason: str,
-    ctx: CommandContext,
-    repo: Repository,
-    reservations: ReservationsPort,
-    expected_version: int | None,
-) -> Saved:
-    """Cancel, then give the stock back. The record goes to ``releasing`` *before* the
-    cancel is appended, so a crash after it leaves work the reconciler finishes."""
-    if ctx.keyed and (earlier := await repo.committed(ctx.command_id)):  # a retry after a crash
-        record = await reservations.get(order_id)
-        if record is not None and record["state"] == "releasing":
-            await release(record, "order_cancelled", repo, reservations, from_state="releasing")
-        return earlier
-    order = await repo.load(Order, order_id, ctx.merchant_id)
-    if order is None:
-        raise NotFound(f"No order {order_id}.")
-    order.cancel(reason)  # refuse an invalid transition before touching anything
-    moved = await reservations.move(order_id, ("placing", "placed"), "releasing", release_reason="order_cancelled")
-    try:
-        saved = await repo.change(Order, order_id, ctx, lambda o: o.cancel(reason), expected_version=expected_version)
-    except DomainError:
-        if moved is not None:
-            await reservations.move(order_id, "releasing", "placed")
+    except DuplicateCommand as decided:  # another attempt of this key decided first
+        await _wind_up(hold, decided.earlier, ctx, svc, attempt)
         raise
-    record = moved or await reservations.get(order_id)
-    if record is not None and record["state"] == "releasing":
-        await release(record, "order_cancelled", repo, reservations, from_state="releasing")
+    _settle(svc, attempt.hold_commits)
     return saved
 
 
 async def _reserve_line(
-    order_id: str, product_id: str, quantity: int, ctx: CommandContext, repo: Repository
+    item: OrderItem, hold: Hold, ctx: CommandContext, repo: Repository, attempt: _Attempt
 ) -> ev.OrderLine:
     seen: list[Product] = []
 
     def reserve(product: Product) -> None:
-        product.reserve(order_id, quantity)
+        product.reserve(hold.order_id, item.quantity)
         seen.append(product)
 
-    try:
-        await repo.change(Product, product_id, ctx, reserve, command_id=ctx.sub_command(f"reserve:{product_id}"))
-    except NotFound:
-        raise UnknownProduct(f"Unknown product {product_id}.", product_id=product_id) from None
+    command_id = ctx.sub_command(f"reserve:{item.product_id}")
+    for _ in range(2):
+        try:
+            saved = await repo.change(
+                Product, item.product_id, ctx, reserve, command_id=command_id, intent=lambda _: hold
+            )
+            break
+        except NotFound:
+            raise UnknownProduct(f"Unknown product {item.product_id}.", product_id=item.product_id) from None
+        except DuplicateCommand:  # an earlier attempt held it, after the state this process knew
+            repo.forget(item.product_id)
+    else:
+        raise OrderNotPlaceable("The order is being placed by another request; retry.", current_state="placing")
+    if saved.commit is not None:
+        attempt.hold_commits.append(saved.commit.id)
+        attempt.held.append(item.product_id)
     product = seen[-1]
     assert product.price is not None
     return ev.OrderLine(
-        product_id=product_id,
+        product_id=item.product_id,
         sku=product.sku,
         name=product.name,
         unit_price=product.price,
-        quantity=quantity,
-        line_total=product.price.amount * quantity,
+        quantity=item.quantity,
+        line_total=product.price.amount * item.quantity,
     )
+
+
+async def _after_refusal(
+    refused: DomainError, hold: Hold, ctx: CommandContext, svc: Services, attempt: _Attempt
+) -> None:
+    """Give back what this attempt holds. A keyed placement first stores its refusal:
+    that fences the key (no attempt can place the order after it) — or finds the
+    attempt that did, whose order keeps its units."""
+    if ctx.keyed:
+        answer = refusal(refused)
+        try:
+            await remember(svc.store, ctx, answer)
+        except DuplicateCommand as decided:
+            await _wind_up(hold, decided.earlier, ctx, svc, attempt)
+            raise
+        await _wind_up(hold, None, ctx, svc, attempt)
+        raise AnswerRecorded(answer) from refused
+    await _wind_up(hold, None, ctx, svc, attempt)
+
+
+async def _wind_up(hold: Hold, decision: Record | None, ctx: CommandContext, svc: Services, attempt: _Attempt) -> None:
+    """The placement is decided (``decision``: its record; ``None``: refused by us): give
+    back this attempt's holds that the placed order (if any) does not count on, and let
+    the hold commits be published."""
+    await give_back(svc.repository, ctx, hold.order_id, not_kept_by(decision, attempt.held), "order_rejected")
+    _settle(svc, attempt.hold_commits)
+
+
+def not_kept_by(decision: Record | None, product_ids: list[str]) -> list[str]:
+    """The products whose hold for this order must go back, given how it was decided:
+    all of them, unless the order was placed — then those not among its lines."""
+    if isinstance(decision, Commit) and decision.events and decision.events[0].type == "OrderPlaced":
+        kept = {line["product_id"] for line in decision.events[0].data["lines"]}
+        return [p for p in product_ids if p not in kept]
+    return list(product_ids)
+
+
+async def give_back(
+    repo: Repository,
+    ctx: CommandContext,
+    order_id: str,
+    product_ids: list[str],
+    reason: ReleaseReason,
+    *,
+    publish: bool = True,
+) -> list[Commit]:
+    """Release the order's units on each product (a no-op where none are held). Each
+    release has its own command id (``<ctx command id>:release:<product>``), so two
+    actors releasing one line release it once. Returns the commits appended."""
+    appended = []
+    for product_id in product_ids:
+        try:
+            saved = await repo.change(
+                Product,
+                product_id,
+                ctx,
+                lambda p: p.release(order_id, reason),
+                command_id=ctx.sub_command(f"release:{product_id}"),
+                publish=publish,
+            )
+        except (NotFound, DuplicateCommand):
+            continue  # never held (unknown product), or released by this command already
+        if saved.commit is not None:
+            appended.append(saved.commit)
+    return appended
+
+
+def _settle(svc: Services, commit_ids: list[ObjectId]) -> None:
+    if commit_ids and svc.publisher is not None:
+        svc.publisher.settle(commit_ids)
+
+
+async def cancel_order(cmd: CancelOrder, t: Target, svc: Services) -> Saved:
+    """Cancel, then give the stock back; the cancel commit's ``Release`` intent keeps it
+    unpublished until every line is released (the relay finishes it after a crash)."""
+
+    def release(order: Order) -> Release:
+        return Release(
+            order_id=order.id, reason="order_cancelled", product_ids=[line.product_id for line in order.lines]
+        )
+
+    saved = await svc.repository.change(
+        Order, t.id, t.ctx, lambda o: o.cancel(cmd.reason), expected_version=t.expected_version, intent=release
+    )
+    assert saved.commit is not None and isinstance(saved.commit.intent, Release), "a cancel always appends"
+    intent = saved.commit.intent
+    await give_back(svc.repository, t.ctx, intent.order_id, intent.product_ids, intent.reason)
+    _settle(svc, [saved.commit.id])
+    return saved
 
 
 def _order_placed(cmd: PlaceOrder, lines: list[ev.OrderLine]) -> ev.OrderPlaced:

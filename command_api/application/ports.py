@@ -1,28 +1,48 @@
-"""What the application layer needs from the stores around it: the commit it appends,
+"""What the application layer needs from the stores around it: the records it appends,
 the errors an append can raise, and the shapes (``typing.Protocol``) of its
-dependencies. The adapters implement them (``command_api.adapters``); the application
-names only these, so it never imports an adapter.
+dependencies. The adapters implement them twice — MongoDB (``command_api.adapters``)
+and in memory (``command_api.adapters.memory``) — and one contract suite per port
+(``tests/contracts/``) runs against both, so the application never imports an adapter.
 
-The shapes are minimal: the methods the handlers, the repository, placement and the
-reconciler call today, with their current meaning. An in-memory twin of each, and one
-contract suite run against every implementation, are issue #22.
+**Records.** The event store holds one document per command that left something behind,
+unique by ``command_id``:
 
-``Commit`` keeps its document mapping (``to_document``/``from_document``): the event
-store's shape is also what consumers read (``shared.event_store_reader``), the seeder
-inserts and the test kit writes.
+- a ``Commit``: the events one command appended to one aggregate (optimistic
+  concurrency: ``(aggregate_id, version)`` is unique). A keyed command's commit carries
+  its request ``fingerprint``: the commit *is* its idempotency record, and its 202 is
+  rebuilt from it on a replay. A commit may carry an ``intent`` (``Hold``, ``Release``):
+  work that must follow it, and until that work is done the commit stays unpublished,
+  which is how the relay finds it after a crash;
+- an ``Outcome``: the stored answer of a keyed command that appended nothing (a refusal,
+  a command that changed nothing, a placement fenced off by the reconciler). Sharing the
+  commits' unique ``command_id`` makes "acted" and "refused" exclusive: of two
+  concurrent attempts of one key, exactly one answer is stored.
+
+``Commit`` and ``Outcome`` keep their document mapping (``to_document``/``from_document``):
+the store's shape is also what consumers read (``shared.event_store_reader``), what the
+seeder inserts and what the test kit writes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from datetime import datetime
+from functools import cached_property
+from typing import Any, Literal, Protocol
 
+import orjson
 from bson import ObjectId
+from pydantic import BaseModel, ConfigDict
 
 from shared.events import EventEnvelope, utc_now
+from shared.http.auth import KeyKind
 
 ReleaseReason = Literal["order_cancelled", "order_rejected", "reservation_expired"]
+Document = dict[str, Any]
+# An Outcome document sits in the commits collection: its own type, no events, a key of
+# its own in the (aggregate_id, version) index.
+OUTCOME_TYPE = "outcome"
 
 
 class ConcurrencyConflict(Exception):
@@ -30,11 +50,55 @@ class ConcurrencyConflict(Exception):
 
 
 class DuplicateCommand(Exception):
-    """This command was already committed; ``commit`` is the earlier result."""
+    """This command id already has a record; ``earlier`` is it (a commit or an outcome)."""
 
-    def __init__(self, commit: Commit) -> None:
-        super().__init__(commit.command_id)
-        self.commit = commit
+    def __init__(self, earlier: Commit | Outcome) -> None:
+        super().__init__(earlier.command_id)
+        self.earlier = earlier
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A command's HTTP answer as it is stored and replayed: status and JSON body."""
+
+    status: int
+    body: dict[str, Any]
+
+
+class Hold(BaseModel):
+    """Carried by each ``StockReserved`` commit of an order placement: the placement is
+    undecided until a record with ``command_id`` exists (its ``OrderPlaced`` commit, or an
+    outcome). Past the reservation TTL the reconciler decides it: it stores an outcome
+    (which fences off a late ``OrderPlaced``) and gives ``product_ids`` their units back."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["hold"] = "hold"
+    order_id: str
+    command_id: str
+    correlation_id: str
+    fingerprint: str | None = None
+    product_ids: list[str]
+
+
+class Release(BaseModel):
+    """Carried by an ``OrderCancelled`` commit: the products whose units go back."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["release"] = "release"
+    order_id: str
+    reason: ReleaseReason
+    product_ids: list[str]
+
+
+Intent = Hold | Release
+
+
+def _intent_of(raw: Document | None) -> Intent | None:
+    if raw is None:
+        return None
+    return Hold.model_validate(raw) if raw.get("kind") == "hold" else Release.model_validate(raw)
 
 
 @dataclass(frozen=True)
@@ -46,6 +110,9 @@ class Commit:
     events: list[EventEnvelope]
     committed_at: datetime = field(default_factory=utc_now)
     id: ObjectId = field(default_factory=ObjectId)
+    fingerprint: str | None = None  # the request's, for keyed commands (docs/api.md)
+    intent: Intent | None = None
+    published: bool = False  # the seeder stores its commits published (its run record is their outbox)
 
     @property
     def version(self) -> int:
@@ -55,8 +122,26 @@ class Commit:
     def last_version(self) -> int:
         return self.events[-1].aggregate_version
 
-    def to_document(self) -> dict:
-        return {
+    @property
+    def correlation_id(self) -> str:
+        return self.events[0].correlation_id
+
+    @property
+    def settled(self) -> bool:
+        """No work follows it: it is marked published as soon as it is on Kafka."""
+        return self.intent is None
+
+    @cached_property
+    def event_documents(self) -> list[Document]:
+        """The envelopes as stored and as put on Kafka (serialised once for both)."""
+        return [e.model_dump(mode="json") for e in self.events]
+
+    def event_bodies(self) -> list[bytes]:
+        """The Kafka message values: exactly ``EventEnvelope.to_json()`` of each event."""
+        return [orjson.dumps(doc) for doc in self.event_documents]
+
+    def to_document(self) -> Document:
+        doc: Document = {
             "_id": self.id,
             "aggregate_type": self.aggregate_type,
             "aggregate_id": self.aggregate_id,
@@ -65,12 +150,17 @@ class Commit:
             "merchant_id": self.merchant_id,
             "command_id": self.command_id,
             "committed_at": self.committed_at,
-            "published": False,
-            "events": [e.model_dump(mode="json") for e in self.events],
+            "published": self.published,
+            "events": self.event_documents,
         }
+        if self.fingerprint is not None:
+            doc["fingerprint"] = self.fingerprint
+        if self.intent is not None:
+            doc["intent"] = self.intent.model_dump(mode="json")
+        return doc
 
     @classmethod
-    def from_document(cls, doc: dict) -> Commit:
+    def from_document(cls, doc: Document) -> Commit:
         return cls(
             aggregate_type=doc["aggregate_type"],
             aggregate_id=doc["aggregate_id"],
@@ -79,37 +169,148 @@ class Commit:
             events=[EventEnvelope.model_validate(e) for e in doc["events"]],
             committed_at=doc["committed_at"],
             id=doc["_id"],
+            fingerprint=doc.get("fingerprint"),
+            intent=_intent_of(doc.get("intent")),
+            published=doc.get("published", False),
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The stored answer of a keyed command that appended no events — or, with no answer,
+    a **binding**: the fingerprint of a keyed attempt that failed without an answer (it
+    timed out, the store failed), kept so the key refuses any other request for good.
+    The same request removes the binding (``EventStorePort.unbind``) and runs."""
+
+    command_id: str
+    merchant_id: str
+    answer: Answer | None
+    fingerprint: str | None = None
+    committed_at: datetime = field(default_factory=utc_now)
+    id: ObjectId = field(default_factory=ObjectId)
+
+    @property
+    def binding(self) -> bool:
+        return self.answer is None
+
+    def to_document(self) -> Document:
+        return {
+            "_id": self.id,
+            "aggregate_type": OUTCOME_TYPE,
+            "aggregate_id": f"{OUTCOME_TYPE}:{self.command_id}",
+            "version": 0,
+            "last_version": 0,
+            "merchant_id": self.merchant_id,
+            "command_id": self.command_id,
+            "committed_at": self.committed_at,
+            "published": True,  # nothing to publish
+            "events": [],
+            "fingerprint": self.fingerprint,
+            "answer": None if self.answer is None else {"status": self.answer.status, "body": self.answer.body},
+        }
+
+    @classmethod
+    def from_document(cls, doc: Document) -> Outcome:
+        return cls(
+            command_id=doc["command_id"],
+            merchant_id=doc["merchant_id"],
+            answer=None if doc["answer"] is None else Answer(doc["answer"]["status"], doc["answer"]["body"]),
+            fingerprint=doc.get("fingerprint"),
+            committed_at=doc["committed_at"],
+            id=doc["_id"],
+        )
+
+
+Record = Commit | Outcome
+
+
+def record_from_document(doc: Document) -> Record:
+    return Outcome.from_document(doc) if doc["aggregate_type"] == OUTCOME_TYPE else Commit.from_document(doc)
+
+
 class EventStorePort(Protocol):
-    """Append-only commits, one per command, with optimistic concurrency."""
+    """Append-only records, one per command id, with optimistic concurrency."""
 
     async def load(self, aggregate_id: str, after_version: int = 0) -> list[EventEnvelope]:
         """The events of one aggregate after ``after_version``, in version order."""
         ...
 
-    async def append(self, commit: Commit) -> Commit:
-        """Append one commit atomically: the single-commit case of a batched append.
-
-        Raises ``ConcurrencyConflict`` when the commit's first version is taken, and
-        ``DuplicateCommand`` (carrying the earlier commit) when its ``command_id`` was
-        already committed. A batch (several commits, each atomic and checked alike) is
-        the shape this grows into; today every caller appends one.
-        """
+    async def append(self, record: Record) -> None:
+        """Store one record atomically. Raises ``ConcurrencyConflict`` when a commit's
+        first version is taken and ``DuplicateCommand`` (carrying the earlier record) when
+        its command id has one. Appends that arrive together may be written together
+        (group commit); each gets its own outcome."""
         ...
 
-    async def head(self, aggregate_id: str) -> int:
-        """The last version known appended (a hint: it may lag, never lead)."""
+    async def append_batch(self, records: Sequence[Record]) -> list[Exception | None]:
+        """Store several records, each atomically and independently: per record ``None``
+        (stored) or the error ``append`` would raise for it."""
         ...
 
-    async def find_by_command(self, command_id: str) -> Commit | None: ...
+    async def find_by_command(self, command_id: str) -> Record | None: ...
+
+    async def unbind(self, command_id: str, fingerprint: str | None) -> None:
+        """Remove the binding of this command id, if it has one with this fingerprint
+        (a retry of the request whose earlier attempt failed without an answer)."""
+        ...
+
+
+def rebinds(error: DuplicateCommand, command_id: str, fingerprint: str | None) -> bool:
+    """The record refusing this append is a binding of the same request: unbind and retry."""
+    earlier = error.earlier
+    return (
+        isinstance(earlier, Outcome)
+        and earlier.binding
+        and (earlier.command_id, earlier.fingerprint)
+        == (
+            command_id,
+            fingerprint,
+        )
+    )
+
+
+class OutboxPort(Protocol):
+    """The commits not yet marked published: the relay's work list (an index, no scan)."""
+
+    async def unpublished(self, older_than: datetime, limit: int = 500) -> list[Commit]:
+        """Unpublished commits appended before ``older_than``, each aggregate's in version order."""
+        ...
+
+    async def mark_published(self, commit_ids: Sequence[ObjectId]) -> None:
+        """One write for the whole list."""
+        ...
 
 
 class PublisherPort(Protocol):
-    """Hands a fresh commit over for publication; never blocks, never fails a command."""
+    """Puts commits on Kafka. ``submit`` and ``settle`` are for the request path: they
+    queue and return, never blocking nor failing a command. ``publish`` is the relay's:
+    it waits for the broker's acks and raises if they do not come."""
 
-    def submit(self, commit: Commit) -> None: ...
+    def submit(self, commit: Commit) -> None:
+        """Produce the commit's events; mark it published too if it is ``settled``."""
+        ...
+
+    def settle(self, commit_ids: Sequence[ObjectId]) -> None:
+        """The work these commits' intents asked for is done: mark them published."""
+        ...
+
+    async def publish(self, commits: Sequence[Commit], settle: Sequence[ObjectId] = ()) -> None:
+        """Produce the commits' events in order, then mark published (one write) the
+        settled ones and ``settle``."""
+        ...
+
+    @property
+    def degraded(self) -> bool:
+        """A publication failed: until the relay catches up, only the relay publishes."""
+        ...
+
+    def in_hand(self, commit_id: ObjectId) -> bool:
+        """Queued or being published here (produced, or marked) — not the relay's to take."""
+        ...
+
+    def caught_up(self) -> None:
+        """The relay found nothing left: publishing right after the append resumes."""
+        ...
 
 
 class SkuRegistryPort(Protocol):
@@ -118,16 +319,13 @@ class SkuRegistryPort(Protocol):
     async def claim(self, merchant_id: str, sku: str, product_id: str) -> None: ...
 
 
-class ReservationsPort(Protocol):
-    """The reservation record of each order placement, moved by conditional state changes
-    (``command_api.adapters.reservations`` shows the states)."""
+class ApiKeysPort(Protocol):
+    """Merchants' API keys, stored hashed (``shared.http.auth``); plain keys are returned once."""
 
-    async def begin(
-        self, order_id: str, merchant_id: str, command_id: str, correlation_id: str, lines: list[dict]
-    ) -> tuple[dict, bool]: ...
+    async def issue(self, merchant_id: str, kinds: Sequence[KeyKind]) -> dict[str, str]: ...
 
-    async def get(self, order_id: str) -> dict | None: ...
+    async def revoke_all_but(self, merchant_id: str, kinds: Sequence[str], keep: Sequence[str]) -> None:
+        """Revoke the merchant's keys of these kinds except the plain keys in ``keep``."""
+        ...
 
-    async def move(self, order_id: str, from_state: str | tuple[str, ...], to_state: str, **fields) -> dict | None: ...
-
-    async def stale(self, state: str, older_than: timedelta, limit: int = 100) -> list[dict]: ...
+    async def has_keys(self, merchant_id: str) -> bool: ...

@@ -1,4 +1,22 @@
-"""Loading aggregates from the event store and appending their pending events."""
+"""Loading aggregates and appending their pending events: load → decide → append.
+
+**One round trip for the common command.** A process keeps the last state it saw of
+recently changed aggregates and decides on it without reading: the append at
+``version + 1`` is the check, since the unique ``(aggregate_id, version)`` refuses it if
+another process appended meanwhile (``ConcurrencyConflict``: reload, decide again). So
+a successful append is the only answer given without a read. Every other answer — a
+refusal, a command that changes nothing, an ``If-Match`` mismatch — is decided again on
+the store's latest state before it is given (one read of the events after the cached
+version): a stale cache can cost a retry, never a wrong answer.
+
+Writers of one aggregate in this process queue on a lock instead of racing (so they never
+share a group commit), and optimistic concurrency decides between processes.
+
+``DuplicateCommand`` (the command id already has a record: a retry, or a concurrent
+duplicate in another process) is raised to the caller, which replays the earlier answer —
+unless the record is the *binding* a failed attempt of the same request left (docs/api.md):
+then the binding is removed and the command runs.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +33,16 @@ from cachetools import LRUCache
 
 from shared.events import EVENT_TYPES, EventEnvelope, current_version, decode_data
 
-from command_api.application.ports import Commit, ConcurrencyConflict, DuplicateCommand, EventStorePort, PublisherPort
-from command_api.domain.aggregate import Aggregate, Contended, DomainError, NotFound, VersionMismatch
+from command_api.application.ports import (
+    Commit,
+    ConcurrencyConflict,
+    DuplicateCommand,
+    EventStorePort,
+    Intent,
+    PublisherPort,
+    rebinds,
+)
+from command_api.domain.aggregate import Aggregate, Contended, DomainError, InvalidState, NotFound, VersionMismatch
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -30,8 +56,13 @@ class CommandContext:
     merchant_id: str
     command_id: str
     correlation_id: str
-    # True when the command id comes from an Idempotency-Key: a retry may find it committed.
-    keyed: bool = False
+    # The request's fingerprint when the command id comes from an Idempotency-Key: the
+    # command's own record (commit or outcome) carries it, so a replay can compare.
+    fingerprint: str | None = None
+
+    @property
+    def keyed(self) -> bool:
+        return self.fingerprint is not None
 
     def new_aggregate_id(self) -> str:
         return str(uuid.uuid5(_ID_NAMESPACE, self.command_id))
@@ -56,51 +87,49 @@ def pending_envelopes(
     backdated times and ids drawn from its seeded generator (``command_api.seeding``).
     """
     first = aggregate.version - len(aggregate.pending) + 1
-    stamp = {} if occurred_at is None else {"occurred_at": occurred_at}
-    envelopes = [
-        EventEnvelope(
-            type=event_type,
-            schema_version=current_version(event_type),
-            aggregate_type=aggregate.aggregate_type,
-            aggregate_id=aggregate.id,
-            aggregate_version=first + i,
-            merchant_id=merchant_id,
-            correlation_id=correlation_id,
-            causation_id=causation_id,
-            data=data.model_dump(mode="json"),
-            **stamp,
-            **({} if event_ids is None else {"event_id": event_ids[i]}),
+    envelopes = []
+    for i, (event_type, data) in enumerate(aggregate.pending):
+        assert event_type in EVENT_TYPES, f"{event_type} is a registered event type"
+        envelopes.append(
+            EventEnvelope(
+                type=event_type,
+                schema_version=current_version(event_type),
+                aggregate_type=aggregate.aggregate_type,
+                aggregate_id=aggregate.id,
+                aggregate_version=first + i,
+                merchant_id=merchant_id,
+                correlation_id=correlation_id,
+                causation_id=causation_id,
+                data=data.model_dump(mode="json"),
+                **({} if occurred_at is None else {"occurred_at": occurred_at}),
+                **({} if event_ids is None else {"event_id": event_ids[i]}),
+            )
         )
-        for i, (event_type, data) in enumerate(aggregate.pending)
-    ]
-    assert all(e.type in EVENT_TYPES for e in envelopes), "every event type is registered"
     return envelopes
 
 
 @dataclass(frozen=True)
 class Saved:
-    """What a command left behind: the aggregate and its version after the command."""
+    """What a command left behind: the aggregate, its version after the command, and the
+    commit (``None`` when nothing changed)."""
 
     aggregate_id: str
     version: int
+    commit: Commit | None = None
 
 
 class Repository:
     def __init__(self, store: EventStorePort, publisher: PublisherPort | None, cache_size: int = 10_000) -> None:
-        """``publisher=None`` (CLI tools): commits are left to the relay of a running API."""
+        """``publisher=None``: commits are left to the relay (CLI tools, tests)."""
         self._store, self._publisher = store, publisher
-        # Writers of one aggregate in this process queue instead of racing: optimistic
-        # concurrency still decides between processes, but retries stay rare.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-        # The last state this process saw of recently changed aggregates: a command reads
-        # only the commits appended since (by any process), not the whole history.
         self._recent: LRUCache[str, Aggregate] = LRUCache(maxsize=cache_size)
 
     async def load(self, cls: type[A], aggregate_id: str, merchant_id: str) -> A | None:
-        """The aggregate, or ``None`` when it does not exist *for this merchant*."""
-        return await self._catch_up(cls(aggregate_id, merchant_id))
+        """The aggregate as stored, or ``None`` when it does not exist *for this merchant*."""
+        return await self._caught_up(cls(aggregate_id, merchant_id))
 
-    async def _catch_up(self, aggregate: A) -> A | None:
+    async def _caught_up(self, aggregate: A) -> A | None:
         """Apply the events appended after the aggregate's version; ``None`` if it is not
         an aggregate of this type and merchant."""
         for envelope in await self._store.load(aggregate.id, after_version=aggregate.version):
@@ -109,41 +138,23 @@ class Repository:
             aggregate.apply(envelope.type, decode_data(envelope))
         return aggregate if aggregate.exists else None
 
-    async def _load_for_change(self, cls: type[A], aggregate_id: str, merchant_id: str) -> A | None:
-        recent = self._recent.pop(aggregate_id, None)  # taken out: put back only after a success
-        if isinstance(recent, cls) and recent.merchant_id == merchant_id:
-            if await self._store.head(aggregate_id) <= recent.version:
-                return recent  # nothing newer is known: skip the (on FerretDB, scanning) query
-            return await self._catch_up(recent)
-        return await self.load(cls, aggregate_id, merchant_id)
-
-    async def save(self, aggregate: Aggregate, ctx: CommandContext, command_id: str | None = None) -> Saved:
-        """Append the pending events as one commit and queue it for Kafka.
-
-        A command already committed (a retry after a crash) returns its earlier commit.
-        """
-        command_id = command_id or ctx.command_id
-        envelopes = pending_envelopes(aggregate, ctx.merchant_id, ctx.correlation_id, command_id)
-        commit = Commit(
-            aggregate_type=aggregate.aggregate_type,
-            aggregate_id=aggregate.id,
-            merchant_id=ctx.merchant_id,
-            command_id=command_id,
-            events=envelopes,
-        )
-        try:
-            commit = await self._store.append(commit)
-        except DuplicateCommand as dup:
-            return Saved(dup.commit.aggregate_id, dup.commit.last_version)
-        aggregate.pending.clear()
-        if self._publisher is not None:
-            self._publisher.submit(commit)
-        return Saved(commit.aggregate_id, commit.last_version)
-
-    async def committed(self, command_id: str) -> Saved | None:
-        """What an already-committed command left behind (a retry after a crash)."""
-        earlier = await self._store.find_by_command(command_id)
-        return Saved(earlier.aggregate_id, earlier.last_version) if earlier else None
+    async def create(
+        self, aggregate: Aggregate, ctx: CommandContext, *, intent: Intent | None = None, publish: bool = True
+    ) -> Saved:
+        """Append a new aggregate's first commit (its id is new, or derived from the command id)."""
+        commit = self._commit(aggregate, ctx, ctx.command_id, intent)
+        async with self._lock(aggregate.id):
+            try:
+                await self._store.append(commit)
+            except ConcurrencyConflict:
+                raise InvalidState(f"The {aggregate.aggregate_type} {aggregate.id} already exists.") from None
+            except DuplicateCommand as dup:
+                if not rebinds(dup, ctx.command_id, ctx.fingerprint):
+                    raise
+                await self._store.unbind(ctx.command_id, ctx.fingerprint)  # its failed attempt's binding
+                await self._store.append(commit)
+            self._appended(aggregate, commit, publish)
+        return Saved(aggregate.id, aggregate.version, commit)
 
     async def change(
         self,
@@ -154,44 +165,93 @@ class Repository:
         *,
         expected_version: int | None = None,
         command_id: str | None = None,
+        intent: Callable[[A], Intent] | None = None,
+        publish: bool = True,
     ) -> Saved:
-        """Load, decide, append — retried on a concurrent write unless the client pinned
-        the version with ``If-Match`` (then a conflict is a 412)."""
+        """Decide on the latest state known here and append; see the module docstring for
+        what is read when. With ``If-Match`` (``expected_version``) a conflict reloads and
+        answers 412 with the current version."""
         command_id = command_id or ctx.command_id
-        if ctx.keyed and (earlier := await self.committed(command_id)):
-            return earlier
-        for attempt in range(MAX_ATTEMPTS):
-            async with self._lock(aggregate_id):
-                aggregate = await self._load_for_change(cls, aggregate_id, ctx.merchant_id)
+        async with self._lock(aggregate_id):
+            aggregate, fresh = self._cached(cls, aggregate_id, ctx.merchant_id), False
+            if aggregate is None:
+                aggregate, fresh = await self.load(cls, aggregate_id, ctx.merchant_id), True
+            for attempt in range(MAX_ATTEMPTS):
                 if aggregate is None:
                     raise NotFound(f"No {cls.aggregate_type} {aggregate_id}.")
-                if expected_version is not None and aggregate.version != expected_version:
-                    raise VersionMismatch(
-                        f"The {cls.aggregate_type} is at version {aggregate.version}, not {expected_version}.",
-                        current_version=aggregate.version,
-                    )
                 try:
-                    decide(aggregate)
+                    _check_version(aggregate, expected_version)
+                    decide(aggregate)  # a refusal raises before recording anything
                 except DomainError:
-                    self._recent[aggregate_id] = aggregate  # refusals raise before recording anything
-                    raise
-                if not aggregate.pending:  # nothing to change: answer the current version
-                    self._recent[aggregate_id] = aggregate
-                    return Saved(aggregate.id, aggregate.version)
-                try:
-                    saved = await self.save(aggregate, ctx, command_id)
-                except ConcurrencyConflict:
-                    if expected_version is not None:
-                        raise VersionMismatch(f"The {cls.aggregate_type} changed meanwhile.") from None
-                else:
-                    if not aggregate.pending:  # appended (not a duplicate): this state is the store's
+                    if fresh:
                         self._recent[aggregate_id] = aggregate
-                    return saved
-            await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # another writer won
+                        raise
+                    aggregate, fresh = await self._caught_up(aggregate), True
+                    continue
+                if not aggregate.pending:  # nothing to change: the answer is the current version
+                    if fresh:
+                        self._recent[aggregate_id] = aggregate
+                        return Saved(aggregate.id, aggregate.version)
+                    aggregate, fresh = await self._caught_up(aggregate), True
+                    continue
+                commit = self._commit(aggregate, ctx, command_id, intent(aggregate) if intent else None)
+                try:
+                    await self._store.append(commit)
+                except ConcurrencyConflict:  # decided on a state another writer moved past
+                    self._recent.pop(aggregate_id, None)
+                    if attempt:  # several processes keep changing it: spread the retries
+                        await asyncio.sleep(random.uniform(0, 0.002 * attempt))
+                    aggregate, fresh = await self.load(cls, aggregate_id, ctx.merchant_id), True
+                    continue
+                except DuplicateCommand as dup:
+                    self._recent.pop(aggregate_id, None)
+                    if not rebinds(dup, command_id, ctx.fingerprint):
+                        raise
+                    await self._store.unbind(command_id, ctx.fingerprint)  # its failed attempt's binding
+                    aggregate, fresh = await self.load(cls, aggregate_id, ctx.merchant_id), True
+                    continue
+                except BaseException:
+                    self._recent.pop(aggregate_id, None)  # decided but not appended: state unknown
+                    raise
+                self._appended(aggregate, commit, publish)
+                return Saved(aggregate.id, aggregate.version, commit)
         raise Contended(f"The {cls.aggregate_type} is being changed by many writers; retry.")
+
+    def forget(self, aggregate_id: str) -> None:
+        """Drop the cached state (the next command reads the aggregate from the store)."""
+        self._recent.pop(aggregate_id, None)
+
+    def _cached(self, cls: type[A], aggregate_id: str, merchant_id: str) -> A | None:
+        recent = self._recent.get(aggregate_id)
+        return recent if isinstance(recent, cls) and recent.merchant_id == merchant_id else None
+
+    def _commit(self, aggregate: Aggregate, ctx: CommandContext, command_id: str, intent: Intent | None) -> Commit:
+        return Commit(
+            aggregate_type=aggregate.aggregate_type,
+            aggregate_id=aggregate.id,
+            merchant_id=ctx.merchant_id,
+            command_id=command_id,
+            events=pending_envelopes(aggregate, ctx.merchant_id, ctx.correlation_id, command_id),
+            fingerprint=ctx.fingerprint if command_id == ctx.command_id else None,
+            intent=intent,
+        )
+
+    def _appended(self, aggregate: Aggregate, commit: Commit, publish: bool) -> None:
+        aggregate.pending.clear()
+        self._recent[aggregate.id] = aggregate
+        if publish and self._publisher is not None:
+            self._publisher.submit(commit)
 
     def _lock(self, aggregate_id: str) -> asyncio.Lock:
         lock = self._locks.get(aggregate_id)
         if lock is None:
             lock = self._locks[aggregate_id] = asyncio.Lock()
         return lock
+
+
+def _check_version(aggregate: Aggregate, expected: int | None) -> None:
+    if expected is not None and aggregate.version != expected:
+        raise VersionMismatch(
+            f"The {aggregate.aggregate_type} is at version {aggregate.version}, not {expected}.",
+            current_version=aggregate.version,
+        )

@@ -17,6 +17,12 @@ class InsufficientStock(DomainError):
     code = "insufficient_stock"
 
 
+class SkuTaken(DomainError):
+    """Another product of this merchant has the SKU (``SkuRegistryPort`` decides it)."""
+
+    code = "sku_taken"
+
+
 class CurrencyMismatch(DomainError):
     status = 422
     code = "currency_mismatch"
@@ -77,9 +83,17 @@ class Product(Aggregate):
         self.record(ev.ProductArchived())
 
     def reserve(self, order_id: str, quantity: int) -> None:
-        """Hold ``quantity`` units for an order (a no-op if this order already holds them)."""
-        if order_id in self.reservations:
+        """Hold ``quantity`` units for an order (a no-op if this order already holds them).
+
+        An order holding another quantity is refused: two attempts of one order that
+        disagree must not both count on one hold."""
+        held = self.reservations.get(order_id)
+        if held == quantity:
             return
+        if held is not None:
+            raise InvalidState(
+                f"Order {order_id} already holds {held} unit(s) of product {self.id}.", current_state="reserved"
+            )
         if order_id in self.released:
             raise InvalidState(f"The reservation of order {order_id} was already released.", current_state="released")
         if self.status != "published":

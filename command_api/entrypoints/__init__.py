@@ -1,3 +1,3 @@
-"""The command API's entry points: ``app.create_app`` (the composition root: builds the
-adapters and injects them), the HTTP route table and request path (``http``), and the
+"""The command API's entry points: ``app`` (``create_app``, which runs the ``CommandSide``
+of ``command_api.bootstrap``), the HTTP route table and request path (``http``), and the
 OpenAPI document built from the same table."""

@@ -62,7 +62,7 @@ _ERRORS = {
 }
 
 
-def _header(name: str, description: str, schema: dict) -> dict:
+def _header(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "in": "header", "required": False, "description": description, "schema": schema}
 
 
@@ -134,7 +134,7 @@ def openapi_document(server_url: str | None = None) -> dict[str, Any]:
     _, schemas = models_json_schema(
         [(m, "validation") for m in sorted(models, key=lambda m: m.__name__)], ref_template=REF
     )
-    paths: dict[str, dict] = {}
+    paths: dict[str, dict[str, Any]] = {}
     for route in COMMAND_ROUTES:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
     doc: dict[str, Any] = {

@@ -46,7 +46,9 @@ def _cancel(reason: str) -> Callable[[Order, random.Random], None]:
 
 
 def fate(rng: random.Random) -> list[Step]:
-    u = lambda low, high: rng.uniform(low, high)  # noqa: E731
+    def u(low: float, high: float) -> float:
+        return rng.uniform(low, high)
+
     pay = Step("pay", u(2 * MINUTE, 90 * MINUTE), _pay)
     shipping = [Step("ship", u(HOUR * 12, 3 * DAY), _ship), Step("deliver", u(DAY, 6 * DAY), lambda o, r: o.deliver())]
     roll = rng.random()

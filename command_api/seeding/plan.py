@@ -39,7 +39,7 @@ class MerchantPlan:
     visible_products: int = 0
     stock_units: int = 0
     orders: int = 0
-    orders_by_status: Counter = field(default_factory=Counter)
+    orders_by_status: Counter[str] = field(default_factory=Counter)
     revenue: int = 0  # paid minus refunded, minor units: what merchant_stats sums
 
 

@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from bson import ObjectId
 
@@ -48,7 +49,6 @@ from command_api.seeding.plan import MerchantPlan, SeedParams, Window
 
 _NAMESPACE = uuid.UUID("9b0f6c1e-53a4-4f0e-8f7a-3c2d9e1b7a44")
 CURRENCIES = ("USD", "EUR", "GBP")
-OPEN_STATUSES = ("placed", "confirmed", "paid")  # cancellable: they hold reservations
 
 
 @dataclass
@@ -70,12 +70,11 @@ class Simulation:
         self.start = params.until - timedelta(days=30 * params.months)
         self.merchants = [self._plan_merchant(i) for i in range(params.merchants)]
         self.heads: dict[str, int] = {}  # aggregate id -> last version
-        self.open_orders: list[dict] = []  # reservation records of orders still cancellable
         self.skipped_orders = 0  # planned orders that found nothing to buy (no product yet)
         self._products: dict[str, Product] = {}
         self._sellable: list[list[str]] = [[] for _ in self.merchants]
         self._orders: dict[str, _OrderRun] = {}
-        self._heap: list[tuple[datetime, int, str, tuple]] = []
+        self._heap: list[tuple[datetime, int, str, tuple[Any, ...]]] = []
         self._seq = 0
         self._pending: dict[str, list[EventEnvelope]] = {}
         self._events: list[EventEnvelope] = []
@@ -90,7 +89,7 @@ class Simulation:
     def _uuid(self) -> uuid.UUID:
         return uuid.UUID(int=self.rng.getrandbits(128), version=4)
 
-    def _at(self, when: datetime, action: str, *args) -> None:
+    def _at(self, when: datetime, action: str, *args: Any) -> None:
         self._seq += 1
         heapq.heappush(self._heap, (when, self._seq, action, args))
 
@@ -310,19 +309,8 @@ class Simulation:
         order, merchant = run.order, run.merchant
         del self._orders[order.id]
         merchant.orders += 1
-        merchant.orders_by_status[order.status] += 1
+        merchant.orders_by_status[str(order.status)] += 1
         merchant.revenue += 0 if order.status == "refunded" else order.paid_amount
-        if order.status in OPEN_STATUSES:
-            self.open_orders.append(
-                {
-                    "_id": order.id,
-                    "merchant_id": merchant.merchant_id,
-                    "command_id": run.command_id,
-                    "correlation_id": run.correlation_id,
-                    "state": "placed",
-                    "lines": [{"product_id": line.product_id, "quantity": line.quantity} for line in order.lines],
-                }
-            )
 
     # -- the end ---------------------------------------------------------------------
     def products(self) -> dict[str, Product]:

@@ -171,7 +171,7 @@ def merchant_name(rng: random.Random, prefix: str, index: int) -> str:
 class Customer:
     name: str
     email: str
-    address: dict
+    address: dict[str, str]
 
 
 def customer(rng: random.Random, currency: str, number: int) -> Customer:

@@ -1,24 +1,24 @@
 """Writing a simulated history: the event store, Kafka, and the write side's side records.
 
-Per window (``simulation.Window``): claim the new products' SKUs (``product_skus``, as
-``SkuRegistry`` does), append the window's commits with unordered ``insert_many`` (the
+The seeder gets the write side from ``bootstrap`` like every other tool, and writes
+through its ports in bulk. Per window (``simulation.Window``): claim the new products'
+SKUs (``SkuRegistryPort``: group-committed, as for the API), append the window's
+commits with ``EventStorePort.append_batch`` (unordered ``insert_many`` in chunks: the
 unique ``(aggregate_id, version)`` and ``command_id`` indexes hold as for every append),
 produce every event in the order it happened with one pipelined producer (idempotent,
 ``acks=all``, key = aggregate id, so each aggregate's events stay ordered), then record the
-window as published in the run record. After the last window: the heads
-(``aggregate_heads``) and the reservation records of orders still cancellable, so the
-command API can cancel a seeded order and give its stock back.
+window as published in the run record. A seeded order needs nothing more to be
+cancelled later: its lines are in the order, its holds in the products.
 
 **Publication and crashes.** Seeded commits are inserted already marked ``published``:
-their outbox is the run record (``seed_runs``), not the relay. Marking each commit after
-its publication costs one update per commit, which FerretDB v1 executes as a collection
-scan (measured: ~20 updates/s on a 2,000-document collection) — hours for a large seed.
-Events are still stored before they are produced, so a projector that fills a version
-gap from the store finds them. If the seed dies between a window's insert and its Kafka
-acks, the run record still says that window is unpublished, and running the same command
-again resumes there: the simulation is deterministic (ids, times, event ids), inserts of
-what is already stored are skipped as duplicates, and the window is produced again
-(at-least-once, as the relay would; projections dedupe by version).
+their outbox is the run record (``seed_runs``), not the relay, which would otherwise
+republish a whole history. Events are still stored before they are produced, so a
+projector that fills a version gap from the store finds them. If the seed dies between a
+window's insert and its Kafka acks, the run record still says that window is
+unpublished, and running the same command again resumes there: the simulation is
+deterministic (ids, times, event ids), records already stored are skipped as duplicates,
+and the window is produced again (at-least-once, as the relay would; projections dedupe
+by version).
 
 **Re-runs.** The run is ``(prefix, seed)``. A finished run is refused (``AlreadySeeded``);
 an unfinished one with the same sizes resumes; other sizes are refused.
@@ -27,33 +27,29 @@ an unfinished one with the same sizes resumes; other sizes are refused.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
-import orjson
 from aiokafka import AIOKafkaProducer
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from shared.events import utc_now
 from shared.kafka import ensure_topics, reliable_producer
-from shared.settings import ServerSettings
+from shared.settings import CommandApiSettings, ServerSettings
 from shared.topics import TOPIC_BY_AGGREGATE
 
-from command_api.adapters.event_store import HEADS, EventStore
-from command_api.adapters.merchants import create_indexes as create_merchant_indexes
-from command_api.adapters.merchants import issue_keys
-from command_api.adapters.reservations import RESERVATIONS, ReservationStore
-from command_api.adapters.sku_registry import SKUS
+from command_api.application.ports import Commit, Document, DuplicateCommand
+from command_api.bootstrap import CommandSide, bootstrap
 from command_api.seeding.plan import SeedParams, Window
 from command_api.seeding.simulation import Simulation
 
 RUNS = "seed_runs"
-DUPLICATE_KEY = 11000
 SAMPLE_PRODUCT_IDS = 50
 IN_FLIGHT = 5000  # events produced before waiting for their acks
 
@@ -62,20 +58,19 @@ class AlreadySeeded(Exception):
     """This prefix and seed were seeded already (or are being seeded with other sizes)."""
 
 
-async def insert_new(collection: AsyncCollection, docs: list[dict], chunk: int = 1000) -> int:
-    """Insert, skipping documents already there (a resumed run). Returns how many were new."""
+async def append_new(side: CommandSide, commits: list[Commit], chunk: int = 1000) -> int:
+    """Append, skipping records already stored (a resumed run). Returns how many were new."""
     inserted = 0
-    for start in range(0, len(docs), chunk):
-        try:
-            inserted += len((await collection.insert_many(docs[start : start + chunk], ordered=False)).inserted_ids)
-        except BulkWriteError as exc:
-            if any(err.get("code") != DUPLICATE_KEY for err in exc.details.get("writeErrors", [])):
-                raise
-            inserted += exc.details.get("nInserted", 0)
+    for start in range(0, len(commits), chunk):
+        for error in await side.store.append_batch(commits[start : start + chunk]):
+            if error is None:
+                inserted += 1
+            elif not isinstance(error, DuplicateCommand):
+                raise error
     return inserted
 
 
-async def claim_run(db: AsyncDatabase, params: SeedParams) -> dict:
+async def claim_run(db: AsyncDatabase[Document], params: SeedParams) -> Document:
     """The run record: a new one, or the unfinished one to resume (same sizes)."""
     sizes = {
         "merchants": params.merchants,
@@ -84,7 +79,7 @@ async def claim_run(db: AsyncDatabase, params: SeedParams) -> dict:
         "months": params.months,
         "batch": params.batch,
     }
-    doc = {
+    doc: Document = {
         "_id": params.run_id,
         "sizes": sizes,
         "until": params.until,
@@ -98,6 +93,7 @@ async def claim_run(db: AsyncDatabase, params: SeedParams) -> dict:
         return doc
     except DuplicateKeyError:
         earlier = await db[RUNS].find_one({"_id": params.run_id})
+    assert earlier is not None, "run records are never deleted"
     if earlier["state"] == "done":
         raise AlreadySeeded(
             f"prefix {params.prefix!r} with seed {params.seed} was seeded already "
@@ -122,15 +118,18 @@ async def _ahead(windows: Iterator[Window]) -> AsyncIterator[Window]:
 
 
 class Seeder:
-    def __init__(self, db: AsyncDatabase, settings: ServerSettings, params: SeedParams, out: Path | None) -> None:
+    def __init__(
+        self, db: AsyncDatabase[Document], settings: ServerSettings, params: SeedParams, out: Path | None
+    ) -> None:
         self.db, self.settings, self.params, self.out = db, settings, params, out
+        side_settings = settings if isinstance(settings, CommandApiSettings) else CommandApiSettings(**dict(settings))
+        self.side = bootstrap(side_settings, db=db)
         self.keys: dict[str, dict[str, str]] = {}
         self.events_written = 0
         self.seconds = {"store": 0.0, "kafka": 0.0}  # where the time goes
 
-    async def run(self, progress: Callable[[Window], None] = lambda w: None) -> dict:
-        await create_merchant_indexes(self.db)  # api_keys and the event store's unique indexes
-        await ReservationStore(self.db).create_indexes()
+    async def run(self, progress: Callable[[Window], None] = lambda w: None) -> dict[str, Any]:
+        await self.side.prepare()  # the event store's unique indexes, api_keys
         await ensure_topics(self.settings)
         record = await claim_run(self.db, self.params)
         self.params = SeedParams(**{**asdict(self.params), "until": record["until"]})  # a resume replays the same story
@@ -150,9 +149,6 @@ class Seeder:
         finally:
             await producer.stop()
         sim.close_catalogue()
-        await insert_new(self.db[HEADS], [{"_id": a, "version": v} for a, v in sim.heads.items()])
-        now = utc_now()
-        await insert_new(self.db[RESERVATIONS], [{**r, "created_at": now, "updated_at": now} for r in sim.open_orders])
         summary = self._summary(sim)
         await self.db[RUNS].update_one(
             {"_id": self.params.run_id},
@@ -162,27 +158,24 @@ class Seeder:
         return summary
 
     async def _write(self, window: Window, producer: AIOKafkaProducer) -> None:
-        now = utc_now()
-        skus = [
-            {"_id": f"{e.merchant_id}:{e.data['sku']}", "product_id": e.aggregate_id, "claimed_at": now}
-            for e in window.events
-            if e.type == "ProductCreated"
-        ]
         began = time.perf_counter()
-        await insert_new(self.db[SKUS], skus)  # claimed before the product's commit, as SkuRegistry does
-        docs, bodies = [], {}
-        for commit in window.commits:
-            doc = commit.to_document()
-            doc["published"] = True  # the run record is the outbox (module docstring)
-            docs.append(doc)
-            bodies.update((e["event_id"], e) for e in doc["events"])  # serialised once, for both
-        await insert_new(EventStore(self.db).commits, docs)
+        # Claimed before the products' commits, as for the API (a resumed run finds its own).
+        await asyncio.gather(
+            *(
+                self.side.skus.claim(e.merchant_id, e.data["sku"], e.aggregate_id)
+                for e in window.events
+                if e.type == "ProductCreated"
+            )
+        )
+        commits = [dataclasses.replace(c, published=True) for c in window.commits]  # the run record is the outbox
+        await append_new(self.side, commits)
+        bodies = {str(e.event_id): e.to_json() for e in window.events}
         stored = time.perf_counter()
         for start in range(0, len(window.events), IN_FLIGHT):  # bounded: a busy broker slows us, never times us out
             sends = [
                 await producer.send(
                     self.settings.topic(TOPIC_BY_AGGREGATE[e.aggregate_type]),
-                    orjson.dumps(bodies[str(e.event_id)]),
+                    bodies[str(e.event_id)],
                     key=e.kafka_key(),
                     headers=e.kafka_headers(),
                 )
@@ -193,14 +186,16 @@ class Seeder:
         self.seconds["kafka"] += time.perf_counter() - stored
         self.events_written += len(window.events)
 
-    async def _issue_keys(self, sim: Simulation, record: dict) -> None:
+    async def _issue_keys(self, sim: Simulation, record: Document) -> None:
         """Keys for the new merchants, once (after their MerchantCreated, as create_merchant
         does); written to --out at once, since plain keys are never stored."""
         if record["keys_issued"]:
             self.keys = self._keys_from_earlier_out()
             return
         for merchant in sim.merchants:
-            self.keys[merchant.merchant_id] = await issue_keys(self.db, merchant.merchant_id, ["secret", "publishable"])
+            self.keys[merchant.merchant_id] = await self.side.api_keys.issue(
+                merchant.merchant_id, ["secret", "publishable"]
+            )
         await self.db[RUNS].update_one({"_id": self.params.run_id}, {"$set": {"keys_issued": True}})
         self._write_out(self._summary(sim, final=False))
 
@@ -214,11 +209,11 @@ class Seeder:
             if m.get("secret_key")
         }
 
-    def _summary(self, sim: Simulation, final: bool = True) -> dict:
-        merchants = []
+    def _summary(self, sim: Simulation, final: bool = True) -> dict[str, Any]:
+        merchants: list[dict[str, Any]] = []
         for m in sim.merchants:
             keys = self.keys.get(m.merchant_id, {})
-            entry = {
+            entry: dict[str, Any] = {
                 "merchant_id": m.merchant_id,
                 "name": m.name,
                 "currency": m.currency,
@@ -259,6 +254,6 @@ class Seeder:
             else {},
         }
 
-    def _write_out(self, summary: dict) -> None:
+    def _write_out(self, summary: dict[str, Any]) -> None:
         if self.out is not None:
             self.out.write_text(json.dumps(summary, indent=2) + "\n")

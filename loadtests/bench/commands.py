@@ -1,20 +1,31 @@
-"""Command paths (create a product, adjust stock, place an order) vs a bare Starlette
-endpoint that reads a JSON body and answers 202: what the write path (authentication,
-validation, event store, Kafka) costs beyond HTTP and JSON. Each command is its own pair,
-so its baseline rounds run right beside its own rounds."""
+"""Command paths (create a product, adjust stock, place an order) beside their floor: a
+raw pymongo ``insert_one`` loop of the same commit document, into a collection with the
+same indexes as ``commits``, on the same server (``loadtests.raw_insert``) — one insert is
+what a command can at best cost. Each command is two pairs, at ``--concurrency`` clients
+and at one client (no batching timer: a lone command should cost one round trip).
+
+Every measured command carries an ``Idempotency-Key``; orders and stock changes go to 64
+stocked products. For our side each round also counts the work: the command API's MongoDB
+operations (relay included: it runs in that process) and CPU seconds, from its
+``/metrics`` and psutil (``loadtests.ops``), reported per accepted command.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import httpx
 import orjson
 
-from loadtests.bench.clients import Request, http
-from loadtests.bench.rounds import Pair, Side, closed_loop
+from loadtests.bench.clients import Request, http, shared_client
+from loadtests.bench.rounds import Pair, RoundResult, RunRound, Side, closed_loop
+from loadtests.ops import Meter, Watched
+from loadtests.raw_insert import commit_template, insert_loop, prepared
 
 STOCKED_PRODUCTS = 64
 ROUTES = {
@@ -26,53 +37,35 @@ ADDRESS = {"name": "B", "line1": "1 Road", "city": "Town", "postal_code": "1", "
 
 
 def requests(secret: str, publishable: str, products: list[str]) -> dict[str, Callable[[], Request]]:
-    """The commands, each a fresh request per call (new SKU, random stocked product)."""
-    sk = {"Authorization": f"Bearer {secret}"}
-    pk = {"Authorization": f"Bearer {publishable}"}
+    """The commands, each a fresh request per call (new key, new SKU, random stocked product)."""
+
+    def sk() -> dict[str, str]:
+        return {"Authorization": f"Bearer {secret}", "Idempotency-Key": uuid.uuid4().hex}
 
     def create() -> Request:
-        return (
-            "POST",
-            "/v1/products",
-            orjson.dumps(
-                {
-                    "sku": uuid.uuid4().hex[:16],
-                    "name": "Bench",
-                    "category": "bench",
-                    "price": {"amount": 1000, "currency": "EUR"},
-                    "stock": 5,
-                }
-            ),
-            sk,
-        )
+        body = {
+            "sku": uuid.uuid4().hex[:16],
+            "name": "Bench",
+            "category": "bench",
+            "price": {"amount": 1000, "currency": "EUR"},
+            "stock": 5,
+        }
+        return ("POST", "/v1/products", orjson.dumps(body), sk())
 
     def adjust_stock() -> Request:
-        return (
-            "POST",
-            f"/v1/products/{random.choice(products)}/stock",
-            orjson.dumps({"delta": 1, "reason": "bench"}),
-            sk,
-        )
+        body = orjson.dumps({"delta": 1, "reason": "bench"})
+        return ("POST", f"/v1/products/{random.choice(products)}/stock", body, sk())
 
     def place_order() -> Request:
-        return (
-            "POST",
-            "/v1/orders",
-            orjson.dumps(
-                {
-                    "items": [{"product_id": random.choice(products), "quantity": 1}],
-                    "customer": {"email": "bench@example.com"},
-                    "shipping_address": ADDRESS,
-                }
-            ),
-            pk,
-        )
+        body = {
+            "items": [{"product_id": random.choice(products), "quantity": 1}],
+            "customer": {"email": "bench@example.com"},
+            "shipping_address": ADDRESS,
+        }
+        headers = {"Authorization": f"Bearer {publishable}", "Idempotency-Key": uuid.uuid4().hex}
+        return ("POST", "/v1/orders", orjson.dumps(body), headers)
 
     return dict(zip(ROUTES, (create, adjust_stock, place_order), strict=True))
-
-
-def bare_request() -> Request:
-    return ("POST", "/v1/accept", b'{"sku":"x","n":1}', {})
 
 
 async def stocked_products(api_url: str, secret: str) -> list[str]:
@@ -95,30 +88,57 @@ async def stocked_products(api_url: str, secret: str) -> list[str]:
         return created
 
 
+def metered(run_round: RunRound, meter: Meter, settled: Callable[[], Awaitable[None]]) -> RunRound:
+    """The round, with the work the command API did for it (its commits published first)."""
+
+    async def run(number: int) -> RoundResult:
+        before = await asyncio.to_thread(meter.read)
+        result = await run_round(number)
+        await settled()
+        work = Meter.between(before, await asyncio.to_thread(meter.read))
+        result.work = {"mongodb_ops": work.total_operations, "cpu_seconds": sum(work.cpu.values())}
+        return result
+
+    return run
+
+
 @asynccontextmanager
 async def pairs(bench, options) -> AsyncIterator[list[Pair]]:
-    from command_api.adapters.merchants import create_indexes, create_merchant  # the write side, only here
+    from command_api.bootstrap import bootstrap  # the write side, only here
 
     await bench.ensure_topics()
-    await create_indexes(bench.db)
-    merchant = await create_merchant(bench.db, "Bench Shop")
+    side = bootstrap(db=bench.db)
+    await side.prepare()
+    merchant = await side.merchants.create("Bench Shop")
     api = bench.serve("command-api", "command API")
-    bare = bench.uvicorn("loadtests.bare_starlette:create_app", "bare Starlette (accept)")
     products = await stocked_products(api.url, merchant.secret_key)
+    meter = Meter([Watched("command API", api.process.pid, f"{api.url}/metrics")])
+    raw = await prepared(bench.db["raw_commits"])
+    commits = bench.db["commits"]
 
-    def loop(url: str, make: Callable[[], Request]):
-        return closed_loop(http(url, make, 202), options.seconds, options.concurrency, bench.zero)
+    async def settled() -> None:
+        """Until the round's commits are marked published (their marks count in it), 5 s at most."""
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and await commits.find_one({"published": False}, {"_id": 1}):
+            await asyncio.sleep(0.05)
 
     commands = requests(merchant.secret_key, merchant.publishable_key, products)
-    yield [
-        Pair(
-            name,
-            "commands",
-            "accepted/s",
-            Side(f"command API {ROUTES[name]}", loop(api.url, make)),
-            Side("bare Starlette POST, reads JSON, 202", loop(bare.url, bare_request)),
-        )
-        for name, make in commands.items()
-    ]
+    made = []
+    for clients in dict.fromkeys((options.concurrency, 1)):
+        suffix = "" if clients == options.concurrency else ", 1 client"
+        for name, make in commands.items():
+            ours = closed_loop(http(api.url, make, 202), options.seconds, clients, bench.zero)
+            floor = closed_loop(
+                shared_client(insert_loop(raw, commit_template(name))), options.seconds, clients, bench.zero
+            )
+            made.append(
+                Pair(
+                    name + suffix,
+                    "commands",
+                    "accepted/s",
+                    Side(f"command API {ROUTES[name]}", metered(ours, meter, settled)),
+                    Side(f"raw insert_one of its commit ({clients} client{'s' if clients > 1 else ''})", floor),
+                )
+            )
+    yield made
     bench.stop(api)
-    bench.stop(bare)

@@ -7,7 +7,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 
-from loadtests.bench.rounds import PairResult, round_medians
+from loadtests.bench.rounds import PairResult, RoundResult, round_medians
 from loadtests.bench.stats import Spread, paired_ratios
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
@@ -70,9 +70,18 @@ def rows(results: list[PairResult]) -> list[list[str]]:
                 spread(Spread.of(ours_p95) if ours_p95 else None),
                 spread(Spread.of(base_p95) if base_p95 else None),
                 errors or "0",
+                spread(Spread.of(ours_p99) if (ours_p99 := round_medians(r.ours, 0.99)) else None),
+                spread(per_operation(r.ours, "mongodb_ops")),
+                spread(per_operation(r.ours, "cpu_seconds", scale=1000)),
             ]
         )
     return out
+
+
+def per_operation(rounds: list[RoundResult], counter: str, scale: float = 1.0) -> Spread | None:
+    """A work counter per operation over the rounds that measured it (``None``: none did)."""
+    values = [v * scale for v in (r.per_operation(counter) for r in rounds) if v is not None]
+    return Spread.of(values) if values else None
 
 
 def failures(rounds) -> str:
@@ -97,6 +106,9 @@ HEADER = [
     "ours p95 ms",
     "baseline p95 ms",
     "errors",
+    "ours p99 ms",
+    "ours MongoDB ops per op",
+    "ours CPU ms per op",
 ]
 
 
@@ -129,7 +141,10 @@ def section(facts: Facts, results: list[PairResult], images: list[tuple[str, str
         "round* (rounds that ran side by side), then the median and range of those: a rate ratio "
         "below 1 or a p50 ratio above 1 is what our path costs beyond its baseline. Errors are "
         "answers other than the expected status, by status and count over all rounds (not counted"
-        " in the rates or latencies).",
+        " in the rates or latencies). "
+        "Where a pair counts its work (the commands), the last columns give our side's p99 and, per "
+        "successful operation, the MongoDB operations and CPU milliseconds of the process under test "
+        "(`/metrics` and psutil, read before and after each round; the command API's relay runs in it).",
         "",
         markdown_table(HEADER, rows(results)),
         "",

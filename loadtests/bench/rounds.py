@@ -32,6 +32,9 @@ class RoundResult:
     # (seconds since the run began, latency in seconds) of each successful operation
     latencies: list[tuple[float, float]] = field(default_factory=list)
     failures: Counter = field(default_factory=Counter)  # what an operation returned instead of True
+    # What the process under test did for the round, where a pair measures it (``loadtests.ops``):
+    # "mongodb_ops" (operations issued) and "cpu_seconds".
+    work: dict[str, float] = field(default_factory=dict)
 
     @property
     def errors(self) -> int:
@@ -40,6 +43,10 @@ class RoundResult:
     @property
     def rate(self) -> float:
         return self.operations / self.seconds if self.seconds else 0.0
+
+    def per_operation(self, counter: str) -> float | None:
+        """A work counter per successful operation (``None``: not measured, or nothing done)."""
+        return self.work[counter] / self.operations if counter in self.work and self.operations else None
 
     def latency_ms(self, q: float) -> float | None:
         return quantile([lat for _, lat in self.latencies], q) * 1000 if self.latencies else None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from cachetools import TTLCache
 from starlette.requests import Request
@@ -33,6 +33,12 @@ class Principal:
     @property
     def is_secret(self) -> bool:
         return self.kind == "secret"
+
+
+class PrincipalResolver(Protocol):
+    """What ``authenticate`` needs: ``KeyResolver`` (MongoDB, cached) or an in-memory twin."""
+
+    async def resolve(self, key: str) -> Principal | None: ...
 
 
 def hash_key(key: str) -> str:
@@ -72,7 +78,7 @@ def bearer_token(request: Request) -> str | None:
 
 
 async def authenticate(
-    request: Request, resolver: KeyResolver, *, allow: tuple[KeyKind, ...] = ("secret",)
+    request: Request, resolver: PrincipalResolver, *, allow: tuple[KeyKind, ...] = ("secret",)
 ) -> Principal:
     """The caller's principal, or 401 (no/invalid key) / 403 (key of the wrong kind)."""
     token = bearer_token(request)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from shared.events import EventEnvelope
+
 from command_api.adapters.event_store import EventStore
 from command_api.application.repository import Repository
 from command_api.domain.order import Order
@@ -48,15 +50,20 @@ async def create_product(client, merchant: dict, **overrides) -> str:
     return response.json()["id"]
 
 
+def _reader(mongo_db) -> Repository:
+    """Reads aggregates as stored (a repository with no publisher, used for loads only)."""
+    return Repository(EventStore(mongo_db), None)
+
+
 async def load_product(mongo_db, product_id: str, merchant_id: str) -> Product:
-    product = await Repository(EventStore(mongo_db), None).load(Product, product_id, merchant_id)
+    product = await _reader(mongo_db).load(Product, product_id, merchant_id)
     assert product is not None
     return product
 
 
 async def load_order(mongo_db, order_id: str, merchant_id: str) -> Order | None:
-    return await Repository(EventStore(mongo_db), None).load(Order, order_id, merchant_id)
+    return await _reader(mongo_db).load(Order, order_id, merchant_id)
 
 
-async def stored_events(mongo_db, aggregate_id: str) -> list:
+async def stored_events(mongo_db, aggregate_id: str) -> list[EventEnvelope]:
     return await EventStore(mongo_db).load(aggregate_id)

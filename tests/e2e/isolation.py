@@ -41,7 +41,8 @@ class Namespace:
         """Every event in the store, by aggregate, in version order."""
         by_aggregate: dict[str, list[EventEnvelope]] = defaultdict(list)
         async for commit in self.db["commits"].find().sort([("aggregate_id", 1), ("version", 1)]):
-            by_aggregate[commit["aggregate_id"]] += [EventEnvelope.model_validate(e) for e in commit["events"]]
+            if commit["events"]:  # an outcome (a stored answer) holds none
+                by_aggregate[commit["aggregate_id"]] += [EventEnvelope.model_validate(e) for e in commit["events"]]
         return by_aggregate
 
     async def kafka_events(self, at_least: dict[str, int], timeout: float = 60.0) -> dict[str, list[EventEnvelope]]:

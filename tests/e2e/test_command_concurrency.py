@@ -109,3 +109,19 @@ async def test_the_same_idempotency_key_on_orders_places_one_order(command_clien
     assert {r.status_code for r in responses} == {202}
     assert len({r.content for r in responses}) == 1
     assert (await load_product(mongo_db, product, merchant["merchant_id"])).stock == 1
+
+
+async def test_a_stored_refusal_is_replayed_even_once_the_command_would_succeed(command_client, merchant):
+    product = await create_product(command_client, merchant, stock=1)
+    key = auth(merchant["publishable_key"], **{"Idempotency-Key": uuid.uuid4().hex})
+    refused = await command_client.post("/v1/orders", json=order_body((product, 3)), headers=key)
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "insufficient_stock"
+    restock = await command_client.post(
+        f"/v1/products/{product}/stock", json={"delta": 10, "reason": "delivery"}, headers=auth(merchant["secret_key"])
+    )
+    assert restock.status_code == 202
+    again = await command_client.post("/v1/orders", json=order_body((product, 3)), headers=key)
+    assert (again.status_code, again.json()) == (409, refused.json())
+    assert again.headers["idempotent-replayed"] == "true"
+    other = await command_client.post("/v1/orders", json=order_body((product, 1)), headers=key)
+    assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"

@@ -63,12 +63,13 @@ def obs_database(server_env) -> str:
 async def merchant(settings, obs_database) -> dict:
     from shared import mongo
 
-    from command_api.adapters.merchants import create_indexes, create_merchant
+    from command_api.bootstrap import bootstrap
 
     client = mongo.open_mongo(settings)
     db = client[obs_database]
-    await create_indexes(db)
-    created = await create_merchant(db, "Observed Shop")
+    side = bootstrap(db=db)
+    await side.prepare()
+    created = await side.merchants.create("Observed Shop")
     yield {"merchant_id": created.merchant_id, "secret_key": created.secret_key}
     await client.drop_database(obs_database)
     await client.close()

@@ -8,15 +8,19 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from command_api.adapters.merchants import create_indexes, create_merchant
+from command_api.application.idempotency import command_id_for
+from command_api.bootstrap import bootstrap
 from tests.e2e.commands import auth, order_body, product_body
 from tests.e2e.isolation import Namespace
 from tests.support.processes import free_port, http_service
+from tests.support.reply_holding_proxy import ReplyHoldingProxy, several_commits
 
 pytestmark = pytest.mark.e2e
 
@@ -29,8 +33,9 @@ async def wait_until(predicate, timeout: float, message: str) -> None:
 
 
 async def merchant_in(ns: Namespace) -> dict:
-    await create_indexes(ns.db)
-    m = await create_merchant(ns.db, "Recovery Shop")
+    side = bootstrap(db=ns.db)
+    await side.prepare()
+    m = await side.merchants.create("Recovery Shop")
     return {"secret_key": m.secret_key, "publishable_key": m.publishable_key}
 
 
@@ -67,11 +72,13 @@ async def test_killed_between_append_and_publish_the_relay_publishes_what_was_mi
     ns = await Namespace(server_env).open()
     try:
         merchant = await merchant_in(ns)
-        # Test-only switch: no publish right after the append, and no relay pass before the kill.
+        # Test-only switch: no publish right after the append, and nothing for the relay to
+        # take before the kill (its pass at start takes only commits older than the grace).
         unpublishing = {
             **ns.env,
             "COMMAND_API_IMMEDIATE_PUBLISH": "false",
             "COMMAND_API_RELAY_INTERVAL_SECONDS": "3600",
+            "COMMAND_API_RELAY_GRACE_SECONDS": "3600",
         }
         api = http_service("command-api-doomed", "command-api", unpublishing, tmp_path).start().wait_ready()
         async with httpx.AsyncClient(base_url=api.url, timeout=30) as client:
@@ -105,6 +112,75 @@ async def test_killed_between_append_and_publish_the_relay_publishes_what_was_mi
 
 async def _zero(count) -> bool:
     return await count == 0
+
+
+async def test_killed_in_the_middle_of_a_group_commit_every_202_and_nothing_else_survives(server_env, tmp_path):
+    """kill -9 while a group commit is on the server and its answer is not back: every
+    command answered 202 is in the store and on Kafka; every stored record belongs to a
+    command that was sent, once; a retry of each key replays or acts, never twice."""
+    ns = await Namespace(server_env).open()
+    target = urlsplit(ns.settings.mongodb_url)
+    proxy = await ReplyHoldingProxy(target.hostname or "127.0.0.1", target.port or 27017, several_commits).start()
+    try:
+        side = bootstrap(db=ns.db)
+        await side.prepare()
+        m = await side.merchants.create("Crash Shop")
+        through_proxy = {**ns.env, "MONGODB_URL": f"mongodb://127.0.0.1:{proxy.port}/?directConnection=true"}
+        api = http_service("command-api-group-commit", "command-api", through_proxy, tmp_path).start()
+        await asyncio.to_thread(api.wait_ready)
+        bodies = {uuid.uuid4().hex: product_body(stock=5) for _ in range(48)}
+        async with httpx.AsyncClient(base_url=api.url, timeout=30) as client:
+
+            async def send(key: str) -> httpx.Response | Exception:
+                headers = auth(m.secret_key, **{"Idempotency-Key": key})
+                try:
+                    return await client.post("/v1/products", json=bodies[key], headers=headers)
+                except httpx.HTTPError as exc:  # the answer died with the process
+                    return exc
+
+            keys = list(bodies)
+            answers = {key: await send(key) for key in keys[:8]}  # answered one by one before the crash
+            proxy.armed = True
+            sending = {key: asyncio.create_task(send(key)) for key in keys[8:]}
+            await asyncio.wait_for(proxy.holding.wait(), timeout=30)
+            await asyncio.sleep(0.5)  # the insert the API waits on is executed meanwhile
+            api.kill()  # SIGKILL
+            answers |= {key: await task for key, task in sending.items()}
+        accepted = {k for k, r in answers.items() if isinstance(r, httpx.Response) and r.status_code == 202}
+        assert accepted and len(accepted) < len(bodies), "the kill fell between two group commits"
+
+        def command(key: str) -> str:
+            return command_id_for(m.merchant_id, key)
+
+        stored = {d["command_id"]: d async for d in ns.db["commits"].find({"aggregate_type": "product"})}
+        assert {command(k) for k in accepted} <= set(stored)  # every 202 is durable
+        assert set(stored) <= {command(k) for k in bodies}  # nothing that was not sent
+        in_flight_stored = set(stored) - {command(k) for k in accepted}
+        assert in_flight_stored, "the group commit in flight was stored but never answered"
+
+        restarted = http_service("command-api-after-crash", "command-api", ns.env, tmp_path).start()
+        try:
+            await asyncio.to_thread(restarted.wait_ready)
+            async with httpx.AsyncClient(base_url=restarted.url, timeout=30) as client:
+                retries = {
+                    k: await client.post(
+                        "/v1/products", json=bodies[k], headers=auth(m.secret_key, **{"Idempotency-Key": k})
+                    )
+                    for k in bodies
+                }
+            assert {r.status_code for r in retries.values()} == {202}
+            for key, response in retries.items():  # stored before the crash: replayed, same id
+                assert (response.headers.get("idempotent-replayed") == "true") == (command(key) in stored)
+            after = [d["command_id"] async for d in ns.db["commits"].find({"aggregate_type": "product"})]
+            assert sorted(after) == sorted({command(k) for k in bodies})  # one commit per key, no more
+            await wait_until(lambda: _zero(ns.unpublished()), 60, "the relay did not publish everything")
+            on_kafka = await ns.kafka_events(await ns.expected_per_topic())
+            assert_kafka_matches_store(await ns.stored_events(), on_kafka)
+        finally:
+            restarted.stop()
+    finally:
+        await proxy.stop()
+        await ns.close()
 
 
 # -- Kafka outage, on a private broker --------------------------------------------------

@@ -1,5 +1,5 @@
-"""The repository against the real store: two repositories stand for two API processes,
-each with its own in-process locks and cache of recent aggregates."""
+"""The repository against the real store, through group commit: two repositories stand
+for two API processes, each with its own locks and cache of recent aggregates."""
 
 from __future__ import annotations
 
@@ -23,10 +23,10 @@ def ctx(merchant: str = "m-repo") -> CommandContext:
 
 
 @pytest.fixture
-async def two_processes(mongo_db):
+async def store(mongo_db) -> EventStore:
     store = EventStore(mongo_db)
     await store.create_indexes()
-    return Repository(store, None), Repository(store, None)
+    return store
 
 
 async def new_product(repo: Repository, stock: int) -> str:
@@ -34,12 +34,12 @@ async def new_product(repo: Repository, stock: int) -> str:
     product.create(
         ev.ProductCreated(sku="R", name="Cup", category="c", price=ev.Money(amount=1, currency="EUR"), stock=stock)
     )
-    await repo.save(product, ctx())
+    await repo.create(product, ctx())
     return product.id
 
 
-async def test_a_cached_aggregate_catches_up_with_another_process(two_processes):
-    a, b = two_processes
+async def test_a_cached_aggregate_catches_up_with_another_process(store):
+    a, b = Repository(store, None), Repository(store, None)
     pid = await new_product(a, stock=5)
     await a.change(Product, pid, ctx(), lambda p: p.reserve("o1", 2))  # a caches version 2
     await b.change(Product, pid, ctx(), lambda p: p.reserve("o2", 3))  # b writes version 3
@@ -51,8 +51,8 @@ async def test_a_cached_aggregate_catches_up_with_another_process(two_processes)
     assert (await b.load(Product, pid, "m-repo")).stock == 0
 
 
-async def test_concurrent_reservations_from_two_processes_never_oversell(two_processes):
-    a, b = two_processes
+async def test_concurrent_reservations_from_two_processes_never_oversell(store):
+    a, b = Repository(store, None), Repository(store, None)
     pid = await new_product(a, stock=7)
 
     async def reserve(repo: Repository, n: int):
@@ -65,8 +65,17 @@ async def test_concurrent_reservations_from_two_processes_never_oversell(two_pro
     assert product.stock == 0 and len(product.reservations) == 7
 
 
-async def test_if_match_refuses_a_stale_version(two_processes):
-    a, b = two_processes
+async def test_concurrent_commands_on_many_aggregates_share_group_commits(store):
+    repo = Repository(store, None)
+    products = [await new_product(repo, stock=1) for _ in range(20)]
+    batches_before = store.group_commit.batches
+    await asyncio.gather(*(repo.change(Product, p, ctx(), lambda p: p.adjust_stock(1, "in")) for p in products))
+    assert store.group_commit.batches - batches_before < len(products)  # several commits per insert
+    assert [(await repo.load(Product, p, "m-repo")).stock for p in products] == [2] * len(products)
+
+
+async def test_if_match_refuses_a_stale_version(store):
+    a, b = Repository(store, None), Repository(store, None)
     pid = await new_product(a, stock=1)
     await b.change(Product, pid, ctx(), lambda p: p.adjust_stock(1, "x"))
     with pytest.raises(VersionMismatch) as raised:
@@ -74,40 +83,7 @@ async def test_if_match_refuses_a_stale_version(two_processes):
     assert raised.value.details["current_version"] == 2
 
 
-async def test_another_merchants_aggregate_is_absent(two_processes):
-    a, _ = two_processes
+async def test_another_merchants_aggregate_is_absent(store):
+    a = Repository(store, None)
     pid = await new_product(a, stock=1)
     assert await a.load(Product, pid, "someone-else") is None
-
-
-async def test_a_head_left_behind_by_a_dead_writer_costs_a_retry_not_a_lost_write(two_processes, mongo_db):
-    a, b = two_processes
-    pid = await new_product(a, stock=3)
-    await a.change(Product, pid, ctx(), lambda p: p.reserve("o1", 1))  # a caches version 2
-    # Another process appends version 3 and dies before moving the aggregate's head.
-    other = await b.load(Product, pid, "m-repo")
-    other.reserve("o2", 2)
-    await EventStore(mongo_db).commits.insert_one(_commit_document(other))
-    assert await EventStore(mongo_db).head(pid) == 2
-
-    with pytest.raises(InsufficientStock):  # a's append at 3 conflicts; it reloads and sees stock 0
-        await a.change(Product, pid, ctx(), lambda p: p.reserve("o3", 1))
-    assert (await a.load(Product, pid, "m-repo")).stock == 0
-
-
-def _commit_document(aggregate: Product) -> dict:
-    from shared.events import EventEnvelope
-
-    from command_api.application.ports import Commit
-
-    ((event_type, data),) = aggregate.pending
-    envelope = EventEnvelope(
-        type=event_type,
-        aggregate_type="product",
-        aggregate_id=aggregate.id,
-        aggregate_version=aggregate.version,
-        merchant_id="m-repo",
-        correlation_id="c",
-        data=data.model_dump(mode="json"),
-    )
-    return Commit("product", aggregate.id, "m-repo", uuid.uuid4().hex, [envelope]).to_document()

@@ -1,5 +1,5 @@
-"""Crashes half-way through placing or cancelling an order, and the reconciler that
-finishes the work — against the real MongoDB-compatible server.
+"""Crashes half-way through placing or cancelling an order, and the relay that settles
+what was left — against the real MongoDB-compatible server.
 
 A "crash" here is the state a dead process leaves behind: the steps before it are in
 the store, the ones after it never ran.
@@ -7,129 +7,135 @@ the store, the ones after it never ran.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
 
 from shared.events import products as ev
+from shared.settings import CommandApiSettings
 
-from command_api.adapters.event_store import EventStore
-from command_api.adapters.reservations import ReservationStore
-from command_api.application.commands import PlaceOrder
-from command_api.application.placement import _order_placed, _reserve_line, place_order
-from command_api.application.reconciler import Reconciler
-from command_api.application.repository import CommandContext, Repository
+from command_api.application import placement
+from command_api.application.commands import OrderItem, PlaceOrder
+from command_api.application.handlers import Services, Target
+from command_api.application.ports import Commit, DuplicateCommand, Hold, Outcome, Release
+from command_api.application.repository import CommandContext
+from command_api.bootstrap import CommandSide, bootstrap
 from command_api.domain.order import Order
 from command_api.domain.product import Product
 
 pytestmark = pytest.mark.integration
+MERCHANT = "m-reserve"
 
 
 @pytest.fixture
-async def parts(mongo_db):
-    store = EventStore(mongo_db)
-    await store.create_indexes()
-    reservations = ReservationStore(mongo_db)
-    await reservations.create_indexes()
-    repo = Repository(store, None)
-    return repo, reservations, Reconciler(repo, reservations, ttl=0, grace=0)
-
-
-async def new_product(repo: Repository, merchant: str, stock: int) -> str:
-    product = Product(str(uuid.uuid4()), merchant)
-    product.create(
-        ev.ProductCreated(
-            sku="S", name="Mug", category="kitchen", price=ev.Money(amount=1200, currency="EUR"), stock=stock
-        )
+async def side(mongo_db, settings) -> AsyncIterator[CommandSide]:
+    """The write side on the real store; its publisher is never started (commits are
+    marked by the relay passes the tests run), TTL and grace 0."""
+    command_settings = CommandApiSettings(
+        **dict(settings), reservation_ttl_seconds=0, relay_grace_seconds=0, immediate_publish=False
     )
-    await repo.save(product, CommandContext(merchant, uuid.uuid4().hex, "c"))
-    return product.id
+    side = bootstrap(command_settings, db=mongo_db)
+    await side.prepare()
+    yield side
+    await side.close()  # the relay's Kafka producer
 
 
-def place_command(product_id: str, quantity: int) -> PlaceOrder:
+def ctx(key: str | None = None) -> CommandContext:
+    return CommandContext(MERCHANT, key or uuid.uuid4().hex, "corr", "fp" if key else None)
+
+
+def place(*items: tuple[str, int]) -> PlaceOrder:
     return PlaceOrder.model_validate(
         {
-            "items": [{"product_id": product_id, "quantity": quantity}],
+            "items": [{"product_id": p, "quantity": q} for p, q in items],
             "customer": {"email": "a@b.co"},
             "shipping_address": {"name": "A", "line1": "1 Road", "city": "Town", "postal_code": "1", "country": "FR"},
         }
     )
 
 
-async def stock_of(repo, product_id, merchant) -> int:
-    return (await repo.load(Product, product_id, merchant)).stock
+async def new_product(side: CommandSide, stock: int) -> str:
+    product = Product(str(uuid.uuid4()), MERCHANT)
+    product.create(
+        ev.ProductCreated(sku="S", name="Mug", category="k", price=ev.Money(amount=1200, currency="EUR"), stock=stock)
+    )
+    await side.repository.create(product, ctx())
+    return product.id
 
 
-async def test_a_placement_that_died_after_reserving_is_rolled_back(parts):
-    repo, reservations, reconciler = parts
-    merchant, ctx = "m-a", CommandContext("m-a", uuid.uuid4().hex, "c")
-    product = await new_product(repo, merchant, stock=5)
-    order_id = ctx.new_aggregate_id()
-    await reservations.begin(order_id, merchant, ctx.command_id, "c", [{"product_id": product, "quantity": 3}])
-    await _reserve_line(order_id, product, 3, ctx, repo)  # ... and then the process died
-    assert await stock_of(repo, product, merchant) == 2
-
-    assert await reconciler.run_once() == 1
-    assert await stock_of(repo, product, merchant) == 5
-    assert (await reservations.get(order_id))["state"] == "released"
-    assert await repo.load(Order, order_id, merchant) is None
-    # A late retry of the same command cannot resurrect the expired reservation.
-    with pytest.raises(Exception) as refused:
-        await place_order(place_command(product, 3), ctx, repo, reservations)
-    assert getattr(refused.value, "code", None) == "order_not_placeable"
-    assert await stock_of(repo, product, merchant) == 5
+async def stock_of(side: CommandSide, product_id: str) -> int:
+    return (await side.repository.load(Product, product_id, MERCHANT)).stock
 
 
-async def test_a_placement_that_died_after_deciding_is_rolled_forward_once(parts):
-    repo, reservations, reconciler = parts
-    merchant, ctx = "m-b", CommandContext("m-b", uuid.uuid4().hex, "c")
-    product = await new_product(repo, merchant, stock=5)
-    order_id = ctx.new_aggregate_id()
-    cmd = place_command(product, 2)
-    await reservations.begin(order_id, merchant, ctx.command_id, "c", [{"product_id": product, "quantity": 2}])
-    line = await _reserve_line(order_id, product, 2, ctx, repo)
-    await reservations.move(
-        order_id, "reserving", "placing", placed=_order_placed(cmd, [line]).model_dump(mode="json")
-    )  # ... died here
-
-    assert await reconciler.run_once() == 1
-    order = await repo.load(Order, order_id, merchant)
-    assert order.status == "placed" and order.total == 2400
-    assert (await reservations.get(order_id))["state"] == "placed"
-    # The client's retry finds the same order; nothing is appended twice.
-    again = await place_order(cmd, ctx, repo, reservations)
-    assert (again.aggregate_id, again.version) == (order_id, 1)
-    assert await stock_of(repo, product, merchant) == 3
+async def settle(side: CommandSide, *aggregates: str) -> list[Commit]:
+    """Relay passes until these aggregates have nothing unpublished left (the publisher
+    marks what it produced within a fraction of a second); what remains after 5 s."""
+    for _ in range(50):
+        await side.relay.run_once()
+        pending = await side.outbox.unpublished(older_than=_later())
+        if not (left := [c for c in pending if c.aggregate_id in aggregates]):
+            return []
+        await asyncio.sleep(0.1)
+    return left
 
 
-async def cancel_started(repo, reservations, merchant: str, stock: int, quantity: int):
-    """An order placed, and a cancel that got as far as marking its record ``releasing``."""
-    product = await new_product(repo, merchant, stock=stock)
-    ctx = CommandContext(merchant, uuid.uuid4().hex, "c")
-    placed = await place_order(place_command(product, quantity), ctx, repo, reservations)
-    await reservations.move(placed.aggregate_id, "placed", "releasing", release_reason="order_cancelled")
-    return product, placed
+def _later():
+    from datetime import timedelta
+
+    from shared.events import utc_now
+
+    return utc_now() + timedelta(seconds=5)
 
 
-async def test_a_cancel_that_died_before_releasing_stock_is_finished(parts):
-    repo, reservations, reconciler = parts
-    merchant = "m-c"
-    product, placed = await cancel_started(repo, reservations, merchant, stock=4, quantity=4)
-    await repo.change(
-        Order, placed.aggregate_id, CommandContext(merchant, uuid.uuid4().hex, "c"), lambda o: o.cancel("bye")
-    )  # ... died before giving the stock back
-    assert await stock_of(repo, product, merchant) == 0
+async def test_a_placement_that_died_after_holding_is_rolled_back_once_and_fenced(side):
+    product = await new_product(side, stock=5)
+    c = ctx(f"key-{uuid.uuid4().hex}")
+    hold = Hold(
+        order_id=c.new_aggregate_id(),
+        command_id=c.command_id,
+        correlation_id="corr",
+        fingerprint="fp",
+        product_ids=[product],
+    )
+    await placement._reserve_line(
+        OrderItem(product_id=product, quantity=3), hold, c, side.repository, placement._Attempt()
+    )
+    assert await stock_of(side, product) == 2  # ... and the process died
 
-    assert await reconciler.run_once() == 1
-    assert await stock_of(repo, product, merchant) == 4
-    assert (await reservations.get(placed.aggregate_id))["state"] == "released"
+    assert await settle(side, product) == []
+    assert await stock_of(side, product) == 5
+    fence = await side.store.find_by_command(c.command_id)
+    assert isinstance(fence, Outcome) and fence.answer.body["error"]["code"] == "order_not_placeable"
+    # The client's late retry gets the stored answer; nothing is placed or held again.
+    with pytest.raises(DuplicateCommand) as raised:
+        await placement.place_order(place((product, 3)), Target(c), side.services)
+    assert isinstance(raised.value.earlier, Outcome)
+    assert await stock_of(side, product) == 5
+    assert await side.repository.load(Order, c.new_aggregate_id(), MERCHANT) is None
 
 
-async def test_a_cancel_that_was_never_appended_keeps_the_stock_held(parts):
-    repo, reservations, reconciler = parts
-    merchant = "m-d"
-    product, placed = await cancel_started(repo, reservations, merchant, stock=4, quantity=1)
-    # ... died before OrderCancelled was appended: the order is still live.
-    await reconciler.run_once()
-    assert (await reservations.get(placed.aggregate_id))["state"] == "placed"
-    assert await stock_of(repo, product, merchant) == 3
+async def test_a_placement_that_died_after_placing_keeps_its_stock(side):
+    product = await new_product(side, stock=5)
+    quiet = Services(side.repository, side.store, side.skus, publisher=None)  # died before settling its hold
+    saved = await placement.place_order(place((product, 2)), Target(ctx()), quiet)
+    assert await settle(side, product, saved.aggregate_id) == []
+    assert await stock_of(side, product) == 3
+    assert (await side.repository.load(Order, saved.aggregate_id, MERCHANT)).status == "placed"
+
+
+async def test_a_cancel_that_died_before_releasing_stock_is_finished(side):
+    product = await new_product(side, stock=4)
+    saved = await placement.place_order(place((product, 4)), Target(ctx()), side.services)
+
+    def release(order: Order) -> Release:
+        return Release(order_id=order.id, reason="order_cancelled", product_ids=[product])
+
+    await side.repository.change(Order, saved.aggregate_id, ctx(), lambda o: o.cancel("bye"), intent=release)
+    assert await stock_of(side, product) == 0  # ... died before giving the stock back
+
+    assert await settle(side, product, saved.aggregate_id) == []
+    assert await stock_of(side, product) == 4
+    await side.relay.run_once()
+    assert await stock_of(side, product) == 4  # given back once

@@ -57,17 +57,16 @@ def order_commit(merchant_id: str):
 
 
 async def test_every_stored_event_has_exactly_one_audit_entry(server_env, settings, mongo_db, tmp_path):
-    from command_api.adapters.event_store import EventStore
-    from command_api.adapters.merchants import create_indexes, create_merchant
-    from command_api.adapters.publisher import CommitPublisher
+    from shared.settings import CommandApiSettings
 
-    await create_indexes(mongo_db)
-    shop, other = await create_merchant(mongo_db, "Audited"), await create_merchant(mongo_db, "Other")
-    store = EventStore(mongo_db)
-    await store.create_indexes()
+    from command_api.bootstrap import bootstrap
+
+    side = bootstrap(CommandApiSettings(**dict(settings)), db=mongo_db)  # the session's topics
+    await side.prepare()
+    shop, other = await side.merchants.create("Audited"), await side.merchants.create("Other")
     commits = [make(m.merchant_id) for m in (shop, other) for make in (product_commit, order_commit) for _ in range(15)]
     for commit in commits:
-        await store.append(commit)
+        await side.store.append(commit)
     # Merchants are event-sourced: their MerchantCreated commits are in the store too.
     from command_api.application.ports import Commit
 
@@ -79,16 +78,16 @@ async def test_every_stored_event_has_exactly_one_audit_entry(server_env, settin
 
     first = worker(server_env, tmp_path, "workers-audit-1")
     await asyncio.to_thread(lambda: first.start().wait_ready())
-    publisher = CommitPublisher(settings, store)
+    publisher = side.publisher
     try:
         for i, commit in enumerate(commits):
-            await publisher.publish(commit)
+            await publisher.publish([commit])
             if i % 4 == 0:
-                await publisher.publish(commit)  # published twice: the relay after a crash
+                await publisher.publish([commit])  # published twice: the relay after a crash
             if i == len(commits) // 2:
                 await asyncio.to_thread(first.kill, signal.SIGKILL)  # uncommitted offsets redeliver
     finally:
-        await publisher.stop()
+        await side.close()
         await asyncio.to_thread(first.kill, signal.SIGKILL)
 
     stored = [

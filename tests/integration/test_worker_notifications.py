@@ -85,10 +85,11 @@ async def test_shipping_notice_by_email_and_by_sms_when_there_is_a_phone(
 async def test_analytics_rollups_weekly_monthly_top_products_and_repeat_customers(
     running_worker, settings, mongo_db, query_api
 ):
-    from command_api.adapters.merchants import create_indexes, create_merchant
+    from command_api.bootstrap import bootstrap
 
-    await create_indexes(mongo_db)
-    shop = await create_merchant(mongo_db, "Analytics Shop")
+    side = bootstrap(db=mongo_db)
+    await side.prepare()
+    shop = await side.merchants.create("Analytics Shop")
     merchant = shop.merchant_id
     at = datetime(2026, 11, 29, 10, tzinfo=UTC)  # ISO week 2026-W48, month 2026-11
     placed = [
@@ -128,7 +129,7 @@ async def test_analytics_rollups_weekly_monthly_top_products_and_repeat_customer
     # Dashboards read it through the query API, each merchant its own.
     async with httpx.AsyncClient(base_url=query_api, timeout=10) as client:
         served = (await client.get("/v1/analytics", headers={"Authorization": f"Bearer {shop.secret_key}"})).json()
-        other = await create_merchant(mongo_db, "No Orders Yet")
+        other = await side.merchants.create("No Orders Yet")
         empty = (await client.get("/v1/analytics", headers={"Authorization": f"Bearer {other.secret_key}"})).json()
         anonymous = await client.get("/v1/analytics")
     assert served["monthly"] == doc["monthly"] and served["top_products"] == doc["top_products"]

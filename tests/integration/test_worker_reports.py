@@ -60,10 +60,11 @@ def order_doc(merchant_id: str, placed_at: datetime, rng: random.Random) -> dict
 @pytest.fixture(scope="module")
 async def shop(mongo_db) -> dict:
     """A merchant with 10,000 orders in November 2026, and orders that must not count."""
-    from command_api.adapters.merchants import create_indexes, create_merchant
+    from command_api.bootstrap import bootstrap
 
-    await create_indexes(mongo_db)
-    merchant = await create_merchant(mongo_db, "Report Shop")
+    side = bootstrap(db=mongo_db)
+    await side.prepare()
+    merchant = await side.merchants.create("Report Shop")
     rng = random.Random(6)
     inside = [
         order_doc(merchant.merchant_id, START + timedelta(seconds=rng.randrange(30 * 86400)), rng)

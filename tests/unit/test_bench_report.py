@@ -114,3 +114,14 @@ def test_the_section_names_the_command_the_machine_and_the_plots():
     assert "merchant bench --only cache" in text and "2 cores, load average 5.00/4.00/3.00" in text
     assert "Redis 7.0.15" in text and "![latency](img/bench/latency.png)" in text
     assert "| cached page | query API | bare |" in text
+
+
+def test_work_columns_give_our_p99_and_the_work_per_operation_where_measured():
+    result = _result([100, 200], [300, 300])
+    result.ours[0].work = {"mongodb_ops": 150, "cpu_seconds": 0.2}  # 100 operations in the round
+    result.ours[1].work = {"mongodb_ops": 200, "cpu_seconds": 0.2}  # 200
+    [row] = report.rows([result])
+    assert row[13] == "5.96 (5.96–5.96)"  # p99 of 2, 4, 6 ms
+    assert row[14] == "1.25 (1.00–1.50)" and row[15] == "1.50 (1.00–2.00)"
+    [unmeasured] = report.rows([_result([1], [2])])
+    assert unmeasured[14:] == ["—", "—"]

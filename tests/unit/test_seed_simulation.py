@@ -154,11 +154,19 @@ def test_distributions_look_like_a_shop(seeded):
     assert sizes[0] > sizes[-1]  # a few big merchants, a long tail
 
 
-def test_open_orders_keep_their_reservation_records(seeded):
-    sim, _ = seeded
-    open_count = sum(sim.merchants[i].orders_by_status[s] for i in range(3) for s in ("placed", "confirmed", "paid"))
-    assert len(sim.open_orders) == open_count
-    assert all(r["state"] == "placed" and r["lines"] for r in sim.open_orders)
+def test_open_orders_hold_their_units_so_the_api_can_cancel_them(seeded):
+    """A cancel gives back what the order's products hold for it (placement.cancel_order):
+    every order still cancellable holds units, and no cancelled one does."""
+    sim, windows = seeded
+    held = {order_id for product in sim.products().values() for order_id in product.reservations}
+    last = {}
+    for e in events_of(windows):
+        if e.aggregate_type == "order" and e.type != "OrderPaymentFailed":
+            last[e.aggregate_id] = e.type
+    cancellable = {o for o, t in last.items() if t in ("OrderPlaced", "OrderConfirmed", "OrderPaid")}
+    cancelled = {o for o, t in last.items() if t == "OrderCancelled"}
+    assert cancellable and cancellable <= held
+    assert cancelled and not cancelled & held
 
 
 def test_prices_are_positive_minor_units_for_every_category():

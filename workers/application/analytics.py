@@ -1,36 +1,56 @@
-"""Analytics roll-ups the dashboards need beyond the projectors' daily stats.
+"""Analytics roll-ups the dashboards need beyond the projectors' daily stats, kept by
+increments (never recomputed from the orders).
 
-Event-driven facts, periodic roll-ups:
+Per Kafka batch of order events (``workers.entrypoints.analytics_events``):
 
-- ``record``: each order event upserts one fact per order (``analytics_order_facts``) —
-  an idempotent ``$set``, so redelivery never double-counts — and marks its merchant dirty;
-- ``rollup``: every few seconds, each dirty merchant's roll-up is recomputed from its
-  facts with ``$group``/``$sum`` only (FerretDB-safe) into ``merchant_analytics``:
-  weekly and monthly sales series, top products, repeat-customer rate.
+- an order's **fact** (``analytics_order_facts``) says what it contributes once placed —
+  week, month, currency, total, lines, customer — and whether that was counted already
+  and whether it still counts as sales (cancelled and refunded orders count in the order
+  series, not in sales nor in top products);
+- ``increments`` (pure) turns the batch into increments of one **counters** document per
+  merchant (orders and sales per week, month and currency; units and sales per product)
+  and of one document per merchant and **customer** (its number of orders);
+- **exactly once**: each counters and customer document keeps, per partition, the offset
+  of the last event it counted, and is updated only from the offsets read before (a
+  conditional update). A redelivered batch — re-cut or not — counts nothing twice, and a
+  consumer racing another after a rebalance fails and is redelivered. An event published
+  twice (at-least-once) sits at two offsets: its fact says it was counted;
+- the read model ``merchant_analytics`` is **derived** from the counters (one read of the
+  counters, two counts of the merchant's customers, one replace), every few seconds for
+  the merchants that changed.
 
-Cancelled and refunded orders count in the order series but not in sales.
+The counters are written before the facts: a crash in between leaves offsets that skip
+the redelivered events and facts that are then written as they should have been.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
 
-from shared.events import EventEnvelope, decode_data_as, utc_now
+from shared.events import EventEnvelope, decode_data_as
 from shared.events.orders import OrderPlaced
-from shared.mongo import Collection, Database, Document, group_sums
-from shared.worker_read_models import MERCHANT_ANALYTICS, MerchantAnalytics, MonthlySales, TopProduct, WeeklySales
+from shared.mongo import Document
+from shared.worker_read_models import MerchantAnalytics, MonthlySales, TopProduct, WeeklySales
 
 from workers.application.jobs import Job, job_id_for
-from workers.application.policy import Handler
 
 FACTS = "analytics_order_facts"
+COUNTERS = "analytics_counters"
+CUSTOMERS = "analytics_customers"
 DIRTY = "analytics_dirty"
 ORDER_EVENTS = {"OrderPlaced", "OrderCancelled", "OrderRefunded"}
 NOT_SALES = ("cancelled", "refunded")
+TOP_PRODUCTS = 10
+
+Fact = Document
+Offsets = dict[str, int]  # "p<partition>" -> the last offset counted
 
 
 def analytics_job(event: EventEnvelope) -> Job | None:
+    """An analytics job (for ``jobs.analytics.*`` kept by earlier versions)."""
     if event.type not in ORDER_EVENTS:
         return None
     return Job(
@@ -44,9 +64,9 @@ def analytics_job(event: EventEnvelope) -> Job | None:
     )
 
 
-def fact_update(event: EventEnvelope) -> Document:
-    """The ``$set`` for one order event (pure): the whole fact for ``OrderPlaced``, the
-    status for a cancellation or refund."""
+def fact_update(event: EventEnvelope) -> Fact:
+    """The ``$set`` an order event makes on its fact (pure): the whole fact for
+    ``OrderPlaced``, the status for a cancellation or refund."""
     if event.type == "OrderPlaced":
         order = decode_data_as(event, OrderPlaced)
         placed: datetime = event.occurred_at
@@ -72,79 +92,110 @@ def fact_update(event: EventEnvelope) -> Document:
     return {"merchant_id": event.merchant_id, "status": "cancelled" if event.type == "OrderCancelled" else "refunded"}
 
 
-async def series(facts: Collection, merchant_id: str, period: Literal["week", "month"]) -> list[Document]:
-    """Orders and sales per (period, currency), in that order."""
-    match = [{"$match": {"merchant_id": merchant_id, "placed_at": {"$exists": True}}}]
-    sums = await group_sums(
-        facts, match, {"period": f"${period}", "currency": "$currency"}, {"orders": 1, "sales": "$sales"}
-    )
-    rows = []
-    for key, values in sums.items():
-        assert isinstance(key, tuple)  # a document key: group_sums gives its sorted items
-        fields = dict(key)
-        rows.append({period: fields["period"], "currency": fields["currency"], **values})
-    return sorted(rows, key=lambda r: (r[period], r["currency"]))
+def customer_key(merchant_id: str, email: str) -> str:
+    return f"{merchant_id}:{hashlib.sha256(email.encode()).hexdigest()[:32]}"
 
 
-async def rollup(db: Database, merchant_id: str, top_n: int = 10) -> MerchantAnalytics:
-    facts = db[FACTS]
-    # "sales" counts an order's total unless it was cancelled or refunded.
-    await facts.update_many({"merchant_id": merchant_id, "status": {"$in": list(NOT_SALES)}}, {"$set": {"sales": 0}})
-    products = await group_sums(
-        facts,
-        [{"$match": {"merchant_id": merchant_id, "status": {"$nin": list(NOT_SALES)}}}, {"$unwind": "$lines"}],
-        "$lines.product_id",
-        {"units": "$lines.quantity", "sales": "$lines.line_total"},
-    )
-    top = sorted(products.items(), key=lambda kv: (-kv[1]["units"], str(kv[0])))[:top_n]
-    customers = await group_sums(
-        facts, [{"$match": {"merchant_id": merchant_id, "customer": {"$exists": True}}}], "$customer", {"orders": 1}
-    )
-    counts = [c["orders"] for c in customers.values()]
-    repeat = sum(1 for n in counts if n > 1)
-    result = MerchantAnalytics(
-        merchant_id=merchant_id,
-        weekly=[WeeklySales.model_validate(row) for row in await series(facts, merchant_id, "week")],
-        monthly=[MonthlySales.model_validate(row) for row in await series(facts, merchant_id, "month")],
-        top_products=[TopProduct.model_validate({"product_id": p, **sums}) for p, sums in top],
-        customers=len(counts),
-        repeat_customers=repeat,
-        computed_at=utc_now(),
-        repeat_customer_rate=repeat / len(counts) if counts else 0.0,
-    )
-    await db[MERCHANT_ANALYTICS].replace_one({"_id": merchant_id}, result.document(), upsert=True)
-    return result
+@dataclass(frozen=True)
+class Delivered:
+    """An order event as Kafka delivered it."""
+
+    partition: int
+    offset: int
+    event: EventEnvelope
+
+    @property
+    def slot(self) -> str:
+        return f"p{self.partition}"
 
 
-def analytics_handlers(db: Database) -> dict[str, Handler]:
-    async def record(job: Job) -> None:
-        event = EventEnvelope.model_validate(job.payload)
+@dataclass
+class Increments:
+    counters: dict[str, Counter[str]] = field(default_factory=dict)  # merchant -> "$inc" paths
+    customers: dict[str, tuple[str, int]] = field(default_factory=dict)  # customer key -> (merchant, orders)
+    counted: dict[str, Offsets] = field(default_factory=dict)  # document -> offsets after this batch
+    facts: dict[str, Fact] = field(default_factory=dict)  # order id -> "$set"
+
+    def add(self, merchant_id: str, path: str, value: int) -> None:
+        self.counters.setdefault(merchant_id, Counter())[path] += value
+
+
+def _placed(inc: Increments, fact: Fact, merchant_id: str, sign: int) -> None:
+    """Add (``sign`` 1) or take back (-1, sales only) an order's contribution."""
+    for period in ("weekly", "monthly"):
+        key = f"{period}.{fact['week' if period == 'weekly' else 'month']}|{fact['currency']}"
+        if sign > 0:
+            inc.add(merchant_id, f"{key}.orders", 1)
+        inc.add(merchant_id, f"{key}.sales", sign * fact["total"])
+    for line in fact["lines"]:
+        inc.add(merchant_id, f"products.{line['product_id']}.units", sign * line["quantity"])
+        inc.add(merchant_id, f"products.{line['product_id']}.sales", sign * line["line_total"])
+
+
+def increments(
+    batch: list[Delivered], facts: dict[str, Fact], counted: dict[str, Offsets], customers: dict[str, Offsets]
+) -> Increments:
+    """What a batch adds, given the facts of its orders and the offsets the counters
+    (``counted``, by merchant) and the customers (by customer key) already counted."""
+    inc = Increments()
+    facts = {order: dict(fact) for order, fact in facts.items()}
+    for item in batch:
+        event, order = item.event, item.event.aggregate_id
+        merchant_seen = inc.counted.get(event.merchant_id, counted.get(event.merchant_id, {}))
+        # Counted by an earlier delivery of this batch: its fact is still (re)written, as the
+        # delivery that counted it may have died before writing it.
+        count = item.offset > merchant_seen.get(item.slot, -1)
+        if count:
+            inc.counted[event.merchant_id] = {**merchant_seen, item.slot: item.offset}
+        fact = facts.setdefault(order, {})
         update = fact_update(event)
-        # OrderPlaced never touches ``status``, so a replayed placement cannot undo a
-        # cancellation; ``rollup`` re-zeroes the sales of cancelled and refunded orders.
-        update["sales"] = update["total"] if event.type == "OrderPlaced" else 0
-        await db[FACTS].update_one({"_id": event.aggregate_id}, {"$set": update}, upsert=True)
-        await db[DIRTY].update_one({"_id": event.merchant_id}, {"$set": {"dirty_at": utc_now()}}, upsert=True)
+        if event.type == "OrderPlaced" and not fact.get("counted"):
+            fact.update(update, counted=True)
+            if count:
+                _placed(inc, fact, event.merchant_id, 1)
+                if fact.get("status") in NOT_SALES:  # its cancel was seen first (an older fact)
+                    _placed(inc, fact, event.merchant_id, -1)
+            _count_customer(inc, item, fact["customer"], customers)  # guarded by its own offsets
+        elif event.type != "OrderPlaced" and fact.get("status") not in NOT_SALES:
+            fact.update(update)
+            if count and fact.get("counted"):
+                _placed(inc, fact, event.merchant_id, -1)
+        inc.facts[order] = {k: v for k, v in fact.items() if k != "_id"}
+    return inc
 
-    async def rollup_job(job: Job) -> None:
-        await rollup(db, job.merchant_id)
 
-    return {"record": record, "rollup": rollup_job}
+def _count_customer(inc: Increments, item: Delivered, email: str, customers: dict[str, Offsets]) -> None:
+    key = customer_key(item.event.merchant_id, email)
+    seen = inc.counted.get(key, customers.get(key, {}))
+    if item.offset <= seen.get(item.slot, -1):
+        return
+    inc.counted[key] = {**seen, item.slot: item.offset}
+    merchant, orders = inc.customers.get(key, (item.event.merchant_id, 0))
+    inc.customers[key] = (merchant, orders + 1)
 
 
-async def dirty_rollup_jobs(db: Database) -> list[Job]:
-    """Roll-up jobs for merchants marked dirty; the mark is cleared only if unchanged since."""
-    jobs = []
-    async for mark in db[DIRTY].find({}):
-        await db[DIRTY].delete_one({"_id": mark["_id"], "dirty_at": mark["dirty_at"]})
-        jobs.append(
-            Job(
-                job_id=job_id_for(mark["_id"], f"analytics.rollup.{mark['dirty_at'].isoformat()}"),
-                kind="analytics",
-                action="rollup",
-                merchant_id=mark["_id"],
-                correlation_id=f"rollup-{mark['_id']}",
-                key=mark["_id"],
-            )
-        )
-    return jobs
+def read_model(merchant_id: str, counters: Document, customers: int, repeat: int, now: datetime) -> MerchantAnalytics:
+    """``merchant_analytics`` from the counters document (pure)."""
+
+    def series(period: str) -> list[tuple[str, str, int, int]]:
+        rows = []
+        for key, values in counters.get(period, {}).items():
+            when, currency = key.split("|")
+            rows.append((when, currency, values.get("orders", 0), values.get("sales", 0)))
+        return sorted(rows)
+
+    products = [
+        TopProduct(product_id=pid, units=p.get("units", 0), sales=p.get("sales", 0))
+        for pid, p in counters.get("products", {}).items()
+        if p.get("units", 0) > 0
+    ]
+    return MerchantAnalytics(
+        merchant_id=merchant_id,
+        weekly=[WeeklySales(week=w, currency=c, orders=o, sales=s) for w, c, o, s in series("weekly")],
+        monthly=[MonthlySales(month=m, currency=c, orders=o, sales=s) for m, c, o, s in series("monthly")],
+        top_products=sorted(products, key=lambda p: (-p.units, p.product_id))[:TOP_PRODUCTS],
+        customers=customers,
+        repeat_customers=repeat,
+        repeat_customer_rate=repeat / customers if customers else 0.0,
+        computed_at=now,
+    )

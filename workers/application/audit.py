@@ -3,6 +3,10 @@
 The entry's ``_id`` is the event id, so recording is an insert that a redelivered event
 cannot repeat (the duplicate-key error means "already recorded"). Entries are never
 updated or deleted by the product. Collection and shape: ``shared.worker_read_models``.
+
+Events are recorded per Kafka batch, one ``insert_many`` each (``workers.entrypoints
+.audit_events``, ``workers.adapters.audit_log``). ``audit_handlers`` records one entry per
+job, for audit jobs still waiting on ``jobs.audit.*``.
 """
 
 from __future__ import annotations

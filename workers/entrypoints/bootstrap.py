@@ -6,7 +6,7 @@ jobs`` and the tests all start from it, and a test can hand it fake ``Senders``.
 ``WorkerSide`` it returns is opened and closed around the broker's life:
 
 - ``open``: the domain and job topics exist, the indexes the jobs rely on exist;
-- ``start``: the ops endpoint, heartbeats, analytics roll-ups and the warm-up listener;
+- ``start``: the ops endpoint, heartbeats, the analytics derivation and the warm-up listener;
 - ``stop`` (before the broker stops): retry relays stop waiting, runners finish or hand
   back their in-flight jobs, the background tasks end;
 - ``close`` (after the broker stopped): what still runs is handed back while MongoDB is
@@ -31,10 +31,11 @@ from shared.mongo import Database, MongoClient
 from shared.settings import WorkerSettings
 
 from workers.adapters import dedupe, report_store
+from workers.adapters.analytics_store import AnalyticsStore
 from workers.adapters.job_publisher import BrokerPublisher
 from workers.adapters.sms_providers import provider_for
 from workers.adapters.smtp import SmtpSender
-from workers.application import analytics, audit, warmup
+from workers.application import audit, warmup
 from workers.application.dispatch import Contacts
 from workers.application.email.handlers import email_handlers
 from workers.application.jobs import JOB_TOPIC_PARTITIONS, KINDS, JobKind, all_job_topics, job_topic
@@ -42,6 +43,7 @@ from workers.application.policy import Handler, Publisher, Runner, policies
 from workers.application.ports import MailSender, ReportFiles, SendOnceStore, SmsProvider
 from workers.application.reports.handlers import report_handlers
 from workers.application.sms.handlers import sms_handlers
+from workers.entrypoints.analytics_events import analytics_handlers, derive_forever
 from workers.entrypoints.ops_server import OpsServer, heartbeat
 
 log = logging.getLogger(__name__)
@@ -93,13 +95,15 @@ class WorkerSide:
         await kafka.ensure_topics(self.settings)  # the domain topics we read (idempotent)
         await kafka.ensure_topics(self.settings, all_job_topics(self.settings), partitions=JOB_TOPIC_PARTITIONS)
         await audit.create_indexes(self.db)
+        await AnalyticsStore(self.db).create_indexes()
         await report_store.create_indexes(self.db)
 
     async def start(self) -> None:
         await self.ops.start()
         stats = {kind: runner.stats for kind, runner in self.runners.items()}
         self.background.start("heartbeat", heartbeat(self.db, stats))
-        self.background.start("analytics-rollups", rollups(self.db, self.runners["analytics"], self.settings))
+        interval = self.settings.analytics_rollup_interval_seconds
+        self.background.start("analytics-rollups", derive_forever(AnalyticsStore(self.db), interval))
         prefix = self.settings.kafka_topic_prefix
         self.background.start("warm-up", warmup.listen(self.redis, self.runners["warmup"], prefix=prefix))
 
@@ -184,20 +188,9 @@ def job_handlers(
             email_topic=job_topic(settings, "email"),
             query_api_url=settings.query_api_url,
         ),
-        "analytics": analytics.analytics_handlers(db),
+        "analytics": analytics_handlers(AnalyticsStore(db)),
         "audit": audit.audit_handlers(db),
         "warmup": warmup.warmup_handlers(
             redis, query_api, top_n=settings.warmup_top_n, prefix=settings.kafka_topic_prefix
         ),
     }
-
-
-async def rollups(db: Database, runner: Runner, settings: WorkerSettings) -> None:
-    """Every few seconds, run the roll-up of each merchant whose facts changed."""
-    while True:
-        await asyncio.sleep(settings.analytics_rollup_interval_seconds)
-        try:
-            for job in await analytics.dirty_rollup_jobs(db):
-                await runner.run(job)
-        except Exception as exc:  # the marks stay; the next pass retries
-            log.warning("analytics roll-up pass failed: %s", exc)

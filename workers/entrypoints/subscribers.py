@@ -3,8 +3,8 @@
 Consumer groups are ``<group_prefix>.<name>``:
 
 - ``dispatch``         orders/reports events → email, SMS and report jobs on ``jobs.<kind>``;
-- ``audit.events``     every domain event → an audit entry (retries via ``jobs.audit.*``);
-- ``analytics.events`` order events → analytics facts (retries via ``jobs.analytics.*``);
+- ``audit.events``     every domain event → an audit entry, one ``insert_many`` per Kafka batch;
+- ``analytics.counters`` order events → analytics counters, per Kafka batch (exactly once);
 - ``<kind>``           ``jobs.<kind>`` → ``Runner.run`` (timeout, retry topic, dead letters);
 - ``<kind>.retry``     ``jobs.<kind>.retry`` → back to ``jobs.<kind>`` once due.
 
@@ -24,13 +24,16 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel
 
 from shared.events import EventEnvelope, decode_data
-from shared.topics import DOMAIN_TOPICS, ORDERS, REPORTS
+from shared.topics import ORDERS, REPORTS
 
-from workers.application import analytics, audit
+from workers.adapters.analytics_store import AnalyticsStore
+from workers.adapters.audit_log import AuditLog
 from workers.application.dispatch import DISPATCHED, dispatch
 from workers.application.jobs import KINDS, Job, JobKind, job_topic, retry_topic
 from workers.application.policy import relay_when_due
 from workers.application.reports.handlers import record_requested
+from workers.entrypoints.analytics_events import subscribe_analytics
+from workers.entrypoints.audit_events import subscribe_audit
 from workers.entrypoints.bootstrap import WorkerSide
 
 log = logging.getLogger(__name__)
@@ -43,8 +46,8 @@ def register(side: WorkerSide) -> None:
     """Every subscriber of the worker process, on ``side.broker``."""
     topic = side.settings.topic
     subscribe(side, (topic(ORDERS), topic(REPORTS)), "dispatch")(dispatch_jobs(side))
-    subscribe(side, tuple(topic(t) for t in DOMAIN_TOPICS), "audit.events")(audit_events(side))
-    subscribe(side, (topic(ORDERS),), "analytics.events")(analytics_events(side))
+    subscribe_audit(side.broker, side.settings, AuditLog(side.db))  # per Kafka batch
+    subscribe_analytics(side.broker, side.settings, AnalyticsStore(side.db))  # counters, per Kafka batch
     for kind in KINDS:
         register_kind(side, kind)
 
@@ -94,22 +97,6 @@ def dispatch_jobs(side: WorkerSide) -> Subscriber:
             await side.publish(job_topic(side.settings, job.kind), job)
 
     return dispatch_jobs
-
-
-def audit_events(side: WorkerSide) -> Subscriber:
-    async def audit_events(body: Any, msg: KafkaMessage) -> None:
-        if (event := decode_as(EventEnvelope, msg)) is not None:
-            await side.runners["audit"].run(audit.audit_job(event))
-
-    return audit_events
-
-
-def analytics_events(side: WorkerSide) -> Subscriber:
-    async def analytics_events(body: Any, msg: KafkaMessage) -> None:
-        if (event := decode_as(EventEnvelope, msg)) is not None and (job := analytics.analytics_job(event)):
-            await side.runners["analytics"].run(job)
-
-    return analytics_events
 
 
 def decode_as(model: type[ModelT], msg: KafkaMessage) -> ModelT | None:

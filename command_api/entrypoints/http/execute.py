@@ -1,8 +1,15 @@
 """The one path every command request takes.
 
-authenticate → parse the body into the command → claim the Idempotency-Key → run the
-handler (within a deadline) → 202 ``{id, version, correlation_id, location}`` with a
-``Location`` on the query API. Domain errors become 4xx here, in one place.
+authenticate → parse the body into the command → run the handler (within a deadline)
+→ 202 ``{id, version, correlation_id, location}`` with a ``Location`` on the query API.
+Domain errors become 4xx here, in one place. The endpoint calls the handler itself, so
+an endpoint reaches the event store in four calls (endpoint → handler → repository →
+store; tests/unit/test_call_depth.py).
+
+With an ``Idempotency-Key`` (``command_api.application.idempotency``): the command's own
+record is the key's record. A duplicate running in this process is waited for; a record
+found by the store (``DuplicateCommand``) is replayed, or refused with 422 when the request
+differs; a keyed answer that appended nothing is stored as an outcome.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import asyncio
 import re
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -22,92 +30,176 @@ from shared.http.body import parse_body
 from shared.http.correlation import correlation_id
 from shared.http.errors import ApiError
 
-from command_api.adapters.idempotency import StoredResponse, command_id_for, request_fingerprint
 from command_api.application.commands import Command
 from command_api.application.handlers import Services, Target
+from command_api.application.idempotency import (
+    AnswerRecorded,
+    FirstAttemptFailed,
+    accepted,
+    bind,
+    command_id_for,
+    refusal,
+    remember,
+    replay,
+    request_fingerprint,
+)
+from command_api.application.ports import Answer, DuplicateCommand, Outcome
 from command_api.application.repository import CommandContext, Saved
+from command_api.bootstrap import CommandSide
 from command_api.domain.aggregate import DomainError
 
 Handler = Callable[[Any, Target, Services], Awaitable[Saved]]
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 _VERSION = re.compile(r'^(?:W/)?"?([0-9]{1,12})"?$')
 
 
-async def execute(
-    request: Request,
-    command_model: type[Command],
-    handler: Handler,
-    *,
-    resource: str,
-    allow: tuple[KeyKind, ...] = ("secret",),
-) -> Response:
-    state = request.state
-    settings = state.settings
-    principal = await authenticate(request, state.keys, allow=allow)
-    command = await parse_body(
-        request, command_model, settings.max_body_bytes, allow_empty=not _has_required_fields(command_model)
-    )
-    corr = correlation_id(request)
-    expected_version = _if_match(request)
+def command_side(request: Request) -> CommandSide:
+    """The lifespan's ``CommandSide`` (``create_app``), typed."""
+    side = request.state.command_side
+    assert isinstance(side, CommandSide)
+    return side
 
+
+@dataclass(frozen=True)
+class Incoming:
+    command: Command
+    target: Target
+    location: Callable[[str], str]  # aggregate id -> its URL on the query API
+
+    @property
+    def ctx(self) -> CommandContext:
+        return self.target.ctx
+
+
+def command_endpoint(
+    command_model: type[Command], handler: Handler, resource: str, allow: tuple[KeyKind, ...]
+) -> Endpoint:
+    allow_empty = not any(field.is_required() for field in command_model.model_fields.values())
+
+    async def endpoint(request: Request) -> Response:
+        side = command_side(request)
+        incoming = await _incoming(request, side, command_model, resource, allow, allow_empty)
+        ctx = incoming.ctx
+        if ctx.keyed and (earlier := await _wait_for_duplicate(side, ctx)) is not None:
+            return _respond(earlier, ctx.correlation_id, replayed=True)
+        with side.in_flight.run(ctx.command_id, ctx.fingerprint, track=ctx.keyed) as answered:
+            replayed = False
+            try:
+                async with asyncio.timeout(side.settings.command_timeout_seconds):
+                    saved = await handler(incoming.command, incoming.target, side.services)
+                    answer = await _answer_for(saved, incoming, side)
+            except DomainError as exc:
+                answer, replayed = await _refused(exc, incoming, side)
+            except AnswerRecorded as recorded:
+                answer = recorded.answer
+            except DuplicateCommand as dup:
+                answer, replayed = replay(dup.earlier, ctx.fingerprint, incoming.location), True
+            except TimeoutError:  # nothing half-done is lost: the relay finishes or undoes it
+                if (found := await _after_failure(incoming, side)) is None:
+                    raise _timeout() from None
+                answer, replayed = found, True
+            except Exception:
+                if (found := await _after_failure(incoming, side)) is None:
+                    raise
+                answer, replayed = found, True
+            answered.set_result(answer)
+        return _respond(answer, ctx.correlation_id, replayed=replayed)
+
+    endpoint.__name__ = handler.__name__
+    return endpoint
+
+
+async def _incoming(
+    request: Request,
+    side: CommandSide,
+    command_model: type[Command],
+    resource: str,
+    allow: tuple[KeyKind, ...],
+    allow_empty: bool,
+) -> Incoming:
+    settings = side.settings
+    principal = await authenticate(request, side.keys, allow=allow)
+    command = await parse_body(request, command_model, settings.max_body_bytes, allow_empty=allow_empty)
+    expected_version = _if_match(request)
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is not None and not (0 < len(key) <= 255):
         raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 characters.")
-    command_id = command_id_for(principal.merchant_id, key) if key else uuid.uuid4().hex
-    target = Target(
-        CommandContext(principal.merchant_id, command_id, corr, keyed=key is not None),
-        request.path_params.get("id"),
-        expected_version,
+    fingerprint = None
+    if key is not None:
+        fingerprint = request_fingerprint(
+            request.method, request.url.path, [command.model_dump(mode="json"), expected_version]
+        )
+    ctx = CommandContext(
+        principal.merchant_id,
+        command_id_for(principal.merchant_id, key) if key else uuid.uuid4().hex,
+        correlation_id(request),
+        fingerprint,
     )
+    base = f"{settings.query_api_url}/v1/{resource}/"
+    return Incoming(command, Target(ctx, request.path_params.get("id"), expected_version), lambda i: base + i)
 
-    async def run() -> StoredResponse:
-        return await _run(handler, command, target, state.services, resource, settings)
 
-    if key is None:
-        return _respond(await run(), corr)
-
-    fingerprint = request_fingerprint(
-        request.method, request.url.path, [command.model_dump(mode="json"), expected_version]
-    )
-    earlier = await state.idempotency.begin(command_id, fingerprint)
-    if earlier is not None:
-        return _respond(earlier, corr, replayed=True)
+async def _wait_for_duplicate(side: CommandSide, ctx: CommandContext) -> Answer | None:
+    """The answer of the same key's command running in this process (``None``: none runs,
+    or it failed without an answer — then this request runs it)."""
+    running = side.in_flight.running(ctx.command_id)
+    if running is None:
+        return None
+    fingerprint, answer = running
+    if fingerprint != ctx.fingerprint:
+        raise ApiError(422, "idempotency_key_reused", "This Idempotency-Key was used with a different request.")
     try:
-        stored = await run()
-    except BaseException:
-        await state.idempotency.release(command_id)  # transient failure: let a retry run
-        raise
-    await state.idempotency.complete(command_id, stored)
-    return _respond(stored, corr)
-
-
-async def _run(
-    handler: Handler, command: Command, target: Target, services: Services, resource: str, settings
-) -> StoredResponse:
-    try:
-        async with asyncio.timeout(settings.command_timeout_seconds):
-            saved = await handler(command, target, services)
-    except DomainError as exc:
-        body = {"error": {"code": exc.code, "message": exc.message, **exc.details}}
-        return StoredResponse(exc.status, body)
+        async with asyncio.timeout(side.settings.command_timeout_seconds):
+            return await asyncio.shield(answer)
     except TimeoutError:
-        # Nothing half-done is lost: the relay and the reconciler finish or undo it.
         raise ApiError(
-            503,
-            "timeout",
-            "The command took too long; retry with the same Idempotency-Key.",
+            409,
+            "request_in_progress",
+            "A request with this Idempotency-Key is still being processed; retry.",
             headers={"Retry-After": "1"},
         ) from None
-    return StoredResponse(
-        202,
-        {
-            "id": saved.aggregate_id,
-            "version": saved.version,
-            "correlation_id": target.ctx.correlation_id,
-            "location": f"{settings.query_api_url}/v1/{resource}/{saved.aggregate_id}",
-        },
+    except FirstAttemptFailed:
+        return None
+
+
+async def _answer_for(saved: Saved, incoming: Incoming, side: CommandSide) -> Answer:
+    answer = accepted(
+        saved.aggregate_id, saved.version, incoming.ctx.correlation_id, incoming.location(saved.aggregate_id)
     )
+    if saved.commit is None and incoming.ctx.keyed:  # changed nothing: no commit holds the answer
+        await remember(side.store, incoming.ctx, answer)
+    return answer
+
+
+async def _refused(error: DomainError, incoming: Incoming, side: CommandSide) -> tuple[Answer, bool]:
+    """The refusal's answer, stored for a keyed command; ``True`` when an earlier answer
+    of the key is given instead (replayed)."""
+    answer = refusal(error)
+    if incoming.ctx.keyed:
+        try:
+            await remember(side.store, incoming.ctx, answer)
+        except DuplicateCommand as dup:  # the key acted (or was answered) before: that answer
+            return replay(dup.earlier, incoming.ctx.fingerprint, incoming.location), True
+    return answer, False
+
+
+def _timeout() -> ApiError:
+    return ApiError(
+        503, "timeout", "The command took too long; retry with the same Idempotency-Key.", headers={"Retry-After": "1"}
+    )
+
+
+async def _after_failure(incoming: Incoming, side: CommandSide) -> Answer | None:
+    """A command that failed without an answer. Keyed, its fingerprint is bound to the key
+    (``bind``) — or the key's record is found: another request's (422), or this request's
+    answer after all (replayed). ``None``: the failure stands (503 for a timeout)."""
+    ctx = incoming.ctx
+    earlier = await bind(side.store, ctx) if ctx.keyed else None
+    if earlier is None or (isinstance(earlier, Outcome) and earlier.binding and earlier.fingerprint == ctx.fingerprint):
+        return None
+    return replay(earlier, ctx.fingerprint, incoming.location)
 
 
 def _if_match(request: Request) -> int | None:
@@ -120,17 +212,13 @@ def _if_match(request: Request) -> int | None:
     return int(match.group(1))
 
 
-def _has_required_fields(model: type[Command]) -> bool:
-    return any(field.is_required() for field in model.model_fields.values())
-
-
-def _respond(stored: StoredResponse, corr: str, *, replayed: bool = False) -> Response:
+def _respond(answer: Answer, corr: str, *, replayed: bool = False) -> Response:
     headers = {"X-Correlation-ID": corr}
-    if stored.status == 202:
-        headers["Location"] = stored.body["location"]
-        headers["ETag"] = f'"{stored.body["version"]}"'
+    if answer.status == 202:
+        headers["Location"] = answer.body["location"]
+        headers["ETag"] = f'"{answer.body["version"]}"'
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     return Response(
-        orjson.dumps(stored.body), status_code=stored.status, media_type="application/json", headers=headers
+        orjson.dumps(answer.body), status_code=answer.status, media_type="application/json", headers=headers
     )

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
 from shared.http.auth import KeyKind
 
 from command_api.application import commands as c
 from command_api.application import handlers as h
-from command_api.entrypoints.http.execute import Handler, execute
+from command_api.application import placement
+from command_api.entrypoints.http.execute import Handler, command_endpoint
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,7 @@ COMMAND_ROUTES: list[CommandRoute] = [
     CommandRoute(
         ORDERS,
         c.PlaceOrder,
-        h.place_order,
+        placement.place_order,
         "orders",
         "Place an order (prices from the catalogue, stock reserved)",
         allow=("secret", "publishable"),
@@ -89,7 +88,7 @@ COMMAND_ROUTES: list[CommandRoute] = [
     CommandRoute(
         ORDERS + "/{id}/cancel",
         c.CancelOrder,
-        h.cancel_order,
+        placement.cancel_order,
         "orders",
         "Cancel an order before it ships (its stock goes back)",
     ),
@@ -105,11 +104,7 @@ COMMAND_ROUTES: list[CommandRoute] = [
 
 
 def starlette_routes() -> list[Route]:
-    def endpoint(route: CommandRoute):
-        async def run(request: Request) -> Response:
-            return await execute(request, route.command, route.handler, resource=route.resource, allow=route.allow)
-
-        run.__name__ = route.operation_id
-        return run
-
-    return [Route(r.path, endpoint(r), methods=[r.method]) for r in COMMAND_ROUTES]
+    return [
+        Route(r.path, command_endpoint(r.command, r.handler, r.resource, r.allow), methods=[r.method])
+        for r in COMMAND_ROUTES
+    ]

@@ -59,10 +59,11 @@ def query_side(query_api) -> QuerySide:
 
 @pytest.fixture(scope="module")
 async def merchants(mongo_db) -> list:
-    from command_api.adapters.merchants import create_indexes, create_merchant
+    from command_api.bootstrap import bootstrap
 
-    await create_indexes(mongo_db)
-    return [await create_merchant(mongo_db, f"Shop {i}") for i in range(2)]
+    side = bootstrap(db=mongo_db)
+    await side.prepare()
+    return [await side.merchants.create(f"Shop {i}") for i in range(2)]
 
 
 @pytest.fixture

@@ -22,9 +22,9 @@ EXAMPLES = os.environ.get("QUERY_FUZZ_EXAMPLES", "10")
 
 @pytest.fixture(scope="module")
 async def fuzz_key(mongo_db) -> str:
-    from command_api.adapters.merchants import create_merchant
+    from command_api.bootstrap import bootstrap
 
-    return (await create_merchant(mongo_db, "Fuzz Shop")).secret_key
+    return (await bootstrap(db=mongo_db).merchants.create("Fuzz Shop")).secret_key
 
 
 def test_schemathesis_finds_no_server_error_or_schema_violation(server_env, fuzz_key, tmp_path):
