@@ -44,9 +44,9 @@ class TwoLevelCache:
         self.hot.seen(key)
         entry = self.l1.get(key)
         if entry is None:
-            self.stats.l1_misses += 1
+            self.stats.l1_miss()
         else:
-            self.stats.l1_hits += 1
+            self.stats.l1_hit()
         return entry
 
     async def load(self, key: str, query: Query) -> Entry:
@@ -62,13 +62,10 @@ class TwoLevelCache:
     async def _load(self, query: Query, epoch: tuple[int, int, int]) -> Entry:
         generation, entry = await self.l2.get(query.key, query.tag)
         if entry is not None:
-            self.stats.l2_hits += 1
+            self.stats.l2_hit()
             return entry
-        if generation is None:
-            self.stats.l2_skipped += 1  # Redis unusable: straight to MongoDB
-        else:
-            self.stats.l2_misses += 1
-        self.stats.l3_loads += 1
+        self.stats.l2_miss(skipped=generation is None)  # None: Redis unusable, straight to MongoDB
+        self.stats.l3_load()
         loaded = await query.loader()
         if isinstance(loaded, bytes):
             loaded = Loaded(loaded)
