@@ -75,7 +75,7 @@ class QuerySide:
 
 def build_cache(settings: QueryApiSettings, redis: Redis) -> TwoLevelCache:
     epochs, stats = Epochs(), CacheStats()
-    l1 = L1Cache(epochs, settings.l1_max_entries, settings.l1_ttl_unsubscribed_seconds)
+    l1 = L1Cache(epochs, settings.l1_max_entries, settings.l1_ttl_unsubscribed_seconds, stats)
     l2 = L2Cache(
         redis,
         stats,

@@ -15,6 +15,14 @@ from query_api.entrypoints.bootstrap import side_of_scope
 from query_api.entrypoints.responses import PUBLIC, CachedResponse
 
 PUBLIC_PATHS = ("/v1/products", "/v1/categories")
+CACHED_PATHS = (*PUBLIC_PATHS, "/v1/merchant/", "/v1/analytics")  # the reads served through the cache
+
+
+def count_shed_read(scope: Scope) -> None:
+    """Load shedding refused ``scope``: a cacheable read that no cache answered counts as a
+    lookup that missed (the hit ratio is over every read, ``query_api.adapters.cache.stats``)."""
+    if scope["method"] == "GET" and scope["path"].startswith(CACHED_PATHS):
+        side_of_scope(scope).cache.stats.shed_read()
 
 
 class CacheHitMiddleware:
@@ -34,6 +42,6 @@ class CacheHitMiddleware:
             entry = cache.l1.get(key)
             if entry is not None:
                 cache.hot.seen(key)
-                cache.stats.l1_hits += 1
+                cache.stats.l1_hit()
                 return await CachedResponse(entry, PUBLIC)(scope, receive, send)
         await self.app(scope, receive, send)
