@@ -91,6 +91,8 @@ class QueryApiSettings(ServerSettings):
     max_request_bytes: int = 16 * 1024
     max_url_bytes: int = 8192
     warm_up_queries: int = 50
+    # How often each process adds what it served to the hot-key record (shared.warmup).
+    hot_keys_flush_seconds: float = 10.0
 
 
 class ProjectorSettings(ServerSettings):

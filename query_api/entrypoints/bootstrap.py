@@ -119,7 +119,9 @@ async def running(side: QuerySide, listen_timeout: float = 2.0) -> AsyncIterator
                 stats=cache.stats,
             )
         ),
-        asyncio.create_task(warm_up.flush_forever(cache.hot, side.redis, side.prefix)),
+        asyncio.create_task(
+            warm_up.flush_forever(cache.hot, side.redis, side.prefix, side.settings.hot_keys_flush_seconds)
+        ),
     ]
     try:
         with contextlib.suppress(Exception):

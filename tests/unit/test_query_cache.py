@@ -272,3 +272,20 @@ def test_the_hit_ratio_counts_shed_reads_as_lookups_that_missed():
     assert snapshot["lookups"] == 125
     assert snapshot["hit_ratio"] == round((125 - 10 - 25) / 125, 4)  # 0.72, not (100 - 10) / 100
     assert CacheStats().snapshot()["hit_ratio"] is None
+
+
+async def test_hits_are_recorded_by_the_tag_that_ends_the_cached_answer():
+    cache, _, _ = make_cache()
+
+    async def load():
+        return b"{}"
+
+    page = query(load, key="product:p1", tag=("catalog_products", "id:p1"))
+    for _ in range(3):
+        if cache.get("/v1/products/p1?") is None:
+            await cache.load("/v1/products/p1?", page)
+    await cache.refresh("/v1/products/p1?", page)  # the warm-up worker's read: not a hit
+    await cache.load("m:m1:/v1/merchant/orders?", query(load, key="orders:m1", tag=("orders", "m1")))  # private
+
+    assert cache.hot.take() == {("catalog_products", "id:p1"): {"/v1/products/p1?": 3}}
+    assert cache.hot.take() == {}  # the counts restart after each flush

@@ -41,23 +41,34 @@ class TwoLevelCache:
         self.hot = HotKeys()
 
     def get(self, key: str) -> Entry | None:
-        self.hot.seen(key)
         entry = self.l1.get(key)
         if entry is None:
             self.stats.l1_miss()
         else:
             self.stats.l1_hit()
+            self.hot.seen(key, entry.tag)
         return entry
 
-    async def load(self, key: str, query: Query) -> Entry:
+    async def load(self, key: str, query: Query, *, hot: bool = True) -> Entry:
+        """The entry of a key ``get`` missed: from L2, or loaded once from MongoDB; then in L1."""
         epoch, broad = self.epochs.current(query.tag), self.epochs.current_broad(query.tag)
         entry, shared = await self._flights.run((query.key, epoch), lambda: self._load(query, epoch))
         if shared:
             self.stats.shared_loads += 1
+        entry.tag = query.tag
+        if hot:
+            self.hot.seen(key, query.tag)
         # An L1 entry never outlives what L2 keeps: without invalidations (the projector could
         # not reach Redis) the per-kind L2 TTL is the staleness bound of both levels.
         self.l1.put(key, entry, query.tag, epoch, broad, min(query.l1_ttl, query.l2_ttl))
         return entry
+
+    async def refresh(self, key: str, query: Query) -> Entry:
+        """A warm-up read: past L1 (which may hold a page still valid here while its L2 copy
+        is stale), so L2 ends up current for every process; counted as an L1 miss, not as
+        a hit on the key."""
+        self.stats.l1_miss()
+        return await self.load(key, query, hot=False)
 
     async def _load(self, query: Query, epoch: tuple[int, int, int]) -> Entry:
         generation, entry = await self.l2.get(query.key, query.tag)

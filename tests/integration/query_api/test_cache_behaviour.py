@@ -209,3 +209,22 @@ async def test_a_read_your_writes_read_repairs_the_caches(client, query_side, se
     assert [p["price"]["amount"] for p in listed] == [old + 1]
     async with running_query_api(query_settings(server_env)) as (other, _):
         assert (await other.get(path)).json()["price"]["amount"] == old + 1
+
+
+async def test_a_starting_process_replays_the_hottest_reads_recorded_by_the_others(
+    client, app_state, server_env, settings, product
+):
+    from query_api.adapters.cache import warm_up
+    from tests.integration.query_api.conftest import query_settings, running_query_api
+
+    path = f"/v1/products/{product['_id']}"
+    for _ in range(100):  # hotter than what the session's other tests read
+        assert (await client.get(path)).status_code == 200
+    await warm_up.flush(app_state["cache"].hot, app_state["redis"], settings.kafka_topic_prefix)
+
+    async with running_query_api(query_settings(server_env, warm_up_queries=10)) as (other, other_state):
+        stats = other_state["cache"].stats
+        warmed = stats.snapshot()
+        assert (await other.get(path)).status_code == 200
+        assert stats.l1_hits - warmed["l1_hits"] == 1  # in L1 before its first request
+        assert other_state["cache"].hot.take() == {(CATALOG_PRODUCTS, f"id:{product['_id']}"): {f"{path}?": 1}}
