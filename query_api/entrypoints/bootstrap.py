@@ -83,7 +83,7 @@ def build_cache(settings: QueryApiSettings, redis: Redis) -> TwoLevelCache:
         compress_min_bytes=settings.l2_compress_min_bytes,
         retry_after=settings.l2_retry_after_seconds,
     )
-    return TwoLevelCache(l1, l2, epochs, stats)
+    return TwoLevelCache(l1, l2, epochs, stats, settings.cache_ttl_jitter)
 
 
 def bootstrap(settings: QueryApiSettings) -> QuerySide:

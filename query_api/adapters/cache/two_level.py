@@ -6,10 +6,15 @@ generation, then the loader (MongoDB), then both levels are filled. The generati
 *before* MongoDB, so an entry loaded while a projector was writing carries the older
 generation and is already invalid; likewise L1 refuses an entry whose tag changed epoch
 while it was loading.
+
+TTLs come per kind of read (``Query``) and are scaled, per entry and level, by a random
+factor in ``[1 - ttl_jitter, 1 + ttl_jitter]``: entries loaded together (a warm-up, the
+burst after a deploy) then expire spread out instead of all at once.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -35,8 +40,17 @@ class Query:
 
 
 class TwoLevelCache:
-    def __init__(self, l1: L1Cache, l2: L2Cache, epochs: Epochs, stats: CacheStats) -> None:
+    def __init__(
+        self,
+        l1: L1Cache,
+        l2: L2Cache,
+        epochs: Epochs,
+        stats: CacheStats,
+        ttl_jitter: float = 0.1,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
         self.l1, self.l2, self.epochs, self.stats = l1, l2, epochs, stats
+        self.ttl_jitter, self._rand = ttl_jitter, rand
         self._flights: SingleFlight[Entry] = SingleFlight()
         self.hot = HotKeys()
 
@@ -60,8 +74,11 @@ class TwoLevelCache:
             self.hot.seen(key, query.tag)
         # An L1 entry never outlives what L2 keeps: without invalidations (the projector could
         # not reach Redis) the per-kind L2 TTL is the staleness bound of both levels.
-        self.l1.put(key, entry, query.tag, epoch, broad, min(query.l1_ttl, query.l2_ttl))
+        self.l1.put(key, entry, query.tag, epoch, broad, self.jittered(min(query.l1_ttl, query.l2_ttl)))
         return entry
+
+    def jittered(self, ttl: float) -> float:
+        return ttl * (1 - self.ttl_jitter + 2 * self.ttl_jitter * self._rand())
 
     async def refresh(self, key: str, query: Query) -> Entry:
         """A warm-up read: past L1 (which may hold a page still valid here while its L2 copy
@@ -82,8 +99,8 @@ class TwoLevelCache:
             loaded = Loaded(loaded)
         entry = Entry.build(loaded.body, page=loaded.page)
         if generation is not None:
-            await self.l2.put(query.key, generation, entry, query.l2_ttl)
+            await self.l2.put(query.key, generation, entry, self.jittered(query.l2_ttl))
             for key, body, page in loaded.following:  # same generation: same moment's data
-                await self.l2.put(key, generation, Entry.build(body, page=page), query.l2_ttl)
+                await self.l2.put(key, generation, Entry.build(body, page=page), self.jittered(query.l2_ttl))
                 self.stats.read_ahead_pages += 1
         return entry
