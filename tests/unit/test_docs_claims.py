@@ -32,3 +32,36 @@ def test_redis_cluster_is_claimed_only_if_one_l2_read_stays_in_one_hash_slot():
 
 def sentences(text: str) -> list[str]:
     return [s.strip() for s in re.split(r"(?<=[.!?])\s+", " ".join(text.split()))]
+
+
+FIGURE = re.compile(r"\d[\d,.]*\s?(ms|µs|s|%|/s|MB|×)(?![\w-])")
+DATE = re.compile(r"20\d\d-\d\d-\d\d")
+COMMAND = re.compile(r"```|`(merchant|make|python|\.venv/bin/\w+|MONGODB_URL=|schemathesis|CI=true)[^`]*`")
+
+
+def benchmark_sections() -> list[tuple[str, str, str]]:
+    """(heading, its text, the text of its ``##`` section before the first ``###``)."""
+    text = (ROOT / "docs" / "benchmarks.md").read_text()
+    sections, parent_intro = [], ""
+    for block in re.split(r"(?m)^(?=#{2,3} )", text):
+        heading = block.splitlines()[0] if block.startswith("#") else "(top)"
+        if heading.startswith("## "):
+            parent_intro = block
+        sections.append((heading, block, parent_intro))
+    return sections
+
+
+def test_every_benchmark_figure_says_when_and_how_it_was_measured():
+    """A section of docs/benchmarks.md that quotes figures carries a date and the command
+    that reproduces them (its own, or its ``##`` section's introduction)."""
+    undated = [
+        heading
+        for heading, block, intro in benchmark_sections()
+        if FIGURE.search(block) and not (DATE.search(block) or DATE.search(intro))
+    ]
+    no_command = [
+        heading
+        for heading, block, intro in benchmark_sections()
+        if FIGURE.search(block) and not (COMMAND.search(block) or COMMAND.search(intro))
+    ]
+    assert (undated, no_command) == ([], [])
