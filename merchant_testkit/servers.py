@@ -141,7 +141,7 @@ def from_local_servers() -> Servers:
     """``merchant infra up``; only the servers this call started are stopped later."""
     from infra import manager
 
-    already_up = {s.name for s in manager.status() if s.state in ("running", "external") and s.healthy}
+    started = manager.to_be_started(manager.status())  # a running but slow server is not ours to stop
     manager.up()
     env = manager.environment()
     return Servers(
@@ -150,7 +150,7 @@ def from_local_servers() -> Servers:
         env["REDIS_URL"],
         env["SMTP_URL"],
         env["MAILBOX_API_URL"],
-        _started_locally=[n for n in manager.NAMES if n not in already_up],
+        _started_locally=started,
     )
 
 

@@ -95,3 +95,37 @@ def test_the_pinned_testcontainers_has_the_module_paths_the_test_kit_imports():
     import testcontainers.community.kafka  # noqa: F401
     import testcontainers.community.mongodb  # noqa: F401
     import testcontainers.community.redis  # noqa: F401
+
+
+def test_a_running_but_slow_server_is_not_stopped_by_whoever_only_waited_for_it():
+    """``merchant dev``, ``make test`` and the test kit stop only what ``up`` started: a
+    shared server that answered its health check slowly (unhealthy) was waited for, not
+    started, and must outlive them."""
+    from pathlib import Path
+
+    from infra.manager import ServerStatus, to_be_started
+
+    def status(name: str, state: str, healthy: bool) -> ServerStatus:
+        return ServerStatus(name, state, healthy, "", "127.0.0.1:1", None, Path("/dev/null"))
+
+    before = [
+        status("kafka", "running", True),
+        status("smtp", "running", False),  # slow mail API: unhealthy, still someone's server
+        status("redis", "external", False),
+        status("ferretdb", "stopped", False),
+    ]
+    assert to_be_started(before) == ["ferretdb"]
+
+
+def test_local_servers_remember_only_what_they_started(no_env):
+    from pathlib import Path
+
+    from infra import manager
+    from infra.manager import ServerStatus
+
+    slow = ServerStatus("smtp", "running", False, "slow", "127.0.0.1:1025", 1, Path("/dev/null"))
+    gone = ServerStatus("redis", "stopped", False, "", "127.0.0.1:6379", None, Path("/dev/null"))
+    no_env.setattr(manager, "status", lambda names=None: [slow, gone])
+    no_env.setattr(manager, "up", lambda *a, **k: [])
+    no_env.setattr(manager, "environment", lambda: {k: "x" for k in (*ENV, "MAILBOX_API_URL")})
+    assert servers.from_local_servers()._started_locally == ["redis"]
