@@ -21,6 +21,9 @@ class ObservabilitySettings(BaseSettings):
     env: Literal["development", "production"] = "development"
     log_format: Literal["json", "text"] = "json"
     log_level: str = "INFO"
+    # Level of every library's logger (uvicorn, aiokafka, FastStream); default: log_level.
+    # `merchant dev` sets WARNING (and the text format) unless told otherwise.
+    log_library_level: str | None = None
     # FastStream components only (HTTP services serve /metrics on their own port).
     # 0 disables the metrics server.
     metrics_port: int | None = None

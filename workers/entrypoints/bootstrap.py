@@ -28,6 +28,7 @@ from redis.asyncio import Redis
 from shared import kafka, mongo
 from shared import redis as redis_factory
 from shared.mongo import Database, MongoClient
+from shared.observability.logs import library_logger
 from shared.settings import WorkerSettings
 
 from workers.adapters import dedupe, report_store
@@ -132,7 +133,7 @@ def bootstrap(settings: WorkerSettings | None = None, *, senders: Senders | None
     settings = settings or WorkerSettings()
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
-        logger=log,
+        logger=library_logger("workers"),
         acks="all",
         enable_idempotence=True,
         graceful_timeout=settings.graceful_timeout_seconds,
