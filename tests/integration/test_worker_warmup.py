@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 
 import pytest
 import uvicorn
@@ -56,15 +57,18 @@ async def recording_api():
 async def test_an_invalidation_rewarms_the_hottest_paths_hottest_first(server_env, settings, tmp_path):
     prefix = settings.kafka_topic_prefix
     redis = redis_factory.open_redis(settings)
+    # A collection of its own: the session's other query API processes record real
+    # traffic under the same prefix (their cross-merchant lists would rank here too).
+    collection = f"warm_{uuid.uuid4().hex[:8]}"
     await warmup.record(
         redis,
         {
-            ("catalog_products", "id:a"): {"/v1/products/a": 5},
-            ("catalog_products", "id:b"): {"/v1/products/b": 9},
-            ("catalog_products", "m-warm"): {"/v1/products?merchant=m-warm": 7, "/v1/products?cursor=x": 2},
-            ("catalog_products", "*"): {"/v1/products?category=tea": 6},
-            ("catalog_products", "other"): {"/v1/products?merchant=other": 50},  # not this merchant's
-            ("catalog_products", "id:z"): {"/v1/products/z": 40},  # not a changed product
+            (collection, "id:a"): {"/v1/products/a": 5},
+            (collection, "id:b"): {"/v1/products/b": 9},
+            (collection, "m-warm"): {"/v1/products?merchant=m-warm": 7, "/v1/products?cursor=x": 2},
+            (collection, "*"): {"/v1/products?category=tea": 6},
+            (collection, "other"): {"/v1/products?merchant=other": 50},  # not this merchant's
+            (collection, "id:z"): {"/v1/products/z": 40},  # not a changed product
         },
         prefix,
     )
@@ -77,7 +81,7 @@ async def test_an_invalidation_rewarms_the_hottest_paths_hottest_first(server_en
                 return dict(await redis.pubsub_numsub(channel(prefix))).get(channel(prefix).encode())
 
             await wait_until(subscribed, timeout=20, what="the warm-up listener")
-            changes = [Change("catalog_products", "m-warm", ("a",)), Change("catalog_products", "m-warm", ("b",))]
+            changes = [Change(collection, "m-warm", ("a",)), Change(collection, "m-warm", ("b",))]
             for _ in range(3):  # several invalidations in a burst: one warm-up
                 await publish(redis, changes, prefix)
 
