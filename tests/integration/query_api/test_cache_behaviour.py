@@ -213,7 +213,7 @@ async def test_a_read_your_writes_read_repairs_the_caches(client, query_side, se
 
 
 async def test_a_starting_process_replays_the_hottest_reads_recorded_by_the_others(
-    client, app_state, server_env, settings, product
+    client, query_side, server_env, settings, product
 ):
     from query_api.adapters.cache import warm_up
     from tests.integration.query_api.conftest import query_settings, running_query_api
@@ -221,18 +221,18 @@ async def test_a_starting_process_replays_the_hottest_reads_recorded_by_the_othe
     path = f"/v1/products/{product['_id']}"
     for _ in range(100):  # hotter than what the session's other tests read
         assert (await client.get(path)).status_code == 200
-    await warm_up.flush(app_state["cache"].hot, app_state["redis"], settings.kafka_topic_prefix)
+    await warm_up.flush(query_side.cache.hot, query_side.redis, settings.kafka_topic_prefix)
 
-    async with running_query_api(query_settings(server_env, warm_up_queries=10)) as (other, other_state):
-        stats = other_state["cache"].stats
+    async with running_query_api(query_settings(server_env, warm_up_queries=10)) as (other, other_side):
+        stats = other_side.cache.stats
         warmed = stats.snapshot()
         assert (await other.get(path)).status_code == 200
         assert stats.l1_hits - warmed["l1_hits"] == 1  # in L1 before its first request
-        assert other_state["cache"].hot.take() == {(CATALOG_PRODUCTS, f"id:{product['_id']}"): {f"{path}?": 1}}
+        assert other_side.cache.hot.take() == {(CATALOG_PRODUCTS, f"id:{product['_id']}"): {f"{path}?": 1}}
 
 
 async def test_each_kind_of_read_has_its_ttl_in_redis_spread_by_jitter(
-    client, app_state, mongo_db, settings, new_merchant_id
+    client, query_side, mongo_db, settings, new_merchant_id
 ):
     """Per-kind TTLs (product 5 min, list 5 min, categories 10 min by default), each entry's
     scaled by up to ±10 %: entries loaded together do not expire together."""
@@ -244,7 +244,7 @@ async def test_each_kind_of_read_has_its_ttl_in_redis_spread_by_jitter(
     assert (await client.get("/v1/products", params={"merchant": new_merchant_id})).status_code == 200
     assert (await client.get("/v1/categories", params={"merchant": new_merchant_id})).status_code == 200
 
-    redis, prefix = app_state["redis"], settings.kafka_topic_prefix
+    redis, prefix = query_side.redis, settings.kafka_topic_prefix
 
     async def ttl(key: str) -> float:
         return await redis.pttl(f"{prefix}qc:{key}") / 1000
