@@ -121,6 +121,13 @@ def status(names: Iterable[str] | None = None) -> list[ServerStatus]:
     ]
 
 
+def to_be_started(before: Iterable[ServerStatus]) -> list[str]:
+    """The servers ``up`` will start, given the status taken just before it: the stopped
+    ones only. A server that runs but answers slowly (unhealthy) is waited for, not
+    started — so it is not ours to stop afterwards."""
+    return [s.name for s in before if s.state == "stopped"]
+
+
 def _install_one(name: str, say: Callable[[str], None]) -> None:
     server = load(name)
     if server.installed():

@@ -16,7 +16,7 @@ from infra import manager
 
 
 def main(argv: list[str]) -> int:
-    already_up = {s.name for s in manager.status() if s.state in ("running", "external") and s.healthy}
+    started = manager.to_be_started(manager.status())  # only these are stopped at the end
     began = time.monotonic()
     try:
         manager.up(progress=lambda name, message: print(f"  {name}: {message}", flush=True))
@@ -25,7 +25,6 @@ def main(argv: list[str]) -> int:
         code = subprocess.call([sys.executable, "-m", "pytest", *argv], env=env)
         return 1 if code == 5 else code  # 5: no tests ran — never a pass
     finally:
-        started = [n for n in manager.NAMES if n not in already_up]
         if started:
             manager.down(started)
 

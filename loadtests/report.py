@@ -34,8 +34,9 @@ def markdown(s: dict) -> str:
     cache = s.get("cache") or {}
     if cache.get("hit_ratio") is not None:
         lines.append(
-            f"| cache hit ratio (query API, L1+L2) | {cache['hit_ratio']:.1%} "
-            f"({cache['mongodb_loads']:,} MongoDB loads / {cache['lookups']:,} lookups) | > 80 % |"
+            f"| cache hit ratio (query API, L1+L2, over every read: shed ones count as misses) | "
+            f"{cache['hit_ratio']:.1%} ({cache['mongodb_loads']:,} MongoDB loads + {cache.get('shed', 0):,} shed "
+            f"/ {cache['lookups']:,} lookups) | > 80 % |"
         )
     lag = s.get("projection_lag") or {}
     if lag:

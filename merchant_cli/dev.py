@@ -1,9 +1,16 @@
-"""``merchant dev``: the whole product on local servers, in the foreground.
+"""``merchant dev``: the whole product on local servers, in the foreground (``make run``).
 
 Starts the servers that are not running yet, a demo merchant (created once, its keys
-kept under the infra folder), and every component as a child process; prints where to
-point a browser or client. Ctrl-C stops the components and the servers it started —
-servers that were already up before stay up.
+kept under the infra folder), and every component as a child process, and prints the
+banner with the URLs and keys **last**: once every component answers ready — the stream
+components on their metrics ports too — and their start-up output has gone quiet.
+
+Written for a person at a terminal: the components log text (our services at INFO, the
+libraries at WARNING; ``MERCHANT_LOG_FORMAT`` / ``MERCHANT_LOG_LIBRARY_LEVEL`` override),
+each line prefixed with its component. The children run in sessions of their own, so
+Ctrl-C reaches this process only, which stops them with one SIGTERM each (graceful:
+consumers and producers closed) and waits; a child still running after 15 s is killed.
+The servers it started are stopped too; servers that were already up stay up.
 """
 
 from __future__ import annotations
@@ -12,15 +19,23 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from types import FrameType
+from typing import IO
 
+import httpx
 import typer
 
 COMPONENTS = ("command-api", "query-api", "projectors", "workers")
+STREAMS = {"projectors": 9101, "workers": 9111}  # their metrics ports (readiness), if free
+QUIET_SECONDS = 1.5  # no output for this long after ready: start-up is over
+STOP_SECONDS = 15.0
 
 
 async def _demo_merchant(path: Path) -> dict[str, str]:
@@ -36,16 +51,73 @@ async def _demo_merchant(path: Path) -> dict[str, str]:
     return created
 
 
-def _start_components(env: dict[str, str]) -> dict[str, subprocess.Popen[bytes]]:
-    return {
-        name: subprocess.Popen([sys.executable, "-m", "merchant_cli.main", "serve", name], env=env)
-        for name in COMPONENTS
-    }
+def dev_environment(base: dict[str, str]) -> dict[str, str]:
+    """The children's environment: text logs for a person, libraries quiet — unless set."""
+    return {"MERCHANT_LOG_FORMAT": "text", "MERCHANT_LOG_LIBRARY_LEVEL": "WARNING", **base}
 
 
-def _wait_ready(urls: list[str], children: dict[str, subprocess.Popen[bytes]], timeout: float = 60) -> None:
-    import httpx
+def port_or_free(preferred: int) -> int:
+    """``preferred`` if nothing listens there, else a free port (another stack may run)."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            probe.bind(("127.0.0.1", 0))
+            return int(probe.getsockname()[1])
 
+
+class Output:
+    """The children's lines, prefixed with their component, and when the last one came."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream, self.lock, self.last = stream, threading.Lock(), time.monotonic()
+        self.width = max(map(len, COMPONENTS))
+
+    def relay(self, name: str, pipe: IO[bytes]) -> threading.Thread:
+        def run() -> None:
+            for raw in pipe:
+                self.write(f"{name:<{self.width}} | {raw.decode(errors='replace').rstrip()}")
+
+        thread = threading.Thread(target=run, name=f"output-{name}", daemon=True)
+        thread.start()
+        return thread
+
+    def write(self, text: str) -> None:
+        with self.lock:
+            self.last = time.monotonic()
+            print(text, file=self.stream, flush=True)
+
+    def wait_quiet(self, seconds: float = QUIET_SECONDS, at_most: float = 15.0) -> None:
+        deadline = time.monotonic() + at_most
+        while time.monotonic() - self.last < seconds and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+
+def _start_components(env: dict[str, str], metrics_ports: dict[str, int]) -> dict[str, subprocess.Popen[bytes]]:
+    children = {}
+    for name in COMPONENTS:
+        extra = {"MERCHANT_METRICS_PORT": str(metrics_ports[name])} if name in metrics_ports else {}
+        children[name] = subprocess.Popen(
+            [sys.executable, "-m", "merchant_cli.main", "serve", name],
+            env={**env, **extra},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches `merchant dev`, which stops them in order
+        )
+    return children
+
+
+def settled(answer: httpx.Response) -> bool:
+    """Ready, and (a stream component) every consumer has its partitions: the groups have
+    joined, so their rebalancing chatter is over before the banner."""
+    if answer.status_code != 200:
+        return False
+    consumers = answer.json().get("consumers")
+    return consumers is None or consumers["assigned"] >= consumers["subscribed"]
+
+
+def _wait_ready(urls: Iterable[str], children: dict[str, subprocess.Popen[bytes]], timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     pending = list(urls)
     while pending and time.monotonic() < deadline:
@@ -53,7 +125,7 @@ def _wait_ready(urls: list[str], children: dict[str, subprocess.Popen[bytes]], t
             if child.poll() is not None:
                 raise RuntimeError(f"{name} exited with code {child.returncode}")
         try:
-            if httpx.get(f"{pending[0]}/health/ready", timeout=1).status_code == 200:
+            if settled(httpx.get(f"{pending[0]}/health/ready", timeout=1)):
                 pending.pop(0)
                 continue
         except httpx.HTTPError:
@@ -64,7 +136,7 @@ def _wait_ready(urls: list[str], children: dict[str, subprocess.Popen[bytes]], t
 
 
 def _interrupt_on(*signals: int) -> None:
-    """Ctrl-C and SIGTERM both stop cleanly (a background shell may have ignored SIGINT)."""
+    """Ctrl-C, SIGTERM and a closed terminal all stop cleanly."""
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
@@ -73,15 +145,20 @@ def _interrupt_on(*signals: int) -> None:
         signal.signal(sig, interrupt)
 
 
-def _stop(children: dict[str, subprocess.Popen[bytes]]) -> None:
+def _stop(children: dict[str, subprocess.Popen[bytes]], relays: list[threading.Thread]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
     for child in children.values():
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_SECONDS
     for child in children.values():
         try:
-            child.wait(timeout=15)
+            child.wait(timeout=max(deadline - time.monotonic(), 0.1))
         except subprocess.TimeoutExpired:
             child.kill()
+            child.wait()
+    for relay in relays:
+        relay.join(timeout=2)
 
 
 def dev(keep_servers: bool = typer.Option(False, help="Leave the servers running on exit.")) -> None:
@@ -89,36 +166,47 @@ def dev(keep_servers: bool = typer.Option(False, help="Leave the servers running
 
     from infra import manager, paths
 
-    already_up = {s.name for s in manager.status() if s.state in ("running", "external") and s.healthy}
+    started_servers = manager.to_be_started(manager.status())  # only these are stopped on exit
     typer.echo("Starting the servers (first run installs them; later runs take seconds)...")
     manager.up(progress=lambda name, message: typer.echo(f"  {name}: {message}"))
-    started_servers = [n for n in manager.NAMES if n not in already_up]
 
-    env = {**os.environ, **manager.environment()}
+    env = dev_environment({**os.environ, **manager.environment()})
     os.environ.update(manager.environment())
     demo = asyncio.run(_demo_merchant(paths.run() / "demo-merchant.json"))
     command_url = f"http://{CommandApiSettings().host}:{CommandApiSettings().port}"
     query_url = f"http://{QueryApiSettings().host}:{QueryApiSettings().port}"
+    metrics_ports = {name: port_or_free(port) for name, port in STREAMS.items()}
 
-    children = _start_components(env)
-    _interrupt_on(signal.SIGINT, signal.SIGTERM)
+    typer.echo("Starting the components...")
+    output = Output(sys.stdout)
+    _interrupt_on(signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    relays: list[threading.Thread] = []
     try:
-        _wait_ready([command_url, query_url], children)
-        typer.echo(_banner(demo, command_url, query_url, paths.logs()))
+        children = _start_components(env, metrics_ports)
+        relays = [output.relay(name, child.stdout) for name, child in children.items() if child.stdout]
+        streams = [f"http://127.0.0.1:{port}" for port in metrics_ports.values()]
+        _wait_ready([command_url, query_url, *streams], children)
+        output.wait_quiet()
+        output.write(_banner(demo, command_url, query_url, metrics_ports, paths.logs()))
         while all(child.poll() is None for child in children.values()):
             time.sleep(0.5)
         failed = [n for n, c in children.items() if c.poll() is not None]
-        typer.echo(f"stopped: {', '.join(failed)} exited", err=True)
+        output.write(f"stopped: {', '.join(failed)} exited")
         raise typer.Exit(1)
     except KeyboardInterrupt:
-        typer.echo("\nStopping...")
+        output.write("\nStopping...")
+    except RuntimeError as exc:  # a component did not start: say so, without a traceback
+        output.write(f"merchant dev: {exc}")
+        raise typer.Exit(1) from None
     finally:
-        _stop(children)
+        _stop(children, relays)
         if not keep_servers and started_servers:
             manager.down(started_servers)
+    output.write("Stopped.")
 
 
-def _banner(demo: dict[str, str], command_url: str, query_url: str, logs: Path) -> str:
+def _banner(demo: dict[str, str], command_url: str, query_url: str, metrics: dict[str, int], logs: Path) -> str:
     key = demo["secret_key"]
     product = (
         '{"sku":"TEE-1","name":"T-shirt","category":"apparel","price":{"amount":1999,"currency":"EUR"},"stock":10}'
@@ -128,6 +216,7 @@ Merchant backend is running.
 
   Command API  {command_url}      (POST commands; health: {command_url}/health/ready)
   Query API    {query_url}      (GET read models; health: {query_url}/health/ready)
+  Metrics      /metrics on both APIs; projectors :{metrics["projectors"]}, workers :{metrics["workers"]}
   Server logs  {logs}
 
 Demo merchant {demo["merchant_id"]}

@@ -67,7 +67,7 @@ def serve(
     from shared.observability.settings import ObservabilitySettings
 
     settings = ObservabilitySettings()
-    log_config = configure_logging(settings.log_format, settings.log_level)
+    log_config = configure_logging(settings.log_format, settings.log_level, settings.log_library_level)
     if component in _APPS:
         _serve_http(component, host, port, workers, settings, log_config)
     elif workers > 1:

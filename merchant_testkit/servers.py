@@ -6,16 +6,32 @@ testcontainers; (3) the local servers of ``merchant infra`` (installed and start
 needed, stopped afterwards if this run started them; ``MERCHANT_TESTKIT_LOCAL_SERVERS=0``
 turns this off). If none is available the tests *fail* under ``CI=true`` — they never
 pass by skipping — and skip with a clear message on a developer's machine.
+
+The containers (``containers``) use testcontainers' modules with the images they are
+built for: its Kafka module configures Confluent's image (it formats KRaft storage with
+Confluent's scripts, and ``with_kraft`` refuses any image tag below 7.0.0 — so
+``apache/kafka:4.0.1`` raises ``ValueError``), hence ``KAFKA_IMAGE``, in KRaft mode: the
+configuration testcontainers' own suite starts. The module paths
+(``testcontainers.community.*``) exist from testcontainers 4.15 on (pinned in
+pyproject.toml). Building them needs no Docker engine (``docker_client_kw`` can name
+the API version, so nothing is asked); starting them does.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
 ENV_VARS = ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URL", "REDIS_URL", "SMTP_URL")
+# Apache Kafka 3.6 in Confluent's packaging (docker-compose and the local servers run
+# Apache's own 4.0.1 image or jars; the client API we use is the same).
+KAFKA_IMAGE = "confluentinc/cp-kafka:7.6.0"
+MONGO_IMAGE = "mongo:7"
+REDIS_IMAGE = "redis:7"
+MAILPIT_IMAGE = "axllent/mailpit:v1.22.3"
 
 
 @dataclass
@@ -70,25 +86,54 @@ def from_environment() -> Servers | None:
     )
 
 
-def from_containers() -> Servers:
+@dataclass(frozen=True)
+class Containers:
+    """The four servers as testcontainers containers, configured, not started."""
+
+    kafka: Any
+    mongo: Any
+    redis: Any
+    mailpit: Any
+
+    def all(self) -> list[Any]:
+        return [self.kafka, self.mongo, self.redis, self.mailpit]
+
+
+def containers(docker_client_kw: dict[str, Any] | None = None) -> Containers:
     from testcontainers.community.kafka import KafkaContainer
     from testcontainers.community.mongodb import MongoDbContainer
     from testcontainers.community.redis import RedisContainer
     from testcontainers.core.container import DockerContainer
+    from testcontainers.core.wait_strategies import HttpWaitStrategy
 
-    kafka = KafkaContainer("apache/kafka:4.0.1").with_kraft().start()
-    mongo = MongoDbContainer("mongo:7").start()
-    redis = RedisContainer("redis:7").start()
-    mailpit = DockerContainer("axllent/mailpit:latest").with_exposed_ports(1025, 8025).start()
-    host = mailpit.get_container_host_ip()
-    r_host, r_port = redis.get_container_host_ip(), redis.get_exposed_port(6379)
+    client = {"docker_client_kw": docker_client_kw} if docker_client_kw else {}
+    mailpit = DockerContainer(MAILPIT_IMAGE, **client).with_exposed_ports(1025, 8025)
+    return Containers(
+        kafka=KafkaContainer(KAFKA_IMAGE, **client).with_kraft(),
+        mongo=MongoDbContainer(MONGO_IMAGE, **client),
+        redis=RedisContainer(REDIS_IMAGE, **client),
+        mailpit=mailpit.waiting_for(HttpWaitStrategy(8025, "/api/v1/messages")),
+    )
+
+
+def from_containers() -> Servers:
+    started: list[Any] = []
+    try:
+        for container in (parts := containers()).all():
+            started.append(container.start())
+    except BaseException:
+        for container in started:  # a container that did not start must not leave others running
+            container.stop()
+        raise
+    host = parts.mailpit.get_container_host_ip()
+    r_host, r_port = parts.redis.get_container_host_ip(), parts.redis.get_exposed_port(6379)
     return Servers(
-        kafka.get_bootstrap_server(),
-        mongo.get_connection_url(),
+        parts.kafka.get_bootstrap_server(),
+        parts.mongo.get_connection_url(),
         f"redis://{r_host}:{r_port}/0",
-        f"smtp://{host}:{mailpit.get_exposed_port(1025)}",
-        f"http://{host}:{mailpit.get_exposed_port(8025)}",
-        [kafka, mongo, redis, mailpit],
+        f"smtp://{host}:{parts.mailpit.get_exposed_port(1025)}",
+        f"http://{host}:{parts.mailpit.get_exposed_port(8025)}",
+        started,
     )
 
 
@@ -96,7 +141,7 @@ def from_local_servers() -> Servers:
     """``merchant infra up``; only the servers this call started are stopped later."""
     from infra import manager
 
-    already_up = {s.name for s in manager.status() if s.state in ("running", "external") and s.healthy}
+    started = manager.to_be_started(manager.status())  # a running but slow server is not ours to stop
     manager.up()
     env = manager.environment()
     return Servers(
@@ -105,7 +150,7 @@ def from_local_servers() -> Servers:
         env["REDIS_URL"],
         env["SMTP_URL"],
         env["MAILBOX_API_URL"],
-        _started_locally=[n for n in manager.NAMES if n not in already_up],
+        _started_locally=started,
     )
 
 

@@ -8,8 +8,13 @@ Defaults run locally with no configuration.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The kinds of cached reads, each with its TTL (QueryApiSettings.cache_ttl).
+CacheKind = Literal["product", "list", "categories", "merchant", "stats", "analytics"]
 
 
 class ServerSettings(BaseSettings):
@@ -68,9 +73,18 @@ class QueryApiSettings(ServerSettings):
     l1_max_entries: int = 20_000
     l1_ttl_seconds: float = 300.0  # never longer than the L2 TTL of the same read
     l1_ttl_unsubscribed_seconds: float = 5.0
-    # L2 (Redis) TTLs per kind of read; entries are also invalidated by generation.
-    l2_ttl_catalog_seconds: float = 300.0
-    l2_ttl_merchant_seconds: float = 60.0
+    # TTLs per kind of read (``cache_ttl``): how long an entry lives in L2 (and at most in
+    # L1). Entries are invalidated by generation long before, while invalidations flow; a
+    # TTL is the staleness bound only when one is lost.
+    l2_ttl_product_seconds: float = 300.0  # one product (storefront)
+    l2_ttl_list_seconds: float = 300.0  # a catalogue list page
+    l2_ttl_categories_seconds: float = 600.0  # categories and their counts
+    l2_ttl_merchant_seconds: float = 60.0  # a merchant's own products and orders (dashboards)
+    l2_ttl_stats_seconds: float = 120.0  # a merchant's daily stats
+    l2_ttl_analytics_seconds: float = 300.0  # a merchant's analytics roll-up
+    # Each entry's TTLs are scaled by a random factor in [1 - jitter, 1 + jitter], so the
+    # entries loaded together (a warm-up, a burst after a deploy) do not expire together.
+    cache_ttl_jitter: float = Field(0.1, ge=0.0, lt=1.0)
     l2_compress_min_bytes: int = 1024
     # How long L2 is skipped after a Redis error before it is tried again.
     l2_retry_after_seconds: float = 1.0
@@ -91,6 +105,20 @@ class QueryApiSettings(ServerSettings):
     max_request_bytes: int = 16 * 1024
     max_url_bytes: int = 8192
     warm_up_queries: int = 50
+    # How often each process adds what it served to the hot-key record (shared.warmup).
+    hot_keys_flush_seconds: float = 10.0
+
+    def cache_ttl(self, kind: CacheKind) -> float:
+        """The L2 TTL, in seconds, of a kind of read."""
+        ttls: dict[CacheKind, float] = {
+            "product": self.l2_ttl_product_seconds,
+            "list": self.l2_ttl_list_seconds,
+            "categories": self.l2_ttl_categories_seconds,
+            "merchant": self.l2_ttl_merchant_seconds,
+            "stats": self.l2_ttl_stats_seconds,
+            "analytics": self.l2_ttl_analytics_seconds,
+        }
+        return ttls[kind]
 
 
 class ProjectorSettings(ServerSettings):

@@ -34,7 +34,7 @@ def cached_page(side: QuerySide, key_name: str, merchant: str, page: ListQuery) 
         normalised_key(key_name, values),
         (CATALOG_PRODUCTS, merchant),
         settings.l1_ttl_seconds,
-        settings.l2_ttl_catalog_seconds,
+        settings.cache_ttl("list"),
         lambda: load_page(
             page,
             side.codec,

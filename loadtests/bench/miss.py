@@ -85,7 +85,7 @@ async def big_merchant_shapes(side: QuerySide) -> list[Shape]:
                     values=page_values,
                     key="products",
                     tag=(CATALOG_PRODUCTS, BIG_MERCHANT),
-                    l2_ttl=side.settings.l2_ttl_catalog_seconds,
+                    l2_ttl=side.settings.cache_ttl("list"),
                 )
                 label = f"{sort_name}{', ' + category if category else ''}, {page}"
                 projection = PRODUCT_VIEW.projection(None, extra=(sort.field,))

@@ -25,6 +25,7 @@ from shared import mongo
 from shared.events import EventEnvelope
 from shared.invalidation import publish
 from shared.kafka import ensure_topics, reliable_producer
+from shared.observability.logs import library_logger
 from shared.observability.stream import instrument_faststream
 from shared.redis import open_redis
 from shared.settings import ProjectorSettings
@@ -134,7 +135,7 @@ def subscribe(broker: KafkaBroker, stream: Stream, res: Resources) -> None:
 
 def create_app(settings: ProjectorSettings | None = None) -> FastStream:
     settings = settings or ProjectorSettings()
-    broker = KafkaBroker(settings.kafka_bootstrap_servers, logger=log)
+    broker = KafkaBroker(settings.kafka_bootstrap_servers, logger=library_logger("projectors"))
     res = Resources(settings)
     for stream in STREAMS:
         subscribe(broker, stream, res)
@@ -157,5 +158,7 @@ def create_app(settings: ProjectorSettings | None = None) -> FastStream:
             await res.redis.aclose()
         await res.client.close()
 
-    app = FastStream(broker, logger=log, on_startup=[open_resources], after_shutdown=[close_resources])
+    app = FastStream(
+        broker, logger=library_logger("projectors"), on_startup=[open_resources], after_shutdown=[close_resources]
+    )
     return instrument_faststream(app, "projectors")

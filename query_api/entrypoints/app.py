@@ -32,7 +32,7 @@ from query_api.adapters.cache import warm_up
 from query_api.entrypoints import openapi
 from query_api.entrypoints.bootstrap import QuerySide, bootstrap, lifespan_state, running, side_of
 from query_api.entrypoints.endpoints import analytics, audit, merchant, products, reports
-from query_api.entrypoints.http.cache_hits import CacheHitMiddleware
+from query_api.entrypoints.http.cache_hits import CacheHitMiddleware, count_shed_read
 from query_api.entrypoints.http.compression import CompressionMiddleware
 from query_api.entrypoints.http.cors import CorsMiddleware
 from query_api.entrypoints.http.etag import ETagMiddleware
@@ -95,7 +95,7 @@ def create_app(settings: QueryApiSettings | None = None) -> Starlette:
         Middleware(RateLimitMiddleware, rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst),
         Middleware(CacheHitMiddleware),
         # After the L1 hits: a cached answer costs microseconds and is never shed.
-        Middleware(LoadSheddingMiddleware, limit=settings.max_concurrent_requests),
+        Middleware(LoadSheddingMiddleware, limit=settings.max_concurrent_requests, on_shed=count_shed_read),
         Middleware(CompressionMiddleware),
         Middleware(ETagMiddleware),
     ]

@@ -75,7 +75,7 @@ class QuerySide:
 
 def build_cache(settings: QueryApiSettings, redis: Redis) -> TwoLevelCache:
     epochs, stats = Epochs(), CacheStats()
-    l1 = L1Cache(epochs, settings.l1_max_entries, settings.l1_ttl_unsubscribed_seconds)
+    l1 = L1Cache(epochs, settings.l1_max_entries, settings.l1_ttl_unsubscribed_seconds, stats)
     l2 = L2Cache(
         redis,
         stats,
@@ -83,7 +83,7 @@ def build_cache(settings: QueryApiSettings, redis: Redis) -> TwoLevelCache:
         compress_min_bytes=settings.l2_compress_min_bytes,
         retry_after=settings.l2_retry_after_seconds,
     )
-    return TwoLevelCache(l1, l2, epochs, stats)
+    return TwoLevelCache(l1, l2, epochs, stats, settings.cache_ttl_jitter)
 
 
 def bootstrap(settings: QueryApiSettings) -> QuerySide:
@@ -119,7 +119,9 @@ async def running(side: QuerySide, listen_timeout: float = 2.0) -> AsyncIterator
                 stats=cache.stats,
             )
         ),
-        asyncio.create_task(warm_up.flush_forever(cache.hot, side.redis, side.prefix)),
+        asyncio.create_task(
+            warm_up.flush_forever(cache.hot, side.redis, side.prefix, side.settings.hot_keys_flush_seconds)
+        ),
     ]
     try:
         with contextlib.suppress(Exception):

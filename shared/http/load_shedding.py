@@ -6,11 +6,15 @@ immediately (``503 overloaded`` with ``Retry-After: 1``, a few microseconds) kee
 latency of the admitted requests bounded and tells clients to come back — the load tests'
 stress scenario shows it (docs/benchmarks.md). Health probes and ``/metrics`` are never
 shed, so an overloaded process is not also taken for a dead one. ``limit`` 0 disables it.
+``on_shed(scope)``, if given, is told of each refused request (the query API counts the
+cacheable reads it refused into its cache hit ratio).
 
 Pure ASGI, counting in one integer: the event loop is single-threaded, so no lock.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -20,8 +24,14 @@ NEVER_SHED = ("/health/", "/metrics")
 
 
 class LoadSheddingMiddleware:
-    def __init__(self, app: ASGIApp, limit: int, retry_after_seconds: int = 1) -> None:
-        self.app, self.limit = app, limit
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        retry_after_seconds: int = 1,
+        on_shed: Callable[[Scope], None] | None = None,
+    ) -> None:
+        self.app, self.limit, self.on_shed = app, limit, on_shed
         self.retry_after = str(retry_after_seconds)
         self.in_flight = 0
         self.shed = 0
@@ -31,6 +41,8 @@ class LoadSheddingMiddleware:
             return await self.app(scope, receive, send)
         if self.in_flight >= self.limit:
             self.shed += 1
+            if self.on_shed is not None:
+                self.on_shed(scope)
             response = error_response(
                 503,
                 "overloaded",

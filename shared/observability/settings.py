@@ -21,6 +21,9 @@ class ObservabilitySettings(BaseSettings):
     env: Literal["development", "production"] = "development"
     log_format: Literal["json", "text"] = "json"
     log_level: str = "INFO"
+    # Level of every library's logger (uvicorn, aiokafka, FastStream); default: log_level.
+    # `merchant dev` sets WARNING (and the text format) unless told otherwise.
+    log_library_level: str | None = None
     # FastStream components only (HTTP services serve /metrics on their own port).
     # 0 disables the metrics server.
     metrics_port: int | None = None
@@ -38,9 +41,10 @@ class ObservabilitySettings(BaseSettings):
     memory_window: int = 20
     memory_leak_bytes_per_minute: float = 2 * 1024 * 1024
     memory_leak_min_r2: float = 0.8
-    # Above this RSS the process reports not ready (0 = no limit). The original system's
-    # budget was 512 MB per process.
-    memory_limit_bytes: int = 0
+    # Above this RSS the process raises the memory alert (a warning log and
+    # merchant_memory_alerts_total{rule="limit"}) and reports not ready, so a load balancer
+    # drains it. On by default at the budget of 512 MB per process; 0 turns it off.
+    memory_limit_bytes: int = 512 * 1024 * 1024
     event_loop_probe_interval_seconds: float = 0.25
 
     @property

@@ -104,6 +104,17 @@ def stream_middleware(projections: bool) -> type[BaseMiddleware]:
     return StreamObservability
 
 
+def assigned(app: FastStream) -> dict[str, int]:
+    """``{"subscribed": consumers started, "assigned": those that have partitions}``."""
+    consumers = [
+        consumer
+        for broker in app.brokers
+        for subscriber in broker.subscribers
+        if (consumer := getattr(subscriber, "consumer", None)) is not None
+    ]
+    return {"subscribed": len(consumers), "assigned": sum(bool(c.assignment()) for c in consumers)}
+
+
 async def poll_consumer_lag(app: FastStream, projections: bool, interval: float = 5.0) -> None:
     seen: set[tuple[str, str, str]] = set()
     while True:
@@ -155,11 +166,13 @@ def ops_app(monitors: Monitors, settings: ObservabilitySettings, app: FastStream
         return Response(b'{"status":"live"}', media_type="application/json")
 
     async def ready(request: Request) -> Response:
-        """Ready once start-up finished (subscribers running) and memory is within budget."""
+        """Ready once start-up finished (subscribers running) and memory is within budget.
+        ``consumers`` says how many of the subscribers' consumers have partitions yet —
+        for information only: with more members than partitions a consumer has none."""
         started = bool(getattr(app, "running", False))
         checks = {"started": "ok" if started else "failing", "memory": monitors.memory.health}
         ok = started and monitors.memory.health != "critical"
-        body = orjson.dumps({"status": "ready" if ok else "not_ready", "checks": checks})
+        body = orjson.dumps({"status": "ready" if ok else "not_ready", "checks": checks, "consumers": assigned(app)})
         return Response(body, status_code=200 if ok else 503, media_type="application/json")
 
     routes = [Route("/health/live", live), Route("/health/ready", ready), *ops_routes(settings)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from shared.events import EventEnvelope
@@ -67,3 +68,21 @@ async def load_order(mongo_db, order_id: str, merchant_id: str) -> Order | None:
 
 async def stored_events(mongo_db, aggregate_id: str) -> list[EventEnvelope]:
     return await EventStore(mongo_db).load(aggregate_id)
+
+
+GIVE_UP_AFTER = 30.0  # seconds of 503s: well inside the test's 60 s, far beyond a burst
+
+
+async def post_until_answered(client, path: str, *, give_up_after: float = GIVE_UP_AFTER, **kwargs):
+    """POST as a well-behaved client does: a ``503 overloaded`` (the command API sheds load
+    beyond its in-flight limit, docs/api.md) was not acted on, so it is sent again — for
+    ``give_up_after`` seconds at most, then the test fails (an API that keeps refusing is
+    a failure, not a hang until the suite's timeout)."""
+    deadline = asyncio.get_running_loop().time() + give_up_after
+    while True:
+        response = await client.post(path, **kwargs)
+        if response.status_code != 503 or response.json()["error"]["code"] != "overloaded":
+            return response
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"POST {path}: still 503 overloaded after {give_up_after:g} s of retries")
+        await asyncio.sleep(0.05)

@@ -10,20 +10,10 @@ import pytest
 
 from shared.events import EventEnvelope
 
-from tests.e2e.commands import auth, create_product, load_product, order_body, product_body
+from tests.e2e.commands import auth, create_product, load_product, order_body, post_until_answered, product_body
 from tests.support.kafka_events import read_topic
 
 pytestmark = pytest.mark.e2e
-
-
-async def post_until_answered(client, path: str, **kwargs):
-    """POST as a well-behaved client does: a ``503 overloaded`` (the command API sheds load
-    beyond its in-flight limit, docs/api.md) was not acted on, so it is sent again."""
-    while True:
-        response = await client.post(path, **kwargs)
-        if response.status_code != 503 or response.json()["error"]["code"] != "overloaded":
-            return response
-        await asyncio.sleep(0.05)
 
 
 async def test_100_concurrent_single_unit_orders_against_stock_10(command_client, merchant, mongo_db, settings):

@@ -1,6 +1,7 @@
-"""Operability on the real stack: /metrics moves with traffic on every process, and one
-command's correlation id shows up in the logs of the command API, the projector and the
-worker that handled its event.
+"""Operability on the real stack: /metrics moves with traffic on every process — every
+metric a Grafana panel plots (``infra/grafana``) among them —, the query API's cache
+counters equal its ``/health/cache``, and one command's correlation id shows up in the
+logs of the command API, the projector and the worker that handled its event.
 
 Its own set of processes (own consumer groups, JSON logs in files, metrics ports) and its
 own database, so it does not depend on how the shared ``stack`` fixture evolves and the
@@ -13,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -29,6 +32,8 @@ pytestmark = pytest.mark.e2e
 
 PROJECTOR_GROUPS = "obs-projectors"
 WORKER_GROUPS = "obs-workers"
+DASHBOARD = Path(__file__).resolve().parents[2] / "infra" / "grafana" / "merchant-dashboard.json"
+QUERY_API_IN_FLIGHT_LIMIT = 4  # low, so a burst of cache misses is shed (503) and counted
 
 
 @dataclass
@@ -87,10 +92,20 @@ def observed(server_env, settings, obs_database, tmp_path_factory):
         "MERCHANT_MEMORY_INTERVAL_SECONDS": "0.5",
         "COMMAND_API_RELAY_INTERVAL_SECONDS": "0.5",
         "COMMAND_API_RELAY_GRACE_SECONDS": "1",
+        # One client sends the storefront traffic below: no per-address limit in the way.
+        "QUERY_API_RATE_LIMIT_PER_SECOND": "100000",
+        "QUERY_API_RATE_LIMIT_BURST": "100000",
+        "QUERY_API_MAX_CONCURRENT_REQUESTS": str(QUERY_API_IN_FLIGHT_LIMIT),
+        # Nothing listens there: every SMS attempt fails, is retried, then dead-lettered.
+        "WORKER_SMS_SINK": f"http://127.0.0.1:{free_port()}/sms",
+        "WORKER_RETRY_BASE_DELAY_SECONDS": "0.2",
+        "WORKER_RETRY_MAX_DELAY_SECONDS": "1",
     }
+    query_api = http_service("query-api", "query-api", env, logs)
+    env["QUERY_API_URL"] = query_api.url  # the workers warm this one's cache
     running = Observed(
         http_service("command-api", "command-api", env, logs),
-        http_service("query-api", "query-api", env, logs),
+        query_api,
         stream_with_metrics("projectors", env, logs),
         stream_with_metrics("workers", env, logs),
     )
@@ -108,9 +123,14 @@ def observed(server_env, settings, obs_database, tmp_path_factory):
 Samples = dict[tuple[str, frozenset], float]
 
 
+def metrics_url(service: Service) -> str:
+    """Where the service serves /metrics: its ops listener when it has one, else its port."""
+    return getattr(service, "ops_url", None) or service.url
+
+
 async def scrape(service: Service) -> Samples:
     async with httpx.AsyncClient(timeout=5) as client:
-        response = await client.get(f"{service.url}/metrics")
+        response = await client.get(f"{metrics_url(service)}/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     return {
@@ -118,6 +138,33 @@ async def scrape(service: Service) -> Samples:
         for family in text_string_to_metric_families(response.text)
         for s in family.samples
     }
+
+
+async def metric_types(service: Service) -> dict[str, str]:
+    """Family name -> type (counter, gauge, histogram...) as the service declares them."""
+    async with httpx.AsyncClient(timeout=5) as client:
+        text = (await client.get(f"{metrics_url(service)}/metrics")).text
+    return {family.name: family.type for family in text_string_to_metric_families(text)}
+
+
+def dashboard_metrics() -> set[str]:
+    """Every metric family a panel of the Grafana dashboard plots."""
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    exprs = " ".join(t["expr"] for p in panels for t in p.get("targets", ()))
+    from shared.observability import metrics
+
+    declared = {
+        m._name for m in vars(metrics).values() if hasattr(m, "_name") and hasattr(m, "_type")
+    }  # the families of shared/observability/metrics.py
+    used = set()
+    for token in re.findall(r"[a-z_]+", exprs):
+        family = re.sub(r"_(bucket|count|sum)$", "", token)
+        family = family.removesuffix("_total") if family not in declared else family
+        if family in declared:
+            used.add(family)
+        elif token.startswith("merchant_") or token.endswith(("_total", "_seconds", "_bytes", "_bucket")):
+            raise AssertionError(f"the dashboard plots {token}, which shared/observability/metrics.py does not declare")
+    return used
 
 
 def value(samples: Samples, name: str, **labels) -> float | None:
@@ -164,7 +211,9 @@ def order_events(merchant_id: str, product: dict, correlation_id: str) -> list[E
     bodies = [
         (
             orders.OrderPlaced(
-                customer=orders.Customer(email="ada@example.com"),
+                # With a phone: shipping also makes an SMS job, which fails (no gateway), is
+                # retried and dead-lettered — the job metrics' failure paths.
+                customer=orders.Customer(email="ada@example.com", phone="+33600000000"),
                 shipping_address=orders.Address(
                     name="Ada", line1="1 Main St", city="Paris", postal_code="75001", country="FR"
                 ),
@@ -218,12 +267,13 @@ async def test_metrics_are_exposed_and_move(observed, merchant, settings):
 
     before = {s.name: await scrape(s) for s in observed.services}
     auth = {"Authorization": f"Bearer {merchant['secret_key']}"}
+    query = observed.query_api.url
     async with httpx.AsyncClient(timeout=10) as client:
         product = product_body()
         created = await client.post(f"{observed.command_api.url}/v1/products", json=product, headers=auth)
         assert created.status_code == 202, created.text
         product["id"] = created.json()["id"]
-        product_url = f"{observed.query_api.url}/v1/products/{created.json()['id']}"
+        product_url = f"{query}/v1/products/{created.json()['id']}"
 
         statuses: list[int] = []
 
@@ -232,9 +282,11 @@ async def test_metrics_are_exposed_and_move(observed, merchant, settings):
             return statuses[-1] == 200
 
         assert await eventually(served)
-        assert (await client.get(f"{observed.query_api.url}/v1/products/nope")).status_code == 404
+        assert (await client.get(f"{query}/v1/products/nope")).status_code == 404
         statuses.append(404)
-        assert (await client.get(f"{observed.query_api.url}/no/such/path")).status_code == 404
+        assert (await client.get(f"{query}/no/such/path")).status_code == 404
+        await cached_list_changes(client, observed, merchant, auth)
+        await burst_of_misses_is_shed(client, observed)
     await publish(settings, order_events(merchant["merchant_id"], product, f"obs-{uuid.uuid4().hex}"))
 
     async def shipped_order_counted():
@@ -243,7 +295,11 @@ async def test_metrics_are_exposed_and_move(observed, merchant, settings):
             == (value(before["workers"], "merchant_order_processing_seconds_count") or 0) + 1
         )
 
+    async def sms_dead_lettered():  # 1 attempt + 3 retries, 0.2 s backoff
+        return value(await scrape(observed.workers), "job_dead_letters_total", kind="sms")
+
     assert await eventually(shipped_order_counted)
+    assert await eventually(sms_dead_lettered)
     after = {s.name: await scrape(s) for s in observed.services}
 
     def grew(service: str, name: str, /, by: float | None = None, **labels) -> None:
@@ -256,18 +312,21 @@ async def test_metrics_are_exposed_and_move(observed, merchant, settings):
         assert found is not None, f"{service}: {name}{labels} missing"
         return found
 
-    # HTTP: per route template and status, latency, in flight, errors stay at zero.
-    grew("command-api", "http_requests_total", by=1, method="POST", route="/v1/products", status="202")
-    grew("command-api", "http_request_duration_seconds_count", by=1, method="POST", route="/v1/products")
+    # HTTP: per route template and status, latency, in flight; errors: the shed requests.
+    grew("command-api", "http_requests_total", by=2, method="POST", route="/v1/products", status="202")
+    grew("command-api", "http_request_duration_seconds_count", by=2, method="POST", route="/v1/products")
     grew("query-api", "http_requests_total", by=statuses.count(404), route="/v1/products/{product_id}", status="404")
     grew("query-api", "http_requests_total", by=1, route="/v1/products/{product_id}", status="200")
     grew("query-api", "http_requests_total", by=1, route="<unmatched>", status="404")
     present("query-api", "http_requests_in_flight", service="query-api")
     assert value(after["command-api"], "http_request_errors_total") is None  # no 5xx, no exception
-    # Cache counters exist per level (the query API's cache records into them).
+    grew("query-api", "http_request_errors_total", kind="5xx")  # the 503s of load shedding
+    # The cache, where it happens: hits and misses per level, invalidations found.
     for level in ("l1", "l2"):
-        present("query-api", "cache_hits_total", level=level)
-        present("query-api", "cache_misses_total", level=level)
+        grew("query-api", "cache_hits_total", level=level)
+        grew("query-api", "cache_misses_total", level=level)
+        grew("query-api", "cache_invalidations_total", level=level)
+    grew("query-api", "cache_hits_total", level="l3")
     # MongoDB: command latency from pymongo's listeners, the pool.
     grew("command-api", "mongodb_command_duration_seconds_count", command="insert", outcome="ok")
     grew("query-api", "mongodb_command_duration_seconds_count", command="find", outcome="ok")
@@ -280,6 +339,12 @@ async def test_metrics_are_exposed_and_move(observed, merchant, settings):
     present("projectors", "projection_lag_events", projection=projection)
     assert 0 <= present("projectors", "projection_lag_seconds", projection=projection) < 60
     present("workers", "kafka_consumer_lag", group=activity_group)
+    # Jobs: the order e-mails succeed; the SMS fails every attempt.
+    grew("workers", "jobs_processed_total", kind="email", outcome="ok")
+    grew("workers", "job_duration_seconds_count", kind="email")
+    grew("workers", "job_retries_total", by=3, kind="sms")
+    grew("workers", "job_dead_letters_total", by=1, kind="sms")
+    grew("workers", "jobs_processed_total", by=1, kind="sms", outcome="dead")
     # Business, from the order events.
     grew("workers", "merchant_orders_placed_total", by=1)
     grew("workers", "merchant_payments_total", by=1, outcome="succeeded")
@@ -292,6 +357,129 @@ async def test_metrics_are_exposed_and_move(observed, merchant, settings):
         grew(service, "merchant_event_loop_lag_seconds_count")
         present(service, "merchant_memory_leak_suspected")
         present(service, "merchant_gc_collections_total")
+    await every_panel_moved(observed, before, after)
+
+
+async def cached_list_changes(client: httpx.AsyncClient, observed: Observed, merchant: dict, auth: dict) -> None:
+    """A cached list page, read again (an L1 hit) and with its parameters in another order
+    (another L1 key, the same L2 key: an L2 hit); then a change to it: the next read finds
+    the cached copies stale, reloads, and shows the new product."""
+    base = f"{observed.query_api.url}/v1/products"
+    listing = f"{base}?merchant={merchant['merchant_id']}&limit=100"
+    shown = len((await client.get(listing)).json()["data"])
+    assert (await client.get(listing)).status_code == 200  # an L1 hit
+    assert (await client.get(f"{base}?limit=100&merchant={merchant['merchant_id']}")).status_code == 200
+    created = await client.post(f"{observed.command_api.url}/v1/products", json=product_body(), headers=auth)
+    assert created.status_code == 202, created.text
+
+    async def listed():
+        return len((await client.get(listing)).json()["data"]) == shown + 1
+
+    assert await eventually(listed)
+
+
+async def burst_of_misses_is_shed(client: httpx.AsyncClient, observed: Observed) -> None:
+    """With every admitted slot taken (read-your-writes reads waiting for a version that
+    never comes), cache misses are shed (503) and counted as cache lookups that missed.
+    (The warm-up worker may hold a slot for a moment too: then one more read is shed, or
+    one of the burst is admitted — both fine.)"""
+    query = observed.query_api.url
+    waiting = [
+        asyncio.create_task(client.get(f"{query}/v1/products/never-{i}", params={"min_version": 10**9}))
+        for i in range(QUERY_API_IN_FLIGHT_LIMIT)
+    ]
+
+    async def slots_taken():  # (the scrape itself is in flight too)
+        in_flight = value(await scrape(observed.query_api), "http_requests_in_flight", service="query-api")
+        return in_flight is not None and in_flight > QUERY_API_IN_FLIGHT_LIMIT
+
+    before = (await client.get(f"{query}/health/cache")).json()
+    assert await eventually(slots_taken, timeout=10)
+    answers = await asyncio.gather(
+        *(client.get(f"{query}/v1/products", params={"category": f"shed-{i}"}) for i in range(10))
+    )
+    assert {a.status_code for a in await asyncio.gather(*waiting)} <= {409, 503}  # version_not_yet_visible
+    shed = [a for a in answers if a.status_code == 503]
+    assert len(shed) >= 5 and {a.json()["error"]["code"] for a in shed} == {"overloaded"}
+    after = (await client.get(f"{query}/health/cache")).json()
+    # Shed or not, every read is a lookup; every shed read is counted (at least: the
+    # warm-up worker may read meanwhile).
+    assert after["shed"] - before["shed"] >= len(shed)
+    assert after["lookups"] - before["lookups"] >= 10
+
+
+async def every_panel_moved(observed: Observed, before: dict[str, Samples], after: dict[str, Samples]) -> None:
+    """Each metric a dashboard panel plots was driven by this test's traffic: a counter or
+    histogram grew on some process, a gauge is reported."""
+    types: dict[str, str] = {}
+    for service in observed.services:
+        types.update(await metric_types(service))
+    for family in sorted(dashboard_metrics()):
+        kind = types.get(family)
+        assert kind is not None, f"{family} (on the dashboard) is exported by no process"
+        sample = {"counter": f"{family}_total", "histogram": f"{family}_count"}.get(kind, family)
+        if kind == "gauge":
+            assert any(value(after[s.name], sample) is not None for s in observed.services), family
+        else:
+            moved = [
+                s.name
+                for s in observed.services
+                if (value(after[s.name], sample) or 0) > (value(before[s.name], sample) or 0)
+            ]
+            assert moved, f"{family} (on the dashboard) did not move with the test's traffic"
+
+
+async def test_after_1000_catalogue_gets_the_cache_counters_equal_health_cache(observed, merchant):
+    """The query API's Prometheus cache counters and its ``/health/cache`` count the same
+    events (``query_api.adapters.cache.stats``): after 1,000 real storefront reads — hits,
+    misses, L2 hits, 404s — they are equal, level by level."""
+    query = observed.query_api.url
+    m = merchant["merchant_id"]
+    targets = [
+        f"/v1/products?merchant={m}",
+        f"/v1/products?merchant={m}&sort=price_asc",
+        f"/v1/categories?merchant={m}",
+        "/v1/categories",
+        "/v1/products/no-such-product",  # 404: a miss at every level, never cached
+        *(f"/v1/products?merchant={m}&category=c{i}" for i in range(20)),
+        f"/v1/products?sort=price_asc&merchant={m}",  # another L1 key for the second one: an L2 hit
+    ]
+    async with httpx.AsyncClient(base_url=query, timeout=10) as client:
+        before = (await client.get("/health/cache")).json()
+        for start in range(0, 1000, QUERY_API_IN_FLIGHT_LIMIT):  # never more in flight than admitted
+            batch = [targets[i % len(targets)] for i in range(start, start + QUERY_API_IN_FLIGHT_LIMIT)]
+            answers = await asyncio.gather(*(client.get(t) for t in batch))
+            assert {a.status_code for a in answers} <= {200, 404}, [a.text for a in answers if a.status_code >= 500]
+        health, samples = await settled_cache_counters(client, observed.query_api)
+
+    assert health["lookups"] - before["lookups"] >= 1000
+    assert health["l1_hits"] > before["l1_hits"] and health["l2_hits"] > before["l2_hits"]
+    counted = {
+        ("cache_hits_total", "l1"): health["l1_hits"],
+        ("cache_misses_total", "l1"): health["l1_misses"],
+        ("cache_hits_total", "l2"): health["l2_hits"],
+        ("cache_misses_total", "l2"): health["l2_misses"] + health["l2_skipped"],
+        ("cache_hits_total", "l3"): health["l3_loads"],
+        ("cache_invalidations_total", "l1"): health["l1_invalidated"],
+        ("cache_invalidations_total", "l2"): health["l2_invalidated"],
+    }
+    assert {key: value(samples, key[0], level=key[1]) for key in counted} == counted
+
+
+async def settled_cache_counters(client: httpx.AsyncClient, service: Service) -> tuple[dict, Samples]:
+    """``/health/cache`` and ``/metrics`` of one moment: read between two scrapes that agree
+    (a warm-up request landing in between would make them differ; then read again)."""
+
+    async def cache_samples() -> Samples:
+        return {key: v for key, v in (await scrape(service)).items() if key[0].startswith("cache_")}
+
+    for _ in range(20):
+        first = await cache_samples()
+        health = (await client.get("/health/cache")).json()
+        if await cache_samples() == first:
+            return health, first
+        await asyncio.sleep(0.2)
+    raise AssertionError("the query API never stopped serving reads long enough to compare")
 
 
 async def test_one_correlation_id_in_the_logs_of_every_process(observed, merchant):

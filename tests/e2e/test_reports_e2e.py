@@ -23,13 +23,13 @@ async def report_worker(stack, server_env, tmp_path_factory):
     service = worker(
         server_env, tmp_path_factory.mktemp("report-worker"), "workers-e2e", QUERY_API_URL=stack.query_api.url
     )
-    await asyncio.to_thread(lambda: service.start().wait_ready())
+    await asyncio.to_thread(lambda: service.start().wait_ready(timeout=60))  # ~20 consumer groups join
     yield service
     await asyncio.to_thread(service.stop)
 
 
 async def test_requested_report_is_built_downloadable_and_emailed(
-    command_client, query_client, merchant, report_worker, mongo_db, servers
+    command_client, query_client, merchant, other_merchant, report_worker, mongo_db, servers
 ):
     auth = {"Authorization": f"Bearer {merchant['secret_key']}"}
     day = datetime(2025, 3, 14, 12, tzinfo=UTC)
@@ -70,11 +70,17 @@ async def test_requested_report_is_built_downloadable_and_emailed(
         f"/v1/reports/{report_id}/files/csv", headers={**auth, "If-None-Match": download.headers["etag"]}
     )
     assert cached.status_code == 304
+    # Another merchant's key cannot see it — a 404 as for an id that does not exist, never
+    # a 403 that would confirm it does; no key is 401.
+    other = {"Authorization": f"Bearer {other_merchant['secret_key']}"}
+    for path in (f"/v1/reports/{report_id}", f"/v1/reports/{report_id}/files/csv"):
+        refused = await query_client.get(path, headers=other)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (404, "not_found"), path
+        assert b"c@example.com" not in refused.content and b"6000" not in refused.content
+    assert (await query_client.get(f"/v1/reports/{report_id}")).status_code == 401
     assert await wait_until(
         lambda: _first(mail_to(servers.mailbox_api, {notify}), notify), timeout=30, what="report-ready email"
     )
-    # Another merchant's key cannot see it; no key is 401.
-    assert (await query_client.get(f"/v1/reports/{report_id}")).status_code == 401
 
 
 async def _first(found, address):

@@ -126,12 +126,25 @@ async def test_analytics_rollups_weekly_monthly_top_products_and_repeat_customer
     ]  # the cancelled 9 mugs do not count
     assert doc["repeat_customers"] == 1 and doc["repeat_customer_rate"] == pytest.approx(1 / 3)
 
-    # Dashboards read it through the query API, each merchant its own.
+    # Dashboards read it through the query API, each merchant its own, cached.
+    key = {"Authorization": f"Bearer {shop.secret_key}"}
     async with httpx.AsyncClient(base_url=query_api, timeout=10) as client:
-        served = (await client.get("/v1/analytics", headers={"Authorization": f"Bearer {shop.secret_key}"})).json()
+        served = (await client.get("/v1/analytics", headers=key)).json()
+        hits = (await client.get("/health/cache")).json()["l1_hits"]
+        assert (await client.get("/v1/analytics", headers=key)).json() == served
+        assert (await client.get("/health/cache")).json()["l1_hits"] == hits + 1  # from the cache
         other = await side.merchants.create("No Orders Yet")
         empty = (await client.get("/v1/analytics", headers={"Authorization": f"Bearer {other.secret_key}"})).json()
         anonymous = await client.get("/v1/analytics")
-    assert served["monthly"] == doc["monthly"] and served["top_products"] == doc["top_products"]
-    assert empty["monthly"] == [] and empty["customers"] == 0 and empty["merchant_id"] == other.merchant_id
-    assert anonymous.status_code == 401
+        assert served["monthly"] == doc["monthly"] and served["top_products"] == doc["top_products"]
+        assert empty["monthly"] == [] and empty["customers"] == 0 and empty["merchant_id"] == other.merchant_id
+        assert anonymous.status_code == 401
+
+        # A new order: the worker's next roll-up invalidates the cached answer (its TTL,
+        # 5 minutes, would be far longer than this wait).
+        await produce(settings, [order_placed(merchant, "dan@example.com").model_copy(update={"occurred_at": at})])
+
+        async def served_again():
+            return (await client.get("/v1/analytics", headers=key)).json()["customers"] == 4
+
+        await wait_until(served_again, timeout=30, what="the new roll-up served")

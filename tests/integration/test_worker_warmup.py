@@ -1,9 +1,12 @@
-"""Cache warm-up: an invalidation makes the worker request the hottest paths, by priority."""
+"""Cache warm-up: an invalidation makes the worker request the hottest paths of the tags it
+invalidated, by priority, from the hot-key record the query API writes (``shared.warmup``;
+``tests/e2e/test_cache_warm_up.py`` has the query API write it from real traffic)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 
 import pytest
 import uvicorn
@@ -13,8 +16,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from shared import redis as redis_factory
+from shared import warmup
 from shared.invalidation import Change, channel, publish
-from shared.warmup import record_hit
 
 from tests.support.processes import free_port
 from tests.support.workers import wait_until, worker
@@ -54,10 +57,21 @@ async def recording_api():
 async def test_an_invalidation_rewarms_the_hottest_paths_hottest_first(server_env, settings, tmp_path):
     prefix = settings.kafka_topic_prefix
     redis = redis_factory.open_redis(settings)
-    hits = {"/v1/products/a": 5, "/v1/products/b": 9, "/v1/products?cursor=x": 2, "/v1/products/c": 7}
-    for path, count in hits.items():
-        for _ in range(count):
-            await record_hit(redis, "catalog_products", "m-warm", path, prefix)
+    # A collection of its own: the session's other query API processes record real
+    # traffic under the same prefix (their cross-merchant lists would rank here too).
+    collection = f"warm_{uuid.uuid4().hex[:8]}"
+    await warmup.record(
+        redis,
+        {
+            (collection, "id:a"): {"/v1/products/a": 5},
+            (collection, "id:b"): {"/v1/products/b": 9},
+            (collection, "m-warm"): {"/v1/products?merchant=m-warm": 7, "/v1/products?cursor=x": 2},
+            (collection, "*"): {"/v1/products?category=tea": 6},
+            (collection, "other"): {"/v1/products?merchant=other": 50},  # not this merchant's
+            (collection, "id:z"): {"/v1/products/z": 40},  # not a changed product
+        },
+        prefix,
+    )
     async with recording_api() as (url, seen):
         service = worker(server_env, tmp_path, "workers-warmup", QUERY_API_URL=url, WORKER_WARMUP_TOP_N="3")
         await asyncio.to_thread(lambda: service.start().wait_ready())
@@ -67,7 +81,7 @@ async def test_an_invalidation_rewarms_the_hottest_paths_hottest_first(server_en
                 return dict(await redis.pubsub_numsub(channel(prefix))).get(channel(prefix).encode())
 
             await wait_until(subscribed, timeout=20, what="the warm-up listener")
-            changes = [Change("catalog_products", "m-warm", ("a",)), Change("catalog_products", "m-warm", ("b",))]
+            changes = [Change(collection, "m-warm", ("a",)), Change(collection, "m-warm", ("b",))]
             for _ in range(3):  # several invalidations in a burst: one warm-up
                 await publish(redis, changes, prefix)
 
@@ -79,4 +93,4 @@ async def test_an_invalidation_rewarms_the_hottest_paths_hottest_first(server_en
         finally:
             await asyncio.to_thread(service.stop)
             await redis.aclose()
-    assert seen == ["/v1/products/b", "/v1/products/c", "/v1/products/a"]
+    assert seen == ["/v1/products/b", "/v1/products?merchant=m-warm", "/v1/products?category=tea"]

@@ -58,6 +58,14 @@ def test_cache_hit_ratio_counts_only_the_run():
     assert cache_figures([before, after])["hit_ratio"] == pytest.approx((100 - 5) / 100)
 
 
+def test_cache_hit_ratio_counts_shed_reads_as_misses():
+    before = {"l1_hits": 0, "l1_misses": 0, "l2_hits": 0, "l3_loads": 0, "shed": 0}
+    after = {"l1_hits": 90, "l1_misses": 10, "l2_hits": 5, "l3_loads": 5, "shed": 100}
+    figures = cache_figures([before, after])
+    assert figures["lookups"] == 200 and figures["shed"] == 100
+    assert figures["hit_ratio"] == pytest.approx((200 - 5 - 100) / 200)  # not 95 %
+
+
 def test_a_merchant_seed_out_file_is_read_as_load_data(tmp_path):
     from loadtests.dataset import load
 

@@ -98,3 +98,20 @@ def test_linear_trend_slope_and_fit():
     assert trend.bytes_per_minute == pytest.approx(3600)
     assert trend.r2 == pytest.approx(1.0)
     assert linear_trend([Sample(0.0, 5)]).bytes_per_minute == 0.0
+
+
+def test_the_512_mb_memory_alert_is_on_by_default(monkeypatch):
+    from shared.observability.runtime import memory_monitor
+    from shared.observability.settings import ObservabilitySettings
+
+    monkeypatch.delenv("MERCHANT_MEMORY_LIMIT_BYTES", raising=False)
+    monitor = memory_monitor(ObservabilitySettings())
+    assert monitor.limit_bytes == 512 * MB
+    alerts = []
+    monitor.alert_callbacks = [alerts.append]
+    monitor._read_rss = lambda: 512 * MB  # at the budget: still fine
+    monitor.sample(at=0)
+    assert monitor.health == "ok" and alerts == []
+    monitor._read_rss = lambda: 513 * MB
+    monitor.sample(at=15)
+    assert monitor.health == "critical" and [a.rule for a in alerts] == ["limit"]

@@ -43,7 +43,7 @@ def make_cache() -> tuple[TwoLevelCache, FakeL2, Epochs]:
     epochs, stats = Epochs(), CacheStats()
     l2 = FakeL2()
     epochs.listening = True
-    return TwoLevelCache(L1Cache(epochs, 100), l2, epochs, stats), l2, epochs
+    return TwoLevelCache(L1Cache(epochs, 100, stats=stats), l2, epochs, stats), l2, epochs
 
 
 def query(loader, key="k", tag=("catalog_products", "m1")) -> Query:
@@ -217,3 +217,75 @@ async def test_without_invalidations_l1_keeps_entries_only_briefly():
     l1.put("k", entry, tag, epochs.current(tag), epochs.current_broad(tag), ttl=60)
     await asyncio.sleep(0.1)
     assert l1.get("k") is entry
+
+
+def prometheus(name: str, level: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, {"level": level}) or 0.0
+
+
+async def test_every_cache_event_is_counted_in_health_cache_and_in_prometheus_alike():
+    """The two views of the cache counters move together (the e2e test checks them equal
+    after real traffic); here each event, one by one."""
+    names = {
+        "l1_hits": ("cache_hits_total", "l1"),
+        "l1_misses": ("cache_misses_total", "l1"),
+        "l2_hits": ("cache_hits_total", "l2"),
+        "l2_misses": ("cache_misses_total", "l2"),
+        "l3_loads": ("cache_hits_total", "l3"),
+        "l1_invalidated": ("cache_invalidations_total", "l1"),
+    }
+    before = {field: prometheus(*metric) for field, metric in names.items()}
+    cache, l2, epochs = make_cache()
+
+    async def load():
+        return b"{}"
+
+    assert cache.get("k") is None  # L1 miss
+    await cache.load("k", query(load))  # L2 miss, MongoDB
+    assert cache.get("k") is not None  # L1 hit
+    epochs.bump("catalog_products", "m1")
+    assert cache.get("k") is None  # found stale: invalidated, and an L1 miss
+    await cache.load("k", query(load))  # L2 (fake, generation unchanged) hit
+    l2.down = True
+    cache.l1.clear()  # 1 entry cleared
+    await cache.load("k", query(load))  # L2 skipped: a miss at L2, MongoDB again
+
+    stats = cache.stats
+    assert (stats.l1_hits, stats.l1_misses, stats.l2_hits, stats.l2_misses, stats.l2_skipped) == (1, 2, 1, 1, 1)
+    assert (stats.l3_loads, stats.l1_invalidated) == (2, 2)
+    grown = {field: prometheus(*metric) - before[field] for field, metric in names.items()}
+    assert grown == {
+        "l1_hits": 1,
+        "l1_misses": 2,
+        "l2_hits": 1,
+        "l2_misses": stats.l2_misses + stats.l2_skipped,
+        "l3_loads": 2,
+        "l1_invalidated": 2,
+    }
+
+
+def test_the_hit_ratio_counts_shed_reads_as_lookups_that_missed():
+    stats = CacheStats(l1_hits=80, l1_misses=20, l3_loads=10, shed=25)
+    snapshot = stats.snapshot()
+    assert snapshot["lookups"] == 125
+    assert snapshot["hit_ratio"] == round((125 - 10 - 25) / 125, 4)  # 0.72, not (100 - 10) / 100
+    assert CacheStats().snapshot()["hit_ratio"] is None
+
+
+async def test_hits_are_recorded_by_the_tag_that_ends_the_cached_answer():
+    cache, _, _ = make_cache()
+
+    async def load():
+        return b"{}"
+
+    page = query(load, key="product:p1", tag=("catalog_products", "id:p1"))
+    for _ in range(3):
+        if cache.get("/v1/products/p1?") is None:
+            await cache.load("/v1/products/p1?", page)
+    await cache.refresh("/v1/products/p1?", page)  # the warm-up worker's read: not a hit
+    await cache.load("m:m1:/v1/merchant/orders?", query(load, key="orders:m1", tag=("orders", "m1")))  # private
+
+    assert cache.hot.take() == {("catalog_products", "id:p1"): {"/v1/products/p1?": 3}}
+    assert cache.hot.take() == {}  # the counts restart after each flush

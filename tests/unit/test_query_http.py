@@ -127,3 +127,36 @@ def test_a_list_of_choices_is_canonical_and_names_the_unknown_ones():
     assert "lost" in err.value.fields[0]["message"]
     with pytest.raises(ApiError):
         params.parse(QueryParams("status=,"))
+
+
+@pytest.mark.parametrize(
+    "accept, body, vary, expected",
+    [
+        (None, b"x" * 2000, None, b"Accept-Encoding"),  # identity asked: still varies
+        ("gzip", b"{}", None, b"Accept-Encoding"),  # too small to compress: still varies
+        ("gzip", b"x" * 2000, None, b"Accept-Encoding"),  # compressed
+        ("br", b"{}", b"Authorization", b"Authorization, Accept-Encoding"),  # kept and extended
+        ("br", b"{}", b"Accept-Encoding, Authorization", b"Accept-Encoding, Authorization"),  # not twice
+    ],
+)
+async def test_every_answer_that_could_be_compressed_varies_on_accept_encoding(accept, body, vary, expected):
+    from query_api.entrypoints.http.compression import CompressionMiddleware
+
+    async def app(scope, receive, send):
+        headers = [(b"content-type", b"application/json")] + ([(b"vary", vary)] if vary else [])
+        await send({"type": "http.response.start", "status": 404, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "headers": [(b"accept-encoding", accept.encode())] if accept else [],
+    }
+    await CompressionMiddleware(app)(scope, None, send)
+    assert [v for k, v in sent[0]["headers"] if k == b"vary"] == [expected]

@@ -113,3 +113,36 @@ async def test_the_relay_waits_until_due_then_republishes_to_the_job_topic():
     due = job().model_copy(update={"not_before": utc_now() + timedelta(seconds=0.05)})
     await relay_when_due(due, published, SETTINGS)
     assert published == [("t.jobs.email", due)] and utc_now() >= due.not_before
+
+
+def counted(name: str, **labels: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_each_attempt_is_counted_in_the_job_metrics_by_its_outcome():
+    names = {
+        "ok": ("jobs_processed_total", {"kind": "email", "outcome": "ok"}),
+        "retry": ("jobs_processed_total", {"kind": "email", "outcome": "retry"}),
+        "dead": ("jobs_processed_total", {"kind": "email", "outcome": "dead"}),
+        "retries": ("job_retries_total", {"kind": "email"}),
+        "dead_letters": ("job_dead_letters_total", {"kind": "email"}),
+        "timed": ("job_duration_seconds_count", {"kind": "email"}),
+    }
+    before = {key: counted(name, **labels) for key, (name, labels) in names.items()}
+
+    async def ok(job):
+        return None
+
+    async def busy(job):
+        raise Busy(utc_now())
+
+    published = Published()
+    assert await runner(ok, published).run(job()) == "ok"
+    assert await runner(fails, published).run(job(attempt=1)) == "retry"
+    assert await runner(fails, published, max_retries=1).run(job(attempt=2)) == "dead"
+    assert await runner(busy, published).run(job()) == "busy"  # not an attempt: not counted
+
+    grown = {key: counted(name, **labels) - before[key] for key, (name, labels) in names.items()}
+    assert grown == {"ok": 1, "retry": 1, "dead": 1, "retries": 1, "dead_letters": 1, "timed": 3}

@@ -78,6 +78,7 @@ class SalesReport(Payload):
 
 class WarmUp(Payload):
     collection: str  # the read model whose cached pages to request again
+    ids: list[str] = []  # the changed documents (their own pages are warmed too)
 
 
 EmailPayload = OrderConfirmation | ShippingNotice | ReportReady

@@ -8,6 +8,11 @@ the job goes to ``jobs.<kind>.dlq`` with every attempt's error.
 
 Only a failure to *publish* the retry or dead letter raises, so the consumer does not
 commit the offset and Kafka redelivers the job (dedupe keeps that harmless).
+
+Each attempt is counted where it ends, per kind: ``jobs_processed_total{outcome=ok|retry|
+dead}``, ``job_duration_seconds``, and ``job_retries_total`` / ``job_dead_letters_total``
+once the retry or dead letter is published. A job put off because another worker holds its
+claim (``busy``) or handed back at shutdown was not attempted and is not counted.
 """
 
 from __future__ import annotations
@@ -15,12 +20,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 from shared.events import utc_now
+from shared.observability import metrics
 from shared.settings import WorkerSettings
 
 from workers.application.jobs import Attempt, Job, JobKind, dlq_topic, job_topic, retry_topic
@@ -132,6 +139,7 @@ class Runner:
             raise HandedBack(job.job_id)  # not committed: Kafka redelivers it elsewhere
         handler = self.handlers.get(job.action)
         self.stats.in_flight += 1
+        began = time.perf_counter()
         task = None
         try:
             if handler is None:
@@ -148,17 +156,21 @@ class Runner:
             await self.publish(retry_topic(self.settings, job.kind), job.model_copy(update={"not_before": busy.until}))
             return "busy"
         except TimeoutError:
-            return await self._failed(job, f"timed out after {self.policy.timeout:g}s", permanent=False)
+            return await self._failed_attempt(job, f"timed out after {self.policy.timeout:g}s", False, began)
         except PermanentError as exc:
-            return await self._failed(job, f"PermanentError: {exc}", permanent=True)
+            return await self._failed_attempt(job, f"PermanentError: {exc}", True, began)
         except Exception as exc:
-            return await self._failed(job, f"{type(exc).__name__}: {exc}", permanent=False)
+            return await self._failed_attempt(job, f"{type(exc).__name__}: {exc}", False, began)
         finally:
             self.stats.in_flight -= 1
             if task is not None and task.done():
                 self.active.discard(task)
         self.stats.succeeded += 1
-        return "ok"
+        return _counted(job, "ok", time.perf_counter() - began)
+
+    async def _failed_attempt(self, job: Job, error: str, permanent: bool, began: float) -> Outcome:
+        spent = time.perf_counter() - began  # the attempt's time, not the retry's publication
+        return _counted(job, await self._failed(job, error, permanent=permanent), spent)
 
     async def _failed(self, job: Job, error: str, *, permanent: bool) -> Outcome:
         history = [*job.history, Attempt(attempt=job.attempt, error=error)]
@@ -170,6 +182,7 @@ class Runner:
                 dlq_topic(self.settings, job.kind), job.model_copy(update={"history": history, "dead_reason": error})
             )
             self.stats.dead += 1
+            metrics.job_dead_letters.labels(kind=job.kind).inc()
             return "dead"
         delay = self.policy.backoff(job.attempt)
         log.warning(
@@ -192,7 +205,14 @@ class Runner:
             ),
         )
         self.stats.retried += 1
+        metrics.job_retries.labels(kind=job.kind).inc()
         return "retry"
+
+
+def _counted(job: Job, outcome: Outcome, seconds: float) -> Outcome:
+    metrics.job_duration.labels(kind=job.kind).observe(seconds)
+    metrics.jobs_processed.labels(kind=job.kind, outcome=outcome).inc()
+    return outcome
 
 
 def _cancelling_us() -> bool:

@@ -1,5 +1,7 @@
 """The analytics subscriber: order events → counter increments, per Kafka batch; and the
-pass that derives the read model of changed merchants (``workers.application.analytics``).
+pass that derives the read model of changed merchants (``workers.application.analytics``),
+then signals the cache invalidation of each one's ``merchant_analytics`` (the query API
+caches the answer until then; if the signal is lost, for its TTL).
 
 Its consumer group is ``<group_prefix>.analytics.counters``, new with the counters: a
 first start reads the orders topic from its beginning (retention is infinite), so the
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka import ConsumerRecord
@@ -20,10 +23,13 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
+from redis.asyncio import Redis
 
 from shared.events import EventEnvelope
+from shared.invalidation import Change, publish
 from shared.settings import WorkerSettings
 from shared.topics import ORDERS
+from shared.worker_read_models import MERCHANT_ANALYTICS
 
 from workers.adapters.analytics_store import AnalyticsStore
 from workers.application.analytics import COUNTERS, CUSTOMERS, ORDER_EVENTS, Delivered, customer_key, increments
@@ -32,6 +38,9 @@ from workers.application.policy import Handler
 from workers.entrypoints.audit_events import FETCH_MAX_WAIT_MS, FETCH_MIN_BYTES, MAX_RECORDS
 
 log = logging.getLogger(__name__)
+
+# Told the merchant whose read model was just derived (the cache invalidation signal).
+Derived = Callable[[str], Awaitable[object]]
 
 
 async def _raw(message: Any) -> None:
@@ -87,24 +96,37 @@ async def count(store: AnalyticsStore, batch: list[Delivered]) -> None:
     await store.apply(increments(batch, facts, counted, customers), counted, customers)
 
 
-async def derive_changed(store: AnalyticsStore) -> int:
-    """Rewrite the read model of every merchant changed since its last derivation."""
+async def derive_changed(store: AnalyticsStore, derived: Derived) -> int:
+    """Rewrite the read model of every merchant changed since its last derivation, and
+    tell ``derived`` of each (the query API's cached answer is stale from then on)."""
     changed = await store.changed_merchants()
     for merchant, marked_at in changed:
         await store.derive(merchant, marked_at)
+        await derived(merchant)
     return len(changed)
 
 
-async def derive_forever(store: AnalyticsStore, interval: float) -> None:
+async def derive_forever(store: AnalyticsStore, interval: float, derived: Derived) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            await derive_changed(store)
+            await derive_changed(store, derived)
         except Exception as exc:  # the marks stay; the next pass retries
             log.warning("analytics derivation failed: %s", exc)
 
 
-def analytics_handlers(store: AnalyticsStore) -> dict[str, Handler]:
+def invalidation(redis: Redis, prefix: str) -> Derived:
+    """After a derivation: the cache invalidation of ``(merchant_analytics, merchant)``. If
+    Redis cannot be reached it is logged (``shared.invalidation``) and the query API's
+    cached answer lives its TTL."""
+
+    async def derived(merchant_id: str) -> bool:
+        return await publish(redis, [Change(MERCHANT_ANALYTICS, merchant_id)], prefix)
+
+    return derived
+
+
+def analytics_handlers(store: AnalyticsStore, derived: Derived) -> dict[str, Handler]:
     """Jobs left on ``jobs.analytics.*`` by earlier versions: a roll-up derives the read
     model; a per-event record is already counted from the orders topic by the counters'
     consumer group (which read it from the beginning), so it is acknowledged and dropped."""
@@ -113,6 +135,6 @@ def analytics_handlers(store: AnalyticsStore) -> dict[str, Handler]:
         log.info("analytics job %s superseded by the counters (orders topic)", job.job_id)
 
     async def rollup(job: Job) -> None:
-        await derive_changed(store)
+        await derive_changed(store, derived)
 
     return {"record": record, "rollup": rollup}

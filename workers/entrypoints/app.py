@@ -12,17 +12,14 @@ running then is cancelled, releases its claim and is redelivered (handed back).
 
 from __future__ import annotations
 
-import logging
-
 from faststream import FastStream
 
+from shared.observability.logs import library_logger
 from shared.observability.stream import instrument_faststream
 from shared.settings import WorkerSettings
 
 from workers.entrypoints import activity, subscribers
 from workers.entrypoints.bootstrap import WorkerSide, bootstrap
-
-log = logging.getLogger(__name__)
 
 
 def create_app(settings: WorkerSettings | None = None, side: WorkerSide | None = None) -> FastStream:
@@ -31,7 +28,7 @@ def create_app(settings: WorkerSettings | None = None, side: WorkerSide | None =
     activity.register(side.broker, side.settings)  # per-event log line and business metrics (issue 7)
     app = FastStream(
         side.broker,
-        logger=log,
+        logger=library_logger("workers"),
         on_startup=[side.open],
         after_startup=[side.start],
         on_shutdown=[side.stop],

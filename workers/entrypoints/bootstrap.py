@@ -28,6 +28,7 @@ from redis.asyncio import Redis
 from shared import kafka, mongo
 from shared import redis as redis_factory
 from shared.mongo import Database, MongoClient
+from shared.observability.logs import library_logger
 from shared.settings import WorkerSettings
 
 from workers.adapters import dedupe, report_store
@@ -44,6 +45,7 @@ from workers.application.ports import MailSender, ReportFiles, SendOnceStore, Sm
 from workers.application.reports.handlers import report_handlers
 from workers.application.sms.handlers import sms_handlers
 from workers.entrypoints.analytics_events import analytics_handlers, derive_forever
+from workers.entrypoints.analytics_events import invalidation as analytics_invalidation
 from workers.entrypoints.ops_server import OpsServer, heartbeat
 
 log = logging.getLogger(__name__)
@@ -103,8 +105,9 @@ class WorkerSide:
         stats = {kind: runner.stats for kind, runner in self.runners.items()}
         self.background.start("heartbeat", heartbeat(self.db, stats))
         interval = self.settings.analytics_rollup_interval_seconds
-        self.background.start("analytics-rollups", derive_forever(AnalyticsStore(self.db), interval))
         prefix = self.settings.kafka_topic_prefix
+        derived = analytics_invalidation(self.redis, prefix)
+        self.background.start("analytics-rollups", derive_forever(AnalyticsStore(self.db), interval, derived))
         self.background.start("warm-up", warmup.listen(self.redis, self.runners["warmup"], prefix=prefix))
 
     async def stop(self) -> None:
@@ -130,7 +133,7 @@ def bootstrap(settings: WorkerSettings | None = None, *, senders: Senders | None
     settings = settings or WorkerSettings()
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
-        logger=log,
+        logger=library_logger("workers"),
         acks="all",
         enable_idempotence=True,
         graceful_timeout=settings.graceful_timeout_seconds,
@@ -188,7 +191,7 @@ def job_handlers(
             email_topic=job_topic(settings, "email"),
             query_api_url=settings.query_api_url,
         ),
-        "analytics": analytics_handlers(AnalyticsStore(db)),
+        "analytics": analytics_handlers(AnalyticsStore(db), analytics_invalidation(redis, settings.kafka_topic_prefix)),
         "audit": audit.audit_handlers(db),
         "warmup": warmup.warmup_handlers(
             redis, query_api, top_n=settings.warmup_top_n, prefix=settings.kafka_topic_prefix

@@ -24,6 +24,8 @@ class Entry:
     encoded: dict[str, bytes] = field(default_factory=dict)  # coding -> compressed body
     # For a list page: what it covers (L1 then drops it only on changes that can affect it).
     page: PageBounds | None = None
+    # The tag whose invalidation ends it, once loaded for a request: hits are recorded by it.
+    tag: tuple[str, str] | None = None
 
     @classmethod
     def build(cls, body: bytes, gzip_body: bytes | None = None, page: PageBounds | None = None) -> Entry:

@@ -17,6 +17,7 @@ from cachetools import TLRUCache
 
 from query_api.adapters.cache.entry import Entry
 from query_api.adapters.cache.epochs import Epochs, Tag
+from query_api.adapters.cache.stats import CacheStats
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +33,11 @@ def _expires(key: str, slot: Slot, now: float) -> float:
 
 
 class L1Cache:
-    def __init__(self, epochs: Epochs, maxsize: int, unsubscribed_ttl: float = 5.0) -> None:
+    def __init__(
+        self, epochs: Epochs, maxsize: int, unsubscribed_ttl: float = 5.0, stats: CacheStats | None = None
+    ) -> None:
         self._epochs = epochs
+        self._stats = stats or CacheStats()
         self._maxsize = maxsize
         self._unsubscribed_ttl = unsubscribed_ttl
         self._slots: TLRUCache[str, Slot] = TLRUCache(maxsize, _expires, timer=time.monotonic)
@@ -50,6 +54,7 @@ class L1Cache:
             return None
         if not self._valid(slot):
             self._slots.pop(key, None)  # invalidated since it was loaded
+            self._stats.l1_invalidate()
             return None
         return slot.entry
 
@@ -93,9 +98,12 @@ class L1Cache:
                     self._slots.pop(key, None)
                     keys.discard(key)
                     dropped += 1
+        self._stats.l1_invalidate(dropped)
         return dropped
 
     def clear(self) -> None:
+        self._slots.expire()  # what expired on its own was not invalidated
+        self._stats.l1_invalidate(len(self._slots))
         self._slots.clear()
         self._pages.clear()
 

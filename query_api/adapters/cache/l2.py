@@ -65,7 +65,10 @@ class L2Cache:
             return None, None
         generation = sum(int(g) for g in gens_raw if g)
         loaded = entries.load(raw) if isinstance(raw, bytes) else None  # (a decoding client would give str)
-        if loaded is None or loaded[0] != generation:
+        if loaded is None:
+            return generation, None
+        if loaded[0] != generation:
+            self._stats.l2_invalidate()  # loaded before a change: found out now
             return generation, None
         return generation, loaded[1]
 

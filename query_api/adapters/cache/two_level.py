@@ -6,10 +6,15 @@ generation, then the loader (MongoDB), then both levels are filled. The generati
 *before* MongoDB, so an entry loaded while a projector was writing carries the older
 generation and is already invalid; likewise L1 refuses an entry whose tag changed epoch
 while it was loading.
+
+TTLs come per kind of read (``Query``) and are scaled, per entry and level, by a random
+factor in ``[1 - ttl_jitter, 1 + ttl_jitter]``: entries loaded together (a warm-up, the
+burst after a deploy) then expire spread out instead of all at once.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -35,47 +40,67 @@ class Query:
 
 
 class TwoLevelCache:
-    def __init__(self, l1: L1Cache, l2: L2Cache, epochs: Epochs, stats: CacheStats) -> None:
+    def __init__(
+        self,
+        l1: L1Cache,
+        l2: L2Cache,
+        epochs: Epochs,
+        stats: CacheStats,
+        ttl_jitter: float = 0.1,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
         self.l1, self.l2, self.epochs, self.stats = l1, l2, epochs, stats
+        self.ttl_jitter, self._rand = ttl_jitter, rand
         self._flights: SingleFlight[Entry] = SingleFlight()
         self.hot = HotKeys()
 
     def get(self, key: str) -> Entry | None:
-        self.hot.seen(key)
         entry = self.l1.get(key)
         if entry is None:
-            self.stats.l1_misses += 1
+            self.stats.l1_miss()
         else:
-            self.stats.l1_hits += 1
+            self.stats.l1_hit()
+            self.hot.seen(key, entry.tag)
         return entry
 
-    async def load(self, key: str, query: Query) -> Entry:
+    async def load(self, key: str, query: Query, *, hot: bool = True) -> Entry:
+        """The entry of a key ``get`` missed: from L2, or loaded once from MongoDB; then in L1."""
         epoch, broad = self.epochs.current(query.tag), self.epochs.current_broad(query.tag)
         entry, shared = await self._flights.run((query.key, epoch), lambda: self._load(query, epoch))
         if shared:
             self.stats.shared_loads += 1
+        entry.tag = query.tag
+        if hot:
+            self.hot.seen(key, query.tag)
         # An L1 entry never outlives what L2 keeps: without invalidations (the projector could
         # not reach Redis) the per-kind L2 TTL is the staleness bound of both levels.
-        self.l1.put(key, entry, query.tag, epoch, broad, min(query.l1_ttl, query.l2_ttl))
+        self.l1.put(key, entry, query.tag, epoch, broad, self.jittered(min(query.l1_ttl, query.l2_ttl)))
         return entry
+
+    def jittered(self, ttl: float) -> float:
+        return ttl * (1 - self.ttl_jitter + 2 * self.ttl_jitter * self._rand())
+
+    async def refresh(self, key: str, query: Query) -> Entry:
+        """A warm-up read: past L1 (which may hold a page still valid here while its L2 copy
+        is stale), so L2 ends up current for every process; counted as an L1 miss, not as
+        a hit on the key."""
+        self.stats.l1_miss()
+        return await self.load(key, query, hot=False)
 
     async def _load(self, query: Query, epoch: tuple[int, int, int]) -> Entry:
         generation, entry = await self.l2.get(query.key, query.tag)
         if entry is not None:
-            self.stats.l2_hits += 1
+            self.stats.l2_hit()
             return entry
-        if generation is None:
-            self.stats.l2_skipped += 1  # Redis unusable: straight to MongoDB
-        else:
-            self.stats.l2_misses += 1
-        self.stats.l3_loads += 1
+        self.stats.l2_miss(skipped=generation is None)  # None: Redis unusable, straight to MongoDB
+        self.stats.l3_load()
         loaded = await query.loader()
         if isinstance(loaded, bytes):
             loaded = Loaded(loaded)
         entry = Entry.build(loaded.body, page=loaded.page)
         if generation is not None:
-            await self.l2.put(query.key, generation, entry, query.l2_ttl)
+            await self.l2.put(query.key, generation, entry, self.jittered(query.l2_ttl))
             for key, body, page in loaded.following:  # same generation: same moment's data
-                await self.l2.put(key, generation, Entry.build(body, page=page), query.l2_ttl)
+                await self.l2.put(key, generation, Entry.build(body, page=page), self.jittered(query.l2_ttl))
                 self.stats.read_ahead_pages += 1
         return entry

@@ -16,6 +16,7 @@ from query_api.application.pagination import PageRequest, Sort
 from query_api.application.params import ParamSet
 from query_api.application.read_models import View
 from query_api.entrypoints.bootstrap import QuerySide
+from query_api.entrypoints.http.cache_hits import WARMING
 from query_api.entrypoints.responses import PUBLIC, CachedResponse
 
 
@@ -46,6 +47,8 @@ async def serve_cached(
     side: QuerySide, key: str, build: Callable[[], Query], cache_control: bytes = PUBLIC
 ) -> CachedResponse:
     cache = side.cache
+    if WARMING.get():  # the warm-up worker's read: make L2 current (shared.warmup)
+        return CachedResponse(await cache.refresh(key, build()), cache_control)
     entry = cache.get(key)
     if entry is None:
         entry = await cache.load(key, build())

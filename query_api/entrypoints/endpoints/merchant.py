@@ -115,7 +115,7 @@ async def list_products(request: Request) -> CachedResponse:
             values=values,
             key=f"mproducts:{merchant_id}",
             tag=(MERCHANT_PRODUCTS, merchant_id),
-            l2_ttl=side.settings.l2_ttl_merchant_seconds,
+            l2_ttl=side.settings.cache_ttl("merchant"),
         )
 
     return await serve_cached(side, _scoped_key(request, merchant_id), build, PRIVATE)
@@ -135,7 +135,7 @@ async def list_orders(request: Request) -> CachedResponse:
             values=values,
             key=f"orders:{merchant_id}",
             tag=(ORDERS, merchant_id),
-            l2_ttl=side.settings.l2_ttl_merchant_seconds,
+            l2_ttl=side.settings.cache_ttl("merchant"),
         )
 
     return await serve_cached(side, _scoped_key(request, merchant_id), build, PRIVATE)
@@ -170,7 +170,7 @@ async def get_order(request: Request) -> CachedResponse:
             normalised_key(f"order:{merchant_id}", {"id": order_id, "fields": fields}),
             (ORDERS, merchant_id),
             side.settings.l1_ttl_seconds,
-            side.settings.l2_ttl_merchant_seconds,
+            side.settings.cache_ttl("merchant"),
             load,
         ),
         PRIVATE,
@@ -210,7 +210,7 @@ async def get_stats(request: Request) -> CachedResponse:
             normalised_key(f"stats:{merchant_id}", {"from": first, "to": last}),
             (MERCHANT_STATS, merchant_id),
             side.settings.l1_ttl_seconds,
-            side.settings.l2_ttl_merchant_seconds,
+            side.settings.cache_ttl("stats"),
             load,
         )
 

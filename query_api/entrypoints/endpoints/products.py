@@ -73,7 +73,7 @@ async def list_products(request: Request) -> CachedResponse:
             values=values,
             key="products",
             tag=(CATALOG_PRODUCTS, values.get("merchant", ANY)),
-            l2_ttl=side.settings.l2_ttl_catalog_seconds,
+            l2_ttl=side.settings.cache_ttl("list"),
         )
 
     return await serve_cached(side, raw_key(request), build)
@@ -110,7 +110,7 @@ async def get_product(request: Request) -> CachedResponse:
             normalised_key("product", {"id": product_id, "fields": fields}),
             id_tag(CATALOG_PRODUCTS, product_id),
             side.settings.l1_ttl_seconds,
-            side.settings.l2_ttl_catalog_seconds,
+            side.settings.cache_ttl("product"),
             load,
         )
 
@@ -137,7 +137,7 @@ async def list_categories(request: Request) -> CachedResponse:
             normalised_key("categories", values),
             (CATEGORIES, merchant or ANY),
             side.settings.l1_ttl_seconds,
-            side.settings.l2_ttl_catalog_seconds,
+            side.settings.cache_ttl("categories"),
             load,
         )
 

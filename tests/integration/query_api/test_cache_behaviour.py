@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -209,3 +210,54 @@ async def test_a_read_your_writes_read_repairs_the_caches(client, query_side, se
     assert [p["price"]["amount"] for p in listed] == [old + 1]
     async with running_query_api(query_settings(server_env)) as (other, _):
         assert (await other.get(path)).json()["price"]["amount"] == old + 1
+
+
+async def test_a_starting_process_replays_the_hottest_reads_recorded_by_the_others(
+    client, query_side, server_env, settings, product
+):
+    from query_api.adapters.cache import warm_up
+    from tests.integration.query_api.conftest import query_settings, running_query_api
+
+    path = f"/v1/products/{product['_id']}"
+    for _ in range(100):  # hotter than what the session's other tests read
+        assert (await client.get(path)).status_code == 200
+    await warm_up.flush(query_side.cache.hot, query_side.redis, settings.kafka_topic_prefix)
+
+    async with running_query_api(query_settings(server_env, warm_up_queries=10)) as (other, other_side):
+        stats = other_side.cache.stats
+        warmed = stats.snapshot()
+        assert (await other.get(path)).status_code == 200
+        assert stats.l1_hits - warmed["l1_hits"] == 1  # in L1 before its first request
+        assert other_side.cache.hot.take() == {(CATALOG_PRODUCTS, f"id:{product['_id']}"): {f"{path}?": 1}}
+
+
+async def test_each_kind_of_read_has_its_ttl_in_redis_spread_by_jitter(
+    client, query_side, mongo_db, settings, new_merchant_id
+):
+    """Per-kind TTLs (product 5 min, list 5 min, categories 10 min by default), each entry's
+    scaled by up to ±10 %: entries loaded together do not expire together."""
+    docs = [product_doc(new_merchant_id, i) for i in range(20)]
+    await mongo_db[CATALOG_PRODUCTS].insert_many(docs)
+    began = time.monotonic()
+    for doc in docs:
+        assert (await client.get(f"/v1/products/{doc['_id']}")).status_code == 200
+    assert (await client.get("/v1/products", params={"merchant": new_merchant_id})).status_code == 200
+    assert (await client.get("/v1/categories", params={"merchant": new_merchant_id})).status_code == 200
+
+    redis, prefix = query_side.redis, settings.kafka_topic_prefix
+
+    async def ttl(key: str) -> float:
+        return await redis.pttl(f"{prefix}qc:{key}") / 1000
+
+    products = [await ttl(f'product:{{"fields":null,"id":"{doc["_id"]}"}}') for doc in docs]
+    listing = await ttl(f'products:{{"merchant":"{new_merchant_id}"}}')
+    categories = await ttl(f'categories:{{"merchant":"{new_merchant_id}"}}')
+    elapsed = time.monotonic() - began + 1  # TTLs count down while the test runs
+
+    def within(seconds: float, ttl: float) -> bool:
+        return 0.9 * seconds - elapsed <= ttl <= 1.1 * seconds
+
+    assert all(within(300, t) for t in products), products
+    assert max(products) - min(products) > 5, products  # spread, not one instant
+    assert within(300, listing), listing
+    assert within(600, categories), categories
