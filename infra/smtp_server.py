@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import time
 import uuid
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import getaddresses
 from pathlib import Path
+from typing import cast
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -81,14 +83,19 @@ def _body(msg: EmailMessage, kind: str) -> str:
     return part.get_content() if part is not None else ""
 
 
-def summary(store: Maildir, mid: str, full: bool = False) -> dict:
-    path = store.path(mid)
+def _parse(path: Path) -> tuple[EmailMessage, int]:
     raw = path.read_bytes()
-    msg = BytesParser(policy=policy.default).parsebytes(raw)
+    return cast(EmailMessage, BytesParser(policy=policy.default).parsebytes(raw)), len(raw)
+
+
+@functools.lru_cache(maxsize=20_000)
+def _listing(mid: str, path: Path) -> dict:
+    """A message's summary, made once: a stored message never changes (only its folder does,
+    hence the path in the key), and listing 2,000 kept messages re-parsed each per call (6 s)."""
+    msg, size = _parse(path)
     created = datetime.fromtimestamp(int(mid.split(".")[0]) / 1e9, UTC)
-    text = _body(msg, "plain")
     sender = _addresses(msg, "From")
-    item = {
+    return {
         "ID": mid,
         "MessageID": str(msg.get("Message-ID", "")).strip().strip("<>"),
         "From": sender[0] if sender else {"Name": "", "Address": ""},
@@ -97,12 +104,20 @@ def summary(store: Maildir, mid: str, full: bool = False) -> dict:
         "ReplyTo": _addresses(msg, "Reply-To"),
         "Subject": str(msg.get("Subject", "")),
         "Created": created.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "Size": len(raw),
+        "Size": size,
         "Read": path.parent.name == "cur",
-        "Snippet": " ".join(text.split())[:250],
+        "Snippet": " ".join(_body(msg, "plain").split())[:250],
     }
+
+
+def summary(store: Maildir, mid: str, full: bool = False) -> dict:
+    path = store.path(mid)
+    if path is None:
+        raise KeyError(mid)
+    item = dict(_listing(mid, path))
     if full:
-        item["Text"] = text
+        msg, _ = _parse(path)
+        item["Text"] = _body(msg, "plain")
         item["HTML"] = _body(msg, "html")
         item["Attachments"] = [
             {
@@ -125,7 +140,7 @@ def http_app(store: Maildir) -> Starlette:
         ids = store.ids()
         start = int(request.query_params.get("start", 0))
         limit = int(request.query_params.get("limit", 50))
-        page = [summary(store, mid) for mid in ids[start : start + limit]]
+        page = [summary(store, mid) for mid in ids[start : start + limit] if store.path(mid) is not None]
         return JSONResponse(
             {
                 "total": len(ids),
