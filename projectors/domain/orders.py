@@ -9,6 +9,8 @@ fulfilment queue's partial index covers only those.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel
 
 from shared.events import EventEnvelope
@@ -17,6 +19,7 @@ from shared.read_model_indexes import OPEN_STATUSES
 from shared.read_models import ORDERS as COLLECTION  # noqa: F401 (re-export)
 
 from projectors.domain.errors import Unprojectable
+from projectors.domain.values import int64, millis
 
 # The status each event moves the order to, and the timestamp field it stamps.
 TRANSITIONS: dict[type, tuple[str, str]] = {
@@ -29,22 +32,30 @@ TRANSITIONS: dict[type, tuple[str, str]] = {
 }
 
 
-def day_of(moment) -> str:
+def day_of(moment: datetime) -> str:
     return moment.date().isoformat()
 
 
+def _line(line: ev.OrderLine) -> dict:
+    doc = line.model_dump()
+    for name in ("quantity", "line_total"):
+        int64(doc[name], name)
+    int64(doc["unit_price"]["amount"], "unit price")
+    return doc
+
+
 def placed(event: EventEnvelope, data: ev.OrderPlaced) -> dict:
-    at = event.occurred_at
+    at = millis(event.occurred_at)
     return {
         "_id": event.aggregate_id,
         "merchant_id": event.merchant_id,
         "customer": data.customer.model_dump(),
         "customer_email": data.customer.email.lower(),
         "shipping_address": data.shipping_address.model_dump(),
-        "lines": [line.model_dump() for line in data.lines],
+        "lines": [_line(line) for line in data.lines],
         "currency": data.currency,
-        "item_count": data.item_count,
-        "total": data.total,
+        "item_count": int64(data.item_count, "item count"),
+        "total": int64(data.total, "total"),
         "status": "placed",
         "open": True,
         "status_history": [{"status": "placed", "at": at}],
@@ -67,7 +78,7 @@ def placed(event: EventEnvelope, data: ev.OrderPlaced) -> dict:
     }
 
 
-def _transition(state: dict, status: str, stamp: str, at) -> dict:
+def _transition(state: dict, status: str, stamp: str, at: datetime) -> dict:
     return {
         **state,
         "status": status,
@@ -87,17 +98,17 @@ def evolve(state: dict | None, event: EventEnvelope, data: BaseModel) -> dict:
     elif isinstance(data, ev.OrderPaymentFailed):
         doc = {**state, "payment_failures": state["payment_failures"] + 1, "last_payment_error": data.reason}
     elif type(data) in TRANSITIONS:
-        doc = _transition(state, *TRANSITIONS[type(data)], event.occurred_at)
+        doc = _transition(state, *TRANSITIONS[type(data)], millis(event.occurred_at))
         if isinstance(data, ev.OrderPaid):
-            doc.update(payment_reference=data.payment_reference, paid_amount=data.amount)
+            doc.update(payment_reference=data.payment_reference, paid_amount=int64(data.amount, "paid amount"))
         elif isinstance(data, ev.OrderShipped):
             doc.update(carrier=data.carrier, tracking_number=data.tracking_number)
         elif isinstance(data, ev.OrderCancelled):
             doc["cancel_reason"] = data.reason
         elif isinstance(data, ev.OrderRefunded):
-            doc["refunded_amount"] = state["refunded_amount"] + data.amount
+            doc["refunded_amount"] = int64(state["refunded_amount"] + data.amount, "refunded amount")
     else:
         raise Unprojectable(f"{event.type} is not an order event")
-    doc["updated_at"] = event.occurred_at
-    doc["version"] = event.aggregate_version
+    doc["updated_at"] = millis(event.occurred_at)
+    doc["version"] = int64(event.aggregate_version, "version")
     return doc
