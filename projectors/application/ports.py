@@ -1,20 +1,62 @@
-"""What the projection engine needs from the store around it, as a shape
-(``typing.Protocol``): a writer of read-model documents that never moves a ``version``
-backwards. ``projectors.adapters.bulk.Writer`` implements it, chosen per server by
-``detect_writer``; the engine names only this, so it never imports an adapter.
+"""What the projection engine needs from the world around it, as shapes (``typing.Protocol``).
+
+- ``ReadModelStore``: the read-model collections, by *logical* name (a rebuild hands the
+  engine a store whose names point at shadow collections). Its one write never moves a
+  document's ``version`` backwards; its reads are by ``_id``, by one field's values, and
+  one bounded, sorted read (``first``) for the derived views' repairs. Adapters:
+  ``projectors.adapters.mongo_store`` (MongoDB and FerretDB, chosen per server) and
+  ``projectors.adapters.memory_store`` (unit tests); ``tests/contracts`` holds them to
+  the same behaviour.
+- ``EventHistory``: one aggregate's stored events in a version range (the event store),
+  to fill a gap before an event that arrived early.
+
+The engine names only these, never an adapter.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, Protocol
 
-from pymongo.asynchronous.collection import AsyncCollection
+from shared.events import EventEnvelope
+
+Doc = dict[str, Any]
 
 
-class NewerWriter(Protocol):
-    async def write_newer(self, collection: AsyncCollection, docs: list[dict]) -> int:
-        """Write each document unless the stored one is as new; returns how many were not.
+class ReadModelStore(Protocol):
+    async def find_ids(self, collection: str, ids: Collection[str]) -> dict[str, Doc]:
+        """The documents with these ``_id``s, by ``_id`` (missing ones left out)."""
+        ...
 
-        A duplicate, a redelivery or a concurrent older writer is a no-op, never an error.
-        """
+    async def find_in(self, collection: str, field: str, values: Collection[str]) -> list[Doc]:
+        """Every document whose ``field`` is one of ``values`` (an indexed field)."""
+        ...
+
+    async def first(
+        self,
+        collection: str,
+        equals: Mapping[str, object],
+        order: Sequence[tuple[str, int]],
+        limit: int,
+        positive: str | None = None,
+    ) -> list[Doc]:
+        """The first ``limit`` documents matching ``equals`` (and ``positive > 0``) in
+        ``order`` (``(field, 1 | -1)``, a matching index behind it)."""
+        ...
+
+    async def write_newer(self, collection: str, docs: Sequence[Doc]) -> int:
+        """Write each document unless the stored one has an equal or greater ``version``;
+        returns how many were not written. A duplicate, a redelivery or a concurrent
+        older writer is a no-op, never an error."""
+        ...
+
+    async def copy_merchant_names(self, collection: str, merchants: Sequence[Doc]) -> None:
+        """Give every product of each merchant ``{_id, name, version}`` that holds an older
+        ``merchant_version`` this name and version (guarded by ``merchant_version``)."""
+        ...
+
+
+class EventHistory(Protocol):
+    async def events_between(self, aggregate_id: str, after: int, before: int) -> list[EventEnvelope]:
+        """The aggregate's stored events with ``after < version < before``, in order."""
         ...

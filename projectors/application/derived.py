@@ -1,0 +1,286 @@
+"""Derived read models kept by delta: counters per source, documents as their sum.
+
+A derived document (a category, a day's statistics, a product's sales that day) sums the
+contributions of many aggregates, fed from several Kafka partitions and often written by
+several processes at once. Per batch and derivation:
+
+1. **Counters.** For every derived key the batch touches and every source (topic
+   partition) it came from, one counter document ``<key>|<source>`` holds the sums of that
+   source's aggregates and the source position it reflects (``version`` = offset + 1). The
+   batch reads those counters (one query), adds for each aggregate ``new - state at E``
+   where E is the counter's position (``Trail.state_at``), and writes them back with the
+   position of the batch's last record of that source, never over a later one
+   (``write_newer``). A counter already at or past the batch's end is left alone: that
+   delivery was applied before (a duplicate, a redelivery after a crash). The increment and
+   its guard are one document, so it is applied once, whatever the batch boundaries.
+2. **Documents.** The touched keys' counters are read again (one query) and each derived
+   document is written as their sum, with ``version`` = the sum of the counters' versions
+   and ``sources`` = each counter's version: counters only move forward, so a
+   recomputation that saw more is newer, and a stale concurrent one cannot overwrite it.
+   What a sum cannot give (a category's price range, a day's top products) is kept by
+   ``compose``: from the stored document plus this batch's changes when that document
+   reflects exactly the counters as they were before the batch, else (or when the extreme
+   left) by one bounded, sorted read of the source collection.
+
+Why it holds (docs/projections.md has the long form): counters are written before the
+aggregates' state documents, and every key a batch's states touched is written, so when a
+state is stored its counters already reflect it; a crash in between re-folds the same
+events on redelivery and the counters' positions skip what was applied. A counter that is
+missing reflects the stored states (a first write, or a new source after a rebuild).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+from shared.invalidation import Change
+from shared.read_models import Sources, loaded_int, stored_int
+
+from projectors.application.folding import Trail
+from projectors.application.ports import Doc, ReadModelStore
+from projectors.domain.contributions import Contribute, Contribution, Counts, Latest, add_counts, delta, latest_of
+
+
+@dataclass
+class PriceChanges:
+    """Prices that left and entered a key in this batch (from the counters' positions)."""
+
+    removed: list[int] = field(default_factory=list)
+    added: list[int] = field(default_factory=list)
+
+
+@dataclass
+class KeyState:
+    """All a ``compose`` needs to write one derived document."""
+
+    key: str
+    identity: dict[str, str]
+    counts: Counts
+    latest: Latest | None
+    sources: dict[str, int]  # every counter of the key, as read after this batch's writes
+    sources_before: dict[str, int]  # the same, with this batch's sources as they were before it
+    stored: Doc | None  # the derived document as stored
+    prices: PriceChanges
+    ours: bool = True  # this batch's sources read back as this batch left them
+
+    @property
+    def version(self) -> int:
+        return sum(self.sources.values())
+
+    def source_list(self) -> Sources:
+        return [{"source": s, "version": v} for s, v in sorted(self.sources.items())]
+
+    def stored_is_current(self) -> bool:
+        """The stored document reflects exactly the counters as they were before this
+        batch, and no other writer moved this batch's counters since: the stored document
+        plus this batch's changes is the new document."""
+        return self.ours and self.stored is not None and sources_of(self.stored) == self.sources_before
+
+
+Context = dict[str, list[Doc]]  # derived collection -> documents refreshed earlier in the batch
+Compose = Callable[[ReadModelStore, KeyState, Context], Awaitable[Doc]]
+
+
+@dataclass(frozen=True)
+class Derivation:
+    view: str  # the derived collection
+    counters: str  # its per-source counters
+    contribute: Contribute
+    compose: Compose
+
+
+def counter_id(key: str, source: str) -> str:
+    return f"{key}|{source}"
+
+
+def sources_of(doc: Doc) -> dict[str, int]:
+    return {entry["source"]: entry["version"] for entry in doc.get("sources") or []}
+
+
+@dataclass
+class _Walk:
+    """One trail's contributions to one derivation, state by state."""
+
+    trail: Trail
+    contribute: Contribute
+    cache: dict[int, dict[str, Contribution]] = field(default_factory=dict)
+
+    def of(self, state: Doc | None) -> dict[str, Contribution]:
+        if state is None:
+            return {}
+        found = self.cache.get(id(state))
+        if found is None:
+            found = self.cache[id(state)] = self.contribute(state)
+        return found
+
+    def keys(self) -> set[str]:
+        return {k for state in self.trail.states() for k in self.of(state)}
+
+    def at(self, position: int | None, key: str) -> Contribution | None:
+        return self.of(self.trail.state_at(position)).get(key)
+
+    def new(self, key: str) -> Contribution | None:
+        return self.of(self.trail.new).get(key)
+
+    def latest(self, key: str) -> Latest | None:
+        return latest_of(c.latest for state in self.trail.states() if (c := self.of(state).get(key)))
+
+
+@dataclass
+class Pending:
+    """What the counters step leaves for the documents step."""
+
+    keys: set[str] = field(default_factory=set)
+    before: dict[str, dict[str, int | None]] = field(default_factory=dict)  # key -> source -> version
+    after: dict[str, dict[str, int]] = field(default_factory=dict)  # key -> source -> version left
+    prices: dict[str, PriceChanges] = field(default_factory=dict)
+
+
+def _touched(walks: Iterable[_Walk]) -> dict[tuple[str, str], list[_Walk]]:
+    touched: dict[tuple[str, str], list[_Walk]] = {}
+    for walk in walks:
+        for key in walk.keys():
+            touched.setdefault((key, walk.trail.source), []).append(walk)
+    return touched
+
+
+def _counter(key: str, source: str, stored: Doc | None, walks: list[_Walk], end: int, pending: Pending) -> Doc:
+    position = stored["version"] - 1 if stored else None
+    counts: Counts = {k: loaded_int(v) for k, v in (stored or {}).get("counts", {}).items()}
+    latest = _stored_latest(stored)
+    identity: dict[str, str] = {}
+    prices = pending.prices.setdefault(key, PriceChanges())
+    for walk in walks:
+        before, after = walk.at(position, key), walk.new(key)
+        add_counts(counts, delta(before, after))
+        latest = latest_of([latest, walk.latest(key)])
+        identity = dict((after or before or _any(walk, key)).identity)
+        if (before.price if before else None) != (after.price if after else None):
+            if before is not None and before.price is not None:
+                prices.removed.append(before.price)
+            if after is not None and after.price is not None:
+                prices.added.append(after.price)
+    doc: Doc = {
+        "_id": counter_id(key, source),
+        "key": key,
+        "source": source,
+        "version": end + 1,
+        **identity,
+        "counts": {k: stored_int(v) for k, v in sorted(counts.items())},
+    }
+    if latest is not None:
+        doc.update(name=latest.value, name_placed_at=latest.at, name_order_id=latest.tie)
+    return doc
+
+
+def _any(walk: _Walk, key: str) -> Contribution:
+    return next(c for state in walk.trail.states() if (c := walk.of(state).get(key)))
+
+
+def _stored_latest(doc: Doc | None) -> Latest | None:
+    if not doc or "name" not in doc:
+        return None
+    return Latest(doc["name_placed_at"], doc["name_order_id"], doc["name"])
+
+
+async def write_counters(
+    store: ReadModelStore, derivation: Derivation, trails: list[Trail], ends: dict[str, int]
+) -> Pending:
+    """Step 1: add this batch's deltas to the counters of every (key, source) it touched."""
+    touched = _touched(_Walk(t, derivation.contribute) for t in trails)
+    pending = Pending(keys={key for key, _ in touched})
+    stored = await derivation_counters(store, derivation, [counter_id(k, s) for k, s in touched])
+    writes = []
+    for (key, source), walks in touched.items():
+        current = stored.get(counter_id(key, source))
+        pending.before.setdefault(key, {})[source] = current["version"] if current else None
+        if current is not None and current["version"] - 1 >= ends[source]:
+            pending.after.setdefault(key, {})[source] = current["version"]
+            continue  # these positions were applied by an earlier delivery
+        writes.append(_counter(key, source, current, walks, ends[source], pending))
+        pending.after.setdefault(key, {})[source] = ends[source] + 1
+    await store.write_newer(derivation.counters, writes)
+    return pending
+
+
+async def derivation_counters(store: ReadModelStore, derivation: Derivation, ids: list[str]) -> dict[str, Doc]:
+    return await store.find_ids(derivation.counters, ids) if ids else {}
+
+
+def _key_states(pending: Pending, counters: list[Doc], stored: dict[str, Doc]) -> list[KeyState]:
+    by_key: dict[str, list[Doc]] = {}
+    for counter in counters:
+        by_key.setdefault(counter["key"], []).append(counter)
+    states = []
+    for key in sorted(pending.keys):
+        found = by_key.get(key)
+        if not found:
+            continue  # nothing written for it (every write of it lost to a newer writer's)
+        sources = {c["source"]: c["version"] for c in found}
+        before = dict(sources)
+        for source, version in pending.before.get(key, {}).items():
+            if version is None:
+                before.pop(source, None)
+            else:
+                before[source] = version
+        counts: Counts = {}
+        for c in found:
+            add_counts(counts, {k: loaded_int(v) for k, v in c["counts"].items()})
+        states.append(
+            KeyState(
+                key,
+                _identity(found[0]),
+                counts,
+                latest_of(_stored_latest(c) for c in found),
+                sources,
+                before,
+                stored.get(key),
+                pending.prices.get(key, PriceChanges()),
+                all(sources.get(s) == v for s, v in pending.after.get(key, {}).items()),
+            )
+        )
+    return states
+
+
+IDENTITY_FIELDS = ("merchant_id", "category", "day", "bucket", "product_id")
+
+
+def _identity(counter: Doc) -> dict[str, str]:
+    return {k: counter[k] for k in IDENTITY_FIELDS if k in counter}
+
+
+async def refresh_documents(
+    store: ReadModelStore, derivation: Derivation, pending: Pending, context: Context
+) -> tuple[list[Doc], list[Change]]:
+    """Step 2: write every touched key's document as the sum of its counters. Returns
+    the touched keys' documents as they now are (for the derivations after this one)."""
+    if not pending.keys:
+        return [], []
+    keys = sorted(pending.keys)
+    counters = await store.find_in(derivation.counters, "key", keys)
+    stored = await store.find_ids(derivation.view, keys)
+    current, writes = [], []
+    for state in _key_states(pending, counters, stored):
+        if state.stored is not None and sources_of(state.stored) == state.sources:
+            current.append(state.stored)  # nothing new since it was written
+            continue
+        doc = await derivation.compose(store, state, context)
+        writes.append(doc)
+        current.append(doc)
+    await store.write_newer(derivation.view, writes)
+    return current, [Change(derivation.view, d["merchant_id"], (d["_id"],)) for d in writes]
+
+
+async def apply_derivations(
+    store: ReadModelStore, derivations: Iterable[Derivation], trails: list[Trail], ends: dict[str, int]
+) -> list[Change]:
+    """Counters then documents, derivation by derivation (a later one may read an earlier
+    one's documents, e.g. a day's top products from its product sales)."""
+    context: Context = {}
+    changes: list[Change] = []
+    for derivation in derivations:
+        pending = await write_counters(store, derivation, trails, ends)
+        context[derivation.view], written = await refresh_documents(store, derivation, pending, context)
+        changes += written
+    return changes
