@@ -67,17 +67,27 @@ async def wait_caught_up(settings, group: str, timeout: float = 900) -> None:
         await asyncio.sleep(0.5)
 
 
+def comparable(stream, model: str, doc: dict) -> dict:
+    """A derived document's version and sources say which counters it was summed from
+    (Kafka partitions live, one ``replay`` source in a rebuild): compare the rest."""
+    if any(d.view == model for d in stream.derivations):
+        return {k: v for k, v in doc.items() if k not in ("version", "sources")}
+    return doc
+
+
 async def assert_equals_clean_rebuild(db) -> None:
     for stream in STREAMS:
         await rebuild(db, stream.state, swap_in=False)
         shadows = shadow_names(stream)
         try:
-            for model in stream.read_models:
+            for model in stream.served:
                 live = await db[model].find().sort("_id").to_list()
                 clean = await db[shadows[model]].find().sort("_id").to_list()
                 assert len(live) == len(clean), model
                 for a, b in zip(live, clean, strict=True):
-                    assert a == b, f"{model} {a['_id']} differs from the clean rebuild"
+                    assert comparable(stream, model, a) == comparable(stream, model, b), (
+                        f"{model} {a['_id']} differs from the clean rebuild"
+                    )
         finally:
             await drop_shadows(db, stream.state)
 
@@ -184,10 +194,10 @@ async def test_two_processes_in_one_group_equal_one(settings, server_env, group,
         await wait_caught_up(topics, f"{group}_one")
         await wait_caught_up(topics, f"{group}_two")
         for stream in STREAMS:
-            for model in stream.read_models:
-                assert (
-                    await one_db[model].find().sort("_id").to_list() == await two_db[model].find().sort("_id").to_list()
-                ), model
+            for model in stream.served:
+                one = [comparable(stream, model, d) for d in await one_db[model].find().sort("_id").to_list()]
+                two = [comparable(stream, model, d) for d in await two_db[model].find().sort("_id").to_list()]
+                assert one == two, model
         await assert_equals_clean_rebuild(two_db)
     finally:
         for service in services:
