@@ -43,10 +43,11 @@ categories (one per merchant per category that ever held a non-archived product)
     cheapest / dearest published product, null when none), version, sources
     A category whose products all left keeps its document with zero counts.
 
-product_sales (one per merchant, day of placement and product ordered that day)
+product_sales (one per merchant, day of placement and product of a paid order that day)
     ``ProductSalesDoc``: _id ("<merchant_id>:<YYYY-MM-DD>:<product_id>"), merchant_id, day,
-    bucket (the merchant_stats _id), product_id, name (as in the latest order of the day
-    that holds the product), units (in orders now paid/shipped/delivered), version, sources
+    bucket (the merchant_stats _id), product_id, name (as in the latest paid order of the
+    day that holds the product), units (in orders now paid/shipped/delivered; 0 once they
+    are all refunded), version, sources
     ``merchant_stats.top_products`` is read from it (index ``sales_bucket_units``).
 
 Counters (internal to the projectors; the sums behind the three derived collections above):

@@ -10,27 +10,28 @@ rebuild's catch-up next to the live projector, two processes recomputing one der
   (and FerretDB on PostgreSQL, which pushes the ``_id`` part down) that is one ``_id``
   lookup. An equal or newer stored document makes the upsert hit the unique ``_id``: a
   duplicate-key error, i.e. "already applied".
-- ``swap_newer``: per batch, delete the stored documents older than ours, then one
-  ``insert_many`` (unique ``_id`` index). A newer stored document is not deleted, so its
-  ``_id`` makes our insert a duplicate; a duplicate is re-checked (one more read) and
-  retried while the stored version is still older — a racing writer that deleted and
-  inserted in between cannot make us skip a newer write. The price: between the delete
-  and the insert (milliseconds) a reader does not see those documents; the caches are
-  invalidated after the batch, so nothing stale or missing is cached beyond it.
-  Used on FerretDB v1, which runs each statement of an ``update`` as its own find and
-  write: on PostgreSQL (``$in`` on ``_id`` pushed down by our build, so the delete is one
-  ``{_id: {$in}, version: {$lt: v}}`` per version in the batch) 1,000 documents swap in
-  about a third of the time 1,000 guarded replaces take; on SQLite, which pushes down only
-  a filter that is *exactly* ``{_id: <value>}`` and decodes the whole collection in Go
-  for anything else, the delete is one ``$or`` — one scan whatever the batch size,
-  instead of one per replaced document.
+- ``swap_read``: per batch, read the stored versions of the batch's ``_id``s (one query),
+  delete exactly the stored documents older than ours (one ``delete_many`` on ``_id`` and
+  ``_rev`` — ``"<_id>@<version>"``, written with every document this way — so a document
+  a racing writer replaced since the read is left alone), then one ``insert_many``
+  (unique ``_id``). A duplicate (a racer inserted first) is read again and retried while
+  the stored version is still older. Used on FerretDB v1 on PostgreSQL, which runs each
+  statement of an ``update`` as its own find and write and pushes ``_id``/``$in``
+  equality down (our build): three statements per batch whatever its versions, where a
+  guarded delete per distinct version cost one round trip each (a batch of derived
+  documents has as many versions as documents). The price of both swaps: between the
+  delete and the insert (milliseconds) a reader does not see those documents; the caches
+  are invalidated after the batch, so nothing stale or missing is cached beyond it.
+- ``swap_newer``: FerretDB v1 on SQLite, which pushes down only a filter that is *exactly*
+  ``{_id: <value>}`` and decodes the whole collection in Go for anything else: one
+  guarded ``$or`` delete (one scan whatever the batch size), then the same insert.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from pymongo import ReplaceOne
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 DUPLICATE_KEY = 11000
 PROBE = "_guard_probe"
 MAX_SWAP_ROUNDS = 20  # each round needs a racing newer write; more means a bug, not load
+REV = "_rev"  # "<_id>@<version>": what swap_read deletes by (FerretDB-PostgreSQL only)
 
 
 def guarded_replace(doc: dict) -> ReplaceOne:
@@ -57,12 +59,17 @@ class Writer:
     swap: bool = False  # guarded delete + insert per batch, not a guarded replace per document
     scans: bool = False  # any filter but exactly {_id} scans a collection (FerretDB-SQLite)
 
-    async def write_newer(self, collection: AsyncCollection, docs: list[dict]) -> int:
-        """Write each document unless the stored one is as new; returns how many were not."""
+    async def write_newer(
+        self, collection: AsyncCollection, docs: list[dict], known: Mapping[str, int] | None = None
+    ) -> int:
+        """Write each document unless the stored one is as new; returns how many were not.
+        ``known``: stored versions the caller just read (``swap_read`` then skips its read)."""
         if not docs:
             return 0
+        if self.swap and self.scans:
+            return await swap_newer(collection, docs, one_scan_filter)
         if self.swap:
-            return await swap_newer(collection, docs, one_scan_filter if self.scans else filters_by_version)
+            return await swap_read(collection, docs, known)
         return await apply_updates(collection, [guarded_replace(d) for d in docs])
 
 
@@ -130,6 +137,50 @@ async def swap_newer(
             return skipped
         pending = retry
     raise RuntimeError(f"{collection.name}: newer-version swap did not settle for {sorted(pending)[:5]}")
+
+
+def revision(doc: dict) -> str:
+    return f"{doc['_id']}@{doc['version']}"
+
+
+async def swap_read(collection: AsyncCollection, docs: list[dict], known: Mapping[str, int] | None = None) -> int:
+    """Read the stored versions (or trust ``known`` the first time: a stale guess deletes
+    nothing and the insert's duplicate sends it round again), delete exactly the older
+    stored documents, insert; retry what a racer inserted first while it is still older."""
+    pending = {d["_id"]: d for d in docs}
+    skipped = 0
+    for _ in range(MAX_SWAP_ROUNDS):
+        if known is not None:
+            stored = {i: {"_id": i, "version": v, REV: f"{i}@{v}"} for i, v in known.items() if i in pending}
+            known = None
+        else:
+            found = collection.find({"_id": {"$in": list(pending)}}, {"version": 1, REV: 1})
+            stored = {d["_id"]: d async for d in found}
+        older = {i: d for i, d in pending.items() if i not in stored or stored[i]["version"] < d["version"]}
+        skipped += len(pending) - len(older)
+        if not older:
+            return skipped
+        await _delete_exactly(collection, [stored[i] for i in older if i in stored])
+        duplicates = await _insert_many(collection, [{**d, REV: revision(d)} for d in older.values()])
+        if not duplicates:
+            return skipped
+        pending = {i: older[i] for i in duplicates}
+    raise RuntimeError(f"{collection.name}: newer-version swap did not settle for {sorted(pending)[:5]}")
+
+
+async def _delete_exactly(collection: AsyncCollection, stored: list[dict]) -> None:
+    """Delete these stored documents if they are still the version read."""
+    if not stored:
+        return
+    tagged = [d for d in stored if REV in d]
+    if tagged:
+        await collection.delete_many(
+            {"_id": {"$in": [d["_id"] for d in tagged]}, REV: {"$in": [d[REV] for d in tagged]}}
+        )
+    untagged = [d for d in stored if REV not in d]  # written before _rev existed
+    for version in sorted({d["version"] for d in untagged}):
+        ids = [d["_id"] for d in untagged if d["version"] == version]
+        await collection.delete_many({"_id": {"$in": ids}, "version": version, REV: {"$exists": False}})
 
 
 async def _insert_many(collection: AsyncCollection, docs: list[dict]) -> list:

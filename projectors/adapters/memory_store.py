@@ -81,20 +81,16 @@ class MemoryReadModels:
             found.sort(key=lambda d: _sortable(d.get(name)), reverse=direction < 0)
         return [copy.deepcopy(d) for d in found[:limit]]
 
-    async def write_newer(self, collection: str, docs: Sequence[Doc]) -> int:
+    async def write_newer(self, collection: str, docs: Sequence[Doc], known: Mapping[str, int] | None = None) -> None:
         await self._step()
         self._spend()
         target = self.collection(collection)
-        skipped = 0
         for doc in docs:
             await self._step()  # each document on its own, as a bulk write applies them
             _storable(doc)
             stored = target.get(doc["_id"])
-            if stored is not None and stored["version"] >= doc["version"]:
-                skipped += 1
-            else:
+            if stored is None or stored["version"] < doc["version"]:
                 target[doc["_id"]] = copy.deepcopy(doc)
-        return skipped
 
     async def copy_merchant_names(self, collection: str, merchants: Sequence[Doc]) -> None:
         await self._step()

@@ -21,8 +21,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from shared.event_store_reader import events_between
 from shared.events import EventEnvelope
 
-from projectors.adapters.bulk import REPLACE, Writer, apply_updates, swap_newer
+from projectors.adapters.bulk import REPLACE, REV, Writer, apply_updates, swap_newer
 from projectors.application.ports import Doc
+
+WITHOUT_REV = {REV: 0}  # the swap writer's delete guard is the adapter's business
 
 
 @dataclass(frozen=True)
@@ -41,12 +43,13 @@ class MongoReadModels:
     async def find_ids(self, collection: str, ids: Collection[str]) -> dict[str, Doc]:
         if not ids:
             return {}
-        return {doc["_id"]: doc async for doc in self.collection(collection).find({"_id": {"$in": list(ids)}})}
+        found = self.collection(collection).find({"_id": {"$in": list(ids)}}, WITHOUT_REV)
+        return {doc["_id"]: doc async for doc in found}
 
     async def find_in(self, collection: str, field: str, values: Collection[str]) -> list[Doc]:
         if not values:
             return []
-        return await self.collection(collection).find({field: {"$in": list(values)}}).to_list()
+        return await self.collection(collection).find({field: {"$in": list(values)}}, WITHOUT_REV).to_list()
 
     async def first(
         self,
@@ -59,10 +62,10 @@ class MongoReadModels:
         query: dict[str, Any] = dict(equals)
         if positive is not None:
             query[positive] = {"$gt": 0}
-        return await self.collection(collection).find(query).sort(list(order)).limit(limit).to_list()
+        return await self.collection(collection).find(query, WITHOUT_REV).sort(list(order)).limit(limit).to_list()
 
-    async def write_newer(self, collection: str, docs: Sequence[Doc]) -> int:
-        return await self.writer.write_newer(self.collection(collection), list(docs))
+    async def write_newer(self, collection: str, docs: Sequence[Doc], known: Mapping[str, int] | None = None) -> None:
+        await self.writer.write_newer(self.collection(collection), list(docs), known)
 
     async def copy_merchant_names(self, collection: str, merchants: Sequence[Doc]) -> None:
         if not merchants:

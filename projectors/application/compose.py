@@ -52,9 +52,9 @@ async def price_range(store: ReadModelStore, state: KeyState) -> tuple[int | Non
         return None, None
     low = high = None
     if state.stored_is_current():
-        assert state.stored is not None
-        low = _moved(state.stored["min_price"], state.prices.removed, state.prices.added, min)
-        high = _moved(state.stored["max_price"], state.prices.removed, state.prices.added, max)
+        stored = state.stored or {"min_price": None, "max_price": None}
+        low = _moved(stored["min_price"], state.prices.removed, state.prices.added, min)
+        high = _moved(stored["max_price"], state.prices.removed, state.prices.added, max)
     if low is None:
         low = await _extreme_price(store, state.identity, ASC)
     if high is None:
@@ -87,9 +87,8 @@ def _merged_top(current: list[TopProduct], sold: list[product_sales.Sales]) -> l
 
 async def top_products(store: ReadModelStore, state: KeyState, context: Context) -> list[TopProduct]:
     if state.stored_is_current():
-        assert state.stored is not None
         sold = [product_sales.of_document(d) for d in context.get(PRODUCT_SALES, []) if d["bucket"] == state.key]
-        merged = _merged_top(state.stored["top_products"], sold)
+        merged = _merged_top(state.stored["top_products"] if state.stored else [], sold)
         if merged is not None:
             return merged
     best = await store.first(

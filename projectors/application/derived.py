@@ -31,6 +31,7 @@ missing reflects the stored states (a first write, or a new source after a rebui
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -73,9 +74,13 @@ class KeyState:
 
     def stored_is_current(self) -> bool:
         """The stored document reflects exactly the counters as they were before this
-        batch, and no other writer moved this batch's counters since: the stored document
-        plus this batch's changes is the new document."""
-        return self.ours and self.stored is not None and sources_of(self.stored) == self.sources_before
+        batch (none: a key this batch created), and no other writer moved this batch's
+        counters since: the stored document plus this batch's changes is the new one."""
+        if not self.ours:
+            return False
+        if self.stored is None:
+            return not self.sources_before
+        return sources_of(self.stored) == self.sources_before
 
 
 Context = dict[str, list[Doc]]  # derived collection -> documents refreshed earlier in the batch
@@ -115,7 +120,15 @@ class _Walk:
         return found
 
     def keys(self) -> set[str]:
-        return {k for state in self.trail.states() for k in self.of(state)}
+        """The keys whose contribution changes somewhere along the trail. A key it leaves
+        alone needs no write: its counter's position may lag, the contribution at any
+        position is the same (the invariant in the module doc holds)."""
+        changed: set[str] = set()
+        states = self.trail.states()
+        for before, after in zip(states, states[1:], strict=False):
+            was, now = self.of(before), self.of(after)
+            changed |= {k for k in was.keys() | now.keys() if was.get(k) != now.get(k)}
+        return changed
 
     def at(self, position: int | None, key: str) -> Contribution | None:
         return self.of(self.trail.state_at(position)).get(key)
@@ -184,28 +197,40 @@ def _stored_latest(doc: Doc | None) -> Latest | None:
     return Latest(doc["name_placed_at"], doc["name_order_id"], doc["name"])
 
 
-async def write_counters(
-    store: ReadModelStore, derivation: Derivation, trails: list[Trail], ends: dict[str, int]
-) -> Pending:
-    """Step 1: add this batch's deltas to the counters of every (key, source) it touched."""
+@dataclass
+class Plan:
+    """A derivation's share of a batch: the (key, source) pairs it touched, and their
+    counters as stored before anything of the batch was written."""
+
+    derivation: Derivation
+    touched: dict[tuple[str, str], list[_Walk]]
+    stored: dict[str, Doc]
+
+
+async def plan_counters(store: ReadModelStore, derivation: Derivation, trails: list[Trail]) -> Plan:
     touched = _touched(_Walk(t, derivation.contribute) for t in trails)
-    pending = Pending(keys={key for key, _ in touched})
-    stored = await derivation_counters(store, derivation, [counter_id(k, s) for k, s in touched])
+    ids = [counter_id(k, s) for k, s in touched]
+    return Plan(derivation, touched, await store.find_ids(derivation.counters, ids) if ids else {})
+
+
+async def write_counters(store: ReadModelStore, plan: Plan, ends: dict[str, int]) -> Pending:
+    """Step 1: add this batch's deltas to the counters of every (key, source) it touched.
+
+    A counter another writer moved since ``plan`` read it is overwritten only by a later
+    position, and each write is its own base plus its own delta: consistent either way."""
+    pending = Pending(keys={key for key, _ in plan.touched})
     writes = []
-    for (key, source), walks in touched.items():
-        current = stored.get(counter_id(key, source))
+    for (key, source), walks in plan.touched.items():
+        current = plan.stored.get(counter_id(key, source))
         pending.before.setdefault(key, {})[source] = current["version"] if current else None
         if current is not None and current["version"] - 1 >= ends[source]:
             pending.after.setdefault(key, {})[source] = current["version"]
             continue  # these positions were applied by an earlier delivery
         writes.append(_counter(key, source, current, walks, ends[source], pending))
         pending.after.setdefault(key, {})[source] = ends[source] + 1
-    await store.write_newer(derivation.counters, writes)
+    known = {i: c["version"] for i, c in plan.stored.items()}
+    await store.write_newer(plan.derivation.counters, writes, known)
     return pending
-
-
-async def derivation_counters(store: ReadModelStore, derivation: Derivation, ids: list[str]) -> dict[str, Doc]:
-    return await store.find_ids(derivation.counters, ids) if ids else {}
 
 
 def _key_states(pending: Pending, counters: list[Doc], stored: dict[str, Doc]) -> list[KeyState]:
@@ -258,29 +283,32 @@ async def refresh_documents(
     if not pending.keys:
         return [], []
     keys = sorted(pending.keys)
-    counters = await store.find_in(derivation.counters, "key", keys)
-    stored = await store.find_ids(derivation.view, keys)
-    current, writes = [], []
+    counters, stored = await asyncio.gather(
+        store.find_in(derivation.counters, "key", keys), store.find_ids(derivation.view, keys)
+    )
+    current, stale = [], []
     for state in _key_states(pending, counters, stored):
         if state.stored is not None and sources_of(state.stored) == state.sources:
             current.append(state.stored)  # nothing new since it was written
-            continue
-        doc = await derivation.compose(store, state, context)
-        writes.append(doc)
-        current.append(doc)
-    await store.write_newer(derivation.view, writes)
-    return current, [Change(derivation.view, d["merchant_id"], (d["_id"],)) for d in writes]
+        else:
+            stale.append(state)
+    writes = list(await asyncio.gather(*(derivation.compose(store, state, context) for state in stale)))
+    await store.write_newer(derivation.view, writes, {k: d["version"] for k, d in stored.items()})
+    return current + writes, [Change(derivation.view, d["merchant_id"], (d["_id"],)) for d in writes]
 
 
-async def apply_derivations(
-    store: ReadModelStore, derivations: Iterable[Derivation], trails: list[Trail], ends: dict[str, int]
-) -> list[Change]:
+async def plan_derivations(store: ReadModelStore, derivations: Iterable[Derivation], trails: list[Trail]) -> list[Plan]:
+    """Every derivation's counters read at once (nothing depends on another's writes yet)."""
+    return list(await asyncio.gather(*(plan_counters(store, d, trails) for d in derivations)))
+
+
+async def apply_derivations(store: ReadModelStore, plans: list[Plan], ends: dict[str, int]) -> list[Change]:
     """Counters then documents, derivation by derivation (a later one may read an earlier
     one's documents, e.g. a day's top products from its product sales)."""
     context: Context = {}
     changes: list[Change] = []
-    for derivation in derivations:
-        pending = await write_counters(store, derivation, trails, ends)
-        context[derivation.view], written = await refresh_documents(store, derivation, pending, context)
+    for plan in plans:
+        pending = await write_counters(store, plan, ends)
+        context[plan.derivation.view], written = await refresh_documents(store, plan.derivation, pending, context)
         changes += written
     return changes

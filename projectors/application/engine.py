@@ -25,6 +25,7 @@ again, rewrites the same views and skips the counters it had already moved.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from pydantic import BaseModel, ValidationError
 from shared.events import EventEnvelope, UnknownEventType, UnsupportedSchemaVersion, decode_data
 from shared.invalidation import Change
 
-from projectors.application.derived import Derivation, apply_derivations
+from projectors.application.derived import Derivation, apply_derivations, plan_derivations
 from projectors.application.folding import Trail, effective_positions
 from projectors.application.ports import Doc, EventHistory, ReadModelStore
 from projectors.domain.errors import Unprojectable
@@ -215,15 +216,19 @@ async def apply_batch(store: ReadModelStore, history: EventHistory, stream: Stre
         return outcome
     trails, touched = await fold_batch(store, history, stream, batch, outcome)
     changed = {t.aggregate_id: t.new for t in trails if t.new is not None and t.new is not t.stored}
+    # What was stored: the state's versions, and the views' as far as they follow it.
+    known = {t.aggregate_id: t.stored["version"] for t in trails if t.stored is not None}
+    reads = [plan_derivations(store, stream.derivations, trails)]
     if stream.enrich is not None and changed:
-        await stream.enrich(store, changed)
+        reads.append(stream.enrich(store, changed))
+    plans, *_ = await asyncio.gather(*reads)  # independent reads: overlap their round trips
     for collection, view in stream.views:
         views = [view(doc) for doc in changed.values()]
-        await store.write_newer(collection, views)
+        await store.write_newer(collection, views, known)
         outcome.changes += _changes(collection, views)
     if trails:
-        outcome.changes += await apply_derivations(store, stream.derivations, trails, batch.ends)
-    await store.write_newer(stream.state, list(changed.values()))
+        outcome.changes += await apply_derivations(store, plans, batch.ends)
+    await store.write_newer(stream.state, list(changed.values()), known)
     outcome.changes += _changes(stream.state, list(changed.values()))
     if stream.follow_up is not None and touched:
         # Touched, not only changed: a redelivered batch whose states were already written

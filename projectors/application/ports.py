@@ -44,10 +44,12 @@ class ReadModelStore(Protocol):
         ``order`` (``(field, 1 | -1)``, a matching index behind it)."""
         ...
 
-    async def write_newer(self, collection: str, docs: Sequence[Doc]) -> int:
-        """Write each document unless the stored one has an equal or greater ``version``;
-        returns how many were not written. A duplicate, a redelivery or a concurrent
-        older writer is a no-op, never an error."""
+    async def write_newer(self, collection: str, docs: Sequence[Doc], known: Mapping[str, int] | None = None) -> None:
+        """Write each document unless the stored one has an equal or greater ``version``.
+        A duplicate, a redelivery or a concurrent older writer is a no-op, never an error.
+        ``known``: stored versions the caller read moments ago (an ``_id`` left out was not
+        stored); a store may trust them to save a read, and must stay correct if they
+        are out of date."""
         ...
 
     async def copy_merchant_names(self, collection: str, merchants: Sequence[Doc]) -> None:

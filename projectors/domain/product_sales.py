@@ -1,11 +1,13 @@
 """``product_sales``: per merchant, day of placement and product, the units sold that day.
 
-An order contributes, for each product on its lines, the units it holds while the order is
-paid, shipped or delivered (0 otherwise: a cancelled or refunded order still names the
-product), and the product's name as the order captured it: a product's name in
-``product_sales`` (and ``merchant_stats.top_products``) is the one of the latest order of
-the day that holds it, latest by (placed_at, order id). ``ranked`` orders products for
-``top_products``: most units first, ties by product id.
+An order contributes once it has been paid (``paid_at`` set): for each product on its
+lines, the units while the order is paid, shipped or delivered (0 once refunded: it still
+names the product), and the product's name as the order captured it. A product's name in
+``product_sales`` (and ``merchant_stats.top_products``) is the one of the latest paid order
+of the day that holds it, latest by (placed_at, order id). Orders never paid (placed,
+confirmed, cancelled before payment) contribute nothing, so most order events leave
+``product_sales`` alone. ``ranked`` orders products for ``top_products``: most units
+first, ties by product id.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ def sales_id(merchant_id: str, day: str, product_id: str) -> str:
 
 
 def contribution(order: Doc) -> dict[str, Contribution]:
+    if order.get("paid_at") is None:
+        return {}
     sold = order["status"] in SOLD
     merchant_id, day = order["merchant_id"], order["placed_day"]
     units: dict[str, int] = {}

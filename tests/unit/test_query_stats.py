@@ -21,6 +21,7 @@ def order(product_id: str, units: int, status: str = "delivered") -> dict:
         "item_count": units,
         "payment_failures": 0,
         "placed_at": at,
+        "paid_at": at,
         "shipped_at": at,
         "lines": [{"product_id": product_id, "name": product_id.title(), "quantity": units}],
     }
