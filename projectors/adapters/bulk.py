@@ -183,6 +183,12 @@ async def _delete_exactly(collection: AsyncCollection, stored: list[dict]) -> No
         await collection.delete_many({"_id": {"$in": ids}, "version": version, REV: {"$exists": False}})
 
 
+async def insert_new(collection: AsyncCollection, docs: list[dict]) -> None:
+    """Insert; a document whose ``_id`` is stored already stays as stored (not an error)."""
+    if docs:
+        await _insert_many(collection, docs)
+
+
 async def _insert_many(collection: AsyncCollection, docs: list[dict]) -> list:
     """Insert; the ``_id`` of every document that hit a duplicate key."""
     try:

@@ -36,13 +36,16 @@ class MemoryReadModels:
     names: dict[str, str] = field(default_factory=dict)  # logical -> physical
     budget: Budget = field(default_factory=Budget)
     pause: bool = False  # yield to the loop before each call (interleaves concurrent engines)
+    # write_newer as FerretDB's swap does it: the older documents deleted, then the new ones
+    # inserted, a crash possible in between (replace_newer and append stay atomic).
+    swaps: bool = False
 
     def collection(self, logical: str) -> dict[str, Doc]:
         return self.collections.setdefault(self.names.get(logical, logical), {})
 
     def renamed(self, names: Mapping[str, str]) -> MemoryReadModels:
         """The same data under other names (shares the collections and the budget)."""
-        return MemoryReadModels(self.collections, dict(names), self.budget, self.pause)
+        return MemoryReadModels(self.collections, dict(names), self.budget, self.pause, self.swaps)
 
     def crash_after(self, writes: int | None) -> None:
         """Let ``writes`` more writes through, then raise ``Crash`` (``None``: never)."""
@@ -84,6 +87,20 @@ class MemoryReadModels:
     async def write_newer(self, collection: str, docs: Sequence[Doc], known: Mapping[str, int] | None = None) -> None:
         await self._step()
         self._spend()
+        if self.swaps:
+            target = self.collection(collection)
+            for doc in docs:
+                if doc["_id"] in target and target[doc["_id"]]["version"] < doc["version"]:
+                    del target[doc["_id"]]
+            self._spend()  # a crash here leaves them missing
+        await self._replace(collection, docs)
+
+    async def replace_newer(self, collection: str, docs: Sequence[Doc]) -> None:
+        await self._step()
+        self._spend()
+        await self._replace(collection, docs)
+
+    async def _replace(self, collection: str, docs: Sequence[Doc]) -> None:
         target = self.collection(collection)
         for doc in docs:
             await self._step()  # each document on its own, as a bulk write applies them
@@ -92,13 +109,37 @@ class MemoryReadModels:
             if stored is None or stored["version"] < doc["version"]:
                 target[doc["_id"]] = copy.deepcopy(doc)
 
-    async def copy_merchant_names(self, collection: str, merchants: Sequence[Doc]) -> None:
+    async def append(self, collection: str, docs: Sequence[Doc]) -> None:
         await self._step()
         self._spend()
-        for merchant in merchants:
-            for doc in self.collection(collection).values():
-                if doc["merchant_id"] == merchant["_id"] and doc["merchant_version"] < merchant["version"]:
-                    doc.update(merchant_name=merchant["name"], merchant_version=merchant["version"])
+        target = self.collection(collection)
+        for doc in docs:
+            await self._step()
+            _storable(doc)
+            target.setdefault(doc["_id"], copy.deepcopy(doc))
+
+    async def delete_ids(self, collection: str, ids: Collection[str]) -> None:
+        await self._step()
+        self._spend()
+        target = self.collection(collection)
+        for i in ids:
+            target.pop(i, None)
+
+    async def older_ids(self, collection: str, equals: Mapping[str, object], field: str, below: int) -> list[str]:
+        await self._step()
+        return [
+            i
+            for i, d in self.collection(collection).items()
+            if all(d.get(k) == v for k, v in equals.items()) and d[field] < below
+        ]
+
+    async def set_merchant_name(self, collection: str, ids: Collection[str], name: str, version: int) -> None:
+        await self._step()
+        self._spend()
+        docs = self.collection(collection)
+        for i in ids:
+            if i in docs and docs[i]["merchant_version"] < version:
+                docs[i].update(merchant_name=name, merchant_version=version)
 
     def _spend(self) -> None:
         if self.budget.writes_left is None:

@@ -2,10 +2,15 @@
 wire-compatible server, and the event history on the event store's ``commits``.
 
 Logical collection names map to physical ones (``names``: a rebuild writes into shadow
-collections ``<name>__rebuild``). Newer-version writes go through ``bulk.Writer``, chosen
-per server by ``bulk.detect_writer``; FerretDB-SQLite's copy of merchant names reads the
-stale products once and swaps them (there an ``update_many`` scans the collection per
-document). Every other FerretDB or MongoDB particularity stays in ``bulk``.
+collections ``<name>__rebuild``). ``write_newer`` goes through ``bulk.Writer``, chosen per
+server by ``bulk.detect_writer`` (on FerretDB a delete + insert per batch: a document is
+missing for milliseconds); ``replace_newer`` is a guarded ``ReplaceOne`` per document on
+every server but FerretDB-SQLite (where any filter but ``{_id}`` scans the collection, so
+it swaps there too); ``append`` is an unordered ``insert_many`` whose duplicate keys are
+"already there". ``set_merchant_name`` is one ``update_many``; on FerretDB-SQLite it reads
+the stale products once and swaps them (there an ``update_many`` scans the collection per
+document). Every other
+FerretDB or MongoDB particularity stays in ``bulk``.
 """
 
 from __future__ import annotations
@@ -14,14 +19,13 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pymongo import UpdateMany
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.event_store_reader import events_between
 from shared.events import EventEnvelope
 
-from projectors.adapters.bulk import REPLACE, REV, Writer, apply_updates, swap_newer
+from projectors.adapters.bulk import REPLACE, REV, Writer, insert_new, swap_newer
 from projectors.application.ports import Doc
 
 WITHOUT_REV = {REV: 0}  # the swap writer's delete guard is the adapter's business
@@ -67,37 +71,37 @@ class MongoReadModels:
     async def write_newer(self, collection: str, docs: Sequence[Doc], known: Mapping[str, int] | None = None) -> None:
         await self.writer.write_newer(self.collection(collection), list(docs), known)
 
-    async def copy_merchant_names(self, collection: str, merchants: Sequence[Doc]) -> None:
-        if not merchants:
+    async def replace_newer(self, collection: str, docs: Sequence[Doc]) -> None:
+        writer = self.writer if self.writer.scans else REPLACE
+        await writer.write_newer(self.collection(collection), list(docs))
+
+    async def append(self, collection: str, docs: Sequence[Doc]) -> None:
+        await insert_new(self.collection(collection), list(docs))
+
+    async def delete_ids(self, collection: str, ids: Collection[str]) -> None:
+        if ids:
+            await self.collection(collection).delete_many({"_id": {"$in": list(ids)}})
+
+    async def older_ids(self, collection: str, equals: Mapping[str, object], field: str, below: int) -> list[str]:
+        found = self.collection(collection).find({**equals, field: {"$lt": below}}, {"_id": 1})
+        return [doc["_id"] async for doc in found]
+
+    async def set_merchant_name(self, collection: str, ids: Collection[str], name: str, version: int) -> None:
+        if not ids:
             return
         target = self.collection(collection)
+        stale = {"_id": {"$in": list(ids)}, "merchant_version": {"$lt": version}}
         if self.writer.scans:
-            await _swap_names(target, merchants)
+            await _swap_names(target, stale, name, version)
             return
-        await apply_updates(
-            target,
-            [
-                UpdateMany(
-                    {"merchant_id": m["_id"], "merchant_version": {"$lt": m["version"]}},
-                    {"$set": {"merchant_name": m["name"], "merchant_version": m["version"]}},
-                )
-                for m in merchants
-            ],
-        )
+        await target.update_many(stale, {"$set": {"merchant_name": name, "merchant_version": version}})
 
 
-async def _swap_names(target: AsyncCollection[Doc], merchants: Sequence[Doc]) -> None:
+async def _swap_names(target: AsyncCollection[Doc], stale: Doc, name: str, version: int) -> None:
     """FerretDB-SQLite: an ``update_many`` rewrites each matched document with its own
     collection scan; read the stale products once and swap them in one batch instead
     (``bulk.swap_newer``), guarded by both versions."""
-    by_id = {m["_id"]: m for m in merchants}
-    stale = await target.find(
-        {"$or": [{"merchant_id": m["_id"], "merchant_version": {"$lt": m["version"]}} for m in merchants]}
-    ).to_list()
-    renamed = [
-        {**p, "merchant_name": by_id[p["merchant_id"]]["name"], "merchant_version": by_id[p["merchant_id"]]["version"]}
-        for p in stale
-    ]
+    renamed = [{**p, "merchant_name": name, "merchant_version": version} for p in await target.find(stale).to_list()]
     if renamed:
         await swap_newer(
             target,

@@ -5,14 +5,18 @@ contributions of many aggregates, fed from several Kafka partitions and often wr
 several processes at once. Per batch and derivation:
 
 1. **Counters.** For every derived key the batch touches and every source (topic
-   partition) it came from, one counter document ``<key>|<source>`` holds the sums of that
-   source's aggregates and the source position it reflects (``version`` = offset + 1). The
-   batch reads those counters (one query), adds for each aggregate ``new - state at E``
-   where E is the counter's position (``Trail.state_at``), and writes them back with the
-   position of the batch's last record of that source, never over a later one
-   (``write_newer``). A counter already at or past the batch's end is left alone: that
-   delivery was applied before (a duplicate, a redelivery after a crash). The increment and
-   its guard are one document, so it is applied once, whatever the batch boundaries.
+   partition) it came from, a counter holds the sums of that source's aggregates and the
+   source position it reflects (``version`` = offset + 1). The batch reads the touched
+   keys' counters (one query), adds for each aggregate ``new - state at E`` where E is the
+   counter's position (``Trail.state_at``), and appends a new counter
+   ``<key>|<source>|<version>`` at the position of the batch's last record of that source;
+   the older ones of that key and source are deleted after. Counters are never changed,
+   only added (an insert with a unique ``_id`` is atomic on every server, FerretDB v1
+   included, and a process killed mid-write leaves the older counter, never none); the
+   latest position is the counter. A counter already at or past the batch's end is left
+   alone: that delivery was applied before (a duplicate, a redelivery after a crash). The
+   sums and their position are one document, so a change is applied once, whatever the
+   batch boundaries.
 2. **Documents.** The touched keys' counters are read again (one query) and each derived
    document is written as their sum, with ``version`` = the sum of the counters' versions
    and ``sources`` = each counter's version: counters only move forward, so a
@@ -93,10 +97,29 @@ class Derivation:
     counters: str  # its per-source counters
     contribute: Contribute
     compose: Compose
+    # Replaced in place (never missing, even if the process dies mid-write): a later
+    # derivation's repairs read it (product_sales -> merchant_stats.top_products).
+    in_place: bool = False
 
 
-def counter_id(key: str, source: str) -> str:
-    return f"{key}|{source}"
+def counter_id(key: str, source: str, version: int) -> str:
+    return f"{key}|{source}|{version}"
+
+
+def latest_counters(found: Iterable[Doc]) -> tuple[dict[tuple[str, str], Doc], list[str]]:
+    """The latest counter of each (key, source), and the ``_id`` of every older one."""
+    latest: dict[tuple[str, str], Doc] = {}
+    older: list[str] = []
+    for counter in found:
+        pair = (counter["key"], counter["source"])
+        kept = latest.get(pair)
+        if kept is None or kept["version"] < counter["version"]:
+            latest[pair] = counter
+            if kept is not None:
+                older.append(kept["_id"])
+        else:
+            older.append(counter["_id"])
+    return latest, older
 
 
 def sources_of(doc: Doc) -> dict[str, int]:
@@ -175,7 +198,7 @@ def _counter(key: str, source: str, stored: Doc | None, walks: list[_Walk], end:
             if after is not None and after.price is not None:
                 prices.added.append(after.price)
     doc: Doc = {
-        "_id": counter_id(key, source),
+        "_id": counter_id(key, source, end + 1),
         "key": key,
         "source": source,
         "version": end + 1,
@@ -199,43 +222,47 @@ def _stored_latest(doc: Doc | None) -> Latest | None:
 
 @dataclass
 class Plan:
-    """A derivation's share of a batch: the (key, source) pairs it touched, and their
-    counters as stored before anything of the batch was written."""
+    """A derivation's share of a batch: the (key, source) pairs it touched, and the touched
+    keys' counters as stored before anything of the batch was written."""
 
     derivation: Derivation
     touched: dict[tuple[str, str], list[_Walk]]
-    stored: dict[str, Doc]
+    latest: dict[tuple[str, str], Doc]
+    older: list[str]
 
 
 async def plan_counters(store: ReadModelStore, derivation: Derivation, trails: list[Trail]) -> Plan:
     touched = _touched(_Walk(t, derivation.contribute) for t in trails)
-    ids = [counter_id(k, s) for k, s in touched]
-    return Plan(derivation, touched, await store.find_ids(derivation.counters, ids) if ids else {})
+    keys = sorted({key for key, _ in touched})
+    latest, older = latest_counters(await store.find_in(derivation.counters, "key", keys) if keys else [])
+    return Plan(derivation, touched, latest, older)
 
 
 async def write_counters(store: ReadModelStore, plan: Plan, ends: dict[str, int]) -> Pending:
     """Step 1: add this batch's deltas to the counters of every (key, source) it touched.
 
-    A counter another writer moved since ``plan`` read it is overwritten only by a later
-    position, and each write is its own base plus its own delta: consistent either way."""
+    A counter another writer added since ``plan`` read them is outranked only by a later
+    position, and each counter is its own base plus its own delta: consistent either way."""
     pending = Pending(keys={key for key, _ in plan.touched})
-    writes = []
+    writes, replaced = [], list(plan.older)
     for (key, source), walks in plan.touched.items():
-        current = plan.stored.get(counter_id(key, source))
+        current = plan.latest.get((key, source))
         pending.before.setdefault(key, {})[source] = current["version"] if current else None
         if current is not None and current["version"] - 1 >= ends[source]:
             pending.after.setdefault(key, {})[source] = current["version"]
             continue  # these positions were applied by an earlier delivery
         writes.append(_counter(key, source, current, walks, ends[source], pending))
         pending.after.setdefault(key, {})[source] = ends[source] + 1
-    known = {i: c["version"] for i, c in plan.stored.items()}
-    await store.write_newer(plan.derivation.counters, writes, known)
+        if current is not None:
+            replaced.append(current["_id"])
+    await store.append(plan.derivation.counters, writes)
+    await store.delete_ids(plan.derivation.counters, replaced)  # only once their successors are in
     return pending
 
 
 def _key_states(pending: Pending, counters: list[Doc], stored: dict[str, Doc]) -> list[KeyState]:
     by_key: dict[str, list[Doc]] = {}
-    for counter in counters:
+    for counter in latest_counters(counters)[0].values():
         by_key.setdefault(counter["key"], []).append(counter)
     states = []
     for key in sorted(pending.keys):
@@ -293,7 +320,10 @@ async def refresh_documents(
         else:
             stale.append(state)
     writes = list(await asyncio.gather(*(derivation.compose(store, state, context) for state in stale)))
-    await store.write_newer(derivation.view, writes, {k: d["version"] for k, d in stored.items()})
+    if derivation.in_place:
+        await store.replace_newer(derivation.view, writes)
+    else:
+        await store.write_newer(derivation.view, writes, {k: d["version"] for k, d in stored.items()})
     return current + writes, [Change(derivation.view, d["merchant_id"], (d["_id"],)) for d in writes]
 
 

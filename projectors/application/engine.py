@@ -11,10 +11,11 @@ its source (topic partition) and position (offset):
    there. What the store does not have either is dead-lettered, never applied out of order;
 4. fold the events with the stream's pure ``evolve``, keeping each state on the way
    (``folding.Trail``);
-5. write, each collection in one step that never moves a ``version`` backwards
-   (``ports.ReadModelStore.write_newer``): the views, then the derived read models
-   (``derived``: counters by delta, then documents as their sums), then the state
-   documents last, then the stream's follow-up (merchant names into products).
+5. write, each collection in one step that never moves a ``version`` backwards: the
+   views, then the derived read models (``derived``: counters by delta, then documents as
+   their sums), then the state documents last. States and views are replaced in place
+   (``replace_newer``): every redelivery folds from the states, and the derived views'
+   repairs read the views, so neither may be missing even if the process dies mid-write.
 
 An event that the state rejects (e.g. ``OrderShipped`` before ``OrderPlaced``), or whose
 numbers a document cannot hold, is dead-lettered and the aggregate's version moves past
@@ -45,7 +46,6 @@ log = logging.getLogger(__name__)
 Evolve = Callable[[Doc | None, EventEnvelope, BaseModel], Doc]
 View = Callable[[Doc], Doc]
 Enrich = Callable[[ReadModelStore, dict[str, Doc]], Awaitable[None]]
-FollowUp = Callable[[ReadModelStore, list[Doc]], Awaitable[list[Change]]]
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,9 @@ class Outcome:
     gap_filled: int = 0
     dead: list[tuple[EventEnvelope, str]] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
+    # The state of every aggregate the batch named, as now stored (duplicates included:
+    # what follows a batch must run again when it is redelivered).
+    touched: list[Doc] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,6 @@ class Stream:
     views: tuple[tuple[str, View], ...] = ()
     enrich: Enrich | None = None  # fills in what the fold cannot know (merchant names)
     derivations: tuple[Derivation, ...] = ()
-    follow_up: FollowUp | None = None  # after the states are written, with every touched state
 
     @property
     def served(self) -> tuple[str, ...]:
@@ -216,22 +218,17 @@ async def apply_batch(store: ReadModelStore, history: EventHistory, stream: Stre
         return outcome
     trails, touched = await fold_batch(store, history, stream, batch, outcome)
     changed = {t.aggregate_id: t.new for t in trails if t.new is not None and t.new is not t.stored}
-    # What was stored: the state's versions, and the views' as far as they follow it.
-    known = {t.aggregate_id: t.stored["version"] for t in trails if t.stored is not None}
     reads = [plan_derivations(store, stream.derivations, trails)]
     if stream.enrich is not None and changed:
         reads.append(stream.enrich(store, changed))
     plans, *_ = await asyncio.gather(*reads)  # independent reads: overlap their round trips
     for collection, view in stream.views:
         views = [view(doc) for doc in changed.values()]
-        await store.write_newer(collection, views, known)
+        await store.replace_newer(collection, views)  # in place: the derived views' repairs read them
         outcome.changes += _changes(collection, views)
     if trails:
         outcome.changes += await apply_derivations(store, plans, batch.ends)
-    await store.write_newer(stream.state, list(changed.values()), known)
+    await store.replace_newer(stream.state, list(changed.values()))
     outcome.changes += _changes(stream.state, list(changed.values()))
-    if stream.follow_up is not None and touched:
-        # Touched, not only changed: a redelivered batch whose states were already written
-        # may have crashed before this step, so it runs (idempotently) again.
-        outcome.changes += await stream.follow_up(store, list(touched.values()))
+    outcome.touched = list(touched.values())
     return outcome

@@ -1,9 +1,14 @@
 """What the projection engine needs from the world around it, as shapes (``typing.Protocol``).
 
 - ``ReadModelStore``: the read-model collections, by *logical* name (a rebuild hands the
-  engine a store whose names point at shadow collections). Its one write never moves a
-  document's ``version`` backwards; its reads are by ``_id``, by one field's values, and
-  one bounded, sorted read (``first``) for the derived views' repairs. Adapters:
+  engine a store whose names point at shadow collections). Three ways to write, by what
+  a document must survive: ``replace_newer`` (state documents: never missing, even if
+  the process dies mid-write), ``write_newer`` (views and derived documents, which the
+  engine re-derives on redelivery: may be briefly missing while replaced), both never
+  moving a ``version`` backwards; and ``append``/``delete_ids`` (the derived views'
+  counters: a document is never changed, only added, then its older ones removed). Reads
+  are by ``_id``, by one field's values, and one bounded, sorted read (``first``) for the
+  derived views' repairs. Adapters:
   ``projectors.adapters.mongo_store`` (MongoDB and FerretDB, chosen per server) and
   ``projectors.adapters.memory_store`` (unit tests); ``tests/contracts`` holds them to
   the same behaviour.
@@ -47,14 +52,29 @@ class ReadModelStore(Protocol):
     async def write_newer(self, collection: str, docs: Sequence[Doc], known: Mapping[str, int] | None = None) -> None:
         """Write each document unless the stored one has an equal or greater ``version``.
         A duplicate, a redelivery or a concurrent older writer is a no-op, never an error.
+        A reader, or a crash, may catch a document missing while it is replaced.
         ``known``: stored versions the caller read moments ago (an ``_id`` left out was not
         stored); a store may trust them to save a read, and must stay correct if they
         are out of date."""
         ...
 
-    async def copy_merchant_names(self, collection: str, merchants: Sequence[Doc]) -> None:
-        """Give every product of each merchant ``{_id, name, version}`` that holds an older
-        ``merchant_version`` this name and version (guarded by ``merchant_version``)."""
+    async def replace_newer(self, collection: str, docs: Sequence[Doc]) -> None:
+        """``write_newer``, in place: no reader or crash ever finds a document missing."""
+        ...
+
+    async def append(self, collection: str, docs: Sequence[Doc]) -> None:
+        """Insert each document; one whose ``_id`` is stored already is left as stored."""
+        ...
+
+    async def delete_ids(self, collection: str, ids: Collection[str]) -> None: ...
+
+    async def older_ids(self, collection: str, equals: Mapping[str, object], field: str, below: int) -> list[str]:
+        """The ``_id`` of every document matching ``equals`` whose ``field`` is below ``below``."""
+        ...
+
+    async def set_merchant_name(self, collection: str, ids: Collection[str], name: str, version: int) -> None:
+        """Give these products the merchant's name and version, where they hold an older
+        ``merchant_version`` (their own ``version`` does not move)."""
         ...
 
 

@@ -7,7 +7,8 @@ Offsets are committed only after all of that returned (``AckPolicy.NACK_ON_ERROR
 exception rewinds every partition of the batch, so Kafka redelivers it). At-least-once
 delivery plus idempotent writes gives effectively-once read models. Several processes in
 one consumer group share the partitions; an aggregate's events share a partition (key =
-aggregate id), so per-aggregate order holds.
+aggregate id), so per-aggregate order holds; a rebalance hands a partition over only
+between two batches (``handover``), so two members never apply one partition at once.
 """
 
 from __future__ import annotations
@@ -15,25 +16,29 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from shared.events import EventEnvelope
-from shared.invalidation import publish
+from shared.invalidation import Change, publish
 from shared.kafka import ensure_topics
 from shared.observability.logs import library_logger
 from shared.observability.stream import instrument_faststream
 from shared.settings import ProjectorSettings
+from shared.topics import DOMAIN_TOPIC_PARTITIONS
 
 from projectors.adapters.indexes import ensure_read_model_indexes
-from projectors.application.engine import Batch, Delivery, Stream, apply_batch
+from projectors.application.engine import Batch, Delivery, Outcome, Stream, apply_batch
 from projectors.entrypoints.bootstrap import ProjectorSide, bootstrap, close
-from projectors.entrypoints.streams import STREAMS
+from projectors.entrypoints.handover import Handover
+from projectors.entrypoints.names import apply_fanned_out, fan_out, topic_partitions
+from projectors.entrypoints.streams import MERCHANTS_STREAM, NAMES_TOPIC, PRODUCTS_STREAM, STREAMS, topics_of
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +109,7 @@ class Running:
         return self.side
 
 
-async def project(side: ProjectorSide, stream: Stream, topic: str, records: Sequence[Record]) -> None:
+async def project(side: ProjectorSide, stream: Stream, topic: str, records: Sequence[Record]) -> Outcome:
     batch, bad_records = decode_records(records)
     outcome = await apply_batch(side.store, side.history, stream, batch)
     dead = len(bad_records) + len(outcome.dead)
@@ -113,19 +118,63 @@ async def project(side: ProjectorSide, stream: Stream, topic: str, records: Sequ
         await send_dead_letters(side.producer, dead_letter_topic(topic), bad_records, outcome.dead)
         await side.db[COUNTERS].update_one({"_id": stream.name}, {"$inc": {"dead_lettered": dead}}, upsert=True)
         log.warning("%s: %d event(s) dead-lettered, e.g. %s", stream.name, dead, (bad_records or outcome.dead)[0][1])
-    if side.redis is not None:
-        await publish(side.redis, outcome.changes, prefix=side.settings.kafka_topic_prefix)
+    return outcome
 
 
 async def _raw_body(message: Any) -> None:
     return None  # the handler reads the raw records itself: malformed ones must reach it
 
 
+def still_assigned(records: Sequence[Record], consumer: Any) -> Sequence[Record]:
+    """The records of partitions this member still owns (a rebalance may have moved some
+    between the fetch and the batch; their new owner reads them from the committed offset)."""
+    assignment = getattr(consumer, "assignment", None)
+    if assignment is None:
+        return records
+    owned = assignment()
+    kept = [r for r in records if TopicPartition(r.topic, r.partition) in owned]
+    if len(kept) < len(records):
+        log.info(
+            "%d record(s) of partitions handed over in a rebalance left to their new owner", len(records) - len(kept)
+        )
+    return kept
+
+
+def partition_count(consumer: Any, topic: str) -> int:
+    found = consumer.partitions_for_topic(topic) if hasattr(consumer, "partitions_for_topic") else None
+    return len(found) if found else DOMAIN_TOPIC_PARTITIONS
+
+
+class Handler(Protocol):
+    async def __call__(self, side: ProjectorSide, records: Sequence[Record], consumer: Any) -> list[Change]: ...
+
+
+def stream_handler(settings: ProjectorSettings, stream: Stream) -> Handler:
+    """What one batch of a stream's consumer group does, besides applying its events:
+    the merchants fan their names out; the products apply the names fanned out to them."""
+    topic, names = settings.topic(stream.topic), settings.topic(NAMES_TOPIC)
+
+    async def handle(side: ProjectorSide, records: Sequence[Record], consumer: Any) -> list[Change]:
+        events = [r for r in records if r.topic == topic]
+        outcome = await project(side, stream, topic, events)
+        changes = outcome.changes
+        if stream is MERCHANTS_STREAM and outcome.touched:
+            assert side.producer is not None, "the app opens its producer"
+            await fan_out(side.producer, names, partition_count(consumer, names), outcome.touched)
+        fanned = [r for r in records if r.topic == names]
+        if fanned:
+            changes += await apply_fanned_out(side.store, fanned, partition_count(consumer, topic))
+        return changes
+
+    return handle
+
+
 def subscribe(broker: KafkaBroker, settings: ProjectorSettings, stream: Stream, running: Running) -> None:
-    topic = settings.topic(stream.topic)
+    handover = Handover()
+    handle_batch = stream_handler(settings, stream)
 
     @broker.subscriber(
-        topic,
+        *(settings.topic(t) for t in topics_of(stream)),
         batch=True,
         group_id=group_id(settings, stream),
         decoder=_raw_body,
@@ -135,10 +184,35 @@ def subscribe(broker: KafkaBroker, settings: ProjectorSettings, stream: Stream, 
         batch_timeout_ms=settings.batch_timeout_ms,
         session_timeout_ms=settings.session_timeout_ms,
         heartbeat_interval_ms=max(settings.session_timeout_ms // 3, 500),
+        listener=handover,
+        # Partition p of every topic of the group to one member: the products and the
+        # merchant names fanned out to them (projectors.entrypoints.names).
+        partition_assignment_strategy=(RangePartitionAssignor,),
     )
     async def handle(body: Any, msg: KafkaMessage) -> None:
-        raw = msg.raw_message
-        await project(running(), stream, topic, raw if isinstance(raw, tuple) else (raw,))
+        async with handover.batch():
+            raw = msg.raw_message
+            records = still_assigned(raw if isinstance(raw, tuple) else (raw,), msg.consumer)
+            side = running()
+            changes = await handle_batch(side, records, msg.consumer)
+            if side.redis is not None:
+                await publish(side.redis, changes, prefix=side.settings.kafka_topic_prefix)
+
+
+async def ensure_own_topics(settings: ProjectorSettings) -> None:
+    """The dead-letter topics, and the names fan-out with as many partitions as products."""
+    await ensure_topics(settings, tuple(dead_letter_topic(settings.topic(s.topic)) for s in STREAMS), partitions=1)
+    products = await topic_partitions(settings, settings.topic(PRODUCTS_STREAM.topic))
+    await ensure_topics(settings, (settings.topic(NAMES_TOPIC),), partitions=products or DOMAIN_TOPIC_PARTITIONS)
+    names = await topic_partitions(settings, settings.topic(NAMES_TOPIC))
+    if products and names != products:
+        log.error(
+            "%s has %s partitions and %s %s: merchant renames will miss products; recreate it",
+            NAMES_TOPIC,
+            names,
+            PRODUCTS_STREAM.topic,
+            products,
+        )
 
 
 def create_app(settings: ProjectorSettings | None = None) -> FastStream:
@@ -151,7 +225,7 @@ def create_app(settings: ProjectorSettings | None = None) -> FastStream:
     async def open_side() -> None:
         running.side = side = await bootstrap(settings, redis=True, producer=True)
         await ensure_read_model_indexes(side.db)
-        await ensure_topics(settings, tuple(dead_letter_topic(settings.topic(s.topic)) for s in STREAMS), partitions=1)
+        await ensure_own_topics(settings)
 
     async def close_side() -> None:
         if running.side is not None:

@@ -1,6 +1,7 @@
 """How far behind each projection is, and when it will have caught up.
 
-A projection's position is its stream's consumer-group offsets (``projectors.entrypoints.app``);
+A projection's position is its stream's consumer-group offsets (``projectors.entrypoints.app``),
+over every topic the group reads (products: also the merchant names fanned out to them);
 events behind = end offsets minus committed offsets, summed over partitions; seconds
 behind = age of the oldest event not yet consumed (0 when caught up). ``lag()`` is the
 function the metrics exporter calls. ``catch_up()`` samples the offsets twice,
@@ -19,7 +20,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.settings import ProjectorSettings
 
-from projectors.entrypoints.streams import STREAMS
+from projectors.application.engine import Stream
+from projectors.entrypoints.streams import STREAMS, topics_of
 
 
 async def _stop(consumer: AIOKafkaConsumer) -> None:
@@ -84,17 +86,16 @@ async def _oldest_pending_age(settings: ProjectorSettings, positions: dict[Topic
         await _stop(consumer)
 
 
-async def positions(settings: ProjectorSettings, stream_name: str, topic: str) -> Positions:
-    group = f"{settings.group_id}.{stream_name}"
-    full_topic = settings.topic(topic)
+async def positions(settings: ProjectorSettings, stream: Stream) -> Positions:
+    group = f"{settings.group_id}.{stream.name}"
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False)
     await admin.start()
     await consumer.start()
     try:
-        described = await admin.describe_topics([full_topic])
+        described = await admin.describe_topics([settings.topic(t) for t in topics_of(stream)])
         partitions = [
-            TopicPartition(full_topic, p["partition"])
+            TopicPartition(t["topic"], p["partition"])
             for t in described
             if not t.get("error_code")
             for p in t["partitions"]
@@ -113,8 +114,8 @@ async def positions(settings: ProjectorSettings, stream_name: str, topic: str) -
     return Positions(dict(ends), done)
 
 
-async def stream_lag(settings: ProjectorSettings, stream_name: str, topic: str) -> tuple[int, float]:
-    now = await positions(settings, stream_name, topic)
+async def stream_lag(settings: ProjectorSettings, stream: Stream) -> tuple[int, float]:
+    now = await positions(settings, stream)
     return now.behind, await _oldest_pending_age(settings, now.pending())
 
 
@@ -123,7 +124,7 @@ async def lag(settings: ProjectorSettings | None = None) -> list[Lag]:
     settings = settings or ProjectorSettings()
     rows = []
     for stream in STREAMS:
-        behind, seconds = await stream_lag(settings, stream.name, stream.topic)
+        behind, seconds = await stream_lag(settings, stream)
         rows += [Lag(model, stream.name, behind, round(seconds, 3)) for model in stream.served]
     return rows
 
@@ -135,14 +136,14 @@ def eta(behind: int, rate: float) -> float | None:
     return behind / rate if rate > 0 else None
 
 
-async def _stream_catch_up(settings: ProjectorSettings, stream_name: str, topic: str, seconds: float) -> CatchUp:
-    first = await positions(settings, stream_name, topic)
+async def _stream_catch_up(settings: ProjectorSettings, stream: Stream, seconds: float) -> CatchUp:
+    first = await positions(settings, stream)
     began = time.monotonic()
     await asyncio.sleep(seconds)
-    last = await positions(settings, stream_name, topic)
+    last = await positions(settings, stream)
     rate = max(0, last.done - first.done) / (time.monotonic() - began)
     age = await _oldest_pending_age(settings, last.pending())
-    return CatchUp("", stream_name, last.behind, round(age, 3), round(rate, 1), eta(last.behind, rate))
+    return CatchUp("", stream.name, last.behind, round(age, 3), round(rate, 1), eta(last.behind, rate))
 
 
 async def catch_up(settings: ProjectorSettings | None = None, sample_seconds: float = 2.0) -> list[CatchUp]:

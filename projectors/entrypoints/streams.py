@@ -4,7 +4,7 @@
 |-----------|------------------|-------------------|------------------|--------------------------------------|
 | products  | products.events  | merchant_products | catalog_products | categories                           |
 | orders    | orders.events    | orders            |                  | product_sales, then merchant_stats   |
-| merchants | merchants.events | merchant_names    |                  | (names into products)                |
+| merchants | merchants.events | merchant_names    |                  | (names into products: see app)       |
 
 Each stream has its own consumer group, so its lag is its read models' lag.
 """
@@ -24,7 +24,11 @@ from projectors.domain import merchant_names as merchant_names_fold
 
 CATEGORIES = Derivation(categories.COLLECTION, categories.COUNTERS, categories.contribution, compose.compose_category)
 PRODUCT_SALES = Derivation(
-    product_sales.COLLECTION, product_sales.COUNTERS, product_sales.contribution, compose.compose_product_sales
+    product_sales.COLLECTION,
+    product_sales.COUNTERS,
+    product_sales.contribution,
+    compose.compose_product_sales,
+    in_place=True,  # merchant_stats reads its top products from it
 )
 # After PRODUCT_SALES: a day's top products are read from its product sales.
 MERCHANT_STATS = Derivation(
@@ -40,7 +44,6 @@ PRODUCTS_STREAM = Stream(
     views=((CATALOG_PRODUCTS, catalog_products.view),),
     enrich=names.fill_merchant_names,
     derivations=(CATEGORIES,),
-    follow_up=names.after_products,
 )
 
 ORDERS_STREAM = Stream(
@@ -58,10 +61,19 @@ MERCHANTS_STREAM = Stream(
     aggregate_type="merchant",
     state=MERCHANT_NAMES,
     evolve=merchant_names_fold.evolve,
-    follow_up=names.propagate,
 )
 
 STREAMS = (MERCHANTS_STREAM, PRODUCTS_STREAM, ORDERS_STREAM)
+
+# Internal to the projectors: each merchant's latest name, produced by the merchants
+# subscriber to every partition, consumed by the products subscriber with the products
+# topic, partition for partition (projectors.entrypoints.names).
+NAMES_TOPIC = "projector.merchant-names"
+
+
+def topics_of(stream: Stream) -> tuple[str, ...]:
+    """Every topic a stream's consumer group reads (its lag is theirs)."""
+    return (stream.topic, NAMES_TOPIC) if stream is PRODUCTS_STREAM else (stream.topic,)
 
 
 def stream_of(read_model: str) -> Stream:

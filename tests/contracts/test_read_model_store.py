@@ -101,19 +101,37 @@ async def test_first_filters_sorts_and_limits(store):
     assert await store.first("docs", {"shop": "nobody"}, [("price", 1)], 1) == []
 
 
-async def test_merchant_names_reach_only_products_holding_an_older_one(store):
+async def test_merchant_names_reach_only_the_products_named_that_hold_an_older_one(store):
     await store.write_newer(
         "products",
         [
             doc("p1", 3, merchant_id="m1", merchant_name="Old", merchant_version=1),
             doc("p2", 1, merchant_id="m1", merchant_name="Newer", merchant_version=5),
-            doc("p3", 1, merchant_id="m2", merchant_name="Other", merchant_version=1),
+            doc("p3", 1, merchant_id="m1", merchant_name="Old", merchant_version=1),
+            doc("p4", 1, merchant_id="m2", merchant_name="Other", merchant_version=1),
         ],
     )
-    await store.copy_merchant_names("products", [{"_id": "m1", "name": "New", "version": 4}])
-    found = await store.find_ids("products", ["p1", "p2", "p3"])
+    assert sorted(await store.older_ids("products", {"merchant_id": "m1"}, "merchant_version", 4)) == ["p1", "p3"]
+    await store.set_merchant_name("products", ["p1", "p2"], "New", 4)  # p3: another partition's
+    found = await store.find_ids("products", ["p1", "p2", "p3", "p4"])
     assert (found["p1"]["merchant_name"], found["p1"]["merchant_version"], found["p1"]["version"]) == ("New", 4, 3)
-    assert found["p2"]["merchant_name"] == "Newer" and found["p3"]["merchant_name"] == "Other"
+    assert [found[i]["merchant_name"] for i in ("p2", "p3", "p4")] == ["Newer", "Old", "Other"]
+
+
+async def test_replace_newer_is_write_newer_in_place(store):
+    await store.replace_newer("docs", [doc("a", 1, n=1), doc("b", 3, n=1)])
+    await store.replace_newer("docs", [doc("a", 2, n=2), doc("b", 3, n=2), doc("c", 1, n=2)])
+    found = await store.find_ids("docs", ["a", "b", "c"])
+    assert {i: (d["version"], d["n"]) for i, d in found.items()} == {"a": (2, 2), "b": (3, 1), "c": (1, 2)}
+
+
+async def test_append_keeps_what_is_stored_and_delete_ids_removes(store):
+    await store.append("docs", [doc("a", 1, n=1), doc("b", 1, n=1)])
+    await store.append("docs", [doc("b", 2, n=2), doc("c", 1, n=2)])  # b is there: left as stored
+    await store.delete_ids("docs", ["a", "missing"])
+    await store.delete_ids("docs", [])
+    found = await store.find_ids("docs", ["a", "b", "c"])
+    assert {i: (d["version"], d["n"]) for i, d in found.items()} == {"b": (1, 1), "c": (1, 2)}
 
 
 async def test_concurrent_writers_leave_the_newest_version(store):

@@ -16,6 +16,7 @@ from shared.events import EventEnvelope
 
 from projectors.adapters.memory_store import Crash, MemoryEvents, MemoryReadModels
 from projectors.application.engine import Batch, Delivery, Outcome, Stream, apply_batch
+from projectors.application.merchant_names import Rename, apply_renames
 from projectors.domain import categories, merchant_stats, product_sales
 from projectors.entrypoints.streams import MERCHANTS_STREAM, ORDERS_STREAM, PRODUCTS_STREAM, STREAMS
 
@@ -106,8 +107,12 @@ class Faults:
 
 
 async def _apply(store: MemoryReadModels, history: MemoryEvents, consumer: Consumer, batch: Batch) -> bool:
+    """One batch, and for merchants the renames it fans out (applied at once: in memory
+    there is no other writer of a product to race)."""
     try:
-        await apply_batch(store, history, consumer.log.stream, batch)
+        outcome = await apply_batch(store, history, consumer.log.stream, batch)
+        if consumer.log.stream is MERCHANTS_STREAM:
+            await apply_renames(store, [Rename.of(m) for m in outcome.touched], lambda _: True)
         return True
     except Crash:
         return False
@@ -146,7 +151,7 @@ async def run_to_end(
             continue
         batch, commits = consumer.batch(partitions, max_records)
         if rng.random() < faults.crash_rate:
-            store.crash_after(rng.randint(0, 6))
+            store.crash_after(rng.randint(0, 12))
         ok = await _apply(store, history, consumer, batch)
         store.crash_after(None)
         if ok:
