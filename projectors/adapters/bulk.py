@@ -183,6 +183,33 @@ async def _delete_exactly(collection: AsyncCollection, stored: list[dict]) -> No
         await collection.delete_many({"_id": {"$in": ids}, "version": version, REV: {"$exists": False}})
 
 
+async def replace_in_place(
+    collection: AsyncCollection, docs: list[dict], known: Mapping[str, int] | None = None
+) -> None:
+    """Guarded replaces, never a delete; documents ``known`` not to be stored yet are
+    inserted in one statement instead (a duplicate — a racer created it — is replaced).
+
+    FerretDB v1 answers a bulk in which a guard failed (an upsert hitting the unique
+    ``_id``) without ``nModified``, so pymongo cannot tell which statements applied: then
+    the stored versions are read once and only the replaces still needed are sent again."""
+    fresh = [d for d in docs if known is not None and d["_id"] not in known]
+    taken = set(await _insert_many(collection, fresh)) if fresh else set()
+    rest = [d for d in docs if known is None or d["_id"] in known or d["_id"] in taken]
+    for _ in range(MAX_SWAP_ROUNDS):
+        try:
+            await apply_updates(collection, [guarded_replace(d) for d in rest], one_by_one=False)
+            return
+        except KeyError as exc:
+            if exc.args != ("nModified",):
+                raise
+        ids = [d["_id"] for d in rest]
+        stored = {d["_id"]: d["version"] async for d in collection.find({"_id": {"$in": ids}}, {"version": 1})}
+        rest = [d for d in rest if stored.get(d["_id"], -1) < d["version"]]
+        if not rest:
+            return
+    raise RuntimeError(f"{collection.name}: guarded replaces did not settle for {[d['_id'] for d in rest][:5]}")
+
+
 async def insert_new(collection: AsyncCollection, docs: list[dict]) -> None:
     """Insert; a document whose ``_id`` is stored already stays as stored (not an error)."""
     if docs:
@@ -201,11 +228,12 @@ async def _insert_many(collection: AsyncCollection, docs: list[dict]) -> list:
         return [docs[err["index"]]["_id"] for err in errors]
 
 
-async def apply_updates(collection: AsyncCollection, updates: list) -> int:
+async def apply_updates(collection: AsyncCollection, updates: list, one_by_one: bool = True) -> int:
     """Apply updates; duplicate-key failures are version-guarded no-ops (already applied).
 
     Returns how many were no-ops. Any other failure raises, so the batch is not
-    acknowledged and Kafka redelivers it.
+    acknowledged and Kafka redelivers it. ``one_by_one=False`` lets FerretDB's missing
+    ``nModified`` (see below) reach the caller as ``KeyError`` instead.
     """
     if not updates:
         return 0
@@ -221,7 +249,7 @@ async def apply_updates(collection: AsyncCollection, updates: list) -> int:
         # FerretDB v1 answers an ``update`` whose upsert hit a duplicate key without
         # ``nModified``, which pymongo's bulk merge trips on; one at a time reports it
         # properly (as DuplicateKeyError).
-        if exc.args != ("nModified",):
+        if exc.args != ("nModified",) or not one_by_one:
             raise
         return await _one_by_one(collection, updates)
 

@@ -95,7 +95,7 @@ class MemoryReadModels:
             self._spend()  # a crash here leaves them missing
         await self._replace(collection, docs)
 
-    async def replace_newer(self, collection: str, docs: Sequence[Doc]) -> None:
+    async def replace_newer(self, collection: str, docs: Sequence[Doc], known: Mapping[str, int] | None = None) -> None:
         await self._step()
         self._spend()
         await self._replace(collection, docs)

@@ -25,7 +25,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from shared.event_store_reader import events_between
 from shared.events import EventEnvelope
 
-from projectors.adapters.bulk import REPLACE, REV, Writer, insert_new, swap_newer
+from projectors.adapters.bulk import REPLACE, REV, Writer, insert_new, replace_in_place, swap_newer
 from projectors.application.ports import Doc
 
 WITHOUT_REV = {REV: 0}  # the swap writer's delete guard is the adapter's business
@@ -71,9 +71,11 @@ class MongoReadModels:
     async def write_newer(self, collection: str, docs: Sequence[Doc], known: Mapping[str, int] | None = None) -> None:
         await self.writer.write_newer(self.collection(collection), list(docs), known)
 
-    async def replace_newer(self, collection: str, docs: Sequence[Doc]) -> None:
-        writer = self.writer if self.writer.scans else REPLACE
-        await writer.write_newer(self.collection(collection), list(docs))
+    async def replace_newer(self, collection: str, docs: Sequence[Doc], known: Mapping[str, int] | None = None) -> None:
+        if self.writer.scans:
+            await self.writer.write_newer(self.collection(collection), list(docs))
+        else:
+            await replace_in_place(self.collection(collection), list(docs), known)
 
     async def append(self, collection: str, docs: Sequence[Doc]) -> None:
         await insert_new(self.collection(collection), list(docs))

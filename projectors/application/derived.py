@@ -320,10 +320,11 @@ async def refresh_documents(
         else:
             stale.append(state)
     writes = list(await asyncio.gather(*(derivation.compose(store, state, context) for state in stale)))
+    known = {k: d["version"] for k, d in stored.items()}
     if derivation.in_place:
-        await store.replace_newer(derivation.view, writes)
+        await store.replace_newer(derivation.view, writes, known)
     else:
-        await store.write_newer(derivation.view, writes, {k: d["version"] for k, d in stored.items()})
+        await store.write_newer(derivation.view, writes, known)
     return current + writes, [Change(derivation.view, d["merchant_id"], (d["_id"],)) for d in writes]
 
 

@@ -218,17 +218,19 @@ async def apply_batch(store: ReadModelStore, history: EventHistory, stream: Stre
         return outcome
     trails, touched = await fold_batch(store, history, stream, batch, outcome)
     changed = {t.aggregate_id: t.new for t in trails if t.new is not None and t.new is not t.stored}
+    # What is stored: the states' versions, and the views' as far as they follow them.
+    known = {t.aggregate_id: t.stored["version"] for t in trails if t.stored is not None}
     reads = [plan_derivations(store, stream.derivations, trails)]
     if stream.enrich is not None and changed:
         reads.append(stream.enrich(store, changed))
     plans, *_ = await asyncio.gather(*reads)  # independent reads: overlap their round trips
     for collection, view in stream.views:
         views = [view(doc) for doc in changed.values()]
-        await store.replace_newer(collection, views)  # in place: the derived views' repairs read them
+        await store.replace_newer(collection, views, known)  # in place: the derived views' repairs read them
         outcome.changes += _changes(collection, views)
     if trails:
         outcome.changes += await apply_derivations(store, plans, batch.ends)
-    await store.replace_newer(stream.state, list(changed.values()))
+    await store.replace_newer(stream.state, list(changed.values()), known)
     outcome.changes += _changes(stream.state, list(changed.values()))
     outcome.touched = list(touched.values())
     return outcome

@@ -58,7 +58,7 @@ class ReadModelStore(Protocol):
         are out of date."""
         ...
 
-    async def replace_newer(self, collection: str, docs: Sequence[Doc]) -> None:
+    async def replace_newer(self, collection: str, docs: Sequence[Doc], known: Mapping[str, int] | None = None) -> None:
         """``write_newer``, in place: no reader or crash ever finds a document missing."""
         ...
 

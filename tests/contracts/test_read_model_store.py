@@ -123,6 +123,12 @@ async def test_replace_newer_is_write_newer_in_place(store):
     await store.replace_newer("docs", [doc("a", 2, n=2), doc("b", 3, n=2), doc("c", 1, n=2)])
     found = await store.find_ids("docs", ["a", "b", "c"])
     assert {i: (d["version"], d["n"]) for i, d in found.items()} == {"a": (2, 2), "b": (3, 1), "c": (1, 2)}
+    # known: what the caller read; "d" new, "c" said new but stored by a racer meanwhile
+    await store.replace_newer(
+        "docs", [doc("a", 3, n=3), doc("b", 2, n=3), doc("c", 2, n=3), doc("d", 1, n=3)], known={"a": 2, "b": 3}
+    )
+    found = await store.find_ids("docs", ["a", "b", "c", "d"])
+    assert {i: (d["version"], d["n"]) for i, d in found.items()} == {"a": (3, 3), "b": (3, 1), "c": (2, 3), "d": (1, 3)}
 
 
 async def test_append_keeps_what_is_stored_and_delete_ids_removes(store):

@@ -231,9 +231,9 @@ class Counting:
         self.writes.append((collection, len(docs)))
         await self.inner.write_newer(collection, docs, known)
 
-    async def replace_newer(self, collection, docs):
+    async def replace_newer(self, collection, docs, known=None):
         self.writes.append((collection, len(docs)))
-        await self.inner.replace_newer(collection, docs)
+        await self.inner.replace_newer(collection, docs, known)
 
     async def append(self, collection, docs):
         self.writes.append((collection, len(docs)))
