@@ -33,8 +33,6 @@ from shared.read_models import (
     MERCHANT_STATS,
     MERCHANT_STATS_COUNTERS,
     ORDERS,
-    PRODUCT_SALES,
-    PRODUCT_SALES_COUNTERS,
 )
 
 log = logging.getLogger(__name__)
@@ -106,11 +104,9 @@ ORD_TOTAL = "orders_merchant_total"
 ORD_PRODUCT = "orders_merchant_product_placed"
 ORD_OPEN_QUEUE = "orders_merchant_open_queue"
 ORD_TRACKING = "orders_merchant_tracking"
-# --- product_sales and the derived views' counters ----------------------------------------
-SALES_BUCKET_UNITS = "sales_bucket_units"
+# --- the derived views' counters ----------------------------------------------------------
 CATEGORY_COUNTERS_KEY = "category_counters_key"
 STATS_COUNTERS_KEY = "stats_counters_key"
-SALES_COUNTERS_KEY = "sales_counters_key"
 
 INDEXES: tuple[IndexSpec, ...] = (
     _spec(
@@ -347,14 +343,6 @@ INDEXES: tuple[IndexSpec, ...] = (
         (),
         "support lookup by carrier tracking number",
     ),
-    _spec(
-        SALES_BUCKET_UNITS,
-        PRODUCT_SALES,
-        [("bucket", ASC), ("units", DESC), ("product_id", ASC)],
-        {"bucket": "?", "units": {"$gt": 0}},
-        [("units", DESC), ("product_id", ASC)],
-        "a day's best sellers: the projector reads merchant_stats.top_products from it when one of them loses units",
-    ),
     *(
         _spec(
             name,
@@ -367,7 +355,6 @@ INDEXES: tuple[IndexSpec, ...] = (
         for name, collection in (
             (CATEGORY_COUNTERS_KEY, CATEGORY_COUNTERS),
             (STATS_COUNTERS_KEY, MERCHANT_STATS_COUNTERS),
-            (SALES_COUNTERS_KEY, PRODUCT_SALES_COUNTERS),
         )
     ),
 )

@@ -34,8 +34,8 @@ merchant_stats (one per merchant per UTC day *of placement*: a cohort of orders)
     (orders now paid/shipped/delivered), paid_orders, average_order_value (revenue //
     paid_orders or null), payments_succeeded, payments_failed, payment_success_rate (0..1
     or null), shipped_count, processing_seconds_total, average_processing_seconds (placed ->
-    shipped, or null), top_products [{product_id, name, units}] (5, most units first, ties
-    by product id), version, sources
+    shipped, or null), top_products [{product_id, name (as in the latest paid order of the
+    day that holds it), units}] (5, most units first, ties by product id), version, sources
 
 categories (one per merchant per category that ever held a non-archived product)
     ``CategoryDoc``: _id ("<merchant_id>:<category>"), merchant_id, category, product_count
@@ -43,21 +43,16 @@ categories (one per merchant per category that ever held a non-archived product)
     cheapest / dearest published product, null when none), version, sources
     A category whose products all left keeps its document with zero counts.
 
-product_sales (one per merchant, day of placement and product of a paid order that day)
-    ``ProductSalesDoc``: _id ("<merchant_id>:<YYYY-MM-DD>:<product_id>"), merchant_id, day,
-    bucket (the merchant_stats _id), product_id, name (as in the latest paid order of the
-    day that holds the product), units (in orders now paid/shipped/delivered; 0 once they
-    are all refunded), version, sources
-    ``merchant_stats.top_products`` is read from it (index ``sales_bucket_units``).
-
-Counters (internal to the projectors; the sums behind the three derived collections above):
-category_counters, merchant_stats_counters, product_sales_counters
-    ``CounterDoc``: _id ("<key>|<source>"), key (the derived document's _id), source (where
-    the events came from: "<topic>#<partition>", or "replay" for a rebuild), version (the
-    source's position it reflects: offset + 1), the key's identity fields, counts {name:
-    n}, and for product sales name / name_placed_at / name_order_id. A derived document is
-    the sum of its key's counters; its ``version`` is the sum of their versions and
-    ``sources`` lists them ([{source, version}, ...]) — see docs/projections.md.
+Counters (internal to the projectors; the sums behind the two derived collections above):
+category_counters, merchant_stats_counters
+    ``CounterDoc``: _id ("<key>|<source>|<version>"), key (the derived document's _id),
+    source (where the events came from: "<topic>#<partition>", or "replay" for a rebuild),
+    version (the source's position it reflects: offset + 1), the key's identity fields,
+    counts {name: n} (a day's units per product as "units:<product id>"), and for days
+    names {product id: {name, placed_at, order_id}}. The latest version of each (key,
+    source) is the counter; older ones are deleted once it is in. A derived document is the
+    sum of its key's counters; its ``version`` is the sum of their versions and ``sources``
+    lists them ([{source, version}, ...]) — see docs/projections.md.
 
 Every count or sum in a derived document or counter is an ``int`` while it fits in 64 bits
 and its decimal string beyond (``stored_int``/``loaded_int``): a day of maximum-size orders
@@ -78,15 +73,13 @@ MERCHANT_PRODUCTS = "merchant_products"
 ORDERS = "orders"
 MERCHANT_STATS = "merchant_stats"
 CATEGORIES = "categories"
-PRODUCT_SALES = "product_sales"
 
-ALL = (CATALOG_PRODUCTS, MERCHANT_PRODUCTS, ORDERS, MERCHANT_STATS, CATEGORIES, PRODUCT_SALES)
+ALL = (CATALOG_PRODUCTS, MERCHANT_PRODUCTS, ORDERS, MERCHANT_STATS, CATEGORIES)
 # Internal to the projectors: each merchant's name, copied into products (not served).
 MERCHANT_NAMES = "merchant_names"
 # Internal to the projectors: the per-source sums the derived collections are made of.
 CATEGORY_COUNTERS = "category_counters"
 MERCHANT_STATS_COUNTERS = "merchant_stats_counters"
-PRODUCT_SALES_COUNTERS = "product_sales_counters"
 
 INT64_MAX = 2**63 - 1
 StoredInt = int | str  # an int while it fits in 64 bits, its decimal string beyond
@@ -149,16 +142,10 @@ class MerchantStatsDoc(TypedDict):
     sources: Sources
 
 
-class ProductSalesDoc(TypedDict):
-    _id: str
-    merchant_id: str
-    day: str
-    bucket: str
-    product_id: str
+class ProductName(TypedDict):
     name: str
-    units: StoredInt
-    version: int
-    sources: Sources
+    placed_at: datetime
+    order_id: str
 
 
 class CounterDoc(TypedDict, total=False):
@@ -168,12 +155,8 @@ class CounterDoc(TypedDict, total=False):
     version: int
     merchant_id: str
     counts: dict[str, StoredInt]
-    # identity fields of the derived document (category; day, bucket, product_id)
+    # identity fields of the derived document (category; day)
     category: str
     day: str
-    bucket: str
-    product_id: str
-    # product sales: the name in the latest order that holds the product
-    name: str
-    name_placed_at: datetime
-    name_order_id: str
+    # days: each product's name in the latest paid order that holds it
+    names: dict[str, ProductName]

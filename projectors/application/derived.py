@@ -62,7 +62,7 @@ class KeyState:
     key: str
     identity: dict[str, str]
     counts: Counts
-    latest: Latest | None
+    latest: dict[str, Latest]  # per name (a product), its latest value (name) over the counters
     sources: dict[str, int]  # every counter of the key, as read after this batch's writes
     sources_before: dict[str, int]  # the same, with this batch's sources as they were before it
     stored: Doc | None  # the derived document as stored
@@ -87,8 +87,7 @@ class KeyState:
         return sources_of(self.stored) == self.sources_before
 
 
-Context = dict[str, list[Doc]]  # derived collection -> documents refreshed earlier in the batch
-Compose = Callable[[ReadModelStore, KeyState, Context], Awaitable[Doc]]
+Compose = Callable[[ReadModelStore, KeyState], Awaitable[Doc]]
 
 
 @dataclass(frozen=True)
@@ -97,9 +96,6 @@ class Derivation:
     counters: str  # its per-source counters
     contribute: Contribute
     compose: Compose
-    # Replaced in place (never missing, even if the process dies mid-write): a later
-    # derivation's repairs read it (product_sales -> merchant_stats.top_products).
-    in_place: bool = False
 
 
 def counter_id(key: str, source: str, version: int) -> str:
@@ -159,7 +155,7 @@ class _Walk:
     def new(self, key: str) -> Contribution | None:
         return self.of(self.trail.new).get(key)
 
-    def latest(self, key: str) -> Latest | None:
+    def latest(self, key: str) -> dict[str, Latest]:
         return latest_of(c.latest for state in self.trail.states() if (c := self.of(state).get(key)))
 
 
@@ -205,8 +201,8 @@ def _counter(key: str, source: str, stored: Doc | None, walks: list[_Walk], end:
         **identity,
         "counts": {k: stored_int(v) for k, v in sorted(counts.items())},
     }
-    if latest is not None:
-        doc.update(name=latest.value, name_placed_at=latest.at, name_order_id=latest.tie)
+    if latest:
+        doc["names"] = {n: {"name": v.value, "placed_at": v.at, "order_id": v.tie} for n, v in sorted(latest.items())}
     return doc
 
 
@@ -214,10 +210,9 @@ def _any(walk: _Walk, key: str) -> Contribution:
     return next(c for state in walk.trail.states() if (c := walk.of(state).get(key)))
 
 
-def _stored_latest(doc: Doc | None) -> Latest | None:
-    if not doc or "name" not in doc:
-        return None
-    return Latest(doc["name_placed_at"], doc["name_order_id"], doc["name"])
+def _stored_latest(doc: Doc | None) -> dict[str, Latest]:
+    names = (doc or {}).get("names") or {}
+    return {n: Latest(v["placed_at"], v["order_id"], v["name"]) for n, v in names.items()}
 
 
 @dataclass
@@ -302,44 +297,33 @@ def _identity(counter: Doc) -> dict[str, str]:
     return {k: counter[k] for k in IDENTITY_FIELDS if k in counter}
 
 
-async def refresh_documents(
-    store: ReadModelStore, derivation: Derivation, pending: Pending, context: Context
-) -> tuple[list[Doc], list[Change]]:
-    """Step 2: write every touched key's document as the sum of its counters. Returns
-    the touched keys' documents as they now are (for the derivations after this one)."""
+async def refresh_documents(store: ReadModelStore, derivation: Derivation, pending: Pending) -> list[Change]:
+    """Step 2: write every touched key's document as the sum of its counters."""
     if not pending.keys:
-        return [], []
+        return []
     keys = sorted(pending.keys)
     counters, stored = await asyncio.gather(
         store.find_in(derivation.counters, "key", keys), store.find_ids(derivation.view, keys)
     )
-    current, stale = [], []
-    for state in _key_states(pending, counters, stored):
-        if state.stored is not None and sources_of(state.stored) == state.sources:
-            current.append(state.stored)  # nothing new since it was written
-        else:
-            stale.append(state)
-    writes = list(await asyncio.gather(*(derivation.compose(store, state, context) for state in stale)))
-    known = {k: d["version"] for k, d in stored.items()}
-    if derivation.in_place:
-        await store.replace_newer(derivation.view, writes, known)
-    else:
-        await store.write_newer(derivation.view, writes, known)
-    return current + writes, [Change(derivation.view, d["merchant_id"], (d["_id"],)) for d in writes]
+    stale = [
+        state
+        for state in _key_states(pending, counters, stored)
+        if state.stored is None or sources_of(state.stored) != state.sources  # else nothing new since written
+    ]
+    writes = list(await asyncio.gather(*(derivation.compose(store, state) for state in stale)))
+    await store.write_newer(derivation.view, writes, {k: d["version"] for k, d in stored.items()})
+    return [Change(derivation.view, d["merchant_id"], (d["_id"],)) for d in writes]
 
 
 async def plan_derivations(store: ReadModelStore, derivations: Iterable[Derivation], trails: list[Trail]) -> list[Plan]:
-    """Every derivation's counters read at once (nothing depends on another's writes yet)."""
+    """Every derivation's counters read at once (nothing depends on another's writes)."""
     return list(await asyncio.gather(*(plan_counters(store, d, trails) for d in derivations)))
 
 
 async def apply_derivations(store: ReadModelStore, plans: list[Plan], ends: dict[str, int]) -> list[Change]:
-    """Counters then documents, derivation by derivation (a later one may read an earlier
-    one's documents, e.g. a day's top products from its product sales)."""
-    context: Context = {}
+    """Counters then documents, derivation by derivation."""
     changes: list[Change] = []
     for plan in plans:
         pending = await write_counters(store, plan, ends)
-        context[plan.derivation.view], written = await refresh_documents(store, plan.derivation, pending, context)
-        changes += written
+        changes += await refresh_documents(store, plan.derivation, pending)
     return changes

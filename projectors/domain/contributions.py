@@ -1,9 +1,10 @@
 """What one aggregate's state adds to derived read models, as pure data.
 
-A derived document (a category's counts, a day's statistics, a product's sales that day)
-is a sum over the aggregates that feed it. ``Contribution`` is one aggregate's share in one
-such document: counts to add, and what the document keeps beside sums — the published
-price (a category's cheapest and dearest product) and the latest name of a product sold.
+A derived document (a category's counts, a day's statistics) is a sum over the aggregates
+that feed it. ``Contribution`` is one aggregate's share in one such document: counts to add
+(a day's units sold per product included), and what the document keeps beside sums — the
+published price (a category's cheapest and dearest product) and the latest name of each
+product sold.
 The projector keeps derived documents by adding ``new - old`` contributions (the engine
 knows both states of every aggregate it folds), never by re-reading their sources.
 """
@@ -37,7 +38,7 @@ class Contribution:
     identity: Mapping[str, str]  # the derived document's fields that name it (merchant_id, day...)
     counts: Counts = field(default_factory=dict)
     price: int | None = None  # a published product's price (categories' min/max)
-    latest: Latest | None = None  # a product's name in its latest order (product sales)
+    latest: Mapping[str, Latest] = field(default_factory=dict)  # product id -> its name in this order
 
 
 Contribute = Callable[[Doc], dict[str, Contribution]]  # state -> {derived key: contribution}
@@ -58,9 +59,14 @@ def delta(before: Contribution | None, after: Contribution | None) -> Counts:
     return {k: v for k, v in out.items() if v}
 
 
-def latest_of(values: Iterable[Latest | None]) -> Latest | None:
-    present = [v for v in values if v is not None]
-    return max(present, key=Latest.order) if present else None
+def latest_of(values: Iterable[Mapping[str, Latest]]) -> dict[str, Latest]:
+    """Per name, the most recent of ``values``."""
+    out: dict[str, Latest] = {}
+    for mapping in values:
+        for name, value in mapping.items():
+            if name not in out or out[name].order() < value.order():
+                out[name] = value
+    return out
 
 
 def summed(contributions: Iterable[Contribution]) -> Counts:

@@ -4,9 +4,15 @@ The day is the order's placement day (a cohort): "of the orders placed on D, how
 now shipped, how much revenue did they bring, how fast were they shipped". An order
 contributes counts to its day's document (``contribution``); the projector adds each
 order's ``new - old`` contribution, so a batch costs what it changed, not a re-read of the
-day. The ratios (average order value, payment success rate, average processing time) are
-computed from the sums when the document is written (``document``). ``top_products``
-comes from ``product_sales``. ``stats_for`` computes a day from scratch: the reference.
+day's orders. The ratios (average order value, payment success rate, average processing
+time) are computed from the sums when the document is written (``document``).
+
+``top_products`` comes from per-product counters: once paid, an order counts its units
+per product (``units:<product id>``) while it is paid, shipped or delivered (0 once
+refunded), and names each product as it captured it; a product's name is the one of the
+latest paid order of the day that holds it, latest by (placed_at, order id). The five
+with most units (ties by product id) are the day's top products. ``stats_for`` computes a
+day from scratch: the reference.
 """
 
 from __future__ import annotations
@@ -17,11 +23,12 @@ from shared.read_models import MERCHANT_STATS as COLLECTION  # noqa: F401 (re-ex
 from shared.read_models import MERCHANT_STATS_COUNTERS as COUNTERS  # noqa: F401 (re-export)
 from shared.read_models import MerchantStatsDoc, Sources, TopProduct, stored_int
 
-from projectors.domain import product_sales
-from projectors.domain.contributions import Contribution, Counts, Doc, summed
+from projectors.domain.contributions import Contribution, Counts, Doc, Latest, latest_of, summed
 
 SOLD = ("paid", "shipped", "delivered")
 STATUS = "status:"  # counts named status:<status> make orders_by_status
+UNITS = "units:"  # counts named units:<product id>: the day's units sold per product
+TOP_PRODUCTS = 5
 
 
 def bucket_id(merchant_id: str, day: str) -> str:
@@ -46,19 +53,33 @@ def contribution(order: Doc) -> dict[str, Contribution]:
         "shipped_count": int(shipped),
         "processing_seconds_total": _processing_seconds(order),
     }
+    names: dict[str, Latest] = {}
+    if order.get("paid_at") is not None:
+        sold = order["status"] in SOLD
+        for line in order["lines"]:
+            units = UNITS + line["product_id"]
+            counts[units] = counts.get(units, 0) + (line["quantity"] if sold else 0)
+            names[line["product_id"]] = Latest(order["placed_at"], order["_id"], line["name"])
     identity = {"merchant_id": order["merchant_id"], "day": order["placed_day"]}
-    return {bucket_id(order["merchant_id"], order["placed_day"]): Contribution(identity, counts)}
+    return {bucket_id(order["merchant_id"], order["placed_day"]): Contribution(identity, counts, latest=names)}
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
 
 
+def top_products(counts: Counts, names: dict[str, Latest]) -> list[TopProduct]:
+    """The products that sold, most units first (ties by product id), five of them."""
+    units = [(n, k.removeprefix(UNITS)) for k, n in counts.items() if k.startswith(UNITS) and n > 0]
+    best = sorted(units, key=lambda item: (-item[0], item[1]))[:TOP_PRODUCTS]
+    return [{"product_id": p, "name": names[p].value if p in names else "", "units": n} for n, p in best]
+
+
 def document(
     key: str,
     identity: dict[str, str],
     counts: Counts,
-    top: list[TopProduct],
+    names: dict[str, Latest],
     version: int = 0,
     sources: Sources | None = None,
 ) -> MerchantStatsDoc:
@@ -84,7 +105,7 @@ def document(
         "shipped_count": stored_int(shipped),
         "processing_seconds_total": stored_int(processing),
         "average_processing_seconds": stored_int(processing // shipped) if shipped else None,
-        "top_products": top,
+        "top_products": top_products(counts, names),
         "version": version,
         "sources": sources or [],
     }
@@ -92,11 +113,6 @@ def document(
 
 def stats_for(merchant_id: str, day: str, orders: Iterable[Doc]) -> MerchantStatsDoc:
     """One day computed from scratch from its orders (no version, no sources)."""
-    orders = list(orders)
-    counts = summed(c for o in orders for c in contribution(o).values())
-    sales = product_sales.from_orders(orders).values()
-    return document(bucket_id(merchant_id, day), {"merchant_id": merchant_id, "day": day}, counts, top_of(sales))
-
-
-def top_of(sales: Iterable[product_sales.Sales]) -> list[TopProduct]:
-    return product_sales.ranked(sales)[: product_sales.TOP_PRODUCTS]
+    parts = [c for o in orders for c in contribution(o).values()]
+    key = bucket_id(merchant_id, day)
+    return document(key, {"merchant_id": merchant_id, "day": day}, summed(parts), latest_of(c.latest for c in parts))

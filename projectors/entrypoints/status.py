@@ -149,7 +149,7 @@ async def _stream_catch_up(settings: ProjectorSettings, stream: Stream, seconds:
 async def catch_up(settings: ProjectorSettings | None = None, sample_seconds: float = 2.0) -> list[CatchUp]:
     """``lag()`` plus the consumption rate over ``sample_seconds`` and the time left at it."""
     settings = settings or ProjectorSettings()
-    sampled = await asyncio.gather(*(_stream_catch_up(settings, s.name, s.topic, sample_seconds) for s in STREAMS))
+    sampled = await asyncio.gather(*(_stream_catch_up(settings, s, sample_seconds) for s in STREAMS))
     return [
         CatchUp(model, row.stream, row.events_behind, row.seconds_behind, row.events_per_second, row.eta_seconds)
         for stream, row in zip(STREAMS, sampled, strict=True)

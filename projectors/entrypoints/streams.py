@@ -3,7 +3,7 @@
 | stream    | topic            | state document    | views            | derived (counters -> documents)      |
 |-----------|------------------|-------------------|------------------|--------------------------------------|
 | products  | products.events  | merchant_products | catalog_products | categories                           |
-| orders    | orders.events    | orders            |                  | product_sales, then merchant_stats   |
+| orders    | orders.events    | orders            |                  | merchant_stats                       |
 | merchants | merchants.events | merchant_names    |                  | (names into products: see app)       |
 
 Each stream has its own consumer group, so its lag is its read models' lag.
@@ -19,18 +19,10 @@ from projectors.application import compose
 from projectors.application import merchant_names as names
 from projectors.application.derived import Derivation
 from projectors.application.engine import Stream
-from projectors.domain import catalog_products, categories, merchant_products, merchant_stats, orders, product_sales
+from projectors.domain import catalog_products, categories, merchant_products, merchant_stats, orders
 from projectors.domain import merchant_names as merchant_names_fold
 
 CATEGORIES = Derivation(categories.COLLECTION, categories.COUNTERS, categories.contribution, compose.compose_category)
-PRODUCT_SALES = Derivation(
-    product_sales.COLLECTION,
-    product_sales.COUNTERS,
-    product_sales.contribution,
-    compose.compose_product_sales,
-    in_place=True,  # merchant_stats reads its top products from it
-)
-# After PRODUCT_SALES: a day's top products are read from its product sales.
 MERCHANT_STATS = Derivation(
     merchant_stats.COLLECTION, merchant_stats.COUNTERS, merchant_stats.contribution, compose.compose_merchant_stats
 )
@@ -52,7 +44,7 @@ ORDERS_STREAM = Stream(
     aggregate_type="order",
     state=ORDERS,
     evolve=orders.evolve,
-    derivations=(PRODUCT_SALES, MERCHANT_STATS),
+    derivations=(MERCHANT_STATS,),
 )
 
 MERCHANTS_STREAM = Stream(

@@ -17,7 +17,7 @@ from shared.events import EventEnvelope
 from projectors.adapters.memory_store import Crash, MemoryEvents, MemoryReadModels
 from projectors.application.engine import Batch, Delivery, Outcome, Stream, apply_batch
 from projectors.application.merchant_names import Rename, apply_renames
-from projectors.domain import categories, merchant_stats, product_sales
+from projectors.domain import categories, merchant_stats
 from projectors.entrypoints.streams import MERCHANTS_STREAM, ORDERS_STREAM, PRODUCTS_STREAM, STREAMS
 
 PARTITIONS = 3
@@ -184,14 +184,12 @@ def from_scratch(store: MemoryReadModels) -> dict[str, dict[str, dict]]:
     days: dict[tuple[str, str], list[dict]] = {}
     for order in orders:
         days.setdefault((order["merchant_id"], order["placed_day"]), []).append(order)
-    sales = product_sales.from_orders(orders)
     return {
         "categories": {k: strip(dict(v)) for k, v in categories.from_products(products).items()},
         "merchant_stats": {
             merchant_stats.bucket_id(m, d): strip(dict(merchant_stats.stats_for(m, d, found)))
             for (m, d), found in days.items()
         },
-        "product_sales": {k: (s.units, s.name) for k, s in sales.items()},
     }
 
 
@@ -206,7 +204,6 @@ def derived_as_stored(store: MemoryReadModels) -> dict[str, dict[str, dict]]:
     return {
         "categories": cats,
         "merchant_stats": {k: strip(d) for k, d in store.collection("merchant_stats").items()},
-        "product_sales": {k: (d["units"], d["name"]) for k, d in store.collection("product_sales").items()},
     }
 
 
