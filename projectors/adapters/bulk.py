@@ -31,13 +31,17 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pymongo import ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+Doc = dict[str, Any]
+Collection = AsyncCollection[Doc]
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +51,7 @@ MAX_SWAP_ROUNDS = 20  # each round needs a racing newer write; more means a bug,
 REV = "_rev"  # "<_id>@<version>": what swap_read deletes by (FerretDB-PostgreSQL only)
 
 
-def guarded_replace(doc: dict) -> ReplaceOne:
+def guarded_replace(doc: Doc) -> ReplaceOne[Doc]:
     """Replace a document by a newer version of itself, or insert it."""
     return ReplaceOne({"_id": doc["_id"], "version": {"$lt": doc["version"]}}, doc, upsert=True)
 
@@ -59,9 +63,7 @@ class Writer:
     swap: bool = False  # guarded delete + insert per batch, not a guarded replace per document
     scans: bool = False  # any filter but exactly {_id} scans a collection (FerretDB-SQLite)
 
-    async def write_newer(
-        self, collection: AsyncCollection, docs: list[dict], known: Mapping[str, int] | None = None
-    ) -> int:
+    async def write_newer(self, collection: Collection, docs: list[Doc], known: Mapping[str, int] | None = None) -> int:
         """Write each document unless the stored one is as new; returns how many were not.
         ``known``: stored versions the caller just read (``swap_read`` then skips its read)."""
         if not docs:
@@ -76,7 +78,7 @@ class Writer:
 REPLACE = Writer()
 
 
-async def detect_writer(db: AsyncDatabase) -> Writer:
+async def detect_writer(db: AsyncDatabase[Doc]) -> Writer:
     """From what the server's ``explain`` says (MongoDB reports no ``filterPushdown``):
 
     - a ``{_id, version}`` filter not pushed down (FerretDB v1 on SQLite): swap, one scan;
@@ -101,24 +103,24 @@ async def detect_writer(db: AsyncDatabase) -> Writer:
     return REPLACE
 
 
-def filters_by_version(docs: list[dict]) -> list[dict]:
+def filters_by_version(docs: list[Doc]) -> list[Doc]:
     """The stale stored documents, one ``_id`` lookup per version in the batch."""
-    by_version: dict[int, list] = defaultdict(list)
+    by_version: dict[int, list[str]] = defaultdict(list)
     for doc in docs:
         by_version[doc["version"]].append(doc["_id"])
     return [{"_id": {"$in": ids}, "version": {"$lt": v}} for v, ids in sorted(by_version.items())]
 
 
-def one_scan_filter(docs: list[dict]) -> list[dict]:
+def one_scan_filter(docs: list[Doc]) -> list[Doc]:
     """The same as one ``$or``: where every such filter is a collection scan, scan once."""
     return [{"$or": filters_by_version(docs)}]
 
 
 async def swap_newer(
-    collection: AsyncCollection,
-    docs: list[dict],
-    stale_filters: Callable[[list[dict]], list[dict]] = filters_by_version,
-    still_stale: Callable[[dict, dict], bool] = lambda stored, doc: stored["version"] < doc["version"],
+    collection: Collection,
+    docs: list[Doc],
+    stale_filters: Callable[[list[Doc]], list[Doc]] = filters_by_version,
+    still_stale: Callable[[Doc, Doc], bool] = lambda stored, doc: bool(stored["version"] < doc["version"]),
 ) -> int:
     """Guarded delete of the stale stored documents, insert, retry the duplicates that are
     still stale (``stale_filters``/``still_stale`` say what "stale" means)."""
@@ -139,11 +141,11 @@ async def swap_newer(
     raise RuntimeError(f"{collection.name}: newer-version swap did not settle for {sorted(pending)[:5]}")
 
 
-def revision(doc: dict) -> str:
+def revision(doc: Doc) -> str:
     return f"{doc['_id']}@{doc['version']}"
 
 
-async def swap_read(collection: AsyncCollection, docs: list[dict], known: Mapping[str, int] | None = None) -> int:
+async def swap_read(collection: Collection, docs: list[Doc], known: Mapping[str, int] | None = None) -> int:
     """Read the stored versions (or trust ``known`` the first time: a stale guess deletes
     nothing and the insert's duplicate sends it round again), delete exactly the older
     stored documents, insert; retry what a racer inserted first while it is still older."""
@@ -168,7 +170,7 @@ async def swap_read(collection: AsyncCollection, docs: list[dict], known: Mappin
     raise RuntimeError(f"{collection.name}: newer-version swap did not settle for {sorted(pending)[:5]}")
 
 
-async def _delete_exactly(collection: AsyncCollection, stored: list[dict]) -> None:
+async def _delete_exactly(collection: Collection, stored: list[Doc]) -> None:
     """Delete these stored documents if they are still the version read."""
     if not stored:
         return
@@ -183,9 +185,7 @@ async def _delete_exactly(collection: AsyncCollection, stored: list[dict]) -> No
         await collection.delete_many({"_id": {"$in": ids}, "version": version, REV: {"$exists": False}})
 
 
-async def replace_in_place(
-    collection: AsyncCollection, docs: list[dict], known: Mapping[str, int] | None = None
-) -> None:
+async def replace_in_place(collection: Collection, docs: list[Doc], known: Mapping[str, int] | None = None) -> None:
     """Guarded replaces, never a delete; documents ``known`` not to be stored yet are
     inserted in one statement instead (a duplicate — a racer created it — is replaced).
 
@@ -210,13 +210,13 @@ async def replace_in_place(
     raise RuntimeError(f"{collection.name}: guarded replaces did not settle for {[d['_id'] for d in rest][:5]}")
 
 
-async def insert_new(collection: AsyncCollection, docs: list[dict]) -> None:
+async def insert_new(collection: Collection, docs: list[Doc]) -> None:
     """Insert; a document whose ``_id`` is stored already stays as stored (not an error)."""
     if docs:
         await _insert_many(collection, docs)
 
 
-async def _insert_many(collection: AsyncCollection, docs: list[dict]) -> list:
+async def _insert_many(collection: Collection, docs: list[Doc]) -> list[str]:
     """Insert; the ``_id`` of every document that hit a duplicate key."""
     try:
         await collection.insert_many(docs, ordered=False)
@@ -228,7 +228,7 @@ async def _insert_many(collection: AsyncCollection, docs: list[dict]) -> list:
         return [docs[err["index"]]["_id"] for err in errors]
 
 
-async def apply_updates(collection: AsyncCollection, updates: list, one_by_one: bool = True) -> int:
+async def apply_updates(collection: Collection, updates: Sequence[Any], one_by_one: bool = True) -> int:
     """Apply updates; duplicate-key failures are version-guarded no-ops (already applied).
 
     Returns how many were no-ops. Any other failure raises, so the batch is not
@@ -254,7 +254,7 @@ async def apply_updates(collection: AsyncCollection, updates: list, one_by_one: 
         return await _one_by_one(collection, updates)
 
 
-async def _one_by_one(collection: AsyncCollection, updates: list) -> int:
+async def _one_by_one(collection: Collection, updates: Sequence[Any]) -> int:
     duplicates = 0
     for op in updates:
         try:

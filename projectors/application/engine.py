@@ -220,10 +220,9 @@ async def apply_batch(store: ReadModelStore, history: EventHistory, stream: Stre
     changed = {t.aggregate_id: t.new for t in trails if t.new is not None and t.new is not t.stored}
     # What is stored: the states' versions, and the views' as far as they follow them.
     known = {t.aggregate_id: t.stored["version"] for t in trails if t.stored is not None}
-    reads = [plan_derivations(store, stream.derivations, trails)]
-    if stream.enrich is not None and changed:
-        reads.append(stream.enrich(store, changed))
-    plans, *_ = await asyncio.gather(*reads)  # independent reads: overlap their round trips
+    enriched = stream.enrich(store, changed) if stream.enrich is not None and changed else asyncio.sleep(0)
+    # Independent reads: overlap their round trips.
+    plans, _ = await asyncio.gather(plan_derivations(store, stream.derivations, trails), enriched)
     for collection, view in stream.views:
         views = [view(doc) for doc in changed.values()]
         await store.replace_newer(collection, views, known)  # in place: the derived views' repairs read them

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from shared.read_models import CATEGORIES as COLLECTION  # noqa: F401 (re-export)
-from shared.read_models import CATEGORY_COUNTERS as COUNTERS  # noqa: F401 (re-export)
-from shared.read_models import CategoryDoc, Sources, stored_int
+from shared.read_models import CATEGORIES, CATEGORY_COUNTERS, CategoryDoc, Sources, stored_int
 
 from projectors.domain.contributions import Contribution, Counts, Doc
+
+COLLECTION = CATEGORIES
+COUNTERS = CATEGORY_COUNTERS
 
 
 def category_id(merchant_id: str, category: str) -> str:

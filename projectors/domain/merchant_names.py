@@ -13,13 +13,16 @@ from pydantic import BaseModel
 
 from shared.events import EventEnvelope
 from shared.events import merchants as ev
-from shared.read_models import MERCHANT_NAMES as COLLECTION  # noqa: F401 (re-export)
+from shared.read_models import MERCHANT_NAMES
 
+from projectors.domain.contributions import Doc
 from projectors.domain.errors import Unprojectable
 from projectors.domain.values import int64, millis
 
+COLLECTION = MERCHANT_NAMES
 
-def evolve(state: dict | None, event: EventEnvelope, data: BaseModel) -> dict:
+
+def evolve(state: Doc | None, event: EventEnvelope, data: BaseModel) -> Doc:
     if isinstance(data, ev.MerchantCreated):
         if state is not None:
             raise Unprojectable(f"merchant {event.aggregate_id} created twice")

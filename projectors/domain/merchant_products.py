@@ -13,10 +13,13 @@ from pydantic import BaseModel
 
 from shared.events import EventEnvelope
 from shared.events import products as ev
-from shared.read_models import MERCHANT_PRODUCTS as COLLECTION  # noqa: F401 (re-export)
+from shared.read_models import MERCHANT_PRODUCTS
 
+from projectors.domain.contributions import Doc
 from projectors.domain.errors import Unprojectable
 from projectors.domain.values import int64, millis
+
+COLLECTION = MERCHANT_PRODUCTS
 
 LOW_STOCK_THRESHOLD = 5
 
@@ -27,7 +30,7 @@ def stock_status(stock: int, low_threshold: int = LOW_STOCK_THRESHOLD) -> str:
     return "low_stock" if stock <= low_threshold else "in_stock"
 
 
-def created(event: EventEnvelope, data: ev.ProductCreated) -> dict:
+def created(event: EventEnvelope, data: ev.ProductCreated) -> Doc:
     at = millis(event.occurred_at)
     return {
         "_id": event.aggregate_id,
@@ -54,11 +57,11 @@ def created(event: EventEnvelope, data: ev.ProductCreated) -> dict:
     }
 
 
-def _with_status(doc: dict, status: str) -> dict:
+def _with_status(doc: Doc, status: str) -> Doc:
     return {**doc, "status": status, "visible": status == "published"}
 
 
-def _with_stock(doc: dict, stock: int, sold_delta: int = 0) -> dict:
+def _with_stock(doc: Doc, stock: int, sold_delta: int = 0) -> Doc:
     return {
         **doc,
         "stock": int64(stock, "stock"),
@@ -67,7 +70,7 @@ def _with_stock(doc: dict, stock: int, sold_delta: int = 0) -> dict:
     }
 
 
-def evolve(state: dict | None, event: EventEnvelope, data: BaseModel) -> dict:
+def evolve(state: Doc | None, event: EventEnvelope, data: BaseModel) -> Doc:
     if isinstance(data, ev.ProductCreated):
         if state is not None:
             raise Unprojectable(f"product {event.aggregate_id} created twice")

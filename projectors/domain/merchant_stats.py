@@ -19,11 +19,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from shared.read_models import MERCHANT_STATS as COLLECTION  # noqa: F401 (re-export)
-from shared.read_models import MERCHANT_STATS_COUNTERS as COUNTERS  # noqa: F401 (re-export)
-from shared.read_models import MerchantStatsDoc, Sources, TopProduct, stored_int
+from shared.read_models import (
+    MERCHANT_STATS,
+    MERCHANT_STATS_COUNTERS,
+    MerchantStatsDoc,
+    Sources,
+    TopProduct,
+    stored_int,
+)
 
 from projectors.domain.contributions import Contribution, Counts, Doc, Latest, latest_of, summed
+
+COLLECTION = MERCHANT_STATS
+COUNTERS = MERCHANT_STATS_COUNTERS
 
 SOLD = ("paid", "shipped", "delivered")
 STATUS = "status:"  # counts named status:<status> make orders_by_status

@@ -16,10 +16,13 @@ from pydantic import BaseModel
 from shared.events import EventEnvelope
 from shared.events import orders as ev
 from shared.read_model_indexes import OPEN_STATUSES
-from shared.read_models import ORDERS as COLLECTION  # noqa: F401 (re-export)
+from shared.read_models import ORDERS
 
+from projectors.domain.contributions import Doc
 from projectors.domain.errors import Unprojectable
 from projectors.domain.values import int64, millis
+
+COLLECTION = ORDERS
 
 # The status each event moves the order to, and the timestamp field it stamps.
 TRANSITIONS: dict[type, tuple[str, str]] = {
@@ -36,7 +39,7 @@ def day_of(moment: datetime) -> str:
     return moment.date().isoformat()
 
 
-def _line(line: ev.OrderLine) -> dict:
+def _line(line: ev.OrderLine) -> Doc:
     doc = line.model_dump()
     for name in ("quantity", "line_total"):
         int64(doc[name], name)
@@ -44,7 +47,7 @@ def _line(line: ev.OrderLine) -> dict:
     return doc
 
 
-def placed(event: EventEnvelope, data: ev.OrderPlaced) -> dict:
+def placed(event: EventEnvelope, data: ev.OrderPlaced) -> Doc:
     at = millis(event.occurred_at)
     return {
         "_id": event.aggregate_id,
@@ -78,7 +81,7 @@ def placed(event: EventEnvelope, data: ev.OrderPlaced) -> dict:
     }
 
 
-def _transition(state: dict, status: str, stamp: str, at: datetime) -> dict:
+def _transition(state: Doc, status: str, stamp: str, at: datetime) -> Doc:
     return {
         **state,
         "status": status,
@@ -88,7 +91,7 @@ def _transition(state: dict, status: str, stamp: str, at: datetime) -> dict:
     }
 
 
-def evolve(state: dict | None, event: EventEnvelope, data: BaseModel) -> dict:
+def evolve(state: Doc | None, event: EventEnvelope, data: BaseModel) -> Doc:
     if isinstance(data, ev.OrderPlaced):
         if state is not None:
             raise Unprojectable(f"order {event.aggregate_id} placed twice")

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker
@@ -37,14 +37,13 @@ from projectors.adapters.indexes import ensure_read_model_indexes
 from projectors.application.engine import Batch, Delivery, Outcome, Stream, apply_batch
 from projectors.entrypoints.bootstrap import ProjectorSide, bootstrap, close
 from projectors.entrypoints.handover import Handover
-from projectors.entrypoints.names import apply_fanned_out, fan_out, topic_partitions
+from projectors.entrypoints.names import Record, apply_fanned_out, fan_out, topic_partitions
 from projectors.entrypoints.streams import MERCHANTS_STREAM, NAMES_TOPIC, PRODUCTS_STREAM, STREAMS, topics_of
 
 log = logging.getLogger(__name__)
 
 COUNTERS = "projection_counters"
 
-Record = ConsumerRecord[bytes, bytes]
 DeadRecord = tuple[Record, str]
 
 
@@ -66,7 +65,9 @@ def decode_records(records: Sequence[Record]) -> tuple[Batch, list[DeadRecord]]:
 
     A record that is not an envelope still ends its partition's positions: the batch
     covers it."""
-    deliveries, dead, ends = [], [], {}
+    deliveries: list[Delivery] = []
+    dead: list[DeadRecord] = []
+    ends: dict[str, int] = {}
     for record in records:
         source = source_of(record)
         ends[source] = max(ends.get(source, record.offset), record.offset)

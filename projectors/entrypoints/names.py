@@ -14,10 +14,11 @@ them, and it is committed with them (at least once; renames are idempotent).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import orjson
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import murmur2
 
@@ -30,12 +31,23 @@ from projectors.application.ports import Doc, ReadModelStore
 log = logging.getLogger(__name__)
 
 
+class Record(Protocol):
+    """What the projectors read of a Kafka record (aiokafka's ConsumerRecord; untyped)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+
+
 async def topic_partitions(settings: ServerSettings, topic: str) -> int:
     """How many partitions ``topic`` has (0: it does not exist)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()
     try:
-        described = await admin.describe_topics([topic])
+        described: list[dict[str, Any]] = await admin.describe_topics([topic])
     finally:
         await admin.close()
     return sum(len(t["partitions"]) for t in described if not t.get("error_code"))
@@ -43,7 +55,8 @@ async def topic_partitions(settings: ServerSettings, topic: str) -> int:
 
 def partition_for(key: str, partitions: int) -> int:
     """The partition Kafka's default partitioner gives a key (aiokafka's and Java's)."""
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+    hashed: int = murmur2(key.encode())  # aiokafka is untyped: say what it returns
+    return (hashed & 0x7FFFFFFF) % partitions
 
 
 async def fan_out(producer: AIOKafkaProducer, topic: str, partitions: int, merchants: Sequence[Doc]) -> None:
@@ -57,7 +70,7 @@ async def fan_out(producer: AIOKafkaProducer, topic: str, partitions: int, merch
         await sent
 
 
-def renames_of(records: Sequence[ConsumerRecord[bytes, bytes]]) -> dict[int, list[Rename]]:
+def renames_of(records: Sequence[Record]) -> dict[int, list[Rename]]:
     """The renames of each partition, the latest per merchant; unreadable records skipped."""
     found: dict[int, dict[str, Rename]] = {}
     for record in records:
@@ -75,10 +88,13 @@ def renames_of(records: Sequence[ConsumerRecord[bytes, bytes]]) -> dict[int, lis
     return {p: list(r.values()) for p, r in found.items()}
 
 
-async def apply_fanned_out(
-    store: ReadModelStore, records: Sequence[ConsumerRecord[bytes, bytes]], partitions: int
-) -> list[Change]:
+def owned_by(partition: int, partitions: int) -> Callable[[str], bool]:
+    """Whether a product lives in ``partition`` of the products topic."""
+    return lambda product_id: partition_for(product_id, partitions) == partition
+
+
+async def apply_fanned_out(store: ReadModelStore, records: Sequence[Record], partitions: int) -> list[Change]:
     changes: list[Change] = []
     for partition, renames in renames_of(records).items():
-        changes += await apply_renames(store, renames, lambda pid, p=partition: partition_for(pid, partitions) == p)
+        changes += await apply_renames(store, renames, owned_by(partition, partitions))
     return changes
