@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -187,8 +188,10 @@ def subscribe(broker: KafkaBroker, settings: ProjectorSettings, stream: Stream, 
         heartbeat_interval_ms=max(settings.session_timeout_ms // 3, 500),
         listener=handover,
         # Partition p of every topic of the group to one member: the products and the
-        # merchant names fanned out to them (projectors.entrypoints.names).
-        partition_assignment_strategy=(RangePartitionAssignor,),
+        # merchant names fanned out to them (projectors.entrypoints.names). Round robin
+        # too, so members of an older version (a rolling upgrade) can share the group: it
+        # assigns by range once every member offers it.
+        partition_assignment_strategy=(RangePartitionAssignor, RoundRobinPartitionAssignor),
     )
     async def handle(body: Any, msg: KafkaMessage) -> None:
         async with handover.batch():
