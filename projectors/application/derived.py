@@ -43,6 +43,7 @@ from shared.invalidation import Change
 from shared.read_models import Sources, loaded_int, stored_int
 
 from projectors.application.folding import Trail
+from projectors.application.known import Known
 from projectors.application.ports import Doc, ReadModelStore
 from projectors.domain.contributions import Contribute, Contribution, Counts, Latest, add_counts, delta, latest_of
 
@@ -226,14 +227,28 @@ class Plan:
     older: list[str]
 
 
-async def plan_counters(store: ReadModelStore, derivation: Derivation, trails: list[Trail]) -> Plan:
+async def read_counters(
+    store: ReadModelStore, collection: str, keys: list[str], known: Known | None
+) -> tuple[list[Doc], list[Doc]]:
+    """Every counter of ``keys`` (read, or known), and those read (older ones among them)."""
+    remembered, unknown = known.counters(collection, keys) if known is not None else ([], keys)
+    found = await store.find_in(collection, "key", unknown) if unknown else []
+    if known is not None:
+        known.learn_counters(collection, unknown, found)
+    return remembered + found, found
+
+
+async def plan_counters(
+    store: ReadModelStore, derivation: Derivation, trails: list[Trail], known: Known | None
+) -> Plan:
     touched = _touched(_Walk(t, derivation.contribute) for t in trails)
     keys = sorted({key for key, _ in touched})
-    latest, older = latest_counters(await store.find_in(derivation.counters, "key", keys) if keys else [])
-    return Plan(derivation, touched, latest, older)
+    counters, read = await read_counters(store, derivation.counters, keys, known)
+    latest, _ = latest_counters(counters)
+    return Plan(derivation, touched, latest, latest_counters(read)[1])
 
 
-async def write_counters(store: ReadModelStore, plan: Plan, ends: dict[str, int]) -> Pending:
+async def write_counters(store: ReadModelStore, plan: Plan, ends: dict[str, int], known: Known | None) -> Pending:
     """Step 1: add this batch's deltas to the counters of every (key, source) it touched.
 
     A counter another writer added since ``plan`` read them is outranked only by a later
@@ -252,6 +267,8 @@ async def write_counters(store: ReadModelStore, plan: Plan, ends: dict[str, int]
             replaced.append(current["_id"])
     await store.append(plan.derivation.counters, writes)
     await store.delete_ids(plan.derivation.counters, replaced)  # only once their successors are in
+    if known is not None:
+        known.wrote_counters(plan.derivation.counters, writes)
     return pending
 
 
@@ -297,13 +314,25 @@ def _identity(counter: Doc) -> dict[str, str]:
     return {k: counter[k] for k in IDENTITY_FIELDS if k in counter}
 
 
-async def refresh_documents(store: ReadModelStore, derivation: Derivation, pending: Pending) -> list[Change]:
+async def read_documents(
+    store: ReadModelStore, collection: str, keys: list[str], known: Known | None
+) -> dict[str, Doc]:
+    remembered, unknown = known.documents(collection, keys) if known is not None else ({}, keys)
+    found = await store.find_ids(collection, unknown) if unknown else {}
+    if known is not None:
+        known.learn_documents(collection, unknown, found)
+    return remembered | found
+
+
+async def refresh_documents(
+    store: ReadModelStore, derivation: Derivation, pending: Pending, known: Known | None
+) -> list[Change]:
     """Step 2: write every touched key's document as the sum of its counters."""
     if not pending.keys:
         return []
     keys = sorted(pending.keys)
-    counters, stored = await asyncio.gather(
-        store.find_in(derivation.counters, "key", keys), store.find_ids(derivation.view, keys)
+    (counters, _), stored = await asyncio.gather(
+        read_counters(store, derivation.counters, keys, known), read_documents(store, derivation.view, keys, known)
     )
     stale = [
         state
@@ -312,18 +341,25 @@ async def refresh_documents(store: ReadModelStore, derivation: Derivation, pendi
     ]
     writes = list(await asyncio.gather(*(derivation.compose(store, state) for state in stale)))
     await store.write_newer(derivation.view, writes, {k: d["version"] for k, d in stored.items()})
+    if known is not None:
+        known.wrote_documents(derivation.view, writes)
     return [Change(derivation.view, d["merchant_id"], (d["_id"],)) for d in writes]
 
 
-async def plan_derivations(store: ReadModelStore, derivations: Iterable[Derivation], trails: list[Trail]) -> list[Plan]:
+async def plan_derivations(
+    store: ReadModelStore, derivations: Iterable[Derivation], trails: list[Trail], known: Known | None = None
+) -> list[Plan]:
     """Every derivation's counters read at once (nothing depends on another's writes)."""
-    return list(await asyncio.gather(*(plan_counters(store, d, trails) for d in derivations)))
+    return list(await asyncio.gather(*(plan_counters(store, d, trails, known) for d in derivations)))
 
 
-async def apply_derivations(store: ReadModelStore, plans: list[Plan], ends: dict[str, int]) -> list[Change]:
-    """Counters then documents, derivation by derivation."""
+async def apply_derivations(
+    store: ReadModelStore, plans: list[Plan], ends: dict[str, int], known: Known | None = None
+) -> list[Change]:
+    """Counters then documents, derivation by derivation. ``known``: a sole writer's memory
+    of what it wrote (``application.known``), read instead of the store."""
     changes: list[Change] = []
     for plan in plans:
-        pending = await write_counters(store, plan, ends)
-        changes += await refresh_documents(store, plan.derivation, pending)
+        pending = await write_counters(store, plan, ends, known)
+        changes += await refresh_documents(store, plan.derivation, pending, known)
     return changes

@@ -38,6 +38,7 @@ from shared.invalidation import Change
 
 from projectors.application.derived import Derivation, apply_derivations, plan_derivations
 from projectors.application.folding import Trail, effective_positions
+from projectors.application.known import Known
 from projectors.application.ports import Doc, EventHistory, ReadModelStore
 from projectors.domain.errors import Unprojectable
 
@@ -212,24 +213,39 @@ def _changes(collection: str, docs: list[Doc]) -> list[Change]:
     return [Change(collection, d["merchant_id"], (d["_id"],)) for d in docs]
 
 
-async def apply_batch(store: ReadModelStore, history: EventHistory, stream: Stream, batch: Batch) -> Outcome:
+async def apply_batch(
+    store: ReadModelStore, history: EventHistory, stream: Stream, batch: Batch, known: Known | None = None
+) -> Outcome:
+    """Apply one batch. ``known``: for a sole writer of the stream's derived read models
+    (``application.known``); forgotten if the batch fails."""
+    try:
+        return await _apply_batch(store, history, stream, batch, known)
+    except BaseException:
+        if known is not None:
+            known.clear()  # a write may have failed half-way: read again
+        raise
+
+
+async def _apply_batch(
+    store: ReadModelStore, history: EventHistory, stream: Stream, batch: Batch, known: Known | None
+) -> Outcome:
     outcome = Outcome()
     if not batch.deliveries:
         return outcome
     trails, touched = await fold_batch(store, history, stream, batch, outcome)
     changed = {t.aggregate_id: t.new for t in trails if t.new is not None and t.new is not t.stored}
     # What is stored: the states' versions, and the views' as far as they follow them.
-    known = {t.aggregate_id: t.stored["version"] for t in trails if t.stored is not None}
+    known_versions = {t.aggregate_id: t.stored["version"] for t in trails if t.stored is not None}
     enriched = stream.enrich(store, changed) if stream.enrich is not None and changed else asyncio.sleep(0)
     # Independent reads: overlap their round trips.
-    plans, _ = await asyncio.gather(plan_derivations(store, stream.derivations, trails), enriched)
+    plans, _ = await asyncio.gather(plan_derivations(store, stream.derivations, trails, known), enriched)
     for collection, view in stream.views:
         views = [view(doc) for doc in changed.values()]
-        await store.replace_newer(collection, views, known)  # in place: the derived views' repairs read them
+        await store.replace_newer(collection, views, known_versions)  # in place: the price repairs read them
         outcome.changes += _changes(collection, views)
     if trails:
-        outcome.changes += await apply_derivations(store, plans, batch.ends)
-    await store.replace_newer(stream.state, list(changed.values()), known)
+        outcome.changes += await apply_derivations(store, plans, batch.ends, known)
+    await store.replace_newer(stream.state, list(changed.values()), known_versions)
     outcome.changes += _changes(stream.state, list(changed.values()))
     outcome.touched = list(touched.values())
     return outcome

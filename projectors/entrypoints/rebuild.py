@@ -4,7 +4,9 @@
    ``apply_batch`` the live projector uses) into *shadow* collections
    (``<name>__rebuild``); products also replay merchants first, for their names. The
    replay is one source, ``replay``, its positions the events' order in it: the derived
-   views' counters come out as one counter per key.
+   views' counters come out as one counter per key. The replay is the shadow's only
+   writer, so it keeps the derived counters and documents it wrote (``application.known``)
+   instead of reading them back at every batch.
 2. Build the shadow's indexes.
 3. Swap: ``renameCollection(shadow -> live, dropTarget=true)`` — atomic on MongoDB.
    FerretDB v1 does not implement ``dropTarget`` (detected from its NotImplemented
@@ -46,6 +48,7 @@ from projectors.adapters.bulk import detect_writer
 from projectors.adapters.indexes import ensure_read_model_indexes
 from projectors.adapters.mongo_store import MongoReadModels, StoredEvents
 from projectors.application.engine import Batch, Delivery, Stream, apply_batch
+from projectors.application.known import Known
 from projectors.application.ports import Doc
 from projectors.entrypoints.streams import MERCHANTS_STREAM, PRODUCTS_STREAM, stream_of
 
@@ -92,15 +95,17 @@ async def replay(
     progress: Progress | None = None,
     chunk: int = 2000,
     positions: Iterator[int] | None = None,
+    known: Known | None = None,
 ) -> int:
     """Apply every stored event of ``stream`` (committed since ``since``) through ``store``,
-    as the one source ``replay``; ``positions`` numbers them (continue it for a catch-up)."""
+    as the one source ``replay``; ``positions`` numbers them (continue it for a catch-up).
+    ``known``: only where this replay is the sole writer (the shadow collections)."""
     positions = positions if positions is not None else itertools.count()
     history = StoredEvents(store.db)
     events = 0
     async for commits, batch in stream_events(store.db, stream.aggregate_type, since=since, chunk=chunk):
         deliveries = [Delivery(event, REPLAY, next(positions)) for event in batch]
-        await apply_batch(store, history, stream, Batch.of(deliveries))
+        await apply_batch(store, history, stream, Batch.of(deliveries), known)
         events += len(batch)
         if progress:
             progress(len(batch), commits)
@@ -173,9 +178,11 @@ async def rebuild(
     began, started_at = time.monotonic(), utc_now()
     positions = itertools.count()
     events = 0
+    # The shadow has one writer, this replay: what it wrote need not be read back.
+    known = Known()
     if stream is PRODUCTS_STREAM:
-        events += await replay(shadow, MERCHANTS_STREAM, progress=progress, positions=positions)
-    events += await replay(shadow, stream, progress=progress, positions=positions)
+        events += await replay(shadow, MERCHANTS_STREAM, progress=progress, positions=positions, known=known)
+    events += await replay(shadow, stream, progress=progress, positions=positions, known=known)
     await ensure_read_model_indexes(db, {c: names[c] for c in stream.read_models})
     atomic = None
     if swap_in:

@@ -20,7 +20,8 @@ from shared.read_models import loaded_int
 from merchant_testkit.event_stream import generate
 from projectors.adapters.memory_store import Crash, MemoryEvents, MemoryReadModels
 from projectors.application.engine import Batch, Delivery, apply_batch
-from projectors.entrypoints.streams import ORDERS_STREAM, PRODUCTS_STREAM
+from projectors.application.known import Known
+from projectors.entrypoints.streams import MERCHANTS_STREAM, ORDERS_STREAM, PRODUCTS_STREAM
 from tests.support.projection_sim import (
     Faults,
     clean_rebuild,
@@ -297,3 +298,48 @@ async def test_an_unstorable_number_or_a_fold_bug_dead_letters_one_event_not_the
     )
     assert [(e.aggregate_id, reason.startswith("projector error")) for e, reason in outcome.dead] == [("b", True)]
     assert "c" in store.collection("merchant_products")
+
+
+async def _replay(events: list[EventEnvelope], known: Known | None) -> tuple[MemoryReadModels, dict[str, int]]:
+    """A rebuild's replay (every event in store order, one source), counting what it reads."""
+    store = MemoryReadModels()
+    calls, history = Counting(store), MemoryEvents(events)
+    for stream in (MERCHANTS_STREAM, PRODUCTS_STREAM, ORDERS_STREAM):
+        mine = [e for e in events if e.aggregate_type == stream.aggregate_type]
+        for start in range(0, len(mine), 200):
+            chunk = [Delivery(e, "replay", start + i) for i, e in enumerate(mine[start : start + 200])]
+            await apply_batch(calls, history, stream, Batch.of(chunk), known)
+    return store, calls.read
+
+
+@pytest.mark.parametrize("limit", [200_000, 3])
+async def test_a_sole_writer_that_remembers_what_it_wrote_ends_as_one_that_reads_it_back(limit):
+    events = generate(3000, seed=7)
+    remembered, reads_remembered = await _replay(events, Known(limit))
+    read_back, reads_read_back = await _replay(events, None)
+    assert served(remembered) == served(read_back)
+    assert derived_as_stored(remembered) == from_scratch(remembered)
+    counters = ("category_counters", "merchant_stats_counters")
+    if limit > 3:  # every key remembered: its counters are read once, when first touched
+        assert sum(reads_remembered.get(c, 0) for c in counters) < sum(reads_read_back.get(c, 0) for c in counters) / 3
+    else:  # keys forgotten at once are read again: the same result
+        assert reads_remembered.get("category_counters", 0) > 0
+
+
+async def test_a_failed_batch_makes_the_sole_writer_forget_what_it_knew():
+    shop, known = Shop(), Known()
+    store = MemoryReadModels()
+    await project_known(store, shop.deliveries([shop.product("p1", 100)]), known)
+    assert known.counters("category_counters", ["m1:shoes"])[1] == []
+
+    class Failing(Counting):
+        async def append(self, collection, docs):
+            raise Crash("between two writes")
+
+    with pytest.raises(Crash):
+        await project_known(Failing(store), shop.deliveries([shop.reprice("p1", 100, 50)]), known)
+    assert known.counters("category_counters", ["m1:shoes"])[1] == ["m1:shoes"]
+
+
+async def project_known(store, deliveries, known: Known) -> None:
+    await apply_batch(store, MemoryEvents(), PRODUCTS_STREAM, Batch.of(deliveries), known)
