@@ -25,7 +25,15 @@ from pymongo import IndexModel
 from pymongo.errors import OperationFailure
 
 from shared.mongo import Database, ensure_indexes
-from shared.read_models import CATALOG_PRODUCTS, CATEGORIES, MERCHANT_PRODUCTS, MERCHANT_STATS, ORDERS
+from shared.read_models import (
+    CATALOG_PRODUCTS,
+    CATEGORIES,
+    CATEGORY_COUNTERS,
+    MERCHANT_PRODUCTS,
+    MERCHANT_STATS,
+    MERCHANT_STATS_COUNTERS,
+    ORDERS,
+)
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +104,9 @@ ORD_TOTAL = "orders_merchant_total"
 ORD_PRODUCT = "orders_merchant_product_placed"
 ORD_OPEN_QUEUE = "orders_merchant_open_queue"
 ORD_TRACKING = "orders_merchant_tracking"
-ORD_DAY = "orders_merchant_day"
+# --- the derived views' counters ----------------------------------------------------------
+CATEGORY_COUNTERS_KEY = "category_counters_key"
+STATS_COUNTERS_KEY = "stats_counters_key"
 
 INDEXES: tuple[IndexSpec, ...] = (
     _spec(
@@ -105,7 +115,8 @@ INDEXES: tuple[IndexSpec, ...] = (
         [("merchant_id", ASC), ("category", ASC), ("price_amount", ASC), ("_id", ASC)],
         {"merchant_id": M, "visible": True, "category": "?"},
         [("price_amount", ASC), ("_id", ASC)],
-        "storefront category page sorted by price (either direction), cursor on (price, _id)",
+        "storefront category page sorted by price (either direction), cursor on (price, _id); the projector's "
+        "repair of a category's price range",
         VISIBLE,
     ),
     _spec(
@@ -332,13 +343,19 @@ INDEXES: tuple[IndexSpec, ...] = (
         (),
         "support lookup by carrier tracking number",
     ),
-    _spec(
-        ORD_DAY,
-        ORDERS,
-        [("merchant_id", ASC), ("placed_day", ASC)],
-        {"merchant_id": M, "placed_day": "?day"},
-        (),
-        "orders placed on one day: the projector recomputes merchant_stats from it",
+    *(
+        _spec(
+            name,
+            collection,
+            [("key", ASC), ("source", ASC)],
+            {"key": "?"},
+            (),
+            "the projector reads every counter of the derived documents a batch touched ({key: {$in: [...]}})",
+        )
+        for name, collection in (
+            (CATEGORY_COUNTERS_KEY, CATEGORY_COUNTERS),
+            (STATS_COUNTERS_KEY, MERCHANT_STATS_COUNTERS),
+        )
     ),
 )
 
@@ -354,6 +371,7 @@ RETIRED: tuple[tuple[str, str], ...] = (
     (ORDERS, "orders_merchant_customer"),  # without _id: now orders_merchant_customer_placed
     (ORDERS, "orders_merchant_product"),  # without _id: now orders_merchant_product_placed
     (MERCHANT_STATS, "stats_merchant_day"),  # the stats route reads an _id range
+    (ORDERS, "orders_merchant_day"),  # merchant_stats is incremental: no recompute from a day's orders
 )
 
 

@@ -50,6 +50,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--events", type=at_least(1), default=1000, help="Events per projector round (default 1000).")
     p.add_argument(
+        "--catalogue",
+        type=at_least(1),
+        default=20_000,
+        help="Products per merchant in the projector's big read models (default 20,000).",
+    )
+    p.add_argument(
         "--out",
         type=Path,
         default=None,
@@ -71,6 +77,7 @@ def main(argv: list[str] | None = None) -> None:
         args.events,
         args.out,
         command_line(argv),
+        args.catalogue,
     )
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:

@@ -28,6 +28,7 @@ class Options:
     events: int = 1000  # per projector round
     out: Path | None = None
     command: str = "merchant bench"
+    catalogue: int = 20_000  # products per merchant under the projector's "big read models" pair
 
 
 async def server_versions(bench) -> dict[str, str]:

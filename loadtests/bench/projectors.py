@@ -1,11 +1,22 @@
 """Projector events/s vs a raw aiokafka consume + pymongo bulk-write loop over the same
-events. Each round produces a fresh batch of the random valid event stream once; both
-sides then consume exactly that batch with consumer groups of their own, the order
-flipping every round. Both consumers are started (and have joined their groups) before
-the first round, so neither start-up nor group joins are measured; the projector process
-is paused (SIGSTOP) while a batch is produced and while the raw loop runs, so producing
-is not measured either and the two never compete for the CPU. The raw loop's fetcher may
-prefetch the batch while it is produced (a small head start for the baseline).
+events, and the projector on big read models vs the same projector on small ones.
+
+Each round produces a fresh batch of the random valid event stream once (moved onto four
+fixed merchants); every side then consumes exactly that batch with a consumer group of
+its own, the order flipping every round. All consumers are started (and have joined their
+groups) before the first round, so neither start-up nor group joins are measured; every
+projector process is paused (SIGSTOP) while a batch is produced and while another side
+runs, so producing is not measured either and the sides never compete for the CPU. The
+raw loop's fetcher may prefetch the batch while it is produced (a small head start for
+the baseline).
+
+Pairs:
+- ``projector``: the projector process (its own database: the bench's rounds only) vs the
+  raw loop;
+- ``projector on big read models``: a second projector process whose database holds
+  ``catalogue`` products for each of the four merchants (seeded before the first round,
+  through the engine in this process, as a rebuild would) vs the first projector's rate in
+  the same round — issue 15 asks the two to stay within 20 %.
 """
 
 from __future__ import annotations
@@ -14,7 +25,7 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import orjson
@@ -22,14 +33,17 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import InsertOne
 
+from shared import mongo
 from shared.kafka import reliable_producer
 from shared.settings import ProjectorSettings
 
+from loadtests.bench.catalogue_seed import onto, seed_catalogue
 from loadtests.bench.rounds import Pair, RoundResult, Side
 from merchant_testkit.event_stream import generate, produce
 from projectors.entrypoints.streams import STREAMS
 
 RAW_GROUP = "bench-raw"
+MERCHANTS = [f"m_bench{i}" for i in range(4)]
 # A paused projector must not lose its partitions: far above any pause of a round.
 PAUSE_TOLERANCE_MS = 60_000
 
@@ -88,7 +102,7 @@ async def wait_committed(admin: AIOKafkaAdminClient, group_id: str, ends: dict[T
         mine = [tp for tp in ends if tp.topic.endswith(stream.topic)]
         while True:
             committed = await admin.list_consumer_group_offsets(f"{group_id}.{stream.name}", partitions=mine)
-            if all((committed.get(tp) and committed[tp].offset or 0) >= ends[tp] for tp in mine):
+            if all(max(0, committed[tp].offset if tp in committed else 0) >= ends[tp] for tp in mine):
                 break
             await asyncio.sleep(0.05)
 
@@ -104,6 +118,18 @@ async def wait_started(service) -> None:
         await asyncio.sleep(0.05)
 
 
+async def big_database(bench, per_merchant: int) -> str:
+    """A database of the bench's namespace holding ``per_merchant`` products per merchant."""
+    name = f"{bench.namespace}_big"
+    client = mongo.open_mongo(bench.settings)
+    try:
+        events = await seed_catalogue(client[name], MERCHANTS, per_merchant)
+    finally:
+        await client.close()
+    print(f"seeded {events:,} events ({per_merchant:,} products x {len(MERCHANTS)} merchants) into {name}", flush=True)
+    return name
+
+
 @asynccontextmanager
 async def pairs(bench, options) -> AsyncIterator[list[Pair]]:
     await bench.ensure_topics()
@@ -114,64 +140,111 @@ async def pairs(bench, options) -> AsyncIterator[list[Pair]]:
     await producer.start()
     await admin.start()
     await consumer.start()
-    service = bench.serve(
-        "projectors",
-        "projector",
-        log_level=None,
-        args=("--metrics-port", "0"),
-        PROJECTOR_GROUP_ID=bench.namespace,
-        PROJECTOR_SESSION_TIMEOUT_MS=str(PAUSE_TOLERANCE_MS),
-    )
-    await wait_started(service)
-    await warm_up(producer, settings, consumer, bench, admin, service)
+    big_db = await big_database(bench, options.catalogue)
+    big_group = f"{bench.namespace}_big"
+    services = {
+        "small": bench.serve(
+            "projectors",
+            "projector",
+            log_level=None,
+            args=("--metrics-port", "0"),
+            PROJECTOR_GROUP_ID=bench.namespace,
+            PROJECTOR_SESSION_TIMEOUT_MS=str(PAUSE_TOLERANCE_MS),
+        ),
+        "big": bench.serve(
+            "projectors",
+            "projector on big read models",
+            log_level=None,
+            args=("--metrics-port", "0"),
+            PROJECTOR_GROUP_ID=big_group,
+            PROJECTOR_SESSION_TIMEOUT_MS=str(PAUSE_TOLERANCE_MS),
+            MONGODB_DATABASE=big_db,
+        ),
+    }
     produced: dict[int, dict] = {}
+    counts: dict[int, int] = {}  # events produced per round (the merchants' own are dropped)
+    small_rounds: dict[int, RoundResult] = {}
+
+    def pause_all() -> None:
+        for service in services.values():
+            pause(service, True)
 
     async def batch(number: int) -> dict:
-        """The round's events, produced once (projector paused) for both sides."""
+        """The round's events, produced once (projectors paused) for every side."""
         if number not in produced:
-            pause(service, True)
-            await produce(producer, settings, generate(options.events, seed=1000 + number))
+            pause_all()
+            events = onto(generate(options.events, seed=1000 + number), MERCHANTS)
+            await produce(producer, settings, events)
+            counts[number] = len(events)
             produced[number] = await end_offsets(admin, consumer, settings)
         return produced[number]
 
     async def raw(number: int) -> RoundResult:
         await batch(number)
-        pause(service, True)
+        pause_all()
         began = time.perf_counter()
-        events = await consume_and_write(consumer, bench.db, options.events)
+        events = await consume_and_write(consumer, bench.db, counts[number])
         return RoundResult(events, time.perf_counter() - began)
 
-    async def projector(number: int) -> RoundResult:
-        ends = await batch(number)
-        began = time.perf_counter()
-        pause(service, False)
-        await wait_committed(admin, bench.namespace, ends)
-        return RoundResult(options.events, time.perf_counter() - began)
+    def projector(which: str, group: str) -> Callable[[int], Awaitable[RoundResult]]:
+        async def run_round(number: int) -> RoundResult:
+            ends = await batch(number)
+            pause_all()
+            began = time.perf_counter()
+            pause(services[which], False)
+            await wait_committed(admin, group, ends)
+            pause(services[which], True)
+            result = RoundResult(counts[number], time.perf_counter() - began)
+            if which == "small":
+                small_rounds[number] = result
+            return result
+
+        return run_round
+
+    async def small_again(number: int) -> RoundResult:
+        """The first pair's projector in this round (it already ran: its batch is consumed)."""
+        return small_rounds[number]
 
     try:
+        for service in services.values():
+            await wait_started(service)
+        await warm_up(producer, settings, consumer, bench, admin, services, big_group)
         yield [
             Pair(
                 "projector",
                 "projectors",
                 "events/s",
-                Side("projector process (5 read models)", projector),
+                Side("projector process (6 read models and their counters)", projector("small", bench.namespace)),
                 Side("raw aiokafka consume + bulk insert", raw),
-            )
+            ),
+            Pair(
+                f"projector on {options.catalogue:,} products per merchant",
+                "projectors",
+                "events/s",
+                Side(f"projector process, {options.catalogue:,} products per merchant", projector("big", big_group)),
+                Side("the same, on the bench's own read models (this round, above)", small_again),
+            ),
         ]
     finally:
-        pause(service, False)
-        bench.stop(service)
+        for service in services.values():
+            pause(service, False)
+            bench.stop(service)
+        await bench.db.client.drop_database(big_db)
         await consumer.stop()
         await admin.close()
         await producer.stop()
 
 
-async def warm_up(producer, settings, consumer, bench, admin, service) -> None:
-    """A small batch through both sides, one after the other (FerretDB's SQLite answers
+async def warm_up(producer, settings, consumer, bench, admin, services, big_group) -> None:
+    """A small batch through every side, one after the other (FerretDB's SQLite answers
     concurrent writers with SQLITE_BUSY): groups joined, partitions assigned, first fetch done."""
-    pause(service, True)
-    await produce(producer, settings, generate(50, seed=999))
+    for service in services.values():
+        pause(service, True)
+    events = onto(generate(50, seed=999), MERCHANTS)
+    await produce(producer, settings, events)
     ends = await end_offsets(admin, consumer, settings)
-    await consume_and_write(consumer, bench.db, 50)
-    pause(service, False)
-    await wait_committed(admin, bench.namespace, ends)
+    await consume_and_write(consumer, bench.db, len(events))
+    for service, group in ((services["small"], bench.namespace), (services["big"], big_group)):
+        pause(service, False)
+        await wait_committed(admin, group, ends)
+        pause(service, True)

@@ -10,42 +10,48 @@ rebuild's catch-up next to the live projector, two processes recomputing one der
   (and FerretDB on PostgreSQL, which pushes the ``_id`` part down) that is one ``_id``
   lookup. An equal or newer stored document makes the upsert hit the unique ``_id``: a
   duplicate-key error, i.e. "already applied".
-- ``swap_newer``: per batch, delete the stored documents older than ours, then one
-  ``insert_many`` (unique ``_id`` index). A newer stored document is not deleted, so its
-  ``_id`` makes our insert a duplicate; a duplicate is re-checked (one more read) and
-  retried while the stored version is still older — a racing writer that deleted and
-  inserted in between cannot make us skip a newer write. The price: between the delete
-  and the insert (milliseconds) a reader does not see those documents; the caches are
-  invalidated after the batch, so nothing stale or missing is cached beyond it.
-  Used on FerretDB v1, which runs each statement of an ``update`` as its own find and
-  write: on PostgreSQL (``$in`` on ``_id`` pushed down by our build, so the delete is one
-  ``{_id: {$in}, version: {$lt: v}}`` per version in the batch) 1,000 documents swap in
-  about a third of the time 1,000 guarded replaces take; on SQLite, which pushes down only
-  a filter that is *exactly* ``{_id: <value>}`` and decodes the whole collection in Go
-  for anything else, the delete is one ``$or`` — one scan whatever the batch size,
-  instead of one per replaced document.
+- ``swap_read``: per batch, read the stored versions of the batch's ``_id``s (one query),
+  delete exactly the stored documents older than ours (one ``delete_many`` on ``_id`` and
+  ``_rev`` — ``"<_id>@<version>"``, written with every document this way — so a document
+  a racing writer replaced since the read is left alone), then one ``insert_many``
+  (unique ``_id``). A duplicate (a racer inserted first) is read again and retried while
+  the stored version is still older. Used on FerretDB v1 on PostgreSQL, which runs each
+  statement of an ``update`` as its own find and write and pushes ``_id``/``$in``
+  equality down (our build): three statements per batch whatever its versions, where a
+  guarded delete per distinct version cost one round trip each (a batch of derived
+  documents has as many versions as documents). The price of both swaps: between the
+  delete and the insert (milliseconds) a reader does not see those documents; the caches
+  are invalidated after the batch, so nothing stale or missing is cached beyond it.
+- ``swap_newer``: FerretDB v1 on SQLite, which pushes down only a filter that is *exactly*
+  ``{_id: <value>}`` and decodes the whole collection in Go for anything else: one
+  guarded ``$or`` delete (one scan whatever the batch size), then the same insert.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pymongo import ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+Doc = dict[str, Any]
+Collection = AsyncCollection[Doc]
+
 log = logging.getLogger(__name__)
 
 DUPLICATE_KEY = 11000
 PROBE = "_guard_probe"
 MAX_SWAP_ROUNDS = 20  # each round needs a racing newer write; more means a bug, not load
+REV = "_rev"  # "<_id>@<version>": what swap_read deletes by (FerretDB-PostgreSQL only)
 
 
-def guarded_replace(doc: dict) -> ReplaceOne:
+def guarded_replace(doc: Doc) -> ReplaceOne[Doc]:
     """Replace a document by a newer version of itself, or insert it."""
     return ReplaceOne({"_id": doc["_id"], "version": {"$lt": doc["version"]}}, doc, upsert=True)
 
@@ -57,19 +63,22 @@ class Writer:
     swap: bool = False  # guarded delete + insert per batch, not a guarded replace per document
     scans: bool = False  # any filter but exactly {_id} scans a collection (FerretDB-SQLite)
 
-    async def write_newer(self, collection: AsyncCollection, docs: list[dict]) -> int:
-        """Write each document unless the stored one is as new; returns how many were not."""
+    async def write_newer(self, collection: Collection, docs: list[Doc], known: Mapping[str, int] | None = None) -> int:
+        """Write each document unless the stored one is as new; returns how many were not.
+        ``known``: stored versions the caller just read (``swap_read`` then skips its read)."""
         if not docs:
             return 0
+        if self.swap and self.scans:
+            return await swap_newer(collection, docs, one_scan_filter)
         if self.swap:
-            return await swap_newer(collection, docs, one_scan_filter if self.scans else filters_by_version)
+            return await swap_read(collection, docs, known)
         return await apply_updates(collection, [guarded_replace(d) for d in docs])
 
 
 REPLACE = Writer()
 
 
-async def detect_writer(db: AsyncDatabase) -> Writer:
+async def detect_writer(db: AsyncDatabase[Doc]) -> Writer:
     """From what the server's ``explain`` says (MongoDB reports no ``filterPushdown``):
 
     - a ``{_id, version}`` filter not pushed down (FerretDB v1 on SQLite): swap, one scan;
@@ -94,24 +103,24 @@ async def detect_writer(db: AsyncDatabase) -> Writer:
     return REPLACE
 
 
-def filters_by_version(docs: list[dict]) -> list[dict]:
+def filters_by_version(docs: list[Doc]) -> list[Doc]:
     """The stale stored documents, one ``_id`` lookup per version in the batch."""
-    by_version: dict[int, list] = defaultdict(list)
+    by_version: dict[int, list[str]] = defaultdict(list)
     for doc in docs:
         by_version[doc["version"]].append(doc["_id"])
     return [{"_id": {"$in": ids}, "version": {"$lt": v}} for v, ids in sorted(by_version.items())]
 
 
-def one_scan_filter(docs: list[dict]) -> list[dict]:
+def one_scan_filter(docs: list[Doc]) -> list[Doc]:
     """The same as one ``$or``: where every such filter is a collection scan, scan once."""
     return [{"$or": filters_by_version(docs)}]
 
 
 async def swap_newer(
-    collection: AsyncCollection,
-    docs: list[dict],
-    stale_filters: Callable[[list[dict]], list[dict]] = filters_by_version,
-    still_stale: Callable[[dict, dict], bool] = lambda stored, doc: stored["version"] < doc["version"],
+    collection: Collection,
+    docs: list[Doc],
+    stale_filters: Callable[[list[Doc]], list[Doc]] = filters_by_version,
+    still_stale: Callable[[Doc, Doc], bool] = lambda stored, doc: bool(stored["version"] < doc["version"]),
 ) -> int:
     """Guarded delete of the stale stored documents, insert, retry the duplicates that are
     still stale (``stale_filters``/``still_stale`` say what "stale" means)."""
@@ -132,7 +141,82 @@ async def swap_newer(
     raise RuntimeError(f"{collection.name}: newer-version swap did not settle for {sorted(pending)[:5]}")
 
 
-async def _insert_many(collection: AsyncCollection, docs: list[dict]) -> list:
+def revision(doc: Doc) -> str:
+    return f"{doc['_id']}@{doc['version']}"
+
+
+async def swap_read(collection: Collection, docs: list[Doc], known: Mapping[str, int] | None = None) -> int:
+    """Read the stored versions (or trust ``known`` the first time: a stale guess deletes
+    nothing and the insert's duplicate sends it round again), delete exactly the older
+    stored documents, insert; retry what a racer inserted first while it is still older."""
+    pending = {d["_id"]: d for d in docs}
+    skipped = 0
+    for _ in range(MAX_SWAP_ROUNDS):
+        if known is not None:
+            stored = {i: {"_id": i, "version": v, REV: f"{i}@{v}"} for i, v in known.items() if i in pending}
+            known = None
+        else:
+            found = collection.find({"_id": {"$in": list(pending)}}, {"version": 1, REV: 1})
+            stored = {d["_id"]: d async for d in found}
+        older = {i: d for i, d in pending.items() if i not in stored or stored[i]["version"] < d["version"]}
+        skipped += len(pending) - len(older)
+        if not older:
+            return skipped
+        await _delete_exactly(collection, [stored[i] for i in older if i in stored])
+        duplicates = await _insert_many(collection, [{**d, REV: revision(d)} for d in older.values()])
+        if not duplicates:
+            return skipped
+        pending = {i: older[i] for i in duplicates}
+    raise RuntimeError(f"{collection.name}: newer-version swap did not settle for {sorted(pending)[:5]}")
+
+
+async def _delete_exactly(collection: Collection, stored: list[Doc]) -> None:
+    """Delete these stored documents if they are still the version read."""
+    if not stored:
+        return
+    tagged = [d for d in stored if REV in d]
+    if tagged:
+        await collection.delete_many(
+            {"_id": {"$in": [d["_id"] for d in tagged]}, REV: {"$in": [d[REV] for d in tagged]}}
+        )
+    untagged = [d for d in stored if REV not in d]  # written before _rev existed
+    for version in sorted({d["version"] for d in untagged}):
+        ids = [d["_id"] for d in untagged if d["version"] == version]
+        await collection.delete_many({"_id": {"$in": ids}, "version": version, REV: {"$exists": False}})
+
+
+async def replace_in_place(collection: Collection, docs: list[Doc], known: Mapping[str, int] | None = None) -> None:
+    """Guarded replaces, never a delete; documents ``known`` not to be stored yet are
+    inserted in one statement instead (a duplicate — a racer created it — is replaced).
+
+    FerretDB v1 answers a bulk in which a guard failed (an upsert hitting the unique
+    ``_id``) without ``nModified``, so pymongo cannot tell which statements applied: then
+    the stored versions are read once and only the replaces still needed are sent again."""
+    fresh = [d for d in docs if known is not None and d["_id"] not in known]
+    taken = set(await _insert_many(collection, fresh)) if fresh else set()
+    rest = [d for d in docs if known is None or d["_id"] in known or d["_id"] in taken]
+    for _ in range(MAX_SWAP_ROUNDS):
+        try:
+            await apply_updates(collection, [guarded_replace(d) for d in rest], one_by_one=False)
+            return
+        except KeyError as exc:
+            if exc.args != ("nModified",):
+                raise
+        ids = [d["_id"] for d in rest]
+        stored = {d["_id"]: d["version"] async for d in collection.find({"_id": {"$in": ids}}, {"version": 1})}
+        rest = [d for d in rest if stored.get(d["_id"], -1) < d["version"]]
+        if not rest:
+            return
+    raise RuntimeError(f"{collection.name}: guarded replaces did not settle for {[d['_id'] for d in rest][:5]}")
+
+
+async def insert_new(collection: Collection, docs: list[Doc]) -> None:
+    """Insert; a document whose ``_id`` is stored already stays as stored (not an error)."""
+    if docs:
+        await _insert_many(collection, docs)
+
+
+async def _insert_many(collection: Collection, docs: list[Doc]) -> list[str]:
     """Insert; the ``_id`` of every document that hit a duplicate key."""
     try:
         await collection.insert_many(docs, ordered=False)
@@ -144,11 +228,12 @@ async def _insert_many(collection: AsyncCollection, docs: list[dict]) -> list:
         return [docs[err["index"]]["_id"] for err in errors]
 
 
-async def apply_updates(collection: AsyncCollection, updates: list) -> int:
+async def apply_updates(collection: Collection, updates: Sequence[Any], one_by_one: bool = True) -> int:
     """Apply updates; duplicate-key failures are version-guarded no-ops (already applied).
 
     Returns how many were no-ops. Any other failure raises, so the batch is not
-    acknowledged and Kafka redelivers it.
+    acknowledged and Kafka redelivers it. ``one_by_one=False`` lets FerretDB's missing
+    ``nModified`` (see below) reach the caller as ``KeyError`` instead.
     """
     if not updates:
         return 0
@@ -164,12 +249,12 @@ async def apply_updates(collection: AsyncCollection, updates: list) -> int:
         # FerretDB v1 answers an ``update`` whose upsert hit a duplicate key without
         # ``nModified``, which pymongo's bulk merge trips on; one at a time reports it
         # properly (as DuplicateKeyError).
-        if exc.args != ("nModified",):
+        if exc.args != ("nModified",) or not one_by_one:
             raise
         return await _one_by_one(collection, updates)
 
 
-async def _one_by_one(collection: AsyncCollection, updates: list) -> int:
+async def _one_by_one(collection: Collection, updates: Sequence[Any]) -> int:
     duplicates = 0
     for op in updates:
         try:

@@ -29,7 +29,7 @@ def concrete(value: Any) -> Any:
     return value
 
 
-async def is_ferretdb(db: AsyncDatabase) -> bool:
+async def is_ferretdb(db: AsyncDatabase[Any]) -> bool:
     return "ferretdbVersion" in await db.command("buildInfo")
 
 
@@ -47,8 +47,9 @@ def index_names_in(plan: Any) -> set[str]:
     return found
 
 
-async def explain(db: AsyncDatabase, spec: IndexSpec) -> dict:
+async def explain(db: AsyncDatabase[Any], spec: IndexSpec) -> dict[str, Any]:
     cursor = db[spec.collection].find(concrete(spec.query))
     if spec.sort:
         cursor = cursor.sort(list(spec.sort))
-    return await cursor.explain()
+    plan: dict[str, Any] = await cursor.explain()
+    return plan

@@ -1,55 +1,76 @@
 """Applying a batch of events to a projection: exact, idempotent, in per-aggregate order.
 
-For one batch of one stream (``projectors.entrypoints.streams``):
+For one batch of one stream (``projectors.entrypoints.streams``), each event delivered with
+its source (topic partition) and position (offset):
 
 1. validate each event's body; an unknown type or invalid body is *dead* (reason kept);
-2. read the stored state document of every aggregate in the batch (one ``find``);
+2. read the stored state document of every aggregate in the batch (one query);
 3. per aggregate, keep only versions above the stored one (duplicates and replays drop
    out here); if a version is missing before them, fetch it from the event store
-   (``shared.event_store_reader``) — events are stored before they are published, so
-   the gap is there. What the store does not have either is dead-lettered, never
-   applied out of order;
-4. fold the events with the stream's pure ``evolve`` and write whole documents, views
-   first and the state collection last, each collection in one step that never moves a
-   ``version`` backwards (``Names.writer``, a ``ports.NewerWriter``: a duplicate or a
-   concurrent older writer is a no-op);
-5. recompute the derived read models the touched aggregates feed (``projectors.adapters.derived``).
+   (``ports.EventHistory``) — events are stored before they are published, so the gap is
+   there. What the store does not have either is dead-lettered, never applied out of order;
+4. fold the events with the stream's pure ``evolve``, keeping each state on the way
+   (``folding.Trail``);
+5. write, each collection in one step that never moves a ``version`` backwards: the
+   views, then the derived read models (``derived``: counters by delta, then documents as
+   their sums), then the state documents last. States and views are replaced in place
+   (``replace_newer``): every redelivery folds from the states, and the derived views'
+   repairs read the views, so neither may be missing even if the process dies mid-write.
 
-An event that the state rejects (e.g. ``OrderShipped`` before ``OrderPlaced``) is
-dead-lettered and the aggregate's version moves past it, so one bad event cannot block
-the ones behind it. A crash anywhere leaves at worst a view ahead of the state; the
-redelivered batch recomputes the same documents and writes them again.
+An event that the state rejects (e.g. ``OrderShipped`` before ``OrderPlaced``), or whose
+numbers a document cannot hold, is dead-lettered and the aggregate's version moves past
+it, so one bad event cannot block the ones behind it. A crash anywhere before step 5's
+state write leaves the states as they were: the redelivered batch folds the same events
+again, rewrites the same views and skips the counters it had already moved.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ValidationError
-from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.event_store_reader import events_between
 from shared.events import EventEnvelope, UnknownEventType, UnsupportedSchemaVersion, decode_data
 from shared.invalidation import Change
 
-from projectors.application.ports import NewerWriter
+from projectors.application.derived import Derivation, apply_derivations, plan_derivations
+from projectors.application.folding import Trail, effective_positions
+from projectors.application.known import Known
+from projectors.application.ports import Doc, EventHistory, ReadModelStore
 from projectors.domain.errors import Unprojectable
 
-Evolve = Callable[[dict | None, EventEnvelope, BaseModel], dict]
+log = logging.getLogger(__name__)
+
+Evolve = Callable[[Doc | None, EventEnvelope, BaseModel], Doc]
+View = Callable[[Doc], Doc]
+Enrich = Callable[[ReadModelStore, dict[str, Doc]], Awaitable[None]]
 
 
-class Names(dict):
-    """Logical collection name -> physical one (a rebuild writes into shadow collections),
-    and how this server writes newer versions cheaply (``ports.NewerWriter``, chosen by
-    ``projectors.adapters.bulk.detect_writer``)."""
+@dataclass(frozen=True)
+class Delivery:
+    """An event as it arrived: from which source (``<topic>#<partition>``, or ``replay``)
+    and at which position in it (the offset)."""
 
-    def __init__(self, mapping: dict | None = None, *, writer: NewerWriter) -> None:
-        super().__init__(mapping or {})
-        self.writer = writer
+    event: EventEnvelope
+    source: str
+    position: int
 
-    def __missing__(self, key: str) -> str:
-        return key
+
+@dataclass(frozen=True)
+class Batch:
+    deliveries: list[Delivery]
+    # Per source, the last position in the batch, records that were not events included.
+    ends: dict[str, int]
+
+    @classmethod
+    def of(cls, deliveries: list[Delivery], ends: dict[str, int] | None = None) -> Batch:
+        last = dict(ends or {})
+        for d in deliveries:
+            last[d.source] = max(last.get(d.source, d.position), d.position)
+        return cls(deliveries, last)
 
 
 @dataclass
@@ -59,6 +80,9 @@ class Outcome:
     gap_filled: int = 0
     dead: list[tuple[EventEnvelope, str]] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
+    # The state of every aggregate the batch named, as now stored (duplicates included:
+    # what follows a batch must run again when it is redelivered).
+    touched: list[Doc] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -70,105 +94,158 @@ class Stream:
     aggregate_type: str
     state: str  # collection of state documents
     evolve: Evolve
-    views: tuple[tuple[str, Callable[[dict], dict]], ...] = ()
-    # Fill in what the fold cannot know (e.g. merchant names) before writing.
-    enrich: Callable[[AsyncDatabase, Names, dict[str, dict]], Awaitable[None]] | None = None
-    # Recompute derived read models from the written states; returns what changed.
-    derive: Callable[[AsyncDatabase, Names, list[dict]], Awaitable[list[Change]]] | None = None
-    derived: tuple[str, ...] = ()  # collections ``derive`` writes
+    views: tuple[tuple[str, View], ...] = ()
+    enrich: Enrich | None = None  # fills in what the fold cannot know (merchant names)
+    derivations: tuple[Derivation, ...] = ()
+
+    @property
+    def served(self) -> tuple[str, ...]:
+        """The read models it feeds that others read."""
+        return (self.state, *(c for c, _ in self.views), *(d.view for d in self.derivations))
 
     @property
     def read_models(self) -> tuple[str, ...]:
-        return (self.state, *(c for c, _ in self.views), *self.derived)
+        """Every collection it writes: the served ones and the derived views' counters."""
+        return (*self.served, *(d.counters for d in self.derivations))
 
 
-def _decode(stream: Stream, event: EventEnvelope) -> tuple[BaseModel | None, str | None]:
+def _decode(stream: Stream, event: EventEnvelope) -> BaseModel:
     if event.aggregate_type != stream.aggregate_type:
-        return None, f"aggregate_type {event.aggregate_type!r} on the {stream.topic} stream"
+        raise Unprojectable(f"aggregate_type {event.aggregate_type!r} on the {stream.topic} stream")
     try:
-        return decode_data(event), None
+        return decode_data(event)
     except UnknownEventType:
-        return None, f"unknown event type {event.type!r}"
+        raise Unprojectable(f"unknown event type {event.type!r}") from None
     except UnsupportedSchemaVersion as exc:
-        return None, f"unsupported schema version: {exc}"
+        raise Unprojectable(f"unsupported schema version: {exc}") from None
     except ValidationError as exc:
-        return None, f"invalid {event.type} body: {exc.errors(include_url=False)[:3]}"
+        raise Unprojectable(f"invalid {event.type} body: {exc.errors(include_url=False)[:3]}") from None
 
 
 async def _complete(
-    db: AsyncDatabase, aggregate_id: str, stored: int, pending: dict[int, EventEnvelope], outcome: Outcome
-) -> list[EventEnvelope]:
-    """The aggregate's events after ``stored`` in order, gaps filled from the event store;
-    anything beyond a gap the store cannot fill is dead-lettered."""
+    history: EventHistory, aggregate_id: str, stored: int, pending: dict[int, Delivery], outcome: Outcome
+) -> list[tuple[EventEnvelope, int | None]]:
+    """The aggregate's events after ``stored`` in order with their positions (``None`` for
+    gaps filled from the event store); anything beyond a gap the store cannot fill is
+    dead-lettered."""
     top = max(pending)
+    fetched: dict[int, EventEnvelope] = {}
     if len(pending) != top - stored:
-        for event in await events_between(db, aggregate_id, stored, top):
+        for event in await history.events_between(aggregate_id, stored, top):
             if event.aggregate_version not in pending:
-                pending[event.aggregate_version] = event
+                fetched[event.aggregate_version] = event
                 outcome.gap_filled += 1
-    ordered = []
+    ordered: list[tuple[EventEnvelope, int | None]] = []
     for version in range(stored + 1, top + 1):
-        if version not in pending:
+        if version in pending:
+            ordered.append((pending[version].event, pending[version].position))
+        elif version in fetched:
+            ordered.append((fetched[version], None))
+        else:
             for later in sorted(v for v in pending if v > version):
-                outcome.dead.append(
-                    (pending[later], f"missing predecessor version {version} (not in the event store either)")
-                )
+                reason = f"missing predecessor version {version} (not in the event store either)"
+                outcome.dead.append((pending[later].event, reason))
             break
-        ordered.append(pending[version])
+    while ordered and ordered[-1][1] is None:  # a fetched tail with nothing delivered after it
+        ordered.pop()
     return ordered
 
 
-def _fold(stream: Stream, state: dict | None, events: list[EventEnvelope], outcome: Outcome) -> dict | None:
-    for event in events:
-        data, reason = _decode(stream, event)
-        try:
-            if reason is not None:
-                raise Unprojectable(reason)
-            state = stream.evolve(state, event, data)
-            outcome.applied += 1
-        except Unprojectable as exc:
-            outcome.dead.append((event, str(exc)))
-            if state is not None:  # move past the bad event so later ones still apply
-                state = {**state, "version": event.aggregate_version}
-    return state
+def _apply(stream: Stream, state: Doc | None, event: EventEnvelope, outcome: Outcome) -> Doc | None:
+    try:
+        new = stream.evolve(state, event, _decode(stream, event))
+        outcome.applied += 1
+        return new
+    except Unprojectable as exc:
+        outcome.dead.append((event, str(exc)))
+    except Exception as exc:  # a bug must not stall the stream for every tenant: keep it aside
+        log.exception("%s: %s v%d could not be projected", stream.name, event.aggregate_id, event.aggregate_version)
+        outcome.dead.append((event, f"projector error: {exc!r}"[:500]))
+    # Move past the bad event so later ones still apply.
+    return {**state, "version": event.aggregate_version} if state is not None else None
 
 
-async def apply_batch(db: AsyncDatabase, stream: Stream, events: list[EventEnvelope], names: Names) -> Outcome:
-    outcome = Outcome()
-    by_aggregate: dict[str, dict[int, EventEnvelope]] = {}
-    for event in events:
-        versions = by_aggregate.setdefault(event.aggregate_id, {})
-        if event.aggregate_version in versions:
+def _fold(stream: Stream, trail: Trail, events: list[tuple[EventEnvelope, int | None]], outcome: Outcome) -> None:
+    state = trail.stored
+    positions = effective_positions([position for _, position in events])
+    for (event, _), position in zip(events, positions, strict=True):
+        state = _apply(stream, state, event, outcome)
+        trail.steps.append((position, state))
+
+
+def _by_aggregate(batch: Batch, outcome: Outcome) -> dict[str, dict[int, Delivery]]:
+    """Each aggregate's deliveries by version; of two copies of one, the earlier position."""
+    by_aggregate: dict[str, dict[int, Delivery]] = {}
+    for delivery in batch.deliveries:
+        versions = by_aggregate.setdefault(delivery.event.aggregate_id, {})
+        seen = versions.get(delivery.event.aggregate_version)
+        if seen is not None:
             outcome.duplicates += 1
-        versions[event.aggregate_version] = event
-    if not by_aggregate:
-        return outcome
+            if seen.position <= delivery.position:
+                continue
+        versions[delivery.event.aggregate_version] = delivery
+    return by_aggregate
 
-    states = {doc["_id"]: doc async for doc in db[names[stream.state]].find({"_id": {"$in": list(by_aggregate)}})}
-    touched: dict[str, dict] = {}
-    changed: dict[str, dict] = {}
+
+async def fold_batch(
+    store: ReadModelStore, history: EventHistory, stream: Stream, batch: Batch, outcome: Outcome
+) -> tuple[list[Trail], dict[str, Doc]]:
+    """Steps 1-4: the trails of the aggregates that moved, and every touched state."""
+    by_aggregate = _by_aggregate(batch, outcome)
+    stored_docs = await store.find_ids(stream.state, list(by_aggregate))
+    trails, touched = [], {}
     for aggregate_id, versions in by_aggregate.items():
-        stored_doc = states.get(aggregate_id)
+        stored_doc = stored_docs.get(aggregate_id)
         stored = stored_doc["version"] if stored_doc else 0
-        pending = {v: e for v, e in versions.items() if v > stored}
+        pending = {v: d for v, d in versions.items() if v > stored}
         outcome.duplicates += len(versions) - len(pending)
-        new = stored_doc
+        trail = Trail(aggregate_id, next(iter(versions.values())).source, stored_doc)
         if pending:
-            new = _fold(stream, stored_doc, await _complete(db, aggregate_id, stored, pending, outcome), outcome)
-        if new is not None:
-            touched[aggregate_id] = new
-            if new is not stored_doc:
-                changed[aggregate_id] = new
+            _fold(stream, trail, await _complete(history, aggregate_id, stored, pending, outcome), outcome)
+        if trail.steps:
+            trails.append(trail)
+        if trail.new is not None:
+            touched[aggregate_id] = trail.new
+    return trails, touched
 
-    if stream.enrich is not None:
-        await stream.enrich(db, names, changed)
+
+def _changes(collection: str, docs: list[Doc]) -> list[Change]:
+    return [Change(collection, d["merchant_id"], (d["_id"],)) for d in docs]
+
+
+async def apply_batch(
+    store: ReadModelStore, history: EventHistory, stream: Stream, batch: Batch, known: Known | None = None
+) -> Outcome:
+    """Apply one batch. ``known``: for a sole writer of the stream's derived read models
+    (``application.known``); forgotten if the batch fails."""
+    try:
+        return await _apply_batch(store, history, stream, batch, known)
+    except BaseException:
+        if known is not None:
+            known.clear()  # a write may have failed half-way: read again
+        raise
+
+
+async def _apply_batch(
+    store: ReadModelStore, history: EventHistory, stream: Stream, batch: Batch, known: Known | None
+) -> Outcome:
+    outcome = Outcome()
+    if not batch.deliveries:
+        return outcome
+    trails, touched = await fold_batch(store, history, stream, batch, outcome)
+    changed = {t.aggregate_id: t.new for t in trails if t.new is not None and t.new is not t.stored}
+    # What is stored: the states' versions, and the views' as far as they follow them.
+    known_versions = {t.aggregate_id: t.stored["version"] for t in trails if t.stored is not None}
+    enriched = stream.enrich(store, changed) if stream.enrich is not None and changed else asyncio.sleep(0)
+    # Independent reads: overlap their round trips.
+    plans, _ = await asyncio.gather(plan_derivations(store, stream.derivations, trails, known), enriched)
     for collection, view in stream.views:
-        await names.writer.write_newer(db[names[collection]], [view(doc) for doc in changed.values()])
-        outcome.changes += [Change(collection, d["merchant_id"], (d["_id"],)) for d in changed.values()]
-    await names.writer.write_newer(db[names[stream.state]], list(changed.values()))
-    outcome.changes += [Change(stream.state, d["merchant_id"], (d["_id"],)) for d in changed.values()]
-    if stream.derive is not None and touched:
-        # Touched, not only changed: a redelivered batch whose states were already written
-        # may have crashed before this step, so it recomputes (idempotently) again.
-        outcome.changes += await stream.derive(db, names, list(touched.values()))
+        views = [view(doc) for doc in changed.values()]
+        await store.replace_newer(collection, views, known_versions)  # in place: the price repairs read them
+        outcome.changes += _changes(collection, views)
+    if trails:
+        outcome.changes += await apply_derivations(store, plans, batch.ends, known)
+    await store.replace_newer(stream.state, list(changed.values()), known_versions)
+    outcome.changes += _changes(stream.state, list(changed.values()))
+    outcome.touched = list(touched.values())
     return outcome

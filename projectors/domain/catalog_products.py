@@ -9,12 +9,15 @@ indexes of ``shared.read_model_indexes`` cover only visible documents on MongoDB
 
 from __future__ import annotations
 
-from shared.read_models import CATALOG_PRODUCTS as COLLECTION  # noqa: F401 (re-export)
+from shared.read_models import CATALOG_PRODUCTS
 
+from projectors.domain.contributions import Doc
 from projectors.domain.merchant_products import stock_status  # noqa: F401 (re-export)
+
+COLLECTION = CATALOG_PRODUCTS
 
 PRIVATE_FIELDS = ("stock", "units_sold", "archived_at")
 
 
-def view(product: dict) -> dict:
+def view(product: Doc) -> Doc:
     return {k: v for k, v in product.items() if k not in PRIVATE_FIELDS}

@@ -13,12 +13,16 @@ from pydantic import BaseModel
 
 from shared.events import EventEnvelope
 from shared.events import merchants as ev
-from shared.read_models import MERCHANT_NAMES as COLLECTION  # noqa: F401 (re-export)
+from shared.read_models import MERCHANT_NAMES
 
+from projectors.domain.contributions import Doc
 from projectors.domain.errors import Unprojectable
+from projectors.domain.values import int64, millis
+
+COLLECTION = MERCHANT_NAMES
 
 
-def evolve(state: dict | None, event: EventEnvelope, data: BaseModel) -> dict:
+def evolve(state: Doc | None, event: EventEnvelope, data: BaseModel) -> Doc:
     if isinstance(data, ev.MerchantCreated):
         if state is not None:
             raise Unprojectable(f"merchant {event.aggregate_id} created twice")
@@ -26,7 +30,7 @@ def evolve(state: dict | None, event: EventEnvelope, data: BaseModel) -> dict:
             "_id": event.aggregate_id,
             "merchant_id": event.aggregate_id,
             "name": data.name,
-            "created_at": event.occurred_at,
+            "created_at": millis(event.occurred_at),
         }
     elif state is None:
         raise Unprojectable(f"{event.type} before MerchantCreated")
@@ -36,6 +40,6 @@ def evolve(state: dict | None, event: EventEnvelope, data: BaseModel) -> dict:
         doc = dict(state)  # nothing to show; the version still moves on
     else:
         raise Unprojectable(f"{event.type} is not a merchant event")
-    doc["updated_at"] = event.occurred_at
-    doc["version"] = event.aggregate_version
+    doc["updated_at"] = millis(event.occurred_at)
+    doc["version"] = int64(event.aggregate_version, "version")
     return doc

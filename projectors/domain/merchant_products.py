@@ -13,9 +13,13 @@ from pydantic import BaseModel
 
 from shared.events import EventEnvelope
 from shared.events import products as ev
-from shared.read_models import MERCHANT_PRODUCTS as COLLECTION  # noqa: F401 (re-export)
+from shared.read_models import MERCHANT_PRODUCTS
 
+from projectors.domain.contributions import Doc
 from projectors.domain.errors import Unprojectable
+from projectors.domain.values import int64, millis
+
+COLLECTION = MERCHANT_PRODUCTS
 
 LOW_STOCK_THRESHOLD = 5
 
@@ -26,7 +30,8 @@ def stock_status(stock: int, low_threshold: int = LOW_STOCK_THRESHOLD) -> str:
     return "low_stock" if stock <= low_threshold else "in_stock"
 
 
-def created(event: EventEnvelope, data: ev.ProductCreated) -> dict:
+def created(event: EventEnvelope, data: ev.ProductCreated) -> Doc:
+    at = millis(event.occurred_at)
     return {
         "_id": event.aggregate_id,
         "merchant_id": event.merchant_id,
@@ -38,29 +43,34 @@ def created(event: EventEnvelope, data: ev.ProductCreated) -> dict:
         "description": data.description,
         "category": data.category,
         "price": data.price.model_dump(),
-        "price_amount": data.price.amount,
-        "stock": data.stock,
+        "price_amount": int64(data.price.amount, "price"),
+        "stock": int64(data.stock, "stock"),
         "stock_status": stock_status(data.stock),
         "units_sold": 0,
         "attributes": dict(data.attributes),
         "tags": list(data.tags),
         "status": data.status,
         "visible": data.status == "published",
-        "created_at": event.occurred_at,
-        "updated_at": event.occurred_at,
+        "created_at": at,
+        "updated_at": at,
         "archived_at": None,
     }
 
 
-def _with_status(doc: dict, status: str) -> dict:
+def _with_status(doc: Doc, status: str) -> Doc:
     return {**doc, "status": status, "visible": status == "published"}
 
 
-def _with_stock(doc: dict, stock: int, sold_delta: int = 0) -> dict:
-    return {**doc, "stock": stock, "stock_status": stock_status(stock), "units_sold": doc["units_sold"] + sold_delta}
+def _with_stock(doc: Doc, stock: int, sold_delta: int = 0) -> Doc:
+    return {
+        **doc,
+        "stock": int64(stock, "stock"),
+        "stock_status": stock_status(stock),
+        "units_sold": int64(doc["units_sold"] + sold_delta, "units sold"),
+    }
 
 
-def evolve(state: dict | None, event: EventEnvelope, data: BaseModel) -> dict:
+def evolve(state: Doc | None, event: EventEnvelope, data: BaseModel) -> Doc:
     if isinstance(data, ev.ProductCreated):
         if state is not None:
             raise Unprojectable(f"product {event.aggregate_id} created twice")
@@ -73,7 +83,7 @@ def evolve(state: dict | None, event: EventEnvelope, data: BaseModel) -> dict:
         if data.name is not None:
             doc["name_lower"] = data.name.lower()
     elif isinstance(data, ev.ProductPriceChanged):
-        doc = {**state, "price": data.price.model_dump(), "price_amount": data.price.amount}
+        doc = {**state, "price": data.price.model_dump(), "price_amount": int64(data.price.amount, "price")}
     elif isinstance(data, ev.ProductStockAdjusted):
         doc = _with_stock(state, data.stock)
     elif isinstance(data, ev.ProductPublished):
@@ -81,13 +91,13 @@ def evolve(state: dict | None, event: EventEnvelope, data: BaseModel) -> dict:
     elif isinstance(data, ev.ProductUnpublished):
         doc = _with_status(state, "draft")
     elif isinstance(data, ev.ProductArchived):
-        doc = {**_with_status(state, "archived"), "archived_at": event.occurred_at}
+        doc = {**_with_status(state, "archived"), "archived_at": millis(event.occurred_at)}
     elif isinstance(data, ev.StockReserved):
         doc = _with_stock(state, data.stock, data.quantity)
     elif isinstance(data, ev.StockReleased):
         doc = _with_stock(state, data.stock, -data.quantity)
     else:
         raise Unprojectable(f"{event.type} is not a product event")
-    doc["updated_at"] = event.occurred_at
-    doc["version"] = event.aggregate_version
+    doc["updated_at"] = millis(event.occurred_at)
+    doc["version"] = int64(event.aggregate_version, "version")
     return doc

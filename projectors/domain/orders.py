@@ -9,14 +9,20 @@ fulfilment queue's partial index covers only those.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel
 
 from shared.events import EventEnvelope
 from shared.events import orders as ev
 from shared.read_model_indexes import OPEN_STATUSES
-from shared.read_models import ORDERS as COLLECTION  # noqa: F401 (re-export)
+from shared.read_models import ORDERS
 
+from projectors.domain.contributions import Doc
 from projectors.domain.errors import Unprojectable
+from projectors.domain.values import int64, millis
+
+COLLECTION = ORDERS
 
 # The status each event moves the order to, and the timestamp field it stamps.
 TRANSITIONS: dict[type, tuple[str, str]] = {
@@ -29,22 +35,30 @@ TRANSITIONS: dict[type, tuple[str, str]] = {
 }
 
 
-def day_of(moment) -> str:
+def day_of(moment: datetime) -> str:
     return moment.date().isoformat()
 
 
-def placed(event: EventEnvelope, data: ev.OrderPlaced) -> dict:
-    at = event.occurred_at
+def _line(line: ev.OrderLine) -> Doc:
+    doc = line.model_dump()
+    for name in ("quantity", "line_total"):
+        int64(doc[name], name)
+    int64(doc["unit_price"]["amount"], "unit price")
+    return doc
+
+
+def placed(event: EventEnvelope, data: ev.OrderPlaced) -> Doc:
+    at = millis(event.occurred_at)
     return {
         "_id": event.aggregate_id,
         "merchant_id": event.merchant_id,
         "customer": data.customer.model_dump(),
         "customer_email": data.customer.email.lower(),
         "shipping_address": data.shipping_address.model_dump(),
-        "lines": [line.model_dump() for line in data.lines],
+        "lines": [_line(line) for line in data.lines],
         "currency": data.currency,
-        "item_count": data.item_count,
-        "total": data.total,
+        "item_count": int64(data.item_count, "item count"),
+        "total": int64(data.total, "total"),
         "status": "placed",
         "open": True,
         "status_history": [{"status": "placed", "at": at}],
@@ -67,7 +81,7 @@ def placed(event: EventEnvelope, data: ev.OrderPlaced) -> dict:
     }
 
 
-def _transition(state: dict, status: str, stamp: str, at) -> dict:
+def _transition(state: Doc, status: str, stamp: str, at: datetime) -> Doc:
     return {
         **state,
         "status": status,
@@ -77,7 +91,7 @@ def _transition(state: dict, status: str, stamp: str, at) -> dict:
     }
 
 
-def evolve(state: dict | None, event: EventEnvelope, data: BaseModel) -> dict:
+def evolve(state: Doc | None, event: EventEnvelope, data: BaseModel) -> Doc:
     if isinstance(data, ev.OrderPlaced):
         if state is not None:
             raise Unprojectable(f"order {event.aggregate_id} placed twice")
@@ -87,17 +101,17 @@ def evolve(state: dict | None, event: EventEnvelope, data: BaseModel) -> dict:
     elif isinstance(data, ev.OrderPaymentFailed):
         doc = {**state, "payment_failures": state["payment_failures"] + 1, "last_payment_error": data.reason}
     elif type(data) in TRANSITIONS:
-        doc = _transition(state, *TRANSITIONS[type(data)], event.occurred_at)
+        doc = _transition(state, *TRANSITIONS[type(data)], millis(event.occurred_at))
         if isinstance(data, ev.OrderPaid):
-            doc.update(payment_reference=data.payment_reference, paid_amount=data.amount)
+            doc.update(payment_reference=data.payment_reference, paid_amount=int64(data.amount, "paid amount"))
         elif isinstance(data, ev.OrderShipped):
             doc.update(carrier=data.carrier, tracking_number=data.tracking_number)
         elif isinstance(data, ev.OrderCancelled):
             doc["cancel_reason"] = data.reason
         elif isinstance(data, ev.OrderRefunded):
-            doc["refunded_amount"] = state["refunded_amount"] + data.amount
+            doc["refunded_amount"] = int64(state["refunded_amount"] + data.amount, "refunded amount")
     else:
         raise Unprojectable(f"{event.type} is not an order event")
-    doc["updated_at"] = event.occurred_at
-    doc["version"] = event.aggregate_version
+    doc["updated_at"] = millis(event.occurred_at)
+    doc["version"] = int64(event.aggregate_version, "version")
     return doc

@@ -1,8 +1,12 @@
-"""Rebuilding a read model from the event store, while the live projector keeps serving.
+"""Rebuilding a read model from the event store.
 
 1. Replay every event of the feeding stream from ``commits`` (through the same
    ``apply_batch`` the live projector uses) into *shadow* collections
-   (``<name>__rebuild``); products also replay merchants first, for their names.
+   (``<name>__rebuild``); products also replay merchants first, for their names. The
+   replay is one source, ``replay``, its positions the events' order in it: the derived
+   views' counters come out as one counter per key. The replay is the shadow's only
+   writer, so it keeps the derived counters and documents it wrote (``application.known``)
+   instead of reading them back at every batch.
 2. Build the shadow's indexes.
 3. Swap: ``renameCollection(shadow -> live, dropTarget=true)`` — atomic on MongoDB.
    FerretDB v1 does not implement ``dropTarget`` (detected from its NotImplemented
@@ -10,33 +14,48 @@
    in, then the old one dropped — queries in that instant may find the collection
    missing (an empty answer, never a wrong one).
 4. Catch up: events committed since the replay began are applied again to the swapped-in
-   collection (idempotent), so nothing the live projector applied to the old collection
-   during the rebuild is lost.
+   collections (idempotent: their states drop what is there already), so nothing the live
+   projector applied to the old collections during the rebuild is lost.
+
+Swapping a stream with derived views (products, orders) needs that stream's projectors
+stopped (``ensure_idle``: its consumer group has no member): the catch-up and a live
+projector applying the same aggregate at the same moment would both add its change to
+the derived counters, under different sources. Building the shadows only (``swap_in=False``)
+is safe at any time. When the projectors start again they go on from their committed
+offsets: what the rebuild already holds drops out by version, and the derived views'
+counters per partition start from the rebuilt states.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from aiokafka.admin import AIOKafkaAdminClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
 from shared.event_store_reader import count_commits_of_type, stream_events
 from shared.events import utc_now
 from shared.read_models import MERCHANT_NAMES
+from shared.settings import ProjectorSettings
 
-from projectors.adapters.bulk import REPLACE, Writer, detect_writer
+from projectors.adapters.bulk import detect_writer
 from projectors.adapters.indexes import ensure_read_model_indexes
-from projectors.application.engine import Names, Stream, apply_batch
+from projectors.adapters.mongo_store import MongoReadModels, StoredEvents
+from projectors.application.engine import Batch, Delivery, Stream, apply_batch
+from projectors.application.known import Known
+from projectors.application.ports import Doc
 from projectors.entrypoints.streams import MERCHANTS_STREAM, PRODUCTS_STREAM, stream_of
 
 log = logging.getLogger(__name__)
 
 SHADOW_SUFFIX = "__rebuild"
+REPLAY = "replay"  # the source name of events replayed from the event store
 NOT_IMPLEMENTED = 238
 # Commits may be stamped slightly out of order by several command processes.
 CATCH_UP_MARGIN = timedelta(seconds=5)
@@ -57,26 +76,43 @@ class RebuildResult:
         return self.events / self.seconds if self.seconds else 0.0
 
 
-def shadow_names(stream: Stream, writer: Writer = REPLACE) -> Names:
-    names = Names({c: c + SHADOW_SUFFIX for c in stream.read_models}, writer=writer)
+class ProjectorsRunning(RuntimeError):
+    """A swap was asked while the stream's projectors consume (see the module doc)."""
+
+
+def shadow_names(stream: Stream) -> dict[str, str]:
+    names = {c: c + SHADOW_SUFFIX for c in stream.read_models}
     if stream is PRODUCTS_STREAM:
         names[MERCHANT_NAMES] = MERCHANT_NAMES + SHADOW_SUFFIX
     return names
 
 
 async def replay(
-    db: AsyncDatabase, stream: Stream, names: Names, *, since=None, progress: Progress | None = None, chunk: int = 2000
+    store: MongoReadModels,
+    stream: Stream,
+    *,
+    since: datetime | None = None,
+    progress: Progress | None = None,
+    chunk: int = 2000,
+    positions: Iterator[int] | None = None,
+    known: Known | None = None,
 ) -> int:
+    """Apply every stored event of ``stream`` (committed since ``since``) through ``store``,
+    as the one source ``replay``; ``positions`` numbers them (continue it for a catch-up).
+    ``known``: only where this replay is the sole writer (the shadow collections)."""
+    positions = positions if positions is not None else itertools.count()
+    history = StoredEvents(store.db)
     events = 0
-    async for commits, batch in stream_events(db, stream.aggregate_type, since=since, chunk=chunk):
-        await apply_batch(db, stream, batch, names)
+    async for commits, batch in stream_events(store.db, stream.aggregate_type, since=since, chunk=chunk):
+        deliveries = [Delivery(event, REPLAY, next(positions)) for event in batch]
+        await apply_batch(store, history, stream, Batch.of(deliveries), known)
         events += len(batch)
         if progress:
             progress(len(batch), commits)
     return events
 
 
-async def swap(db: AsyncDatabase, shadow: str, live: str) -> bool:
+async def swap(db: AsyncDatabase[Doc], shadow: str, live: str) -> bool:
     """Put ``shadow`` in place of ``live``; True if it was one atomic rename."""
     admin = db.client.admin
     source, target = f"{db.name}.{shadow}", f"{db.name}.{live}"
@@ -95,38 +131,71 @@ async def swap(db: AsyncDatabase, shadow: str, live: str) -> bool:
     return False
 
 
-async def total_commits(db: AsyncDatabase, name: str) -> int:
+async def total_commits(db: AsyncDatabase[Doc], name: str) -> int:
     stream = stream_of(name)
     extra = await count_commits_of_type(db, "merchant") if stream is PRODUCTS_STREAM else 0
     return extra + await count_commits_of_type(db, stream.aggregate_type)
 
 
-async def rebuild(
-    db: AsyncDatabase, name: str, *, progress: Progress | None = None, swap_in: bool = True
-) -> RebuildResult:
-    """Rebuild read model ``name``. With ``swap_in=False`` the shadow collections stay
-    (named by ``shadow_names``) for the caller to inspect and drop."""
+async def ensure_idle(settings: ProjectorSettings, name: str) -> None:
+    """Refuse (``ProjectorsRunning``) while the consumer group feeding ``name`` has members."""
     stream = stream_of(name)
-    writer = await detect_writer(db)
-    names = shadow_names(stream, writer)
+    if not stream.derivations:
+        return
+    group = f"{settings.group_id}.{stream.name}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        described = await admin.describe_consumer_groups([group])
+    finally:
+        await admin.close()
+    members = [
+        member
+        for response in described
+        for found in response.to_object().get("groups", [])
+        if found.get("group") == group
+        for member in found.get("members", [])
+    ]
+    if members:
+        raise ProjectorsRunning(
+            f"{len(members)} projector process(es) consume {stream.name} (group {group}): stop them to swap "
+            f"{name}, or build the shadow only (--no-swap)"
+        )
+
+
+async def rebuild(
+    db: AsyncDatabase[Doc], name: str, *, progress: Progress | None = None, swap_in: bool = True
+) -> RebuildResult:
+    """Rebuild read model ``name`` (and the others of its stream). With ``swap_in=False`` the
+    shadow collections stay (named by ``shadow_names``) for the caller to inspect and drop;
+    with it, the caller has made sure the stream's projectors are stopped (``ensure_idle``)."""
+    stream = stream_of(name)
+    live = MongoReadModels(db, await detect_writer(db))
+    names = shadow_names(stream)
+    shadow = live.renamed(names)
     for physical in names.values():
         await db.drop_collection(physical)
     began, started_at = time.monotonic(), utc_now()
+    positions = itertools.count()
     events = 0
+    # The shadow has one writer, this replay: what it wrote need not be read back.
+    known = Known()
     if stream is PRODUCTS_STREAM:
-        events += await replay(db, MERCHANTS_STREAM, names, progress=progress)
-    events += await replay(db, stream, names, progress=progress)
+        events += await replay(shadow, MERCHANTS_STREAM, progress=progress, positions=positions, known=known)
+    events += await replay(shadow, stream, progress=progress, positions=positions, known=known)
     await ensure_read_model_indexes(db, {c: names[c] for c in stream.read_models})
     atomic = None
     if swap_in:
-        atomic = await swap(db, names[name], name)
+        for logical in stream.read_models:
+            swapped = await swap(db, names[logical], logical)
+            atomic = swapped if atomic is None else atomic and swapped
         for logical, physical in names.items():
-            if logical != name:
+            if logical not in stream.read_models:
                 await db.drop_collection(physical)
-        live = Names(writer=writer)
+        since = started_at - CATCH_UP_MARGIN
         if stream is PRODUCTS_STREAM:
-            await replay(db, MERCHANTS_STREAM, live, since=started_at - CATCH_UP_MARGIN)
-        await replay(db, stream, live, since=started_at - CATCH_UP_MARGIN)
+            await replay(live, MERCHANTS_STREAM, since=since, positions=positions)
+        await replay(live, stream, since=since, positions=positions)
     seconds = time.monotonic() - began
     log.info(
         "rebuilt %s from %d events in %.1f s (%s swap)",
@@ -138,6 +207,6 @@ async def rebuild(
     return RebuildResult(name, events, seconds, swap_in, atomic)
 
 
-async def drop_shadows(db: AsyncDatabase, name: str) -> None:
+async def drop_shadows(db: AsyncDatabase[Doc], name: str) -> None:
     for physical in shadow_names(stream_of(name)).values():
         await db.drop_collection(physical)

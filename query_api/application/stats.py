@@ -7,6 +7,8 @@ from collections import Counter
 from datetime import date
 from typing import Any
 
+from shared.read_models import loaded_int
+
 COUNTERS = (
     "revenue",
     "orders_placed",
@@ -23,7 +25,7 @@ def _units_by_product(top_products: list[dict[str, Any]] | dict[str, int] | None
     (projectors/domain/merchant_stats.py); a plain ``{product_id: units}`` mapping is read too."""
     if isinstance(top_products, dict):
         return top_products
-    return {p["product_id"]: p["units"] for p in top_products or ()}
+    return {p["product_id"]: loaded_int(p["units"]) for p in top_products or ()}
 
 
 def summarise(merchant_id: str, first: date, last: date, days: list[dict[str, Any]]) -> dict[str, Any]:
@@ -35,10 +37,10 @@ def summarise(merchant_id: str, first: date, last: date, days: list[dict[str, An
     for doc in sorted(days, key=lambda d: d["_id"]):
         day: dict[str, Any] = {"day": doc["_id"].rsplit(":", 1)[1]}
         for name in COUNTERS:
-            value = doc.get(name) or 0
+            value = loaded_int(doc.get(name))  # an int, or its decimal string beyond 64 bits
             totals[name] += value
             day[name] = value
-        day["orders_by_status"] = dict(doc.get("orders_by_status") or {})
+        day["orders_by_status"] = {k: loaded_int(v) for k, v in (doc.get("orders_by_status") or {}).items()}
         by_status.update(day["orders_by_status"])
         top.update(_units_by_product(doc.get("top_products")))
         series.append(day)

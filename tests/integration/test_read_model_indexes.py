@@ -29,8 +29,11 @@ from shared.read_models import ALL, MERCHANT_NAMES
 
 from merchant_testkit.event_stream import generate, store
 from merchant_testkit.plugin import own_namespace_fixtures
+from projectors.adapters.bulk import detect_writer
 from projectors.adapters.explain import explain, index_names_in, is_ferretdb
 from projectors.adapters.indexes import ensure_read_model_indexes, supports_partial_indexes
+from projectors.adapters.mongo_store import MongoReadModels
+from projectors.application.merchant_names import Rename, apply_renames
 from projectors.entrypoints.rebuild import SHADOW_SUFFIX, drop_shadows, rebuild
 from projectors.entrypoints.streams import STREAMS
 from query_api.application.queries import QUERIES
@@ -102,7 +105,9 @@ class Reads(monitoring.CommandListener):
 @pytest.fixture(scope="module")
 async def projector_reads(settings, mongo_db) -> list[tuple[str, dict[str, Any], tuple[tuple[str, int], ...]]]:
     """What the projectors read while projecting a history of every event type: the
-    rebuild of each stream runs the live path (``apply_batch``, derived read models)."""
+    rebuild of each stream runs the live path (``apply_batch``, derived read models); a
+    merchant's rename reaches its products through the fan-out topic, not a rebuild, so
+    its path (``apply_renames``) is run on its own."""
     await store(mongo_db, generate(1500, seed=20))
     reads = Reads()
     client = mongo.open_mongo(settings, event_listeners=[reads])
@@ -111,6 +116,8 @@ async def projector_reads(settings, mongo_db) -> list[tuple[str, dict[str, Any],
         for stream in STREAMS:
             await rebuild(db, stream.state, swap_in=False)
             await drop_shadows(db, stream.state)
+        renamed = Rename("m_sample", "Renamed", 10**6)
+        await apply_renames(MongoReadModels(db, await detect_writer(db)), [renamed], owns=lambda _id: True)
     finally:
         await client.close()
     # Every read model, and any collection with declared indexes (counters the projectors keep...).

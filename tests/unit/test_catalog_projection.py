@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.events import EventEnvelope, decode_data
+from shared.read_models import loaded_int
 
 from projectors.domain import catalog_products, categories, merchant_products, merchant_stats, orders
 from projectors.domain.errors import Unprojectable
@@ -124,18 +125,43 @@ def test_stats_are_derived_from_orders():
     assert stats["payment_success_rate"] == 0.5
     assert stats["average_processing_seconds"] == 7200
     assert stats["top_products"] == [{"product_id": "p1", "name": "Boots", "units": 3}]
-    assert stats["version"] == order["version"] + other["version"]
 
 
-def test_categories_count_published_and_live_products():
-    products = [
-        {"category": "shoes", "status": "published", "version": 2},
-        {"category": "shoes", "status": "draft", "version": 1},
-        {"category": "hats", "status": "archived", "version": 3},
-    ]
-    version, docs = categories.categories_for("m1", products)
-    assert version == 6
-    assert [(d["category"], d["product_count"], d["total_count"]) for d in docs] == [("shoes", 1, 2)]
+def test_a_day_of_maximum_orders_stores_its_revenue_exactly_beyond_64_bits():
+    # The command side allows 100 lines of 1,000 units at 10^12: 10^17 an order.
+    huge = {**fold(orders, order_events()), "paid_amount": 10**17, "item_count": 10**5}
+    day = [{**huge, "_id": f"o{i}"} for i in range(100)]
+    stats = merchant_stats.stats_for("m1", "2026-03-01", day)
+    assert stats["revenue"] == str(10**19) and loaded_int(stats["revenue"]) == 100 * 10**17
+    assert loaded_int(stats["average_order_value"]) == 10**17
+
+
+def test_categories_count_published_and_live_products_and_their_price_range():
+    def product(category, status, price):
+        return {"merchant_id": "m1", "category": category, "status": status, "price_amount": price}
+
+    docs = categories.from_products(
+        [
+            product("shoes", "published", 300),
+            product("shoes", "published", 100),
+            product("shoes", "draft", 50),
+            product("hats", "archived", 10),
+        ]
+    )
+    assert list(docs) == ["m1:shoes"]
+    shoes = docs["m1:shoes"]
+    assert (shoes["product_count"], shoes["total_count"], shoes["min_price"], shoes["max_price"]) == (2, 3, 100, 300)
+
+
+def test_numbers_beyond_64_bits_make_an_event_unprojectable():
+    with pytest.raises(Unprojectable, match="64 bits"):
+        fold(orders, [event("OrderPlaced", 1, {**PLACED, "total": 2**63}, aggregate="o1", kind="order")])
+
+
+def test_event_times_are_kept_to_the_millisecond_as_bson_does():
+    at = T0.replace(microsecond=123456)
+    state = fold(merchant_products, [event("ProductCreated", 1, CREATED, at=at)])
+    assert state["created_at"].microsecond == 123000
 
 
 def test_docs_list_every_index():

@@ -11,6 +11,9 @@ from query_api.application.stats import summarise
 def order(product_id: str, units: int, status: str = "delivered") -> dict:
     at = datetime(2026, 3, 1, 12, tzinfo=UTC)
     return {
+        "_id": f"o-{product_id}-{units}",
+        "merchant_id": "m1",
+        "placed_day": "2026-03-01",
         "status": status,
         "version": 4,
         "paid_amount": 1000,
@@ -18,6 +21,7 @@ def order(product_id: str, units: int, status: str = "delivered") -> dict:
         "item_count": units,
         "payment_failures": 0,
         "placed_at": at,
+        "paid_at": at,
         "shipped_at": at,
         "lines": [{"product_id": product_id, "name": product_id.title(), "quantity": units}],
     }

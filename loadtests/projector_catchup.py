@@ -1,0 +1,173 @@
+"""A seed projected from scratch by one projector process, timed; then rebuilt, timed, and
+compared with what the projector built (issue 15's catch-up figures).
+
+    python -m loadtests.projector_catchup --merchants 20 --products 100000 --orders 200000
+
+In a database and topics of its own (deleted afterwards unless ``--keep``), on the servers
+of ``merchant infra env``:
+
+1. ``merchant seed`` writes the history through the write path (event store + Kafka);
+2. one ``merchant serve projectors`` process starts on it with a fresh consumer group;
+   timed from "started" until every stream's group has no lag: events/s of the catch-up,
+   and the lag with its ETA every ``--report`` seconds, as ``merchant projections
+   status`` shows it;
+3. the projector is stopped and each stream is rebuilt from the event store into shadow
+   collections (``projectors.entrypoints.rebuild``, what ``merchant projections rebuild
+   <name> --no-swap`` runs): events/s;
+4. every served read model the projector built is compared, document for document, with
+   the rebuilt one (derived documents without ``version``/``sources``/``_rev``, which name
+   their counters).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from shared import mongo
+from shared.kafka import delete_topics_with_prefix
+from shared.settings import ProjectorSettings
+
+from merchant_testkit.processes import stream_service
+from projectors.entrypoints.rebuild import drop_shadows, rebuild, shadow_names
+from projectors.entrypoints.status import catch_up
+from projectors.entrypoints.streams import STREAMS
+
+ROOT = Path(__file__).resolve().parents[1]
+IGNORED = ("version", "sources", "_rev")  # a derived document's counters, not its content
+
+
+def seed(env: dict[str, str], args: argparse.Namespace, out: Path) -> float:
+    command = [
+        sys.executable,
+        "-m",
+        "merchant_cli.main",
+        "seed",
+        "--merchants",
+        str(args.merchants),
+        "--products",
+        str(args.products),
+        "--orders",
+        str(args.orders),
+        "--prefix",
+        args.namespace,
+        "--out",
+        str(out),
+    ]
+    began = time.monotonic()
+    subprocess.run(command, env={**os.environ, **env}, cwd=ROOT, check=True)
+    return time.monotonic() - began
+
+
+async def project(env: dict[str, str], settings: ProjectorSettings, report: float) -> tuple[int, float]:
+    """One projector process from scratch until no stream's group is behind."""
+    logs = Path(tempfile.mkdtemp(prefix="catchup_"))
+    service = stream_service("projector", "projectors", {**env, "PROJECTOR_GROUP_ID": settings.group_id}, logs)
+    service.args += ["--metrics-port", "0"]
+    total = sum({r.stream: r.events_behind for r in await catch_up(settings, 0.5)}.values())
+    service.start()
+    try:
+        while "started successfully" not in service.log_path.read_text(errors="replace"):
+            await asyncio.sleep(0.1)
+        began = time.monotonic()
+        while True:
+            rows = {r.stream: r for r in await catch_up(settings, report)}
+            behind = sum(r.events_behind for r in rows.values())
+            line = ", ".join(
+                f"{s} {r.events_behind:,} behind, {r.events_per_second:,.0f}/s, ETA {_eta(r.eta_seconds)}"
+                for s, r in rows.items()
+            )
+            print(f"  {time.monotonic() - began:7.0f} s: {line}", flush=True)
+            if behind == 0:
+                return total, time.monotonic() - began
+    finally:
+        service.stop()
+
+
+def _eta(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{seconds:,.0f} s"
+
+
+def comparable(stream, model: str, doc: dict) -> dict:
+    if any(d.view == model for d in stream.derivations):
+        return {k: v for k, v in doc.items() if k not in IGNORED}
+    return doc
+
+
+async def rebuild_and_compare(db) -> tuple[int, float, list[str]]:
+    events, seconds, differences = 0, 0.0, []
+    for stream in STREAMS:
+        result = await rebuild(db, stream.state, swap_in=False)
+        events, seconds = events + result.events, seconds + result.seconds
+        print(f"  rebuilt {stream.name}: {result.events:,} events in {result.seconds:.1f} s", flush=True)
+        shadows = shadow_names(stream)
+        try:
+            for model in stream.served:
+                live = {d["_id"]: comparable(stream, model, d) async for d in db[model].find()}
+                clean = {d["_id"]: comparable(stream, model, d) async for d in db[shadows[model]].find()}
+                differing = [k for k in live.keys() | clean.keys() if live.get(k) != clean.get(k)]
+                if differing:
+                    differences.append(
+                        f"{model}: {len(differing)} of {len(clean)} differ, e.g. {sorted(differing)[:3]}"
+                    )
+        finally:
+            await drop_shadows(db, stream.state)
+    return events, seconds, differences
+
+
+async def main(args: argparse.Namespace) -> int:
+    namespace = args.namespace
+    settings = ProjectorSettings(kafka_topic_prefix=f"{namespace}.", mongodb_database=namespace, group_id=namespace)
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "MONGODB_URL": settings.mongodb_url,
+        "REDIS_URL": settings.redis_url,
+        "KAFKA_TOPIC_PREFIX": settings.kafka_topic_prefix,
+        "MONGODB_DATABASE": namespace,
+    }
+    client = mongo.open_mongo(settings)
+    db = mongo.database(client, settings)
+    try:
+        print(f"seeding into {namespace} ...", flush=True)
+        seeded = seed(env, args, Path(tempfile.mkdtemp()) / "seed.json")
+        print(f"projecting with one process (group {namespace}) ...", flush=True)
+        events, seconds = await project(env, settings, args.report)
+        print("rebuilding each stream from the event store ...", flush=True)
+        rebuilt, rebuild_seconds, differences = await rebuild_and_compare(db)
+        print(
+            f"\nseed: {seeded:.0f} s\n"
+            f"catch-up, one projector process: {events:,} events in {seconds:.0f} s = "
+            f"{events / seconds:,.0f} events/s\n"
+            f"rebuild (the three streams): {rebuilt:,} events in {rebuild_seconds:.0f} s = "
+            f"{rebuilt / rebuild_seconds:,.0f} events/s\n"
+            f"read models equal to the rebuild: {'yes' if not differences else 'NO: ' + '; '.join(differences)}",
+            flush=True,
+        )
+        return 1 if differences else 0
+    finally:
+        if not args.keep:
+            await delete_topics_with_prefix(settings)
+            await client.drop_database(namespace)
+        await client.close()
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m loadtests.projector_catchup", description=__doc__.splitlines()[0])
+    p.add_argument("--merchants", type=int, default=20)
+    p.add_argument("--products", type=int, default=10_000)
+    p.add_argument("--orders", type=int, default=20_000)
+    p.add_argument("--report", type=float, default=10.0, help="Seconds between progress lines (the rate's window).")
+    p.add_argument("--namespace", default=f"catchup_{uuid.uuid4().hex[:8]}", help="Database and topic prefix.")
+    p.add_argument("--keep", action="store_true", help="Keep the database and topics (to inspect them).")
+    return p
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(parser().parse_args())))

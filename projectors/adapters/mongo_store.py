@@ -1,0 +1,167 @@
+"""The read-model store (``projectors.application.ports.ReadModelStore``) on MongoDB or a
+wire-compatible server, and the event history on the event store's ``commits``.
+
+Logical collection names map to physical ones (``names``: a rebuild writes into shadow
+collections ``<name>__rebuild``). ``write_newer`` goes through ``bulk.Writer``, chosen per
+server by ``bulk.detect_writer`` (on FerretDB a delete + insert per batch: a document is
+missing for milliseconds); ``replace_newer`` is a guarded ``ReplaceOne`` per document on
+every server but FerretDB-SQLite (where any filter but ``{_id}`` scans the collection, so
+it swaps there too); ``append`` is an unordered ``insert_many`` whose duplicate keys are
+"already there". ``set_merchant_name`` is one ``update_many``; on FerretDB-SQLite it reads
+the stale products once and swaps them (there an ``update_many`` scans the collection per
+document). Every other
+FerretDB or MongoDB particularity stays in ``bulk``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.event_store_reader import events_between
+from shared.events import EventEnvelope
+
+from projectors.adapters.bulk import REPLACE, REV, Writer, insert_new, replace_in_place, swap_newer
+from projectors.application.ports import Doc
+
+WITHOUT_REV = {REV: 0}  # the swap writer's delete guard is the adapter's business
+# FerretDB v1 (PostgreSQL) matches an $in in Go, every document against every value, and
+# pushes an $in on any field but _id down as a scan testing each value on each row: 4,900
+# _ids took 9 s, 700 keys 4.5 s on 40,000 counters. There reads go by chunks of _ids and
+# by one indexed equality query per value, a few at a time.
+ID_CHUNK = 200
+CONCURRENT_READS = 32
+
+
+@dataclass(frozen=True)
+class MongoReadModels:
+    db: AsyncDatabase[Doc]
+    writer: Writer = REPLACE
+    names: Mapping[str, str] = field(default_factory=dict)  # logical -> physical
+
+    def collection(self, logical: str) -> AsyncCollection[Doc]:
+        return self.db[self.names.get(logical, logical)]
+
+    def renamed(self, names: Mapping[str, str]) -> MongoReadModels:
+        """The same store writing (and reading) ``names`` instead (a rebuild's shadows)."""
+        return MongoReadModels(self.db, self.writer, dict(names))
+
+    async def find_ids(self, collection: str, ids: Collection[str]) -> dict[str, Doc]:
+        if not ids:
+            return {}
+        target = self.collection(collection)
+
+        async def read(chunk: list[str]) -> list[Doc]:
+            return await target.find({"_id": {"$in": chunk}}, WITHOUT_REV).to_list()
+
+        found = await self._each(_chunks(list(ids), ID_CHUNK if self.writer.swap else len(ids)), read)
+        return {doc["_id"]: doc for docs in found for doc in docs}
+
+    async def find_in(self, collection: str, field: str, values: Collection[str]) -> list[Doc]:
+        if not values:
+            return []
+        target = self.collection(collection)
+        if not self.writer.swap or self.writer.scans:  # MongoDB: one indexed $in; SQLite: one scan
+            return await target.find({field: {"$in": list(values)}}, WITHOUT_REV).to_list()
+
+        async def read(value: str) -> list[Doc]:
+            return await target.find({field: value}, WITHOUT_REV).to_list()
+
+        return [doc for docs in await self._each(list(values), read) for doc in docs]
+
+    async def _each(self, items: list[Any], read: Callable[[Any], Awaitable[list[Doc]]]) -> list[list[Doc]]:
+        """``read`` of every item, a few at a time (the connection pool is shared)."""
+        gate = asyncio.Semaphore(CONCURRENT_READS)
+
+        async def gated(item: Any) -> list[Doc]:
+            async with gate:
+                return await read(item)
+
+        return list(await asyncio.gather(*(gated(item) for item in items)))
+
+    async def first(
+        self,
+        collection: str,
+        equals: Mapping[str, object],
+        order: Sequence[tuple[str, int]],
+        limit: int,
+        positive: str | None = None,
+    ) -> list[Doc]:
+        query: dict[str, Any] = dict(equals)
+        if positive is not None:
+            query[positive] = {"$gt": 0}
+        return await self.collection(collection).find(query, WITHOUT_REV).sort(list(order)).limit(limit).to_list()
+
+    async def write_newer(self, collection: str, docs: Sequence[Doc], known: Mapping[str, int] | None = None) -> None:
+        await self.writer.write_newer(self.collection(collection), list(docs), known)
+
+    async def replace_newer(self, collection: str, docs: Sequence[Doc], known: Mapping[str, int] | None = None) -> None:
+        if self.writer.scans:
+            await self.writer.write_newer(self.collection(collection), list(docs))
+        else:
+            await replace_in_place(self.collection(collection), list(docs), known)
+
+    async def append(self, collection: str, docs: Sequence[Doc]) -> None:
+        await insert_new(self.collection(collection), list(docs))
+
+    async def delete_ids(self, collection: str, ids: Collection[str]) -> None:
+        target = self.collection(collection)
+        for chunk in _chunks(list(ids), ID_CHUNK):
+            await target.delete_many({"_id": {"$in": chunk}})
+
+    async def older_ids(self, collection: str, equals: Mapping[str, object], field: str, below: int) -> list[str]:
+        found = self.collection(collection).find({**equals, field: {"$lt": below}}, {"_id": 1})
+        return [doc["_id"] async for doc in found]
+
+    async def set_merchant_name(self, collection: str, ids: Collection[str], name: str, version: int) -> None:
+        if not ids:
+            return
+        target = self.collection(collection)
+        stale = {"_id": {"$in": list(ids)}, "merchant_version": {"$lt": version}}
+        if self.writer.scans:
+            await _swap_names(target, stale, name, version)
+            return
+        await target.update_many(stale, {"$set": {"merchant_name": name, "merchant_version": version}})
+
+
+async def _swap_names(target: AsyncCollection[Doc], stale: Doc, name: str, version: int) -> None:
+    """FerretDB-SQLite: an ``update_many`` rewrites each matched document with its own
+    collection scan; read the stale products once and swap them in one batch instead
+    (``bulk.swap_newer``), guarded by both versions."""
+    renamed = [{**p, "merchant_name": name, "merchant_version": version} for p in await target.find(stale).to_list()]
+    if renamed:
+        await swap_newer(
+            target,
+            renamed,
+            lambda docs: [
+                {
+                    "$or": [
+                        {"_id": d["_id"], "version": d["version"], "merchant_version": {"$lt": d["merchant_version"]}}
+                        for d in docs
+                    ]
+                }
+            ],
+            lambda stored, doc: (
+                stored["version"] == doc["version"] and stored["merchant_version"] < doc["merchant_version"]
+            ),
+        )
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    size = max(size, 1)
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+@dataclass(frozen=True)
+class StoredEvents:
+    """``ports.EventHistory`` on the event store (read through ``shared.event_store_reader``)."""
+
+    db: AsyncDatabase[Doc]
+
+    async def events_between(self, aggregate_id: str, after: int, before: int) -> list[EventEnvelope]:
+        return await events_between(self.db, aggregate_id, after, before)
