@@ -135,7 +135,7 @@ def bootstrap(
     """The command side on MongoDB and Kafka. With ``db`` it uses that database (and
     leaves its client open); else it opens a client of its own (closed by ``close``)."""
     settings = settings or CommandApiSettings()
-    client = mongo.open_mongo(settings) if db is None else None
+    client = mongo.open_mongo(settings, timeout=settings.store_timeout_seconds) if db is None else None
     database = db if client is None else mongo.database(client, settings)
     assert database is not None
     store = EventStore(database)

@@ -43,6 +43,8 @@ class CommandApiSettings(ServerSettings):
     # Where clients read what they wrote; used for the Location header of 202 responses.
     query_api_url: str = Field("http://127.0.0.1:8002", validation_alias="QUERY_API_URL")
     max_body_bytes: int = 64 * 1024
+    # The whole body must arrive within this long (408 body_timeout past it).
+    body_timeout_seconds: float = 5.0
     # The relay publishes commits still unpublished after the grace. It passes at start,
     # then at most once per interval while commands arrive (none while idle).
     relay_interval_seconds: float = 1.0
@@ -52,6 +54,9 @@ class CommandApiSettings(ServerSettings):
     immediate_publish: bool = True
     # A command that runs longer is abandoned with a 503 (its request may be retried).
     command_timeout_seconds: float = 10.0
+    # Any one MongoDB operation (server selection and connecting included) gives up after
+    # this long: a stopped or hung store is a 503 store_unavailable, never a hung request.
+    store_timeout_seconds: float = 5.0
     # Stock held by an order placement that was never decided goes back after this long
     # (must exceed command_timeout_seconds; the relay settles it).
     reservation_ttl_seconds: float = 60.0
@@ -94,6 +99,9 @@ class QueryApiSettings(ServerSettings):
     # through an index (MongoDB, our FerretDB on PostgreSQL) reads limit + 1 documents per
     # page; 5 suits one that scans for every query (FerretDB on SQLite).
     cursor_read_ahead_pages: int = 1
+    # Any one MongoDB operation (server selection and connecting included) gives up after
+    # this long: a read that needs a stopped or hung store is a 503 store_unavailable.
+    store_timeout_seconds: float = 5.0
     # Read-your-writes: the longest a request waits for the projection to reach a version.
     min_version_wait_seconds: float = 2.0
     # Rate limits per process: a token bucket per API key (merchant routes) or client IP.
