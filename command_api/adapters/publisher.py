@@ -16,6 +16,11 @@ accepted command is never lost, and Kafka being down never fails a command. Afte
 failure the publisher is *degraded*: newer commits must not overtake the ones that
 failed, so until a relay pass finds nothing left only the relay publishes (in version
 order), and the queue is emptied.
+
+**Topics.** At start (in the background: Kafka down must not keep the API from serving)
+the publisher makes sure the domain topics exist and connects its producer; a producer
+made later (after a failure) checks the topics again first, so a broker that was down at
+start, or lost its topics, gets them before our first event.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from collections.abc import Callable, Sequence
 from aiokafka import AIOKafkaProducer
 from bson import ObjectId
 
-from shared.kafka import reliable_producer
+from shared.kafka import ensure_topics, reliable_producer
 from shared.settings import ServerSettings
 from shared.topics import TOPIC_BY_AGGREGATE
 
@@ -63,19 +68,21 @@ class CommitPublisher:
         self._queued: set[ObjectId] = set()  # queued or being produced: the relay leaves them
         self._to_mark: dict[ObjectId, None] = {}  # produced (or settled), mark pending: likewise
         self._marking: asyncio.Task[None] | None = None
+        self._connecting: asyncio.Task[None] | None = None
         self.published_commits = 0
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
         self._task = asyncio.create_task(self._drain(), name="publish-queue")
+        self._connecting = asyncio.create_task(self._connect(), name="kafka-topics")
 
     async def stop(self) -> None:
-        for task in (self._task, self._marking):
+        for task in (self._task, self._marking, self._connecting):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self._task = self._marking = None
+        self._task = self._marking = self._connecting = None
         with contextlib.suppress(Exception):  # what is left unmarked, the relay publishes again
             await self._mark()
         await self._reset_producer()
@@ -195,8 +202,18 @@ class CommitPublisher:
             self._queued.clear()
         self.on_activity()
 
+    async def _connect(self) -> None:
+        """The topics and the producer, ready before the first command (best effort)."""
+        try:
+            async with self._publishing, asyncio.timeout(self._timeout):
+                await self._ensure_producer()
+        except Exception as exc:  # the first publication tries again (and the relay after it)
+            log.warning("Kafka not ready at start (topics, producer): %s", exc)
+            await self._reset_producer()
+
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
+            await ensure_topics(self._settings)  # a no-op when they exist (one metadata call)
             producer = reliable_producer(self._settings)
             try:
                 await producer.start()
