@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The kinds of cached reads, each with its TTL (QueryApiSettings.cache_ttl).
@@ -159,10 +159,22 @@ class WorkerSettings(ServerSettings):
     email_timeout_seconds: float = 30.0
     sms_timeout_seconds: float = 15.0
     report_timeout_seconds: float = 300.0
-    # How long a claimed send stays claimed: a worker killed mid-send holds its job this long.
-    claim_lease_seconds: float = 30.0
+    # How long a claimed send stays claimed: longer than a send's time limit, so a send
+    # whose attempt timed out can still hear a late answer (and nobody sends it again
+    # meanwhile); a worker killed mid-send holds its job this long.
+    claim_lease_seconds: float = 90.0
     analytics_rollup_interval_seconds: float = 5.0
     # Cache warm-up requests this many of the hottest paths after an invalidation.
     warmup_top_n: int = 20
     # Graceful shutdown: in-flight jobs get this long to finish, then are handed back.
     graceful_timeout_seconds: float = 15.0
+
+    @model_validator(mode="after")
+    def _claims_outlive_sends(self) -> WorkerSettings:
+        longest = max(self.email_timeout_seconds, self.sms_timeout_seconds)
+        if self.claim_lease_seconds <= longest:
+            raise ValueError(
+                f"WORKER_CLAIM_LEASE_SECONDS ({self.claim_lease_seconds:g}) must exceed the longest send time "
+                f"limit ({longest:g} s): a send that timed out may still be answered while its claim holds"
+            )
+        return self
