@@ -60,6 +60,8 @@ class CommandApiSettings(ServerSettings):
     # Stock held by an order placement that was never decided goes back after this long
     # (must exceed command_timeout_seconds; the relay settles it).
     reservation_ttl_seconds: float = 60.0
+    # A placed order not paid within this long expires and its stock goes back (0: never).
+    order_expiry_seconds: float = 86_400.0
     # Load shedding: requests in flight beyond this get 503 overloaded at once (0: off).
     # Commands wait on the database, so a few dozen in flight already means seconds of queue.
     max_concurrent_requests: int = 64

@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict
 from shared.events import EventEnvelope, utc_now
 from shared.http.auth import KeyKind
 
-ReleaseReason = Literal["order_cancelled", "order_rejected", "reservation_expired"]
+ReleaseReason = Literal["order_cancelled", "order_rejected", "reservation_expired", "order_expired"]
 Document = dict[str, Any]
 # An Outcome document sits in the commits collection: its own type, no events, a key of
 # its own in the (aggregate_id, version) index.
@@ -127,6 +127,12 @@ class Commit:
         return self.events[0].correlation_id
 
     @property
+    def awaits_payment(self) -> bool:
+        """An order placed by a command: the expirer's work once it is old enough. (The
+        seeder's history is stored published, and is not expired.)"""
+        return not self.published and self.events[0].type == "OrderPlaced"
+
+    @property
     def settled(self) -> bool:
         """No work follows it: it is marked published as soon as it is on Kafka."""
         return self.intent is None
@@ -157,6 +163,8 @@ class Commit:
             doc["fingerprint"] = self.fingerprint
         if self.intent is not None:
             doc["intent"] = self.intent.model_dump(mode="json")
+        if self.awaits_payment:
+            doc["expiring"] = True
         return doc
 
     @classmethod
@@ -278,6 +286,22 @@ class OutboxPort(Protocol):
 
     async def mark_published(self, commit_ids: Sequence[ObjectId]) -> None:
         """One write for the whole list."""
+        ...
+
+
+class ExpiryPort(Protocol):
+    """The placed orders not yet looked at by the expirer (an index, no scan)."""
+
+    async def placed_before(self, moment: datetime, limit: int = 100) -> list[Commit]:
+        """``OrderPlaced`` commits appended before ``moment`` and not yet ``looked_at``, oldest first."""
+        ...
+
+    async def oldest_placement(self) -> datetime | None:
+        """When the oldest of those was appended (``None``: there is none)."""
+        ...
+
+    async def looked_at(self, commit_ids: Sequence[ObjectId]) -> None:
+        """Their orders were expired, or found paid or ended: never returned again."""
         ...
 
 
