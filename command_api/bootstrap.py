@@ -29,8 +29,10 @@ from command_api.adapters.api_keys import ApiKeys
 from command_api.adapters.event_store import EventStore
 from command_api.adapters.memory.api_keys import InMemoryApiKeys
 from command_api.adapters.memory.event_store import InMemoryEventStore
+from command_api.adapters.memory.parking import InMemoryParking
 from command_api.adapters.memory.publisher import InMemoryPublisher
 from command_api.adapters.memory.sku_registry import InMemorySkuRegistry
+from command_api.adapters.parking import Parking
 from command_api.adapters.publisher import CommitPublisher
 from command_api.adapters.sku_registry import SkuRegistry
 from command_api.application.expiry import Expirer
@@ -42,6 +44,7 @@ from command_api.application.ports import (
     EventStorePort,
     ExpiryPort,
     OutboxPort,
+    ParkingPort,
     PublisherPort,
     SkuRegistryPort,
 )
@@ -73,6 +76,7 @@ class CommandSide:
     settings: CommandApiSettings
     store: EventStorePort
     outbox: OutboxPort
+    parking: ParkingPort
     publisher: PublisherPort
     skus: SkuRegistryPort
     api_keys: ApiKeysPort
@@ -115,6 +119,7 @@ def _assemble(
     store: EventStorePort,
     outbox: OutboxPort,
     placements: ExpiryPort,
+    parking: ParkingPort,
     publisher: PublisherPort,
     skus: SkuRegistryPort,
     api_keys: ApiKeysPort,
@@ -124,7 +129,12 @@ def _assemble(
     repository = Repository(store, publisher)
     settlement = Settlement(repository, store, ttl=settings.reservation_ttl_seconds)
     relay = Relay(
-        outbox, publisher, settlement, interval=settings.relay_interval_seconds, grace=settings.relay_grace_seconds
+        outbox,
+        publisher,
+        settlement,
+        parking,
+        interval=settings.relay_interval_seconds,
+        grace=settings.relay_grace_seconds,
     )
     services = Services(repository=repository, store=store, skus=skus, publisher=publisher)
     expirer = Expirer(
@@ -134,6 +144,7 @@ def _assemble(
         settings=settings,
         store=store,
         outbox=outbox,
+        parking=parking,
         publisher=publisher,
         skus=skus,
         api_keys=api_keys,
@@ -178,6 +189,7 @@ def bootstrap(
         store=store,
         outbox=store,
         placements=store,
+        parking=Parking(database),
         publisher=publisher,
         skus=SkuRegistry(database),
         api_keys=api_keys,
@@ -202,6 +214,7 @@ def bootstrap_in_memory(
         store=store,
         outbox=store,
         placements=store,
+        parking=InMemoryParking(),
         publisher=publisher,
         skus=InMemorySkuRegistry(store),
         api_keys=api_keys,

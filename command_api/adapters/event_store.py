@@ -119,12 +119,11 @@ class EventStore:
         )
 
     # -- the outbox ------------------------------------------------------------------
-    async def unpublished(self, older_than: datetime, limit: int = 500) -> list[Commit]:
-        cursor = (
-            self.commits.find({"published": False, "committed_at": {"$lt": older_than}})
-            .sort([("aggregate_id", ASCENDING), ("version", ASCENDING)])
-            .limit(limit)
-        )
+    async def unpublished(self, older_than: datetime, limit: int = 500, skip: Sequence[str] = ()) -> list[Commit]:
+        query: dict[str, Any] = {"published": False, "committed_at": {"$lt": older_than}}
+        if skip:
+            query["aggregate_id"] = {"$nin": list(skip)}
+        cursor = self.commits.find(query).sort([("aggregate_id", ASCENDING), ("version", ASCENDING)]).limit(limit)
         return [Commit.from_document(doc) async for doc in cursor]
 
     async def mark_published(self, commit_ids: Sequence[ObjectId]) -> None:

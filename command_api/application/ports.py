@@ -280,8 +280,9 @@ def rebinds(error: DuplicateCommand, command_id: str, fingerprint: str | None) -
 class OutboxPort(Protocol):
     """The commits not yet marked published: the relay's work list (an index, no scan)."""
 
-    async def unpublished(self, older_than: datetime, limit: int = 500) -> list[Commit]:
-        """Unpublished commits appended before ``older_than``, each aggregate's in version order."""
+    async def unpublished(self, older_than: datetime, limit: int = 500, skip: Sequence[str] = ()) -> list[Commit]:
+        """Unpublished commits appended before ``older_than``, each aggregate's in version
+        order, except those of the aggregates in ``skip`` (parked)."""
         ...
 
     async def mark_published(self, commit_ids: Sequence[ObjectId]) -> None:
@@ -305,6 +306,31 @@ class ExpiryPort(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Parked:
+    """An aggregate whose publication stopped at ``commit_id`` (version ``version``): that
+    commit cannot be put on Kafka (``reason``), so its later commits wait behind it."""
+
+    aggregate_id: str
+    merchant_id: str
+    commit_id: ObjectId
+    version: int
+    reason: str
+    parked_at: datetime = field(default_factory=utc_now)
+
+
+class ParkingPort(Protocol):
+    """The parked aggregates (a few documents; read at each relay pass that has work)."""
+
+    async def park(self, parked: Parked) -> None: ...
+
+    async def parked(self) -> list[Parked]: ...
+
+    async def unpark(self, aggregate_ids: Sequence[str]) -> int:
+        """Let their commits be published again (tried at the next relay pass); how many."""
+        ...
+
+
 class PublisherPort(Protocol):
     """Puts commits on Kafka. ``submit`` and ``settle`` are for the request path: they
     queue and return, never blocking nor failing a command. ``publish`` is the relay's:
@@ -318,9 +344,16 @@ class PublisherPort(Protocol):
         """The work these commits' intents asked for is done: mark them published."""
         ...
 
-    async def publish(self, commits: Sequence[Commit], settle: Sequence[ObjectId] = ()) -> None:
+    async def publish(self, commits: Sequence[Commit], settle: Sequence[ObjectId] = ()) -> dict[ObjectId, str]:
         """Produce the commits' events in order, then mark published (one write) the
-        settled ones and ``settle``."""
+        settled ones and ``settle``. A commit that cannot be produced *because of itself*
+        (too large, no topic for it) is not, nor are the later commits of its aggregate
+        in the call: returned as ``{commit id: reason}``, the rest goes on. A broker
+        failure raises."""
+        ...
+
+    def hold(self, aggregate_ids: set[str]) -> None:
+        """The parked aggregates: ``submit`` leaves their commits to the relay (which skips them)."""
         ...
 
     @property

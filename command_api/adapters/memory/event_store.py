@@ -63,11 +63,11 @@ class InMemoryEventStore:
             del self._by_command[command_id]
             del self.records[record.id]
 
-    async def unpublished(self, older_than: datetime, limit: int = 500) -> list[Commit]:
+    async def unpublished(self, older_than: datetime, limit: int = 500, skip: Sequence[str] = ()) -> list[Commit]:
         pending = [
             r
             for r in self.records.values()
-            if isinstance(r, Commit) and not r.published and r.committed_at < older_than
+            if isinstance(r, Commit) and not r.published and r.committed_at < older_than and r.aggregate_id not in skip
         ]
         return sorted(pending, key=lambda c: (c.aggregate_id, c.version))[:limit]
 
