@@ -113,3 +113,5 @@ def test_analytics_fact_of_a_placed_order_and_of_a_cancellation():
     assert "status" not in fact  # a replayed placement never undoes a cancellation
     cancelled = event.model_copy(update={"type": "OrderCancelled", "data": {"reason": ""}})
     assert fact_update(cancelled)["status"] == "cancelled"
+    expired = event.model_copy(update={"type": "OrderExpired", "data": {"unpaid_for_seconds": 86400}})
+    assert fact_update(expired)["status"] == "expired"  # never paid: no sales
