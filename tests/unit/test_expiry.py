@@ -139,3 +139,28 @@ def test_the_orders_projection_shows_an_expired_order_as_ended():
     expired = order_events.OrderExpired(unpaid_for_seconds=86_400)
     doc = projection.evolve(doc, envelope(2, expired), expired)
     assert doc["status"] == "expired" and doc["open"] is False and doc["expired_at"] is not None
+
+
+def test_an_expired_order_counts_in_its_days_stats_by_status_with_no_revenue():
+    from datetime import UTC, datetime
+
+    from projectors.domain import merchant_stats
+
+    placed_at = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    order = {
+        "_id": "o1",
+        "merchant_id": MERCHANT,
+        "status": "expired",
+        "placed_at": placed_at,
+        "placed_day": "2026-12-01",
+        "paid_amount": 0,
+        "refunded_amount": 0,
+        "item_count": 2,
+        "payment_failures": 0,
+        "shipped_at": None,
+        "paid_at": None,
+        "lines": [],
+    }
+    ((_, contribution),) = merchant_stats.contribution(order).items()
+    assert contribution.counts["status:expired"] == 1
+    assert contribution.counts["revenue"] == 0 and contribution.counts["units_sold"] == 0
