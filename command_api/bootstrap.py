@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,14 +29,25 @@ from command_api.adapters.api_keys import ApiKeys
 from command_api.adapters.event_store import EventStore
 from command_api.adapters.memory.api_keys import InMemoryApiKeys
 from command_api.adapters.memory.event_store import InMemoryEventStore
+from command_api.adapters.memory.parking import InMemoryParking
 from command_api.adapters.memory.publisher import InMemoryPublisher
 from command_api.adapters.memory.sku_registry import InMemorySkuRegistry
+from command_api.adapters.parking import Parking
 from command_api.adapters.publisher import CommitPublisher
 from command_api.adapters.sku_registry import SkuRegistry
+from command_api.application.expiry import Expirer
 from command_api.application.handlers import Services
 from command_api.application.idempotency import InFlight
 from command_api.application.merchants import MerchantAccounts
-from command_api.application.ports import ApiKeysPort, EventStorePort, OutboxPort, PublisherPort, SkuRegistryPort
+from command_api.application.ports import (
+    ApiKeysPort,
+    EventStorePort,
+    ExpiryPort,
+    OutboxPort,
+    ParkingPort,
+    PublisherPort,
+    SkuRegistryPort,
+)
 from command_api.application.relay import Relay
 from command_api.application.repository import Repository
 from command_api.application.settlement import Settlement
@@ -64,6 +76,7 @@ class CommandSide:
     settings: CommandApiSettings
     store: EventStorePort
     outbox: OutboxPort
+    parking: ParkingPort
     publisher: PublisherPort
     skus: SkuRegistryPort
     api_keys: ApiKeysPort
@@ -72,6 +85,7 @@ class CommandSide:
     services: Services
     merchants: MerchantAccounts
     relay: Relay
+    expirer: Expirer
     in_flight: InFlight
     resources: Resources
 
@@ -83,16 +97,19 @@ class CommandSide:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[CommandSide]:
-        """Indexes, the publisher's task and the relay, for as long as the block runs."""
+        """Indexes, the publisher's task, the relay and the expirer, for as long as the block runs."""
         await self.prepare()
         await self.resources.start()
-        relay = asyncio.create_task(self.relay.run_forever(), name="outbox-relay")
+        tasks = [asyncio.create_task(self.relay.run_forever(), name="outbox-relay")]
+        if self.settings.order_expiry_seconds > 0:
+            tasks.append(asyncio.create_task(self.expirer.run(), name="order-expiry"))
         try:
             yield self
         finally:
-            relay.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await relay
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await self.close()
 
 
@@ -101,6 +118,8 @@ def _assemble(
     *,
     store: EventStorePort,
     outbox: OutboxPort,
+    placements: ExpiryPort,
+    parking: ParkingPort,
     publisher: PublisherPort,
     skus: SkuRegistryPort,
     api_keys: ApiKeysPort,
@@ -110,20 +129,31 @@ def _assemble(
     repository = Repository(store, publisher)
     settlement = Settlement(repository, store, ttl=settings.reservation_ttl_seconds)
     relay = Relay(
-        outbox, publisher, settlement, interval=settings.relay_interval_seconds, grace=settings.relay_grace_seconds
+        outbox,
+        publisher,
+        settlement,
+        parking,
+        interval=settings.relay_interval_seconds,
+        grace=settings.relay_grace_seconds,
+    )
+    services = Services(repository=repository, store=store, skus=skus, publisher=publisher)
+    expirer = Expirer(
+        placements, services, after=settings.order_expiry_seconds, interval=settings.relay_interval_seconds
     )
     return CommandSide(
         settings=settings,
         store=store,
         outbox=outbox,
+        parking=parking,
         publisher=publisher,
         skus=skus,
         api_keys=api_keys,
         keys=keys,
         repository=repository,
-        services=Services(repository=repository, store=store, skus=skus, publisher=publisher),
+        services=dataclasses.replace(services, order_placed=expirer.placed),
         merchants=MerchantAccounts(repository, api_keys),
         relay=relay,
+        expirer=expirer,
         in_flight=InFlight(),
         resources=resources,
     )
@@ -135,7 +165,7 @@ def bootstrap(
     """The command side on MongoDB and Kafka. With ``db`` it uses that database (and
     leaves its client open); else it opens a client of its own (closed by ``close``)."""
     settings = settings or CommandApiSettings()
-    client = mongo.open_mongo(settings) if db is None else None
+    client = mongo.open_mongo(settings, timeout=settings.store_timeout_seconds) if db is None else None
     database = db if client is None else mongo.database(client, settings)
     assert database is not None
     store = EventStore(database)
@@ -158,6 +188,8 @@ def bootstrap(
         settings,
         store=store,
         outbox=store,
+        placements=store,
+        parking=Parking(database),
         publisher=publisher,
         skus=SkuRegistry(database),
         api_keys=api_keys,
@@ -181,6 +213,8 @@ def bootstrap_in_memory(
         settings,
         store=store,
         outbox=store,
+        placements=store,
+        parking=InMemoryParking(),
         publisher=publisher,
         skus=InMemorySkuRegistry(store),
         api_keys=api_keys,

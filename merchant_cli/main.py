@@ -8,7 +8,21 @@ from __future__ import annotations
 
 import typer
 
-from merchant_cli import bench, dev, events, infra, jobs, load, merchants, ops, profile, projections, seed, serve
+from merchant_cli import (
+    bench,
+    dev,
+    events,
+    infra,
+    jobs,
+    load,
+    merchants,
+    ops,
+    parked,
+    profile,
+    projections,
+    seed,
+    serve,
+)
 
 app = typer.Typer(
     help="Merchant backend: event-driven CQRS for merchants.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -17,6 +31,7 @@ app.add_typer(infra.app, name="infra", help="Install, start, stop and inspect th
 app.add_typer(events.app, name="events", help="The domain event streams: catalogue, tail, export.")
 app.add_typer(jobs.app, name="jobs", help="Queue health of the workers; replay dead letters.")
 app.add_typer(merchants.app, name="merchants", help="Create merchants and their API keys.")
+app.add_typer(parked.app, name="parked", help="Aggregates whose publication is parked: list, retry.")
 app.add_typer(projections.app, name="projections", help="Rebuild read models; show projection lag.")
 app.command("serve", help="Run one component in the foreground.")(serve.serve)
 app.add_typer(ops.app, name="ops", help="Ask a running process: memory report, tracemalloc.")

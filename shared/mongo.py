@@ -1,4 +1,16 @@
-"""MongoDB client factory (pymongo's async API). Opened in lifespans, never at import."""
+"""MongoDB client factory (pymongo's async API). Opened in lifespans, never at import.
+
+**Bounded waits.** A client opened with ``timeout`` (the APIs': their
+``store_timeout_seconds``) gives every operation — finding a server, taking a pooled
+connection, connecting, the round trip itself — that long in total (pymongo's
+``timeoutMS``): a stopped server, and a hung one that accepts connections but never
+answers, both fail a request within the timeout instead of holding it. ``unavailable``
+tells such failures (the store could not be reached in time) from the store's answers
+(a duplicate key, a refused write), so the HTTP layer answers them ``503`` with
+``Retry-After`` (``shared.http.errors``). Processes that do long work on the store
+(projectors, workers, rebuilds, the seeder) open clients without ``timeout``: finding a
+server still gives up after ``SERVER_SELECTION_SECONDS``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +20,7 @@ from typing import Any, TypeAlias
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import OperationFailure
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, OperationFailure, PyMongoError
 
 from shared.settings import ServerSettings
 
@@ -22,14 +34,21 @@ Database: TypeAlias = AsyncDatabase[Document]
 Collection: TypeAlias = AsyncCollection[Document]
 
 
-def open_mongo(settings: ServerSettings, **options: Any) -> MongoClient:
+SERVER_SELECTION_SECONDS = 5.0
+
+
+def open_mongo(settings: ServerSettings, *, timeout: float | None = None, **options: Any) -> MongoClient:
     """Production options (pool 10-100, compression) come from MERCHANT_ENV; every client
-    reports pool use and command latency to /metrics through pymongo's listeners."""
+    reports pool use and command latency to /metrics through pymongo's listeners.
+    ``timeout``: seconds any one operation may take, all waits included (module docstring)."""
     from shared.observability import mongo_monitoring, production
 
     options = {**production.mongo_options(), **options}
     options.setdefault("event_listeners", mongo_monitoring.listeners())
-    options.setdefault("serverSelectionTimeoutMS", 5000)
+    selection = SERVER_SELECTION_SECONDS if timeout is None else min(timeout, SERVER_SELECTION_SECONDS)
+    options.setdefault("serverSelectionTimeoutMS", int(selection * 1000))
+    if timeout is not None:
+        options.setdefault("timeoutMS", int(timeout * 1000))
     options.setdefault("tz_aware", True)
     options.setdefault("appname", "merchant-backend")
     return AsyncMongoClient(settings.mongodb_url, **options)
@@ -37,6 +56,16 @@ def open_mongo(settings: ServerSettings, **options: Any) -> MongoClient:
 
 def database(client: MongoClient, settings: ServerSettings) -> Database:
     return client[settings.mongodb_database]
+
+
+def unavailable(exc: BaseException) -> bool:
+    """The store could not be reached, or did not answer in time (a retry may succeed):
+    no server to select, a dropped or timed-out connection, the pool exhausted, an
+    operation over its time limit. Not: an answer of the store (duplicate key, a refused
+    write, a bad query), which a retry would get again."""
+    if isinstance(exc, (ConnectionFailure, ExecutionTimeout)):
+        return True
+    return isinstance(exc, PyMongoError) and exc.timeout
 
 
 async def ping(client: MongoClient) -> bool:

@@ -24,7 +24,7 @@ orders (one per order)
     status_history [{status, at}], payment_reference, payment_failures, last_payment_error,
     paid_amount, refunded_amount, carrier, tracking_number, cancel_reason, placed_at,
     placed_day ("YYYY-MM-DD"), confirmed_at, paid_at, shipped_at, delivered_at,
-    cancelled_at, refunded_at, updated_at, version
+    cancelled_at, expired_at, refunded_at, updated_at, version
     Times are stored to the millisecond (what BSON keeps), so a document read back equals
     the one the projector folded.
 

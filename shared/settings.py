@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The kinds of cached reads, each with its TTL (QueryApiSettings.cache_ttl).
@@ -43,6 +43,8 @@ class CommandApiSettings(ServerSettings):
     # Where clients read what they wrote; used for the Location header of 202 responses.
     query_api_url: str = Field("http://127.0.0.1:8002", validation_alias="QUERY_API_URL")
     max_body_bytes: int = 64 * 1024
+    # The whole body must arrive within this long (408 body_timeout past it).
+    body_timeout_seconds: float = 5.0
     # The relay publishes commits still unpublished after the grace. It passes at start,
     # then at most once per interval while commands arrive (none while idle).
     relay_interval_seconds: float = 1.0
@@ -52,9 +54,14 @@ class CommandApiSettings(ServerSettings):
     immediate_publish: bool = True
     # A command that runs longer is abandoned with a 503 (its request may be retried).
     command_timeout_seconds: float = 10.0
+    # Any one MongoDB operation (server selection and connecting included) gives up after
+    # this long: a stopped or hung store is a 503 store_unavailable, never a hung request.
+    store_timeout_seconds: float = 5.0
     # Stock held by an order placement that was never decided goes back after this long
     # (must exceed command_timeout_seconds; the relay settles it).
     reservation_ttl_seconds: float = 60.0
+    # A placed order not paid within this long expires and its stock goes back (0: never).
+    order_expiry_seconds: float = 86_400.0
     # Load shedding: requests in flight beyond this get 503 overloaded at once (0: off).
     # Commands wait on the database, so a few dozen in flight already means seconds of queue.
     max_concurrent_requests: int = 64
@@ -94,6 +101,9 @@ class QueryApiSettings(ServerSettings):
     # through an index (MongoDB, our FerretDB on PostgreSQL) reads limit + 1 documents per
     # page; 5 suits one that scans for every query (FerretDB on SQLite).
     cursor_read_ahead_pages: int = 1
+    # Any one MongoDB operation (server selection and connecting included) gives up after
+    # this long: a read that needs a stopped or hung store is a 503 store_unavailable.
+    store_timeout_seconds: float = 5.0
     # Read-your-writes: the longest a request waits for the projection to reach a version.
     min_version_wait_seconds: float = 2.0
     # Rate limits per process: a token bucket per API key (merchant routes) or client IP.
@@ -151,10 +161,22 @@ class WorkerSettings(ServerSettings):
     email_timeout_seconds: float = 30.0
     sms_timeout_seconds: float = 15.0
     report_timeout_seconds: float = 300.0
-    # How long a claimed send stays claimed: a worker killed mid-send holds its job this long.
-    claim_lease_seconds: float = 30.0
+    # How long a claimed send stays claimed: longer than a send's time limit, so a send
+    # whose attempt timed out can still hear a late answer (and nobody sends it again
+    # meanwhile); a worker killed mid-send holds its job this long.
+    claim_lease_seconds: float = 90.0
     analytics_rollup_interval_seconds: float = 5.0
     # Cache warm-up requests this many of the hottest paths after an invalidation.
     warmup_top_n: int = 20
     # Graceful shutdown: in-flight jobs get this long to finish, then are handed back.
     graceful_timeout_seconds: float = 15.0
+
+    @model_validator(mode="after")
+    def _claims_outlive_sends(self) -> WorkerSettings:
+        longest = max(self.email_timeout_seconds, self.sms_timeout_seconds)
+        if self.claim_lease_seconds <= longest:
+            raise ValueError(
+                f"WORKER_CLAIM_LEASE_SECONDS ({self.claim_lease_seconds:g}) must exceed the longest send time "
+                f"limit ({longest:g} s): a send that timed out may still be answered while its claim holds"
+            )
+        return self

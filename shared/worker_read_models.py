@@ -130,7 +130,7 @@ class WeeklySales(WorkerReadModel):
     week: str  # ISO week, "2026-W48"
     currency: str
     orders: int
-    sales: int  # minor units; cancelled and refunded orders count 0
+    sales: int  # minor units; cancelled, expired and refunded orders count 0
 
 
 class MonthlySales(WorkerReadModel):

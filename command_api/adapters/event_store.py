@@ -59,11 +59,13 @@ INDEXES = [
         name="unpublished_in_version_order",
     ),
     IndexModel([("aggregate_type", ASCENDING), ("_id", ASCENDING)], name="by_type_in_order"),
+    # Only OrderPlaced commits carry ``expiring`` (until the expirer has looked at them).
+    IndexModel([("expiring", ASCENDING), ("committed_at", ASCENDING)], name="expiring_orders"),
 ]
 
 
 class EventStore:
-    """``EventStorePort`` and ``OutboxPort`` on one ``commits`` collection."""
+    """``EventStorePort``, ``OutboxPort`` and ``ExpiryPort`` on one ``commits`` collection."""
 
     def __init__(self, db: AsyncDatabase[Document], *, max_batch: int = 1000) -> None:
         self.commits = db[COMMITS]
@@ -117,14 +119,30 @@ class EventStore:
         )
 
     # -- the outbox ------------------------------------------------------------------
-    async def unpublished(self, older_than: datetime, limit: int = 500) -> list[Commit]:
-        cursor = (
-            self.commits.find({"published": False, "committed_at": {"$lt": older_than}})
-            .sort([("aggregate_id", ASCENDING), ("version", ASCENDING)])
-            .limit(limit)
-        )
+    async def unpublished(self, older_than: datetime, limit: int = 500, skip: Sequence[str] = ()) -> list[Commit]:
+        query: dict[str, Any] = {"published": False, "committed_at": {"$lt": older_than}}
+        if skip:
+            query["aggregate_id"] = {"$nin": list(skip)}
+        cursor = self.commits.find(query).sort([("aggregate_id", ASCENDING), ("version", ASCENDING)]).limit(limit)
         return [Commit.from_document(doc) async for doc in cursor]
 
     async def mark_published(self, commit_ids: Sequence[ObjectId]) -> None:
         if commit_ids:
             await self.commits.update_many({"_id": {"$in": list(commit_ids)}}, {"$set": {"published": True}})
+
+    # -- placed orders, for the expirer ----------------------------------------------------
+    async def placed_before(self, moment: datetime, limit: int = 100) -> list[Commit]:
+        cursor = (
+            self.commits.find({"expiring": True, "committed_at": {"$lt": moment}})
+            .sort("committed_at", ASCENDING)
+            .limit(limit)
+        )
+        return [Commit.from_document(doc) async for doc in cursor]
+
+    async def oldest_placement(self) -> datetime | None:
+        doc = await self.commits.find_one({"expiring": True}, {"committed_at": 1}, sort=[("committed_at", ASCENDING)])
+        return doc["committed_at"] if doc else None
+
+    async def looked_at(self, commit_ids: Sequence[ObjectId]) -> None:
+        if commit_ids:
+            await self.commits.update_many({"_id": {"$in": list(commit_ids)}}, {"$unset": {"expiring": ""}})

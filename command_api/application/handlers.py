@@ -9,6 +9,7 @@ commands that span aggregates (placing and cancelling orders) are in ``placement
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from shared.events import products as ev
@@ -31,6 +32,7 @@ class Services:
     store: EventStorePort
     skus: SkuRegistryPort
     publisher: PublisherPort | None
+    order_placed: Callable[[], None] = lambda: None  # the expirer's deadline (``expiry``)
 
 
 @dataclass(frozen=True)

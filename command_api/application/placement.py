@@ -17,6 +17,7 @@ the units it holds are left alone.
 
 **Cancelling** appends ``OrderCancelled`` carrying a ``Release`` intent (the order's
 products), then gives each line's units back; a crash in between is finished by the relay.
+**Expiring** (``expiry``: an order not paid in time) is the same with ``OrderExpired``.
 
 Every step is idempotent: a product holds at most one reservation per order (released
 at most once), and each release has a command id of its own.
@@ -24,6 +25,7 @@ at most once), and each release has a command id of its own.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bson import ObjectId
@@ -87,6 +89,7 @@ async def place_order(cmd: PlaceOrder, t: Target, svc: Services) -> Saved:
         await _wind_up(hold, decided.earlier, ctx, svc, attempt)
         raise
     _settle(svc, attempt.hold_commits)
+    svc.order_placed()
     return saved
 
 
@@ -200,18 +203,29 @@ def _settle(svc: Services, commit_ids: list[ObjectId]) -> None:
 async def cancel_order(cmd: CancelOrder, t: Target, svc: Services) -> Saved:
     """Cancel, then give the stock back; the cancel commit's ``Release`` intent keeps it
     unpublished until every line is released (the relay finishes it after a crash)."""
+    return await end_order(
+        svc, t.id, t.ctx, lambda o: o.cancel(cmd.reason), "order_cancelled", expected_version=t.expected_version
+    )
+
+
+async def end_order(
+    svc: Services,
+    order_id: str,
+    ctx: CommandContext,
+    decide: Callable[[Order], None],
+    reason: ReleaseReason,
+    *,
+    expected_version: int | None = None,
+) -> Saved:
+    """Cancel or expire (``decide``), then give the stock back, as above."""
 
     def release(order: Order) -> Release:
-        return Release(
-            order_id=order.id, reason="order_cancelled", product_ids=[line.product_id for line in order.lines]
-        )
+        return Release(order_id=order.id, reason=reason, product_ids=[line.product_id for line in order.lines])
 
-    saved = await svc.repository.change(
-        Order, t.id, t.ctx, lambda o: o.cancel(cmd.reason), expected_version=t.expected_version, intent=release
-    )
-    assert saved.commit is not None and isinstance(saved.commit.intent, Release), "a cancel always appends"
+    saved = await svc.repository.change(Order, order_id, ctx, decide, expected_version=expected_version, intent=release)
+    assert saved.commit is not None and isinstance(saved.commit.intent, Release), "ending an order always appends"
     intent = saved.commit.intent
-    await give_back(svc.repository, t.ctx, intent.order_id, intent.product_ids, intent.reason)
+    await give_back(svc.repository, ctx, intent.order_id, intent.product_ids, intent.reason)
     _settle(svc, [saved.commit.id])
     return saved
 

@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict
 from shared.events import EventEnvelope, utc_now
 from shared.http.auth import KeyKind
 
-ReleaseReason = Literal["order_cancelled", "order_rejected", "reservation_expired"]
+ReleaseReason = Literal["order_cancelled", "order_rejected", "reservation_expired", "order_expired"]
 Document = dict[str, Any]
 # An Outcome document sits in the commits collection: its own type, no events, a key of
 # its own in the (aggregate_id, version) index.
@@ -127,6 +127,12 @@ class Commit:
         return self.events[0].correlation_id
 
     @property
+    def awaits_payment(self) -> bool:
+        """An order placed by a command: the expirer's work once it is old enough. (The
+        seeder's history is stored published, and is not expired.)"""
+        return not self.published and self.events[0].type == "OrderPlaced"
+
+    @property
     def settled(self) -> bool:
         """No work follows it: it is marked published as soon as it is on Kafka."""
         return self.intent is None
@@ -157,6 +163,8 @@ class Commit:
             doc["fingerprint"] = self.fingerprint
         if self.intent is not None:
             doc["intent"] = self.intent.model_dump(mode="json")
+        if self.awaits_payment:
+            doc["expiring"] = True
         return doc
 
     @classmethod
@@ -272,12 +280,54 @@ def rebinds(error: DuplicateCommand, command_id: str, fingerprint: str | None) -
 class OutboxPort(Protocol):
     """The commits not yet marked published: the relay's work list (an index, no scan)."""
 
-    async def unpublished(self, older_than: datetime, limit: int = 500) -> list[Commit]:
-        """Unpublished commits appended before ``older_than``, each aggregate's in version order."""
+    async def unpublished(self, older_than: datetime, limit: int = 500, skip: Sequence[str] = ()) -> list[Commit]:
+        """Unpublished commits appended before ``older_than``, each aggregate's in version
+        order, except those of the aggregates in ``skip`` (parked)."""
         ...
 
     async def mark_published(self, commit_ids: Sequence[ObjectId]) -> None:
         """One write for the whole list."""
+        ...
+
+
+class ExpiryPort(Protocol):
+    """The placed orders not yet looked at by the expirer (an index, no scan)."""
+
+    async def placed_before(self, moment: datetime, limit: int = 100) -> list[Commit]:
+        """``OrderPlaced`` commits appended before ``moment`` and not yet ``looked_at``, oldest first."""
+        ...
+
+    async def oldest_placement(self) -> datetime | None:
+        """When the oldest of those was appended (``None``: there is none)."""
+        ...
+
+    async def looked_at(self, commit_ids: Sequence[ObjectId]) -> None:
+        """Their orders were expired, or found paid or ended: never returned again."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Parked:
+    """An aggregate whose publication stopped at ``commit_id`` (version ``version``): that
+    commit cannot be put on Kafka (``reason``), so its later commits wait behind it."""
+
+    aggregate_id: str
+    merchant_id: str
+    commit_id: ObjectId
+    version: int
+    reason: str
+    parked_at: datetime = field(default_factory=utc_now)
+
+
+class ParkingPort(Protocol):
+    """The parked aggregates (a few documents; read at each relay pass that has work)."""
+
+    async def park(self, parked: Parked) -> None: ...
+
+    async def parked(self) -> list[Parked]: ...
+
+    async def unpark(self, aggregate_ids: Sequence[str]) -> int:
+        """Let their commits be published again (tried at the next relay pass); how many."""
         ...
 
 
@@ -294,9 +344,16 @@ class PublisherPort(Protocol):
         """The work these commits' intents asked for is done: mark them published."""
         ...
 
-    async def publish(self, commits: Sequence[Commit], settle: Sequence[ObjectId] = ()) -> None:
+    async def publish(self, commits: Sequence[Commit], settle: Sequence[ObjectId] = ()) -> dict[ObjectId, str]:
         """Produce the commits' events in order, then mark published (one write) the
-        settled ones and ``settle``."""
+        settled ones and ``settle``. A commit that cannot be produced *because of itself*
+        (too large, no topic for it) is not, nor are the later commits of its aggregate
+        in the call: returned as ``{commit id: reason}``, the rest goes on. A broker
+        failure raises."""
+        ...
+
+    def hold(self, aggregate_ids: set[str]) -> None:
+        """The parked aggregates: ``submit`` leaves their commits to the relay (which skips them)."""
         ...
 
     @property

@@ -14,6 +14,13 @@ placement still undecided) wait with it.
   the grace of a commit too young to take yet;
 - every ``interval`` while publication is degraded (Kafka down), until a pass finds nothing.
 
+**Poison is parked, not retried for everyone.** A commit Kafka refuses because of itself
+(``PublisherPort.publish`` says which) parks its aggregate (``ParkingPort``: a log line
+at error level and ``merchant_relay_parked_aggregates_total``): its later commits wait,
+every other aggregate flows. A pass reads the parked aggregates first, skips their
+commits, and tells the publisher (``hold``) so none overtakes on the immediate path.
+``merchant parked list|retry`` shows them and lets them be tried again.
+
 With no command arriving, a relay issues no MongoDB operation at all. The price: a
 process that died leaving unpublished commits in an idle system is caught up when a
 process starts or the next command arrives anywhere.
@@ -26,9 +33,12 @@ import contextlib
 import logging
 from datetime import datetime, timedelta
 
-from shared.events import utc_now
+from bson import ObjectId
 
-from command_api.application.ports import Commit, OutboxPort, PublisherPort
+from shared.events import utc_now
+from shared.observability import metrics
+
+from command_api.application.ports import Commit, OutboxPort, Parked, ParkingPort, PublisherPort
 from command_api.application.settlement import Settled, Settlement
 
 log = logging.getLogger(__name__)
@@ -40,11 +50,12 @@ class Relay:
         outbox: OutboxPort,
         publisher: PublisherPort,
         settlement: Settlement,
+        parking: ParkingPort,
         *,
         interval: float = 1.0,
         grace: float = 2.0,
     ) -> None:
-        self._outbox, self._publisher, self._settlement = outbox, publisher, settlement
+        self._outbox, self._publisher, self._settlement, self._parking = outbox, publisher, settlement, parking
         self._interval, self._grace = interval, timedelta(seconds=grace)
         self._nudged = asyncio.Event()
         self._deadline: datetime | None = None
@@ -59,7 +70,9 @@ class Relay:
         self.passes += 1
         now = utc_now()
         grace = timedelta(0) if self._publisher.degraded else self._grace
-        unpublished = await self._outbox.unpublished(older_than=now)
+        parked = {p.aggregate_id for p in await self._parking.parked()}
+        self._publisher.hold(parked)
+        unpublished = await self._outbox.unpublished(older_than=now, skip=sorted(parked))
         unpublished = [c for c in unpublished if not self._publisher.in_hand(c.id)]  # a slow publisher is no crash
         if not unpublished:
             self._deadline = None
@@ -74,8 +87,31 @@ class Relay:
         if not pending:
             return 0
         ready = in_version_order(pending, settled)
-        await self._publisher.publish(ready, settle=[c.id for c in ready if c.id in settled.ids])
-        return len(ready)
+        refused = await self._publisher.publish(ready, settle=[c.id for c in ready if c.id in settled.ids])
+        if not refused:
+            return len(ready)
+        await self._park([c for c in ready if c.id in refused], refused, parked)
+        return sum(c.aggregate_id not in parked for c in ready)  # a refused commit's later ones were not sent
+
+    async def _park(self, commits: list[Commit], reasons: dict[ObjectId, str], parked: set[str]) -> None:
+        """Kafka refuses these commits themselves: their aggregates wait (``merchant parked``), the others flow."""
+        for commit in commits:
+            await self._parking.park(
+                Parked(commit.aggregate_id, commit.merchant_id, commit.id, commit.version, reasons[commit.id])
+            )
+            parked.add(commit.aggregate_id)
+            metrics.relay_parked.inc()
+            log.error(
+                "parked %s %s of merchant %s at version %d: Kafka refuses commit %s (%s); "
+                "its later commits wait — `merchant parked list|retry`",
+                commit.aggregate_type,
+                commit.aggregate_id,
+                commit.merchant_id,
+                commit.version,
+                commit.id,
+                reasons[commit.id],
+            )
+        self._publisher.hold(parked)
 
     async def run_forever(self) -> None:
         while True:

@@ -2,7 +2,8 @@
 
     placed ─▶ confirmed ─▶ paid ─▶ shipped ─▶ delivered
        │          │          │
-       └──────────┴──────────┴─▶ cancelled (before shipping; stock goes back)
+       ├──────────┴──────────┴─▶ cancelled (before shipping; stock goes back)
+       └──────────┴─▶ expired (not paid in time: the expirer; stock goes back)
     paid / shipped / delivered / cancelled-after-payment ─▶ refunded
 
 A failed payment is recorded (``OrderPaymentFailed``) and leaves the order where it was,
@@ -60,6 +61,10 @@ class Order(Aggregate):
         self._require("cancel", *CANCELLABLE)
         self.record(ev.OrderCancelled(reason=reason))
 
+    def expire(self, unpaid_for_seconds: int) -> None:
+        self._require("expire", *PAYABLE)
+        self.record(ev.OrderExpired(unpaid_for_seconds=unpaid_for_seconds))
+
     def refund(self, reason: str) -> None:
         if self.paid_amount == 0 or self.status == "refunded":
             raise InvalidState(
@@ -97,6 +102,9 @@ class Order(Aggregate):
 
     def on_OrderCancelled(self, e: ev.OrderCancelled) -> None:
         self.status, self.cancelled = "cancelled", True
+
+    def on_OrderExpired(self, e: ev.OrderExpired) -> None:
+        self.status, self.cancelled = "expired", True
 
     def on_OrderRefunded(self, e: ev.OrderRefunded) -> None:
         self.status = "refunded"

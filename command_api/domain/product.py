@@ -4,6 +4,11 @@ Stock lives here and nowhere else: an order reserves units with ``StockReserved`
 the product itself, so the product's optimistic concurrency (one writer per version)
 is what keeps stock from ever going negative (docs/reservations.md). Reservations are
 keyed by order id, which makes reserving and releasing idempotent.
+
+A product never holds more than ``MAX_STOCK`` units, counting those reserved: stock is a
+64-bit integer in every store and read model, and repeated adjustments must not be able to
+push it (or a sum of a few products' stock) past that. An adjustment beyond is refused
+(``stock_limit_exceeded``), before anything is stored.
 """
 
 from __future__ import annotations
@@ -15,6 +20,14 @@ from command_api.domain.aggregate import Aggregate, DomainError, InvalidState
 
 class InsufficientStock(DomainError):
     code = "insufficient_stock"
+
+
+MAX_STOCK = 10**12
+
+
+class StockLimitExceeded(DomainError):
+    status = 422
+    code = "stock_limit_exceeded"
 
 
 class SkuTaken(DomainError):
@@ -65,6 +78,13 @@ class Product(Aggregate):
         if self.stock + delta < 0:
             raise InsufficientStock(
                 f"Cannot remove {-delta} unit(s): only {self.stock} available.", available=self.stock
+            )
+        held = self.stock + sum(self.reservations.values())
+        if held + delta > MAX_STOCK:
+            raise StockLimitExceeded(
+                f"A product holds at most {MAX_STOCK} units, reserved ones included ({held} now).",
+                limit=MAX_STOCK,
+                held=held,
             )
         self.record(ev.ProductStockAdjusted(delta=delta, reason=reason, stock=self.stock + delta))
 

@@ -18,7 +18,7 @@ from starlette.routing import Route
 from shared import kafka
 from shared.http.errors import EXCEPTION_HANDLERS
 from shared.http.health import health_routes
-from shared.http.load_shedding import LoadSheddingMiddleware
+from shared.http.load_shedding import LoadSheddingMiddleware, bearer_tenant
 from shared.observability.http import instrument_http
 from shared.settings import CommandApiSettings
 
@@ -57,7 +57,7 @@ def create_app(
         Route("/openapi.json", openapi_json, methods=["GET"]),
         *starlette_routes(),
     ]
-    middleware = [Middleware(LoadSheddingMiddleware, limit=settings.max_concurrent_requests)]
+    middleware = [Middleware(LoadSheddingMiddleware, limit=settings.max_concurrent_requests, tenant_of=bearer_tenant)]
     return instrument_http(
         Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan),
         "command-api",

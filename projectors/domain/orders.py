@@ -31,6 +31,7 @@ TRANSITIONS: dict[type, tuple[str, str]] = {
     ev.OrderShipped: ("shipped", "shipped_at"),
     ev.OrderDelivered: ("delivered", "delivered_at"),
     ev.OrderCancelled: ("cancelled", "cancelled_at"),
+    ev.OrderExpired: ("expired", "expired_at"),
     ev.OrderRefunded: ("refunded", "refunded_at"),
 }
 
@@ -77,6 +78,7 @@ def placed(event: EventEnvelope, data: ev.OrderPlaced) -> Doc:
         "shipped_at": None,
         "delivered_at": None,
         "cancelled_at": None,
+        "expired_at": None,
         "refunded_at": None,
     }
 

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 StockStatus = Literal["in_stock", "low_stock", "out_of_stock"]
 ProductStatus = Literal["draft", "published", "archived"]
-OrderStatus = Literal["placed", "confirmed", "paid", "shipped", "delivered", "cancelled", "refunded"]
+OrderStatus = Literal["placed", "confirmed", "paid", "shipped", "delivered", "cancelled", "expired", "refunded"]
 
 
 class Document(BaseModel):

@@ -41,7 +41,7 @@ ORDER_SORTS = {
     "total_desc": Sort("total", DESC),  # biggest first
     "total_asc": Sort("total", ASC),
 }
-ORDER_STATUSES = ("placed", "confirmed", "paid", "shipped", "delivered", "cancelled", "refunded")
+ORDER_STATUSES = ("placed", "confirmed", "paid", "shipped", "delivered", "cancelled", "expired", "refunded")
 PRODUCT_STATUSES = ("draft", "published", "archived")
 
 

@@ -24,7 +24,7 @@ from shared import mongo
 from shared import redis as redis_factory
 from shared.http.errors import EXCEPTION_HANDLERS
 from shared.http.health import health_routes
-from shared.http.load_shedding import LoadSheddingMiddleware
+from shared.http.load_shedding import LoadSheddingMiddleware, bearer_tenant
 from shared.observability.http import instrument_http
 from shared.settings import QueryApiSettings
 
@@ -95,7 +95,12 @@ def create_app(settings: QueryApiSettings | None = None) -> Starlette:
         Middleware(RateLimitMiddleware, rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst),
         Middleware(CacheHitMiddleware),
         # After the L1 hits: a cached answer costs microseconds and is never shed.
-        Middleware(LoadSheddingMiddleware, limit=settings.max_concurrent_requests, on_shed=count_shed_read),
+        Middleware(
+            LoadSheddingMiddleware,
+            limit=settings.max_concurrent_requests,
+            on_shed=count_shed_read,
+            tenant_of=bearer_tenant,
+        ),
         Middleware(CompressionMiddleware),
         Middleware(ETagMiddleware),
     ]

@@ -11,6 +11,8 @@ loop that will use the clients, i.e. in a lifespan or a test, never at import.
 hot-key recorder as background tasks, the indexes, and a clean shutdown (tasks cancelled,
 hot keys flushed, clients closed). Failure modes: MongoDB unreachable at start leaves the
 indexes to the projectors (they create the same list) and ``/health/ready`` says so;
+MongoDB stopped or hung while serving: its operations give up after
+``store_timeout_seconds`` and the request is a 503 (cached answers keep being served);
 Redis unreachable means L2 is skipped and L1 keeps entries briefly (see ``subscriber``).
 """
 
@@ -87,7 +89,7 @@ def build_cache(settings: QueryApiSettings, redis: Redis) -> TwoLevelCache:
 
 
 def bootstrap(settings: QueryApiSettings) -> QuerySide:
-    client: AsyncMongoClient[Document] = mongo.open_mongo(settings)
+    client: AsyncMongoClient[Document] = mongo.open_mongo(settings, timeout=settings.store_timeout_seconds)
     db = mongo.database(client, settings)
     redis = redis_factory.open_redis(settings)
     return QuerySide(

@@ -14,7 +14,7 @@ from shared.events.products import Money
 
 AGGREGATE_TYPE = "order"
 
-OrderStatus = Literal["placed", "confirmed", "paid", "shipped", "delivered", "cancelled", "refunded"]
+OrderStatus = Literal["placed", "confirmed", "paid", "shipped", "delivered", "cancelled", "expired", "refunded"]
 
 
 class Body(BaseModel):
@@ -82,6 +82,13 @@ class OrderCancelled(Body):
     reason: str = ""
 
 
+class OrderExpired(Body):
+    """Placed but not paid within the merchant backend's expiry (``ORDER_EXPIRY_SECONDS``):
+    the order ends and its stock goes back, like a cancel."""
+
+    unpaid_for_seconds: int = Field(ge=0, description="How long the order waited for payment.")
+
+
 class OrderRefunded(Body):
     amount: int
     reason: str = ""
@@ -96,4 +103,5 @@ EVENTS: tuple[type[Body], ...] = (
     OrderDelivered,
     OrderCancelled,
     OrderRefunded,
+    OrderExpired,
 )

@@ -87,7 +87,7 @@ class StockReleased(Body):
     order_id: str
     quantity: int = Field(gt=0)
     stock: int = Field(ge=0)
-    reason: Literal["order_cancelled", "order_rejected", "reservation_expired"]
+    reason: Literal["order_cancelled", "order_rejected", "reservation_expired", "order_expired"]
 
 
 EVENTS: tuple[type[Body], ...] = (

@@ -1,7 +1,13 @@
-"""Reading a JSON request body into a pydantic model, with clear 4xx errors."""
+"""Reading a JSON request body into a pydantic model, with clear 4xx errors.
+
+With a ``timeout``, the whole body must arrive within it, else ``408 body_timeout`` (and
+the connection is closed): a client that trickles its body, by accident or to hold the
+server's slots, holds one that long at most.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TypeVar
 
 import orjson
@@ -15,23 +21,24 @@ Model = TypeVar("Model", bound=BaseModel)
 _JSON_TYPES = ("application/json", "", "application/x-www-form-urlencoded")
 
 
-async def read_json(request: Request, max_bytes: int, *, allow_empty: bool = False) -> object:
-    """The parsed body; ``allow_empty``: no body at all reads as ``{}``."""
+async def read_json(
+    request: Request, max_bytes: int, *, allow_empty: bool = False, timeout: float | None = None
+) -> object:
+    """The parsed body; ``allow_empty``: no body at all reads as ``{}``; ``timeout``:
+    seconds the whole body may take to arrive (408 past it)."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise ApiError(413, "payload_too_large", f"The body exceeds {max_bytes} bytes.")
-    chunks, size = [], 0
     try:
-        async for chunk in request.stream():  # counted as it arrives: a lying length cannot pass
-            size += len(chunk)
-            if size > max_bytes:
-                raise ApiError(413, "payload_too_large", f"The body exceeds {max_bytes} bytes.")
-            chunks.append(chunk)
-    except ClientDisconnect:
-        # The client gave up before its body was read (seen under overload): nothing was
-        # done and nobody reads the answer; a 4xx, not an unhandled exception (a 500).
-        raise ApiError(400, "client_disconnected", "The client disconnected before sending its body.") from None
-    raw = b"".join(chunks)
+        async with asyncio.timeout(timeout):
+            raw = await _read_body(request, max_bytes)
+    except TimeoutError:
+        raise ApiError(
+            408,
+            "body_timeout",
+            f"The request body did not arrive within {timeout:g} s.",
+            headers={"Connection": "close"},
+        ) from None
     content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
     # curl -d sends form-urlencoded unless told otherwise; its body is still our JSON.
     if raw and content_type not in _JSON_TYPES and not content_type.endswith("+json"):
@@ -46,8 +53,25 @@ async def read_json(request: Request, max_bytes: int, *, allow_empty: bool = Fal
         raise ApiError(400, "malformed_json", f"The request body is not valid JSON: {exc}") from None
 
 
-async def parse_body(request: Request, model: type[Model], max_bytes: int, *, allow_empty: bool = False) -> Model:
-    payload = await read_json(request, max_bytes, allow_empty=allow_empty)
+async def _read_body(request: Request, max_bytes: int) -> bytes:
+    chunks, size = [], 0
+    try:
+        async for chunk in request.stream():  # counted as it arrives: a lying length cannot pass
+            size += len(chunk)
+            if size > max_bytes:
+                raise ApiError(413, "payload_too_large", f"The body exceeds {max_bytes} bytes.")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # The client gave up before its body was read (seen under overload): nothing was
+        # done and nobody reads the answer; a 4xx, not an unhandled exception (a 500).
+        raise ApiError(400, "client_disconnected", "The client disconnected before sending its body.") from None
+    return b"".join(chunks)
+
+
+async def parse_body(
+    request: Request, model: type[Model], max_bytes: int, *, allow_empty: bool = False, timeout: float | None = None
+) -> Model:
+    payload = await read_json(request, max_bytes, allow_empty=allow_empty, timeout=timeout)
     if not isinstance(payload, dict):
         raise ApiError(
             422,

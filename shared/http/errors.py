@@ -1,7 +1,10 @@
 """One error shape for every API: ``{"error": {"code", "message", "fields"?}}``.
 
 Codes are stable (clients branch on them); messages are for people. Bad input is always
-a 4xx with the offending fields, never a 500.
+a 4xx with the offending fields, never a 500. A store that cannot be reached in time
+(``shared.mongo.unavailable``) is ``503 store_unavailable`` with ``Retry-After``: the
+request did nothing the client can see, or it is safe to retry (commands: with the same
+``Idempotency-Key``).
 """
 
 from __future__ import annotations
@@ -11,9 +14,14 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
+from pymongo.errors import PyMongoError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+
+from shared.mongo import unavailable
+
+STORE_RETRY_AFTER = "2"  # seconds: a restarted or failed-over store is usually back by then
 
 
 class ApiError(Exception):
@@ -85,8 +93,25 @@ async def validation_error_handler(request: Request, exc: Exception) -> Response
     return error_response(422, "validation_failed", "The request body is not valid.", validation_fields(exc))
 
 
+def store_unavailable() -> ApiError:
+    return ApiError(
+        503,
+        "store_unavailable",
+        "The database is unavailable or did not answer in time; retry after a moment.",
+        headers={"Retry-After": STORE_RETRY_AFTER},
+    )
+
+
+async def store_error_handler(request: Request, exc: Exception) -> Response:
+    """A store that did not answer in time: 503. Any other store error stays a 500."""
+    if not unavailable(exc):
+        raise exc
+    return await api_error_handler(request, store_unavailable())
+
+
 EXCEPTION_HANDLERS = {
     ApiError: api_error_handler,
     HTTPException: http_exception_handler,
     ValidationError: validation_error_handler,
+    PyMongoError: store_error_handler,
 }

@@ -33,6 +33,10 @@ from shared.observability.settings import ObservabilitySettings
 access_log = logging.getLogger("merchant.access")
 _HEADER_BYTES = CORRELATION_HEADER.encode()
 UNMATCHED = "<unmatched>"  # one label for every path no route knows: bounded cardinality
+# Likewise one label for every method outside these: a client picks the method token, and
+# each new one would add a labelled child (and an entry of ``_children``) for good.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "OTHER"
 
 
 class MetricsMiddleware:
@@ -101,7 +105,7 @@ class MetricsMiddleware:
                     },
                 )
             correlation_id_var.reset(token)
-            self._record(method, template, status, elapsed)
+            self._record(method if method in KNOWN_METHODS else OTHER_METHOD, template, status, elapsed)
             if failed is not None:
                 metrics.http_errors.labels(self.service, template, "exception").inc()
             elif status >= 500:

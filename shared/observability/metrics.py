@@ -120,6 +120,11 @@ event_loop_lag = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
 )
 
+relay_parked = Counter(
+    "merchant_relay_parked_aggregates_total",
+    "Aggregates parked by the outbox relay: a commit Kafka refuses (their later commits wait).",
+)
+
 # -- Business -----------------------------------------------------------------------------
 orders_placed = Counter("merchant_orders_placed_total", "Orders placed.")
 order_value = Counter("merchant_order_value_minor_total", "Value of placed orders, minor units.", ["currency"])

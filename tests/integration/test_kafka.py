@@ -77,3 +77,34 @@ async def test_envelope_round_trip_keeps_key_headers_and_order(settings):
     assert {r.key for r in received} == {aggregate_id.encode()}
     assert len({r.partition for r in received}) == 1  # one key, one partition: order kept
     assert dict(received[0].headers) == {"type": b"ProductCreated", "schema_version": b"1", "correlation_id": b"c-1"}
+
+
+async def test_the_command_side_creates_the_domain_topics_when_it_starts(server_env, mongo_db):
+    """A command API on a cluster without our topics (a fresh prefix) creates them at start,
+    before any command: nothing it accepts can wait on a topic that does not exist."""
+    import asyncio
+
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from shared.kafka import delete_topics_with_prefix
+    from shared.settings import CommandApiSettings
+    from shared.topics import DOMAIN_TOPICS
+
+    from command_api.bootstrap import bootstrap
+
+    values = {k.lower(): v for k, v in server_env.items()}
+    settings = CommandApiSettings(**{**values, "kafka_topic_prefix": f"fresh_{uuid.uuid4().hex[:10]}."})
+    wanted = {settings.topic(t) for t in DOMAIN_TOPICS}
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        assert not wanted & set(await admin.list_topics())
+        async with bootstrap(settings, db=mongo_db).running():
+            for _ in range(100):
+                if wanted <= set(await admin.list_topics()):
+                    break
+                await asyncio.sleep(0.1)
+        assert wanted <= set(await admin.list_topics())
+    finally:
+        await admin.close()
+        await delete_topics_with_prefix(settings)

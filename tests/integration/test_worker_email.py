@@ -88,6 +88,7 @@ async def test_graceful_shutdown_hands_back_an_in_flight_job(servers, server_env
             SMTP_URL=relay_url,
             WORKER_GRACEFUL_TIMEOUT_SECONDS="1",
             WORKER_CLAIM_LEASE_SECONDS="120",
+            WORKER_EMAIL_TIMEOUT_SECONDS="60",  # the held send is still in its attempt at the SIGTERM
         )
         await asyncio.to_thread(lambda: first.start().wait_ready())
         await produce(settings, [event])

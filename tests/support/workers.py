@@ -83,7 +83,9 @@ def worker(server_env: dict[str, str], log_dir: Path, name: str = "workers", **o
         "WORKER_OPS_PORT": str(port),
         "WORKER_RETRY_BASE_DELAY_SECONDS": "0.2",
         "WORKER_RETRY_MAX_DELAY_SECONDS": "2",
-        "WORKER_CLAIM_LEASE_SECONDS": "3",
+        "WORKER_CLAIM_LEASE_SECONDS": "3",  # a killed worker's send is taken over soon...
+        "WORKER_EMAIL_TIMEOUT_SECONDS": "2",  # ... and it outlives a send's time limit
+        "WORKER_SMS_TIMEOUT_SECONDS": "2",
         "WORKER_GRACEFUL_TIMEOUT_SECONDS": "5",
         "WORKER_ANALYTICS_ROLLUP_INTERVAL_SECONDS": "0.5",
         "WORKER_SMS_SINK": f"file://{log_dir}/sms.jsonl",

@@ -61,6 +61,18 @@ async def test_requests_are_counted_per_route_template_and_status():
     assert 'route="/items/{item_id}"' in metrics_text and "/items/1" not in metrics_text
 
 
+async def test_unknown_methods_share_one_label():
+    """The method token is the client's: each new one kept a labelled child for good."""
+    async with client_for(small_app("unit-m")) as client:
+        for i in range(50):
+            await client.request(f"BREW{i}", "/items/1")
+    metrics_text = "\n".join(
+        f"{s.labels}" for m in REGISTRY.collect() for s in m.samples if s.labels.get("service") == "unit-m"
+    )
+    assert "BREW" not in metrics_text
+    assert sample("http_requests_total", service="unit-m", method="OTHER", route="/items/{item_id}", status="405") == 50
+
+
 async def test_correlation_id_is_echoed_or_created():
     async with client_for(small_app("unit-b")) as client:
         given = await client.get("/items/1", headers={"X-Correlation-ID": "abc-123"})

@@ -72,6 +72,18 @@ def test_stock_never_goes_negative():
     assert p.stock == 5
 
 
+def test_stock_never_exceeds_its_limit_reserved_units_included():
+    from command_api.domain.product import MAX_STOCK, StockLimitExceeded
+
+    p = product(stock=MAX_STOCK)
+    p.reserve("o1", 10)
+    with pytest.raises(StockLimitExceeded) as raised:
+        p.adjust_stock(1, "restock")  # the 10 held for o1 come back if it is cancelled
+    assert raised.value.status == 422 and raised.value.details["held"] == MAX_STOCK
+    p.adjust_stock(-1, "damage")
+    p.adjust_stock(1, "restock")
+
+
 def test_archived_products_accept_no_changes():
     p = product()
     p.archive()

@@ -165,6 +165,19 @@ async def test_top_products_follow_payments_cancellations_and_refunds():
     assert day == {**from_scratch(store)["merchant_stats"]["m1:2026-03-01"], **_guard(day)}
 
 
+async def test_an_expired_order_ends_in_the_orders_view_and_counts_by_status_without_sales():
+    shop, store = Shop(), MemoryReadModels()
+    events = [shop.order("o1", {"a": 2}), *shop.paid("o1", 200), shop.order("o2", {"b": 1})]
+    events.append(shop.event("order", "o2", "OrderExpired", {"unpaid_for_seconds": 86_400}))
+    await project(store, ORDERS_STREAM, shop.deliveries(events))
+    order = store.collection("orders")["o2"]
+    assert (order["status"], order["open"], order["expired_at"] is not None) == ("expired", False, True)
+    day = store.collection("merchant_stats")["m1:2026-03-01"]
+    assert (day["revenue"], day["orders_by_status"]) == (200, {"expired": 1, "paid": 1})
+    assert [(p["product_id"], p["units"]) for p in day["top_products"]] == [("a", 2)]
+    assert day == {**from_scratch(store)["merchant_stats"]["m1:2026-03-01"], **_guard(day)}
+
+
 def _guard(doc: dict) -> dict:
     return {k: doc[k] for k in ("version", "sources")}
 

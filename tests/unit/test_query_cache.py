@@ -289,3 +289,40 @@ async def test_hits_are_recorded_by_the_tag_that_ends_the_cached_answer():
 
     assert cache.hot.take() == {("catalog_products", "id:p1"): {"/v1/products/p1?": 3}}
     assert cache.hot.take() == {}  # the counts restart after each flush
+
+
+def test_100000_changed_ids_keep_the_epoch_map_within_its_bound():
+    """Each changed document used to keep a counter for the life of the process."""
+
+    epochs = Epochs(max_tags=1000)
+    for i in range(100_000):
+        epochs.bump("orders", f"m{i % 50}", [f"o{i}"])
+    assert len(epochs) <= 1000
+
+
+def test_a_forgotten_tag_never_validates_an_entry_loaded_before():
+    from query_api.adapters.cache.epochs import id_tag
+
+    epochs = Epochs(max_tags=4)
+    epochs.listening = True
+    l1 = L1Cache(epochs, 10)
+    tag = id_tag("catalog_products", "p1")
+    l1.put("p1", Entry.build(b"{}"), tag, epochs.current(tag), epochs.current_broad(tag), ttl=60)
+    assert l1.get("p1") is not None
+    for i in range(10):  # p1's counters are evicted; the change below starts them again at 1
+        epochs.bump("catalog_products", "m1", [f"x{i}"])
+    epochs.bump("catalog_products", "m1", ["p1"])
+    assert l1.get("p1") is None
+
+
+def test_l1_page_index_forgets_tags_left_without_pages():
+    from query_api.application.pages import PageBounds
+
+    epochs = Epochs()
+    epochs.listening = True
+    l1 = L1Cache(epochs, 8)
+    bounds = PageBounds(frozenset({"a"}), {}, "price_amount", 1, None, None)
+    for i in range(1000):
+        tag = ("catalog_products", f"m{i}")
+        l1.put(f"k{i}", Entry.build(b"{}", page=bounds), tag, epochs.current(tag), epochs.current_broad(tag), 60)
+    assert len(l1._pages) <= 2 * 8

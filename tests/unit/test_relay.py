@@ -21,17 +21,17 @@ class CountingOutbox(InMemoryEventStore):
         super().__init__()
         self.queries = 0
 
-    async def unpublished(self, older_than, limit=500):
+    async def unpublished(self, older_than, limit=500, skip=()):
         self.queries += 1
-        return await super().unpublished(older_than, limit)
+        return await super().unpublished(older_than, limit, skip)
 
 
 def side_with(outbox: CountingOutbox, **settings: float) -> CommandSide:
     return bootstrap_in_memory(CommandApiSettings(**{"relay_interval_seconds": 0.01, **settings}), store=outbox)
 
 
-async def new_product(repo: Repository) -> Product:
-    product = Product(str(uuid.uuid4()), "m")
+async def new_product(repo: Repository, product_id: str | None = None) -> Product:
+    product = Product(product_id or str(uuid.uuid4()), "m")
     product.create(
         ev.ProductCreated(sku="S", name="N", category="c", price=ev.Money(amount=1, currency="EUR"), stock=1)
     )
@@ -108,3 +108,24 @@ async def test_a_commit_too_young_at_start_is_published_once_its_grace_passed():
         await asyncio.sleep(0.2)
     assert [e.aggregate_id for e in side.publisher.produced] == [left.id]  # without any command nudging it
     assert outbox.queries == 2  # the pass at start, and the one at the end of the grace
+
+
+async def test_an_unpublishable_commit_parks_its_aggregate_and_the_others_flow():
+    store = CountingOutbox()
+    side = side_with(store, relay_grace_seconds=0)
+    side.publisher.unpublishable.add("p-poison")
+    poison = await new_product(side.repository, "p-poison")
+    other = await new_product(side.repository)  # published on the immediate path
+    assert [e.aggregate_id for e in side.publisher.produced] == [other.id]
+    assert await side.relay.run_once() == 0
+    assert [p.aggregate_id for p in await side.parking.parked()] == [poison.id]
+    ctx = CommandContext("m", uuid.uuid4().hex, "c")
+    await side.repository.change(Product, poison.id, ctx, lambda p: p.adjust_stock(1, "r"))  # held: waits behind it
+    assert [e.aggregate_id for e in side.publisher.produced] == [other.id]
+    side.publisher.unpublishable.clear()  # fixed; `merchant parked retry` unparks it
+    assert await side.parking.unpark([poison.id]) == 1
+    assert await side.relay.run_once() == 2
+    assert [(e.aggregate_id, e.aggregate_version) for e in side.publisher.produced[1:]] == [
+        (poison.id, 1),
+        (poison.id, 2),
+    ]

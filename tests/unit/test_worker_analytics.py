@@ -77,6 +77,17 @@ def test_placements_add_orders_sales_units_and_customers_and_a_cancel_takes_back
     assert inc.facts["o3"]["status"] == "cancelled" and inc.facts["o1"]["counted"] is True
 
 
+def test_an_expired_order_takes_back_its_sales_like_a_cancel():
+    expired = cancelled("o2").model_copy(update={"type": "OrderExpired", "data": {"unpaid_for_seconds": 60}})
+    inc = increments(
+        batch(placed("o1", "ann@x.io", "mug", 3, 1000), placed("o2", "bob@x.io", "mug", 2, 1000), expired), {}, {}, {}
+    )
+    doc = read_model("m", applied(inc), customers=2, repeat=0, now=AT).document()
+    assert doc["weekly"] == [{"week": "2026-W48", "currency": "EUR", "orders": 2, "sales": 3000}]
+    assert [(p["product_id"], p["units"]) for p in doc["top_products"]] == [("mug", 3)]
+    assert inc.facts["o2"]["status"] == "expired"
+
+
 def test_a_redelivered_batch_counts_nothing_again_but_writes_its_facts():
     events = batch(placed("o1", "ann@x.io", "mug", 1, 100), cancelled("o1"))
     first = increments(events, {}, {}, {})

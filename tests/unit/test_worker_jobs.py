@@ -14,7 +14,7 @@ from tests.support.workers import order_placed
 from workers.application.analytics import fact_update
 from workers.application.dispatch import OrderContact, jobs_for
 from workers.application.email.messages import render
-from workers.application.payloads import OrderConfirmation, ShippingNotice
+from workers.application.payloads import OrderConfirmation, OrderExpiredNotice, ShippingNotice
 from workers.application.reports.build import SalesSummary, write_csv, write_pdf
 
 
@@ -69,6 +69,17 @@ def test_confirmation_email_has_lines_totals_both_bodies_and_escapes_html():
     assert message["Message-ID"] == f"<{job.job_id}@merchant-backend>"
 
 
+def test_an_expired_order_tells_its_customer_by_email():
+    event = shipped("o1").model_copy(update={"type": "OrderExpired", "data": {"unpaid_for_seconds": 86400}})
+    (job,) = jobs_for(event, OrderContact(email="a@example.com", name="<Ann>"))
+    assert (job.kind, job.action, job.key) == ("email", "order_expired", "o1")
+    assert jobs_for(event, OrderContact(email="a@example.com"))[0].job_id == job.job_id  # redelivered: same job
+    message = render(job.action, job.read(OrderExpiredNotice), job_id=job.job_id, sender="shop@example.com")
+    assert message["Subject"] == "Your order O1 has expired" and message["To"] == "a@example.com"
+    assert "not paid in time" in message.get_body(("plain",)).get_content()
+    assert "&lt;Ann&gt;" in message.get_body(("html",)).get_content()
+
+
 def test_report_csv_and_pdf_agree_on_the_sums():
     orders = [
         {
@@ -102,3 +113,5 @@ def test_analytics_fact_of_a_placed_order_and_of_a_cancellation():
     assert "status" not in fact  # a replayed placement never undoes a cancellation
     cancelled = event.model_copy(update={"type": "OrderCancelled", "data": {"reason": ""}})
     assert fact_update(cancelled)["status"] == "cancelled"
+    expired = event.model_copy(update={"type": "OrderExpired", "data": {"unpaid_for_seconds": 86400}})
+    assert fact_update(expired)["status"] == "expired"  # never paid: no sales

@@ -10,6 +10,9 @@ Protocol (``job_runs``, one document per job id):
 3. ``release`` when the send failed *before* the provider accepted it, so the retry can
    claim again.
 
+The lease is longer than a send may take: a send whose attempt timed out still waits
+for its answer while the claim holds (``workers.application.send_once``).
+
 The crash window: a worker killed after the provider accepted the message but before
 ``mark_sent`` landed leaves a claim that expires after ``lease`` seconds; the job is
 then sent again. That window is one round trip to MongoDB wide, so a crash can cause at

@@ -54,10 +54,10 @@ class HttpSink:
         await self.client.aclose()
 
 
-def provider_for(url: str) -> SmsProvider:
+def provider_for(url: str, timeout: float = 10.0) -> SmsProvider:
     parsed = urlparse(url)
     if parsed.scheme == "file":
         return FileSink(Path((parsed.netloc + parsed.path) if parsed.netloc == "." else parsed.path))
     if parsed.scheme in ("http", "https"):
-        return HttpSink(url)
+        return HttpSink(url, timeout)
     raise ValueError(f"unsupported SMS sink {url!r}: use file:// or http(s)://")

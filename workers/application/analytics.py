@@ -5,7 +5,7 @@ Per Kafka batch of order events (``workers.entrypoints.analytics_events``):
 
 - an order's **fact** (``analytics_order_facts``) says what it contributes once placed —
   week, month, currency, total, lines, customer — and whether that was counted already
-  and whether it still counts as sales (cancelled and refunded orders count in the order
+  and whether it still counts as sales (cancelled, expired and refunded orders count in the order
   series, not in sales nor in top products);
 - ``increments`` (pure) turns the batch into increments of one **counters** document per
   merchant (orders and sales per week, month and currency; units and sales per product)
@@ -41,8 +41,9 @@ FACTS = "analytics_order_facts"
 COUNTERS = "analytics_counters"
 CUSTOMERS = "analytics_customers"
 DIRTY = "analytics_dirty"
-ORDER_EVENTS = {"OrderPlaced", "OrderCancelled", "OrderRefunded"}
-NOT_SALES = ("cancelled", "refunded")
+ORDER_EVENTS = {"OrderPlaced", "OrderCancelled", "OrderExpired", "OrderRefunded"}
+NOT_SALES = ("cancelled", "expired", "refunded")
+_ENDED = {"OrderCancelled": "cancelled", "OrderExpired": "expired", "OrderRefunded": "refunded"}
 TOP_PRODUCTS = 10
 
 Fact = Document
@@ -66,7 +67,7 @@ def analytics_job(event: EventEnvelope) -> Job | None:
 
 def fact_update(event: EventEnvelope) -> Fact:
     """The ``$set`` an order event makes on its fact (pure): the whole fact for
-    ``OrderPlaced``, the status for a cancellation or refund."""
+    ``OrderPlaced``, the status for a cancellation, an expiry or a refund."""
     if event.type == "OrderPlaced":
         order = decode_data_as(event, OrderPlaced)
         placed: datetime = event.occurred_at
@@ -89,7 +90,7 @@ def fact_update(event: EventEnvelope) -> Fact:
                 for line in order.lines
             ],
         }
-    return {"merchant_id": event.merchant_id, "status": "cancelled" if event.type == "OrderCancelled" else "refunded"}
+    return {"merchant_id": event.merchant_id, "status": _ENDED[event.type]}
 
 
 def customer_key(merchant_id: str, email: str) -> str:

@@ -1,6 +1,6 @@
 """Domain events → jobs. Pure mapping (``jobs_for``, ``jobs_from``) plus the contacts it needs.
 
-``OrderShipped`` does not repeat the customer's address, so the dispatcher keeps the
+``OrderShipped`` and ``OrderExpired`` do not repeat the customer's address, so the dispatcher keeps the
 contact it saw on ``OrderPlaced`` (same order key → same partition → seen first). Job ids
 come from the event id, so a redelivered event yields the same jobs and sends nothing twice.
 """
@@ -10,16 +10,16 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from shared.events import EventEnvelope, decode_data
-from shared.events.orders import OrderPlaced, OrderShipped
+from shared.events.orders import OrderExpired, OrderPlaced, OrderShipped
 from shared.events.reports import ReportRequested
 from shared.mongo import Database
 from shared.read_models import ORDERS
 
 from workers.application.jobs import Job, JobKind, job_id_for
-from workers.application.payloads import OrderConfirmation, Payload, SalesReport, ShippingNotice
+from workers.application.payloads import OrderConfirmation, OrderExpiredNotice, Payload, SalesReport, ShippingNotice
 
 ORDER_CONTACTS = "order_contacts"
-DISPATCHED = {"OrderPlaced", "OrderShipped", "ReportRequested"}  # the events that make jobs
+DISPATCHED = {"OrderPlaced", "OrderShipped", "OrderExpired", "ReportRequested"}  # the events that make jobs
 
 
 class OrderContact(BaseModel):
@@ -59,6 +59,10 @@ def jobs_from(event: EventEnvelope, body: BaseModel, contact: OrderContact | Non
         return [_job(event, "email", "order_confirmation", confirmation(event, body))]
     if isinstance(body, OrderShipped):
         return shipping_notices(event, body, contact or OrderContact())
+    if isinstance(body, OrderExpired):
+        contact = contact or OrderContact()
+        notice = OrderExpiredNotice(to=contact.email, order_id=event.aggregate_id, customer_name=contact.name)
+        return [_job(event, "email", "order_expired", notice)]
     if isinstance(body, ReportRequested):
         job = _job(event, "reports", "sales_report", SalesReport(report_id=event.aggregate_id, **body.model_dump()))
         # One report, one job id: a re-requested *event* must not build the report twice.
@@ -127,6 +131,6 @@ async def dispatch(event: EventEnvelope, body: BaseModel, contacts: Contacts) ->
     contact = None
     if isinstance(body, OrderPlaced):
         await contacts.remember(event, body)
-    elif isinstance(body, OrderShipped):
+    elif isinstance(body, OrderShipped | OrderExpired):
         contact = await contacts.find(event.aggregate_id)
     return jobs_from(event, body, contact)

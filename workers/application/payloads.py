@@ -5,6 +5,7 @@ what its handler reads back with ``Job.read``.
 |-----------|----------------------|-------------------------------------------|
 | email     | order_confirmation   | ``OrderConfirmation``                     |
 | email     | shipping_notice      | ``ShippingNotice`` (``to``: an address)   |
+| email     | order_expired        | ``OrderExpiredNotice``                    |
 | email     | report_ready         | ``ReportReady``                           |
 | sms       | shipping_notice      | ``ShippingNotice`` (``to``: a phone)      |
 | reports   | sales_report         | ``SalesReport``                           |
@@ -56,6 +57,13 @@ class ShippingNotice(Payload):
     customer_name: str | None
 
 
+class OrderExpiredNotice(Payload):
+    # None when the order's contact is unknown: the email cannot be sent (dead letter).
+    to: str | None
+    order_id: str
+    customer_name: str | None
+
+
 class ReportReady(Payload):
     to: str
     report_id: str
@@ -81,9 +89,10 @@ class WarmUp(Payload):
     ids: list[str] = []  # the changed documents (their own pages are warmed too)
 
 
-EmailPayload = OrderConfirmation | ShippingNotice | ReportReady
+EmailPayload = OrderConfirmation | ShippingNotice | OrderExpiredNotice | ReportReady
 EMAIL_PAYLOADS: dict[str, type[EmailPayload]] = {
     "order_confirmation": OrderConfirmation,
     "shipping_notice": ShippingNotice,
+    "order_expired": OrderExpiredNotice,
     "report_ready": ReportReady,
 }

@@ -116,18 +116,12 @@ class Runner:
     active: set[asyncio.Task[None]] = field(default_factory=set)
     closing: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def drain(self, grace: float) -> None:
-        """Shutdown: take no new attempt, let running ones finish within ``grace``
-        seconds, then hand the rest back."""
-        self.closing.set()
-        if self.active:
-            await asyncio.wait(list(self.active), timeout=grace)
-        await self.hand_back()
-
     async def hand_back(self) -> None:
-        """Cancel the attempts still running after the grace period (shutdown) and wait
-        for their clean-up: claims are released, offsets stay uncommitted, so Kafka gives
-        the jobs to the next worker at once."""
+        """Shutdown, once the consumers stopped taking messages and gave the attempts in
+        flight their grace: take no new attempt, cancel those still running and wait for
+        their clean-up (a send still waiting for its answer moves to ``Sends.pending``);
+        their offsets stay uncommitted, so Kafka gives the jobs to the next worker."""
+        self.closing.set()
         for task in self.active:
             if not task.cancelling():  # a second cancel would interrupt its clean-up
                 task.cancel()
@@ -233,7 +227,9 @@ async def relay_when_due(
     Retries of a kind share one topic in roughly due order (the same backoff ladder), so
     waiting for the head of the retry partition delays only retries, never fresh jobs.
     The offset is committed after the re-publish: a crash here re-publishes, and the
-    job's dedupe record absorbs the duplicate.
+    job's dedupe record absorbs the duplicate. At shutdown (``closing``) a retry not yet
+    due goes back on the retry topic as it is and its offset is committed: the worker
+    neither waits for it nor leaves it to be fetched again while it stops.
     """
     if job.not_before is not None:
         wait = (job.not_before - now()).total_seconds()
@@ -244,5 +240,6 @@ async def relay_when_due(
             except TimeoutError:
                 pass  # due
             else:
-                raise HandedBack(job.job_id)  # shutting down: the next worker relays it
+                await publish(retry_topic(settings, job.kind), job)  # the next worker relays it
+                return
     await publish(job_topic(settings, job.kind), job)

@@ -7,10 +7,13 @@ jobs`` and the tests all start from it, and a test can hand it fake ``Senders``.
 
 - ``open``: the domain and job topics exist, the indexes the jobs rely on exist;
 - ``start``: the ops endpoint, heartbeats, the analytics derivation and the warm-up listener;
-- ``stop`` (before the broker stops): retry relays stop waiting, runners finish or hand
-  back their in-flight jobs, the background tasks end;
-- ``close`` (after the broker stopped): what still runs is handed back while MongoDB is
-  open for releasing its claims, then every client closes.
+- ``stop`` (before the broker stops): retry relays stop waiting (a waiting retry goes
+  back on its topic), the background tasks end. The broker then stops taking messages
+  and gives the attempts in flight its graceful timeout — nothing is handed back only to
+  be fetched again while the worker stops;
+- ``close`` (after the broker stopped): attempts still running are handed back, sends
+  still waiting for their answer get the grace, then their claims are released while
+  MongoDB is open — the next worker takes those jobs at once — and every client closes.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from workers.application.jobs import JOB_TOPIC_PARTITIONS, KINDS, JobKind, all_j
 from workers.application.policy import Handler, Publisher, Runner, policies
 from workers.application.ports import MailSender, ReportFiles, SendOnceStore, SmsProvider
 from workers.application.reports.handlers import report_handlers
+from workers.application.send_once import Sends
 from workers.application.sms.handlers import sms_handlers
 from workers.entrypoints.analytics_events import analytics_handlers, derive_forever
 from workers.entrypoints.analytics_events import invalidation as analytics_invalidation
@@ -89,6 +93,7 @@ class WorkerSide:
     senders: Senders
     contacts: Contacts
     runners: Mapping[JobKind, Runner]
+    sends: Sends  # email and SMS sends, and those waiting for a late answer
     ops: OpsServer
     closing: asyncio.Event = field(default_factory=asyncio.Event)  # set at shutdown: retry relays stop waiting
     background: Background = field(default_factory=Background)
@@ -111,18 +116,17 @@ class WorkerSide:
         self.background.start("warm-up", warmup.listen(self.redis, self.runners["warmup"], prefix=prefix))
 
     async def stop(self) -> None:
-        # Before the broker stops: finish or hand back in-flight jobs, so the consumers
-        # are idle when they close and nothing half-done is committed.
+        # Before the broker stops: waiting retries go back on their topic; attempts in
+        # flight are left to the broker's graceful stop, which takes no new message.
         self.closing.set()
-        grace = self.settings.graceful_timeout_seconds
-        await asyncio.gather(*(runner.drain(grace) for runner in self.runners.values()))
         await self.background.stop()
         await self.ops.stop()
 
     async def close(self) -> None:
         # The broker stopped fetching and waited ``graceful_timeout``; what still runs is
-        # handed back while MongoDB is still open for releasing its claims.
+        # handed back, and claims released, while MongoDB is still open.
         await asyncio.gather(*(runner.hand_back() for runner in self.runners.values()))
+        await self.sends.close(self.settings.graceful_timeout_seconds)
         await self.senders.sms.close()
         await self.query_api.aclose()
         await self.redis.aclose()
@@ -144,7 +148,8 @@ def bootstrap(settings: WorkerSettings | None = None, *, senders: Senders | None
     redis = redis_factory.open_redis(settings, socket_timeout=None)  # pub/sub waits
     query_api = httpx.AsyncClient(base_url=settings.query_api_url, timeout=10)
     senders = senders or real_senders(settings, db)
-    handlers = job_handlers(settings, db, publish, senders, redis, query_api)
+    sends = Sends(senders.sends, settings.claim_lease_seconds)
+    handlers = job_handlers(settings, db, publish, senders, sends, redis, query_api)
     rules = policies(settings)
     runners = {kind: Runner(rules[kind], handlers[kind], publish, settings) for kind in KINDS}
     stats = {kind: runner.stats for kind, runner in runners.items()}
@@ -159,14 +164,16 @@ def bootstrap(settings: WorkerSettings | None = None, *, senders: Senders | None
         senders=senders,
         contacts=Contacts(db),
         runners=runners,
+        sends=sends,
         ops=OpsServer(settings, db, stats),
     )
 
 
 def real_senders(settings: WorkerSettings, db: Database) -> Senders:
     return Senders(
-        mail=SmtpSender(settings.smtp_url, timeout=settings.email_timeout_seconds),
-        sms=provider_for(settings.sms_sink),
+        # A send may outlast its attempt, waiting for a late answer (workers.application.send_once).
+        mail=SmtpSender(settings.smtp_url, timeout=settings.claim_lease_seconds),
+        sms=provider_for(settings.sms_sink, timeout=settings.claim_lease_seconds),
         sends=dedupe.SendOnce(db, lease=settings.claim_lease_seconds),
         report_files=report_store,
     )
@@ -177,13 +184,14 @@ def job_handlers(
     db: Database,
     publish: Publisher,
     senders: Senders,
+    sends: Sends,
     redis: Redis,
     query_api: httpx.AsyncClient,
 ) -> dict[JobKind, dict[str, Handler]]:
     """Each kind's handlers by action, on the parts they need."""
     return {
-        "email": email_handlers(senders.mail, senders.sends, settings.mail_from),
-        "sms": sms_handlers(senders.sms, senders.sends),
+        "email": email_handlers(senders.mail, sends, settings.mail_from),
+        "sms": sms_handlers(senders.sms, sends),
         "reports": report_handlers(
             db,
             publish,

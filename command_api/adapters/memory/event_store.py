@@ -21,6 +21,7 @@ class InMemoryEventStore:
         self.records: dict[ObjectId, Record] = {}  # in append order
         self._by_command: dict[str, Record] = {}
         self._versions: set[tuple[str, int]] = set()
+        self._expiring: set[ObjectId] = set()
         self.batches = 0  # how many append_batch calls: what a group commit would have saved
 
     async def load(self, aggregate_id: str, after_version: int = 0) -> list[EventEnvelope]:
@@ -47,6 +48,8 @@ class InMemoryEventStore:
             if key in self._versions:
                 return ConcurrencyConflict(record.aggregate_id)
             self._versions.add(key)
+            if record.awaits_payment:
+                self._expiring.add(record.id)
         self._by_command[record.command_id] = record
         self.records[record.id] = record
         return None
@@ -60,11 +63,11 @@ class InMemoryEventStore:
             del self._by_command[command_id]
             del self.records[record.id]
 
-    async def unpublished(self, older_than: datetime, limit: int = 500) -> list[Commit]:
+    async def unpublished(self, older_than: datetime, limit: int = 500, skip: Sequence[str] = ()) -> list[Commit]:
         pending = [
             r
             for r in self.records.values()
-            if isinstance(r, Commit) and not r.published and r.committed_at < older_than
+            if isinstance(r, Commit) and not r.published and r.committed_at < older_than and r.aggregate_id not in skip
         ]
         return sorted(pending, key=lambda c: (c.aggregate_id, c.version))[:limit]
 
@@ -77,6 +80,16 @@ class InMemoryEventStore:
             if isinstance(record, Commit):
                 marked = dataclasses.replace(record, published=True)
                 self.records[commit_id] = self._by_command[record.command_id] = marked
+
+    async def placed_before(self, moment: datetime, limit: int = 100) -> list[Commit]:
+        placed = [r for i in self._expiring if isinstance(r := self.records[i], Commit) and r.committed_at < moment]
+        return sorted(placed, key=lambda c: c.committed_at)[:limit]
+
+    async def oldest_placement(self) -> datetime | None:
+        return min((self.records[i].committed_at for i in self._expiring), default=None)
+
+    async def looked_at(self, commit_ids: Sequence[ObjectId]) -> None:
+        self._expiring.difference_update(commit_ids)
 
     def outcomes(self) -> list[Outcome]:
         return [r for r in self.records.values() if isinstance(r, Outcome)]

@@ -20,11 +20,13 @@ class InMemoryPublisher:
         self._store, self.on_activity = store, on_activity
         self.produced: list[EventEnvelope] = []
         self.fail_next = False
+        self.unpublishable: set[str] = set()  # aggregates whose commits it refuses, as Kafka would a poison commit
+        self._held: set[str] = set()
         self._degraded = False
 
     def submit(self, commit: Commit) -> None:
         self.on_activity()
-        if not self._degraded:
+        if not self._degraded and commit.aggregate_id not in self._held | self.unpublishable:
             self.produced.extend(commit.events)
             if commit.settled:
                 self._store.mark_now([commit.id])
@@ -33,14 +35,27 @@ class InMemoryPublisher:
         if not self._degraded:
             self._store.mark_now(commit_ids)
 
-    async def publish(self, commits: Sequence[Commit], settle: Sequence[ObjectId] = ()) -> None:
+    async def publish(self, commits: Sequence[Commit], settle: Sequence[ObjectId] = ()) -> dict[ObjectId, str]:
         if self.fail_next:
             self.fail_next, self._degraded = False, True
             self.on_activity()
             raise ConnectionError("the broker is unreachable (InMemoryPublisher.fail_next)")
+        refused = {
+            c.id: "unpublishable (InMemoryPublisher.unpublishable)"
+            for c in commits
+            if c.aggregate_id in self.unpublishable
+        }
+        left = {c.id for c in commits if c.aggregate_id in self.unpublishable}
         for commit in commits:
-            self.produced.extend(commit.events)
-        self._store.mark_now([*(c.id for c in commits if c.settled), *settle])
+            if commit.id not in left:
+                self.produced.extend(commit.events)
+        self._store.mark_now(
+            [*(c.id for c in commits if c.settled and c.id not in left), *(i for i in settle if i not in left)]
+        )
+        return refused
+
+    def hold(self, aggregate_ids: set[str]) -> None:
+        self._held = set(aggregate_ids)
 
     @property
     def degraded(self) -> bool:

@@ -1,8 +1,15 @@
 """The one path every command request takes.
 
-authenticate → parse the body into the command → run the handler (within a deadline)
+authenticate → parse the body into the command → run the handler
 → 202 ``{id, version, correlation_id, location}`` with a ``Location`` on the query API.
-Domain errors become 4xx here, in one place. The endpoint calls the handler itself, so
+Domain errors become 4xx here, in one place.
+
+**Bounded.** One deadline (``command_timeout_seconds``) starts with the request and
+covers the key lookup and the handler (503 ``timeout`` past it); the body must arrive
+within ``body_timeout_seconds`` (408 ``body_timeout``), so a client trickling its body
+holds a slot that long at most. A store that cannot be reached in time fails the
+request at once with 503 ``store_unavailable`` (``shared.mongo.unavailable``): nothing
+more is asked of it. The endpoint calls the handler itself, so
 an endpoint reaches the event store in four calls (endpoint → handler → repository →
 store; tests/unit/test_call_depth.py).
 
@@ -25,10 +32,11 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from shared.http.auth import KeyKind, authenticate
+from shared.http.auth import KeyKind, Principal, authenticate
 from shared.http.body import parse_body
 from shared.http.correlation import correlation_id
 from shared.http.errors import ApiError
+from shared.mongo import unavailable
 
 from command_api.application.commands import Command
 from command_api.application.handlers import Services, Target
@@ -80,14 +88,20 @@ def command_endpoint(
 
     async def endpoint(request: Request) -> Response:
         side = command_side(request)
-        incoming = await _incoming(request, side, command_model, resource, allow, allow_empty)
+        deadline = asyncio.get_running_loop().time() + side.settings.command_timeout_seconds
+        try:
+            async with asyncio.timeout_at(deadline):
+                principal = await authenticate(request, side.keys, allow=allow)
+        except TimeoutError:
+            raise _timeout() from None
+        incoming = await _incoming(request, side, principal, command_model, resource, deadline, allow_empty)
         ctx = incoming.ctx
         if ctx.keyed and (earlier := await _wait_for_duplicate(side, ctx)) is not None:
             return _respond(earlier, ctx.correlation_id, replayed=True)
         with side.in_flight.run(ctx.command_id, ctx.fingerprint, track=ctx.keyed) as answered:
             replayed = False
             try:
-                async with asyncio.timeout(side.settings.command_timeout_seconds):
+                async with asyncio.timeout_at(deadline):
                     saved = await handler(incoming.command, incoming.target, side.services)
                     answer = await _answer_for(saved, incoming, side)
             except DomainError as exc:
@@ -100,9 +114,9 @@ def command_endpoint(
                 if (found := await _after_failure(incoming, side)) is None:
                     raise _timeout() from None
                 answer, replayed = found, True
-            except Exception:
-                if (found := await _after_failure(incoming, side)) is None:
-                    raise
+            except Exception as exc:
+                if unavailable(exc) or (found := await _after_failure(incoming, side)) is None:
+                    raise  # a store that did not answer: 503 (shared.http.errors), nothing more asked of it
                 answer, replayed = found, True
             answered.set_result(answer)
         return _respond(answer, ctx.correlation_id, replayed=replayed)
@@ -114,14 +128,21 @@ def command_endpoint(
 async def _incoming(
     request: Request,
     side: CommandSide,
+    principal: Principal,
     command_model: type[Command],
     resource: str,
-    allow: tuple[KeyKind, ...],
+    deadline: float,
     allow_empty: bool,
 ) -> Incoming:
     settings = side.settings
-    principal = await authenticate(request, side.keys, allow=allow)
-    command = await parse_body(request, command_model, settings.max_body_bytes, allow_empty=allow_empty)
+    remaining = deadline - asyncio.get_running_loop().time()
+    command = await parse_body(
+        request,
+        command_model,
+        settings.max_body_bytes,
+        allow_empty=allow_empty,
+        timeout=max(0.0, min(settings.body_timeout_seconds, remaining)),
+    )
     expected_version = _if_match(request)
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is not None and not (0 < len(key) <= 255):

@@ -21,11 +21,18 @@ change does not affect it (``unaffected_since``).
 connection and again when it is back (messages may have been missed). ``listening`` tells
 L1 whether invalidations are flowing; while they are not, new L1 entries get the short
 fallback TTL, which is then the staleness bound.
+
+**Bounded.** Tags are kept in LRU order, at most ``max_tags`` of them: without a bound,
+every document ever changed would keep a counter for the life of the process. A tag's
+counters live in a ``TagState`` object and an entry remembers that object, not only its
+numbers: a tag forgotten and seen again gets a new object, so no entry loaded before it
+was forgotten can match it again. Forgetting a tag therefore costs at most a reload of
+the entries under it, never a stale answer. Reading a tag (every L1 check) keeps it.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,46 +67,83 @@ class PreciseChange:
 
 
 LOG_SIZE = 256  # precise changes remembered per list tag
+MAX_TAGS = 50_000
+
+
+@dataclass(eq=False, slots=True)
+class TagState:
+    """One tag's counters; compared by identity (see the module's docstring)."""
+
+    changes: int = 0  # every change
+    broad: int = 0  # changes that were not precise: what pages with bounds are valid against
+    log: deque[tuple[int, PreciseChange]] | None = None  # the last precise changes (list tags)
+
+
+# What an entry remembers: (reset, state, changes, the id:* state or None, its changes).
+Epoch = tuple[int, TagState, int, TagState | None, int]
+Broad = tuple[int, TagState, int]
 
 
 class Epochs:
-    def __init__(self) -> None:
-        self._epochs: dict[Tag, int] = {}
-        self._broad: dict[Tag, int] = {}
-        self._log: dict[Tag, deque[tuple[int, PreciseChange]]] = {}
+    def __init__(self, max_tags: int = MAX_TAGS) -> None:
+        self._tags: OrderedDict[Tag, TagState] = OrderedDict()
+        self._max_tags = max_tags
         self._reset = 0
         self.listening = False
 
-    def current(self, tag: Tag) -> tuple[int, int, int]:
-        any_id = self._epochs.get((tag[0], ANY_ID), 0) if tag[1].startswith(_ID) else 0
-        return self._reset, self._epochs.get(tag, 0), any_id
+    def __len__(self) -> int:
+        return len(self._tags)
 
-    def current_broad(self, tag: Tag) -> tuple[int, int]:
+    def _state(self, tag: Tag) -> TagState:
+        state = self._tags.get(tag)
+        if state is not None:
+            self._tags.move_to_end(tag)
+            return state
+        state = self._tags[tag] = TagState()
+        if len(self._tags) > self._max_tags:
+            self._tags.popitem(last=False)  # the least recently used tag is forgotten
+        return state
+
+    def current(self, tag: Tag) -> Epoch:
+        state = self._state(tag)
+        if not tag[1].startswith(_ID):
+            return self._reset, state, state.changes, None, 0
+        any_id = self._state((tag[0], ANY_ID))
+        return self._reset, state, state.changes, any_id, any_id.changes
+
+    def current_broad(self, tag: Tag) -> Broad:
         """What a list page with known bounds is valid against."""
-        return self._reset, self._broad.get(tag, 0)
+        state = self._state(tag)
+        return self._reset, state, state.broad
 
     def bump(
         self, collection: str, merchant_id: str, ids: Iterable[str] = (), precise: bool = False
     ) -> PreciseChange | None:
         ids = tuple(ids)
-        lists = [(collection, merchant_id), (collection, ANY)]
-        for tag in lists + ([id_tag(collection, i) for i in ids] or [(collection, ANY_ID)]):
-            self._epochs[tag] = self._epochs.get(tag, 0) + 1
+        lists = [self._state((collection, merchant_id)), self._state((collection, ANY))]
+        for state in lists:
+            state.changes += 1
+        for tag in [id_tag(collection, i) for i in ids] or [(collection, ANY_ID)]:
+            self._state(tag).changes += 1
         if not precise:
-            self.bump_broad(collection, merchant_id)
+            for state in lists:
+                state.broad += 1
             return None
         change = PreciseChange(frozenset(ids))
-        for tag in lists:
-            self._log.setdefault(tag, deque(maxlen=LOG_SIZE)).append((self._epochs[tag], change))
+        for state in lists:
+            if state.log is None:
+                state.log = deque(maxlen=LOG_SIZE)
+            state.log.append((state.changes, change))
         return change
 
-    def unaffected_since(self, tag: Tag, epoch: tuple[int, int, int], page: PageBounds) -> bool:
+    def unaffected_since(self, tag: Tag, epoch: Epoch, page: PageBounds) -> bool:
         """Whether every change of ``tag`` after ``epoch`` was precise, is read back, and
         leaves ``page`` (``PageBounds``) as it is — then a page loaded meanwhile is right."""
-        if epoch[0] != self._reset:
+        reset, state, changes = epoch[0], epoch[1], epoch[2]
+        if reset != self._reset or self._tags.get(tag) is not state:
             return False
-        since = [change for count, change in self._log.get(tag, ()) if count > epoch[1]]
-        if len(since) != self._epochs.get(tag, 0) - epoch[1]:
+        since = [change for count, change in state.log or () if count > changes]
+        if len(since) != state.changes - changes:
             return False  # a change not in the log (not precise, or forgotten)
         for change in since:
             if (
@@ -112,8 +156,8 @@ class Epochs:
 
     def bump_broad(self, collection: str, merchant_id: str) -> None:
         for tag in ((collection, merchant_id), (collection, ANY)):
-            self._broad[tag] = self._broad.get(tag, 0) + 1
+            self._state(tag).broad += 1
 
     def reset(self) -> None:
         self._reset += 1
-        self._log.clear()
+        self._tags.clear()

@@ -16,7 +16,7 @@ from typing import Any
 from cachetools import TLRUCache
 
 from query_api.adapters.cache.entry import Entry
-from query_api.adapters.cache.epochs import Epochs, Tag
+from query_api.adapters.cache.epochs import Broad, Epoch, Epochs, Tag
 from query_api.adapters.cache.stats import CacheStats
 
 
@@ -24,7 +24,7 @@ from query_api.adapters.cache.stats import CacheStats
 class Slot:
     entry: Entry
     tag: Tag
-    epoch: tuple[int, ...]  # every-change epoch (entries without bounds) or broad epoch (pages)
+    epoch: Epoch | Broad  # every-change epoch (entries without bounds) or broad epoch (pages)
     ttl: float
 
 
@@ -58,9 +58,7 @@ class L1Cache:
             return None
         return slot.entry
 
-    def put(
-        self, key: str, entry: Entry, tag: Tag, epoch: tuple[int, int, int], broad: tuple[int, int], ttl: float
-    ) -> None:
+    def put(self, key: str, entry: Entry, tag: Tag, epoch: Epoch, broad: Broad, ttl: float) -> None:
         """Cache ``entry``, loaded from the epochs ``epoch``/``broad`` of ``tag`` on — unless a
         change arrived while it was loading that may have made it stale."""
         if not self._epochs.listening:  # no invalidations arrive: keep it briefly only
@@ -76,8 +74,18 @@ class L1Cache:
         self._slots[key] = Slot(entry, tag, broad, ttl)
         keys = self._pages.setdefault(tag, set())
         keys.add(key)
-        if len(keys) > self._maxsize:  # forget keys evicted or expired meanwhile
-            keys.intersection_update(self._slots.keys())
+        if len(keys) > self._maxsize or len(self._pages) > self._maxsize:
+            self._forget_dead_pages()
+
+    def _forget_dead_pages(self) -> None:
+        """Keys evicted or expired meanwhile, and tags left without pages: the index stays
+        within the cache's own bound (amortised: only when it grew past it)."""
+        live = self._slots.keys()
+        for tag in list(self._pages):
+            keys = self._pages[tag]
+            keys.intersection_update(live)
+            if not keys:
+                del self._pages[tag]
 
     def has_pages(self, tags: Iterable[Tag]) -> bool:
         return any(self._pages.get(tag) for tag in tags)

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from query_api.adapters.cache.entry import Entry
-from query_api.adapters.cache.epochs import Epochs, Tag
+from query_api.adapters.cache.epochs import Epoch, Epochs, Tag
 from query_api.adapters.cache.l1 import L1Cache
 from query_api.adapters.cache.l2 import L2Cache
 from query_api.adapters.cache.single_flight import SingleFlight
@@ -87,7 +87,7 @@ class TwoLevelCache:
         self.stats.l1_miss()
         return await self.load(key, query, hot=False)
 
-    async def _load(self, query: Query, epoch: tuple[int, int, int]) -> Entry:
+    async def _load(self, query: Query, epoch: Epoch) -> Entry:
         generation, entry = await self.l2.get(query.key, query.tag)
         if entry is not None:
             self.stats.l2_hit()

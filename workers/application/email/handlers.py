@@ -6,16 +6,16 @@ from workers.application.email.messages import SUBJECTS, render
 from workers.application.jobs import Job
 from workers.application.payloads import EMAIL_PAYLOADS
 from workers.application.policy import Handler, PermanentError
-from workers.application.ports import MailSender, SendOnceStore
-from workers.application.send_once import send_once
+from workers.application.ports import MailSender
+from workers.application.send_once import Sends
 
 
-def email_handlers(sender: MailSender, dedupe: SendOnceStore, mail_from: str) -> dict[str, Handler]:
+def email_handlers(sender: MailSender, sends: Sends, mail_from: str) -> dict[str, Handler]:
     async def send_email(job: Job) -> None:
         try:
             message = render(job.action, job.read(EMAIL_PAYLOADS[job.action]), job_id=job.job_id, sender=mail_from)
         except Exception as exc:  # a payload the template cannot render will never render
             raise PermanentError(f"cannot render {job.action}: {exc}") from exc
-        await send_once(dedupe, job.job_id, job.kind, lambda: sender.send(message))
+        await sends.once(job.job_id, job.kind, lambda: sender.send(message))
 
     return {action: send_email for action in SUBJECTS}

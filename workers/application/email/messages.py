@@ -18,6 +18,7 @@ from workers.application.payloads import EmailPayload, ReportReady
 SUBJECTS = {
     "order_confirmation": "Your order {order_ref} is confirmed",
     "shipping_notice": "Your order {order_ref} has shipped",
+    "order_expired": "Your order {order_ref} has expired",
     "report_ready": "Your sales report {date_from} to {date_to} is ready",
 }
 
