@@ -22,9 +22,12 @@ from starlette.routing import Route
 
 from shared import mongo
 from shared import redis as redis_factory
+from shared.http.cors import CorsMiddleware
 from shared.http.errors import EXCEPTION_HANDLERS
 from shared.http.health import health_routes
 from shared.http.load_shedding import LoadSheddingMiddleware, bearer_tenant
+from shared.http.rate_limit import RateLimitMiddleware
+from shared.http.security_headers import SecurityHeadersMiddleware
 from shared.observability.http import instrument_http
 from shared.settings import QueryApiSettings
 
@@ -34,11 +37,8 @@ from query_api.entrypoints.bootstrap import QuerySide, bootstrap, lifespan_state
 from query_api.entrypoints.endpoints import analytics, audit, merchant, products, reports
 from query_api.entrypoints.http.cache_hits import CacheHitMiddleware, count_shed_read
 from query_api.entrypoints.http.compression import CompressionMiddleware
-from query_api.entrypoints.http.cors import CorsMiddleware
 from query_api.entrypoints.http.etag import ETagMiddleware
 from query_api.entrypoints.http.limits import RequestLimitsMiddleware
-from query_api.entrypoints.http.rate_limit import RateLimitMiddleware
-from query_api.entrypoints.http.security_headers import SecurityHeadersMiddleware
 
 
 def create_app(settings: QueryApiSettings | None = None) -> Starlette:
