@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -37,6 +38,8 @@ COMPONENTS = ("command-api", "query-api", "projectors", "workers")
 # rate limit (200/s by default, docs/api.md) would otherwise answer the storefront with 429s.
 LOAD_ENV = {
     "MERCHANT_ENV": "production",
+    # Production refuses the published development default (docs/security.md).
+    "QUERY_API_CURSOR_SECRET": secrets.token_urlsafe(32),
     "QUERY_API_RATE_LIMIT_PER_SECOND": "100000",
     "QUERY_API_RATE_LIMIT_BURST": "100000",
     "MERCHANT_LOG_LEVEL": "warning",
@@ -52,8 +55,8 @@ def _server_env(namespace: str) -> dict[str, str]:
 
 
 def _start_stack(env: dict[str, str], log_dir: Path, components: tuple[str, ...]):
-    """Like the test kit's ``start_stack``, with a free metrics port per stream component."""
-    from merchant_testkit.processes import free_port, http_service, stream_service
+    """Like the test kit's ``start_stack`` (each component's ops listener on a free port)."""
+    from merchant_testkit.processes import http_service, stream_service
     from merchant_testkit.stack import Stack
 
     services = {}
@@ -61,7 +64,7 @@ def _start_stack(env: dict[str, str], log_dir: Path, components: tuple[str, ...]
         if c in ("command-api", "query-api"):
             services[c] = http_service(c, c, env, log_dir)
         else:
-            services[c] = stream_service(c, c, {**env, "MERCHANT_METRICS_PORT": str(free_port())}, log_dir)
+            services[c] = stream_service(c, c, env, log_dir)
     env["QUERY_API_URL"] = services["query-api"].url  # shared dict: the command API's Location
     stack = Stack(services)
     try:
@@ -220,11 +223,7 @@ def run(args, server_env: dict[str, str] | None = None, processes: dict[str, int
         asyncio.run(ensure_topics(_settings(env)))
         stack = _start_stack(env, out, tuple(args.components.split(",")))
         command_url, query_url = stack.command_api.url, stack.query_api.url
-        projector_metrics = (
-            f"http://127.0.0.1:{stack['projectors'].env['MERCHANT_METRICS_PORT']}"
-            if "projectors" in stack.by_component
-            else None
-        )
+        projector_metrics = stack["projectors"].ops_url if "projectors" in stack.by_component else None
         pids = {name: s.process.pid for name, s in stack.by_component.items()}
     settings = _settings(env)
     try:

@@ -29,6 +29,8 @@ from shared.http.load_shedding import LoadSheddingMiddleware, bearer_tenant
 from shared.http.rate_limit import RateLimitMiddleware
 from shared.http.security_headers import SecurityHeadersMiddleware
 from shared.observability.http import instrument_http
+from shared.observability.settings import ObservabilitySettings
+from shared.production_checks import refuse_unsafe, weak_cursor_secret
 from shared.settings import QueryApiSettings
 
 from query_api.adapters.cache import warm_up
@@ -43,6 +45,7 @@ from query_api.entrypoints.http.limits import RequestLimitsMiddleware
 
 def create_app(settings: QueryApiSettings | None = None) -> Starlette:
     settings = settings or QueryApiSettings()
+    refuse_unsafe(ObservabilitySettings(), weak_cursor_secret(settings.cursor_secret))
     openapi_body = orjson.dumps(openapi.build([*products.docs, *merchant.docs]))
 
     @contextlib.asynccontextmanager
