@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from shared import kafka
+from shared import kafka, key_revocation
 from shared.http.auth_limits import AuthLimits, AuthLimitsMiddleware, Budget
 from shared.http.cors import COMMANDS, CorsMiddleware, origins
 from shared.http.errors import EXCEPTION_HANDLERS
@@ -56,7 +56,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        async with side(settings).running() as running:
+        async with side(settings).running() as running, key_revocation.follow(settings, running.keys):
             yield {"command_side": running}
 
     async def store_ready(request: Request) -> bool:

@@ -5,8 +5,9 @@ request limits → rate limit per address (catalogue) → failed-authentication 
 address (routes that need a key; the key's own budget is charged by ``authenticate``) →
 L1 cache hits (answered there) → load shedding → compression (br/zstd/gzip) → ETag → routes.
 All pure ASGI. The lifespan builds the process's parts with ``bootstrap`` (MongoDB, Redis,
-the cache...), runs them (the invalidation subscriber and the hot-key recorder), warms L1
-up, and yields them as the one typed ``QuerySide`` every endpoint reads (``side_of``).
+the cache...), runs them (the invalidation subscriber and the hot-key recorder), follows
+key revocations (``shared.key_revocation``), warms L1 up, and yields them as the one typed
+``QuerySide`` every endpoint reads (``side_of``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from shared import mongo
+from shared import key_revocation, mongo
 from shared import redis as redis_factory
 from shared.http.auth_limits import AuthLimits, AuthLimitsMiddleware, Budget
 from shared.http.cors import READS, CorsMiddleware, origins
@@ -65,7 +66,7 @@ def create_app(settings: QueryApiSettings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, QuerySide]]:
-        async with running(bootstrap(settings)) as side:
+        async with running(bootstrap(settings)) as side, key_revocation.follow(settings, side.keys):
             state = lifespan_state(side)
             if settings.warm_up_queries:
                 with contextlib.suppress(asyncio.TimeoutError):

@@ -3,8 +3,9 @@
 Keys are random tokens stored only as SHA-256 hashes (they carry 256 bits of entropy, so
 a fast hash is enough; no password stretching is needed). Secret keys (``sk_``) belong to
 merchant dashboards; publishable keys (``pk_``) to storefronts. Lookups are cached in
-process for a short TTL so a request does not pay a database round trip; a revoked key
-therefore stays usable for at most ``ttl`` seconds (documented in docs/api.md).
+process for a short TTL so a request does not pay a database round trip. Revocations
+reach the cache through Redis (``shared.key_revocation``: within one message's delivery);
+without Redis a revoked key stays usable for at most ``ttl`` seconds (docs/security.md).
 
 ``Authorization`` is parsed strictly: exactly ``Bearer <key>`` (the scheme in any case,
 one space, printable ASCII), else ``401 invalid_authorization``; a token not shaped like
@@ -67,18 +68,37 @@ class KeyResolver:
     def __init__(self, db: Database, ttl: float = 30.0, maxsize: int = 10_000) -> None:
         self._keys = db[API_KEYS]
         self._cache: TTLCache[str, Principal | None] = TTLCache(maxsize, ttl)
+        # Bumped by every forget: a lookup that began before one is not cached (it may
+        # have read a key the revocation was about).
+        self._generation = 0
 
     async def resolve(self, key: str) -> Principal | None:
         digest = hash_key(key)
         if digest in self._cache:
             return self._cache[digest]
+        generation = self._generation
         doc = await self._keys.find_one({"_id": digest, "revoked_at": None})
         principal = Principal(doc["merchant_id"], doc["kind"]) if doc else None
-        self._cache[digest] = principal
+        if generation == self._generation:
+            self._cache[digest] = principal
         return principal
 
     def forget(self, key: str) -> None:
         self._cache.pop(hash_key(key), None)
+        self._generation += 1
+
+    def forget_merchant(self, merchant_id: str, kinds: tuple[str, ...] = ("secret", "publishable")) -> int:
+        """Drop the merchant's cached keys of these kinds (a revocation); how many."""
+        stale = [d for d, p in list(self._cache.items()) if p and p.merchant_id == merchant_id and p.kind in kinds]
+        for digest in stale:
+            self._cache.pop(digest, None)
+        self._generation += 1
+        return len(stale)
+
+    def clear(self) -> None:
+        """Drop every cached key (revocations may have been missed)."""
+        self._cache.clear()
+        self._generation += 1
 
 
 def _unauthenticated(code: str, message: str) -> ApiError:
