@@ -79,7 +79,7 @@ def create_app(
     middleware = [
         Middleware(SecurityHeadersMiddleware),
         Middleware(NulGuardMiddleware),
-        *([Middleware(CorsMiddleware, allow_origins=allowed_origins, **COMMANDS)] if allowed_origins else []),
+        *([Middleware(CorsMiddleware, allow_origins=allowed_origins, policy=COMMANDS)] if allowed_origins else []),
         Middleware(AuthLimitsMiddleware, limits=auth_limits(settings), keyed=lambda path: path.startswith("/v1/")),
         Middleware(LoadSheddingMiddleware, limit=settings.max_concurrent_requests, tenant_of=bearer_tenant),
     ]

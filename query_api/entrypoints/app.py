@@ -108,7 +108,7 @@ def create_app(settings: QueryApiSettings | None = None) -> Starlette:
     middleware = [
         Middleware(SecurityHeadersMiddleware),
         Middleware(NulGuardMiddleware),
-        *([Middleware(CorsMiddleware, allow_origins=allowed_origins, **READS)] if allowed_origins else []),
+        *([Middleware(CorsMiddleware, allow_origins=allowed_origins, policy=READS)] if allowed_origins else []),
         Middleware(
             RequestLimitsMiddleware, max_url_bytes=settings.max_url_bytes, max_body_bytes=settings.max_request_bytes
         ),

@@ -9,18 +9,30 @@ orders with its publishable key). A preflight from an origin not listed is a ``4
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-READS = {
-    "allow_methods": "GET, HEAD, OPTIONS",
-    "allow_headers": "Authorization, If-None-Match, X-Min-Version, X-Correlation-ID, Content-Type",
-    "expose_headers": "ETag, Retry-After, X-Correlation-ID",
-}
-COMMANDS = {
-    "allow_methods": "POST, PATCH, OPTIONS",
-    "allow_headers": "Authorization, Content-Type, Idempotency-Key, If-Match, X-Correlation-ID",
-    "expose_headers": "Location, ETag, Retry-After, X-Correlation-ID, Idempotent-Replayed",
-}
+
+@dataclass(frozen=True)
+class CorsPolicy:
+    """What a page of an allowed origin may send, and read back."""
+
+    allow_methods: str
+    allow_headers: str
+    expose_headers: str
+
+
+READS = CorsPolicy(
+    allow_methods="GET, HEAD, OPTIONS",
+    allow_headers="Authorization, If-None-Match, X-Min-Version, X-Correlation-ID, Content-Type",
+    expose_headers="ETag, Retry-After, X-Correlation-ID",
+)
+COMMANDS = CorsPolicy(
+    allow_methods="POST, PATCH, OPTIONS",
+    allow_headers="Authorization, Content-Type, Idempotency-Key, If-Match, X-Correlation-ID",
+    expose_headers="Location, ETag, Retry-After, X-Correlation-ID, Idempotent-Replayed",
+)
 
 
 def origins(setting: str) -> list[str]:
@@ -29,20 +41,12 @@ def origins(setting: str) -> list[str]:
 
 
 class CorsMiddleware:
-    def __init__(
-        self,
-        app: ASGIApp,
-        allow_origins: list[str],
-        allow_methods: str,
-        allow_headers: str,
-        expose_headers: str,
-        max_age: int = 600,
-    ) -> None:
+    def __init__(self, app: ASGIApp, allow_origins: list[str], policy: CorsPolicy, max_age: int = 600) -> None:
         self.app = app
         self.any_origin = "*" in allow_origins
         self.origins = {o.encode() for o in allow_origins}
-        self.allow_methods, self.allow_headers = allow_methods.encode(), allow_headers.encode()
-        self.expose_headers = expose_headers.encode()
+        self.allow_methods, self.allow_headers = policy.allow_methods.encode(), policy.allow_headers.encode()
+        self.expose_headers = policy.expose_headers.encode()
         self.max_age = str(max_age).encode()
 
     def _allowed(self, origin: bytes) -> bytes | None:
