@@ -92,11 +92,12 @@ def api_process(security_env, security_settings, guarded, tmp_path) -> Iterator[
 @pytest.fixture
 def new_merchant(security_db) -> Callable:
     """``await new_merchant()``: a merchant of its own, ``{merchant_id, secret_key, publishable_key}``."""
-    from command_api.adapters.merchants import create_indexes, create_merchant
+    from command_api.bootstrap import bootstrap
 
     async def make() -> dict:
-        await create_indexes(security_db)
-        created = await create_merchant(security_db, f"Sec Shop {uuid.uuid4().hex[:6]}")
+        side = bootstrap(db=security_db)  # the write side as the API builds it
+        await side.prepare()
+        created = await side.merchants.create(f"Sec Shop {uuid.uuid4().hex[:6]}")
         return {
             "merchant_id": created.merchant_id,
             "secret_key": created.secret_key,

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.security
 GUESSES = 1000
 FAILURE_BURST, FAILURES_PER_SECOND = 20, 1.0  # the documented defaults
 # A process of its own whose background loops stay quiet while it is measured.
-QUIET_COMMAND_API = {"COMMAND_API_RELAY_INTERVAL_SECONDS": "3600", "COMMAND_API_RECONCILE_INTERVAL_SECONDS": "3600"}
+QUIET_COMMAND_API = {"COMMAND_API_RELAY_INTERVAL_SECONDS": "3600"}
 
 
 async def guess(client: httpx.AsyncClient, method: str, path: str) -> tuple[list[int], float, list[httpx.Response]]:
