@@ -231,7 +231,7 @@ def run(args, server_env: dict[str, str] | None = None, processes: dict[str, int
         data_path, data = asyncio.run(_prepare_data(args, settings, env, command_url, query_url, out))
         load_before = os.getloadavg()
         sampler = Sampler(pids, query_url, projector_metrics, interval=args.sample_seconds).start()
-        meter = Meter(_watched(stack, command_url, pids))
+        meter = Meter(_watched(stack, args.command_metrics_url, pids))
         work_before = meter.read()
         started = datetime.now(UTC)
         locust = _run_locust(args, out, data_path, command_url, query_url, pids)["locust"]
@@ -274,15 +274,17 @@ def run(args, server_env: dict[str, str] | None = None, processes: dict[str, int
                 asyncio.run(_drop_namespace(settings))
 
 
-def _watched(stack, command_url: str, pids: dict[str, int]) -> list[Watched]:
+def _watched(stack, command_metrics_url: str | None, pids: dict[str, int]) -> list[Watched]:
     """The processes whose MongoDB operations and CPU are counted: the command API (its
-    relay runs in it) and, when this run started them, the projectors and the workers."""
-    watched = [Watched("command-api", pids["command-api"], f"{command_url}/metrics")] if "command-api" in pids else []
-    for component in ("projectors", "workers"):
-        if stack is not None and component in stack.by_component:
-            port = stack[component].env["MERCHANT_METRICS_PORT"]
-            watched.append(Watched(component, pids[component], f"http://127.0.0.1:{port}/metrics"))
-    return watched
+    relay runs in it) and, when this run started them, the projectors and the workers —
+    from each one's ops listener (a running stack's command API: ``--command-metrics-url``,
+    else its CPU only)."""
+    ops = {c: s.ops_url for c, s in stack.by_component.items()} if stack else {"command-api": command_metrics_url}
+    return [
+        Watched(component, pids[component], f"{ops[component]}/metrics" if ops.get(component) else None)
+        for component in ("command-api", "projectors", "workers")
+        if component in pids and (stack is None or component in stack.by_component) and component in ops
+    ]
 
 
 async def _events_since(settings, since) -> int:
@@ -324,6 +326,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--products", type=int, default=1000, help="In total, for the small set.")
     p.add_argument("--components", default=",".join(COMPONENTS))
     p.add_argument("--command-url"), p.add_argument("--query-url"), p.add_argument("--projector-metrics-url")
+    p.add_argument(
+        "--command-metrics-url", help="A running stack's command API ops listener, e.g. http://127.0.0.1:9001."
+    )
     p.add_argument("--namespace", help="Database and topic prefix (default load_<scenario>_<time>).")
     p.add_argument("--out", default=str(ROOT / "loadtests" / "results"))
     p.add_argument("--sample-seconds", type=float, default=2.0)
