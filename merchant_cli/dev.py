@@ -218,8 +218,8 @@ Merchant backend is running.
 
   Command API  {command_url}      (POST commands; health: {command_url}/health/ready)
   Query API    {query_url}      (GET read models; health: {query_url}/health/ready)
-  Ops (local)  /metrics, /ops/memory on 127.0.0.1: command API :{metrics["command-api"]}, query API :{metrics["query-api"]},
-               projectors :{metrics["projectors"]}, workers :{metrics["workers"]}
+  Ops (local)  /metrics, /ops/memory on 127.0.0.1: command API :{metrics["command-api"]},
+               query API :{metrics["query-api"]}, projectors :{metrics["projectors"]}, workers :{metrics["workers"]}
   Server logs  {logs}
 
 Demo merchant {demo["merchant_id"]}
