@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -30,15 +31,18 @@ from loadtests import consistency, dataset, report, summary
 from loadtests.ops import Meter, Watched, accepted_commands, events_appended
 from loadtests.sampling import Sampler
 from loadtests.scenarios import SCENARIOS
+from merchant_testkit.stack import NO_RATE_LIMITS
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPONENTS = ("command-api", "query-api", "projectors", "workers")
-# One load generator stands for thousands of visitors behind one address: the per-address
-# rate limit (200/s by default, docs/api.md) would otherwise answer the storefront with 429s.
+# One load generator stands for thousands of visitors behind one address, and a few keys for
+# many shops' worth of traffic: the per-address, per-key and per-storefront budgets
+# (docs/security.md) would otherwise answer it with 429s. The load runs measure the code.
 LOAD_ENV = {
     "MERCHANT_ENV": "production",
-    "QUERY_API_RATE_LIMIT_PER_SECOND": "100000",
-    "QUERY_API_RATE_LIMIT_BURST": "100000",
+    # Production refuses the published development default (docs/security.md).
+    "QUERY_API_CURSOR_SECRET": secrets.token_urlsafe(32),
+    **NO_RATE_LIMITS,
     "MERCHANT_LOG_LEVEL": "warning",
 }
 
@@ -52,8 +56,8 @@ def _server_env(namespace: str) -> dict[str, str]:
 
 
 def _start_stack(env: dict[str, str], log_dir: Path, components: tuple[str, ...]):
-    """Like the test kit's ``start_stack``, with a free metrics port per stream component."""
-    from merchant_testkit.processes import free_port, http_service, stream_service
+    """Like the test kit's ``start_stack`` (each component's ops listener on a free port)."""
+    from merchant_testkit.processes import http_service, stream_service
     from merchant_testkit.stack import Stack
 
     services = {}
@@ -61,7 +65,7 @@ def _start_stack(env: dict[str, str], log_dir: Path, components: tuple[str, ...]
         if c in ("command-api", "query-api"):
             services[c] = http_service(c, c, env, log_dir)
         else:
-            services[c] = stream_service(c, c, {**env, "MERCHANT_METRICS_PORT": str(free_port())}, log_dir)
+            services[c] = stream_service(c, c, env, log_dir)
     env["QUERY_API_URL"] = services["query-api"].url  # shared dict: the command API's Location
     stack = Stack(services)
     try:
@@ -220,18 +224,14 @@ def run(args, server_env: dict[str, str] | None = None, processes: dict[str, int
         asyncio.run(ensure_topics(_settings(env)))
         stack = _start_stack(env, out, tuple(args.components.split(",")))
         command_url, query_url = stack.command_api.url, stack.query_api.url
-        projector_metrics = (
-            f"http://127.0.0.1:{stack['projectors'].env['MERCHANT_METRICS_PORT']}"
-            if "projectors" in stack.by_component
-            else None
-        )
+        projector_metrics = stack["projectors"].ops_url if "projectors" in stack.by_component else None
         pids = {name: s.process.pid for name, s in stack.by_component.items()}
     settings = _settings(env)
     try:
         data_path, data = asyncio.run(_prepare_data(args, settings, env, command_url, query_url, out))
         load_before = os.getloadavg()
         sampler = Sampler(pids, query_url, projector_metrics, interval=args.sample_seconds).start()
-        meter = Meter(_watched(stack, command_url, pids))
+        meter = Meter(_watched(stack, args.command_metrics_url, pids))
         work_before = meter.read()
         started = datetime.now(UTC)
         locust = _run_locust(args, out, data_path, command_url, query_url, pids)["locust"]
@@ -274,15 +274,17 @@ def run(args, server_env: dict[str, str] | None = None, processes: dict[str, int
                 asyncio.run(_drop_namespace(settings))
 
 
-def _watched(stack, command_url: str, pids: dict[str, int]) -> list[Watched]:
+def _watched(stack, command_metrics_url: str | None, pids: dict[str, int]) -> list[Watched]:
     """The processes whose MongoDB operations and CPU are counted: the command API (its
-    relay runs in it) and, when this run started them, the projectors and the workers."""
-    watched = [Watched("command-api", pids["command-api"], f"{command_url}/metrics")] if "command-api" in pids else []
-    for component in ("projectors", "workers"):
-        if stack is not None and component in stack.by_component:
-            port = stack[component].env["MERCHANT_METRICS_PORT"]
-            watched.append(Watched(component, pids[component], f"http://127.0.0.1:{port}/metrics"))
-    return watched
+    relay runs in it) and, when this run started them, the projectors and the workers —
+    from each one's ops listener (a running stack's command API: ``--command-metrics-url``,
+    else its CPU only)."""
+    ops = {c: s.ops_url for c, s in stack.by_component.items()} if stack else {"command-api": command_metrics_url}
+    return [
+        Watched(component, pids[component], f"{ops[component]}/metrics" if ops.get(component) else None)
+        for component in ("command-api", "projectors", "workers")
+        if component in pids and (stack is None or component in stack.by_component) and component in ops
+    ]
 
 
 async def _events_since(settings, since) -> int:
@@ -324,6 +326,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--products", type=int, default=1000, help="In total, for the small set.")
     p.add_argument("--components", default=",".join(COMPONENTS))
     p.add_argument("--command-url"), p.add_argument("--query-url"), p.add_argument("--projector-metrics-url")
+    p.add_argument(
+        "--command-metrics-url", help="A running stack's command API ops listener, e.g. http://127.0.0.1:9001."
+    )
     p.add_argument("--namespace", help="Database and topic prefix (default load_<scenario>_<time>).")
     p.add_argument("--out", default=str(ROOT / "loadtests" / "results"))
     p.add_argument("--sample-seconds", type=float, default=2.0)

@@ -33,7 +33,9 @@ import httpx
 import typer
 
 COMPONENTS = ("command-api", "query-api", "projectors", "workers")
-STREAMS = {"projectors": 9101, "workers": 9111}  # their metrics ports (readiness), if free
+# Each component's ops listener (/metrics, /ops/*; 127.0.0.1), on its usual port if free.
+OPS_PORTS = {"command-api": 9001, "query-api": 9002, "projectors": 9101, "workers": 9111}
+STREAMS = ("projectors", "workers")  # ready when their ops listener says so
 QUIET_SECONDS = 1.5  # no output for this long after ready: start-up is over
 STOP_SECONDS = 15.0
 
@@ -175,7 +177,7 @@ def dev(keep_servers: bool = typer.Option(False, help="Leave the servers running
     demo = asyncio.run(_demo_merchant(paths.run() / "demo-merchant.json"))
     command_url = f"http://{CommandApiSettings().host}:{CommandApiSettings().port}"
     query_url = f"http://{QueryApiSettings().host}:{QueryApiSettings().port}"
-    metrics_ports = {name: port_or_free(port) for name, port in STREAMS.items()}
+    metrics_ports = {name: port_or_free(port) for name, port in OPS_PORTS.items()}
 
     typer.echo("Starting the components...")
     output = Output(sys.stdout)
@@ -185,7 +187,7 @@ def dev(keep_servers: bool = typer.Option(False, help="Leave the servers running
     try:
         children = _start_components(env, metrics_ports)
         relays = [output.relay(name, child.stdout) for name, child in children.items() if child.stdout]
-        streams = [f"http://127.0.0.1:{port}" for port in metrics_ports.values()]
+        streams = [f"http://127.0.0.1:{metrics_ports[name]}" for name in STREAMS]
         _wait_ready([command_url, query_url, *streams], children)
         output.wait_quiet()
         output.write(_banner(demo, command_url, query_url, metrics_ports, paths.logs()))
@@ -216,7 +218,8 @@ Merchant backend is running.
 
   Command API  {command_url}      (POST commands; health: {command_url}/health/ready)
   Query API    {query_url}      (GET read models; health: {query_url}/health/ready)
-  Metrics      /metrics on both APIs; projectors :{metrics["projectors"]}, workers :{metrics["workers"]}
+  Ops (local)  /metrics, /ops/memory on 127.0.0.1: command API :{metrics["command-api"]},
+               query API :{metrics["query-api"]}, projectors :{metrics["projectors"]}, workers :{metrics["workers"]}
   Server logs  {logs}
 
 Demo merchant {demo["merchant_id"]}

@@ -3,6 +3,9 @@
 Keys are printed once and stored hashed. The write side comes from ``bootstrap`` (as
 for the API); the merchant's events are appended to the event store, and a command
 API's relay (or ``merchant serve outbox-relay``) puts them on ``merchants.events``.
+Revoked keys are announced on Redis (``shared.key_revocation``): running API processes
+refuse them at once, or within their key cache's 30 s TTL if Redis cannot be reached (a
+warning says so).
 """
 
 from __future__ import annotations
@@ -33,6 +36,23 @@ async def _with_side(action: Callable[[CommandSide], Awaitable[T]]) -> T:
         return await action(side)
     finally:
         await side.close()
+
+
+async def rotate(merchant_id: str, kinds: list[KeyKind]) -> dict[str, str]:
+    """New keys; the old ones revoked in MongoDB, then announced to the API processes."""
+    from shared import redis as redis_factory
+    from shared.key_revocation import publish_revocation
+    from shared.settings import ServerSettings
+
+    keys = await _with_side(lambda side: side.merchants.rotate_keys(merchant_id, kinds))
+    settings = ServerSettings()
+    redis = redis_factory.open_redis(settings)
+    try:
+        if not await publish_revocation(redis, merchant_id, kinds, settings.kafka_topic_prefix):
+            typer.echo("warning: Redis unreachable; running API processes accept the old keys up to 30 s", err=True)
+    finally:
+        await redis.aclose()
+    return keys
 
 
 async def create(name: str) -> dict[str, str]:
@@ -78,7 +98,7 @@ def rotate_keys_command(
         raise typer.BadParameter(f"unknown key kind(s): {', '.join(bad)}", param_hint="--kind")
     chosen: list[KeyKind] = [k for k in ("secret", "publishable") if k in kinds]
     try:
-        keys = asyncio.run(_with_side(lambda side: side.merchants.rotate_keys(merchant_id, chosen)))
+        keys = asyncio.run(rotate(merchant_id, chosen))
     except DomainError as exc:
         typer.echo(exc.message, err=True)
         raise typer.Exit(1) from None

@@ -1,7 +1,8 @@
 """``merchant ops memory <url>``: the memory monitor's report from a running process.
 
-Works against any component: the HTTP services' own port, or the metrics port of
-projectors (9101) and workers (9111). ``--trace start|stop`` turns tracemalloc on or off
+Works against any component's ops listener (``MERCHANT_METRICS_PORT``: command API 9001,
+query API 9002, projectors 9101, workers 9111 by default), never an API's public port.
+Sends ``MERCHANT_OPS_TOKEN`` when set. ``--trace start|stop`` turns tracemalloc on or off
 in that process; while on, the report names the allocation sites that grew most.
 """
 
@@ -18,7 +19,9 @@ MB = 1024 * 1024
 
 @app.command("memory")
 def memory(
-    url: str = typer.Argument(..., help="Base URL, e.g. http://127.0.0.1:8002 or http://127.0.0.1:9101."),
+    url: str = typer.Argument(
+        ..., help="Ops listener, e.g. http://127.0.0.1:9002 (query API) or http://127.0.0.1:9101."
+    ),
     top: int = typer.Option(10, help="Allocation sites to list (while tracing)."),
     trace: str | None = typer.Option(None, help="start or stop tracemalloc first."),
     as_json: bool = typer.Option(False, "--json", help="Print the raw JSON report."),

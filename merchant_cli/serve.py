@@ -1,11 +1,14 @@
 """``merchant serve <component>``: run one component in the foreground.
 
-``--workers N`` runs N processes: uvicorn's supervisor for the HTTP services (one port,
-``/metrics`` aggregated over the processes), N supervised children for projectors and
-workers (each on its own metrics port: base, base+1, ...; more projector processes than
-partitions would sit idle). ``--prod`` (or ``MERCHANT_ENV=production``) turns on the
-production settings: uvloop and httptools, larger pools with compression, ``gc.freeze()``
-after start-up, a 30 s graceful drain.
+``--workers N`` runs N processes: uvicorn's supervisor for the HTTP services (one public
+port; one ops port whose ``/metrics`` sums the processes), N supervised children for
+projectors and workers (each on its own ops port: base, base+1, ...; more projector
+processes than partitions would sit idle). ``--metrics-port`` sets the ops listener's
+port (``/metrics``, ``/ops/*``; docs/operations.md) of any component. ``--prod`` (or
+``MERCHANT_ENV=production``) turns on the production settings: uvloop and httptools,
+larger pools with compression, ``gc.freeze()`` after start-up, a 30 s graceful drain —
+and refuses to start with an open ops surface or the default cursor secret
+(``shared.production_checks``).
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ def serve(
     port: int | None = typer.Option(None, help="Port (HTTP components)."),
     workers: int = typer.Option(1, min=1, help="Processes."),
     prod: bool = typer.Option(False, "--prod", help="Production mode (same as MERCHANT_ENV=production)."),
-    metrics_port: int | None = typer.Option(None, help="Projectors/workers: /metrics port (0: none)."),
+    metrics_port: int | None = typer.Option(None, help="The ops listener's port: /metrics, /ops/* (0: none)."),
     log_level: str | None = typer.Option(None, help="Log level (default MERCHANT_LOG_LEVEL or info)."),
     log_format: str | None = typer.Option(None, help="json (default) or text."),
 ) -> None:
@@ -92,7 +95,7 @@ def _serve_http(
     settings = CommandApiSettings() if component is Component.command_api else QueryApiSettings()
     metrics_dir = None
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        # Each worker writes its metrics to files here; /metrics sums them (prometheus-client).
+        # Each worker writes its metrics to files here; the ops port's /metrics sums them.
         metrics_dir = tempfile.mkdtemp(prefix=f"merchant-metrics-{component.value}-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:

@@ -29,6 +29,8 @@ class Service:
     log_path: Path
     url: str | None = None
     process: subprocess.Popen | None = None
+    # The ops listener (/metrics, /ops/*), apart from the public port; None when off.
+    ops_url: str | None = None
 
     def start(self) -> Service:
         log = self.log_path.open("ab")
@@ -81,9 +83,21 @@ class Service:
 
 
 def http_service(name: str, component: str, env: dict[str, str], log_dir: Path) -> Service:
-    port = free_port()
-    return Service(name, [component, "--port", str(port)], env, log_dir / f"{name}.log", url=f"http://127.0.0.1:{port}")
+    """An API on a free port, its ops listener on another (``ops_url``)."""
+    port, ops = free_port(), free_port()
+    return Service(
+        name,
+        [component, "--port", str(port), "--metrics-port", str(ops)],
+        env,
+        log_dir / f"{name}.log",
+        url=f"http://127.0.0.1:{port}",
+        ops_url=f"http://127.0.0.1:{ops}",
+    )
 
 
 def stream_service(name: str, component: str, env: dict[str, str], log_dir: Path) -> Service:
-    return Service(name, [component], env, log_dir / f"{name}.log")
+    """A stream component, its ops listener on a free port (``ops_url``)."""
+    ops = free_port()
+    return Service(
+        name, [component, "--metrics-port", str(ops)], env, log_dir / f"{name}.log", ops_url=f"http://127.0.0.1:{ops}"
+    )

@@ -14,6 +14,15 @@ from merchant_testkit.processes import Service, http_service, stream_service
 
 HTTP_COMPONENTS = ("command-api", "query-api")
 DEFAULT_COMPONENTS = ("command-api", "query-api", "projectors")
+# Functional suites and load runs drive one merchant's keys, from one address, far beyond
+# what a deployment allows a key or a storefront (100 concurrent orders with one
+# publishable key): they raise every rate limit with this, and tests/security checks the
+# limits at their real values (docs/security.md).
+_BUDGETS = ("PER_SECOND", "BURST", "AUTH_FAILURES_PER_SECOND", "AUTH_FAILURES_BURST")
+NO_RATE_LIMITS = {
+    **{f"QUERY_API_RATE_LIMIT_{budget}": "1000000" for budget in _BUDGETS},
+    **{f"COMMAND_API_RATE_LIMIT_{budget}": "1000000" for budget in (*_BUDGETS, "ORDERS_PER_SECOND", "ORDERS_BURST")},
+}
 # Fast relay in tests: a commit left unpublished is retried within a second.
 # CI shares two cores: a slow command should not turn into a 503 there.
 DEFAULT_ENV = {
@@ -23,6 +32,7 @@ DEFAULT_ENV = {
     "COMMAND_API_COMMAND_TIMEOUT_SECONDS": "30",
     "COMMAND_API_STORE_TIMEOUT_SECONDS": "20",
     "QUERY_API_STORE_TIMEOUT_SECONDS": "20",
+    **NO_RATE_LIMITS,
 }
 
 

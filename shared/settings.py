@@ -65,6 +65,18 @@ class CommandApiSettings(ServerSettings):
     # Load shedding: requests in flight beyond this get 503 overloaded at once (0: off).
     # Commands wait on the database, so a few dozen in flight already means seconds of queue.
     max_concurrent_requests: int = 64
+    # Rate limits per process (docs/security.md): commands per secret key; orders per
+    # publishable key (it is public: shipped in web pages); failed authentications per
+    # client address (beyond them a guessed key is refused before it is looked up).
+    rate_limit_per_second: float = 100.0
+    rate_limit_burst: int = 200
+    rate_limit_orders_per_second: float = 5.0
+    rate_limit_orders_burst: int = 20
+    rate_limit_auth_failures_per_second: float = 1.0
+    rate_limit_auth_failures_burst: int = 20
+    # Browser origins allowed to send commands (a storefront's checkout), comma-separated;
+    # empty: no CORS. Credentials are never allowed.
+    cors_allow_origins: str = ""
 
 
 class QueryApiSettings(ServerSettings):
@@ -106,9 +118,13 @@ class QueryApiSettings(ServerSettings):
     store_timeout_seconds: float = 5.0
     # Read-your-writes: the longest a request waits for the projection to reach a version.
     min_version_wait_seconds: float = 2.0
-    # Rate limits per process: a token bucket per API key (merchant routes) or client IP.
+    # Rate limits per process (docs/security.md): a token bucket per client address on the
+    # catalogue, per secret key on the routes that need one; failed authentications per
+    # client address (beyond them a guessed key is refused before it is looked up).
     rate_limit_per_second: float = 200.0
     rate_limit_burst: int = 400
+    rate_limit_auth_failures_per_second: float = 1.0
+    rate_limit_auth_failures_burst: int = 20
     # Load shedding: requests in flight beyond this get 503 overloaded at once (0: off).
     max_concurrent_requests: int = 256
     cors_allow_origins: str = "*"  # comma-separated; empty disables CORS

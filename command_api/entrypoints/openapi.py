@@ -52,12 +52,13 @@ ACCEPTED = {
 }
 _ERRORS = {
     "400": "Malformed JSON, bad If-Match or Idempotency-Key header",
-    "401": "No or invalid API key",
+    "401": "No, malformed or invalid API key",
     "403": "A publishable key where a secret key is needed",
     "409": "Refused by the domain (invalid state, insufficient stock, SKU taken...) or request in progress",
     "413": "Body larger than 64 KiB",
     "415": "Body not JSON",
     "422": "Validation failed (fields listed) or Idempotency-Key reused with another body",
+    "429": "Rate limited (the key's budget, or failed authentications from this address); see Retry-After",
     "503": "Timed out, or overloaded (load shedding, Retry-After); retry with the same Idempotency-Key",
 }
 

@@ -112,7 +112,7 @@ async def pairs(bench, options) -> AsyncIterator[list[Pair]]:
     merchant = await side.merchants.create("Bench Shop")
     api = bench.serve("command-api", "command API")
     products = await stocked_products(api.url, merchant.secret_key)
-    meter = Meter([Watched("command API", api.process.pid, f"{api.url}/metrics")])
+    meter = Meter([Watched("command API", api.process.pid, f"{api.ops_url}/metrics")])
     raw = await prepared(bench.db["raw_commits"])
     commits = bench.db["commits"]
 

@@ -25,10 +25,11 @@ from shared.settings import ServerSettings
 
 from loadtests.bench.memory import MemoryMonitor
 from merchant_testkit.processes import Service, free_port, http_service, stream_service
+from merchant_testkit.stack import NO_RATE_LIMITS
 
 ROOT = Path(__file__).resolve().parents[2]
-# Benchmarks measure the code, not the limits that protect it in production.
-NO_LIMITS = {"QUERY_API_RATE_LIMIT_PER_SECOND": "1000000", "QUERY_API_RATE_LIMIT_BURST": "1000000"}
+# Benchmarks measure the code, not the limits that protect it in production (docs/security.md).
+NO_LIMITS = NO_RATE_LIMITS
 
 
 class UvicornService(Service):

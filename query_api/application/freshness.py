@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -28,23 +29,32 @@ from starlette.requests import Request
 from shared.http.errors import ApiError
 
 HEADER = "x-min-version"
+MAX_VERSION = 2**53
+_POSITIVE = re.compile(r"[1-9][0-9]{0,15}")  # ASCII only: str.isdigit() would accept "²"
 
 
 def min_version(request: Request) -> int | None:
-    raw = None
-    if b"min_version" in request.scope["query_string"]:  # parse the query only when needed
-        raw = request.query_params.get("min_version")
-    raw = raw or request.headers.get(HEADER)
-    if raw is None:
-        return None
-    if not raw.isdigit() or not 0 < int(raw) < 2**53:
-        raise ApiError(
-            400,
-            "invalid_parameter",
-            "min_version must be a positive integer.",
-            [{"field": "min_version", "problem": "invalid", "message": "positive integer"}],
-        )
+    """The version asked for, by ``min_version`` or ``X-Min-Version``; ``400
+    invalid_parameter`` for any value that is not a positive integer of ASCII digits below
+    2^53, and when both are sent with different values (neither silently wins)."""
+    given: list[tuple[str, str]] = []
+    if request.scope["query_string"]:  # (any spelling: min%5Fversion is min_version too)
+        given += [("min_version", v) for v in request.query_params.getlist("min_version")]
+    given += [("X-Min-Version", v) for v in request.headers.getlist(HEADER)]
+    versions = {_version(name, raw) for name, raw in given}
+    if len(versions) > 1:
+        raise _invalid(given[0][0], "min_version and X-Min-Version disagree; send one of them")
+    return versions.pop() if versions else None
+
+
+def _version(name: str, raw: str) -> int:
+    if not _POSITIVE.fullmatch(raw) or int(raw) >= MAX_VERSION:
+        raise _invalid(name, f"{name} must be a positive integer below 2^53")
     return int(raw)
+
+
+def _invalid(name: str, message: str) -> ApiError:
+    return ApiError(400, "invalid_parameter", message, [{"field": name, "problem": "invalid", "message": message}])
 
 
 async def wait_for_version(

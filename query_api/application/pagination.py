@@ -119,10 +119,27 @@ class CursorCodec:
             raise _invalid("The cursor is malformed.") from None
         if not hmac.compare_digest(signature, self._sign(payload)):
             raise _invalid("The cursor is not one this API issued (signature mismatch).")
-        cur_sort, cur_fp, (kind, value), last_id = orjson.loads(payload)
+        cur_sort, cur_fp, position = _fields(payload)
         if cur_sort != sort_name or cur_fp != filters_fp:
             raise _invalid("The cursor belongs to another query; keep the same filters and sort.")
-        return (datetime.fromisoformat(value) if kind == "d" else value), last_id
+        return position
+
+
+def _fields(payload: bytes) -> tuple[str, str, tuple[Any, str]]:
+    """``[sort, filters, [kind, value], last_id]`` with a scalar value and a string id, or
+    ``400``: a signed payload is still checked (the secret may leak), and a value that is
+    an object would become an operator in the next page's filter."""
+    try:
+        cur_sort, cur_fp, (kind, value), last_id = orjson.loads(payload)
+        if not (isinstance(cur_sort, str) and isinstance(cur_fp, str) and isinstance(last_id, str)):
+            raise ValueError("not strings")
+        if kind == "d" and isinstance(value, str):
+            return cur_sort, cur_fp, (datetime.fromisoformat(value), last_id)
+        if kind == "v" and (value is None or isinstance(value, (str, int, float, bool))):
+            return cur_sort, cur_fp, (value, last_id)
+        raise ValueError("not a position")
+    except (ValueError, TypeError):  # orjson.JSONDecodeError is a ValueError
+        raise _invalid("The cursor does not hold a position.") from None
 
 
 def _invalid(message: str) -> ApiError:

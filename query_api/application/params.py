@@ -31,7 +31,7 @@ class Param:
 
     def parse(self, raw: str) -> Any:
         if self.kind == "integer":
-            if not re.fullmatch(r"-?\d{1,18}", raw):
+            if not re.fullmatch(r"-?[0-9]{1,18}", raw):  # ASCII: \d (and int()) take other digits
                 raise ValueError("must be an integer")
             value = int(raw)
             if self.minimum is not None and value < self.minimum:

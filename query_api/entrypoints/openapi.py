@@ -108,8 +108,8 @@ def _operation(doc: RouteDoc) -> dict[str, Any]:
                 "name": "X-Min-Version",
                 "in": "header",
                 "required": False,
-                "description": "Same as `min_version`.",
-                "schema": {"type": "integer", "minimum": 1},
+                "description": "Same as `min_version` (if both are sent, they must agree).",
+                "schema": {"type": "integer", "minimum": 1, "maximum": 2**53 - 1},
             }
         )
     responses = {

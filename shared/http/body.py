@@ -3,6 +3,9 @@
 With a ``timeout``, the whole body must arrive within it, else ``408 body_timeout`` (and
 the connection is closed): a client that trickles its body, by accident or to hold the
 server's slots, holds one that long at most.
+
+A string holding U+0000 anywhere in the body is a ``422 validation_failed`` naming the
+field: no text of ours needs it, and the PostgreSQL-backed stores cannot store it.
 """
 
 from __future__ import annotations
@@ -68,6 +71,18 @@ async def _read_body(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
+def nul_fields(value: object, path: str = "") -> list[str]:
+    """The dotted paths of every string (key or value) holding U+0000."""
+    if isinstance(value, str):
+        return [path or "body"] if "\x00" in value else []
+    if isinstance(value, dict):
+        found = [f"{path}.{k}".lstrip(".") for k in value if "\x00" in k]
+        return found + [f for k, v in value.items() for f in nul_fields(v, f"{path}.{k}".lstrip("."))]
+    if isinstance(value, list):
+        return [f for i, v in enumerate(value) for f in nul_fields(v, f"{path}.{i}".lstrip("."))]
+    return []
+
+
 async def parse_body(
     request: Request, model: type[Model], max_bytes: int, *, allow_empty: bool = False, timeout: float | None = None
 ) -> Model:
@@ -78,6 +93,11 @@ async def parse_body(
             "validation_failed",
             "The request body must be a JSON object.",
             [{"field": "body", "problem": "object_type", "message": "expected an object"}],
+        )
+    if found := nul_fields(payload):
+        problem = {"problem": "nul_character", "message": "must not contain U+0000"}
+        raise ApiError(
+            422, "validation_failed", "The request body is not valid.", [{"field": f, **problem} for f in found]
         )
     try:
         return model.model_validate(payload)

@@ -4,9 +4,11 @@
 
 adds a pure-ASGI middleware (request count, latency, in-flight, errors per route
 template and status; the correlation id of the request in a context variable and the
-``X-Correlation-ID`` answer header), the routes ``GET /metrics`` and ``/ops/memory``, and
-wraps the app's lifespan so the process monitors (memory, event-loop lag, GC) run while
-it serves and ``request.state.monitors`` is available (readiness reads its health).
+``X-Correlation-ID`` answer header), and wraps the app's lifespan so the process monitors
+(memory, event-loop lag, GC) run while it serves, ``request.state.monitors`` is available
+(readiness reads its health), and the ops listener serves ``/metrics`` and ``/ops/memory``
+on its own address (``shared.observability.ops_listener``) — not on the app's public port.
+In production an ops listener open beyond loopback without a token refuses to start.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from shared.http.correlation import _SAFE as SAFE_CORRELATION_ID
 from shared.http.correlation import HEADER as CORRELATION_HEADER
 from shared.observability import metrics
 from shared.observability.logs import correlation_id_var
-from shared.observability.ops import ops_routes
+from shared.observability.ops_listener import OpsListener, ops_app
 from shared.observability.runtime import Monitors
 from shared.observability.settings import ObservabilitySettings
+from shared.production_checks import open_ops_surface, refuse_unsafe
 
 access_log = logging.getLogger("merchant.access")
 _HEADER_BYTES = CORRELATION_HEADER.encode()
@@ -135,16 +138,22 @@ def _with_correlation_id(scope: Scope) -> tuple[Scope, str]:
 
 def instrument_http(app: Starlette, service: str, settings: ObservabilitySettings | None = None) -> Starlette:
     settings = settings or ObservabilitySettings()
+    ops_port = settings.metrics_port_for(service)
+    refuse_unsafe(settings, open_ops_surface(service, settings.metrics_host, ops_port, settings.ops_token))
     inner_lifespan = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
     async def lifespan(app_: Starlette) -> AsyncIterator[dict[str, Any]]:
         async with Monitors(settings) as monitors:
-            async with inner_lifespan(app_) as state:
-                monitors.started()
-                yield {**(state or {}), "monitors": monitors}
+            listener = OpsListener(ops_app(monitors, settings), settings.metrics_host, ops_port)
+            await listener.start()
+            try:
+                async with inner_lifespan(app_) as state:
+                    monitors.started()
+                    yield {**(state or {}), "monitors": monitors}
+            finally:
+                await listener.stop()
 
     app.router.lifespan_context = lifespan
-    app.router.routes.extend(ops_routes(settings))
     app.add_middleware(MetricsMiddleware, service=service, access_log=settings.access_log_enabled)
     return app

@@ -10,9 +10,10 @@ from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# Where projectors and workers expose /metrics when MERCHANT_METRICS_PORT is not set;
-# several processes of one component take consecutive ports (9101, 9102 ...).
-DEFAULT_METRICS_PORTS = {"projectors": 9101, "workers": 9111}
+# Where each component's ops listener (/metrics, /ops/*) listens when MERCHANT_METRICS_PORT
+# is not set; several stream processes of one component take consecutive ports (9101,
+# 9102 ...); the workers of one HTTP service share theirs (the first to bind serves it).
+DEFAULT_METRICS_PORTS = {"command-api": 9001, "query-api": 9002, "projectors": 9101, "workers": 9111}
 
 
 class ObservabilitySettings(BaseSettings):
@@ -24,12 +25,13 @@ class ObservabilitySettings(BaseSettings):
     # Level of every library's logger (uvicorn, aiokafka, FastStream); default: log_level.
     # `merchant dev` sets WARNING (and the text format) unless told otherwise.
     log_library_level: str | None = None
-    # FastStream components only (HTTP services serve /metrics on their own port).
-    # 0 disables the metrics server.
+    # The ops listener (/metrics, /ops/*) of every process, apart from the public ports.
+    # 0 disables it. Loopback by default; 0.0.0.0 for a remote Prometheus needs the token
+    # in production (shared.production_checks).
     metrics_port: int | None = None
-    metrics_host: str = "127.0.0.1"  # like the HTTP services; 0.0.0.0 for a remote Prometheus
-    # If set, /ops/* require ``Authorization: Bearer <token>``; /metrics stays open
-    # (scrapers rarely authenticate; expose it on an internal network only).
+    metrics_host: str = "127.0.0.1"
+    # If set, the ops listener's routes (all but /health/*) require
+    # ``Authorization: Bearer <token>``: /metrics too (Prometheus sends it, see infra/prometheus).
     ops_token: str = ""
     # One JSON line per HTTP request (with its correlation id). Default: on in development,
     # off in production (at thousands of requests per second it costs a few percent).

@@ -6,8 +6,10 @@
 adds a broker middleware (messages handled, handler time, the event's correlation id in
 the log context and one correlated log line per message or batch, projection lag in
 seconds), a poller for consumer lag per group and partition (end offset − committed
-offset, every few seconds), the process monitors, and a small HTTP server on the metrics
-port: ``/metrics``, ``/health/live``, ``/health/ready`` and ``/ops/memory``.
+offset, every few seconds), the process monitors, and the ops listener on the metrics
+port: ``/metrics``, ``/health/live``, ``/health/ready`` and ``/ops/memory``
+(``shared.observability.ops_listener``; in production, refused when open beyond loopback
+without a token).
 """
 
 from __future__ import annotations
@@ -15,29 +17,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import orjson
 from faststream import BaseMiddleware, FastStream
 from faststream.message import StreamMessage
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from shared.http.errors import EXCEPTION_HANDLERS
 from shared.observability import metrics
 from shared.observability.logs import correlated
-from shared.observability.ops import ops_routes
+from shared.observability.ops_listener import OpsListener, ops_app
 from shared.observability.runtime import Monitors, cancel_and_wait
 from shared.observability.settings import ObservabilitySettings
-
-if TYPE_CHECKING:
-    import uvicorn
+from shared.production_checks import open_ops_surface, refuse_unsafe
 
 log = logging.getLogger("merchant.stream")
 # A catch-up batch holds a thousand commands' events: listing them all made each line ~40 kB.
@@ -157,14 +153,7 @@ async def _record_lag(consumer: Any, group: str, projections: bool) -> set[tuple
     return labels
 
 
-def ops_app(monitors: Monitors, settings: ObservabilitySettings, app: FastStream) -> Starlette:
-    @contextlib.asynccontextmanager
-    async def lifespan(app_: Starlette) -> AsyncIterator[dict[str, Any]]:
-        yield {"monitors": monitors}
-
-    async def live(request: Request) -> Response:
-        return Response(b'{"status":"live"}', media_type="application/json")
-
+def stream_health(monitors: Monitors, app: FastStream) -> list[Route]:
     async def ready(request: Request) -> Response:
         """Ready once start-up finished (subscribers running) and memory is within budget.
         ``consumers`` says how many of the subscribers' consumers have partitions yet —
@@ -175,31 +164,7 @@ def ops_app(monitors: Monitors, settings: ObservabilitySettings, app: FastStream
         body = orjson.dumps({"status": "ready" if ok else "not_ready", "checks": checks, "consumers": assigned(app)})
         return Response(body, status_code=200 if ok else 503, media_type="application/json")
 
-    routes = [Route("/health/live", live), Route("/health/ready", ready), *ops_routes(settings)]
-    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
-
-
-def _bind(host: str, port: int) -> socket.socket | None:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        log.warning("metrics port %d unavailable (%s): /metrics not served by this process", port, exc)
-        return None
-    sock.listen(64)
-    sock.setblocking(False)
-    return sock
-
-
-@dataclass
-class _Running:
-    """What ``instrument_faststream`` started, for its shutdown hook to stop."""
-
-    lag: asyncio.Task[None] | None = None
-    server: uvicorn.Server | None = None
-    http: asyncio.Task[None] | None = None
+    return [Route("/health/ready", ready)]
 
 
 def instrument_faststream(app: FastStream, component: str, settings: ObservabilitySettings | None = None) -> FastStream:
@@ -207,41 +172,23 @@ def instrument_faststream(app: FastStream, component: str, settings: Observabili
     projections = component == "projectors"
     for broker in app.brokers:
         broker.insert_middleware(stream_middleware(projections))
+    port = settings.metrics_port_for(component)
+    refuse_unsafe(settings, open_ops_surface(component, settings.metrics_host, port, settings.ops_token))
     monitors = Monitors(settings)
-    running = _Running()
+    listener = OpsListener(ops_app(monitors, settings, stream_health(monitors, app)), settings.metrics_host, port)
+    lag: list[asyncio.Task[None]] = []
 
     async def start() -> None:
         await monitors.start()
-        running.lag = asyncio.create_task(poll_consumer_lag(app, projections), name="consumer-lag")
-        port = settings.metrics_port_for(component)
-        sock = _bind(settings.metrics_host, port) if port else None
-        if sock is not None:
-            import uvicorn
-
-            server = uvicorn.Server(
-                uvicorn.Config(
-                    ops_app(monitors, settings, app),
-                    log_config=None,
-                    log_level="warning",
-                    access_log=False,
-                    lifespan="on",
-                )
-            )
-            running.server = server
-            # _serve, not serve: serve() would take over SIGINT/SIGTERM from FastStream.
-            running.http = asyncio.create_task(server._serve(sockets=[sock]), name="metrics-http")
-            log.info("metrics on :%d/metrics", port)
+        lag.append(asyncio.create_task(poll_consumer_lag(app, projections), name="consumer-lag"))
+        await listener.start()
 
     async def started() -> None:
         monitors.started()
 
     async def stop() -> None:
-        if running.server is not None and running.http is not None:
-            running.server.should_exit = True
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(running.http, 5)
-        if running.lag is not None:
-            await cancel_and_wait([running.lag])
+        await listener.stop()
+        await cancel_and_wait(lag)
         await monitors.stop()
 
     app.on_startup(start)

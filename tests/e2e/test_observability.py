@@ -1,7 +1,8 @@
-"""Operability on the real stack: /metrics moves with traffic on every process — every
-metric a Grafana panel plots (``infra/grafana``) among them —, the query API's cache
-counters equal its ``/health/cache``, and one command's correlation id shows up in the
-logs of the command API, the projector and the worker that handled its event.
+"""Operability on the real stack: /metrics (on each process's ops listener) moves with
+traffic on every process — every metric a Grafana panel plots (``infra/grafana``) among
+them —, the query API's cache counters equal its ``/health/cache``, and one command's
+correlation id shows up in the logs of the command API, the projector and the worker that
+handled its event.
 
 Its own set of processes (own consumer groups, JSON logs in files, metrics ports) and its
 own database, so it does not depend on how the shared ``stack`` fixture evolves and the
@@ -56,6 +57,7 @@ def stream_with_metrics(name: str, env: dict[str, str], log_dir) -> Service:
         {**env, "MERCHANT_METRICS_PORT": str(port)},
         log_dir / f"{name}.log",
         url=f"http://127.0.0.1:{port}",
+        ops_url=f"http://127.0.0.1:{port}",
     )
 
 
@@ -124,8 +126,9 @@ Samples = dict[tuple[str, frozenset], float]
 
 
 def metrics_url(service: Service) -> str:
-    """Where the service serves /metrics: its ops listener when it has one, else its port."""
-    return getattr(service, "ops_url", None) or service.url
+    """Where the service serves /metrics: its ops listener, never its public port."""
+    assert service.ops_url, f"{service} has no ops listener"
+    return service.ops_url
 
 
 async def scrape(service: Service) -> Samples:
@@ -298,8 +301,12 @@ async def test_metrics_are_exposed_and_move(observed, merchant, settings):
     async def sms_dead_lettered():  # 1 attempt + 3 retries, 0.2 s backoff
         return value(await scrape(observed.workers), "job_dead_letters_total", kind="sms")
 
+    async def emails_sent():  # the dev SMTP server may take seconds per message under load
+        return value(await scrape(observed.workers), "jobs_processed_total", kind="email", outcome="ok")
+
     assert await eventually(shipped_order_counted)
     assert await eventually(sms_dead_lettered)
+    assert await eventually(emails_sent)
     after = {s.name: await scrape(s) for s in observed.services}
 
     def grew(service: str, name: str, /, by: float | None = None, **labels) -> None:
@@ -389,9 +396,9 @@ async def burst_of_misses_is_shed(client: httpx.AsyncClient, observed: Observed)
         for i in range(QUERY_API_IN_FLIGHT_LIMIT)
     ]
 
-    async def slots_taken():  # (the scrape itself is in flight too)
+    async def slots_taken():  # (the scrape goes to the ops listener: not in flight on the API)
         in_flight = value(await scrape(observed.query_api), "http_requests_in_flight", service="query-api")
-        return in_flight is not None and in_flight > QUERY_API_IN_FLIGHT_LIMIT
+        return in_flight is not None and in_flight >= QUERY_API_IN_FLIGHT_LIMIT
 
     before = (await client.get(f"{query}/health/cache")).json()
     assert await eventually(slots_taken, timeout=10)
@@ -533,7 +540,7 @@ async def test_a_request_without_correlation_id_gets_one_used_throughout(observe
 
 async def test_memory_report_and_tracing_over_the_ops_endpoints(observed):
     async with httpx.AsyncClient(timeout=10) as client:
-        for base in (observed.query_api.url, observed.projectors.url):
+        for base in (observed.query_api.ops_url, observed.projectors.ops_url):
             report = (await client.get(f"{base}/ops/memory")).json()
             assert report["health"] == "ok" and report["rss_bytes"] > 0 and report["samples"]
             assert (await client.post(f"{base}/ops/memory/tracing")).json() == {"tracing": True}
@@ -546,13 +553,14 @@ async def test_memory_report_and_tracing_over_the_ops_endpoints(observed):
 
 
 async def test_production_mode_with_two_processes_aggregates_metrics(server_env, obs_database, tmp_path):
-    port = free_port()
+    port, ops = free_port(), free_port()
     service = Service(
         "query-api-prod",
-        ["query-api", "--port", str(port), "--workers", "2", "--prod"],
-        {**server_env, "MONGODB_DATABASE": obs_database},
+        ["query-api", "--port", str(port), "--metrics-port", str(ops), "--workers", "2", "--prod"],
+        {**server_env, "MONGODB_DATABASE": obs_database, "QUERY_API_CURSOR_SECRET": uuid.uuid4().hex},
         tmp_path / "query-api-prod.log",
         url=f"http://127.0.0.1:{port}",
+        ops_url=f"http://127.0.0.1:{ops}",
     ).start()
     try:
         service.wait_ready(timeout=60)

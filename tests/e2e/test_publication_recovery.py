@@ -17,6 +17,7 @@ import pytest
 
 from command_api.application.idempotency import command_id_for
 from command_api.bootstrap import bootstrap
+from merchant_testkit.stack import NO_RATE_LIMITS
 from tests.e2e.commands import auth, order_body, product_body
 from tests.e2e.isolation import Namespace
 from tests.support.processes import free_port, http_service
@@ -76,6 +77,7 @@ async def test_killed_between_append_and_publish_the_relay_publishes_what_was_mi
         # take before the kill (its pass at start takes only commits older than the grace).
         unpublishing = {
             **ns.env,
+            **NO_RATE_LIMITS,  # one client sends a shop's worth of commands
             "COMMAND_API_IMMEDIATE_PUBLISH": "false",
             "COMMAND_API_RELAY_INTERVAL_SECONDS": "3600",
             "COMMAND_API_RELAY_GRACE_SECONDS": "3600",
@@ -93,7 +95,12 @@ async def test_killed_between_append_and_publish_the_relay_publishes_what_was_mi
             http_service(
                 "command-api-restarted",
                 "command-api",
-                {**ns.env, "COMMAND_API_RELAY_INTERVAL_SECONDS": "0.2", "COMMAND_API_RELAY_GRACE_SECONDS": "0.5"},
+                {
+                    **ns.env,
+                    **NO_RATE_LIMITS,
+                    "COMMAND_API_RELAY_INTERVAL_SECONDS": "0.2",
+                    "COMMAND_API_RELAY_GRACE_SECONDS": "0.5",
+                },
                 tmp_path,
             )
             .start()
@@ -218,7 +225,12 @@ async def test_kafka_down_for_30s_commands_are_accepted_and_published_after(serv
         http_service(
             "command-api-outage",
             "command-api",
-            {**ns.env, "COMMAND_API_RELAY_INTERVAL_SECONDS": "0.5", "COMMAND_API_RELAY_GRACE_SECONDS": "1"},
+            {
+                **ns.env,
+                **NO_RATE_LIMITS,
+                "COMMAND_API_RELAY_INTERVAL_SECONDS": "0.5",
+                "COMMAND_API_RELAY_GRACE_SECONDS": "1",
+            },
             tmp_path,
         )
         .start()

@@ -13,6 +13,7 @@ import pytest
 
 from command_api.bootstrap import bootstrap
 from loadtests.ops import Meter, Watched
+from merchant_testkit.stack import NO_RATE_LIMITS
 from tests.e2e.commands import auth, order_body, product_body
 from tests.e2e.isolation import Namespace
 from tests.support.processes import http_service
@@ -27,10 +28,15 @@ async def test_commands_cost_a_few_operations_and_an_idle_write_side_costs_none(
         side = bootstrap(db=ns.db)
         await side.prepare()
         m = await side.merchants.create("Cost Shop")
-        env = {**ns.env, "COMMAND_API_RELAY_INTERVAL_SECONDS": "0.2", "COMMAND_API_RELAY_GRACE_SECONDS": "0.5"}
+        env = {
+            **ns.env,
+            **NO_RATE_LIMITS,  # one storefront key places 160 orders at once
+            "COMMAND_API_RELAY_INTERVAL_SECONDS": "0.2",
+            "COMMAND_API_RELAY_GRACE_SECONDS": "0.5",
+        }
         api = http_service("command-api-cost", "command-api", env, tmp_path).start()
         await asyncio.to_thread(api.wait_ready)
-        meter = Meter([Watched("command-api", api.process.pid, f"{api.url}/metrics")])
+        meter = Meter([Watched("command-api", api.process.pid, f"{api.ops_url}/metrics")])
         try:
             async with httpx.AsyncClient(base_url=api.url, timeout=30) as client:
                 sk = auth(m.secret_key)

@@ -20,6 +20,7 @@ from shared.observability import metrics
 from shared.observability.business import BusinessMetrics
 from shared.observability.http import instrument_http
 from shared.observability.logs import JsonFormatter, correlated
+from shared.observability.ops import render_metrics
 from shared.observability.settings import ObservabilitySettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,12 +53,12 @@ async def test_requests_are_counted_per_route_template_and_status():
         assert (await client.get("/items/2")).status_code == 200
         assert (await client.get("/nowhere/3")).status_code == 404
         assert (await client.get("/boom")).status_code == 500
-        metrics_text = (await client.get("/metrics")).text
+        assert (await client.get("/metrics")).status_code == 404  # on the ops listener only
+    metrics_text = render_metrics().decode()
     assert sample("http_requests_total", **labels) == before + 2
-    assert sample("http_requests_total", service="unit-a", method="GET", route="<unmatched>", status="404") == 1
+    assert sample("http_requests_total", service="unit-a", method="GET", route="<unmatched>", status="404") == 2
     assert sample("http_request_errors_total", service="unit-a", route="/boom", kind="exception") == 1
-    assert 'http_requests_in_flight{service="unit-a"} 1.0' in metrics_text  # the /metrics call itself
-    assert sample("http_requests_in_flight", service="unit-a") == 0
+    assert 'http_requests_in_flight{service="unit-a"} 0.0' in metrics_text
     assert 'route="/items/{item_id}"' in metrics_text and "/items/1" not in metrics_text
 
 

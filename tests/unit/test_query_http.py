@@ -8,11 +8,11 @@ import pytest
 from starlette.datastructures import QueryParams
 
 from shared.http.errors import ApiError
+from shared.http.rate_limit import TokenBuckets
 
 from query_api.adapters.encodings import choose
 from query_api.application.pagination import ASC, DESC, CursorCodec, Sort
 from query_api.application.params import Param, ParamSet
-from query_api.entrypoints.http.rate_limit import TokenBuckets
 from query_api.entrypoints.responses import etag_matches
 
 

@@ -3,7 +3,9 @@
 - ``heartbeat`` writes this process's per-kind counters to ``worker_status`` every two
   seconds (``in_flight`` in queue health is the sum over fresh heartbeats);
 - ``OpsServer`` serves ``GET /ops/jobs`` (queue health per kind, as ``merchant jobs
-  status``) and ``GET /health/live`` on ``WORKER_OPS_HOST:WORKER_OPS_PORT`` (0 = off).
+  status``) and ``GET /health/live`` on ``WORKER_OPS_HOST:WORKER_OPS_PORT`` (0 = off);
+  ``/ops/jobs`` needs the ops token when ``MERCHANT_OPS_TOKEN`` is set, and production
+  refuses to start it beyond loopback without one (``shared.production_checks``).
 """
 
 from __future__ import annotations
@@ -18,12 +20,16 @@ from dataclasses import asdict
 import orjson
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from shared.events import utc_now
 from shared.mongo import Database
+from shared.observability.ops import OpsTokenMiddleware
+from shared.observability.settings import ObservabilitySettings
+from shared.production_checks import open_ops_surface, refuse_unsafe
 from shared.settings import WorkerSettings
 
 from workers.adapters.ops import WORKER_STATUS, queue_health
@@ -76,11 +82,17 @@ class OpsServer:
         async def live(request: Request) -> Response:
             return Response(b'{"status":"live"}', media_type="application/json")
 
-        return Starlette(routes=[Route("/ops/jobs", jobs), Route("/health/live", live), Route("/health/ready", live)])
+        token = ObservabilitySettings().ops_token
+        return Starlette(
+            routes=[Route("/ops/jobs", jobs), Route("/health/live", live), Route("/health/ready", live)],
+            middleware=[Middleware(OpsTokenMiddleware, token=token)] if token else [],
+        )
 
     async def start(self) -> None:
         if not self.settings.ops_port:
             return
+        obs = ObservabilitySettings()
+        refuse_unsafe(obs, open_ops_surface("workers", self.settings.ops_host, self.settings.ops_port, obs.ops_token))
         config = uvicorn.Config(
             self.app(),
             host=self.settings.ops_host,

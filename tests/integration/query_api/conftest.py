@@ -19,6 +19,7 @@ from query_api.entrypoints.bootstrap import QuerySide, side_of_scope
 def query_settings(server_env: dict, **overrides) -> QueryApiSettings:
     values = {k.lower(): v for k, v in server_env.items()}
     values.update({"rate_limit_per_second": 100_000, "rate_limit_burst": 100_000, "warm_up_queries": 0})
+    values.update({"rate_limit_auth_failures_per_second": 100_000, "rate_limit_auth_failures_burst": 100_000})
     values.update(overrides)
     return QueryApiSettings(**values)
 

@@ -1,5 +1,9 @@
 """Building a sales report: pure functions from order documents to CSV, summary and PDF.
 
+CSV cells that a spreadsheet would run as a formula (``= + - @``, tab, CR first) are
+written with a leading ``'`` (``csv_safe``): a report never carries a customer's formula
+to the merchant's spreadsheet.
+
 PDF: fpdf2 — pure Python (no C toolchain, no system fonts), actively maintained, with a
 table API; the report's PDF is a summary (totals, per day, per status, top products),
 while the CSV lists every order.
@@ -73,11 +77,22 @@ def csv_row(order: Document) -> list[Any]:
     ]
 
 
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(cell: object) -> object:
+    """A text cell that a spreadsheet would take for a formula (a customer e-mail such as
+    ``=HYPERLINK(...)&"@x.io"``), with a ``'`` in front as OWASP recommends: shown as
+    text, the value still readable. Numbers stay numbers; the csv module quotes the rest."""
+    return "'" + cell if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell
+
+
 def write_csv(orders: list[Document]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
-    writer.writerows(csv_row(o) for o in orders)
+    writer.writerows([csv_safe(cell) for cell in csv_row(o)] for o in orders)
     return out.getvalue().encode()
 
 

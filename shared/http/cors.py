@@ -1,22 +1,52 @@
 """CORS for browser storefronts: configurable origins, preflight answered here.
 
 Credentials are never allowed (keys travel in ``Authorization``, which a browser storefront
-sends explicitly), so ``*`` is safe for the public catalogue.
+sends explicitly), so ``*`` is safe for the public catalogue. Each API states what a page
+may send and read: the query API ``GET`` with its read headers, the command API ``POST``
+and ``PATCH`` with ``Idempotency-Key`` and ``If-Match`` (a storefront's checkout places
+orders with its publishable key). A preflight from an origin not listed is a ``403``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-ALLOW_HEADERS = b"Authorization, If-None-Match, X-Min-Version, X-Correlation-ID, Content-Type"
-EXPOSE_HEADERS = b"ETag, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining"
+
+@dataclass(frozen=True)
+class CorsPolicy:
+    """What a page of an allowed origin may send, and read back."""
+
+    allow_methods: str
+    allow_headers: str
+    expose_headers: str
+
+
+READS = CorsPolicy(
+    allow_methods="GET, HEAD, OPTIONS",
+    allow_headers="Authorization, If-None-Match, X-Min-Version, X-Correlation-ID, Content-Type",
+    expose_headers="ETag, Retry-After, X-Correlation-ID",
+)
+COMMANDS = CorsPolicy(
+    allow_methods="POST, PATCH, OPTIONS",
+    allow_headers="Authorization, Content-Type, Idempotency-Key, If-Match, X-Correlation-ID",
+    expose_headers="Location, ETag, Retry-After, X-Correlation-ID, Idempotent-Replayed",
+)
+
+
+def origins(setting: str) -> list[str]:
+    """``"https://a.example, https://b.example"`` → the list (empty: CORS off)."""
+    return [o.strip() for o in setting.split(",") if o.strip()]
 
 
 class CorsMiddleware:
-    def __init__(self, app: ASGIApp, allow_origins: list[str], max_age: int = 600) -> None:
+    def __init__(self, app: ASGIApp, allow_origins: list[str], policy: CorsPolicy, max_age: int = 600) -> None:
         self.app = app
         self.any_origin = "*" in allow_origins
         self.origins = {o.encode() for o in allow_origins}
+        self.allow_methods, self.allow_headers = policy.allow_methods.encode(), policy.allow_headers.encode()
+        self.expose_headers = policy.expose_headers.encode()
         self.max_age = str(max_age).encode()
 
     def _allowed(self, origin: bytes) -> bytes | None:
@@ -37,8 +67,8 @@ class CorsMiddleware:
             if allowed:
                 headers += [
                     (b"access-control-allow-origin", allowed),
-                    (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
-                    (b"access-control-allow-headers", ALLOW_HEADERS),
+                    (b"access-control-allow-methods", self.allow_methods),
+                    (b"access-control-allow-headers", self.allow_headers),
                     (b"access-control-max-age", self.max_age),
                 ]
             await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -50,7 +80,7 @@ class CorsMiddleware:
                 message["headers"] = [
                     *message.get("headers", ()),
                     (b"access-control-allow-origin", allowed),
-                    (b"access-control-expose-headers", EXPOSE_HEADERS),
+                    (b"access-control-expose-headers", self.expose_headers),
                 ]
             await send(message)
 
