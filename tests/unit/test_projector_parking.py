@@ -105,3 +105,43 @@ def _failing_on(type_: str):
         return orders.evolve(state, event, data)
 
     return evolve
+
+
+class _Sent:
+    def __await__(self):
+        yield from ()
+
+
+class _Producer:
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def send(self, topic, value, key=None, headers=None):
+        self.sent.append(topic)
+        return _Sent()
+
+
+class _Counters:
+    async def update_one(self, *args, **kwargs) -> None:
+        return None
+
+
+async def test_the_projector_counts_and_logs_each_parking(caplog):
+    from types import SimpleNamespace
+
+    from shared.observability import metrics
+
+    from projectors.entrypoints.app import COUNTERS, project
+    from tests.unit.test_projector_entrypoints import Record
+
+    shop = Shop()
+    bad = poisoned(shop.order("bad", {"a": 1}))
+    side = SimpleNamespace(
+        store=MemoryReadModels(), history=MemoryEvents(), producer=_Producer(), db={COUNTERS: _Counters()}
+    )
+    before = metrics.projector_parked.labels("orders")._value.get()
+    records = [Record("orders.events", 0, 7, bad.to_json())]
+    await project(side, ORDERS_STREAM, "orders.events", records)  # type: ignore[arg-type]
+    assert metrics.projector_parked.labels("orders")._value.get() == before + 1
+    assert side.producer.sent == ["orders.events.dlq"]
+    assert any("bad parked at v1" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
