@@ -141,6 +141,13 @@ class MemoryReadModels:
             if i in docs and docs[i]["merchant_version"] < version:
                 docs[i].update(merchant_name=name, merchant_version=version)
 
+    def refusal(self, doc: Doc) -> str | None:
+        try:
+            _storable(doc)
+        except (ValueError, OverflowError) as exc:
+            return f"unstorable: {exc}"
+        return None
+
     def _spend(self) -> None:
         if self.budget.writes_left is None:
             return

@@ -20,6 +20,8 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import bson
+from bson.errors import InvalidDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -36,6 +38,8 @@ WITHOUT_REV = {REV: 0}  # the swap writer's delete guard is the adapter's busine
 # by one indexed equality query per value, a few at a time.
 ID_CHUNK = 200
 CONCURRENT_READS = 32
+# The servers' limit on one document (MongoDB's and FerretDB's: 16 MiB).
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,15 @@ class MongoReadModels:
             await _swap_names(target, stale, name, version)
             return
         await target.update_many(stale, {"$set": {"merchant_name": name, "merchant_version": version}})
+
+    def refusal(self, doc: Doc) -> str | None:
+        """What the driver would refuse before sending: an integer beyond 64 bits, a value
+        BSON cannot encode, a document above the servers' limit."""
+        try:
+            size = len(bson.encode(doc))
+        except (InvalidDocument, OverflowError) as exc:
+            return f"unstorable: {exc}"[:500]
+        return f"unstorable: document of {size} bytes" if size > MAX_DOCUMENT_BYTES else None
 
 
 async def _swap_names(target: AsyncCollection[Doc], stale: Doc, name: str, version: int) -> None:

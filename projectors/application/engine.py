@@ -4,24 +4,33 @@ For one batch of one stream (``projectors.entrypoints.streams``), each event del
 its source (topic partition) and position (offset):
 
 1. validate each event's body; an unknown type or invalid body is *dead* (reason kept);
-2. read the stored state document of every aggregate in the batch (one query);
+2. read the stored state document of every aggregate in the batch, and which of them are
+   parked (``parking``; two queries, overlapped); a parked aggregate's events wait;
 3. per aggregate, keep only versions above the stored one (duplicates and replays drop
    out here); if a version is missing before them, fetch it from the event store
    (``ports.EventHistory``) — events are stored before they are published, so the gap is
    there. What the store does not have either is dead-lettered, never applied out of order;
 4. fold the events with the stream's pure ``evolve``, keeping each state on the way
-   (``folding.Trail``);
+   (``folding.Trail``), and ask the store whether it could hold what it is about to write
+   (``ReadModelStore.refusal``);
 5. write, each collection in one step that never moves a ``version`` backwards: the
    views, then the derived read models (``derived``: counters by delta, then documents as
-   their sums), then the state documents last. States and views are replaced in place
-   (``replace_newer``): every redelivery folds from the states, and the derived views'
-   repairs read the views, so neither may be missing even if the process dies mid-write.
+   their sums), then the state documents, then the new parkings last. States and views are
+   replaced in place (``replace_newer``): every redelivery folds from the states, and the
+   derived views' repairs read the views, so neither may be missing even if the process
+   dies mid-write.
 
-An event that the state rejects (e.g. ``OrderShipped`` before ``OrderPlaced``), or whose
-numbers a document cannot hold, is dead-lettered and the aggregate's version moves past
-it, so one bad event cannot block the ones behind it. A crash anywhere before step 5's
-state write leaves the states as they were: the redelivered batch folds the same events
-again, rewrites the same views and skips the counters it had already moved.
+**Poison parks its aggregate.** An event the state rejects (e.g. ``OrderShipped`` before
+``OrderPlaced``), whose numbers a document cannot hold, that the fold fails on (a bug), or
+that leaves a document the store would refuse (step 4), is dead-lettered (reason kept)
+and its aggregate is *parked* at that version: the state stays at the version before, the
+aggregate's later events are neither applied nor dead-lettered (they are in the event
+store), and every other aggregate of the batch is written as usual — the batch is split
+by aggregate, never failed or skipped as a whole. ``merchant parked retry`` replays a
+parked aggregate (``unpark``). A store outage is not poison: the batch fails and is
+redelivered, nothing is parked. A crash anywhere before step 5's state write leaves the
+states as they were: the redelivered batch folds the same events again, rewrites the same
+views and skips the counters it had already moved.
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ from shared.invalidation import Change
 from projectors.application.derived import Derivation, apply_derivations, plan_derivations
 from projectors.application.folding import Trail, effective_positions
 from projectors.application.known import Known
+from projectors.application.parking import Parking, park, parked_among
 from projectors.application.ports import Doc, EventHistory, ReadModelStore
 from projectors.domain.errors import Unprojectable
 
@@ -79,6 +89,8 @@ class Outcome:
     duplicates: int = 0
     gap_filled: int = 0
     dead: list[tuple[EventEnvelope, str]] = field(default_factory=list)
+    parked: list[Parking] = field(default_factory=list)  # parked by this batch
+    waiting: int = 0  # events of aggregates parked before this batch, left in the event store
     changes: list[Change] = field(default_factory=list)
     # The state of every aggregate the batch named, as now stored (duplicates included:
     # what follows a batch must run again when it is redelivered).
@@ -151,26 +163,59 @@ async def _complete(
     return ordered
 
 
-def _apply(stream: Stream, state: Doc | None, event: EventEnvelope, outcome: Outcome) -> Doc | None:
+def _evolve(stream: Stream, state: Doc | None, event: EventEnvelope) -> Doc | str:
+    """The state after ``event``, or why it cannot be projected."""
     try:
-        new = stream.evolve(state, event, _decode(stream, event))
-        outcome.applied += 1
-        return new
+        return stream.evolve(state, event, _decode(stream, event))
     except Unprojectable as exc:
-        outcome.dead.append((event, str(exc)))
-    except Exception as exc:  # a bug must not stall the stream for every tenant: keep it aside
+        return str(exc)
+    except Exception as exc:  # a bug must not stall the stream for every tenant: park it
         log.exception("%s: %s v%d could not be projected", stream.name, event.aggregate_id, event.aggregate_version)
-        outcome.dead.append((event, f"projector error: {exc!r}"[:500]))
-    # Move past the bad event so later ones still apply.
-    return {**state, "version": event.aggregate_version} if state is not None else None
+        return f"projector error: {exc!r}"[:500]
 
 
-def _fold(stream: Stream, trail: Trail, events: list[tuple[EventEnvelope, int | None]], outcome: Outcome) -> None:
+def _refusal(store: ReadModelStore, stream: Stream, state: Doc | None) -> str | None:
+    """Why the store would refuse what this state writes (the state and its views)."""
+    if state is None:
+        return None
+    for doc in (state, *(view(state) for _, view in stream.views)):
+        if (reason := store.refusal(doc)) is not None:
+            return reason
+    return None
+
+
+def _fold(
+    store: ReadModelStore,
+    stream: Stream,
+    trail: Trail,
+    events: list[tuple[EventEnvelope, int | None]],
+    outcome: Outcome,
+) -> None:
+    """Fold the events into ``trail``; at the first one that cannot be projected, or that
+    leaves a document the store would refuse, dead-letter it and park the aggregate there
+    (the events after it wait)."""
     state = trail.stored
     positions = effective_positions([position for _, position in events])
+    poison: tuple[EventEnvelope, str] | None = None
     for (event, _), position in zip(events, positions, strict=True):
-        state = _apply(stream, state, event, outcome)
+        new = _evolve(stream, state, event)
+        if isinstance(new, str):
+            poison = (event, new)
+            break
+        state = new
         trail.steps.append((position, state))
+    if trail.steps and _refusal(store, stream, state) is not None:  # only what is written is checked
+        at = next(i for i, (_, step) in enumerate(trail.steps) if _refusal(store, stream, step) is not None)
+        poison = (events[at][0], _refusal(store, stream, trail.steps[at][1]) or "")
+        del trail.steps[at:]
+    outcome.applied += len(trail.steps)
+    if poison is not None:
+        _park(stream, *poison, outcome)
+
+
+def _park(stream: Stream, event: EventEnvelope, reason: str, outcome: Outcome) -> None:
+    outcome.dead.append((event, reason))
+    outcome.parked.append(Parking(stream.name, event.aggregate_id, event.merchant_id, event.aggregate_version, reason))
 
 
 def _by_aggregate(batch: Batch, outcome: Outcome) -> dict[str, dict[int, Delivery]]:
@@ -192,16 +237,21 @@ async def fold_batch(
 ) -> tuple[list[Trail], dict[str, Doc]]:
     """Steps 1-4: the trails of the aggregates that moved, and every touched state."""
     by_aggregate = _by_aggregate(batch, outcome)
-    stored_docs = await store.find_ids(stream.state, list(by_aggregate))
+    stored_docs, parked = await asyncio.gather(
+        store.find_ids(stream.state, list(by_aggregate)), parked_among(store, stream.name, list(by_aggregate))
+    )
     trails, touched = [], {}
     for aggregate_id, versions in by_aggregate.items():
+        if aggregate_id in parked:
+            outcome.waiting += len(versions)
+            continue
         stored_doc = stored_docs.get(aggregate_id)
         stored = stored_doc["version"] if stored_doc else 0
         pending = {v: d for v, d in versions.items() if v > stored}
         outcome.duplicates += len(versions) - len(pending)
         trail = Trail(aggregate_id, next(iter(versions.values())).source, stored_doc)
         if pending:
-            _fold(stream, trail, await _complete(history, aggregate_id, stored, pending, outcome), outcome)
+            _fold(store, stream, trail, await _complete(history, aggregate_id, stored, pending, outcome), outcome)
         if trail.steps:
             trails.append(trail)
         if trail.new is not None:
@@ -247,5 +297,7 @@ async def _apply_batch(
         outcome.changes += await apply_derivations(store, plans, batch.ends, known)
     await store.replace_newer(stream.state, list(changed.values()), known_versions)
     outcome.changes += _changes(stream.state, list(changed.values()))
+    if outcome.parked:
+        await park(store, outcome.parked)
     outcome.touched = list(touched.values())
     return outcome

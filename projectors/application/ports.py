@@ -8,7 +8,10 @@
   moving a ``version`` backwards; and ``append``/``delete_ids`` (the derived views'
   counters: a document is never changed, only added, then its older ones removed). Reads
   are by ``_id``, by one field's values, and one bounded, sorted read (``first``) for the
-  derived views' repairs. Adapters:
+  derived views' repairs. ``refusal`` says, without a round trip, why the store could not
+  hold a document (a number beyond 64 bits, a document too large): the engine asks before
+  it writes, so one aggregate's unstorable data parks that aggregate instead of failing
+  the batch for everyone. Adapters:
   ``projectors.adapters.mongo_store`` (MongoDB and FerretDB, chosen per server) and
   ``projectors.adapters.memory_store`` (unit tests); ``tests/contracts`` holds them to
   the same behaviour.
@@ -75,6 +78,11 @@ class ReadModelStore(Protocol):
     async def set_merchant_name(self, collection: str, ids: Collection[str], name: str, version: int) -> None:
         """Give these products the merchant's name and version, where they hold an older
         ``merchant_version`` (their own ``version`` does not move)."""
+        ...
+
+    def refusal(self, doc: Doc) -> str | None:
+        """Why this store would refuse ``doc`` for what it holds, checked here (no round
+        trip); ``None`` if it can be stored. An outage is never a refusal."""
         ...
 
 

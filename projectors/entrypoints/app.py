@@ -2,7 +2,9 @@
 
 Per batch: decode the envelopes, apply them with ``projectors.application.engine.apply_batch``
 (each event with its topic partition and offset: the derived read models' counters are
-guarded by them), dead-letter what cannot be projected, then signal cache invalidation.
+guarded by them), dead-letter what cannot be projected (its aggregate parked: an error log
+line and ``merchant_projector_parked_aggregates_total{stream}``), then signal cache
+invalidation.
 Offsets are committed only after all of that returned (``AckPolicy.NACK_ON_ERROR``: an
 exception rewinds every partition of the batch, so Kafka redelivers it). At-least-once
 delivery plus idempotent writes gives effectively-once read models. Several processes in
@@ -29,6 +31,7 @@ from pydantic import ValidationError
 from shared.events import EventEnvelope
 from shared.invalidation import Change, publish
 from shared.kafka import ensure_topics
+from shared.observability import metrics
 from shared.observability.logs import library_logger
 from shared.observability.stream import instrument_faststream
 from shared.settings import ProjectorSettings
@@ -120,6 +123,16 @@ async def project(side: ProjectorSide, stream: Stream, topic: str, records: Sequ
         await send_dead_letters(side.producer, dead_letter_topic(topic), bad_records, outcome.dead)
         await side.db[COUNTERS].update_one({"_id": stream.name}, {"$inc": {"dead_lettered": dead}}, upsert=True)
         log.warning("%s: %d event(s) dead-lettered, e.g. %s", stream.name, dead, (bad_records or outcome.dead)[0][1])
+    for parking in outcome.parked:
+        metrics.projector_parked.labels(stream.name).inc()
+        log.error(
+            "%s: %s parked at v%d (merchant %s), its later events wait (`merchant parked list`): %s",
+            stream.name,
+            parking.aggregate_id,
+            parking.version,
+            parking.merchant_id,
+            parking.reason,
+        )
     return outcome
 
 

@@ -124,6 +124,11 @@ relay_parked = Counter(
     "merchant_relay_parked_aggregates_total",
     "Aggregates parked by the outbox relay: a commit Kafka refuses (their later commits wait).",
 )
+projector_parked = Counter(
+    "merchant_projector_parked_aggregates_total",
+    "Aggregates parked by a projector: an event it cannot apply (their later events wait).",
+    ["stream"],
+)
 
 # -- Business -----------------------------------------------------------------------------
 orders_placed = Counter("merchant_orders_placed_total", "Orders placed.")

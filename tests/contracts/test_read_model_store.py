@@ -173,3 +173,27 @@ async def test_stale_known_versions_do_not_lose_writes(store):
     await store.write_newer("docs", [doc("a", 4, n=2), doc("b", 5, n=2), doc("c", 1, n=2)], known={"a": 1})
     found = await store.find_ids("docs", ["a", "b", "c"])
     assert {i: (d["version"], d["n"]) for i, d in found.items()} == {"a": (4, 2), "b": (5, 2), "c": (1, 2)}
+
+
+async def test_refusal_names_what_the_store_cannot_hold_without_writing_it(store):
+    assert store.refusal(doc("a", 1, n=2**63 - 1, nested={"list": [1, 2]})) is None
+    assert "unstorable" in (store.refusal(doc("a", 1, n=2**63)) or "")
+    assert "unstorable" in (store.refusal(doc("a", 1, deep={"n": -(2**63) - 1})) or "")
+    assert await store.find_ids("docs", ["a"]) == {}  # only asked, never written
+
+
+async def test_parkings_are_kept_per_stream_and_aggregate(store):
+    from projectors.application.parking import Parking, park, parked_among, parkings, unpark
+
+    await park(store, [Parking("orders", "o1", "m", 3, "why"), Parking("products", "o1", "m", 1, "other")])
+    await park(store, [Parking("orders", "o1", "m", 5, "later")])  # parked already: the first stays
+    try:
+        assert await parked_among(store, "orders", ["o1", "o2"]) == {"o1"}
+        assert await parked_among(store, "merchants", ["o1"]) == set()
+        rows = {(d["stream"], d["aggregate_id"], d["version"], d["reason"]) for d in await parkings(store)}
+        assert rows == {("orders", "o1", 3, "why"), ("products", "o1", 1, "other")}
+        await unpark(store, "orders", ["o1"])
+        assert await parked_among(store, "orders", ["o1"]) == set()
+    finally:
+        await unpark(store, "products", ["o1"])
+        await unpark(store, "orders", ["o1"])

@@ -241,6 +241,9 @@ class Counting:
         self.read[collection] = self.read.get(collection, 0) + len(found)
         return found
 
+    def refusal(self, doc):
+        return self.inner.refusal(doc)
+
     async def write_newer(self, collection, docs, known=None):
         self.writes.append((collection, len(docs)))
         await self.inner.write_newer(collection, docs, known)
@@ -287,13 +290,14 @@ async def test_a_day_beyond_64_bits_of_revenue_is_stored_exactly():
     assert loaded_int(day["revenue"]) == 100 * 10**17 and isinstance(day["revenue"], str)
 
 
-async def test_an_unstorable_number_or_a_fold_bug_dead_letters_one_event_not_the_batch():
+async def test_an_unstorable_number_or_a_fold_bug_dead_letters_one_event_and_parks_its_aggregate_only():
     shop, store = Shop(), MemoryReadModels()
     huge = shop.order("huge", {"a": 1})
     huge = huge.model_copy(update={"data": {**huge.data, "total": 2**63}})
     fine = shop.order("fine", {"a": 1})
     outcome = await apply_batch(store, MemoryEvents(), ORDERS_STREAM, Batch.of(shop.deliveries([huge, fine])))
     assert [(e.aggregate_id, "64 bits" in reason) for e, reason in outcome.dead] == [("huge", True)]
+    assert [(p.aggregate_id, p.version) for p in outcome.parked] == [("huge", 1)]
     assert "fine" in store.collection("orders") and "huge" not in store.collection("orders")
 
     from projectors.domain import merchant_products
@@ -310,6 +314,7 @@ async def test_an_unstorable_number_or_a_fold_bug_dead_letters_one_event_not_the
         store, MemoryEvents(), broken, Batch.of(shop.deliveries([shop.product("b", 1), shop.product("c", 2)]))
     )
     assert [(e.aggregate_id, reason.startswith("projector error")) for e, reason in outcome.dead] == [("b", True)]
+    assert [p.aggregate_id for p in outcome.parked] == ["b"]
     assert "c" in store.collection("merchant_products")
 
 
