@@ -36,6 +36,7 @@ from shared.read_models import CATALOG_PRODUCTS
 
 from merchant_testkit.plugin import own_namespace_fixtures
 from merchant_testkit.read_models import product_doc
+from tests.support.bson_order import bson_equal, sort_ids, type_class
 
 pytestmark = pytest.mark.integration
 server_env, settings, mongo_db = own_namespace_fixtures()
@@ -51,7 +52,8 @@ MERCHANTS = ("m_a", "m_b", "m_c")
 CATEGORIES = ("shoes", "Shoes", "hats", "chaussures-été")
 
 # --- MongoDB's order, for the scalar types these catalogues hold ---------------------------
-# BSON type classes in comparison order, as $type aliases every server here knows.
+# BSON type classes in comparison order (tests.support.bson_order.type_class indexes them),
+# as $type aliases every server here knows.
 CLASSES: tuple[tuple[str, ...], ...] = (
     (),
     ("number",),
@@ -67,47 +69,9 @@ CLASSES: tuple[tuple[str, ...], ...] = (
 )
 
 
-def type_class(value: Any) -> int:
-    """The index of value's class in CLASSES (0: null or missing)."""
-    if value is None:
-        return 0
-    if isinstance(value, bool):  # before int: a bool is an int in Python
-        return 7
-    if isinstance(value, (int, float)):
-        return 1
-    if isinstance(value, str):
-        return 2
-    if isinstance(value, ObjectId):
-        return 6
-    if isinstance(value, datetime):
-        return 8
-    raise TypeError(f"no reference order for {value!r}")
-
-
-def bson_key(value: Any) -> tuple:
-    """Sorts like MongoDB: class first; numbers by value whatever their type (Python
-    compares int and float exactly); strings bytewise in UTF-8; null equals missing."""
-    c = type_class(value)
-    if c == 0:
-        return (0,)
-    if c == 2:
-        return (c, value.encode())
-    if c == 6:
-        return (c, value.binary)
-    return (c, value)
-
-
-def bson_equal(field_value: Any, value: Any) -> bool:
-    """{f: value} for a scalar value: same class and equal, or an array holding one."""
-    if isinstance(field_value, list):
-        return any(bson_equal(item, value) for item in field_value)
-    return bson_key(field_value) == bson_key(value)
-
-
 def reference(docs: list[dict], filters: dict, field: str, direction: int) -> list:
     chosen = [d for d in docs if all(bson_equal(d.get(k), v) for k, v in filters.items())]
-    chosen.sort(key=lambda d: (bson_key(d.get(field)), bson_key(d["_id"])), reverse=direction == DESC)
-    return [d["_id"] for d in chosen]
+    return sort_ids(chosen, field, direction)
 
 
 # --- the two cursor shapes ---------------------------------------------------------------
