@@ -3,7 +3,6 @@ event store; caches are told what changed."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import pytest
@@ -16,6 +15,7 @@ from shared.redis import open_redis
 
 from merchant_testkit.event_stream import produce, store
 from merchant_testkit.plugin import own_namespace_fixtures
+from merchant_testkit.waiting import wait_until
 from tests.support.processes import stream_service
 
 pytestmark = pytest.mark.integration
@@ -36,12 +36,9 @@ def product_event(type_: str, version: int, data: dict, product: str, merchant: 
     )
 
 
-async def wait_for(predicate, timeout: float = 60.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not (result := await predicate()):
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.2)
-    return result
+async def wait_for(probe):
+    """The probe's first truthy answer (a projector process on a shared CI machine: 60 s)."""
+    return await wait_until(probe, bool, timeout=60.0, interval=0.2, what="projection")
 
 
 async def test_dead_letters_gap_fill_and_invalidation(settings, mongo_db, server_env, tmp_path):

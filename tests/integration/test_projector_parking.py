@@ -9,7 +9,6 @@ another merchant's valid order.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -24,6 +23,7 @@ from shared.kafka import reliable_producer
 
 from merchant_testkit.event_stream import commit_document, produce, store
 from merchant_testkit.plugin import own_namespace_fixtures
+from merchant_testkit.waiting import wait_until
 from tests.support.processes import stream_service
 
 pytestmark = pytest.mark.integration
@@ -60,12 +60,9 @@ def order_event(order: str, version: int, merchant: str, type_: str = "OrderPlac
     )
 
 
-async def wait_for(predicate, timeout: float = 60.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not (result := await predicate()):
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.2)
-    return result
+async def wait_for(probe):
+    """The probe's first truthy answer (a projector process on a shared CI machine: 60 s)."""
+    return await wait_until(probe, bool, timeout=60.0, interval=0.2, what="projection")
 
 
 def merchant_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
