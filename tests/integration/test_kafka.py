@@ -93,13 +93,17 @@ async def test_the_command_side_creates_the_domain_topics_when_it_starts(server_
     from command_api.bootstrap import bootstrap
 
     values = {k.lower(): v for k, v in server_env.items()}
-    settings = CommandApiSettings(**{**values, "kafka_topic_prefix": f"fresh_{uuid.uuid4().hex[:10]}."})
+    fresh = f"fresh_{uuid.uuid4().hex[:10]}"
+    settings = CommandApiSettings(**{**values, "kafka_topic_prefix": f"{fresh}.", "mongodb_database": fresh})
+    # A database of its own too: its relay would otherwise publish the session's unpublished
+    # commits to these topics (then deleted) and mark them published — lost to the session.
+    db = mongo_db.client[fresh]
     wanted = {settings.topic(t) for t in DOMAIN_TOPICS}
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()
     try:
         assert not wanted & set(await admin.list_topics())
-        async with bootstrap(settings, db=mongo_db).running():
+        async with bootstrap(settings, db=db).running():
             for _ in range(100):
                 if wanted <= set(await admin.list_topics()):
                     break
@@ -108,3 +112,4 @@ async def test_the_command_side_creates_the_domain_topics_when_it_starts(server_
     finally:
         await admin.close()
         await delete_topics_with_prefix(settings)
+        await mongo_db.client.drop_database(fresh)
