@@ -75,5 +75,6 @@ async def test_an_unpublishable_commit_parks_its_aggregate_while_others_reach_ka
     assert [c.version for c in unpublished if c.aggregate_id == poison] == [1, 2]
 
     assert await side.parking.unpark([poison]) == 1  # retried: still refused, parked again
-    assert await side.relay.run_once() == 0
+    await side.relay.run_once()  # (commits of earlier passes not yet marked may go again: no count)
+    assert published_events.matching(aggregate_id=poison) == []
     assert [p.aggregate_id for p in await side.parking.parked()] == [poison]
