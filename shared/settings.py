@@ -184,6 +184,8 @@ class WorkerSettings(ServerSettings):
     analytics_rollup_interval_seconds: float = 5.0
     # Cache warm-up requests this many of the hottest paths after an invalidation.
     warmup_top_n: int = 20
+    # ... and warms each path at most once per this many seconds (workers/application/warmup.py).
+    warmup_min_interval_seconds: float = Field(5.0, ge=0.0)
     # Graceful shutdown: in-flight jobs get this long to finish, then are handed back.
     graceful_timeout_seconds: float = 15.0
 

@@ -202,6 +202,10 @@ def job_handlers(
         "analytics": analytics_handlers(AnalyticsStore(db), analytics_invalidation(redis, settings.kafka_topic_prefix)),
         "audit": audit.audit_handlers(db),
         "warmup": warmup.warmup_handlers(
-            redis, query_api, top_n=settings.warmup_top_n, prefix=settings.kafka_topic_prefix
+            redis,
+            query_api,
+            top_n=settings.warmup_top_n,
+            prefix=settings.kafka_topic_prefix,
+            min_interval=settings.warmup_min_interval_seconds,
         ),
     }
