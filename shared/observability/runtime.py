@@ -6,7 +6,9 @@
 - the memory monitor's periodic sampling;
 - in production, ``gc.freeze()`` once start-up is done: the objects created while importing
   and starting (most of the heap) move to a permanent generation, so later collections
-  scan far less (and forked workers keep sharing those pages).
+  scan far less (and forked workers keep sharing those pages); then the collector's
+  thresholds are raised (``gc_thresholds``), so passes — each one a stop of the event
+  loop — are rare.
 """
 
 from __future__ import annotations
@@ -110,7 +112,12 @@ class Monitors:
         if self.settings.production:
             gc.collect()
             gc.freeze()
-            log.info("gc.freeze(): %d objects moved to the permanent generation", gc.get_freeze_count())
+            gc.set_threshold(*self.settings.gc_thresholds)
+            log.info(
+                "gc.freeze(): %d objects moved to the permanent generation; thresholds %s",
+                gc.get_freeze_count(),
+                gc.get_threshold(),
+            )
 
     async def stop(self) -> None:
         await cancel_and_wait(self._tasks)

@@ -48,6 +48,12 @@ class ObservabilitySettings(BaseSettings):
     # drains it. On by default at the budget of 512 MB per process; 0 turns it off.
     memory_limit_bytes: int = 512 * 1024 * 1024
     event_loop_probe_interval_seconds: float = 0.25
+    # Production only: the collector's thresholds once start-up is done (``gc.set_threshold``;
+    # CPython's default is 700, 10, 10). A process under load allocates fast, and with the
+    # default every 700 container objects start a pass; each pass stops the event loop, and
+    # the full ones (which scan every cached entry) stopped the query API for 25-250 ms
+    # under the spike scenario (docs/benchmarks.md). Far fewer passes scan the same garbage.
+    gc_thresholds: tuple[int, int, int] = (20_000, 20, 20)
 
     @property
     def production(self) -> bool:

@@ -145,3 +145,21 @@ def test_dashboard_and_docs_name_only_metrics_that_exist():
     }
     assert named and named <= exported, named - exported
     assert metrics.cache_hits is not None
+
+
+def test_production_start_up_freezes_the_heap_and_raises_the_collector_thresholds():
+    import gc
+
+    from shared.observability.runtime import Monitors
+
+    before = gc.get_threshold()
+    try:
+        Monitors(ObservabilitySettings(env="development")).started()
+        assert gc.get_threshold() == before  # development keeps CPython's defaults
+        settings = ObservabilitySettings(env="production", gc_thresholds=(12_345, 15, 16))
+        Monitors(settings).started()
+        assert gc.get_threshold() == (12_345, 15, 16)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
