@@ -4,7 +4,8 @@ A commit holds all the events one command produced, so storing it is one documen
 insert — atomic on any MongoDB-compatible server, no multi-document transaction.
 Appends that arrive while one is in flight are written together in one unordered
 ``insert_many`` (``GroupCommit``): one round trip for the batch, each document accepted
-or refused on its own.
+or refused on its own. A lone append (a batch of one) is an ``insert_one``: the same
+round trip without pymongo's bulk set-up (``insert_each``).
 
 - ``(aggregate_id, version)`` is unique, where ``version`` is the *first* aggregate
   version in the commit. Every writer appends at ``loaded_version + 1``, so of two
@@ -31,6 +32,7 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, WriteError
 
@@ -64,6 +66,25 @@ INDEXES = [
 ]
 
 
+async def insert_each(collection: AsyncCollection[Document], documents: list[Document]) -> dict[int, Document]:
+    """Insert the documents unordered (each accepted or refused on its own); returns the
+    refused ones' write errors (``code``, ``errmsg``) by position. One document is an
+    ``insert_one``: pymongo's bulk set-up (a copy of the collection with other codec
+    options, the bulk bookkeeping) is measurable CPU on a lone command's path."""
+    try:
+        if len(documents) == 1:
+            await collection.insert_one(documents[0])
+        else:
+            await collection.insert_many(documents, ordered=False)
+    except BulkWriteError as exc:
+        return {e["index"]: e for e in exc.details.get("writeErrors", [])}
+    except WriteError as exc:  # insert_one's refusal (a DuplicateKeyError among them)
+        if len(documents) != 1:
+            raise
+        return {0: {**(exc.details or {}), "code": exc.code, "errmsg": str(exc)}}
+    return {}
+
+
 class EventStore:
     """``EventStorePort``, ``OutboxPort`` and ``ExpiryPort`` on one ``commits`` collection."""
 
@@ -85,11 +106,9 @@ class EventStore:
         await self.group_commit.submit(record)
 
     async def append_batch(self, records: Sequence[Record]) -> list[Exception | None]:
-        try:
-            await self.commits.insert_many([r.to_document() for r in records], ordered=False)
+        refused = await insert_each(self.commits, [r.to_document() for r in records])
+        if not refused:
             return [None] * len(records)
-        except BulkWriteError as exc:
-            refused: dict[int, dict[str, Any]] = {e["index"]: e for e in exc.details.get("writeErrors", [])}
         duplicates = [records[i].command_id for i, e in refused.items() if e.get("code") == DUPLICATE_KEY]
         earlier = await self._records_of(duplicates) if duplicates else {}
         results: list[Exception | None] = []

@@ -3,24 +3,23 @@
 A product's SKU is claimed by inserting ``{_id: "<merchant>:<sku>"}`` *before* its
 ``ProductCreated`` commit. The unique ``_id`` lets exactly one product hold a SKU. Claims
 that arrive while one is in flight are inserted together (one unordered ``insert_many``,
-``GroupCommit``). A refused claim costs one read of that claim: our own (a retry of the
-same command), an orphan, or another product's. A claim whose product never got
-committed (the process died between the two steps) is taken over by the next product
-that wants the SKU once ``stale_after`` has passed.
+``GroupCommit``; a lone claim is one ``insert_one``). A refused claim costs one read of
+that claim: our own (a retry of the same command), an orphan, or another product's. A
+claim whose product never got committed (the process died between the two steps) is
+taken over by the next product that wants the SKU once ``stale_after`` has passed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
+from pymongo.errors import DuplicateKeyError, WriteError
 
 from shared.events import utc_now
 
-from command_api.adapters.event_store import COMMITS, DUPLICATE_KEY
+from command_api.adapters.event_store import COMMITS, DUPLICATE_KEY, insert_each
 from command_api.adapters.group_commit import GroupCommit
 from command_api.application.ports import Document
 from command_api.domain.product import SkuTaken
@@ -42,11 +41,7 @@ class SkuRegistry:
             await self._contest(claim, sku)
 
     async def _insert(self, claims: Sequence[Document]) -> list[Exception | None]:
-        try:
-            await self._skus.insert_many(list(claims), ordered=False)
-            return [None] * len(claims)
-        except BulkWriteError as exc:
-            refused: dict[int, dict[str, Any]] = {e["index"]: e for e in exc.details.get("writeErrors", [])}
+        refused = await insert_each(self._skus, list(claims))
         results: list[Exception | None] = []
         for index in range(len(claims)):
             error = refused.get(index)

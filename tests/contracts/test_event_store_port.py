@@ -31,6 +31,19 @@ async def test_two_writers_at_the_same_version_exactly_one_wins(backend):
     assert len(await backend.store.load(aggregate)) == 2
 
 
+async def test_a_batch_of_one_is_refused_as_a_member_would_be(backend):
+    """A lone append is written on its own (MongoDB: ``insert_one``); its refusals are
+    classified as a batch member's."""
+    aggregate, first = new_id(), commit(new_id(), 1)
+    await backend.store.append(first)
+    await backend.store.append(commit(aggregate, 1))
+    (conflict,) = await backend.store.append_batch([commit(aggregate, 1)])
+    (duplicate,) = await backend.store.append_batch([commit(new_id(), 1, command_id=first.command_id)])
+    assert isinstance(conflict, ConcurrencyConflict)
+    assert isinstance(duplicate, DuplicateCommand) and duplicate.earlier.id == first.id  # type: ignore[union-attr]
+    assert await backend.store.append_batch([commit(aggregate, 2)]) == [None]
+
+
 async def test_a_command_id_has_one_record_and_a_retry_gets_it(backend):
     first = commit(new_id(), 1, fingerprint="fp-1")
     await backend.store.append(first)
