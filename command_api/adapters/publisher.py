@@ -7,8 +7,13 @@ batches: it produces every event of the batch (pipelined, idempotent producer,
 bookkeeping for the relay, so it is gathered: one ``update_many`` for what was produced
 within ``MARK_DELAY`` (or ``MARK_BATCH`` commits) — with the commits ``settle`` reported
 done (a commit carrying an intent is produced at once, marked when its work is done).
-Until marked, a commit is *in hand* and the relay leaves it alone; a crash before the
-mark only makes the relay publish it again (consumers dedupe by version).
+The mark is never on a command's path, and a lone command's mark rides with whatever
+else is marked within ``MARK_DELAY``. A commit is marked only after Kafka acked it.
+Until marked, a commit is *in hand* and the relay leaves it alone, however old.
+A crash between the ack and the mark, or a mark that fails (logged; the commits leave
+the hand), only makes the relay publish it again: at-least-once, the same event ids
+(projections are version-guarded; workers key their jobs by event id).
+Tested by tests/integration/test_published_mark.py.
 
 If Kafka is down or the process dies first, the commits stay ``published: false`` in
 the store and the relay (``command_api.application.relay``) publishes them later — so an
