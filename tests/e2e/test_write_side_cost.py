@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 
+from command_api.adapters.publisher import MARK_DELAY
 from command_api.bootstrap import bootstrap
 from loadtests.ops import Meter, Watched
 from merchant_testkit.stack import NO_RATE_LIMITS
@@ -24,6 +25,7 @@ from tests.support.processes import http_service
 
 pytestmark = pytest.mark.e2e
 IDLE_SECONDS = 60  # issue #14 measures it over 60 s (300 relay intervals of 0.2 s)
+RELAY_INTERVAL = 0.2
 
 
 async def test_commands_cost_a_few_operations_and_an_idle_write_side_costs_none(server_env, tmp_path):
@@ -35,7 +37,7 @@ async def test_commands_cost_a_few_operations_and_an_idle_write_side_costs_none(
         env = {
             **ns.env,
             **NO_RATE_LIMITS,  # one storefront key places 160 orders at once
-            "COMMAND_API_RELAY_INTERVAL_SECONDS": "0.2",
+            "COMMAND_API_RELAY_INTERVAL_SECONDS": str(RELAY_INTERVAL),
             "COMMAND_API_RELAY_GRACE_SECONDS": "0.5",
         }
         api = http_service("command-api-cost", "command-api", env, tmp_path).start()
@@ -69,7 +71,7 @@ async def test_commands_cost_a_few_operations_and_an_idle_write_side_costs_none(
                     assert on_path == Counter(insert=inserts), (send.__name__, on_path, in_all)
                     assert in_all["insert"] == inserts and in_all["update"] == 1, (send.__name__, on_path, in_all)
 
-                before = await asyncio.to_thread(meter.read)
+                before, began = await asyncio.to_thread(meter.read), time.monotonic()
                 rounds = 10
                 for _ in range(rounds):  # 16 clients, each one command per round: stock, then an order
                     answers = await asyncio.gather(
@@ -85,13 +87,17 @@ async def test_commands_cost_a_few_operations_and_an_idle_write_side_costs_none(
                     assert {a.status_code for a in answers} == {202}
                 await _until_published(ns)
                 work = Meter.between(before, await asyncio.to_thread(meter.read))
+                seconds = time.monotonic() - began
                 commands = rounds * len(products) * 2
                 # stock: 1 insert; order: 2 inserts (hold, order); plus shared marks and relay passes
                 assert work.per(commands) <= 2.0, work.summary()
-                # Marks are gathered across commands (the relay's passes mark nothing here).
-                assert work.operations["command-api"]["update"] <= commands / 4, work.summary()
-                # No read per command: the few reads are the relay's passes and the key lookups.
-                assert work.operations["command-api"]["find"] <= 0.1 * commands, work.summary()
+                # Marks are gathered: one update_many per MARK_DELAY at most, fewer than commands.
+                marks = work.operations["command-api"]["update"]
+                assert marks <= seconds / MARK_DELAY + 2 and marks < commands / 2, (seconds, work.summary())
+                # No read per command: the reads are the relay's passes (two finds each, at most
+                # one per interval while commands arrive: more on a slow machine) and a few lookups.
+                passes = seconds / RELAY_INTERVAL + 2  # while nudged, and after the last
+                assert work.operations["command-api"]["find"] <= 2 * passes + 0.05 * commands, (seconds, work.summary())
 
                 quiet = await asyncio.to_thread(meter.read)
                 await asyncio.sleep(IDLE_SECONDS)
