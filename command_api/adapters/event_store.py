@@ -34,7 +34,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, WriteError
+from pymongo.errors import BulkWriteError, WriteConcernError, WriteError
 
 from shared.events import EventEnvelope
 from shared.mongo import ensure_indexes
@@ -82,6 +82,9 @@ async def insert_each(collection: AsyncCollection[Document], documents: list[Doc
         if len(documents) != 1:
             raise
         return {0: {**(exc.details or {}), "code": exc.code, "errmsg": str(exc)}}
+    except WriteConcernError:  # written; insert_many reports this in a BulkWriteError without writeErrors
+        if len(documents) != 1:
+            raise
     return {}
 
 
