@@ -3,14 +3,20 @@
 Every process reports each MongoDB command it issues in ``/metrics``
 (``mongodb_command_duration_seconds_count{command, outcome}``, from pymongo's command
 listener: ``shared.observability.mongo_monitoring``); CPU seconds come from psutil (the
-process and its children). ``Meter`` scrapes both before and after a stretch of work, so
-a harness can say *operations per accepted command* and *per event* — summed over every
-process it was given (the command API with its relay, the workers...) — beside latency.
+process and its children, those already ended included). ``Meter`` scrapes both before and
+after a stretch of work, so a harness can say *operations per accepted command* and *per
+event* — summed over every process it was given (the command API with its relay, the
+workers...) — beside latency, and which process used the CPU: with the machine's busy
+seconds over the same wall time (``psutil.cpu_times``), what no listed process accounts for.
+A process that ends between the readings loses its CPU unless its parent is listed (or it
+is this harness's child: ``reaped_children``); one that cannot be read counts 0.
 """
 
 from __future__ import annotations
 
 import re
+import resource
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,7 +40,9 @@ def mongodb_operations(metrics_text: str) -> Counter[str]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process and its children (``--workers N`` counted whole)."""
+    """User + system CPU seconds of a process and its descendants (``--workers N`` counted
+    whole, the PostgreSQL postmaster with every backend), the ended ones its tree has
+    waited for included (``children_user``/``children_system``: no live process is in them)."""
     try:
         root = psutil.Process(pid)
         processes = [root, *root.children(recursive=True)]
@@ -46,8 +54,19 @@ def cpu_seconds(pid: int) -> float:
             times = process.cpu_times()
         except psutil.Error:
             continue
-        total += times.user + times.system
+        total += times.user + times.system + times.children_user + times.children_system
     return total
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy, all cores (guest time is inside user)."""
+    t = psutil.cpu_times()
+    return t.user + t.system + getattr(t, "nice", 0.0) + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
+
+
+def _rusage_seconds(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 async def events_appended(db: AsyncDatabase[dict[str, Any]], since: datetime) -> int:
@@ -77,6 +96,8 @@ class Watched:
 class Reading:
     operations: dict[str, Counter[str]] = field(default_factory=dict)  # process -> command -> count
     cpu: dict[str, float] = field(default_factory=dict)  # process -> CPU seconds
+    machine: float = 0.0  # the machine's busy CPU seconds, all cores
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -85,6 +106,8 @@ class Work:
 
     operations: dict[str, Counter[str]]
     cpu: dict[str, float]
+    machine_cpu: float = 0.0
+    wall_seconds: float = 0.0
 
     @property
     def total_operations(self) -> int:
@@ -99,20 +122,32 @@ class Work:
             "operations": {name: dict(sorted(c.items())) for name, c in self.operations.items()},
             "total_operations": self.total_operations,
             "cpu_seconds": {name: round(s, 2) for name, s in self.cpu.items()},
+            "machine_cpu_seconds": round(self.machine_cpu, 2),
+            "wall_seconds": round(self.wall_seconds, 2),
         }
 
 
 class Meter:
-    def __init__(self, processes: list[Watched]) -> None:
+    """Readings of ``processes``; ``reaped_children``: the name under which this harness's
+    ended children count (the load generator: gone by the last reading, its CPU is in the
+    harness's ``RUSAGE_CHILDREN``); ``harness``: the name of this process's own CPU."""
+
+    def __init__(self, processes: list[Watched], reaped_children: str | None = None, harness: str | None = None):
         self.processes = processes
+        self.reaped_children = reaped_children
+        self.harness = harness
 
     def read(self) -> Reading:
-        reading = Reading()
+        reading = Reading(machine=machine_busy_seconds())
         with httpx.Client(timeout=5) as client:
             for p in self.processes:
                 reading.cpu[p.name] = cpu_seconds(p.pid)
                 if p.metrics_url:
                     reading.operations[p.name] = mongodb_operations(client.get(p.metrics_url).text)
+        if self.reaped_children:
+            reading.cpu[self.reaped_children] = _rusage_seconds(resource.RUSAGE_CHILDREN)
+        if self.harness:
+            reading.cpu[self.harness] = _rusage_seconds(resource.RUSAGE_SELF)
         return reading
 
     @staticmethod
@@ -121,5 +156,6 @@ class Meter:
             name: Counter({k: v for k, v in (after.operations[name] - before.operations.get(name, Counter())).items()})
             for name in after.operations
         }
-        cpu = {name: after.cpu[name] - before.cpu.get(name, 0.0) for name in after.cpu}
-        return Work(operations, cpu)
+        # A process gone by the second reading reads 0: its CPU is lost, not negative.
+        cpu = {name: max(after.cpu[name] - before.cpu.get(name, 0.0), 0.0) for name in after.cpu}
+        return Work(operations, cpu, after.machine - before.machine, after.at - before.at)

@@ -51,16 +51,6 @@ def markdown(s: dict) -> str:
             f"{r['start_mb']} / {r['end_mb']} / {r['max_mb']}; {_fmt(r['slope_mb_per_hour'])} MB/h | "
             f"< {TARGETS['rss_mb']} MB, flat |"
         )
-    if w := s.get("work"):
-        lines.append(
-            f"| MongoDB operations per accepted command (command API, relay included) / per event (workers) | "
-            f"{_fmt(w['command_api_ops_per_command'])} ({w['accepted_commands']:,} commands) / "
-            f"{_fmt(w['workers_ops_per_event'])} ({w['events']:,} events) | "
-            "≤ 1.5 create/stock, ≤ 4 order; audit ≤ 0.1 |"
-        )
-        for name, seconds in w["cpu_seconds"].items():
-            operations = sum(w["operations"].get(name, {}).values())
-            lines.append(f"| {name}: CPU seconds / MongoDB operations | {seconds:,.1f} / {operations:,} | |")
     if s.get("knee_rps") is not None or s["scenario"] == "stress":
         lines.append(f"| knee (highest step with p99 < 100 ms, no errors) | {_fmt(s['knee_rps'])} requests/s | |")
     if c := s.get("consistency"):
@@ -95,6 +85,8 @@ def markdown(s: dict) -> str:
             f"{_fmt(lat.get('p95_ms'))} | {_fmt(lat.get('p99_ms'))} | "
             f"{', '.join(f'{k}: {v:,}' for k, v in sorted(statuses.items()))} |"
         )
+    if w := s.get("work"):
+        lines += cpu_lines(w["cpu"]) + operations_lines(w["operations_per_unit"])
     if s.get("error_codes"):
         lines += [
             "",
@@ -103,6 +95,40 @@ def markdown(s: dict) -> str:
             + ".",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _pct(value) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+def cpu_lines(cpu: dict) -> list[str]:
+    """The CPU table: each process, their sum, the machine, and what is not attributed."""
+    lines = [
+        "",
+        f"CPU over the {cpu['wall_seconds']:,.0f} s metered ({cpu['cores']} cores; "
+        "a process counts with its children):",
+        "",
+        "| process | CPU s | % of one core | % of the machine | share of the listed total |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for row in [*cpu["processes"], cpu["listed"], cpu["machine"], cpu["not_attributed"]]:
+        lines.append(
+            f"| {row['process']} | {row['cpu_seconds']:,.1f} | {_pct(row['of_one_core'])} | "
+            f"{_pct(row['of_machine'])} | {_pct(row['share_of_listed'])} |"
+        )
+    return lines
+
+
+def operations_lines(rows: list[dict]) -> list[str]:
+    """The MongoDB operations table: per process, the top commands and per unit of its work."""
+    if not rows:
+        return []
+    lines = ["", "| process | MongoDB operations (top commands) | per unit |", "|---|---|---|"]
+    for r in rows:
+        top = ", ".join(f"{k} {v:,}" for k, v in r["top"].items())
+        per = f"{_fmt(r['per_unit'])} per {r['unit']} ({_fmt(r['units'])})" if r["unit"] else "—"
+        lines.append(f"| {r['process']} | {r['operations']:,}: {top or 'none'} | {per} |")
+    return lines
 
 
 def plot(record: dict, sampler, scenario: Scenario, path: Path, title: str) -> Path | None:

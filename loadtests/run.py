@@ -9,7 +9,9 @@
 3. Runs locust headless in its own process (the load generator is a separate process from
    the servers, on the same machine), HTML report and CSVs into
    ``loadtests/results/<scenario>-<time>/``, while sampling RSS, cache counters and
-   projection lag.
+   projection lag, and metering, from just before locust starts to just after it ends, the
+   CPU of every process (our services, the servers found by ``loadtests.processes``, the
+   load generator, this harness) and the machine, and our services' MongoDB operations.
 4. Checks that no accepted command was lost, writes ``summary.json``, ``summary.md`` and
    ``plot.png``, and prints the markdown.
 """
@@ -27,7 +29,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from loadtests import consistency, dataset, report, summary
+import psutil
+
+from loadtests import consistency, costs, dataset, processes, report, summary
 from loadtests.ops import Meter, Watched, accepted_commands, events_appended
 from loadtests.sampling import Sampler
 from loadtests.scenarios import SCENARIOS
@@ -35,6 +39,8 @@ from merchant_testkit.stack import NO_RATE_LIMITS
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPONENTS = ("command-api", "query-api", "projectors", "workers")
+LOAD_GENERATOR = "locust (load generator)"
+HARNESS = "merchant load (harness: sampler, meter)"
 # One load generator stands for thousands of visitors behind one address, and a few keys for
 # many shops' worth of traffic: the per-address, per-key and per-storefront budgets
 # (docs/security.md) would otherwise answer it with 429s. The load runs measure the code.
@@ -147,7 +153,7 @@ def _run_locust(args, out: Path, data_path: Path, command_url: str, query_url: s
     ]
     with (out / "locust.log").open("w") as log:
         locust = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        pids["locust (load generator)"] = locust.pid
+        pids[LOAD_GENERATOR] = locust.pid
         return {"locust": locust}
 
 
@@ -217,7 +223,7 @@ def run(args, server_env: dict[str, str] | None = None, processes: dict[str, int
     if args.command_url:
         command_url, query_url, projector_metrics = args.command_url, args.query_url, args.projector_metrics_url
         env = server_env or {**os.environ}
-        pids = dict(processes or {})
+        pids = {**processes_of_running_stack(args), **(processes or {})}
     else:
         from shared.kafka import ensure_topics
 
@@ -231,7 +237,9 @@ def run(args, server_env: dict[str, str] | None = None, processes: dict[str, int
         data_path, data = asyncio.run(_prepare_data(args, settings, env, command_url, query_url, out))
         load_before = os.getloadavg()
         sampler = Sampler(pids, query_url, projector_metrics, interval=args.sample_seconds).start()
-        meter = Meter(_watched(stack, args.command_metrics_url, pids))
+        meter = Meter(
+            _watched(stack, args, pids, processes.server_pids(env)), reaped_children=LOAD_GENERATOR, harness=HARNESS
+        )
         work_before = meter.read()
         started = datetime.now(UTC)
         locust = _run_locust(args, out, data_path, command_url, query_url, pids)["locust"]
@@ -259,7 +267,9 @@ def run(args, server_env: dict[str, str] | None = None, processes: dict[str, int
         }
         result = summary.summarise(record, scenario, sampler, checked, meta)
         events = asyncio.run(_events_since(settings, started))
-        result["work"] = summary.work_figures(work, accepted_commands(record["by_name"]), events)
+        result["work"] = costs.work_figures(
+            work, psutil.cpu_count() or 1, summary.reads_answered(record), accepted_commands(record["by_name"]), events
+        )
         (out / "summary.json").write_text(json.dumps(result, indent=2))
         (out / "samples.json").write_text(json.dumps({"rss": sampler.rss, "cache": sampler.cache, "lag": sampler.lag}))
         text = report.markdown(result)
@@ -274,17 +284,33 @@ def run(args, server_env: dict[str, str] | None = None, processes: dict[str, int
                 asyncio.run(_drop_namespace(settings))
 
 
-def _watched(stack, command_metrics_url: str | None, pids: dict[str, int]) -> list[Watched]:
-    """The processes whose MongoDB operations and CPU are counted: the command API (its
-    relay runs in it) and, when this run started them, the projectors and the workers —
-    from each one's ops listener (a running stack's command API: ``--command-metrics-url``,
-    else its CPU only)."""
-    ops = {c: s.ops_url for c, s in stack.by_component.items()} if stack else {"command-api": command_metrics_url}
-    return [
-        Watched(component, pids[component], f"{ops[component]}/metrics" if ops.get(component) else None)
-        for component in ("command-api", "projectors", "workers")
-        if component in pids and (stack is None or component in stack.by_component) and component in ops
-    ]
+def processes_of_running_stack(args) -> dict[str, int]:
+    """A running stack's services, by the process listening on each one's URL."""
+    return processes.service_pids(
+        {
+            "command-api": args.command_url,
+            "query-api": args.query_url,
+            "projectors": args.projector_metrics_url,
+            "workers": args.workers_metrics_url,
+        }
+    )
+
+
+def _watched(stack, args, pids: dict[str, int], servers: dict[str, int]) -> list[Watched]:
+    """Every process whose CPU is counted — our services (with their children), then the
+    servers — and, for our services, where their ``/metrics`` are (MongoDB operations):
+    each one's ops listener when this run started them, else the ``--*-metrics-url`` given."""
+    if stack:
+        ops = {c: s.ops_url for c, s in stack.by_component.items()}
+    else:
+        ops = {
+            "command-api": args.command_metrics_url,
+            "query-api": args.query_metrics_url,
+            "projectors": args.projector_metrics_url,
+            "workers": args.workers_metrics_url,
+        }
+    services = [Watched(c, pids[c], f"{ops[c]}/metrics" if ops.get(c) else None) for c in COMPONENTS if c in pids]
+    return services + [Watched(name, pid) for name, pid in servers.items()]
 
 
 async def _events_since(settings, since) -> int:
@@ -329,6 +355,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--command-metrics-url", help="A running stack's command API ops listener, e.g. http://127.0.0.1:9001."
     )
+    p.add_argument("--query-metrics-url", help="... its query API ops listener (MongoDB operations per read).")
+    p.add_argument("--workers-metrics-url", help="... its workers' ops listener (operations per event).")
     p.add_argument("--namespace", help="Database and topic prefix (default load_<scenario>_<time>).")
     p.add_argument("--out", default=str(ROOT / "loadtests" / "results"))
     p.add_argument("--sample-seconds", type=float, default=2.0)

@@ -131,20 +131,13 @@ def lag_figures(lag: list[dict]) -> dict:
     }
 
 
-def work_figures(work, accepted: int, events: int) -> dict:
-    """MongoDB operations and CPU seconds per process over the run, per accepted command
-    (the command API, relay included) and per event (the workers: audit, analytics)."""
-    per_process = work.summary()
-    ops = {name: sum(counts.values()) for name, counts in work.operations.items()}
-    return {
-        **per_process,
-        "accepted_commands": accepted,
-        "events": events,
-        "command_api_ops_per_command": round(ops["command-api"] / accepted, 3)
-        if accepted and "command-api" in ops
-        else None,
-        "workers_ops_per_event": round(ops["workers"] / events, 3) if events and "workers" in ops else None,
-    }
+def reads_answered(record: dict) -> int:
+    """Storefront and dashboard reads (GET) that got an answer, whatever its status."""
+    kinds, kind, status = record.get("kinds", []), record["_kind"], record["_status"]
+    if len(kind) != len(status):
+        return 0
+    gets = np.isin(kind, [i for i, k in enumerate(kinds) if k.startswith("GET")])
+    return int((gets & (status != 0)).sum())
 
 
 def knee(steps: list[dict]) -> float | None:

@@ -26,14 +26,9 @@ def test_work_is_the_difference_of_two_readings():
     assert work.total_operations == 22 and work.per(11) == 2.0 and work.cpu == {"api": 2.5}
 
 
-def test_load_summary_reports_operations_per_command_and_per_event():
-    from loadtests.ops import Work, accepted_commands
-    from loadtests.summary import work_figures
-
-    work = Work(
-        {"command-api": Counter({"insert": 30, "update": 5}), "workers": Counter({"insert": 4})}, {"workers": 1.5}
-    )
-    by_name = {"POST /v1/orders 202": 20, "POST /v1/orders 409": 3, "GET /v1/products 200": 100}
-    figures = work_figures(work, accepted_commands(by_name), events=80)
-    assert figures["accepted_commands"] == 20 and figures["command_api_ops_per_command"] == 1.75
-    assert figures["workers_ops_per_event"] == 0.05
+def test_a_process_that_ended_between_the_readings_counts_no_negative_cpu_and_the_machine_is_differenced():
+    before = Reading({}, {"gone": 4.0, "api": 1.0}, machine=100.0, at=10.0)
+    after = Reading({}, {"gone": 0.0, "api": 3.0}, machine=130.0, at=20.0)
+    work = Meter.between(before, after)
+    assert work.machine_cpu == 30.0 and work.wall_seconds == 10.0
+    assert work.cpu == {"gone": 0.0, "api": 2.0}
