@@ -10,6 +10,11 @@ Every task is exactly one request, and each user is paced at ``PER_USER_RPS``, s
 offered rate is the shape's users × that rate. The mix (task weights, per 100 requests):
 storefront reads 97 %, checkout 0.5 %, dashboard commands 0.5 %, merchant order lists 2 %
 (``MIX``). Requests leave on schedule (open loop), however slow the answers.
+
+Each answer is judged by ``loadtests.outcomes``: the business 409s (out of stock, wrong
+state) are successes for locust and the record, every other answer but 2xx/304 — and no
+answer — an error; the record keeps each request's verdict and, for every answer other
+than 2xx/304, its error code.
 """
 
 from __future__ import annotations
@@ -26,9 +31,8 @@ import gevent
 from locust import LoadTestShape, constant_throughput, events, task
 from locust.contrib.fasthttp import FastHttpUser
 
+from loadtests.outcomes import is_error, is_success_status
 from loadtests.scenarios import PER_USER_RPS, SCENARIOS, SORTS, users_for
-
-OK = {200, 201, 202, 304}
 
 
 def _scenario():
@@ -56,20 +60,23 @@ PAGE_SIZE = int(os.environ.get("LOAD_PAGE_SIZE", "20"))
 
 
 class Recorder:
-    """Every request's (second since start, latency ms, status) and the accepted order ids."""
+    """Every request's (second since start, latency ms, status, kind, error or not) and the
+    accepted order ids."""
 
     def __init__(self) -> None:
         self.started = time.time()
         self.seconds, self.latency, self.status, self.kind = array("f"), array("f"), array("H"), array("B")
+        self.error = array("B")
         self.kinds: dict[str, int] = {}
         self.by_name: Counter = Counter()
-        self.error_codes: Counter = Counter()  # "name status code" of answers other than 2xx/304
+        self.error_codes: Counter = Counter()  # "name status code" of answers other than 2xx/304 (business 409s too)
         self.orders_accepted: set[str] = set()
 
-    def add(self, name: str, status: int, ms: float) -> None:
+    def add(self, name: str, status: int, ms: float, error: bool) -> None:
         self.seconds.append(time.time() - self.started)
         self.latency.append(ms)
         self.status.append(status)
+        self.error.append(int(error))
         self.kind.append(self.kinds.setdefault(name, len(self.kinds)))
         self.by_name[f"{name} {status}"] += 1
 
@@ -82,6 +89,7 @@ class Recorder:
                     "ms": [round(x, 2) for x in self.latency],
                     "status": list(self.status),
                     "kind": list(self.kind),
+                    "error": list(self.error),
                     "kinds": list(self.kinds),
                     "by_name": dict(self.by_name),
                     "error_codes": dict(self.error_codes),
@@ -97,7 +105,8 @@ RECORD = Recorder()
 @events.request.add_listener
 def _record(request_type, name, response_time, response_length, response=None, exception=None, **kw):
     status = getattr(response, "status_code", 0) or 0
-    RECORD.add(name, status, response_time)
+    # _judge failed every error (a business 409 succeeded); no answer is an error whatever else.
+    RECORD.add(name, status, response_time, error=exception is not None or status == 0)
 
 
 @events.quitting.add_listener
@@ -107,8 +116,9 @@ def _write_record(environment, **kw):
 
 
 def _judge(r, name: str) -> None:
-    """2xx/304 are successes; anything else is a failure, counted with its error code."""
-    if r.status_code in OK:
+    """2xx/304 and the business 409s are successes; anything else is a failure. Every
+    answer but 2xx/304 is counted with its error code."""
+    if is_success_status(r.status_code):
         r.success()
         return
     try:
@@ -116,7 +126,10 @@ def _judge(r, name: str) -> None:
     except Exception:  # no JSON body (connection error, proxy page)
         code = "-"
     RECORD.error_codes[f"{name} {r.status_code} {code}"] += 1
-    r.failure(f"{r.status_code} {code}")
+    if is_error(r.status_code, code):
+        r.failure(f"{r.status_code} {code}")
+    else:
+        r.success()
 
 
 class Visitor(FastHttpUser):

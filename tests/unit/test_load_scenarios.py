@@ -33,14 +33,17 @@ def test_the_scenarios_offer_what_the_issue_asks():
     assert users_for(500) == 250
 
 
-def _step(rate, p99, errors=0):
-    return {"offered_rps": rate, "p99_ms": p99, "errors": errors}
+def _step(rate, p95, error_rate=0.0):
+    return {"offered_rps": rate, "p95_ms": p95, "error_rate": error_rate}
 
 
-def test_the_knee_is_the_last_step_under_100_ms_without_errors_before_the_first_that_is_not():
-    assert knee([_step(100, 10), _step(200, 40), _step(300, 150), _step(400, 20)]) == 200
-    assert knee([_step(100, 10), _step(200, 40, errors=1)]) == 100
-    assert knee([_step(100, 120)]) is None
+def test_the_knee_is_the_first_step_over_200_ms_p95_or_over_a_tenth_of_a_percent_errors():
+    steps = [_step(100, 10), _step(200, 200), _step(300, 201), _step(400, 20)]
+    assert knee(steps) == {"knee_rps": 300, "highest_passing_rps": 200}
+    assert knee([_step(100, 10, 0.001), _step(200, 40, 0.0011)]) == {"knee_rps": 200, "highest_passing_rps": 100}
+    assert knee([_step(100, 250)]) == {"knee_rps": 100, "highest_passing_rps": None}
+    assert knee([_step(100, 10), _step(200, None, None)])["knee_rps"] == 200  # a step with no requests fails
+    assert knee([_step(100, 10), _step(200, 20)]) == {"knee_rps": None, "highest_passing_rps": 200}
 
 
 def test_rss_slope_is_fitted_after_the_warm_up():
