@@ -161,7 +161,7 @@ def operations_lines(rows: list[dict]) -> list[str]:
     lines = ["", "| process | MongoDB operations (top commands) | per unit |", "|---|---|---|"]
     for r in rows:
         top = ", ".join(f"{k} {v:,}" for k, v in r["top"].items())
-        per = f"{_fmt(r['per_unit'])} per {r['unit']} ({_fmt(r['units'])})" if r["unit"] else "—"
+        per = f"{_fmt(r['per_unit'])} per {r['unit']}, over {_fmt(r['units'])}" if r["unit"] else "—"
         lines.append(f"| {r['process']} | {r['operations']:,}: {top or 'none'} | {per} |")
     return lines
 

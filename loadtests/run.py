@@ -31,8 +31,9 @@ from pathlib import Path
 
 import psutil
 
-from loadtests import consistency, costs, dataset, processes, report, summary
+from loadtests import consistency, costs, dataset, report, summary
 from loadtests.ops import Meter, Watched, accepted_commands, events_appended
+from loadtests.processes import server_pids, service_pids
 from loadtests.sampling import Sampler
 from loadtests.scenarios import SCENARIOS
 from merchant_testkit.stack import NO_RATE_LIMITS
@@ -237,9 +238,7 @@ def run(args, server_env: dict[str, str] | None = None, processes: dict[str, int
         data_path, data = asyncio.run(_prepare_data(args, settings, env, command_url, query_url, out))
         load_before = os.getloadavg()
         sampler = Sampler(pids, query_url, projector_metrics, interval=args.sample_seconds).start()
-        meter = Meter(
-            _watched(stack, args, pids, processes.server_pids(env)), reaped_children=LOAD_GENERATOR, harness=HARNESS
-        )
+        meter = Meter(_watched(stack, args, pids, server_pids(env)), reaped_children=LOAD_GENERATOR, harness=HARNESS)
         work_before = meter.read()
         started = datetime.now(UTC)
         locust = _run_locust(args, out, data_path, command_url, query_url, pids)["locust"]
@@ -286,7 +285,7 @@ def run(args, server_env: dict[str, str] | None = None, processes: dict[str, int
 
 def processes_of_running_stack(args) -> dict[str, int]:
     """A running stack's services, by the process listening on each one's URL."""
-    return processes.service_pids(
+    return service_pids(
         {
             "command-api": args.command_url,
             "query-api": args.query_url,

@@ -2,7 +2,9 @@
 
 ``python -m loadtests.run smoke`` against the session's stack (15 s at 20 requests/s,
 every user first makes one request of each kind): no 5xx, every kind of request was
-made and answered, the summary files are written and no accepted order was lost.
+made and answered, the summary files are written and no accepted order was lost, and the
+summary says where the time went: CPU of every process (services, servers, locust) and
+MongoDB operations per read and per accepted command.
 """
 
 from __future__ import annotations
@@ -56,6 +58,12 @@ def test_a_smoke_run_exercises_every_request_kind_without_server_errors(stack, s
             "--tour",
             "--sample-seconds",
             "1",
+            "--command-metrics-url",
+            stack.command_api.ops_url,
+            "--query-metrics-url",
+            stack.query_api.ops_url,
+            "--projector-metrics-url",
+            stack["projectors"].ops_url,
         ]
     )
     result = run(args, server_env=server_env, processes={name: s.process.pid for name, s in stack.by_component.items()})
@@ -77,6 +85,25 @@ def test_a_smoke_run_exercises_every_request_kind_without_server_errors(stack, s
     }
     assert "p50 / p95 / p99" in (tmp_path / "results" / out.rsplit("/", 1)[1] / "summary.md").read_text()
     assert result["rss"]["query-api"]["max_mb"] > 0
+    _assert_where_the_time_went(result["work"], (tmp_path / "results" / out.rsplit("/", 1)[1] / "summary.md"))
+
+
+def _assert_where_the_time_went(work, summary_md):
+    from loadtests.processes import SERVERS
+    from loadtests.run import HARNESS, LOAD_GENERATOR
+
+    cpu = {row["process"]: row for row in work["cpu"]["processes"]}
+    assert {"command-api", "query-api", "projectors", *SERVERS, LOAD_GENERATOR, HARNESS} <= set(cpu), cpu
+    for busy in ("query-api", "FerretDB", LOAD_GENERATOR):
+        assert cpu[busy]["cpu_seconds"] > 0, cpu[busy]
+    assert work["cpu"]["machine"]["cpu_seconds"] > 0
+    per_unit = {row["process"]: row for row in work["operations_per_unit"]}
+    assert per_unit["query-api"]["units"] == work["reads_answered"] > 0
+    assert per_unit["query-api"]["per_unit"] > 0, per_unit["query-api"]  # at least the cache misses
+    assert per_unit["command-api"]["per_unit"] >= 1, per_unit["command-api"]  # an accepted command writes
+    text = summary_md.read_text()
+    assert "| process | CPU s | % of one core |" in text and "| machine total (psutil.cpu_times) |" in text
+    assert "| process | MongoDB operations (top commands) | per unit |" in text
 
 
 def test_the_runner_refuses_half_a_running_stack():

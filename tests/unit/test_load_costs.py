@@ -61,7 +61,7 @@ def test_the_tables_render_one_row_per_process_and_the_machine_rows():
     assert "| workers | 3.0 | 30.0% | 15.0% | 100.0% |" in text
     assert "| not attributed (machine − listed) | 2.0 | 20.0% | 10.0% | 66.7% |" in text
     rows = operations_table({"projectors": Counter({"update": 8})}, {"event": 4})
-    assert "| projectors | 8: update 8 | 2.00 per event (4) |" in operations_lines(rows)
+    assert "| projectors | 8: update 8 | 2.00 per event, over 4 |" in operations_lines(rows)
 
 
 @pytest.mark.parametrize(
