@@ -64,7 +64,8 @@ def listener_pid(port: int | None) -> int | None:
     return root_listener(listeners(port)) if port else None
 
 
-def _server_ports(env: Mapping[str, str]) -> dict[str, int | None]:
+def server_ports(env: Mapping[str, str]) -> dict[str, int | None]:
+    """infra server name -> the port the run talks to it on."""
     from infra.servers import postgresql
 
     return {
@@ -87,7 +88,7 @@ def _pid_file(server: str) -> int | None:
 
 def server_pids(env: Mapping[str, str]) -> dict[str, int]:
     """Table name -> pid of each server the run uses that could be found."""
-    ports = _server_ports(env)
+    ports = server_ports(env)
     found = {}
     for label, server in SERVERS.items():
         pid = listener_pid(ports[server]) or _pid_file(server)

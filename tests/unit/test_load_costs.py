@@ -84,3 +84,37 @@ def test_a_forking_server_is_named_by_its_root_listener():
     assert root_listener({200: 100, 201: 200, 202: 200}) == 200  # uvicorn --workers: parent + children
     assert root_listener({300: 1}) == 300
     assert root_listener({}) is None
+
+
+def test_a_listening_process_is_found_by_its_port_and_named_by_the_url_given():
+    import os
+    import socket
+
+    from loadtests.processes import listener_pid, service_pids
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        assert listener_pid(port) == os.getpid()
+        assert service_pids({"query-api": f"http://127.0.0.1:{port}", "workers": None}) == {"query-api": os.getpid()}
+    assert listener_pid(port) is None
+
+
+def test_the_servers_are_looked_for_on_the_ports_the_run_uses():
+    from infra.servers import postgresql
+    from loadtests.processes import server_ports
+
+    env = {
+        "MONGODB_URL": "mongodb://127.0.0.1:27341",
+        "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "SMTP_URL": "smtp://127.0.0.1:1025",
+    }
+    assert server_ports(env) == {
+        "ferretdb": 27341,
+        "postgresql": postgresql.PORT,
+        "kafka": 9092,
+        "redis": 6379,
+        "smtp": 1025,
+    }
