@@ -80,4 +80,25 @@ def work_figures(work, cores: int, reads: int, accepted: int, events: int) -> di
         "events": events,
         "cpu": cpu_table(work.cpu, work.machine_cpu, work.wall_seconds, cores),
         "operations_per_unit": operations_table(work.operations, units),
+        "stalls": stalls_table(work.stalls),
     }
+
+
+def stalls_table(stalls: dict[str, Counter[str]]) -> list[dict]:
+    """Per service: how often its event loop was late (the lag probe's ticks) and how much
+    of that the garbage collector's passes explain — every request waiting in that loop,
+    a cache hit included, waited as long."""
+    rows = []
+    for name, c in sorted(stalls.items()):
+        generations = sorted({k[2:].removesuffix("_s") for k in c if k.startswith("gc")})
+        rows.append(
+            {
+                "process": name,
+                "ticks": int(c["ticks"]),
+                "late_10ms": int(c["late_10ms"]),
+                "late_50ms": int(c["late_50ms"]),
+                "lag_seconds": round(c["lag_s"], 2),
+                "gc": {g: {"passes": int(c[f"gc{g}"]), "seconds": round(c[f"gc{g}_s"], 3)} for g in generations},
+            }
+        )
+    return rows

@@ -28,6 +28,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 _COUNT = re.compile(r"^mongodb_command_duration_seconds_count\{([^}]*)\}\s+(\S+)$", re.M)
 _LABEL = re.compile(r'(\w+)="([^"]*)"')
+_SAMPLE = re.compile(r"^merchant_(event_loop_lag|gc_pause)_seconds_(bucket|count|sum)(?:\{([^}]*)\})?\s+(\S+)$", re.M)
+LATE_MS = (10, 50)  # event-loop ticks counted as late beyond these (histogram bounds)
 
 
 def mongodb_operations(metrics_text: str) -> Counter[str]:
@@ -37,6 +39,30 @@ def mongodb_operations(metrics_text: str) -> Counter[str]:
         command = dict(_LABEL.findall(labels)).get("command", "?")
         counts[command] += int(float(value))
     return counts
+
+
+def stalls(metrics_text: str) -> Counter[str]:
+    """What stopped a process's event loop, as counters (each process's ``/metrics``:
+    ``shared.observability.runtime``): ``ticks`` of the lag probe, ``late_10ms`` and
+    ``late_50ms`` (ticks that fired that much late), ``lag_s`` (their summed lateness), and
+    per collector generation ``gc<n>`` passes and ``gc<n>_s`` seconds."""
+    out: Counter[str] = Counter()
+    bounds = {f"{ms / 1000:g}": ms for ms in LATE_MS}
+    for family, kind, labels, value in _SAMPLE.findall(metrics_text):
+        label = dict(_LABEL.findall(labels or ""))
+        v = float(value)
+        if family == "event_loop_lag":
+            if kind == "count":
+                out["ticks"] += v
+            elif kind == "sum":
+                out["lag_s"] += v
+            elif (ms := bounds.get(f"{float(label.get('le', 'inf')):g}")) is not None:
+                out[f"within_{ms}ms"] += v
+        elif kind in ("count", "sum"):
+            out[f"gc{label.get('generation', '?')}" + ("_s" if kind == "sum" else "")] += v
+    for ms in LATE_MS:
+        out[f"late_{ms}ms"] = out["ticks"] - out.pop(f"within_{ms}ms", 0.0)
+    return out
 
 
 def cpu_seconds(pid: int) -> float:
@@ -96,6 +122,7 @@ class Watched:
 class Reading:
     operations: dict[str, Counter[str]] = field(default_factory=dict)  # process -> command -> count
     cpu: dict[str, float] = field(default_factory=dict)  # process -> CPU seconds
+    stalls: dict[str, Counter[str]] = field(default_factory=dict)  # process -> ``stalls`` counters
     machine: float = 0.0  # the machine's busy CPU seconds, all cores
     at: float = field(default_factory=time.monotonic)
 
@@ -108,6 +135,7 @@ class Work:
     cpu: dict[str, float]
     machine_cpu: float = 0.0
     wall_seconds: float = 0.0
+    stalls: dict[str, Counter[str]] = field(default_factory=dict)
 
     @property
     def total_operations(self) -> int:
@@ -143,7 +171,9 @@ class Meter:
             for p in self.processes:
                 reading.cpu[p.name] = cpu_seconds(p.pid)
                 if p.metrics_url:
-                    reading.operations[p.name] = mongodb_operations(client.get(p.metrics_url).text)
+                    text = client.get(p.metrics_url).text
+                    reading.operations[p.name] = mongodb_operations(text)
+                    reading.stalls[p.name] = stalls(text)
         if self.reaped_children:
             reading.cpu[self.reaped_children] = _rusage_seconds(resource.RUSAGE_CHILDREN)
         if self.harness:
@@ -158,4 +188,11 @@ class Meter:
         }
         # A process gone by the second reading reads 0: its CPU is lost, not negative.
         cpu = {name: max(after.cpu[name] - before.cpu.get(name, 0.0), 0.0) for name in after.cpu}
-        return Work(operations, cpu, after.machine - before.machine, after.at - before.at)
+        stopped = {
+            name: counters_between(after.stalls[name], before.stalls.get(name, Counter())) for name in after.stalls
+        }
+        return Work(operations, cpu, after.machine - before.machine, after.at - before.at, stopped)
+
+
+def counters_between(after: Counter[str], before: Counter[str]) -> Counter[str]:
+    return Counter({k: round(v - before.get(k, 0.0), 4) for k, v in after.items()})

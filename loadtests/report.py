@@ -80,7 +80,7 @@ def markdown(s: dict) -> str:
             f"{', '.join(f'{k}: {v:,}' for k, v in sorted(statuses.items()))} |"
         )
     if w := s.get("work"):
-        lines += cpu_lines(w["cpu"]) + operations_lines(w["operations_per_unit"])
+        lines += cpu_lines(w["cpu"]) + operations_lines(w["operations_per_unit"]) + stalls_lines(w.get("stalls", []))
     if s.get("error_codes"):
         lines += [
             "",
@@ -163,6 +163,24 @@ def operations_lines(rows: list[dict]) -> list[str]:
         top = ", ".join(f"{k} {v:,}" for k, v in r["top"].items())
         per = f"{_fmt(r['per_unit'])} per {r['unit']}, over {_fmt(r['units'])}" if r["unit"] else "—"
         lines.append(f"| {r['process']} | {r['operations']:,}: {top or 'none'} | {per} |")
+    return lines
+
+
+def stalls_lines(rows: list[dict]) -> list[str]:
+    """The event-loop table: late ticks of each service's lag probe, and its GC passes."""
+    if not rows:
+        return []
+    lines = [
+        "",
+        "| service event loop | probe ticks | late > 10 ms | late > 50 ms | lateness s | GC passes (s) by generation |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        gc = ", ".join(f"gen{g} {v['passes']:,} ({v['seconds']:.2f})" for g, v in r["gc"].items())
+        lines.append(
+            f"| {r['process']} | {r['ticks']:,} | {r['late_10ms']:,} | {r['late_50ms']:,} | "
+            f"{r['lag_seconds']:.2f} | {gc or '—'} |"
+        )
     return lines
 
 

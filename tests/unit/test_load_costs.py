@@ -7,10 +7,10 @@ from collections import Counter
 
 import pytest
 
-from loadtests.costs import UNITS, cpu_table, operations_table, work_figures
-from loadtests.ops import Work, accepted_commands
+from loadtests.costs import UNITS, cpu_table, operations_table, stalls_table, work_figures
+from loadtests.ops import Work, counters_between, accepted_commands, stalls
 from loadtests.processes import port_of, root_listener
-from loadtests.report import cpu_lines, operations_lines
+from loadtests.report import cpu_lines, operations_lines, stalls_lines
 
 
 def test_cpu_shares_are_of_one_core_of_the_machine_and_of_the_listed_total():
@@ -118,3 +118,29 @@ def test_the_servers_are_looked_for_on_the_ports_the_run_uses():
         "redis": 6379,
         "smtp": 1025,
     }
+
+
+def _loop_metrics(ticks: int, within_10ms: int, within_50ms: int, full_gcs: int, full_gc_s: float) -> str:
+    return f"""\
+merchant_event_loop_lag_seconds_bucket{{le="0.001"}} {within_10ms // 2}.0
+merchant_event_loop_lag_seconds_bucket{{le="0.01"}} {within_10ms}.0
+merchant_event_loop_lag_seconds_bucket{{le="0.05"}} {within_50ms}.0
+merchant_event_loop_lag_seconds_bucket{{le="+Inf"}} {ticks}.0
+merchant_event_loop_lag_seconds_count {ticks}.0
+merchant_event_loop_lag_seconds_sum {ticks / 100}
+merchant_gc_pause_seconds_count{{generation="0"}} 40.0
+merchant_gc_pause_seconds_sum{{generation="0"}} 0.02
+merchant_gc_pause_seconds_count{{generation="2"}} {full_gcs}.0
+merchant_gc_pause_seconds_sum{{generation="2"}} {full_gc_s}
+"""
+
+
+def test_the_stalls_of_a_service_are_its_late_ticks_and_gc_passes_between_two_readings():
+    before = stalls(_loop_metrics(60, 58, 60, 1, 0.1))
+    after = stalls(_loop_metrics(100, 90, 97, 3, 0.3))
+    assert after["ticks"] == 100 and after["late_10ms"] == 10 and after["late_50ms"] == 3
+    assert after["gc2"] == 3 and after["gc2_s"] == 0.3 and after["lag_s"] == 1.0
+    row = stalls_table({"query-api": counters_between(after, before)})[0]
+    assert (row["ticks"], row["late_10ms"], row["late_50ms"], row["lag_seconds"]) == (40, 8, 3, 0.4)
+    assert row["gc"] == {"0": {"passes": 0, "seconds": 0.0}, "2": {"passes": 2, "seconds": 0.2}}
+    assert "| query-api | 40 | 8 | 3 | 0.40 | gen0 0 (0.00), gen2 2 (0.20) |" in stalls_lines([row])
