@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from loadtests.costs import UNITS, cpu_table, operations_table, stalls_table, work_figures
-from loadtests.ops import Work, counters_between, accepted_commands, stalls
+from loadtests.ops import Work, accepted_commands, counters_between, stalls
 from loadtests.processes import port_of, root_listener
 from loadtests.report import cpu_lines, operations_lines, stalls_lines
 
