@@ -28,11 +28,11 @@ from array import array
 from collections import Counter, OrderedDict
 
 import gevent
-from locust import LoadTestShape, constant_throughput, events, task
+from locust import LoadTestShape, events, task
 from locust.contrib.fasthttp import FastHttpUser
 
 from loadtests.outcomes import is_error, is_success_status
-from loadtests.scenarios import PER_USER_RPS, SCENARIOS, SORTS, users_for
+from loadtests.scenarios import PER_USER_RPS, SCENARIOS, SORTS, poisson_arrivals, users_for
 
 
 def _scenario():
@@ -136,7 +136,7 @@ class Visitor(FastHttpUser):
     """One person: a storefront visitor most of the time, now and then buying; dashboard
     tasks use the merchant's secret key (merchants are users of the same system)."""
 
-    wait_time = constant_throughput(PER_USER_RPS)
+    wait_time = poisson_arrivals(PER_USER_RPS)
     connection_timeout = 10.0
     network_timeout = 15.0  # commands give up after 10 s on the server (503 timeout)
     concurrency = 64  # connections per user: room for requests still waiting on a slow answer

@@ -45,6 +45,12 @@ _APPS = {
     Component.query_api: ("query_api.entrypoints.app:create_app", "QUERY_API"),
 }
 GRACEFUL_SECONDS = 30
+# How long an idle keep-alive connection stays open. Longer than the idle timeout of the
+# usual load balancers (60 s) and client pools: the client side then closes first, and a
+# request is never sent on a connection the server is closing at that instant (the usual
+# cause of a request with no answer on a rarely used connection: a spike run of
+# 2026-12-06 had one such checkout in ~440, with uvicorn's default of 5 s).
+KEEP_ALIVE_SECONDS = 75
 
 
 def serve(
@@ -111,6 +117,7 @@ def _serve_http(
             loop="uvloop" if obs.production else "auto",
             http="httptools" if obs.production else "auto",
             timeout_graceful_shutdown=GRACEFUL_SECONDS if obs.production else 5,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS if obs.production else 5,
         )
     finally:
         if metrics_dir:

@@ -98,3 +98,43 @@ def test_a_merchant_seed_out_file_is_read_as_load_data(tmp_path):
         "categories": [],
         "product_ids": ["a", "b"],
     }
+
+
+def test_poisson_arrivals_draw_each_departure_after_the_previous_one_never_in_the_past():
+    from loadtests.scenarios import poisson_arrivals
+
+    now = [10.0]
+    draws = iter([0.3, 0.4, 0.1, 0.2])
+    wait = poisson_arrivals(2.0, clock=lambda: now[0], draw=lambda rate: next(draws))
+
+    class User:
+        pass
+
+    user = User()
+    assert abs(wait(user) - 0.3) < 1e-9  # the first departure: one interval from now
+    now[0] = 10.3
+    assert abs(wait(user) - 0.4) < 1e-9  # the next: an interval after the previous departure
+    now[0] = 11.5  # the generator stalled past the departure due at 10.8 (+ 0.1 = 10.8)
+    assert wait(user) == 0.0  # an overdue departure leaves now...
+    assert abs(wait(user) - 0.2) < 1e-9  # ...and the next is drawn from now, no catch-up burst
+
+
+def test_poisson_arrivals_offer_the_rate_with_random_phases():
+    import random
+
+    from loadtests.scenarios import poisson_arrivals
+
+    rng = random.Random(7)
+    now = [0.0]
+    wait = poisson_arrivals(2.0, clock=lambda: now[0], draw=rng.expovariate)
+
+    class User:
+        pass
+
+    user, departures = User(), []
+    while now[0] < 1000:
+        now[0] += wait(user)
+        departures.append(now[0])
+    assert 1900 < len(departures) < 2100  # 2 per second
+    phases = [d % 0.5 for d in departures]
+    assert max(sum(1 for p in phases if i * 0.05 <= p < (i + 1) * 0.05) for i in range(10)) < 0.15 * len(phases)
