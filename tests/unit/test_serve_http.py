@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from merchant_cli.serve import GRACEFUL_SECONDS, KEEP_ALIVE_SECONDS, Component, _serve_http
 from shared.observability.settings import ObservabilitySettings
+
+from merchant_cli.serve import GRACEFUL_SECONDS, KEEP_ALIVE_SECONDS, Component, _serve_http
 
 
 @pytest.mark.parametrize(
