@@ -26,7 +26,7 @@ earlier record that caused the refusal. Any other per-member error is raised as 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -141,12 +141,18 @@ class EventStore:
         )
 
     # -- the outbox ------------------------------------------------------------------
-    async def unpublished(self, older_than: datetime, limit: int = 500, skip: Sequence[str] = ()) -> list[Commit]:
+    async def unpublished(
+        self,
+        older_than: datetime,
+        limit: int = 500,
+        skip: Sequence[str] = (),
+        leave: Callable[[ObjectId], bool] | None = None,
+    ) -> list[Commit]:
         query: dict[str, Any] = {"published": False, "committed_at": {"$lt": older_than}}
         if skip:
             query["aggregate_id"] = {"$nin": list(skip)}
         cursor = self.commits.find(query).sort([("aggregate_id", ASCENDING), ("version", ASCENDING)]).limit(limit)
-        return [Commit.from_document(doc) async for doc in cursor]
+        return [Commit.from_document(doc) async for doc in cursor if leave is None or not leave(doc["_id"])]
 
     async def mark_published(self, commit_ids: Sequence[ObjectId]) -> None:
         if commit_ids:

@@ -25,7 +25,7 @@ seeder inserts and what the test kit writes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -280,9 +280,17 @@ def rebinds(error: DuplicateCommand, command_id: str, fingerprint: str | None) -
 class OutboxPort(Protocol):
     """The commits not yet marked published: the relay's work list (an index, no scan)."""
 
-    async def unpublished(self, older_than: datetime, limit: int = 500, skip: Sequence[str] = ()) -> list[Commit]:
+    async def unpublished(
+        self,
+        older_than: datetime,
+        limit: int = 500,
+        skip: Sequence[str] = (),
+        leave: Callable[[ObjectId], bool] | None = None,
+    ) -> list[Commit]:
         """Unpublished commits appended before ``older_than``, each aggregate's in version
-        order, except those of the aggregates in ``skip`` (parked)."""
+        order, except those of the aggregates in ``skip`` (parked) and those whose id
+        ``leave`` says to leave (the publisher has them in hand): dropped before they are
+        decoded, which under load is most of what a pass reads."""
         ...
 
     async def mark_published(self, commit_ids: Sequence[ObjectId]) -> None:

@@ -46,3 +46,18 @@ async def test_a_commit_with_an_intent_stays_pending_with_it(backend):
     await backend.store.append(held)
     (pending,) = await backend.store.unpublished(older_than=later())
     assert pending.intent == held.intent and not pending.settled
+
+
+async def test_commits_the_caller_leaves_are_not_returned(backend):
+    """The relay leaves what the publisher has in hand; the others still come, in order."""
+    a = new_id()
+    kept, left = commit(a, 1), commit(a, 2)
+    await backend.store.append_batch([kept, left])
+    asked = []
+
+    def leave(commit_id):
+        asked.append(commit_id)
+        return commit_id == left.id
+
+    assert [c.id for c in await backend.store.unpublished(older_than=later(), leave=leave)] == [kept.id]
+    assert set(asked) == {kept.id, left.id}  # asked by id, before decoding

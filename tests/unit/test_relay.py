@@ -21,9 +21,9 @@ class CountingOutbox(InMemoryEventStore):
         super().__init__()
         self.queries = 0
 
-    async def unpublished(self, older_than, limit=500, skip=()):
+    async def unpublished(self, older_than, limit=500, skip=(), leave=None):
         self.queries += 1
-        return await super().unpublished(older_than, limit, skip)
+        return await super().unpublished(older_than, limit, skip, leave)
 
 
 def side_with(outbox: CountingOutbox, **settings: float) -> CommandSide:

@@ -6,7 +6,7 @@ its durability. Single event loop, no awaits inside a write: every write is atom
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from bson import ObjectId
@@ -63,13 +63,20 @@ class InMemoryEventStore:
             del self._by_command[command_id]
             del self.records[record.id]
 
-    async def unpublished(self, older_than: datetime, limit: int = 500, skip: Sequence[str] = ()) -> list[Commit]:
+    async def unpublished(
+        self,
+        older_than: datetime,
+        limit: int = 500,
+        skip: Sequence[str] = (),
+        leave: Callable[[ObjectId], bool] | None = None,
+    ) -> list[Commit]:
         pending = [
             r
             for r in self.records.values()
             if isinstance(r, Commit) and not r.published and r.committed_at < older_than and r.aggregate_id not in skip
         ]
-        return sorted(pending, key=lambda c: (c.aggregate_id, c.version))[:limit]
+        ordered = sorted(pending, key=lambda c: (c.aggregate_id, c.version))[:limit]
+        return [c for c in ordered if leave is None or not leave(c.id)]
 
     async def mark_published(self, commit_ids: Sequence[ObjectId]) -> None:
         self.mark_now(commit_ids)
