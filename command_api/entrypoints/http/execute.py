@@ -7,7 +7,8 @@ Domain errors become 4xx here, in one place.
 **Bounded.** One deadline (``command_timeout_seconds``) starts with the request and
 covers the key lookup and the handler (503 ``timeout`` past it); the body must arrive
 within ``body_timeout_seconds`` (408 ``body_timeout``), so a client trickling its body
-holds a slot that long at most. A store that cannot be reached in time fails the
+holds a slot that long at most — or within what is left of the deadline, if less: past
+that it is the deadline's 503 ``timeout``. A store that cannot be reached in time fails the
 request at once with 503 ``store_unavailable`` (``shared.mongo.unavailable``): nothing
 more is asked of it. The endpoint calls the handler itself, so
 an endpoint reaches the event store in four calls (endpoint → handler → repository →
@@ -136,13 +137,20 @@ async def _incoming(
 ) -> Incoming:
     settings = side.settings
     remaining = deadline - asyncio.get_running_loop().time()
-    command = await parse_body(
-        request,
-        command_model,
-        settings.max_body_bytes,
-        allow_empty=allow_empty,
-        timeout=max(0.0, min(settings.body_timeout_seconds, remaining)),
-    )
+    try:
+        command = await parse_body(
+            request,
+            command_model,
+            settings.max_body_bytes,
+            allow_empty=allow_empty,
+            timeout=max(0.0, min(settings.body_timeout_seconds, remaining)),
+        )
+    except ApiError as exc:
+        if exc.code == "body_timeout" and remaining < settings.body_timeout_seconds:
+            # The command's deadline ran out while the body came, not the body's own: 503
+            # like any command past its deadline (the unread rest: the connection closes).
+            raise _timeout(close=True) from None
+        raise
     expected_version = _if_match(request)
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is not None and not (0 < len(key) <= 255):
@@ -206,9 +214,12 @@ async def _refused(error: DomainError, incoming: Incoming, side: CommandSide) ->
     return answer, False
 
 
-def _timeout() -> ApiError:
+def _timeout(*, close: bool = False) -> ApiError:
     return ApiError(
-        503, "timeout", "The command took too long; retry with the same Idempotency-Key.", headers={"Retry-After": "1"}
+        503,
+        "timeout",
+        "The command took too long; retry with the same Idempotency-Key.",
+        headers={"Retry-After": "1", **({"Connection": "close"} if close else {})},
     )
 
 
