@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from shared.settings import ServerSettings
 from shared.topics import DOMAIN_TOPIC_PARTITIONS, DOMAIN_TOPICS
+
+
+@functools.lru_cache(maxsize=65_536)
+def _key_hash(key: bytes) -> int:
+    return int(murmur2(key)) & 0x7FFFFFFF
+
+
+def keyed_partition(key: bytes | None, all_partitions: Sequence[int], available: Sequence[int]) -> int:
+    """aiokafka's ``DefaultPartitioner`` (the Java client's murmur2 of the key, so every
+    producer puts a key in the same partition), with the hash of recent keys remembered:
+    murmur2 is pure Python, ~10 µs per message, and an aggregate's commands repeat its key."""
+    if key is None:
+        return int(DefaultPartitioner()(key, all_partitions, available))
+    return all_partitions[_key_hash(key) % len(all_partitions)]
 
 
 def reliable_producer(settings: ServerSettings, **options: Any) -> AIOKafkaProducer:
@@ -24,6 +41,7 @@ def reliable_producer(settings: ServerSettings, **options: Any) -> AIOKafkaProdu
         enable_idempotence=True,
         acks="all",
         linger_ms=options.pop("linger_ms", 2),
+        partitioner=options.pop("partitioner", keyed_partition),
         **options,
     )
 
