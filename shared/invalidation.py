@@ -12,7 +12,10 @@ After a batch is durable, a projector calls ``publish`` with what changed. Two s
   no documents — so a cached single-document read (a product by id) is invalidated by a
   change to *that* document, not by any change in the catalogue;
 - ``PUBLISH <prefix>invalidations {"collection", "merchant_id", "ids"}`` — so every query
-  API process drops its in-process (L1) entries at once.
+  API process drops its in-process (L1) entries at once. ``"no_stale": true`` (optional,
+  absent means false) says that what the change invalidates must not be served stale
+  while it reloads (the query API's stale-while-revalidate, docs/api.md): the query API
+  sets it when it signals a change itself after a read-your-writes read.
 
 Invalidation is best effort: if Redis is down the projector goes on (the read model is the
 truth) and caches fall back on their TTLs, the documented staleness bound.
@@ -41,6 +44,9 @@ class Change:
     collection: str
     merchant_id: str
     ids: tuple[str, ...] = field(default_factory=tuple)
+    # What this change invalidates must not be served stale (a query API's repair after a
+    # read-your-writes read: some client has seen the newer version). Projectors leave it off.
+    no_stale: bool = False
 
 
 def generation_key(collection: str, merchant_id: str) -> str:
@@ -58,9 +64,12 @@ def channel(prefix: str = "") -> str:
 def merge(changes: list[Change]) -> list[Change]:
     """One change per (collection, merchant), ids united: one message per pair per batch."""
     merged: dict[tuple[str, str], set[str]] = {}
+    no_stale: set[tuple[str, str]] = set()
     for change in changes:
         merged.setdefault((change.collection, change.merchant_id), set()).update(change.ids)
-    return [Change(c, m, tuple(sorted(ids))) for (c, m), ids in merged.items()]
+        if change.no_stale:
+            no_stale.add((change.collection, change.merchant_id))
+    return [Change(c, m, tuple(sorted(ids)), (c, m) in no_stale) for (c, m), ids in merged.items()]
 
 
 async def publish(redis: Redis, changes: list[Change], prefix: str = "") -> bool:
@@ -77,12 +86,14 @@ async def publish(redis: Redis, changes: list[Change], prefix: str = "") -> bool
                     pipe.incr(key)
                     if doc_id != ANY_ID:
                         pipe.expire(key, ID_GENERATION_TTL)
-                pipe.publish(
-                    channel(prefix),
-                    orjson.dumps(
-                        {"collection": change.collection, "merchant_id": change.merchant_id, "ids": list(change.ids)}
-                    ),
-                )
+                message: dict[str, object] = {
+                    "collection": change.collection,
+                    "merchant_id": change.merchant_id,
+                    "ids": list(change.ids),
+                }
+                if change.no_stale:
+                    message["no_stale"] = True
+                pipe.publish(channel(prefix), orjson.dumps(message))
             await pipe.execute()
         return True
     except Exception as exc:

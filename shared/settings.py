@@ -92,6 +92,10 @@ class QueryApiSettings(ServerSettings):
     l1_max_entries: int = 20_000
     l1_ttl_seconds: float = 300.0  # never longer than the L2 TTL of the same read
     l1_ttl_unsubscribed_seconds: float = 5.0
+    # Stale-while-revalidate, public catalogue reads only: after a change, a reader gets the
+    # previous answer at once (with Age and X-Cache: stale) while one reload runs, for at most
+    # this long after it was last known current; past it the reader waits. 0: readers wait.
+    max_stale_seconds: float = Field(2.0, ge=0.0, le=60.0)
     # TTLs per kind of read (``cache_ttl``): how long an entry lives in L2 (and at most in
     # L1). Entries are invalidated by generation long before, while invalidations flow; a
     # TTL is the staleness bound only when one is lost.

@@ -77,7 +77,9 @@ class QuerySide:
 
 def build_cache(settings: QueryApiSettings, redis: Redis) -> TwoLevelCache:
     epochs, stats = Epochs(), CacheStats()
-    l1 = L1Cache(epochs, settings.l1_max_entries, settings.l1_ttl_unsubscribed_seconds, stats)
+    l1 = L1Cache(
+        epochs, settings.l1_max_entries, settings.l1_ttl_unsubscribed_seconds, stats, settings.max_stale_seconds
+    )
     l2 = L2Cache(
         redis,
         stats,
@@ -135,6 +137,7 @@ async def running(side: QuerySide, listen_timeout: float = 2.0) -> AsyncIterator
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await cache.stop()  # background reloads of stale-served keys
         with contextlib.suppress(Exception):
             await warm_up.flush(cache.hot, side.redis, side.prefix)
         await close(side)

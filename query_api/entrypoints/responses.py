@@ -7,6 +7,8 @@ lookup and two ``send`` calls.
 
 from __future__ import annotations
 
+import math
+
 from starlette.types import Receive, Scope, Send
 
 from query_api.adapters.cache.entry import Entry
@@ -18,6 +20,7 @@ PRIVATE = b"private, no-cache"  # never in a shared cache: merchant data
 _JSON = (b"content-type", b"application/json")
 _VARY_PUBLIC = (b"vary", b"Accept-Encoding")
 _VARY_PRIVATE = (b"vary", b"Accept-Encoding, Authorization")
+_STALE = (b"x-cache", b"stale")
 _CODINGS = {"br": b"br", "zstd": b"zstd", "gzip": b"gzip"}
 
 
@@ -36,16 +39,23 @@ def etag_matches(header: bytes, etag: bytes) -> bool:
 
 
 class CachedResponse:
-    __slots__ = ("entry", "cache_control", "status_code")
+    """``stale_for``: seconds since the entry was last known current, when it is served
+    stale while it reloads — said by ``Age`` (whole seconds, rounded up) and
+    ``X-Cache: stale``; absent on a current answer."""
 
-    def __init__(self, entry: Entry, cache_control: bytes = PUBLIC) -> None:
+    __slots__ = ("entry", "cache_control", "status_code", "stale_for")
+
+    def __init__(self, entry: Entry, cache_control: bytes = PUBLIC, stale_for: float | None = None) -> None:
         self.entry, self.cache_control, self.status_code = entry, cache_control, 200
+        self.stale_for = stale_for
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         entry = self.entry
         etag = entry.etag.encode()
         vary = _VARY_PUBLIC if self.cache_control is PUBLIC else _VARY_PRIVATE
         headers = [(b"etag", etag), (b"cache-control", self.cache_control), vary]
+        if self.stale_for is not None:
+            headers += [(b"age", str(max(1, math.ceil(self.stale_for))).encode()), _STALE]
         inm = if_none_match(scope)
         if inm is not None and etag_matches(inm, etag):
             await send({"type": "http.response.start", "status": 304, "headers": headers})

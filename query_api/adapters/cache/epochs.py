@@ -17,6 +17,13 @@ last precise changes of each list tag are kept (``PreciseChange``: ids, and the 
 once read back), so a page whose load overlapped such a change can still be cached if the
 change does not affect it (``unaffected_since``).
 
+**Serving an entry stale** (``query_api.adapters.cache.l1``, stale-while-revalidate) is
+allowed only for an entry whose tag state is still the one it was loaded against, in the
+same reset, and whose tags took no *no-stale* change (``bump(..., no_stale=True)``: the
+repair after a read-your-writes read) after it was last known valid: ``stale_allowed``.
+A no-stale change records when it was applied (``TagState.no_stale_at``); an entry last
+known valid before that moment is never served again.
+
 ``reset`` makes every entry invalid at once: the subscriber calls it when it loses its
 connection and again when it is back (messages may have been missed). ``listening`` tells
 L1 whether invalidations are flowing; while they are not, new L1 entries get the short
@@ -32,6 +39,7 @@ the entries under it, never a stale answer. Reading a tag (every L1 check) keeps
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -77,6 +85,7 @@ class TagState:
     changes: int = 0  # every change
     broad: int = 0  # changes that were not precise: what pages with bounds are valid against
     log: deque[tuple[int, PreciseChange]] | None = None  # the last precise changes (list tags)
+    no_stale_at: float = 0.0  # when the last no-stale change was applied (monotonic seconds)
 
 
 # What an entry remembers: (reset, state, changes, the id:* state or None, its changes).
@@ -117,14 +126,23 @@ class Epochs:
         return self._reset, state, state.broad
 
     def bump(
-        self, collection: str, merchant_id: str, ids: Iterable[str] = (), precise: bool = False
+        self,
+        collection: str,
+        merchant_id: str,
+        ids: Iterable[str] = (),
+        precise: bool = False,
+        no_stale: bool = False,
     ) -> PreciseChange | None:
+        """One change. ``no_stale``: what it invalidates must never be served stale (a
+        read-your-writes read has shown a newer version to some client)."""
         ids = tuple(ids)
         lists = [self._state((collection, merchant_id)), self._state((collection, ANY))]
-        for state in lists:
+        docs = [self._state(tag) for tag in [id_tag(collection, i) for i in ids] or [(collection, ANY_ID)]]
+        now = time.monotonic() if no_stale else 0.0
+        for state in lists + docs:
             state.changes += 1
-        for tag in [id_tag(collection, i) for i in ids] or [(collection, ANY_ID)]:
-            self._state(tag).changes += 1
+            if no_stale:
+                state.no_stale_at = now
         if not precise:
             for state in lists:
                 state.broad += 1
@@ -151,6 +169,20 @@ class Epochs:
                 or not change.ids.isdisjoint(page.ids)
                 or any(page.affected_by(doc) for doc in change.docs)
             ):
+                return False
+        return True
+
+    def stale_allowed(self, tag: Tag, epoch: Epoch | Broad, known_valid_at: float) -> bool:
+        """Whether an entry of ``tag`` loaded at ``epoch`` and last known valid at
+        ``known_valid_at`` (monotonic) may be served stale: its tag states are still the
+        current ones, and no no-stale change was applied since that moment."""
+        if epoch[0] != self._reset:
+            return False
+        states: list[tuple[Tag, TagState]] = [(tag, epoch[1])]
+        if len(epoch) == 5 and epoch[3] is not None:  # a single document: the id:* state too
+            states.append(((tag[0], ANY_ID), epoch[3]))
+        for key, state in states:
+            if self._tags.get(key) is not state or state.no_stale_at >= known_valid_at:
                 return False
         return True
 

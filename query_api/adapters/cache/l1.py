@@ -4,6 +4,16 @@ Entries are invalidated by epoch (projector messages), so their TTL can be long 
 subscriber listens; without it they live ``unsubscribed_ttl`` seconds at most. List pages
 that know their bounds are indexed by tag, so a precise change drops just the pages it
 affects (``drop_pages``).
+
+**Stale-while-revalidate.** An entry put with ``stale_ok`` (the public catalogue's, see
+``two_level``) that is invalidated — found stale at lookup or dropped by a precise change —
+is kept aside, not forgotten: ``stale(key)`` hands it out for at most ``max_stale``
+seconds counted from the last moment it was known valid (the last lookup that found it
+valid, or its load), which is never later than the change. That is conservative: a page
+read every few milliseconds is served stale for about ``max_stale`` after the change, a
+page nobody read for longer than ``max_stale`` is not served stale at all. It is refused
+too after a reset (messages may have been missed) and after a no-stale change
+(``Epochs.stale_allowed``). The aside store is bounded like L1 (``maxsize``) and by time.
 """
 
 from __future__ import annotations
@@ -13,19 +23,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cachetools import TLRUCache
+from cachetools import TLRUCache, TTLCache
 
 from query_api.adapters.cache.entry import Entry
 from query_api.adapters.cache.epochs import Broad, Epoch, Epochs, Tag
 from query_api.adapters.cache.stats import CacheStats
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Slot:
     entry: Entry
     tag: Tag
     epoch: Epoch | Broad  # every-change epoch (entries without bounds) or broad epoch (pages)
     ttl: float
+    stale_ok: bool  # may be served stale once invalidated (stale-while-revalidate)
+    valid_at: float  # monotonic: the last moment it was known valid (its load, a lookup)
 
 
 def _expires(key: str, slot: Slot, now: float) -> float:
@@ -34,13 +46,21 @@ def _expires(key: str, slot: Slot, now: float) -> float:
 
 class L1Cache:
     def __init__(
-        self, epochs: Epochs, maxsize: int, unsubscribed_ttl: float = 5.0, stats: CacheStats | None = None
+        self,
+        epochs: Epochs,
+        maxsize: int,
+        unsubscribed_ttl: float = 5.0,
+        stats: CacheStats | None = None,
+        max_stale: float = 0.0,
     ) -> None:
         self._epochs = epochs
         self._stats = stats or CacheStats()
         self._maxsize = maxsize
         self._unsubscribed_ttl = unsubscribed_ttl
         self._slots: TLRUCache[str, Slot] = TLRUCache(maxsize, _expires, timer=time.monotonic)
+        self.max_stale = max_stale
+        # Invalidated entries that may still be served stale (only with max_stale > 0).
+        self._stale: TTLCache[str, Slot] = TTLCache(maxsize, max(max_stale, 0.001), timer=time.monotonic)
         self._pages: dict[Tag, set[str]] = {}  # tag -> keys of pages with bounds (may hold dead keys)
 
     def _valid(self, slot: Slot) -> bool:
@@ -55,23 +75,50 @@ class L1Cache:
         if not self._valid(slot):
             self._slots.pop(key, None)  # invalidated since it was loaded
             self._stats.l1_invalidate()
+            self._keep_stale(key, slot)
             return None
+        slot.valid_at = time.monotonic()
         return slot.entry
 
-    def put(self, key: str, entry: Entry, tag: Tag, epoch: Epoch, broad: Broad, ttl: float) -> None:
+    def _keep_stale(self, key: str, slot: Slot) -> None:
+        if slot.stale_ok and self.max_stale > 0:
+            self._stale[key] = slot
+
+    def stale(self, key: str) -> tuple[Entry, float] | None:
+        """The invalidated entry of ``key`` and how long it has been stale at most (seconds),
+        while it may still be served: within ``max_stale`` and allowed by the epochs."""
+        slot = self._stale.get(key)
+        if slot is None:
+            return None
+        age = time.monotonic() - slot.valid_at
+        if age > self.max_stale or not self._epochs.stale_allowed(slot.tag, slot.epoch, slot.valid_at):
+            self._stale.pop(key, None)
+            return None
+        return slot.entry, age
+
+    def forget_stale(self, key: str) -> None:
+        self._stale.pop(key, None)
+
+    def put(
+        self, key: str, entry: Entry, tag: Tag, epoch: Epoch, broad: Broad, ttl: float, stale_ok: bool = False
+    ) -> None:
         """Cache ``entry``, loaded from the epochs ``epoch``/``broad`` of ``tag`` on — unless a
-        change arrived while it was loading that may have made it stale."""
+        change arrived while it was loading that may have made it stale. ``stale_ok``: once
+        invalidated, it may be served stale (``stale``) while its reload runs."""
         if not self._epochs.listening:  # no invalidations arrive: keep it briefly only
             ttl = min(ttl, self._unsubscribed_ttl)
+        now = time.monotonic()
         if entry.page is None:
             if self._epochs.current(tag) == epoch:
-                self._slots[key] = Slot(entry, tag, epoch, ttl)
+                self._slots[key] = Slot(entry, tag, epoch, ttl, stale_ok, now)
+                self._stale.pop(key, None)
             return
         if self._epochs.current_broad(tag) != broad:
             return
         if self._epochs.current(tag) != epoch and not self._epochs.unaffected_since(tag, epoch, entry.page):
             return
-        self._slots[key] = Slot(entry, tag, broad, ttl)
+        self._slots[key] = Slot(entry, tag, broad, ttl, stale_ok, now)
+        self._stale.pop(key, None)
         keys = self._pages.setdefault(tag, set())
         keys.add(key)
         if len(keys) > self._maxsize or len(self._pages) > self._maxsize:
@@ -106,6 +153,7 @@ class L1Cache:
                     self._slots.pop(key, None)
                     keys.discard(key)
                     dropped += 1
+                    self._keep_stale(key, slot)
         self._stats.l1_invalidate(dropped)
         return dropped
 
@@ -114,6 +162,7 @@ class L1Cache:
         self._stats.l1_invalidate(len(self._slots))
         self._slots.clear()
         self._pages.clear()
+        self._stale.clear()  # messages may have been missed: nothing is known to be recent
 
     def __len__(self) -> int:
         return len(self._slots)

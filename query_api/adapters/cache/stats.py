@@ -31,6 +31,13 @@ refused by load shedding (``shed``) was not answered from the cache, so it count
 lookup that missed. ``hit_ratio = (lookups - l3_loads - shed) / lookups`` with
 ``lookups = l1_hits + l1_misses + shed`` (``hit_ratio`` below, also applied to differences
 of two samples by the load tests).
+
+**Served stale** (stale-while-revalidate, ``two_level``): a read answered at once with an
+invalidated entry while its reload runs is counted as an L1 miss (L1 did not hold a valid
+entry) and as ``stale_served``; the reload is one ``background_reloads`` and, like any
+load, one ``l2_hits`` or ``l3_loads``. So the hit ratio still counts MongoDB loads, and a
+stale serve is a hit for latency (no wait) but is reported apart: ``stale_ratio =
+stale_served / lookups``.
 """
 
 from __future__ import annotations
@@ -77,6 +84,9 @@ class CacheStats:
     l1_invalidated: int = 0  # L1 entries found stale, dropped by a precise change, or cleared
     l2_invalidated: int = 0  # L2 entries found at an older generation
     shed: int = 0  # cacheable reads refused by load shedding before any cache answered
+    stale_served: int = 0  # reads answered at once with an invalidated entry while it reloaded
+    background_reloads: int = 0  # reloads started for a stale-served key (one per key at a time)
+    background_failures: int = 0  # of those, the ones that failed (the stale entry is then dropped)
     _counters: PrometheusCounters = field(default_factory=PrometheusCounters, repr=False, compare=False)
 
     def l1_hit(self) -> None:
@@ -119,6 +129,7 @@ class CacheStats:
         out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
         out["lookups"] = lookups(out)
         out["hit_ratio"] = hit_ratio(out)
+        out["stale_ratio"] = stale_ratio(out)
         return out
 
 
@@ -134,3 +145,11 @@ def hit_ratio(counts: Mapping[str, int]) -> float | None:
     if not total:
         return None
     return round((total - counts["l3_loads"] - counts.get("shed", 0)) / total, 4)
+
+
+def stale_ratio(counts: Mapping[str, int]) -> float | None:
+    """Reads answered with a stale entry (while it reloaded) over all cacheable reads."""
+    total = lookups(counts)
+    if not total:
+        return None
+    return round(counts.get("stale_served", 0) / total, 4)

@@ -94,12 +94,13 @@ def apply(
         body = orjson.loads(data)
         collection, merchant = str(body["collection"]), str(body["merchant_id"])
         ids = [str(i) for i in body.get("ids") or ()]
+        no_stale = body.get("no_stale") is True
     except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
         log.error("ignoring malformed invalidation %r: %s", data[:200], exc)
         return None
     tags = [(collection, merchant), (collection, ANY_MERCHANT)]
     precise = l1 is not None and 0 < len(ids) <= MAX_PRECISE_IDS and l1.has_pages(tags)
-    change = epochs.bump(collection, merchant, ids, precise=precise)
+    change = epochs.bump(collection, merchant, ids, precise=precise, no_stale=no_stale)
     if change is None or l1 is None:  # (a change is precise only with an L1 to drop pages from)
         return None
     dropped = l1.drop_pages(tags, set(ids))

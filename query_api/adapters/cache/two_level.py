@@ -14,6 +14,8 @@ burst after a deploy) then expire spread out instead of all at once.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,6 +29,8 @@ from query_api.adapters.cache.stats import CacheStats
 from query_api.adapters.cache.warm_up import HotKeys
 from query_api.application.ports import Loaded
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Query:
@@ -37,6 +41,7 @@ class Query:
     l1_ttl: float
     l2_ttl: float
     loader: Callable[[], Awaitable[bytes | Loaded]]
+    stale_ok: bool = False  # may be answered with its previous entry while it reloads
 
 
 class TwoLevelCache:
@@ -52,6 +57,7 @@ class TwoLevelCache:
         self.l1, self.l2, self.epochs, self.stats = l1, l2, epochs, stats
         self.ttl_jitter, self._rand = ttl_jitter, rand
         self._flights: SingleFlight[Entry] = SingleFlight()
+        self._revalidating: dict[str, asyncio.Task[None]] = {}  # key -> its background reload
         self.hot = HotKeys()
 
     def get(self, key: str) -> Entry | None:
@@ -74,8 +80,45 @@ class TwoLevelCache:
             self.hot.seen(key, query.tag)
         # An L1 entry never outlives what L2 keeps: without invalidations (the projector could
         # not reach Redis) the per-kind L2 TTL is the staleness bound of both levels.
-        self.l1.put(key, entry, query.tag, epoch, broad, self.jittered(min(query.l1_ttl, query.l2_ttl)))
+        self.l1.put(key, entry, query.tag, epoch, broad, self.jittered(min(query.l1_ttl, query.l2_ttl)), query.stale_ok)
         return entry
+
+    async def answer(self, key: str, query: Query) -> tuple[Entry, float | None]:
+        """The entry of a key ``get`` missed, and how stale it is (seconds; None: current).
+
+        A ``stale_ok`` query whose previous entry may still be served gets it at once and
+        its reload runs in the background; any other waits for ``load``."""
+        if query.stale_ok:
+            stale = self.l1.stale(key)
+            if stale is not None:
+                self.stats.stale_served += 1
+                self._revalidate(key, query)
+                self.hot.seen(key, query.tag)
+                return stale
+        return await self.load(key, query), None
+
+    def _revalidate(self, key: str, query: Query) -> None:
+        if key in self._revalidating:
+            return
+        self.stats.background_reloads += 1
+        task = asyncio.create_task(self._reload(key, query))
+        self._revalidating[key] = task
+        task.add_done_callback(lambda _: self._revalidating.pop(key, None))
+
+    async def _reload(self, key: str, query: Query) -> None:
+        try:
+            await self.load(key, query, hot=False)
+        except Exception as exc:  # its answer is now an error: readers must get it, not the old page
+            self.l1.forget_stale(key)
+            self.stats.background_failures += 1
+            log.info("background reload of %s failed: %r", key, exc)
+
+    async def stop(self) -> None:
+        """Cancel the background reloads (shutdown: their clients are about to close)."""
+        tasks = list(self._revalidating.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def jittered(self, ttl: float) -> float:
         return ttl * (1 - self.ttl_jitter + 2 * self.ttl_jitter * self._rand())

@@ -51,7 +51,8 @@ async def serve_cached(
         return CachedResponse(await cache.refresh(key, build()), cache_control)
     entry = cache.get(key)
     if entry is None:
-        entry = await cache.load(key, build())
+        entry, stale_for = await cache.answer(key, build())
+        return CachedResponse(entry, cache_control, stale_for)
     return CachedResponse(entry, cache_control)
 
 
@@ -66,8 +67,10 @@ def list_query(
     key: str,
     tag: Tag,
     l2_ttl: float,
+    stale_ok: bool = False,
 ) -> Query:
-    """A cached page of a list route (the first of ``sorts`` is the default sort)."""
+    """A cached page of a list route (the first of ``sorts`` is the default sort);
+    ``stale_ok`` for the public catalogue only (docs/api.md, "Serving the previous answer")."""
     settings = side.settings
     page = PageRequest.from_params(values, settings.default_page_size, next(iter(sorts)))
     query = ListQuery(side.db[collection], filters, view, sorts[page.sort_name], page, values.get("fields"))
@@ -82,4 +85,5 @@ def list_query(
             settings.cursor_read_ahead_pages,
             lambda cursor: normalised_key(key, {**values, "cursor": cursor}),
         ),
+        stale_ok,
     )

@@ -1,7 +1,9 @@
 """Storefront catalogue: product lists, one product, categories.
 
 Public: no key is needed (the catalogue is what a shop shows anyone); a key, if sent, is
-ignored here. Only published products (``visible``) are served.
+ignored here. Only published products (``visible``) are served. After a change, a reader
+may get the previous answer (marked ``X-Cache: stale`` with its ``Age``) for at most
+``QUERY_API_MAX_STALE_SECONDS`` while it reloads; a ``min_version`` read never is.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ async def list_products(request: Request) -> CachedResponse:
             key="products",
             tag=(CATALOG_PRODUCTS, values.get("merchant", ANY)),
             l2_ttl=side.settings.cache_ttl("list"),
+            stale_ok=True,
         )
 
     return await serve_cached(side, raw_key(request), build)
@@ -112,6 +115,7 @@ async def get_product(request: Request) -> CachedResponse:
             side.settings.l1_ttl_seconds,
             side.settings.cache_ttl("product"),
             load,
+            stale_ok=True,
         )
 
     return await serve_cached(side, raw_key(request), build)
@@ -139,6 +143,7 @@ async def list_categories(request: Request) -> CachedResponse:
             side.settings.l1_ttl_seconds,
             side.settings.cache_ttl("categories"),
             load,
+            stale_ok=True,
         )
 
     return await serve_cached(side, raw_key(request), build)
