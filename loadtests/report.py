@@ -40,6 +40,12 @@ def markdown(s: dict) -> str:
             f"{cache['hit_ratio']:.1%} ({cache['mongodb_loads']:,} MongoDB loads + {cache.get('shed', 0):,} shed "
             f"/ {cache['lookups']:,} lookups) | ≥ {TARGETS['cache_hit_ratio']:.0%} |"
         )
+    if cache.get("stale_ratio") is not None:
+        lines.append(
+            f"| of which answered stale while reloading (stale-while-revalidate, counted as hits) | "
+            f"{cache['stale_ratio']:.1%} ({cache.get('stale_served', 0):,} reads, "
+            f"{cache.get('background_reloads', 0):,} background reloads) | |"
+        )
     lag = s.get("projection_lag") or {}
     if lag:
         lines.append(

@@ -69,6 +69,15 @@ def test_cache_hit_ratio_counts_shed_reads_as_misses():
     assert figures["hit_ratio"] == pytest.approx((200 - 5 - 100) / 200)  # not 95 %
 
 
+def test_stale_answers_are_hits_given_apart():
+    before = {"l1_hits": 0, "l1_misses": 0, "l2_hits": 0, "l3_loads": 0, "stale_served": 0, "background_reloads": 0}
+    after = {"l1_hits": 90, "l1_misses": 10, "l2_hits": 0, "l3_loads": 2, "stale_served": 6, "background_reloads": 2}
+    figures = cache_figures([before, after])
+    assert figures["hit_ratio"] == pytest.approx(0.98)  # the 2 reloads are the loads
+    assert figures["stale_ratio"] == pytest.approx(0.06)
+    assert (figures["stale_served"], figures["background_reloads"]) == (6, 2)
+
+
 def test_a_merchant_seed_out_file_is_read_as_load_data(tmp_path):
     from loadtests.dataset import load
 
