@@ -326,3 +326,29 @@ def test_l1_page_index_forgets_tags_left_without_pages():
         tag = ("catalog_products", f"m{i}")
         l1.put(f"k{i}", Entry.build(b"{}", page=bounds), tag, epochs.current(tag), epochs.current_broad(tag), 60)
     assert len(l1._pages) <= 2 * 8
+
+
+def test_the_precise_change_log_keeps_few_and_recent_changes_and_stays_conservative(monkeypatch):
+    """Each remembered change holds its documents read back in full: a list tag keeps at
+    most LOG_SIZE of them, none older than LOG_SECONDS; a page loaded across a forgotten
+    change is not cached (a reload later), never served wrong."""
+    from query_api.adapters.cache import epochs as epoch_module
+    from query_api.application.pages import PageBounds
+
+    epochs = Epochs()
+    tag = ("catalog_products", "m1")
+    for i in range(100):
+        change = epochs.bump("catalog_products", "m1", [f"p{i}"], precise=True)
+        change.docs = [{"_id": f"p{i}", "x": "y" * 1000}]
+    state = epochs.current(tag)[1]
+    assert len(state.log) == epoch_module.LOG_SIZE
+    page = PageBounds(frozenset({"a"}), {"merchant_id": "m2"}, "price_amount", 1, None, None)  # unaffected
+    recent = epochs.current(tag)
+    epochs.bump("catalog_products", "m1", ["q"], precise=True).docs = []
+    assert epochs.unaffected_since(tag, recent, page)  # within the log: the page may be cached
+    old = (recent[0], recent[1], recent[2] - epoch_module.LOG_SIZE - 5, None, 0)
+    assert not epochs.unaffected_since(tag, old, page)  # beyond it: not cached
+    later = epoch_module.time.monotonic() + epoch_module.LOG_SECONDS + 1
+    monkeypatch.setattr(epoch_module.time, "monotonic", lambda: later)
+    epochs.bump("catalog_products", "m1", ["r"], precise=True)
+    assert len(state.log) == 1  # the old ones, and their documents, are gone

@@ -72,9 +72,18 @@ def generation_keys(tag: Tag) -> tuple[str, ...]:
 class PreciseChange:
     ids: frozenset[str]
     docs: list[dict[str, Any]] | None = field(default=None)  # None until read back
+    at: float = field(default_factory=time.monotonic)
 
 
-LOG_SIZE = 256  # precise changes remembered per list tag
+# The precise changes remembered per list tag serve only the pages whose load overlapped
+# them (a load gives up after the store timeout, 5 s by default), and each holds the
+# changed documents read back in full: kept at most LOG_SIZE of them, none older than
+# LOG_SECONDS (pruned at the tag's next change). Forgetting one costs a page loaded across
+# it its place in L1 (``unaffected_since`` is then False), never a stale answer. (256 and
+# no age limit held ~3.5 KB per change for every active merchant and read model: some
+# 20 MB of the query API's growth over a 30-minute run with 5 merchants, more with more.)
+LOG_SIZE = 32
+LOG_SECONDS = 30.0
 MAX_TAGS = 50_000
 
 
@@ -147,10 +156,12 @@ class Epochs:
             for state in lists:
                 state.broad += 1
             return None
-        change = PreciseChange(frozenset(ids))
+        change = PreciseChange(frozenset(ids), at=time.monotonic())
         for state in lists:
             if state.log is None:
                 state.log = deque(maxlen=LOG_SIZE)
+            while state.log and state.log[0][1].at < change.at - LOG_SECONDS:
+                state.log.popleft()
             state.log.append((state.changes, change))
         return change
 
