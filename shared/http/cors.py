@@ -26,7 +26,7 @@ class CorsPolicy:
 READS = CorsPolicy(
     allow_methods="GET, HEAD, OPTIONS",
     allow_headers="Authorization, If-None-Match, X-Min-Version, X-Correlation-ID, Content-Type",
-    expose_headers="ETag, Retry-After, X-Correlation-ID",
+    expose_headers="ETag, Age, X-Cache, Retry-After, X-Correlation-ID",
 )
 COMMANDS = CorsPolicy(
     allow_methods="POST, PATCH, OPTIONS",
