@@ -109,6 +109,13 @@ class TopProduct(TypedDict):
     units: int
 
 
+# The category fields readers are shown or filter on (``GET /v1/categories``): a category
+# write that changes none of them — a price that only moves ``min_price``/``max_price`` —
+# signals no cache invalidation (``projectors.application.derived``). A reader that starts
+# serving another field adds it here.
+CATEGORY_SERVED_FIELDS = ("merchant_id", "category", "product_count")
+
+
 class CategoryDoc(TypedDict):
     _id: str
     merchant_id: str

@@ -97,6 +97,9 @@ class Derivation:
     counters: str  # its per-source counters
     contribute: Contribute
     compose: Compose
+    # The fields readers are shown: a write changing none of them signals no invalidation
+    # (caches keep their answers, which are still right). None: every write signals.
+    served: tuple[str, ...] | None = None
 
 
 def counter_id(key: str, source: str, version: int) -> str:
@@ -343,7 +346,15 @@ async def refresh_documents(
     await store.write_newer(derivation.view, writes, {k: d["version"] for k, d in stored.items()})
     if known is not None:
         known.wrote_documents(derivation.view, writes)
-    return [Change(derivation.view, d["merchant_id"], (d["_id"],)) for d in writes]
+    return [
+        Change(derivation.view, d["merchant_id"], (d["_id"],))
+        for d in writes
+        if _shown_change(derivation.served, stored.get(d["_id"]), d)
+    ]
+
+
+def _shown_change(served: tuple[str, ...] | None, before: Doc | None, after: Doc) -> bool:
+    return served is None or before is None or any(before.get(f) != after.get(f) for f in served)
 
 
 async def plan_derivations(

@@ -11,7 +11,7 @@ Each stream has its own consumer group, so its lag is its read models' lag.
 
 from __future__ import annotations
 
-from shared.read_models import CATALOG_PRODUCTS, MERCHANT_NAMES, MERCHANT_PRODUCTS, ORDERS
+from shared.read_models import CATALOG_PRODUCTS, CATEGORY_SERVED_FIELDS, MERCHANT_NAMES, MERCHANT_PRODUCTS, ORDERS
 from shared.topics import MERCHANTS, PRODUCTS
 from shared.topics import ORDERS as ORDERS_TOPIC
 
@@ -22,7 +22,13 @@ from projectors.application.engine import Stream
 from projectors.domain import catalog_products, categories, merchant_products, merchant_stats, orders
 from projectors.domain import merchant_names as merchant_names_fold
 
-CATEGORIES = Derivation(categories.COLLECTION, categories.COUNTERS, categories.contribution, compose.compose_category)
+CATEGORIES = Derivation(
+    categories.COLLECTION,
+    categories.COUNTERS,
+    categories.contribution,
+    compose.compose_category,
+    served=CATEGORY_SERVED_FIELDS,
+)
 MERCHANT_STATS = Derivation(
     merchant_stats.COLLECTION, merchant_stats.COUNTERS, merchant_stats.contribution, compose.compose_merchant_stats
 )

@@ -146,6 +146,22 @@ async def test_the_price_range_follows_prices_and_repairs_when_an_extreme_leaves
     assert category(store) == (0, None, None) and category(store, "m1:hats") == (1, 700, 700)
 
 
+async def test_a_category_write_that_changes_no_served_field_signals_no_invalidation():
+    """GET /v1/categories shows each category's product count: a reprice moves only the
+    price range, so the category is written but its cached answers are not invalidated;
+    a product published into it changes the count and is signalled."""
+    shop, store = Shop(), MemoryReadModels()
+
+    async def signalled(events) -> set[str]:
+        outcome = await apply_batch(store, MemoryEvents(), PRODUCTS_STREAM, Batch.of(shop.deliveries(events)))
+        return {c.collection for c in outcome.changes}
+
+    assert "categories" in await signalled([shop.product("a", 500)])
+    assert "categories" not in await signalled([shop.reprice("a", 500, 900)])
+    assert category(store) == (1, 900, 900)  # written all the same
+    assert "categories" in await signalled([shop.product("b", 100)])
+
+
 async def test_top_products_follow_payments_cancellations_and_refunds():
     shop, store = Shop(), MemoryReadModels()
     events = [shop.order("o1", {"a": 2}), *shop.paid("o1", 200), shop.order("o2", {"b": 5}), *shop.paid("o2", 500)]
