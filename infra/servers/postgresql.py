@@ -43,8 +43,19 @@ SETTINGS = {
 _start_lock = threading.Lock()  # ferretdb.start() and the manager may both ask for us
 
 
+# For FerretDB's sessions (a startup parameter, so a cluster we did not start gets it too):
+# plan every statement with its values. pgx prepares each statement FerretDB sends; after
+# five runs PostgreSQL may switch to a generic plan, costed once — on a table still small
+# (a projector's catch-up creates its read models), a sequential scan — and kept until the
+# table is next analysed. Measured: that plan read every counter per lookup while the read
+# models grew (docs/benchmarks.md, "Projectors"). Custom plans cost a planning per statement
+# (well under a millisecond for FerretDB's) and follow the table as it grows.
+SESSION = {"plan_cache_mode": "force_custom_plan"}
+
+
 def url() -> str:
-    return f"postgres://{SUPERUSER}@{address}/{DATABASE}"
+    query = "&".join(f"{key}={value}" for key, value in SESSION.items())
+    return f"postgres://{SUPERUSER}@{address}/{DATABASE}?{query}"
 
 
 def _bindir() -> Path | None:
