@@ -18,7 +18,8 @@ its source (topic partition) and position (offset):
    their sums), then the state documents, then the new parkings last. States and views are
    replaced in place (``replace_newer``): every redelivery folds from the states, and the
    derived views' repairs read the views, so neither may be missing even if the process
-   dies mid-write.
+   dies mid-write. A sole writer into empty shadows (a rebuild, ``known``) has no reader
+   and restarts from empty after a crash: it writes them like the derived documents.
 
 **Poison parks its aggregate.** An event the state rejects (e.g. ``OrderShipped`` before
 ``OrderPlaced``), whose numbers a document cannot hold, that the fold fails on (a bug), or
@@ -263,6 +264,16 @@ def _changes(collection: str, docs: list[Doc]) -> list[Change]:
     return [Change(collection, d["merchant_id"], (d["_id"],)) for d in docs]
 
 
+def _writer(store: ReadModelStore, known: Known | None) -> Callable[..., Awaitable[None]]:
+    """How states and views are written. In place for the live projector: a reader or a
+    redelivery after a crash must never find one missing. A sole writer (``known``: a
+    rebuild's replay into its shadows) has neither — nobody reads a shadow, and a rebuild
+    that fails starts again from empty shadows — so it writes them as the derived documents
+    are written (``write_newer``: on FerretDB one delete and one insert per batch, not a
+    guarded replace per document)."""
+    return store.write_newer if known is not None else store.replace_newer
+
+
 async def apply_batch(
     store: ReadModelStore, history: EventHistory, stream: Stream, batch: Batch, known: Known | None = None
 ) -> Outcome:
@@ -289,13 +300,14 @@ async def _apply_batch(
     enriched = stream.enrich(store, changed) if stream.enrich is not None and changed else asyncio.sleep(0)
     # Independent reads: overlap their round trips.
     plans, _ = await asyncio.gather(plan_derivations(store, stream.derivations, trails, known), enriched)
+    write = _writer(store, known)
     for collection, view in stream.views:
         views = [view(doc) for doc in changed.values()]
-        await store.replace_newer(collection, views, known_versions)  # in place: the price repairs read them
+        await write(collection, views, known_versions)  # before the price repairs, which read them
         outcome.changes += _changes(collection, views)
     if trails:
         outcome.changes += await apply_derivations(store, plans, batch.ends, known)
-    await store.replace_newer(stream.state, list(changed.values()), known_versions)
+    await write(stream.state, list(changed.values()), known_versions)
     outcome.changes += _changes(stream.state, list(changed.values()))
     if outcome.parked:
         await park(store, outcome.parked)

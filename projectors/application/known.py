@@ -6,7 +6,9 @@ them, and reads only the keys it does not know yet: a rebuild then costs the sta
 folds and what it writes, not a read-back of every touched counter and document.
 
 Only for a sole writer: another writer's counters would be missing here and its deltas
-lost when this one writes the key's next document. The engine forgets everything when a
+lost when this one writes the key's next document. Given a ``Known``, the engine also
+writes states and views by swap instead of in place (``engine._writer``): only right
+where nobody reads the collections and a failure starts again from empty ones. The engine forgets everything when a
 batch fails (a write that failed half-way leaves the store and this memory apart). The
 live projector does not use it (a process owns every partition only until the next
 rebalance; see docs/projections.md, "Known limits"). Bounded: the least recently used

@@ -6,7 +6,10 @@
    replay is one source, ``replay``, its positions the events' order in it: the derived
    views' counters come out as one counter per key. The replay is the shadow's only
    writer, so it keeps the derived counters and documents it wrote (``application.known``)
-   instead of reading them back at every batch.
+   instead of reading them back at every batch, and writes states and views as it writes
+   derived documents (``write_newer``; on FerretDB one delete and one insert per batch),
+   not in place: nobody reads a shadow, and a rebuild that fails starts again from empty
+   shadows (they are dropped first).
 2. Build the shadow's indexes.
 3. Swap: ``renameCollection(shadow -> live, dropTarget=true)`` — atomic on MongoDB.
    FerretDB v1 does not implement ``dropTarget`` (detected from its NotImplemented

@@ -377,3 +377,28 @@ async def test_a_failed_batch_makes_the_sole_writer_forget_what_it_knew():
 
 async def project_known(store, deliveries, known: Known) -> None:
     await apply_batch(store, MemoryEvents(), PRODUCTS_STREAM, Batch.of(deliveries), known)
+
+
+async def test_only_a_sole_writer_writes_states_and_views_by_swap_the_live_projector_in_place():
+    class Recording(Counting):
+        def __init__(self, inner):
+            super().__init__(inner)
+            self.kinds: dict[str, set[str]] = {}
+
+        async def write_newer(self, collection, docs, known=None):
+            self.kinds.setdefault(collection, set()).add("write_newer")
+            await super().write_newer(collection, docs, known)
+
+        async def replace_newer(self, collection, docs, known=None):
+            self.kinds.setdefault(collection, set()).add("replace_newer")
+            await super().replace_newer(collection, docs, known)
+
+    shop = Shop()
+    events = [shop.product("p1", 100), shop.reprice("p1", 100, 50), shop.product("p2", 70)]
+    for known, kind in ((None, "replace_newer"), (Known(), "write_newer")):
+        store = Recording(MemoryReadModels())
+        for event in events:  # one batch each: the later ones replace stored documents
+            await apply_batch(store, MemoryEvents(), PRODUCTS_STREAM, Batch.of(shop.deliveries([event])), known)
+        assert store.kinds["merchant_products"] == {kind}
+        assert store.kinds["catalog_products"] == {kind}
+        assert store.inner.collection("catalog_products")["p1"]["price_amount"] == 50
