@@ -49,6 +49,13 @@ DUPLICATE_KEY = 11000
 PROBE = "_guard_probe"
 MAX_SWAP_ROUNDS = 20  # each round needs a racing newer write; more means a bug, not load
 REV = "_rev"  # "<_id>@<version>": what swap_read deletes by (FerretDB-PostgreSQL only)
+# Our FerretDB build pushes an $in of at most 1,000 values down; a longer one (a rebuild's
+# batch of 2,000 commits names more aggregates) reads and filters the whole table in Go.
+IN_CHUNK = 200
+
+
+def _chunks(items: list[Any], size: int = IN_CHUNK) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def guarded_replace(doc: Doc) -> ReplaceOne[Doc]:
@@ -156,8 +163,9 @@ async def swap_read(collection: Collection, docs: list[Doc], known: Mapping[str,
             stored = {i: {"_id": i, "version": v, REV: f"{i}@{v}"} for i, v in known.items() if i in pending}
             known = None
         else:
-            found = collection.find({"_id": {"$in": list(pending)}}, {"version": 1, REV: 1})
-            stored = {d["_id"]: d async for d in found}
+            stored = {}
+            for chunk in _chunks(list(pending)):
+                stored |= {d["_id"]: d async for d in collection.find({"_id": {"$in": chunk}}, {"version": 1, REV: 1})}
         older = {i: d for i, d in pending.items() if i not in stored or stored[i]["version"] < d["version"]}
         skipped += len(pending) - len(older)
         if not older:
@@ -174,15 +182,14 @@ async def _delete_exactly(collection: Collection, stored: list[Doc]) -> None:
     """Delete these stored documents if they are still the version read."""
     if not stored:
         return
-    tagged = [d for d in stored if REV in d]
-    if tagged:
+    for tagged in _chunks([d for d in stored if REV in d]):
         await collection.delete_many(
             {"_id": {"$in": [d["_id"] for d in tagged]}, REV: {"$in": [d[REV] for d in tagged]}}
         )
     untagged = [d for d in stored if REV not in d]  # written before _rev existed
     for version in sorted({d["version"] for d in untagged}):
-        ids = [d["_id"] for d in untagged if d["version"] == version]
-        await collection.delete_many({"_id": {"$in": ids}, "version": version, REV: {"$exists": False}})
+        for ids in _chunks([d["_id"] for d in untagged if d["version"] == version]):
+            await collection.delete_many({"_id": {"$in": ids}, "version": version, REV: {"$exists": False}})
 
 
 async def replace_in_place(collection: Collection, docs: list[Doc], known: Mapping[str, int] | None = None) -> None:
@@ -202,8 +209,9 @@ async def replace_in_place(collection: Collection, docs: list[Doc], known: Mappi
         except KeyError as exc:
             if exc.args != ("nModified",):
                 raise
-        ids = [d["_id"] for d in rest]
-        stored = {d["_id"]: d["version"] async for d in collection.find({"_id": {"$in": ids}}, {"version": 1})}
+        stored: dict[str, int] = {}
+        for ids in _chunks([d["_id"] for d in rest]):
+            stored |= {d["_id"]: d["version"] async for d in collection.find({"_id": {"$in": ids}}, {"version": 1})}
         rest = [d for d in rest if stored.get(d["_id"], -1) < d["version"]]
         if not rest:
             return
