@@ -5,11 +5,17 @@
    (``<name>__rebuild``); products also replay merchants first, for their names. The
    replay is one source, ``replay``, its positions the events' order in it: the derived
    views' counters come out as one counter per key. The replay is the shadow's only
-   writer, so it keeps the derived counters and documents it wrote (``application.known``)
-   instead of reading them back at every batch, and writes states and views as it writes
-   derived documents (``write_newer``; on FerretDB one delete and one insert per batch),
-   not in place: nobody reads a shadow, and a rebuild that fails starts again from empty
-   shadows (they are dropped first).
+   writer and nobody reads a shadow, so (``in_memory``, the default) it builds them in
+   memory (``application.replay.ReplayStore``) and writes each document once, in large
+   ``insert_many`` chunks, at the end or when its memory bound is reached; it reads the
+   commits in large batches, the next one while it folds this one, and does not validate
+   again the envelopes the event store built (``stored_envelope``). The batches it
+   applies are the store-backed replay's (``chunk`` events, whole commits), so positions
+   and every document, derived ``version``/``sources`` included, come out the same. The
+   store-backed replay (``in_memory=False``: states, views and derived documents written
+   per batch with ``write_newer``, ``application.known`` for what it wrote) is the
+   reference it is tested against. A rebuild that fails starts again from empty shadows
+   (they are dropped first).
 2. Build the shadow's indexes.
 3. Swap: ``renameCollection(shadow -> live, dropTarget=true)`` — atomic on MongoDB.
    FerretDB v1 does not implement ``dropTarget`` (detected from its NotImplemented
@@ -31,10 +37,11 @@ counters per partition start from the rebuilt states.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -44,7 +51,8 @@ from pymongo.errors import OperationFailure
 
 from shared.event_store_reader import count_commits_of_type, stream_events
 from shared.events import utc_now
-from shared.read_models import MERCHANT_NAMES
+from shared.events import EventEnvelope
+from shared.read_models import CATALOG_PRODUCTS, MERCHANT_NAMES
 from shared.settings import ProjectorSettings
 
 from projectors.adapters.bulk import detect_writer
@@ -52,6 +60,7 @@ from projectors.adapters.indexes import ensure_read_model_indexes
 from projectors.adapters.mongo_store import MongoReadModels, StoredEvents
 from projectors.application.engine import Batch, Delivery, Stream, apply_batch
 from projectors.application.known import Known
+from projectors.application.replay import BOUND, ReplayStore
 from projectors.application.ports import Doc
 from projectors.entrypoints.streams import MERCHANTS_STREAM, PRODUCTS_STREAM, stream_of
 
@@ -115,6 +124,71 @@ async def replay(
     return events
 
 
+# The in-memory replay: commits per round trip (FerretDB answers a large batch faster
+# per commit), and batches read ahead while the current one folds (the server's work and
+# ours overlap on two cores).
+READ_BATCH = 10_000
+READ_AHEAD = 2
+
+
+async def _read_ahead(
+    batches: AsyncIterator[tuple[int, list[EventEnvelope]]], depth: int = READ_AHEAD
+) -> AsyncIterator[tuple[int, list[EventEnvelope]]]:
+    """``batches`` read by a task of its own, up to ``depth`` ahead of the consumer."""
+    queue: asyncio.Queue[tuple[int, list[EventEnvelope]] | BaseException | None] = asyncio.Queue(depth)
+
+    async def pump() -> None:
+        try:
+            async for item in batches:
+                await queue.put(item)
+            await queue.put(None)
+        except BaseException as exc:  # handed to the consumer, raised there
+            await queue.put(exc)
+
+    task = asyncio.create_task(pump())
+    try:
+        while (item := await queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def memory_store(shadow: MongoReadModels, stream: Stream, bound: int = BOUND) -> ReplayStore:
+    """The shadow collections of ``stream`` held in memory (``application.replay``)."""
+    held = shadow_names(stream)
+    indexes = {CATALOG_PRODUCTS: (("merchant_id", "category"),)}  # compose's price look-ups
+    for derivation in stream.derivations:
+        indexes[derivation.counters] = (("key",),)
+    return ReplayStore(shadow, held, indexes=indexes, spill=(stream.state,), bound=bound)
+
+
+async def replay_in_memory(
+    db: AsyncDatabase[Doc],
+    store: ReplayStore,
+    stream: Stream,
+    *,
+    progress: Progress | None = None,
+    chunk: int = 2000,
+    positions: Iterator[int],
+    known: Known,
+) -> int:
+    """``replay`` into ``store`` (flushed by the caller), the same batches and positions."""
+    history = StoredEvents(db)
+    events = 0
+    batches = stream_events(db, stream.aggregate_type, chunk=chunk, batch_size=READ_BATCH, trusted=True)
+    async for commits, batch in _read_ahead(batches):
+        deliveries = [Delivery(event, REPLAY, next(positions)) for event in batch]
+        await apply_batch(store, history, stream, Batch.of(deliveries), known)
+        await store.settle()
+        events += len(batch)
+        if progress:
+            progress(len(batch), commits)
+    return events
+
+
 async def swap(db: AsyncDatabase[Doc], shadow: str, live: str) -> bool:
     """Put ``shadow`` in place of ``live``; True if it was one atomic rename."""
     admin = db.client.admin
@@ -167,11 +241,19 @@ async def ensure_idle(settings: ProjectorSettings, name: str) -> None:
 
 
 async def rebuild(
-    db: AsyncDatabase[Doc], name: str, *, progress: Progress | None = None, swap_in: bool = True
+    db: AsyncDatabase[Doc],
+    name: str,
+    *,
+    progress: Progress | None = None,
+    swap_in: bool = True,
+    in_memory: bool = True,
+    bound: int = BOUND,
 ) -> RebuildResult:
     """Rebuild read model ``name`` (and the others of its stream). With ``swap_in=False`` the
     shadow collections stay (named by ``shadow_names``) for the caller to inspect and drop;
-    with it, the caller has made sure the stream's projectors are stopped (``ensure_idle``)."""
+    with it, the caller has made sure the stream's projectors are stopped (``ensure_idle``).
+    ``in_memory=False``: the store-backed replay (the reference); ``bound``: documents the
+    in-memory one holds before it flushes and spills (``application.replay``)."""
     stream = stream_of(name)
     live = MongoReadModels(db, await detect_writer(db))
     names = shadow_names(stream)
@@ -183,9 +265,15 @@ async def rebuild(
     events = 0
     # The shadow has one writer, this replay: what it wrote need not be read back.
     known = Known()
-    if stream is PRODUCTS_STREAM:
-        events += await replay(shadow, MERCHANTS_STREAM, progress=progress, positions=positions, known=known)
-    events += await replay(shadow, stream, progress=progress, positions=positions, known=known)
+    replayed = [MERCHANTS_STREAM, stream] if stream is PRODUCTS_STREAM else [stream]
+    if in_memory:
+        held = memory_store(shadow, stream, bound)
+        for each in replayed:
+            events += await replay_in_memory(db, held, each, progress=progress, positions=positions, known=known)
+        await held.flush()
+    else:
+        for each in replayed:
+            events += await replay(shadow, each, progress=progress, positions=positions, known=known)
     await ensure_read_model_indexes(db, {c: names[c] for c in stream.read_models})
     atomic = None
     if swap_in:
