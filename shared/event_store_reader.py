@@ -19,7 +19,6 @@ version of the commit and ``last_version`` the last, ``committed_at`` the append
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -105,20 +104,6 @@ async def count_commits_of_type(db: Database, aggregate_type: str) -> int:
     return await db[COMMITS].count_documents({"aggregate_type": aggregate_type})
 
 
-def stored_envelope(raw: Document) -> EventEnvelope:
-    """An envelope as the write side stored it, not validated again: the event store holds
-    only envelopes it built from validated models (``command_api``), so a replay of its
-    own events may skip the per-field checks (about a fifth of a rebuild's decoding). The
-    body (``data``) is still upcast and validated by whoever decodes it (``decode_data``).
-    Not for events from elsewhere (Kafka, an import): those go through ``model_validate``."""
-    fields = dict(raw)
-    if isinstance(fields.get("event_id"), str):
-        fields["event_id"] = uuid.UUID(fields["event_id"])
-    if isinstance(fields.get("occurred_at"), str):  # stored as ISO text ("...Z")
-        fields["occurred_at"] = datetime.fromisoformat(fields["occurred_at"])
-    return EventEnvelope.model_construct(**fields)
-
-
 async def stream_events(
     db: Database,
     aggregate_type: str,
@@ -126,11 +111,10 @@ async def stream_events(
     since: datetime | None = None,
     chunk: int = 2000,
     batch_size: int | None = None,
-    trusted: bool = False,
 ) -> AsyncIterator[tuple[int, list[EventEnvelope]]]:
     """Every event of one aggregate type, commit by commit in store order, in chunks of
-    about ``chunk`` events (whole commits); ``batch_size``: commits per server round trip
-    (default ``chunk``); ``trusted``: envelopes built by ``stored_envelope``.
+    about ``chunk`` events (whole commits); ``batch_size``: commits per round trip
+    (default ``chunk``).
 
     Yields ``(commits_read, events)``. Order across aggregates does not matter to a
     projection; within an aggregate a commit that sorts early is handled by the
@@ -140,12 +124,11 @@ async def stream_events(
     if since is not None:
         query["committed_at"] = {"$gte": since}
     cursor = db[COMMITS].find(query, {"events": 1}).sort("_id", ASCENDING).batch_size(batch_size or chunk)
-    envelope = stored_envelope if trusted else EventEnvelope.model_validate
     events: list[EventEnvelope] = []
     commits = 0
     async for doc in cursor:
         commits += 1
-        events.extend(envelope(e) for e in doc["events"])
+        events.extend(EventEnvelope.model_validate(e) for e in doc["events"])
         if len(events) >= chunk:
             yield commits, events
             commits, events = 0, []

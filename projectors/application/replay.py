@@ -29,6 +29,7 @@ ones (the store-backed replay's ``Known`` relies on the same).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ from projectors.application.ports import Doc, ReadModelStore
 
 WRITE, APPEND = "write", "append"
 FLUSH_CHUNK = 5_000  # documents per insert_many (a few MB: well below a message's 48 MB)
+CONCURRENT_CHUNKS = 3  # the server writes on its own threads while we send the next chunk
 BOUND = 300_000  # documents held before a flush and a spill (see the module doc)
 
 
@@ -171,11 +173,7 @@ class ReplayStore:
         if held is None:
             return await self.target.older_ids(collection, equals, field, below)
         self._not_spilled(held, collection)
-        return [
-            i
-            for i, d in held.docs.items()
-            if all(d.get(k) == v for k, v in equals.items()) and d[field] < below
-        ]
+        return [i for i, d in held.docs.items() if all(d.get(k) == v for k, v in equals.items()) and d[field] < below]
 
     @staticmethod
     def _not_spilled(held: _Held, collection: str) -> None:
@@ -241,19 +239,27 @@ class ReplayStore:
             await self.flush(spill=True)
 
     async def flush(self, *, spill: bool = False) -> None:
-        """Write what changed since the last flush; ``spill``: then drop the ``spill``
+        """Write what changed since the last flush, ``CONCURRENT_CHUNKS`` chunks at a time
+        (distinct documents: they do not race); ``spill``: then drop the ``spill``
         collections' documents from memory."""
-        for name, held in self.held.items():
-            changed = [held.docs[i] for i in sorted(held.dirty)]
-            for start in range(0, len(changed), FLUSH_CHUNK):
-                chunk = changed[start : start + FLUSH_CHUNK]
+        gate = asyncio.Semaphore(CONCURRENT_CHUNKS)
+
+        async def write(name: str, held: _Held, chunk: list[Doc]) -> None:
+            async with gate:
                 if held.mode == APPEND:
                     await self.target.append(name, chunk)
                 else:
                     was = {d["_id"]: held.flushed[d["_id"]] for d in chunk if d["_id"] in held.flushed}
                     await self.target.write_newer(name, chunk, was)
-                held.flushed.update((d["_id"], d["version"]) for d in chunk)
-                self.written += len(chunk)
+
+        writes = []
+        for name, held in self.held.items():
+            changed = [held.docs[i] for i in sorted(held.dirty)]
+            writes += [write(name, held, changed[i : i + FLUSH_CHUNK]) for i in range(0, len(changed), FLUSH_CHUNK)]
+        await asyncio.gather(*writes)
+        for name, held in self.held.items():
+            held.flushed.update((i, held.docs[i]["version"]) for i in held.dirty)
+            self.written += len(held.dirty)
             if held.removed:
                 await self.target.delete_ids(name, sorted(held.removed))
                 for i in held.removed:

@@ -114,7 +114,9 @@ async def projector_reads(settings, mongo_db) -> list[tuple[str, dict[str, Any],
     try:
         db = mongo.database(client, settings)
         for stream in STREAMS:
-            await rebuild(db, stream.state, swap_in=False)
+            # The store-backed replay: it reads what the live projector reads (the
+            # in-memory one reads the shadows only from memory).
+            await rebuild(db, stream.state, swap_in=False, in_memory=False)
             await drop_shadows(db, stream.state)
         renamed = Rename("m_sample", "Renamed", 10**6)
         await apply_renames(MongoReadModels(db, await detect_writer(db)), [renamed], owns=lambda _id: True)
