@@ -125,11 +125,11 @@ class EventStore:
 
     async def append_batch(self, records: Sequence[Record]) -> list[Exception | None]:
         """The outbox entries first, then the records (module docstring of ``outbox``)."""
+        began = time.monotonic()  # the entries' ``at`` is of this moment
         await self.outbox.write(entries_of(records))
-        written = time.monotonic()
         documents = [r.to_document() for r in records]
-        if time.monotonic() - written > SEND_WITHIN:  # paused: an orphan's grace must outlast any late insert
-            raise ExecutionTimeout("the commits were not sent within %.0f s of their outbox entries" % SEND_WITHIN)
+        if time.monotonic() - began > SEND_WITHIN:  # slow or paused: an orphan's grace must outlast any late insert
+            raise ExecutionTimeout(f"the commits were not sent within {SEND_WITHIN:.0f} s of their outbox entries")
         refused = await insert_each(self.commits, documents)
         if not refused:
             return [None] * len(records)

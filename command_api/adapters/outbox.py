@@ -18,17 +18,23 @@ aggregate_id, version, at}`` — inserted, and deleted when published, never upd
   is unpublished, so both reads stay small.
 
 **Orphans, and the grace that bounds them.** A crash (or a failed write) between the two
-inserts leaves an entry whose commit never comes. Such an entry is deleted by the relay's
-pass only once it is older than ``orphan_grace`` (60 s by default), measured from when the
-entry was written. Deleting it earlier could lose a commit that still lands: the commit
-write is sent at most ``SEND_WITHIN`` (5 s) after the entries are stored (checked just
-before sending), and the command API's client gives any operation at most
-``store_timeout_seconds`` (5 s, pymongo's ``timeoutMS``, which also sends the server a
-``maxTimeMS``); an insert still executing after 60 s would be one the client had given up
-on for 50 s. A store that executes a write later than that (a server paused for a
-minute) is the one case this does not cover; the commit would be stored and never
-published, and the relay logs every orphan it deletes (a warning, ``orphan outbox entries``).
-Until then an orphan is only read and skipped by relay passes.
+inserts leaves an entry whose commit never comes. The relay's pass deletes such an entry
+only once its ``at`` is older than ``orphan_grace`` (``COMMAND_API_OUTBOX_ORPHAN_GRACE_SECONDS``,
+60 s). Deleting it while the commit can still land would lose that commit's publication,
+so the grace must outlast every insert in flight, and two bounds make that so:
+
+- the commit write is *started* at most ``SEND_WITHIN`` (5 s) after ``at`` (taken just
+  before the entries are written; checked before sending: past it the batch fails
+  unwritten, as a timeout — a 503 for its commands);
+- once started, the command API's client gives the insert at most ``store_timeout_seconds``
+  (5 s: pymongo's ``timeoutMS``, which also hands the server the rest as ``maxTimeMS``).
+
+So a commit lands within about 10 s of its entry's ``at``, or never; 60 s leaves room for
+clock skew between the writer and another process's relay. Not covered: a server that
+executes a write it received a minute earlier (paused, then resumed) — the commit would
+be stored and never published. Every orphan deleted is logged (a warning, ``orphan outbox
+entries``). Until its grace ends an orphan is only read and skipped by relay passes. A
+shorter grace is for tests only.
 
 **Old stores.** Commits written by the code before the outbox carry ``published: false``
 until marked. ``adopt_legacy`` (run at start, with the indexes) gives each of them an
