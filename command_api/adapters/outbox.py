@@ -36,6 +36,15 @@ be stored and never published. Every orphan deleted is logged (a warning, ``orph
 entries``). Until its grace ends an orphan is only read and skipped by relay passes. A
 shorter grace is for tests only.
 
+**Why not a design without the extra round trip.** A lone command pays one more insert
+(the entry; ``loadtests/outbox_cost.py`` measures it). The alternative considered — no
+entry, a log of *published* ids written by the publisher, and a relay watermark on
+``committed_at`` — must let its watermark lag behind the clock by the same bound (a
+commit stamped before the watermark can land after it: a late insert), so every relay
+pass would read every commit of the last ~10 s or more — thousands under load — against
+a log that must be collected too. The outbox keeps the relay's reads to what is actually
+unpublished, at the price of that insert (group-committed like the commits).
+
 **Old stores.** Commits written by the code before the outbox carry ``published: false``
 until marked. ``adopt_legacy`` (run at start, with the indexes) gives each of them an
 entry and then removes its flag — in pages, idempotent, so a crash midway is finished by
