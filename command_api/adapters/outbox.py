@@ -73,7 +73,7 @@ from command_api.application.ports import Commit, Document, Record
 OUTBOX = "outbox"
 SEND_WITHIN = 5.0  # seconds from the entries stored to the commit write sent, at most
 ORPHAN_GRACE = 60.0  # seconds an entry without its commit is left alone (module docstring)
-LEGACY_PAGE = 1000
+LEGACY_PAGE = 200  # its update (~1 ms a commit on FerretDB) well within a store timeout of 5 s
 
 INDEXES = [IndexModel([("aggregate_id", ASCENDING), ("version", ASCENDING)], name="in_version_order")]
 
