@@ -148,7 +148,8 @@ async def main(options: argparse.Namespace) -> None:
             await batch_round(arm, options.batch, 1)  # warm-up: connections, plans
         rows: dict[str, list[dict[str, float]]] = {a.name: [] for a in arms}
         print(
-            f"batches of {options.batch} commits, {options.batches} per round; store time in ms per commit, server CPU per 1,000 commits"
+            f"batches of {options.batch} commits, {options.batches} per round; "
+            "store time in ms per commit, server CPU per 1,000 commits"
         )
         for r in range(options.rounds):
             for arm in arms if r % 2 == 0 else reversed(arms):
