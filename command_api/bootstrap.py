@@ -168,7 +168,7 @@ def bootstrap(
     client = mongo.open_mongo(settings, timeout=settings.store_timeout_seconds) if db is None else None
     database = db if client is None else mongo.database(client, settings)
     assert database is not None
-    store = EventStore(database)
+    store = EventStore(database, orphan_grace=settings.outbox_orphan_grace_seconds)
     api_keys = ApiKeys(database)
     publisher = CommitPublisher(settings, store, immediate=settings.immediate_publish)
 

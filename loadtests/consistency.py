@@ -15,11 +15,14 @@ from shared.read_models import ORDERS
 
 
 async def _store_counts(db, merchants: list[str]) -> dict:
-    events = orders = unpublished = 0
-    async for commit in db["commits"].find({"merchant_id": {"$in": merchants}}, {"events.type": 1, "published": 1}):
+    """A commit is unpublished while it has an outbox entry (``command_api.adapters.outbox``)."""
+    events = orders = 0
+    ids = set()
+    async for commit in db["commits"].find({"merchant_id": {"$in": merchants}}, {"events.type": 1}):
         events += len(commit["events"])
         orders += sum(1 for e in commit["events"] if e["type"] == "OrderPlaced")
-        unpublished += not commit.get("published", False)
+        ids.add(commit["_id"])
+    unpublished = len({e["_id"] async for e in db["outbox"].find({}, {"_id": 1})} & ids)
     return {"store_events": events, "store_orders": orders, "unpublished_commits": unpublished}
 
 

@@ -4,7 +4,7 @@ The write side owns the store (``command_api/adapters/event_store.py``); readers
 depend only on its document shape, so no consumer needs the write model (projectors may
 not import ``command_api``; analysts' tools need no write model). A commit document is
 ``{aggregate_id, version, last_version, aggregate_type, merchant_id, command_id,
-committed_at, published, events: [envelope dicts]}``: one document per commit,
+committed_at, events: [envelope dicts]}``: one document per commit,
 ``events`` holding the envelopes in version order, ``version`` the first aggregate
 version of the commit and ``last_version`` the last, ``committed_at`` the append time.
 

@@ -60,6 +60,11 @@ class CommandApiSettings(ServerSettings):
     # Stock held by an order placement that was never decided goes back after this long
     # (must exceed command_timeout_seconds; the relay settles it).
     reservation_ttl_seconds: float = 60.0
+    # An outbox entry whose commit is not stored this long after the entry was written is
+    # an orphan (a crash between the two inserts) and the relay deletes it. It must outlast
+    # any insert still in flight: far more than store_timeout_seconds plus the 5 s within
+    # which a commit write is sent after its entry (command_api/adapters/outbox.py).
+    outbox_orphan_grace_seconds: float = 60.0
     # A placed order not paid within this long expires and its stock goes back (0: never).
     order_expiry_seconds: float = 86_400.0
     # Load shedding: requests in flight beyond this get 503 overloaded at once (0: off).

@@ -4,8 +4,10 @@ A commit holds all the events one command produced, so storing it is one documen
 insert — atomic on any MongoDB-compatible server, no multi-document transaction.
 Appends that arrive while one is in flight are written together in one unordered
 ``insert_many`` (``GroupCommit``): one round trip for the batch, each document accepted
-or refused on its own. A lone append (a batch of one) is an ``insert_one``: the same
-round trip without pymongo's bulk set-up (``insert_each``).
+or refused on its own — preceded by one insert of the batch's outbox entries, so an
+append is two round trips however many commits it carries. A lone append (a batch of
+one) is an ``insert_one`` each time: the same round trip without pymongo's bulk set-up
+(``insert_each``).
 
 - ``(aggregate_id, version)`` is unique, where ``version`` is the *first* aggregate
   version in the commit. Every writer appends at ``loaded_version + 1``, so of two
@@ -13,8 +15,9 @@ round trip without pymongo's bulk set-up (``insert_each``).
   ``ConcurrencyConflict`` (optimistic concurrency).
 - ``command_id`` is unique, across commits and outcomes: a command cannot act twice,
   nor be both acted on and refused. A retry finds the earlier record (``DuplicateCommand``).
-- ``published`` is false until every event of the commit is on Kafka and its intent
-  (if any) is done; the relay finds the rest through the ``unpublished`` index.
+- until every event of the commit is on Kafka and its intent (if any) is done, the commit
+  has an entry in the ``outbox`` collection, written before it (``outbox``: why, what a
+  crash in between leaves, and the commits of the old format, ``published: false``).
 
 **A refused member.** The server reports a duplicate key per member; MongoDB names the
 violated index, FerretDB does not. Both are classified the same way, by the store: one
@@ -26,6 +29,8 @@ earlier record that caused the refusal. Any other per-member error is raised as 
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -34,12 +39,13 @@ from bson import ObjectId
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, WriteConcernError, WriteError
+from pymongo.errors import BulkWriteError, ExecutionTimeout, WriteConcernError, WriteError
 
 from shared.events import EventEnvelope
 from shared.mongo import ensure_indexes
 
 from command_api.adapters.group_commit import GroupCommit
+from command_api.adapters.outbox import ORPHAN_GRACE, SEND_WITHIN, Outbox, entries_of
 from command_api.application.ports import (
     OUTCOME_TYPE,
     Commit,
@@ -51,11 +57,13 @@ from command_api.application.ports import (
 )
 
 COMMITS = "commits"
+log = logging.getLogger(__name__)
 DUPLICATE_KEY = 11000
 
 INDEXES = [
     IndexModel([("aggregate_id", ASCENDING), ("version", ASCENDING)], unique=True, name="aggregate_version_unique"),
     IndexModel([("command_id", ASCENDING)], unique=True, name="command_id_unique"),
+    # The old format's flag (``published: false`` until marked), read once by ``adopt_legacy``.
     IndexModel(
         [("published", ASCENDING), ("aggregate_id", ASCENDING), ("version", ASCENDING)],
         name="unpublished_in_version_order",
@@ -89,14 +97,21 @@ async def insert_each(collection: AsyncCollection[Document], documents: list[Doc
 
 
 class EventStore:
-    """``EventStorePort``, ``OutboxPort`` and ``ExpiryPort`` on one ``commits`` collection."""
+    """``EventStorePort``, ``OutboxPort`` and ``ExpiryPort`` on the ``commits`` collection
+    (and its ``outbox``)."""
 
-    def __init__(self, db: AsyncDatabase[Document], *, max_batch: int = 1000) -> None:
+    def __init__(
+        self, db: AsyncDatabase[Document], *, max_batch: int = 1000, orphan_grace: float = ORPHAN_GRACE
+    ) -> None:
         self.commits = db[COMMITS]
+        self.outbox = Outbox(db, self.commits, orphan_grace=orphan_grace)
         self.group_commit: GroupCommit[Record] = GroupCommit(self.append_batch, max_batch=max_batch, name="commits")
 
     async def create_indexes(self) -> None:
+        """The indexes, and the commits of the old format adopted by the outbox (once)."""
         await ensure_indexes(self.commits, INDEXES)
+        await self.outbox.create_indexes()
+        await self.outbox.adopt_legacy()
 
     async def load(self, aggregate_id: str, after_version: int = 0) -> list[EventEnvelope]:
         query: dict[str, Any] = {"aggregate_id": aggregate_id}
@@ -109,9 +124,16 @@ class EventStore:
         await self.group_commit.submit(record)
 
     async def append_batch(self, records: Sequence[Record]) -> list[Exception | None]:
-        refused = await insert_each(self.commits, [r.to_document() for r in records])
+        """The outbox entries first, then the records (module docstring of ``outbox``)."""
+        began = time.monotonic()  # the entries' ``at`` is of this moment
+        await self.outbox.write(entries_of(records))
+        documents = [r.to_document() for r in records]
+        if time.monotonic() - began > SEND_WITHIN:  # slow or paused: an orphan's grace must outlast any late insert
+            raise ExecutionTimeout(f"the commits were not sent within {SEND_WITHIN:.0f} s of their outbox entries")
+        refused = await insert_each(self.commits, documents)
         if not refused:
             return [None] * len(records)
+        await self._drop_entries([r for i, r in enumerate(records) if i in refused])
         duplicates = [records[i].command_id for i, e in refused.items() if e.get("code") == DUPLICATE_KEY]
         earlier = await self._records_of(duplicates) if duplicates else {}
         results: list[Exception | None] = []
@@ -126,6 +148,13 @@ class EventStore:
             else:
                 results.append(ConcurrencyConflict(getattr(record, "aggregate_id", record.command_id)))
         return results
+
+    async def _drop_entries(self, refused: list[Record]) -> None:
+        """The refused members' entries; if that fails, they are orphans the relay deletes later."""
+        try:
+            await self.outbox.drop([r.id for r in refused if isinstance(r, Commit) and not r.published])
+        except Exception as exc:  # the members' outcomes stand: stored ones must not be answered with an error
+            log.warning("outbox entries of %d refused commit(s) left to the relay: %s", len(refused), exc)
 
     async def _records_of(self, command_ids: list[str]) -> dict[str, Record]:
         cursor = self.commits.find({"command_id": {"$in": command_ids}})
@@ -148,15 +177,10 @@ class EventStore:
         skip: Sequence[str] = (),
         leave: Callable[[ObjectId], bool] | None = None,
     ) -> list[Commit]:
-        query: dict[str, Any] = {"published": False, "committed_at": {"$lt": older_than}}
-        if skip:
-            query["aggregate_id"] = {"$nin": list(skip)}
-        cursor = self.commits.find(query).sort([("aggregate_id", ASCENDING), ("version", ASCENDING)]).limit(limit)
-        return [Commit.from_document(doc) async for doc in cursor if leave is None or not leave(doc["_id"])]
+        return await self.outbox.unpublished(older_than, limit, skip, leave)
 
     async def mark_published(self, commit_ids: Sequence[ObjectId]) -> None:
-        if commit_ids:
-            await self.commits.update_many({"_id": {"$in": list(commit_ids)}}, {"$set": {"published": True}})
+        await self.outbox.drop(commit_ids)
 
     # -- placed orders, for the expirer ----------------------------------------------------
     async def placed_before(self, moment: datetime, limit: int = 100) -> list[Commit]:

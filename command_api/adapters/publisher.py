@@ -4,7 +4,8 @@ After an append the commit is handed to ``CommitPublisher.submit`` and the HTTP 
 goes out at once (202: accepted durably). One background task drains the queue in
 batches: it produces every event of the batch (pipelined, idempotent producer,
 ``acks=all``, key = aggregate id) and waits for the acks. Marking commits published is
-bookkeeping for the relay, so it is gathered: one ``update_many`` for what was produced
+bookkeeping for the relay, so it is gathered: one ``mark_published`` (on MongoDB a
+``delete_many`` of outbox entries, ``command_api.adapters.outbox``) for what was produced
 within ``MARK_DELAY`` (or ``MARK_BATCH`` commits) — with the commits ``settle`` reported
 done (a commit carrying an intent is produced at once, marked when its work is done).
 The mark is never on a command's path, and a lone command's mark rides with whatever
@@ -15,8 +16,8 @@ the hand), only makes the relay publish it again: at-least-once, the same event 
 (projections are version-guarded; workers key their jobs by event id).
 Tested by tests/integration/test_published_mark.py.
 
-If Kafka is down or the process dies first, the commits stay ``published: false`` in
-the store and the relay (``command_api.application.relay``) publishes them later — so an
+If Kafka is down or the process dies first, the commits stay unpublished (their outbox
+entries stay) and the relay (``command_api.application.relay``) publishes them later — so an
 accepted command is never lost, and Kafka being down never fails a command. After a
 failure the publisher is *degraded*: newer commits must not overtake the ones that
 failed, so until a relay pass finds nothing left only the relay publishes (in version

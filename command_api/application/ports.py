@@ -156,9 +156,10 @@ class Commit:
             "merchant_id": self.merchant_id,
             "command_id": self.command_id,
             "committed_at": self.committed_at,
-            "published": self.published,
             "events": self.event_documents,
         }
+        if self.published:  # stored published (the seeder's): no outbox entry, nothing to publish
+            doc["published"] = True
         if self.fingerprint is not None:
             doc["fingerprint"] = self.fingerprint
         if self.intent is not None:

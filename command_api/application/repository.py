@@ -1,6 +1,7 @@
 """Loading aggregates and appending their pending events: load → decide → append.
 
-**One round trip for the common command.** A process keeps the last state it saw of
+**One append for the common command** (on MongoDB two round trips: the commit's outbox
+entry, then the commit; ``command_api.adapters.outbox``). A process keeps the last state it saw of
 recently changed aggregates and decides on it without reading: the append at
 ``version + 1`` is the check, since the unique ``(aggregate_id, version)`` refuses it if
 another process appended meanwhile (``ConcurrencyConflict``: reload, decide again). So

@@ -114,12 +114,13 @@ async def pairs(bench, options) -> AsyncIterator[list[Pair]]:
     products = await stocked_products(api.url, merchant.secret_key)
     meter = Meter([Watched("command API", api.process.pid, f"{api.ops_url}/metrics")])
     raw = await prepared(bench.db["raw_commits"])
-    commits = bench.db["commits"]
+    outbox = bench.db["outbox"]
 
     async def settled() -> None:
-        """Until the round's commits are marked published (their marks count in it), 5 s at most."""
+        """Until the round's commits are marked published — their outbox entries deleted
+        (their marks count in it) —, 5 s at most."""
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and await commits.find_one({"published": False}, {"_id": 1}):
+        while time.monotonic() < deadline and await outbox.find_one({}, {"_id": 1}):
             await asyncio.sleep(0.05)
 
     commands = requests(merchant.secret_key, merchant.publishable_key, products)

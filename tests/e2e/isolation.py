@@ -35,7 +35,8 @@ class Namespace:
             await self.client.close()
 
     async def unpublished(self) -> int:
-        return await self.db["commits"].count_documents({"published": False})
+        """Commits not yet published: their outbox entries (``command_api.adapters.outbox``)."""
+        return await self.db["outbox"].count_documents({})
 
     async def stored_events(self) -> dict[str, list[EventEnvelope]]:
         """Every event in the store, by aggregate, in version order."""

@@ -87,7 +87,8 @@ async def test_killed_between_append_and_publish_the_relay_publishes_what_was_mi
             responses = await a_batch_of_commands(client, merchant, "before the crash")
         assert {r.status_code for r in responses} == {202}
         unpublished = await ns.unpublished()
-        # merchant + 5 products + 5 reservations + 5 orders + 5 stock adjustments, none on Kafka
+        # merchant + 5 products + 5 reservations + 5 orders + 5 stock adjustments, none on Kafka:
+        # every commit has its outbox entry
         assert unpublished == await ns.db["commits"].count_documents({}) == 21
         api.kill()  # SIGKILL: no lifespan shutdown, no flush
 

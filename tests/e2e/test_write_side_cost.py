@@ -1,6 +1,7 @@
 """What the write side costs the store, counted from its own /metrics
 (``mongodb_command_duration_seconds_count``): a lone command's inserts and nothing else
-before its 202 (its published-mark follows, off its path); a few operations per command
+before its 202 — each commit's outbox entry, then the commit — (its published-mark, the
+entry's deletion, follows off its path); a few operations per command
 under concurrency (group commit, marks gathered across commands); and none at all while
 no command arrives — the relay finds work through the outbox index when commands nudge
 it, never on a clock (issue #14)."""
@@ -65,11 +66,13 @@ async def test_commands_cost_a_few_operations_and_an_idle_write_side_costs_none(
 
                 assert (await order()).status_code == 202  # the storefront key is looked up once, then cached
                 await _until_published(ns)
-                # stock: its commit; order: the hold and the order; create: the SKU claim and the commit
-                for send, inserts in ((stock, 1), (order, 2), (create, 2)):
+                # Each commit is two inserts (its outbox entry, then itself). stock: its commit;
+                # order: the hold and the order; create: the SKU claim and the commit.
+                for send, inserts in ((stock, 2), (order, 4), (create, 3)):
                     on_path, in_all = await _lone(meter, ns, send)
                     assert on_path == Counter(insert=inserts), (send.__name__, on_path, in_all)
-                    assert in_all["insert"] == inserts and in_all["update"] == 1, (send.__name__, on_path, in_all)
+                    assert in_all["insert"] == inserts and in_all["delete"] == 1, (send.__name__, on_path, in_all)
+                    assert "update" not in in_all, (send.__name__, on_path, in_all)  # no mark by update
 
                 before, began = await asyncio.to_thread(meter.read), time.monotonic()
                 rounds = 10
@@ -89,15 +92,16 @@ async def test_commands_cost_a_few_operations_and_an_idle_write_side_costs_none(
                 work = Meter.between(before, await asyncio.to_thread(meter.read))
                 seconds = time.monotonic() - began
                 commands = rounds * len(products) * 2
-                # stock: 1 insert; order: 2 inserts (hold, order); plus shared marks and relay passes
+                # Group-committed: each batch is two inserts (entries, commits), whatever its size;
+                # plus shared marks and relay passes
                 assert work.per(commands) <= 2.0, work.summary()
-                # Marks are gathered: one update_many per MARK_DELAY at most, fewer than commands.
-                marks = work.operations["command-api"]["update"]
+                # Marks are gathered: one delete_many per MARK_DELAY at most, fewer than commands.
+                marks = work.operations["command-api"]["delete"]
                 assert marks <= seconds / MARK_DELAY + 2 and marks < commands / 2, (seconds, work.summary())
-                # No read per command: the reads are the relay's passes (two finds each, at most
+                # No read per command: the reads are the relay's passes (three finds each, at most
                 # one per interval while commands arrive: more on a slow machine) and a few lookups.
                 passes = seconds / RELAY_INTERVAL + 2  # while nudged, and after the last
-                assert work.operations["command-api"]["find"] <= 2 * passes + 0.05 * commands, (seconds, work.summary())
+                assert work.operations["command-api"]["find"] <= 3 * passes + 0.05 * commands, (seconds, work.summary())
 
                 quiet = await asyncio.to_thread(meter.read)
                 await asyncio.sleep(IDLE_SECONDS)

@@ -49,8 +49,8 @@ async def new_product(side: CommandSide) -> tuple[str, ObjectId]:
 
 
 async def published_in_store(mongo_db, commit_id: ObjectId) -> bool:
-    doc = await mongo_db["commits"].find_one({"_id": commit_id}, {"published": 1})
-    return bool(doc["published"])
+    assert await mongo_db["commits"].find_one({"_id": commit_id}, {"_id": 1}) is not None
+    return await mongo_db["outbox"].find_one({"_id": commit_id}) is None  # its outbox entry is gone
 
 
 async def test_a_commit_whose_mark_is_pending_is_not_published_again(side, mongo_db, published_events):
