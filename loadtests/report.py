@@ -46,6 +46,10 @@ def markdown(s: dict) -> str:
             f"{cache['stale_ratio']:.1%} ({cache.get('stale_served', 0):,} reads, "
             f"{cache.get('background_reloads', 0):,} background reloads) | |"
         )
+    for name, label in (("loads_by_cause", "why L1 missed"), ("loads_by_kind", "kind of read")):
+        if cache.get(name):
+            parts = ", ".join(f"{k} {v:,}" for k, v in cache[name].items())
+            lines.append(f"| MongoDB loads by {label} | {parts} | |")
     lag = s.get("projection_lag") or {}
     if lag:
         lines.append(

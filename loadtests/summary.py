@@ -142,7 +142,9 @@ def cache_figures(cache: list[dict]) -> dict:
     its first and last sample: over every cacheable read, the ones load shedding refused
     included (``query_api.adapters.cache.stats.hit_ratio``). Reads answered at once with a
     stale entry while it reloaded (stale-while-revalidate) are hits by that definition (the
-    one reload is the MongoDB load) and are given apart: ``stale_served``, ``stale_ratio``."""
+    one reload is the MongoDB load) and are given apart: ``stale_served``, ``stale_ratio``.
+    ``loads_by_cause`` / ``loads_by_kind``: the MongoDB loads by why L1 missed and by kind
+    of read (``query_api.adapters.cache.stats``)."""
     if len(cache) < 2:
         return {}
     first, last = cache[0], cache[-1]
@@ -158,7 +160,16 @@ def cache_figures(cache: list[dict]) -> dict:
         "stale_served": run["stale_served"],
         "background_reloads": run["background_reloads"],
         "stale_ratio": cache_stats.stale_ratio(run),
+        "loads_by_cause": _difference(first, last, "loads_by_cause"),
+        "loads_by_kind": _difference(first, last, "loads_by_kind"),
     }
+
+
+def _difference(first: dict, last: dict, name: str) -> dict[str, int]:
+    """A per-label counter over the run, largest first (labels that did not move left out)."""
+    before, after = first.get(name) or {}, last.get(name) or {}
+    run = {k: v - before.get(k, 0) for k, v in after.items()}
+    return dict(sorted(((k, v) for k, v in run.items() if v), key=lambda kv: -kv[1]))
 
 
 def lag_figures(lag: list[dict]) -> dict:

@@ -78,6 +78,21 @@ def test_stale_answers_are_hits_given_apart():
     assert (figures["stale_served"], figures["background_reloads"]) == (6, 2)
 
 
+def test_the_loads_are_broken_down_by_cause_and_kind_over_the_run_only():
+    base = {"l1_hits": 0, "l1_misses": 0, "l2_hits": 0, "l3_loads": 0}
+    before = {**base, "loads_by_cause": {"cold": 4}, "loads_by_kind": {"product": 4}}
+    after = {
+        **base,
+        "l3_loads": 10,
+        "loads_by_cause": {"cold": 5, "invalidated": 6, "expired": 3},
+        "loads_by_kind": {"product": 8, "list": 6},
+    }
+    figures = cache_figures([before, after])
+    assert list(figures["loads_by_cause"].items()) == [("invalidated", 6), ("expired", 3), ("cold", 1)]
+    assert figures["loads_by_kind"] == {"list": 6, "product": 4}
+    assert cache_figures([base, base])["loads_by_cause"] == {}  # an older query API: no breakdown
+
+
 def test_a_merchant_seed_out_file_is_read_as_load_data(tmp_path):
     from loadtests.dataset import load
 

@@ -14,11 +14,18 @@ read every few milliseconds is served stale for about ``max_stale`` after the ch
 page nobody read for longer than ``max_stale`` is not served stale at all. It is refused
 too after a reset (messages may have been missed) and after a no-stale change
 (``Epochs.stale_allowed``). The aside store is bounded like L1 (``maxsize``) and by time.
+
+**Why a key missed.** Keys that leave L1 are remembered (key and reason only, at most
+``maxsize`` of them, oldest forgotten first): ``expired`` (its TTL ran out), ``evicted``
+(LRU, L1 was full) or ``invalidated`` (a change, found at lookup, dropped by a precise
+change, or a reset). ``miss_cause(key)`` answers it once for the load that follows a miss;
+a key not remembered is ``cold`` (never cached here, or forgotten since).
 """
 
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +51,36 @@ def _expires(key: str, slot: Slot, now: float) -> float:
     return now + slot.ttl
 
 
+COLD, EXPIRED, EVICTED, INVALIDATED = "cold", "expired", "evicted", "invalidated"
+
+
+class _Slots(TLRUCache[str, Slot]):
+    """The TLRU cache, telling ``gone`` which keys left it on their own, and why."""
+
+    def __init__(self, maxsize: int, gone: OrderedDict[str, str]) -> None:
+        super().__init__(maxsize, _expires, timer=time.monotonic)
+        self._gone = gone
+
+    def left(self, key: str, reason: str) -> None:
+        gone = self._gone
+        gone[key] = reason
+        gone.move_to_end(key)
+        if len(gone) > self.maxsize:
+            gone.popitem(last=False)
+
+    def expire(self, time: float | None = None) -> list[tuple[str, Slot]]:
+        expired = list(super().expire(time))
+        for key, _ in expired:
+            self.left(key, EXPIRED)
+        return expired
+
+    def popitem(self) -> tuple[str, Slot]:
+        self.expire()  # (what expired is not counted as evicted)
+        key, slot = super().popitem()
+        self.left(key, EVICTED)
+        return key, slot
+
+
 class L1Cache:
     def __init__(
         self,
@@ -57,7 +94,8 @@ class L1Cache:
         self._stats = stats or CacheStats()
         self._maxsize = maxsize
         self._unsubscribed_ttl = unsubscribed_ttl
-        self._slots: TLRUCache[str, Slot] = TLRUCache(maxsize, _expires, timer=time.monotonic)
+        self._gone: OrderedDict[str, str] = OrderedDict()  # key -> why it left L1 (bounded, maxsize)
+        self._slots = _Slots(maxsize, self._gone)
         self.max_stale = max_stale
         # Invalidated entries that may still be served stale (only with max_stale > 0).
         self._stale: TTLCache[str, Slot] = TTLCache(maxsize, max(max_stale, 0.001), timer=time.monotonic)
@@ -74,6 +112,7 @@ class L1Cache:
             return None
         if not self._valid(slot):
             self._slots.pop(key, None)  # invalidated since it was loaded
+            self._slots.left(key, INVALIDATED)
             self._stats.l1_invalidate()
             self._keep_stale(key, slot)
             return None
@@ -96,33 +135,45 @@ class L1Cache:
             return None
         return slot.entry, age
 
+    def miss_cause(self, key: str) -> str:
+        """Why ``key`` is not in L1 (once: the answer is forgotten): ``expired``,
+        ``evicted``, ``invalidated``, or ``cold`` when this process does not remember it."""
+        if key not in self._slots:
+            self._slots.expire()  # an entry past its TTL leaves only at the next expire()
+        return self._gone.pop(key, COLD)
+
     def forget_stale(self, key: str) -> None:
         self._stale.pop(key, None)
 
     def put(
         self, key: str, entry: Entry, tag: Tag, epoch: Epoch, broad: Broad, ttl: float, stale_ok: bool = False
-    ) -> None:
+    ) -> bool:
         """Cache ``entry``, loaded from the epochs ``epoch``/``broad`` of ``tag`` on — unless a
-        change arrived while it was loading that may have made it stale. ``stale_ok``: once
-        invalidated, it may be served stale (``stale``) while its reload runs."""
+        change arrived while it was loading that may have made it stale (then False, and the
+        key's next miss counts as ``invalidated``). ``stale_ok``: once invalidated, it may be
+        served stale (``stale``) while its reload runs."""
         if not self._epochs.listening:  # no invalidations arrive: keep it briefly only
             ttl = min(ttl, self._unsubscribed_ttl)
         now = time.monotonic()
         if entry.page is None:
-            if self._epochs.current(tag) == epoch:
-                self._slots[key] = Slot(entry, tag, epoch, ttl, stale_ok, now)
-                self._stale.pop(key, None)
-            return
-        if self._epochs.current_broad(tag) != broad:
-            return
-        if self._epochs.current(tag) != epoch and not self._epochs.unaffected_since(tag, epoch, entry.page):
-            return
+            if self._epochs.current(tag) != epoch:
+                self._slots.left(key, INVALIDATED)
+                return False
+            self._slots[key] = Slot(entry, tag, epoch, ttl, stale_ok, now)
+            self._stale.pop(key, None)
+            return True
+        if self._epochs.current_broad(tag) != broad or (
+            self._epochs.current(tag) != epoch and not self._epochs.unaffected_since(tag, epoch, entry.page)
+        ):
+            self._slots.left(key, INVALIDATED)
+            return False
         self._slots[key] = Slot(entry, tag, broad, ttl, stale_ok, now)
         self._stale.pop(key, None)
         keys = self._pages.setdefault(tag, set())
         keys.add(key)
         if len(keys) > self._maxsize or len(self._pages) > self._maxsize:
             self._forget_dead_pages()
+        return True
 
     def _forget_dead_pages(self) -> None:
         """Keys evicted or expired meanwhile, and tags left without pages: the index stays
@@ -151,6 +202,7 @@ class L1Cache:
                 page = slot.entry.page
                 if not ids.isdisjoint(page.ids) or any(page.affected_by(doc) for doc in docs):
                     self._slots.pop(key, None)
+                    self._slots.left(key, INVALIDATED)
                     keys.discard(key)
                     dropped += 1
                     self._keep_stale(key, slot)
@@ -160,7 +212,10 @@ class L1Cache:
     def clear(self) -> None:
         self._slots.expire()  # what expired on its own was not invalidated
         self._stats.l1_invalidate(len(self._slots))
-        self._slots.clear()
+        keys = list(self._slots)
+        self._slots.clear()  # (by popitem: recorded as evicted, then corrected below)
+        for key in keys:
+            self._slots.left(key, INVALIDATED)
         self._pages.clear()
         self._stale.clear()  # messages may have been missed: nothing is known to be recent
 

@@ -38,6 +38,16 @@ entry) and as ``stale_served``; the reload is one ``background_reloads`` and, li
 load, one ``l2_hits`` or ``l3_loads``. So the hit ratio still counts MongoDB loads, and a
 stale serve is a hit for latency (no wait) but is reported apart: ``stale_ratio =
 stale_served / lookups``.
+
+**Why reads missed** (``loads_by_cause``, ``loads_by_kind``): every MongoDB load (each
+``l3_loads``) is counted once more by why L1 did not have the key — ``cold``, ``expired``,
+``evicted``, ``invalidated`` (``query_api.adapters.cache.l1``), ``stale_reload`` (the
+background reload of a stale-served key), ``refresh_ahead`` / ``invalidation_reload``
+(``two_level``'s background refreshes), ``warm_up`` (the warm-up worker's reads) — and by
+kind of read (``product``, ``list``, ``categories``, ``merchant``, ``other``; ``kind_of``).
+``misses_by_cause`` counts the same for every L1 miss that went on to a load, L2 hits
+included. They sum to ``l3_loads``; a load whose answer was not kept in L1 because a change
+arrived while it ran is counted in ``loads_discarded`` too.
 """
 
 from __future__ import annotations
@@ -87,6 +97,10 @@ class CacheStats:
     stale_served: int = 0  # reads answered at once with an invalidated entry while it reloaded
     background_reloads: int = 0  # reloads started for a stale-served key (one per key at a time)
     background_failures: int = 0  # of those, the ones that failed (the stale entry is then dropped)
+    misses_by_cause: dict[str, int] = field(default_factory=dict)  # loads started (L2 hits included), by cause
+    loads_by_cause: dict[str, int] = field(default_factory=dict)  # MongoDB loads by why L1 missed
+    loads_by_kind: dict[str, int] = field(default_factory=dict)  # MongoDB loads by kind of read
+    loads_discarded: int = 0  # loads L1 refused to keep (a change arrived while they ran)
     _counters: PrometheusCounters = field(default_factory=PrometheusCounters, repr=False, compare=False)
 
     def l1_hit(self) -> None:
@@ -109,9 +123,14 @@ class CacheStats:
             self.l2_misses += 1
         self._counters.l2_misses.inc()
 
-    def l3_load(self) -> None:
+    def l3_load(self, cause: str = "cold", kind: str = "other") -> None:
         self.l3_loads += 1
         self._counters.l3_hits.inc()
+        self.loads_by_cause[cause] = self.loads_by_cause.get(cause, 0) + 1
+        self.loads_by_kind[kind] = self.loads_by_kind.get(kind, 0) + 1
+
+    def missed(self, cause: str) -> None:
+        self.misses_by_cause[cause] = self.misses_by_cause.get(cause, 0) + 1
 
     def l1_invalidate(self, entries: int = 1) -> None:
         if entries:
@@ -127,10 +146,26 @@ class CacheStats:
 
     def snapshot(self) -> dict[str, Any]:
         out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+        for name in ("misses_by_cause", "loads_by_cause", "loads_by_kind"):
+            out[name] = dict(out[name])
         out["lookups"] = lookups(out)
         out["hit_ratio"] = hit_ratio(out)
         out["stale_ratio"] = stale_ratio(out)
         return out
+
+
+def kind_of(key: str) -> str:
+    """The kind of read of an L1 key (``endpoints.common.raw_key``: the path as sent; a
+    merchant's own reads are prefixed ``m:``)."""
+    if key.startswith("m:"):
+        return "merchant"
+    if key.startswith("/v1/products/"):
+        return "product"
+    if key.startswith("/v1/products"):
+        return "list"
+    if key.startswith("/v1/categories"):
+        return "categories"
+    return "other"
 
 
 def lookups(counts: Mapping[str, int]) -> int:

@@ -25,7 +25,7 @@ from query_api.adapters.cache.epochs import Epoch, Epochs, Tag
 from query_api.adapters.cache.l1 import L1Cache
 from query_api.adapters.cache.l2 import L2Cache
 from query_api.adapters.cache.single_flight import SingleFlight
-from query_api.adapters.cache.stats import CacheStats
+from query_api.adapters.cache.stats import CacheStats, kind_of
 from query_api.adapters.cache.warm_up import HotKeys
 from query_api.application.ports import Loaded
 
@@ -69,18 +69,26 @@ class TwoLevelCache:
             self.hot.seen(key, entry.tag)
         return entry
 
-    async def load(self, key: str, query: Query, *, hot: bool = True) -> Entry:
-        """The entry of a key ``get`` missed: from L2, or loaded once from MongoDB; then in L1."""
+    async def load(self, key: str, query: Query, *, hot: bool = True, cause: str | None = None) -> Entry:
+        """The entry of a key ``get`` missed: from L2, or loaded once from MongoDB; then in L1.
+        ``cause``: why it is loaded (``stats``); by default why L1 did not have it."""
         epoch, broad = self.epochs.current(query.tag), self.epochs.current_broad(query.tag)
-        entry, shared = await self._flights.run((query.key, epoch), lambda: self._load(query, epoch))
+        cause = cause or self.l1.miss_cause(key)
+        entry, shared = await self._flights.run((query.key, epoch), lambda: self._load(query, epoch, cause, key))
         if shared:
             self.stats.shared_loads += 1
+        else:
+            self.stats.missed(cause)
         entry.tag = query.tag
         if hot:
             self.hot.seen(key, query.tag)
         # An L1 entry never outlives what L2 keeps: without invalidations (the projector could
         # not reach Redis) the per-kind L2 TTL is the staleness bound of both levels.
-        self.l1.put(key, entry, query.tag, epoch, broad, self.jittered(min(query.l1_ttl, query.l2_ttl)), query.stale_ok)
+        kept = self.l1.put(
+            key, entry, query.tag, epoch, broad, self.jittered(min(query.l1_ttl, query.l2_ttl)), query.stale_ok
+        )
+        if not kept and not shared:
+            self.stats.loads_discarded += 1
         return entry
 
     async def answer(self, key: str, query: Query) -> tuple[Entry, float | None]:
@@ -107,7 +115,7 @@ class TwoLevelCache:
 
     async def _reload(self, key: str, query: Query) -> None:
         try:
-            await self.load(key, query, hot=False)
+            await self.load(key, query, hot=False, cause="stale_reload")
         except Exception as exc:  # its answer is now an error: readers must get it, not the old page
             self.l1.forget_stale(key)
             self.stats.background_failures += 1
@@ -128,15 +136,15 @@ class TwoLevelCache:
         is stale), so L2 ends up current for every process; counted as an L1 miss, not as
         a hit on the key."""
         self.stats.l1_miss()
-        return await self.load(key, query, hot=False)
+        return await self.load(key, query, hot=False, cause="warm_up")
 
-    async def _load(self, query: Query, epoch: Epoch) -> Entry:
+    async def _load(self, query: Query, epoch: Epoch, cause: str, key: str) -> Entry:
         generation, entry = await self.l2.get(query.key, query.tag)
         if entry is not None:
             self.stats.l2_hit()
             return entry
         self.stats.l2_miss(skipped=generation is None)  # None: Redis unusable, straight to MongoDB
-        self.stats.l3_load()
+        self.stats.l3_load(cause, kind_of(key))
         loaded = await query.loader()
         if isinstance(loaded, bytes):
             loaded = Loaded(loaded)
