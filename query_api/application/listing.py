@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import orjson
 from pymongo.asynchronous.collection import AsyncCollection
 
-from query_api.application.pages import PageBounds
+from query_api.application.pages import PageBounds, PageItems
 from query_api.application.pagination import MAX_OFFSET, CursorCodec, PageRequest, Sort, fingerprint
 from query_api.application.ports import Loaded
 from query_api.application.read_models import View
@@ -86,13 +87,19 @@ async def load_page(
             break
         start, lower = start + page.limit, upper
     (body, bounds, cursor), rest = pages[0], pages[1:]
+    first = docs[: page.limit]
+    items = PageItems(
+        tuple(d["_id"] for d in first),
+        tuple(d.get(sort.field) for d in first),
+        partial(query.view.render, requested=query.fields),  # (the view and fields only: kept with the page)
+    )
     following = []
     for next_body, next_bounds, next_cursor in rest:  # only when reading ahead: key_for_cursor given
         if cursor is None or key_for_cursor is None:  # (a page followed by another has a cursor)
             break
         following.append((key_for_cursor(cursor), next_body, next_bounds))
         cursor = next_cursor
-    return Loaded(body, bounds, tuple(following))
+    return Loaded(body, bounds, tuple(following), items)
 
 
 async def _offset_page(query: ListQuery, projection: dict[str, Any], number: int) -> bytes:

@@ -11,6 +11,7 @@ not know, values of other types — counts as affecting: a needless reload, neve
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -57,6 +58,42 @@ class PageBounds:
             return after_lower and before_upper
         except (KeyError, TypeError, ValueError, re.error):
             return True
+
+
+@dataclass(frozen=True, slots=True)
+class PageItems:
+    """What a cached keyset page needs to show a changed item's new values without a reload:
+    its items' ids and sort values in page order, and how an item is rendered. Kept only
+    with the in-process copy of a page (a closure does not travel through Redis)."""
+
+    ids: tuple[str, ...]
+    sort_values: tuple[Any, ...]
+    render: Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def patched(body: bytes, bounds: PageBounds, items: PageItems, docs: Mapping[str, dict[str, Any]]) -> bytes | None:
+    """The body of the page ``body`` with each item whose changed document is in ``docs``
+    (by id, as the document is now) rendered again — the body a reload would give — or
+    None when a reload is needed: a changed item that left the filter, moved in the sort
+    order (another sort value), or is no longer there. Items not in ``docs`` are kept as
+    they are (the caller knows nothing else changed). ``has_next`` and ``next_cursor``
+    follow from the ids and sort values, which are unchanged."""
+    try:
+        page = orjson.loads(body)
+        data = page["data"]
+        if len(data) != len(items.ids):
+            return None
+        for index, (doc_id, sort_value) in enumerate(zip(items.ids, items.sort_values, strict=True)):
+            if doc_id not in docs:
+                continue
+            doc = docs[doc_id]
+            value = doc.get(bounds.field)
+            if type(value) is not type(sort_value) or value != sort_value or not matches(bounds.filters, doc):
+                return None
+            data[index] = items.render(doc)
+        return orjson.dumps(page)
+    except (KeyError, TypeError, ValueError, re.error):
+        return None
 
 
 _KNOWN = frozenset({"$gte", "$lte", "$gt", "$lt", "$in", "$ne", "$regex"})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from query_api.application.pages import PageBounds
+from query_api.application.pages import PageBounds, PageItems
 
 
 @dataclass(frozen=True)
@@ -22,3 +22,4 @@ class Loaded:
     body: bytes
     page: PageBounds | None = None
     following: tuple[tuple[str, bytes, PageBounds], ...] = ()
+    items: PageItems | None = None  # the page's items, to show a changed one without a reload

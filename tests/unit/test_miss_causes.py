@@ -80,3 +80,18 @@ def test_kinds_of_read():
     assert kind_of("/v1/categories?") == "categories"
     assert kind_of("m:m1:/v1/merchant/orders?") == "merchant"
     assert kind_of("/v1/analytics?") == "other"
+
+
+async def test_a_warm_up_read_of_a_page_still_valid_here_loads_nothing():
+    cache = make()
+    await read(cache, "p1")
+    lookups, loads = cache.stats.snapshot()["lookups"], cache.stats.l3_loads
+    entry = await cache.refresh("/v1/products/p1?", query("p1"))
+    assert entry.body == b'{"id": "p1"}'
+    assert (cache.stats.l3_loads, cache.stats.snapshot()["lookups"]) == (loads, lookups)  # no load, no lookup
+    assert cache.stats.warm_ups_from_l1 == 1
+
+    cache.epochs.bump("catalog_products", "m1", ["p1"])  # changed: the warm-up reloads it
+    cache.l2.values.clear()
+    await cache.refresh("/v1/products/p1?", query("p1"))
+    assert cache.stats.l3_loads == loads + 1 and cache.stats.loads_by_cause["warm_up"] == 1

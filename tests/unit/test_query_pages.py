@@ -3,13 +3,15 @@ only those (query_api.application.pages, L1Cache.drop_pages, subscriber.apply)."
 
 from __future__ import annotations
 
+import time
+
 import orjson
 
 from query_api.adapters.cache.entry import Entry
 from query_api.adapters.cache.epochs import Epochs
 from query_api.adapters.cache.l1 import L1Cache
 from query_api.adapters.cache.subscriber import apply
-from query_api.application.pages import PageBounds, matches
+from query_api.application.pages import PageBounds, PageItems, matches, patched
 
 C, M = "catalog_products", "m1"
 FILTERS = {"visible": True, "merchant_id": M, "category": "hats", "price_amount": {"$gte": 100, "$lte": 900}}
@@ -94,7 +96,7 @@ def test_a_page_loading_during_a_precise_change_is_cached_only_if_unaffected():
     for changed_doc, cached in ((None, False), (doc("e", 950), True), (doc("e", 150), False)):
         l1, epochs = cache_with_pages()
         before, broad = epochs.current(tag), epochs.current_broad(tag)
-        *_, change = apply(message("e"), epochs, l1)
+        *_, change, _ = apply(message("e"), epochs, l1)
         if changed_doc is not None:  # read back: now outside (950) or inside (150) the page
             change.docs = [changed_doc]
         page = Entry.build(b"p4", page=price_page({"f"}, None, (200, "f")))
@@ -102,7 +104,7 @@ def test_a_page_loading_during_a_precise_change_is_cached_only_if_unaffected():
         assert (l1.get("p4") is not None) is cached, changed_doc
     l1, epochs = cache_with_pages()  # a page showing the changed product: never
     before, broad = epochs.current(tag), epochs.current_broad(tag)
-    *_, change = apply(message("f"), epochs, l1)
+    *_, change, _ = apply(message("f"), epochs, l1)
     change.docs = [doc("f", 950)]
     l1.put("p4", Entry.build(b"p4", page=price_page({"f"}, None, (200, "f"))), tag, before, broad, 60)
     assert l1.get("p4") is None
@@ -130,7 +132,7 @@ def test_a_failed_read_back_drops_every_page():
         raise ConnectionError("MongoDB away")
 
     stats = CacheStats()
-    *_, change = apply(message("d"), epochs, l1)
+    *_, change, _ = apply(message("d"), epochs, l1)
     asyncio.run(recheck(failing, epochs, l1, stats, C, M, ["d"], change))
     assert l1.get("p1") is None and l1.get("p3") is None
     assert stats.broad_drops == 1
@@ -163,3 +165,70 @@ def test_orders_of_a_product_match_through_their_lines():
     page = PageBounds(frozenset(), filters, "placed_at", -1, None, None)
     assert page.affected_by(order) and not page.affected_by({**order, "lines": [{"product_id": "p-9"}]})
     assert page.affected_by({**order, "lines": ["not a line"]})  # a shape it cannot judge: affected
+
+
+def render(d: dict) -> dict:
+    return {"id": d["_id"], "price": d["price_amount"], "stock": d.get("stock", 0)}
+
+
+def patchable_page(l1: L1Cache, epochs: Epochs, key: str = "p2") -> Entry:
+    """A page of c (200) and d (400) with its items, as ``listing.load_page`` leaves it."""
+    c, d = doc("c", 200, stock=5), doc("d", 400, stock=1)
+    body = orjson.dumps({"data": [render(c), render(d)], "has_next": True, "next_cursor": "x"})
+    entry = Entry.build(body, page=price_page({"c", "d"}, (100, "a"), (400, "d")))
+    entry.items = PageItems(("c", "d"), (200, 400), render)
+    tag = (C, M)
+    l1.put(key, entry, tag, epochs.current(tag), epochs.current_broad(tag), 60)
+    return entry
+
+
+def change_to(l1: L1Cache, epochs: Epochs, changed: dict) -> int:
+    """The subscriber's two steps: the message applied, then the document read back."""
+    _, _, _, change, dropped = apply(message(changed["_id"]), epochs, l1)
+    assert l1.get("p2") is None  # dropped at once: its old values are never served again
+    change.docs, change.read_at = [changed], time.monotonic()
+    return l1.patch_pages(dropped, [changed], change)
+
+
+def test_a_stock_change_puts_the_page_back_as_a_reload_would_give_it():
+    epochs = Epochs()
+    epochs.listening = True
+    l1 = L1Cache(epochs, 100)
+    patchable_page(l1, epochs)
+    assert change_to(l1, epochs, doc("d", 400, stock=0)) == 1
+    patched = l1.get("p2")
+    assert patched is not None
+    assert orjson.loads(patched.body)["data"] == [render(doc("c", 200, stock=5)), render(doc("d", 400, stock=0))]
+    assert patched.body == orjson.dumps(
+        {"data": [render(doc("c", 200, stock=5)), render(doc("d", 400, stock=0))], "has_next": True, "next_cursor": "x"}
+    )
+
+
+def test_a_page_is_not_patched_when_the_item_moved_or_left_or_another_change_came():
+    for changed in (doc("d", 300), doc("d", 400, category="socks")):  # another sort value; out of the filter
+        epochs = Epochs()
+        epochs.listening = True
+        l1 = L1Cache(epochs, 100)
+        patchable_page(l1, epochs)
+        assert change_to(l1, epochs, changed) == 0 and l1.get("p2") is None
+
+    epochs = Epochs()
+    epochs.listening = True
+    l1 = L1Cache(epochs, 100)
+    patchable_page(l1, epochs)
+    _, _, _, change, dropped = apply(message("d"), epochs, l1)
+    epochs.bump(C, M, ["z"], precise=True)  # a later change of the tag, not yet checked against the page
+    change.docs, change.read_at = [doc("d", 400, stock=0)], time.monotonic()
+    assert l1.patch_pages(dropped, change.docs, change) == 0 and l1.get("p2") is None
+
+
+def test_patched_pages_are_exactly_the_body_of_a_reload():
+    bounds = price_page({"c", "d"}, (100, "a"), (400, "d"))
+    items = PageItems(("c", "d"), (200, 400), render)
+    body = orjson.dumps(
+        {"data": [render(doc("c", 200)), render(doc("d", 400))], "has_next": False, "next_cursor": None}
+    )
+    assert patched(body, bounds, items, {"c": doc("c", 200, stock=9)}) == orjson.dumps(
+        {"data": [render(doc("c", 200, stock=9)), render(doc("d", 400))], "has_next": False, "next_cursor": None}
+    )
+    assert patched(body, bounds, items, {"c": doc("c", 200.0)}) is None  # another type sorts elsewhere

@@ -14,7 +14,7 @@ import struct
 from dataclasses import dataclass, field
 
 from query_api.adapters.encodings import GZIP, MIN_BYTES, compress
-from query_api.application.pages import PageBounds
+from query_api.application.pages import PageBounds, PageItems
 
 
 @dataclass(slots=True)
@@ -26,6 +26,9 @@ class Entry:
     page: PageBounds | None = None
     # The tag whose invalidation ends it, once loaded for a request: hits are recorded by it.
     tag: tuple[str, str] | None = None
+    # A list page loaded from MongoDB by this process: its items, so a change that leaves
+    # them in place is shown without a reload (L1 only: not stored in L2).
+    items: PageItems | None = None
 
     @classmethod
     def build(cls, body: bytes, gzip_body: bytes | None = None, page: PageBounds | None = None) -> Entry:

@@ -73,6 +73,7 @@ class PreciseChange:
     ids: frozenset[str]
     docs: list[dict[str, Any]] | None = field(default=None)  # None until read back
     at: float = field(default_factory=time.monotonic)
+    read_at: float = 0.0  # when the documents were read back (monotonic)
 
 
 # The precise changes remembered per list tag serve only the pages whose load overlapped
@@ -182,6 +183,19 @@ class Epochs:
             ):
                 return False
         return True
+
+    def only_change_since(self, tag: Tag, broad: Broad, change: PreciseChange) -> bool:
+        """Whether ``change`` is the last change of ``tag``, in the state a page valid
+        against ``broad`` was checked against, and no other change's documents were read
+        back since it was applied: then a page that was current just before ``change``
+        differs from the data of now only by ``change``'s documents."""
+        reset, state, count = broad
+        if reset != self._reset or self._tags.get(tag) is not state or state.broad != count or not state.log:
+            return False
+        last_count, last = state.log[-1]
+        if last is not change or last_count != state.changes:
+            return False
+        return all(other.read_at < change.at for _, other in state.log if other is not change and other.docs)
 
     def stale_allowed(self, tag: Tag, epoch: Epoch | Broad, known_valid_at: float) -> bool:
         """Whether an entry of ``tag`` loaded at ``epoch`` and last known valid at

@@ -33,8 +33,9 @@ from typing import Any
 from cachetools import TLRUCache, TTLCache
 
 from query_api.adapters.cache.entry import Entry
-from query_api.adapters.cache.epochs import Broad, Epoch, Epochs, Tag
+from query_api.adapters.cache.epochs import Broad, Epoch, Epochs, PreciseChange, Tag
 from query_api.adapters.cache.stats import CacheStats
+from query_api.application import pages
 
 
 @dataclass(slots=True)
@@ -45,6 +46,7 @@ class Slot:
     ttl: float
     stale_ok: bool  # may be served stale once invalidated (stale-while-revalidate)
     valid_at: float  # monotonic: the last moment it was known valid (its load, a lookup)
+    born: float = 0.0  # monotonic: when ``ttl`` started (its load)
 
 
 def _expires(key: str, slot: Slot, now: float) -> float:
@@ -167,7 +169,7 @@ class L1Cache:
         ):
             self._slots.left(key, INVALIDATED)
             return False
-        self._slots[key] = Slot(entry, tag, broad, ttl, stale_ok, now)
+        self._slots[key] = Slot(entry, tag, broad, ttl, stale_ok, now, now)
         self._stale.pop(key, None)
         keys = self._pages.setdefault(tag, set())
         keys.add(key)
@@ -188,9 +190,16 @@ class L1Cache:
     def has_pages(self, tags: Iterable[Tag]) -> bool:
         return any(self._pages.get(tag) for tag in tags)
 
-    def drop_pages(self, tags: Iterable[Tag], ids: set[str], docs: Sequence[dict[str, Any]] = ()) -> int:
+    def drop_pages(
+        self,
+        tags: Iterable[Tag],
+        ids: set[str],
+        docs: Sequence[dict[str, Any]] = (),
+        patchable: list[tuple[str, Slot]] | None = None,
+    ) -> int:
         """Drop the pages under ``tags`` that show one of ``ids`` or where one of ``docs``
-        (changed documents, as they are now) belongs. Returns how many were dropped."""
+        (changed documents, as they are now) belongs. Returns how many were dropped; the
+        dropped pages that know their items are added to ``patchable`` (``patch_pages``)."""
         dropped = 0
         for tag in tags:
             keys = self._pages.get(tag, set())
@@ -206,8 +215,44 @@ class L1Cache:
                     keys.discard(key)
                     dropped += 1
                     self._keep_stale(key, slot)
+                    if patchable is not None and slot.entry.items is not None:
+                        patchable.append((key, slot))
         self._stats.l1_invalidate(dropped)
         return dropped
+
+    def patch_pages(
+        self, dropped: Sequence[tuple[str, Slot]], docs: Sequence[dict[str, Any]], change: PreciseChange
+    ) -> int:
+        """Put back the pages ``drop_pages`` dropped for ``change`` (they showed one of its
+        documents), each showing the documents as read back (``docs``), when that is exactly
+        what a reload would give: the change is still the last of the page's tag
+        (``Epochs.only_change_since``), every changed item is still in the filter at the same
+        sort position (``pages.patched``), nobody loaded the page meanwhile, and its TTL,
+        counted from its load, has not run out. Returns how many were put back."""
+        by_id = {doc["_id"]: doc for doc in docs}
+        now = time.monotonic()
+        patched = 0
+        for key, slot in dropped:
+            entry, bounds, items = slot.entry, slot.entry.page, slot.entry.items
+            ttl = slot.ttl - (now - slot.born)
+            if bounds is None or items is None or ttl <= 0 or key in self._slots:
+                continue
+            if not change.ids.isdisjoint(bounds.ids) and not (change.ids & bounds.ids) <= by_id.keys():
+                continue  # a document it shows is gone (deleted, or not readable now)
+            if not self._epochs.only_change_since(slot.tag, slot.epoch, change):  # type: ignore[arg-type]
+                continue
+            body = pages.patched(entry.body, bounds, items, by_id)
+            if body is None:
+                continue
+            new = Entry.build(body, page=bounds)
+            new.items, new.tag = items, entry.tag
+            self._slots[key] = Slot(new, slot.tag, slot.epoch, ttl, slot.stale_ok, now, now)
+            self._stale.pop(key, None)
+            self._gone.pop(key, None)
+            self._pages.setdefault(slot.tag, set()).add(key)
+            patched += 1
+        self._stats.pages_patched += patched
+        return patched
 
     def clear(self) -> None:
         self._slots.expire()  # what expired on its own was not invalidated

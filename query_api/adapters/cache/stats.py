@@ -89,6 +89,7 @@ class CacheStats:
     l3_loads: int = 0
     shared_loads: int = 0  # requests that waited on another request's load (single-flight)
     pages_dropped: int = 0  # L1 list pages a precise change affected (the others stayed)
+    pages_patched: int = 0  # of those, put back showing the changed items (no reload: ``l1``)
     read_ahead_pages: int = 0  # pages stored in L2 ahead of a cursor walk's requests
     broad_drops: int = 0  # precise changes that fell back to dropping every page of a tag
     l1_invalidated: int = 0  # L1 entries found stale, dropped by a precise change, or cleared
@@ -101,6 +102,7 @@ class CacheStats:
     loads_by_cause: dict[str, int] = field(default_factory=dict)  # MongoDB loads by why L1 missed
     loads_by_kind: dict[str, int] = field(default_factory=dict)  # MongoDB loads by kind of read
     loads_discarded: int = 0  # loads L1 refused to keep (a change arrived while they ran)
+    warm_ups_from_l1: int = 0  # warm-up reads answered by a still-valid L1 entry (no load, no lookup)
     _counters: PrometheusCounters = field(default_factory=PrometheusCounters, repr=False, compare=False)
 
     def l1_hit(self) -> None:

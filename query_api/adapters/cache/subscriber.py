@@ -9,12 +9,20 @@ A change naming a few documents is applied precisely to list pages: at once, the
 showing one of the documents are dropped (their old values must not be served again);
 then the documents are read back (by ``_id``) and the pages they now belong in are dropped
 too. Every other page stays cached. If that read fails, every page of the tags is dropped.
+
+**Patched, not reloaded.** A page dropped because it showed a changed document is put back
+right after the read-back, showing the document as it is now, when that is exactly the page
+a reload would give (``L1Cache.patch_pages``: the document still passes the page's filter
+at the same sort position, and no other change of the tag came meanwhile) — a stock change
+from a checkout then costs the pages showing the product no MongoDB load. Until then (the
+read-back, a few milliseconds) a reader waits for a load or is answered stale as before.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,7 +32,7 @@ from redis.asyncio import Redis
 from shared.invalidation import ANY_MERCHANT, channel
 
 from query_api.adapters.cache.epochs import Epochs, PreciseChange
-from query_api.adapters.cache.l1 import L1Cache
+from query_api.adapters.cache.l1 import L1Cache, Slot
 from query_api.adapters.cache.stats import CacheStats
 
 log = logging.getLogger(__name__)
@@ -87,9 +95,9 @@ async def listen(
 
 def apply(
     data: bytes, epochs: Epochs, l1: L1Cache | None = None, stats: CacheStats | None = None
-) -> tuple[str, str, list[str], PreciseChange] | None:
-    """Apply one message. Returns (collection, merchant, ids, change) when list pages that
-    may now hold those documents remain to be checked (``recheck``)."""
+) -> tuple[str, str, list[str], PreciseChange, list[tuple[str, Slot]]] | None:
+    """Apply one message. Returns (collection, merchant, ids, change, dropped pages) when
+    list pages that may now hold those documents remain to be checked (``recheck``)."""
     try:
         body = orjson.loads(data)
         collection, merchant = str(body["collection"]), str(body["merchant_id"])
@@ -103,10 +111,11 @@ def apply(
     change = epochs.bump(collection, merchant, ids, precise=precise, no_stale=no_stale)
     if change is None or l1 is None:  # (a change is precise only with an L1 to drop pages from)
         return None
-    dropped = l1.drop_pages(tags, set(ids))
+    patchable: list[tuple[str, Slot]] = []
+    dropped = l1.drop_pages(tags, set(ids), patchable=patchable)
     if stats is not None:
         stats.pages_dropped += dropped
-    return collection, merchant, ids, change
+    return collection, merchant, ids, change, patchable
 
 
 async def recheck(
@@ -118,6 +127,7 @@ async def recheck(
     merchant: str,
     ids: list[str],
     change: PreciseChange,
+    dropped: list[tuple[str, Slot]] | None = None,
 ) -> None:
     try:
         docs = await asyncio.wait_for(fetch(collection, ids), FETCH_TIMEOUT)
@@ -127,5 +137,8 @@ async def recheck(
         stats.broad_drops += 1
         return
     change.docs = docs  # from now on, pages loading meanwhile can be checked against it
+    change.read_at = time.monotonic()
     if docs:
         stats.pages_dropped += l1.drop_pages([(collection, merchant), (collection, ANY_MERCHANT)], set(), docs)
+    if dropped:
+        l1.patch_pages(dropped, docs, change)
