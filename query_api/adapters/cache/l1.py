@@ -161,7 +161,7 @@ class L1Cache:
             if self._epochs.current(tag) != epoch:
                 self._slots.left(key, INVALIDATED)
                 return False
-            self._slots[key] = Slot(entry, tag, epoch, ttl, stale_ok, now)
+            self._slots[key] = Slot(entry, tag, epoch, ttl, stale_ok, now, now)
             self._stale.pop(key, None)
             return True
         if self._epochs.current_broad(tag) != broad or (

@@ -138,7 +138,7 @@ class TwoLevelCache:
         client's read). Such a page's L2 copy stays out of date (its generation moved with
         the change) until a process that misses it loads it: under a stream of changes an
         L2 list page is outdated again within a second or two, and reloading every hot page
-        on every change was a third of the query API's MongoDB loads (docs/benchmarks.md).
+        on every change was a third of the query API's MongoDB loads (docs/workers.md).
         A load is counted as an L1 miss, not as a hit on the key."""
         entry = self.l1.get(key)
         if entry is not None:
