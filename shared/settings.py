@@ -67,6 +67,12 @@ class CommandApiSettings(ServerSettings):
     outbox_orphan_grace_seconds: float = 60.0
     # A placed order not paid within this long expires and its stock goes back (0: never).
     order_expiry_seconds: float = 86_400.0
+    # Aggregates whose last state this process keeps (``Repository``): a command on one
+    # decides without reading it. Products are the hot ones (every checkout reserves
+    # stock); an order is touched a few times in its first minutes. Measured on
+    # 2026-12-06 (tests/unit/test_aggregate_cache_bounds.py): a product ~1.6 KB (+ ~110 B
+    # per order it holds stock for), a placed order ~0.7 KB, so ~16 MB at the bound.
+    aggregate_cache_size: int = 10_000
     # Load shedding: requests in flight beyond this get 503 overloaded at once (0: off).
     # Commands wait on the database, so a few dozen in flight already means seconds of queue.
     max_concurrent_requests: int = 64
