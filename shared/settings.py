@@ -100,7 +100,12 @@ class QueryApiSettings(ServerSettings):
     # L1 (in-process) cache. Entries are dropped by invalidation messages, so they may live
     # long while messages flow; while the subscriber is disconnected (Redis down) they live
     # l1_ttl_unsubscribed_seconds, the staleness bound then.
+    # Bounded by entries and by bytes (``l1.entry_bytes``: a product page ~1.5 KB, a 20-item
+    # list page ~19 KB): 64 MB holds every product page and list page of a 2,500-product
+    # catalogue (~23 MB) with room to spare, and keeps the process well under its 512 MB budget
+    # however many distinct pages cursor walks reach (docs/benchmarks.md, "What grows").
     l1_max_entries: int = 20_000
+    l1_max_bytes: int = 64 * 2**20
     l1_ttl_seconds: float = 300.0  # never longer than the L2 TTL of the same read
     l1_ttl_unsubscribed_seconds: float = 5.0
     # Stale-while-revalidate, public catalogue reads only: after a change, a reader gets the
