@@ -107,4 +107,5 @@ def test_a_cached_body_holds_its_own_size_not_the_serialiser_buffer():
     finally:
         tracemalloc.stop()
     body = sum(len(e.body) for e in entries)
-    assert traced < body + 400 * len(entries)  # the Entry, its ETag and dict: ~260 B, (traced / len(entries), body / len(entries))
+    per_entry = (traced - body) / len(entries)
+    assert per_entry < 400, per_entry  # the Entry, its ETag and dict: ~260 B (orjson's buffer: ~3.6 KB)
