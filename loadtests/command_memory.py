@@ -156,7 +156,8 @@ async def drive(client: httpx.AsyncClient, side, rng: random.Random, duration: f
             )
     gc.collect()
     last = tracemalloc.take_snapshot()
-    print(f"end: {n} requests, {n - n_first} since the warm-up snapshot; RSS {rss_mb():.1f} MB")
+    grown = sum(stat.size_diff for stat in last.compare_to(first, "filename")) / 1e6
+    print(f"end: {n} requests, {n - n_first} since the warm-up snapshot, traced +{grown:.2f} MB; RSS {rss_mb():.1f} MB")
     print_growth(last, first)
 
 
