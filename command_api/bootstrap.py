@@ -126,7 +126,7 @@ def _assemble(
     keys: PrincipalResolver,
     resources: Resources,
 ) -> CommandSide:
-    repository = Repository(store, publisher)
+    repository = Repository(store, publisher, cache_size=settings.aggregate_cache_size)
     settlement = Settlement(repository, store, ttl=settings.reservation_ttl_seconds)
     relay = Relay(
         outbox,

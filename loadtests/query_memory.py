@@ -5,15 +5,16 @@ tracemalloc snapshots after the first minute and at the end, diffed by line and 
     eval "$(merchant infra env)"; python -m loadtests.query_memory [SECONDS]   # default 180
 
 One request at a time (no concurrency: it finds what is kept, not how fast); a mix of
-product pages (Pareto popularity over 1,000 products of 5 merchants), category lists in
-four sorts, next pages by cursor, categories, and 3 % price changes written and signalled
-as a projector does. Prints the cache's sizes and counters and the top growth. Not a
-benchmark; drops its database at the end.
+product pages (the load runs' popularity, 1 / (rank + 1) ** 0.8, over 2,500 products of 5
+merchants), category lists in four sorts, cursor walks that go on page after page,
+categories, and 3 % price changes written and signalled as a projector does. Prints RSS and
+the cache's sizes (L1's bytes too) per 1,000 requests, its counters and the top growth.
+Not a benchmark; drops its database at the end.
 """
 
 import asyncio
-import contextlib
 import gc
+import itertools
 import os
 import random
 import sys
@@ -21,34 +22,21 @@ import time
 import tracemalloc
 import uuid
 
-import httpx
 from pymongo import AsyncMongoClient
 
 from shared.invalidation import Change, publish
 from shared.read_models import CATALOG_PRODUCTS
 from shared.settings import QueryApiSettings
 
+from loadtests.memory_probe import own_namespace, print_growth, rss_mb
+from merchant_testkit.in_process import running_query_api
 from merchant_testkit.read_models import product_doc
-from query_api.entrypoints.bootstrap import side_of_scope
-
-
-@contextlib.asynccontextmanager
-async def running_query_api(settings):
-    from query_api.entrypoints.app import create_app
-
-    app = create_app(settings)
-    async with app.router.lifespan_context(app) as state:
-
-        async def with_state(scope, receive, send):
-            scope["state"] = dict(state)
-            await app(scope, receive, send)
-
-        transport = httpx.ASGITransport(app=with_state)
-        async with httpx.AsyncClient(transport=transport, base_url="http://query-api", timeout=30) as client:
-            yield client, side_of_scope({"state": state})
-
 
 DURATION = float(sys.argv[1]) if len(sys.argv) > 1 else 180
+
+
+def l1_bytes(l1) -> int:
+    return sum(len(s.entry.body) + sum(map(len, s.entry.encoded.values())) for s in l1._slots.values())
 
 
 def sizes(side) -> str:
@@ -57,29 +45,19 @@ def sizes(side) -> str:
     return (
         f"traced {tracemalloc.get_traced_memory()[0] / 1e6:.1f} MB, L1 {len(cache.l1)}, stale {len(cache.l1._stale)}, "
         f"tags {len(cache.epochs)}, precise changes logged {logs}, page tags {len(cache.l1._pages)}, "
-        f"hot keys {len(cache.hot.counts)}"
+        f"hot keys {len(cache.hot.counts)}, L1 bytes {l1_bytes(cache.l1) / 1e6:.1f} MB"
     )
 
 
 async def main():
     ns = f"memdrive_{uuid.uuid4().hex[:8]}"
-    env = {k: v for k, v in os.environ.items()}
-    settings = QueryApiSettings(
-        mongodb_url=env["MONGODB_URL"],
-        redis_url=env["REDIS_URL"],
-        kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
-        mongodb_database=ns,
-        kafka_topic_prefix=ns + ".",
-        rate_limit_per_second=1e6,
-        rate_limit_burst=10**6,
-        rate_limit_auth_failures_per_second=1e6,
-        rate_limit_auth_failures_burst=10**6,
-        warm_up_queries=0,
-    )
-    mongo = AsyncMongoClient(env["MONGODB_URL"], tz_aware=True)
+    settings = QueryApiSettings(**own_namespace(ns, warm_up_queries=0))
+    mongo = AsyncMongoClient(os.environ["MONGODB_URL"], tz_aware=True)
     db = mongo[ns]
     merchants = [f"m{i}" for i in range(5)]
-    docs = [product_doc(m, i) for m in merchants for i in range(200)]
+    docs = [product_doc(m, i) for m in merchants for i in range(500)]
+    # Popularity as the load runs draw it (loadtests/locustfile.py: 1 / (rank + 1) ** 0.8).
+    popularity = list(itertools.accumulate(1.0 / (rank + 1) ** 0.8 for rank in range(len(docs))))
     await db[CATALOG_PRODUCTS].insert_many(docs)
     rng = random.Random(1)
     sorts = ["newest", "price_asc", "price_desc", "name"]
@@ -94,7 +72,7 @@ async def main():
             while time.monotonic() - start < DURATION:
                 r = rng.random()
                 if r < 0.46:
-                    d = docs[min(int(rng.paretovariate(1.2)) - 1, len(docs) - 1)]
+                    d = rng.choices(docs, cum_weights=popularity)[0]
                     await client.get(f"/v1/products/{d['_id']}")
                 elif r < 0.76:
                     params = {"sort": rng.choice(sorts), "category": rng.choice(cats)}
@@ -106,8 +84,11 @@ async def main():
                         cursors.append((params, c))
                         cursors = cursors[-200:]
                 elif r < 0.89 and cursors:
-                    params, c = rng.choice(cursors)
-                    await client.get("/v1/products", params={**params, "cursor": c})
+                    params, c = cursors.pop(rng.randrange(len(cursors)))
+                    resp = await client.get("/v1/products", params={**params, "cursor": c})
+                    c = resp.json().get("next_cursor")
+                    if c:  # a walk goes on, as the load runs' visitors do
+                        cursors.append((params, c))
                 elif r < 0.97:
                     await client.get(
                         "/v1/categories", params={"merchant": rng.choice(merchants)} if rng.random() < 0.5 else {}
@@ -131,6 +112,11 @@ async def main():
                         settings.kafka_topic_prefix,
                     )
                 n += 1
+                if n % 1000 == 0:
+                    print(
+                        f"{n} requests, {time.monotonic() - start:.0f} s, RSS {rss_mb():.1f} MB, {sizes(side)}",
+                        flush=True,
+                    )
                 if snap1 is None and time.monotonic() - start > 60:
                     gc.collect()
                     snap1 = tracemalloc.take_snapshot()
@@ -140,13 +126,7 @@ async def main():
             snap2 = tracemalloc.take_snapshot()
             print(f"end at {n} requests ({n - n1} since snapshot 1): {sizes(side)}", flush=True)
             print(side.cache.stats.snapshot())
-            for stat in snap2.compare_to(snap1, "lineno")[:25]:
-                print(stat)
-            print("--- by traceback (top 5)")
-            for stat in snap2.compare_to(snap1, "traceback")[:5]:
-                print(stat)
-                for line in stat.traceback.format()[-12:]:
-                    print("   ", line)
+            print_growth(snap2, snap1)
     finally:
         await mongo.drop_database(ns)
         await mongo.close()

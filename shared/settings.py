@@ -67,6 +67,12 @@ class CommandApiSettings(ServerSettings):
     outbox_orphan_grace_seconds: float = 60.0
     # A placed order not paid within this long expires and its stock goes back (0: never).
     order_expiry_seconds: float = 86_400.0
+    # Aggregates whose last state this process keeps (``Repository``): a command on one
+    # decides without reading it. Products are the hot ones (every checkout reserves
+    # stock); an order is touched a few times in its first minutes. Measured on
+    # 2026-12-06 (tests/unit/test_aggregate_cache_bounds.py): a product ~1.6 KB (+ ~110 B
+    # per order it holds stock for), a placed order ~0.7 KB, so ~16 MB at the bound.
+    aggregate_cache_size: int = 10_000
     # Load shedding: requests in flight beyond this get 503 overloaded at once (0: off).
     # Commands wait on the database, so a few dozen in flight already means seconds of queue.
     max_concurrent_requests: int = 64
@@ -94,7 +100,12 @@ class QueryApiSettings(ServerSettings):
     # L1 (in-process) cache. Entries are dropped by invalidation messages, so they may live
     # long while messages flow; while the subscriber is disconnected (Redis down) they live
     # l1_ttl_unsubscribed_seconds, the staleness bound then.
+    # Bounded by entries and by bytes (``l1.entry_bytes``: a product page ~1.5 KB, a 20-item
+    # list page ~19 KB): 64 MB holds every product page and list page of a 2,500-product
+    # catalogue (~23 MB) with room to spare, and keeps the process well under its 512 MB budget
+    # however many distinct pages cursor walks reach (docs/benchmarks.md, "What grows").
     l1_max_entries: int = 20_000
+    l1_max_bytes: int = 64 * 2**20
     l1_ttl_seconds: float = 300.0  # never longer than the L2 TTL of the same read
     l1_ttl_unsubscribed_seconds: float = 5.0
     # Stale-while-revalidate, public catalogue reads only: after a change, a reader gets the

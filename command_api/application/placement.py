@@ -220,7 +220,7 @@ async def end_order(
     """Cancel or expire (``decide``), then give the stock back, as above."""
 
     def release(order: Order) -> Release:
-        return Release(order_id=order.id, reason=reason, product_ids=[line.product_id for line in order.lines])
+        return Release(order_id=order.id, reason=reason, product_ids=list(order.product_ids))
 
     saved = await svc.repository.change(Order, order_id, ctx, decide, expected_version=expected_version, intent=release)
     assert saved.commit is not None and isinstance(saved.commit.intent, Release), "ending an order always appends"

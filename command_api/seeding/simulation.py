@@ -298,11 +298,11 @@ class Simulation:
         step.apply(order, self.rng)
         self._emit(order, at, run.correlation_id, f"{run.command_id}:{step.name}")
         if step.name == "cancel":  # the stock goes back, line by line (placement.release)
-            for line in order.lines:
-                product = self._products[line.product_id]
+            for product_id in order.product_ids:
+                product = self._products[product_id]
                 product.release(order_id, "order_cancelled")
                 if product.pending:
-                    self._emit(product, at, run.correlation_id, f"{run.command_id}:release:{line.product_id}")
+                    self._emit(product, at, run.correlation_id, f"{run.command_id}:release:{product_id}")
         self._next_step(run, at)
 
     def _finish(self, run: _OrderRun) -> None:

@@ -78,7 +78,12 @@ class QuerySide:
 def build_cache(settings: QueryApiSettings, redis: Redis) -> TwoLevelCache:
     epochs, stats = Epochs(), CacheStats()
     l1 = L1Cache(
-        epochs, settings.l1_max_entries, settings.l1_ttl_unsubscribed_seconds, stats, settings.max_stale_seconds
+        epochs,
+        settings.l1_max_entries,
+        settings.l1_ttl_unsubscribed_seconds,
+        stats,
+        settings.max_stale_seconds,
+        max_bytes=settings.l1_max_bytes,
     )
     l2 = L2Cache(
         redis,

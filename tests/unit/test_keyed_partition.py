@@ -27,3 +27,12 @@ def test_a_message_without_key_goes_to_an_available_partition():
 async def test_the_domain_producer_uses_it():
     producer = reliable_producer(ServerSettings(kafka_bootstrap_servers="127.0.0.1:1"))  # not started: no I/O
     assert producer._partitioner is keyed_partition
+
+
+def test_the_remembered_key_hashes_stay_within_their_bound():
+    from shared import kafka
+
+    kafka._key_hash.cache_clear()
+    for i in range(kafka.KEY_HASHES + 500):
+        keyed_partition(f"order-{i}".encode(), [0, 1, 2], [0, 1, 2])
+    assert kafka._key_hash.cache_info().currsize == kafka.KEY_HASHES

@@ -20,6 +20,13 @@ too after a reset (messages may have been missed) and after a no-stale change
 (LRU, L1 was full) or ``invalidated`` (a change, found at lookup, dropped by a precise
 change, or a reset). ``miss_cause(key)`` answers it once for the load that follows a miss;
 a key not remembered is ``cold`` (never cached here, or forgotten since).
+
+**Bounded by entries and by bytes.** At most ``maxsize`` entries and ``max_bytes`` of
+``entry_bytes`` (its body and compressed forms, and what holds them); the least recently
+used go first. An entry's size is counted when it is put: a coding compressed later for a
+client that asks for it is inside that allowance. The bytes bound is what keeps the
+process's memory flat: a list page is ~10x a product, and how many distinct pages are read
+grows with cursor walks.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from cachetools import TLRUCache, TTLCache
 from query_api.adapters.cache.entry import Entry
 from query_api.adapters.cache.epochs import Broad, Epoch, Epochs, PreciseChange, Tag
 from query_api.adapters.cache.stats import CacheStats
+from query_api.adapters.encodings import GZIP
 from query_api.application import pages
 
 
@@ -53,21 +61,43 @@ def _expires(key: str, slot: Slot, now: float) -> float:
     return now + slot.ttl
 
 
+# What an entry holds beside its body and compressed forms: the key, the Slot and Entry
+# objects, the ETag, the LRU links (~1 KB, a product page); a list page's bounds add each
+# id it shows (a string in a frozenset, ~230 B). Measured with tracemalloc on 2026-12-06:
+# a product ~1.4 KB in all (450 B body), a 20-item list page ~16.3 KB (9.2 KB body, 1.5 KB
+# gzip): ``entry_bytes`` counts 1.5 and 19.4 KB (tests/unit/test_l1_bounds.py).
+ENTRY_OVERHEAD = 1024
+PAGE_ID_BYTES = 230
+
+
+def entry_bytes(slot: Slot) -> int:
+    """The bytes an entry is counted for: its body, three times its gzip form (room for
+    br and zstd, compressed later for a client that asks, no larger than gzip for JSON),
+    and its overhead."""
+    entry = slot.entry
+    gzipped = entry.encoded.get(GZIP)
+    ids = len(entry.page.ids) if entry.page is not None else 0
+    return len(entry.body) + 3 * (len(gzipped) if gzipped else 0) + ENTRY_OVERHEAD + PAGE_ID_BYTES * ids
+
+
 COLD, EXPIRED, EVICTED, INVALIDATED = "cold", "expired", "evicted", "invalidated"
 
 
 class _Slots(TLRUCache[str, Slot]):
     """The TLRU cache, telling ``gone`` which keys left it on their own, and why."""
 
-    def __init__(self, maxsize: int, gone: OrderedDict[str, str]) -> None:
-        super().__init__(maxsize, _expires, timer=time.monotonic)
+    def __init__(self, max_bytes: int, gone: OrderedDict[str, str], max_gone: int) -> None:
+        # cachetools bounds one measure: bytes (getsizeof); the entries bound is kept in
+        # ``L1Cache._store``, and ``gone`` is bounded by entries too (``max_gone``).
+        super().__init__(max_bytes, _expires, timer=time.monotonic, getsizeof=entry_bytes)
         self._gone = gone
+        self._max_gone = max_gone
 
     def left(self, key: str, reason: str) -> None:
         gone = self._gone
         gone[key] = reason
         gone.move_to_end(key)
-        if len(gone) > self.maxsize:
+        if len(gone) > self._max_gone:
             gone.popitem(last=False)
 
     def expire(self, time: float | None = None) -> list[tuple[str, Slot]]:
@@ -91,13 +121,14 @@ class L1Cache:
         unsubscribed_ttl: float = 5.0,
         stats: CacheStats | None = None,
         max_stale: float = 0.0,
+        max_bytes: int = 64 * 2**20,
     ) -> None:
         self._epochs = epochs
         self._stats = stats or CacheStats()
         self._maxsize = maxsize
         self._unsubscribed_ttl = unsubscribed_ttl
         self._gone: OrderedDict[str, str] = OrderedDict()  # key -> why it left L1 (bounded, maxsize)
-        self._slots = _Slots(maxsize, self._gone)
+        self._slots = _Slots(max_bytes, self._gone, maxsize)
         self.max_stale = max_stale
         # Invalidated entries that may still be served stale (only with max_stale > 0).
         self._stale: TTLCache[str, Slot] = TTLCache(maxsize, max(max_stale, 0.001), timer=time.monotonic)
@@ -161,7 +192,8 @@ class L1Cache:
             if self._epochs.current(tag) != epoch:
                 self._slots.left(key, INVALIDATED)
                 return False
-            self._slots[key] = Slot(entry, tag, epoch, ttl, stale_ok, now, now)
+            if not self._store(key, Slot(entry, tag, epoch, ttl, stale_ok, now, now)):
+                return False
             self._stale.pop(key, None)
             return True
         if self._epochs.current_broad(tag) != broad or (
@@ -169,13 +201,29 @@ class L1Cache:
         ):
             self._slots.left(key, INVALIDATED)
             return False
-        self._slots[key] = Slot(entry, tag, broad, ttl, stale_ok, now, now)
+        if not self._store(key, Slot(entry, tag, broad, ttl, stale_ok, now, now)):
+            return False
         self._stale.pop(key, None)
         keys = self._pages.setdefault(tag, set())
         keys.add(key)
         if len(keys) > self._maxsize or len(self._pages) > self._maxsize:
             self._forget_dead_pages()
         return True
+
+    def _store(self, key: str, slot: Slot) -> bool:
+        """Keep ``slot`` under ``key``; False when it is larger than the whole cache."""
+        if entry_bytes(slot) > self._slots.maxsize:
+            self._slots.pop(key, None)  # larger than the whole cache: not kept (cachetools would raise)
+            return False
+        self._slots[key] = slot  # evicts the least recently used past max_bytes
+        while len(self._slots) > self._maxsize:
+            self._slots.popitem()
+        return True
+
+    @property
+    def bytes(self) -> int:
+        """The bytes counted against ``max_bytes`` (``entry_bytes`` of every entry held)."""
+        return int(self._slots.currsize)
 
     def _forget_dead_pages(self) -> None:
         """Keys evicted or expired meanwhile, and tags left without pages: the index stays

@@ -3,7 +3,6 @@ read-model fixtures written straight into MongoDB per ``shared/read_models.py``.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
@@ -12,8 +11,9 @@ import pytest
 
 from shared.settings import QueryApiSettings
 
+from merchant_testkit.in_process import running_query_api
 from merchant_testkit.read_models import product_doc
-from query_api.entrypoints.bootstrap import QuerySide, side_of_scope
+from query_api.entrypoints.bootstrap import QuerySide
 
 
 def query_settings(server_env: dict, **overrides) -> QueryApiSettings:
@@ -22,24 +22,6 @@ def query_settings(server_env: dict, **overrides) -> QueryApiSettings:
     values.update({"rate_limit_auth_failures_per_second": 100_000, "rate_limit_auth_failures_burst": 100_000})
     values.update(overrides)
     return QueryApiSettings(**values)
-
-
-@contextlib.asynccontextmanager
-async def running_query_api(settings: QueryApiSettings) -> AsyncIterator[tuple[httpx.AsyncClient, QuerySide]]:
-    """The app with its lifespan entered (its ``bootstrap``); requests carry its state as a
-    server would add it. Yields a client and the process's ``QuerySide``."""
-    from query_api.entrypoints.app import create_app
-
-    app = create_app(settings)
-    async with app.router.lifespan_context(app) as state:
-
-        async def with_state(scope, receive, send):
-            scope["state"] = dict(state)
-            await app(scope, receive, send)
-
-        transport = httpx.ASGITransport(app=with_state)
-        async with httpx.AsyncClient(transport=transport, base_url="http://query-api", timeout=30) as client:
-            yield client, side_of_scope({"state": state})
 
 
 @pytest.fixture(scope="module")
