@@ -29,7 +29,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from shared import mongo
 from shared.kafka import delete_topics_with_prefix
@@ -122,8 +125,10 @@ async def rebuild_and_compare(db) -> tuple[int, float, list[str]]:
     return events, seconds, differences
 
 
-async def main(args: argparse.Namespace) -> int:
-    namespace = args.namespace
+@asynccontextmanager
+async def own_namespace(namespace: str, keep: bool) -> AsyncIterator[tuple[ProjectorSettings, dict[str, str], Any]]:
+    """Settings, the environment of the processes started, and the database of a namespace of
+    its own (database, topic prefix and consumer group); dropped at the end unless ``keep``."""
     settings = ProjectorSettings(kafka_topic_prefix=f"{namespace}.", mongodb_database=namespace, group_id=namespace)
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
@@ -133,8 +138,18 @@ async def main(args: argparse.Namespace) -> int:
         "MONGODB_DATABASE": namespace,
     }
     client = mongo.open_mongo(settings)
-    db = mongo.database(client, settings)
     try:
+        yield settings, env, mongo.database(client, settings)
+    finally:
+        if not keep:
+            await delete_topics_with_prefix(settings)
+            await client.drop_database(namespace)
+        await client.close()
+
+
+async def main(args: argparse.Namespace) -> int:
+    namespace = args.namespace
+    async with own_namespace(namespace, args.keep) as (settings, env, db):
         print(f"seeding into {namespace} ...", flush=True)
         seeded = seed(env, args, Path(tempfile.mkdtemp()) / "seed.json")
         print(f"projecting with one process (group {namespace}) ...", flush=True)
@@ -151,11 +166,6 @@ async def main(args: argparse.Namespace) -> int:
             flush=True,
         )
         return 1 if differences else 0
-    finally:
-        if not args.keep:
-            await delete_topics_with_prefix(settings)
-            await client.drop_database(namespace)
-        await client.close()
 
 
 def parser() -> argparse.ArgumentParser:

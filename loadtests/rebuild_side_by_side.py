@@ -27,11 +27,7 @@ import time
 import uuid
 from pathlib import Path
 
-from shared import mongo
-from shared.kafka import delete_topics_with_prefix
-from shared.settings import ProjectorSettings
-
-from loadtests.projector_catchup import seed
+from loadtests.projector_catchup import own_namespace, seed
 from projectors.entrypoints.rebuild import drop_shadows, rebuild, shadow_names
 from projectors.entrypoints.streams import STREAMS
 
@@ -98,17 +94,7 @@ async def side_by_side(db, rounds: int) -> tuple[dict[str, tuple[int, float]], l
 
 async def main(args: argparse.Namespace) -> int:
     namespace = args.namespace
-    settings = ProjectorSettings(kafka_topic_prefix=f"{namespace}.", mongodb_database=namespace, group_id=namespace)
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "MONGODB_URL": settings.mongodb_url,
-        "REDIS_URL": settings.redis_url,
-        "KAFKA_TOPIC_PREFIX": settings.kafka_topic_prefix,
-        "MONGODB_DATABASE": namespace,
-    }
-    client = mongo.open_mongo(settings)
-    db = mongo.database(client, settings)
-    try:
+    async with own_namespace(namespace, args.keep) as (settings, env, db):
         if not args.no_seed:
             print(f"seeding into {namespace} ...", flush=True)
             seed(env, args, Path(tempfile.mkdtemp()) / "seed.json")
@@ -127,11 +113,6 @@ async def main(args: argparse.Namespace) -> int:
             flush=True,
         )
         return 1 if differences else 0
-    finally:
-        if not args.keep:
-            await delete_topics_with_prefix(settings)
-            await client.drop_database(namespace)
-        await client.close()
 
 
 def parser() -> argparse.ArgumentParser:
