@@ -13,6 +13,7 @@ import pytest
 
 from merchant_testkit.plugin import own_namespace_fixtures
 from projectors.adapters.bulk import REPLACE, detect_writer
+from projectors.adapters.explain import is_ferretdb
 from projectors.adapters.memory_store import MemoryReadModels
 from projectors.adapters.mongo_store import MongoReadModels
 from projectors.application.ports import ReadModelStore
@@ -140,9 +141,16 @@ async def test_append_keeps_what_is_stored_and_delete_ids_removes(store):
     assert {i: (d["version"], d["n"]) for i, d in found.items()} == {"b": (1, 1), "c": (1, 2)}
 
 
-async def test_concurrent_writers_leave_the_newest_version(store):
+async def test_concurrent_writers_leave_the_newest_version(store, request):
     """Two writers racing over the same documents (a rebalance): whatever the interleaving,
-    each document ends at the highest version either wrote."""
+    each document ends at the highest version either wrote.
+
+    Not asked of the guarded ``ReplaceOne`` writer on FerretDB: FerretDB v1 runs it as a
+    read in Go, then a write by ``_id`` — two racers can both pass the guard and the older
+    write land last (docs/projections.md, "Known limits"; a CI run saw it on 2026-12-06).
+    That is why ``detect_writer`` never picks it there; its swap writer is held to this."""
+    if request.node.callspec.params["store"] == "mongo_replace_store" and await is_ferretdb(store.db):
+        pytest.skip("FerretDB v1 has no atomic conditional write: the guarded replace may race")
     rng = random.Random(7)
     ids = [f"d{i}" for i in range(20)]
     rounds = [[doc(i, rng.randint(1, 50), by=w) for i in rng.sample(ids, 12)] for w in range(6)]
