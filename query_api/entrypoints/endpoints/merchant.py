@@ -7,6 +7,7 @@ Every query is scoped to the key's merchant; another merchant's order is a 404 (
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -29,6 +30,7 @@ from query_api.application.filters import (
     order_filters,
 )
 from query_api.application.freshness import min_version, wait_for_version
+from query_api.application.pagination import Sort
 from query_api.application.params import Param, ParamSet, page_params
 from query_api.application.read_models import (
     MERCHANT_PRODUCT_VIEW,
@@ -36,6 +38,7 @@ from query_api.application.read_models import (
     MERCHANT_STATS,
     ORDER_VIEW,
     ORDERS,
+    View,
 )
 from query_api.application.stats import summarise
 from query_api.entrypoints.bootstrap import QuerySide, side_of
@@ -101,44 +104,49 @@ def _scoped_key(request: Request, merchant_id: str) -> str:
     return raw_key(request, f"m:{merchant_id}:")
 
 
-async def list_products(request: Request) -> CachedResponse:
+async def _merchant_list(
+    request: Request,
+    params: ParamSet,
+    collection: str,
+    filters: Callable[[dict[str, Any], str], dict[str, Any]],
+    view: View,
+    sorts: dict[str, Sort],
+    key: str,
+) -> CachedResponse:
+    """A merchant's own list (products or orders): private, cached per merchant and query."""
     side, merchant_id = await _merchant(request)
 
     def build() -> Query:
-        values = PRODUCT_PARAMS.parse(request.query_params)
+        values = params.parse(request.query_params)
         return list_query(
             side,
-            collection=MERCHANT_PRODUCTS,
-            filters=merchant_product_filters(values, merchant_id),
-            view=MERCHANT_PRODUCT_VIEW,
-            sorts=MERCHANT_PRODUCT_SORTS,
+            collection=collection,
+            filters=filters(values, merchant_id),
+            view=view,
+            sorts=sorts,
             values=values,
-            key=f"mproducts:{merchant_id}",
-            tag=(MERCHANT_PRODUCTS, merchant_id),
+            key=f"{key}:{merchant_id}",
+            tag=(collection, merchant_id),
             l2_ttl=side.settings.cache_ttl("merchant"),
         )
 
     return await serve_cached(side, _scoped_key(request, merchant_id), build, PRIVATE)
+
+
+async def list_products(request: Request) -> CachedResponse:
+    return await _merchant_list(
+        request,
+        PRODUCT_PARAMS,
+        MERCHANT_PRODUCTS,
+        merchant_product_filters,
+        MERCHANT_PRODUCT_VIEW,
+        MERCHANT_PRODUCT_SORTS,
+        "mproducts",
+    )
 
 
 async def list_orders(request: Request) -> CachedResponse:
-    side, merchant_id = await _merchant(request)
-
-    def build() -> Query:
-        values = ORDER_PARAMS.parse(request.query_params)
-        return list_query(
-            side,
-            collection=ORDERS,
-            filters=order_filters(values, merchant_id),
-            view=ORDER_VIEW,
-            sorts=ORDER_SORTS,
-            values=values,
-            key=f"orders:{merchant_id}",
-            tag=(ORDERS, merchant_id),
-            l2_ttl=side.settings.cache_ttl("merchant"),
-        )
-
-    return await serve_cached(side, _scoped_key(request, merchant_id), build, PRIVATE)
+    return await _merchant_list(request, ORDER_PARAMS, ORDERS, order_filters, ORDER_VIEW, ORDER_SORTS, "orders")
 
 
 async def get_order(request: Request) -> CachedResponse:
