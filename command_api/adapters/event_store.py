@@ -9,6 +9,22 @@ append is two round trips however many commits it carries. A lone append (a batc
 one) is an ``insert_one`` each time: the same round trip without pymongo's bulk set-up
 (``insert_each``).
 
+What shortens a lone command's path (two sequential round trips for each command kind):
+
+- **a required write** (``append(record, requires=...)``: a new product's SKU claim) is
+  started at once and awaited *alongside* the batch's entries insert; a member whose
+  required write failed has its entry deleted at once (one ``delete_many``) and is not
+  inserted — its submit raises that failure. The batch waits for its members' required
+  writes, which began before the entries did;
+- **a chain** (``append_chain``: a hold, then the order counting on it): its records are
+  stored in order, each only if the ones before it were. Alone, it is one *ordered*
+  ``insert_many`` — MongoDB and FerretDB stop at the first refused document, so an order
+  is never stored without its hold. In a batch with other members, the records go in
+  waves, one unordered insert per position in the chains (a batch without chains: one
+  insert, as before). A record after a refused one is not tried; every record not
+  stored has its entry deleted at once. A crash in between leaves what any crash between
+  two appends leaves (docs/reservations.md: the relay settles the hold).
+
 - ``(aggregate_id, version)`` is unique, where ``version`` is the *first* aggregate
   version in the commit. Every writer appends at ``loaded_version + 1``, so of two
   writers that decided on the same state exactly one insert succeeds; the other gets

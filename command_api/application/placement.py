@@ -2,7 +2,9 @@
 
 **Placing** appends one ``StockReserved`` commit per line (on its product: only the
 product decides its stock, one version at a time, so nothing is oversold), then the
-order's ``OrderPlaced`` commit under the request's command id. There is no separate
+order's ``OrderPlaced`` commit under the request's command id. The last line's hold and
+the order are one append, a chain (``Repository.change_then_create``): the store writes
+the order only if that hold was stored, so a one-line order waits for one append. There is no separate
 reservation record: each hold commit carries a ``Hold`` intent naming the placement's
 command id, and stays unpublished until the placement is decided — ``OrderPlaced``
 appended, or the placement refused and its units given back. A hold commit left

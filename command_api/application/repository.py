@@ -1,7 +1,10 @@
 """Loading aggregates and appending their pending events: load → decide → append.
 
 **One append for the common command** (on MongoDB two round trips: the commit's outbox
-entry, then the commit; ``command_api.adapters.outbox``). A process keeps the last state it saw of
+entry, then the commit; ``command_api.adapters.outbox``). A new product's SKU claim runs
+alongside the entry (``create(..., requires=)``), and a change that a new aggregate counts
+on is appended with it as one chain (``change_then_create``: an order's last hold and
+the order), so neither adds a round trip to the path. A process keeps the last state it saw of
 recently changed aggregates and decides on it without reading: the append at
 ``version + 1`` is the check, since the unique ``(aggregate_id, version)`` refuses it if
 another process appended meanwhile (``ConcurrencyConflict``: reload, decide again). So
