@@ -15,7 +15,9 @@ What shortens a lone command's path (two sequential round trips for each command
   started at once and awaited *alongside* the batch's entries insert; a member whose
   required write failed has its entry deleted at once (one ``delete_many``) and is not
   inserted — its submit raises that failure. The batch waits for its members' required
-  writes, which began before the entries did;
+  writes, which began before the entries did, at most ``REQUIRED_WITHIN`` (2.5 s): one
+  not done by then fails its member alone, as a timeout (503; the same request retried
+  finds its own claim), and the others go on;
 - **a chain** (``append_chain``: a hold, then the order counting on it): its records are
   stored in order, each only if the ones before it were. Alone, it is one *ordered*
   ``insert_many`` — MongoDB and FerretDB stop at the first refused document, so an order
@@ -76,6 +78,7 @@ from command_api.application.ports import (
 )
 
 COMMITS = "commits"
+REQUIRED_WITHIN = SEND_WITHIN / 2  # seconds a batch waits for its members' required writes, at most
 log = logging.getLogger(__name__)
 DUPLICATE_KEY = 11000
 
@@ -143,16 +146,26 @@ class _Append:
 def _failure(requires: asyncio.Future[None] | None) -> Exception | None:
     if requires is None:
         return None
-    if requires.cancelled() or not requires.done():
+    if not requires.done():
+        return ExecutionTimeout(f"its required write did not finish within {REQUIRED_WITHIN:.1f} s")
+    if requires.cancelled():
         return RuntimeError("its required write was cancelled")
     error = requires.exception()
     return error if error is None or isinstance(error, Exception) else RuntimeError(repr(error))
 
 
+def _duplicate(error: Document | Exception) -> bool:
+    return not isinstance(error, Exception) and error.get("code") == DUPLICATE_KEY
+
+
 def _sent_in_time(began: float) -> None:
     """Slow or paused: an orphan's grace must outlast any late insert (``outbox``)."""
     if time.monotonic() - began > SEND_WITHIN:
-        raise ExecutionTimeout(f"the commits were not sent within {SEND_WITHIN:.0f} s of their outbox entries")
+        raise _too_late()
+
+
+def _too_late() -> ExecutionTimeout:
+    return ExecutionTimeout(f"the commits were not sent within {SEND_WITHIN:.0f} s of their outbox entries")
 
 
 class EventStore:
@@ -202,14 +215,11 @@ class EventStore:
         """The outbox entries first (alongside what members require), then the records
         (module docstring of ``outbox``); a chain's records in order."""
         began = time.monotonic()  # the entries' ``at`` is of this moment
-        entries = self.outbox.write(entries_of([r for m in members for r in m.records]))
+        entries = asyncio.ensure_future(self.outbox.write(entries_of([r for m in members for r in m.records])))
         required = [m.requires for m in members if m.requires is not None]
-        if required:
-            written, *_ = await asyncio.gather(entries, *required, return_exceptions=True)
-            if isinstance(written, BaseException):
-                raise written
-        else:
-            await entries
+        if required:  # begun before the entries; one not done in time fails its member alone
+            await asyncio.wait(required, timeout=REQUIRED_WITHIN)
+        await entries
         failed = {i: exc for i, m in enumerate(members) if (exc := _failure(m.requires)) is not None}
         if failed:  # their commits never come: their entries go now, not after the orphans' grace
             await self._drop_entries([r for i in failed for r in members[i].records])
@@ -229,13 +239,13 @@ class EventStore:
 
     async def _insert(
         self, members: Sequence[_Append], live: list[int], began: float
-    ) -> tuple[dict[int, int], dict[int, Document]]:
+    ) -> tuple[dict[int, int], dict[int, Document | Exception]]:
         """The live members' records; returns how many of each were stored, and the write
         error of the first refused. A lone chain is one ordered insert (the server stops
         at the first refusal); otherwise one unordered insert per position in the chains
         (a batch of single records: one insert)."""
         stored = dict.fromkeys(live, 0)
-        refused: dict[int, Document] = {}
+        refused: dict[int, Document | Exception] = {}
         if len(live) == 1 and len(members[live[0]].records) > 1:
             _sent_in_time(began)
             (i,) = live
@@ -245,6 +255,9 @@ class EventStore:
             return stored, refused
         position, wave = 0, live
         while wave := [i for i in wave if position < len(members[i].records)]:
+            if position and time.monotonic() - began > SEND_WITHIN:  # the chains' rest fail, unsent
+                refused.update((i, _too_late()) for i in wave)
+                break
             _sent_in_time(began)
             errors = await insert_each(self.commits, [members[i].records[position].to_document() for i in wave])
             for at, i in enumerate(wave):
@@ -257,16 +270,18 @@ class EventStore:
         return stored, refused
 
     async def _classified(
-        self, members: Sequence[_Append], stored: dict[int, int], refused: dict[int, Document]
+        self, members: Sequence[_Append], stored: dict[int, int], refused: dict[int, Document | Exception]
     ) -> dict[int, Exception]:
         """Each refused record's error (module docstring: one read for the duplicates)."""
         first = {i: members[i].records[stored[i]] for i in refused}
-        duplicates = [first[i].command_id for i, e in refused.items() if e.get("code") == DUPLICATE_KEY]
+        duplicates = [first[i].command_id for i, e in refused.items() if _duplicate(e)]
         earlier = await self._records_of(duplicates) if duplicates else {}
         errors: dict[int, Exception] = {}
         for i, error in refused.items():
             record = first[i]
-            if error.get("code") != DUPLICATE_KEY:
+            if isinstance(error, Exception):
+                errors[i] = error
+            elif error.get("code") != DUPLICATE_KEY:
                 errors[i] = WriteError(error.get("errmsg", "write refused"), error.get("code"), error)
             elif (found := earlier.get(record.command_id)) is not None:
                 errors[i] = DuplicateCommand(found)

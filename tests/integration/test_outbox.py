@@ -10,7 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from pymongo.errors import AutoReconnect
+from pymongo.errors import AutoReconnect, ExecutionTimeout
 
 from shared.events import products as ev
 from shared.settings import CommandApiSettings
@@ -189,4 +189,20 @@ async def test_a_crash_between_a_chains_entries_and_its_commits_leaves_orphans_s
     assert await orphans(mongo_db) == {hold.id, order.id}
     await asyncio.sleep(ORPHAN_GRACE + 0.2)
     await side.relay.run_once()
+    assert await orphans(mongo_db) == set()
+
+
+async def test_a_required_write_too_slow_fails_its_member_alone(side, mongo_db, monkeypatch):
+    """A batch waits for its members' required writes (SKU claims) for a bounded time only."""
+    monkeypatch.setattr(event_store_module, "REQUIRED_WITHIN", 0.1)
+
+    async def slow_claim() -> None:
+        await asyncio.sleep(1)
+
+    late, other = commit(new_id(), 1), commit(new_id(), 1)
+    results = await asyncio.gather(
+        side.store.append(late, requires=slow_claim), side.store.append(other), return_exceptions=True
+    )
+    assert isinstance(results[0], ExecutionTimeout) and results[1] is None
+    assert await mongo_db["commits"].find_one({"_id": late.id}) is None
     assert await orphans(mongo_db) == set()
