@@ -5,13 +5,15 @@ FerretDB (PostgreSQL), five times the commit's own insert (``loadtests/outbox_co
 So "not yet published" is a document of its own in ``outbox`` — ``{_id: commit id,
 aggregate_id, version, at}`` — inserted, and deleted when published, never updated:
 
-- **append** (``EventStore.append_batch``): one ``insert_many`` of the batch's entries,
-  then the commits' ``insert_many`` as before. An entry without its commit is harmless
-  (nothing is published for it); a commit without its entry would never be published
-  after a crash — hence entries first. A member the store refuses (version conflict,
-  duplicate command) has its entry deleted at once (one ``delete_many``, only when a
-  member was refused). If the commit write is not even *sent* within ``SEND_WITHIN`` of
-  the entries being stored (the process was paused), the batch fails unwritten;
+- **append** (``EventStore``'s group commit): one ``insert_many`` of the batch's entries
+  (a chain's — hold and order — included; alongside it, the SKU claims the members
+  require), then the commits' ``insert_many`` as before. An entry without its commit is
+  harmless (nothing is published for it); a commit without its entry would never be
+  published after a crash — hence entries first. A member the store refuses (version
+  conflict, duplicate command, a refused SKU claim, a chain's record after a refused
+  one) has its entry deleted at once (one ``delete_many``, only when a member was
+  refused). If a commit write is not even *sent* within ``SEND_WITHIN`` of the entries
+  being stored (the process was paused), it fails unwritten;
 - **publish** (``mark_published``): one ``delete_many`` by ``_id``;
 - **find** (``unpublished``): the entries in ``(aggregate_id, version)`` order through
   their index, then their commits by ``_id`` (one ``find``); the outbox holds only what

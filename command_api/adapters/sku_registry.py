@@ -1,12 +1,14 @@
 """SKU uniqueness per merchant, without transactions, claims group-committed.
 
 A product's SKU is claimed by inserting ``{_id: "<merchant>:<sku>"}`` *before* its
-``ProductCreated`` commit. The unique ``_id`` lets exactly one product hold a SKU. Claims
-that arrive while one is in flight are inserted together (one unordered ``insert_many``,
-``GroupCommit``; a lone claim is one ``insert_one``). A refused claim costs one read of
-that claim: our own (a retry of the same command), an orphan, or another product's. A
-claim whose product never got committed (the process died between the two steps) is
-taken over by the next product that wants the SKU once ``stale_after`` has passed.
+``ProductCreated`` commit — alongside the commit's outbox entry (the event store's
+``append(..., requires=claim)`` inserts the commit only if the claim succeeded). The
+unique ``_id`` lets exactly one product hold a SKU. Claims that arrive while one is in
+flight are inserted together (one unordered ``insert_many``, ``GroupCommit``; a lone
+claim is one ``insert_one``). A refused claim costs one read of that claim: our own (a
+retry of the same command), an orphan, or another product's. A claim whose product never
+got committed (the process died between the two steps) is taken over by the next
+product that wants the SKU once ``stale_after`` has passed.
 """
 
 from __future__ import annotations

@@ -50,9 +50,11 @@ class Target:
 # -- products ------------------------------------------------------------------------
 async def create_product(cmd: c.CreateProduct, t: Target, svc: Services) -> Saved:
     product = Product(t.ctx.new_aggregate_id(), t.ctx.merchant_id)
-    await svc.skus.claim(t.ctx.merchant_id, cmd.sku, product.id)
     product.create(ev.ProductCreated(**cmd.model_dump()))
-    return await svc.repository.create(product, t.ctx)
+    # The claim is written alongside the commit's preparation; the commit only if it succeeded.
+    return await svc.repository.create(
+        product, t.ctx, requires=lambda: svc.skus.claim(t.ctx.merchant_id, cmd.sku, product.id)
+    )
 
 
 async def update_product(cmd: c.UpdateProductDetails, t: Target, svc: Services) -> Saved:

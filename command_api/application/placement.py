@@ -2,7 +2,9 @@
 
 **Placing** appends one ``StockReserved`` commit per line (on its product: only the
 product decides its stock, one version at a time, so nothing is oversold), then the
-order's ``OrderPlaced`` commit under the request's command id. There is no separate
+order's ``OrderPlaced`` commit under the request's command id. The last line's hold and
+the order are one append, a chain (``Repository.change_then_create``): the store writes
+the order only if that hold was stored, so a one-line order waits for one append. There is no separate
 reservation record: each hold commit carries a ``Hold`` intent naming the placement's
 command id, and stays unpublished until the placement is decided — ``OrderPlaced``
 appended, or the placement refused and its units given back. A hold commit left
@@ -75,13 +77,22 @@ async def place_order(cmd: PlaceOrder, t: Target, svc: Services) -> Saved:
         product_ids=[item.product_id for item in cmd.items],
     )
     attempt = _Attempt()
-    try:
-        lines = []
-        for item in cmd.items:
-            lines.append(await _reserve_line(item, hold, ctx, svc.repository, attempt))
+
+    def order_of(lines: list[ev.OrderLine]) -> Order:
         order = Order(order_id, ctx.merchant_id)
         order.place(_order_placed(cmd, lines))
-        saved = await svc.repository.create(order, ctx)
+        return order
+
+    try:
+        lines = []
+        for item in cmd.items[:-1]:
+            lines.append((await _reserve_line(item, hold, ctx, svc.repository, attempt))[0])
+        # The last hold and the order are one append: a chain, the order stored only if its hold is.
+        last, saved = await _reserve_line(
+            cmd.items[-1], hold, ctx, svc.repository, attempt, place=lambda line: order_of([*lines, line])
+        )
+        if saved is None:  # an earlier attempt of this key held the last line already: the order alone
+            saved = await svc.repository.create(order_of([*lines, last]), ctx)
     except DomainError as refused:
         await _after_refusal(refused, hold, ctx, svc, attempt)
         raise
@@ -94,31 +105,62 @@ async def place_order(cmd: PlaceOrder, t: Target, svc: Services) -> Saved:
 
 
 async def _reserve_line(
-    item: OrderItem, hold: Hold, ctx: CommandContext, repo: Repository, attempt: _Attempt
-) -> ev.OrderLine:
+    item: OrderItem,
+    hold: Hold,
+    ctx: CommandContext,
+    repo: Repository,
+    attempt: _Attempt,
+    place: Callable[[ev.OrderLine], Order] | None = None,
+) -> tuple[ev.OrderLine, Saved | None]:
+    """Hold the line's units; with ``place``, append the order it builds in the same chain
+    (returned when it was appended)."""
     seen: list[Product] = []
+    stored_now: list[Saved] = []
 
     def reserve(product: Product) -> None:
         product.reserve(hold.order_id, item.quantity)
         seen.append(product)
 
+    def stored(saved: Saved) -> None:
+        stored_now.append(saved)
+        if saved.commit is not None:
+            attempt.hold_commits.append(saved.commit.id)
+            attempt.held.append(item.product_id)
+
     command_id = ctx.sub_command(f"reserve:{item.product_id}")
+    placed = None
     for _ in range(2):
         try:
-            saved = await repo.change(
-                Product, item.product_id, ctx, reserve, command_id=command_id, intent=lambda _: hold
-            )
+            if place is None:
+                stored(
+                    await repo.change(
+                        Product, item.product_id, ctx, reserve, command_id=command_id, intent=lambda _: hold
+                    )
+                )
+            else:
+                _, placed = await repo.change_then_create(
+                    Product,
+                    item.product_id,
+                    ctx,
+                    reserve,
+                    lambda product: place(_line(item, product)),
+                    command_id=command_id,
+                    intent=lambda _: hold,
+                    stored=stored,
+                )
             break
         except NotFound:
             raise UnknownProduct(f"Unknown product {item.product_id}.", product_id=item.product_id) from None
-        except DuplicateCommand:  # an earlier attempt held it, after the state this process knew
-            repo.forget(item.product_id)
+        except DuplicateCommand:
+            if stored_now:  # the hold is stored: the order's command id has a record (the caller's to handle)
+                raise
+            repo.forget(item.product_id)  # an earlier attempt held it, after the state this process knew
     else:
         raise OrderNotPlaceable("The order is being placed by another request; retry.", current_state="placing")
-    if saved.commit is not None:
-        attempt.hold_commits.append(saved.commit.id)
-        attempt.held.append(item.product_id)
-    product = seen[-1]
+    return _line(item, seen[-1]), placed
+
+
+def _line(item: OrderItem, product: Product) -> ev.OrderLine:
     assert product.price is not None
     return ev.OrderLine(
         product_id=item.product_id,

@@ -25,7 +25,7 @@ seeder inserts and what the test kit writes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -47,6 +47,15 @@ OUTCOME_TYPE = "outcome"
 
 class ConcurrencyConflict(Exception):
     """Another writer appended to this aggregate first."""
+
+
+class PartlyStored(Exception):
+    """A chain's first ``stored`` records were stored; the next was refused with ``error``
+    (what ``append`` would raise for it), and the ones after it were not tried."""
+
+    def __init__(self, stored: int, error: Exception) -> None:
+        super().__init__(f"{stored} stored, then: {error!r}")
+        self.stored, self.error = stored, error
 
 
 class DuplicateCommand(Exception):
@@ -244,11 +253,21 @@ class EventStorePort(Protocol):
         """The events of one aggregate after ``after_version``, in version order."""
         ...
 
-    async def append(self, record: Record) -> None:
+    async def append(self, record: Record, *, requires: Callable[[], Awaitable[None]] | None = None) -> None:
         """Store one record atomically. Raises ``ConcurrencyConflict`` when a commit's
         first version is taken and ``DuplicateCommand`` (carrying the earlier record) when
         its command id has one. Appends that arrive together may be written together
-        (group commit); each gets its own outcome."""
+        (group commit); each gets its own outcome.
+
+        ``requires``: another write the record depends on (a new product's SKU claim),
+        started by the store; it runs alongside the store's own preparation of the append; the record is stored
+        only if it succeeded, else its error is raised and nothing of the record stays."""
+        ...
+
+    async def append_chain(self, records: Sequence[Record]) -> None:
+        """Store the records in order, each only if every one before it was stored (a
+        hold, then the order counting on it). The first refused: its error as ``append``
+        raises it — or ``PartlyStored`` when records before it were stored."""
         ...
 
     async def append_batch(self, records: Sequence[Record]) -> list[Exception | None]:

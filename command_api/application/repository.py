@@ -1,7 +1,10 @@
 """Loading aggregates and appending their pending events: load → decide → append.
 
 **One append for the common command** (on MongoDB two round trips: the commit's outbox
-entry, then the commit; ``command_api.adapters.outbox``). A process keeps the last state it saw of
+entry, then the commit; ``command_api.adapters.outbox``). A new product's SKU claim runs
+alongside the entry (``create(..., requires=)``), and a change that a new aggregate counts
+on is appended with it as one chain (``change_then_create``: an order's last hold and
+the order), so neither adds a round trip to the path. A process keeps the last state it saw of
 recently changed aggregates and decides on it without reading: the append at
 ``version + 1`` is the check, since the unique ``(aggregate_id, version)`` refuses it if
 another process appended meanwhile (``ConcurrencyConflict``: reload, decide again). So
@@ -25,10 +28,10 @@ import asyncio
 import random
 import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from cachetools import LRUCache
 
@@ -40,6 +43,7 @@ from command_api.application.ports import (
     DuplicateCommand,
     EventStorePort,
     Intent,
+    PartlyStored,
     PublisherPort,
     rebinds,
 )
@@ -140,22 +144,38 @@ class Repository:
         return aggregate if aggregate.exists else None
 
     async def create(
-        self, aggregate: Aggregate, ctx: CommandContext, *, intent: Intent | None = None, publish: bool = True
+        self,
+        aggregate: Aggregate,
+        ctx: CommandContext,
+        *,
+        intent: Intent | None = None,
+        publish: bool = True,
+        requires: Callable[[], Awaitable[None]] | None = None,
     ) -> Saved:
-        """Append a new aggregate's first commit (its id is new, or derived from the command id)."""
+        """Append a new aggregate's first commit (its id is new, or derived from the command
+        id). ``requires``: a write it depends on (the SKU claim), overlapped by the store
+        with its own preparation; the commit is stored only if that succeeded."""
         commit = self._commit(aggregate, ctx, ctx.command_id, intent)
         async with self._lock(aggregate.id):
             try:
-                await self._store.append(commit)
-            except ConcurrencyConflict:
-                raise InvalidState(f"The {aggregate.aggregate_type} {aggregate.id} already exists.") from None
-            except DuplicateCommand as dup:
-                if not rebinds(dup, ctx.command_id, ctx.fingerprint):
-                    raise
-                await self._store.unbind(ctx.command_id, ctx.fingerprint)  # its failed attempt's binding
-                await self._store.append(commit)
+                await self._store.append(commit, requires=requires)
+            except (ConcurrencyConflict, DuplicateCommand) as refused:
+                await self._created_after(refused, aggregate, commit, ctx)
             self._appended(aggregate, commit, publish)
         return Saved(aggregate.id, aggregate.version, commit)
+
+    async def _created_after(
+        self, refused: ConcurrencyConflict | DuplicateCommand, aggregate: Aggregate, commit: Commit, ctx: CommandContext
+    ) -> None:
+        """A new aggregate's first commit was refused: it exists already, or the command id
+        has a record — the binding of this request's failed attempt is removed and the
+        commit appended again; any other record is raised."""
+        if isinstance(refused, ConcurrencyConflict):
+            raise InvalidState(f"The {aggregate.aggregate_type} {aggregate.id} already exists.") from None
+        if not rebinds(refused, ctx.command_id, ctx.fingerprint):
+            raise refused
+        await self._store.unbind(ctx.command_id, ctx.fingerprint)  # its failed attempt's binding
+        await self._store.append(commit)
 
     async def change(
         self,
@@ -172,7 +192,44 @@ class Repository:
         """Decide on the latest state known here and append; see the module docstring for
         what is read when. With ``If-Match`` (``expected_version``) a conflict reloads and
         answers 412 with the current version."""
-        command_id = command_id or ctx.command_id
+        saved, _ = await self._change(
+            cls, aggregate_id, ctx, decide, expected_version, command_id or ctx.command_id, intent, publish, None
+        )
+        return saved
+
+    async def change_then_create(
+        self,
+        cls: type[A],
+        aggregate_id: str,
+        ctx: CommandContext,
+        decide: Callable[[A], None],
+        then: Callable[[A], Aggregate],
+        *,
+        command_id: str,
+        intent: Callable[[A], Intent] | None = None,
+        stored: Callable[[Saved], None] = lambda _: None,
+    ) -> tuple[Saved, Saved | None]:
+        """``change``, and in the same append a new aggregate that counts on it (a hold,
+        then the order; ``then`` builds it from the changed aggregate, and may refuse):
+        the store writes the two as a chain — the new one only if the change was stored —
+        so a lone order waits for one append, not two. ``stored`` is told of the change as
+        soon as it is stored, before the new aggregate's fate is known (which is then
+        that of ``create``: refused if it exists, replayed if its command id has a record).
+        A change that changes nothing appends nothing: then no new aggregate (``None``)."""
+        return await self._change(cls, aggregate_id, ctx, decide, None, command_id, intent, True, _Then(then, stored))
+
+    async def _change(
+        self,
+        cls: type[A],
+        aggregate_id: str,
+        ctx: CommandContext,
+        decide: Callable[[A], None],
+        expected_version: int | None,
+        command_id: str,
+        intent: Callable[[A], Intent] | None,
+        publish: bool,
+        then: _Then[A] | None,
+    ) -> tuple[Saved, Saved | None]:
         async with self._lock(aggregate_id):
             aggregate, fresh = self._cached(cls, aggregate_id, ctx.merchant_id), False
             if aggregate is None:
@@ -180,10 +237,19 @@ class Repository:
             for attempt in range(MAX_ATTEMPTS):
                 if aggregate is None:
                     raise NotFound(f"No {cls.aggregate_type} {aggregate_id}.")
+                follower: Aggregate | None = None
                 try:
                     _check_version(aggregate, expected_version)
                     decide(aggregate)  # a refusal raises before recording anything
+                    if then is not None and aggregate.pending:
+                        follower = then.build(aggregate)
                 except DomainError:
+                    if aggregate.pending:  # decided, then refused by ``then``: a state not to keep
+                        self._recent.pop(aggregate_id, None)
+                        if fresh:
+                            raise
+                        aggregate, fresh = await self.load(cls, aggregate_id, ctx.merchant_id), True
+                        continue
                     if fresh:
                         self._recent[aggregate_id] = aggregate
                         raise
@@ -192,12 +258,20 @@ class Repository:
                 if not aggregate.pending:  # nothing to change: the answer is the current version
                     if fresh:
                         self._recent[aggregate_id] = aggregate
-                        return Saved(aggregate.id, aggregate.version)
+                        return Saved(aggregate.id, aggregate.version), None
                     aggregate, fresh = await self._caught_up(aggregate), True
                     continue
                 commit = self._commit(aggregate, ctx, command_id, intent(aggregate) if intent else None)
+                created = None if follower is None else self._commit(follower, ctx, ctx.command_id, None)
                 try:
-                    await self._store.append(commit)
+                    refused = None
+                    if created is None:
+                        await self._store.append(commit)
+                    else:  # one chain: the new aggregate's commit is stored only if this one is
+                        try:
+                            await self._store.append_chain([commit, created])
+                        except PartlyStored as cut:  # the change is stored; the new commit was refused
+                            refused = cut.error
                 except ConcurrencyConflict:  # decided on a state another writer moved past
                     self._recent.pop(aggregate_id, None)
                     if attempt:  # several processes keep changing it: spread the retries
@@ -215,8 +289,24 @@ class Repository:
                     self._recent.pop(aggregate_id, None)  # decided but not appended: state unknown
                     raise
                 self._appended(aggregate, commit, publish)
-                return Saved(aggregate.id, aggregate.version, commit)
+                saved = Saved(aggregate.id, aggregate.version, commit)
+                if follower is None or created is None or then is None:
+                    return saved, None
+                then.stored(saved)
+                return saved, await self._follow(follower, created, refused, ctx)
         raise Contended(f"The {cls.aggregate_type} is being changed by many writers; retry.")
+
+    async def _follow(
+        self, follower: Aggregate, created: Commit, refused: Exception | None, ctx: CommandContext
+    ) -> Saved:
+        """The new aggregate of a chain, its change stored: appended, or refused as ``create`` refuses."""
+        async with self._lock(follower.id):
+            if isinstance(refused, ConcurrencyConflict | DuplicateCommand):
+                await self._created_after(refused, follower, created, ctx)
+            elif refused is not None:
+                raise refused
+            self._appended(follower, created, True)
+        return Saved(follower.id, follower.version, created)
 
     def forget(self, aggregate_id: str) -> None:
         """Drop the cached state (the next command reads the aggregate from the store)."""
@@ -248,6 +338,12 @@ class Repository:
         if lock is None:
             lock = self._locks[aggregate_id] = asyncio.Lock()
         return lock
+
+
+@dataclass(frozen=True)
+class _Then(Generic[A]):
+    build: Callable[[A], Aggregate]
+    stored: Callable[[Saved], None]
 
 
 def _check_version(aggregate: Aggregate, expected: int | None) -> None:

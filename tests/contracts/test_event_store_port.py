@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from command_api.application.ports import Commit, ConcurrencyConflict, DuplicateCommand, Outcome
+from command_api.application.ports import Commit, ConcurrencyConflict, DuplicateCommand, Outcome, PartlyStored
 from tests.contracts.records import commit, new_id, outcome
 
 
@@ -113,3 +113,80 @@ async def test_a_binding_holds_the_key_until_the_same_request_unbinds_it(backend
     await backend.store.append(commit(new_id(), 1, command_id=command_id))
     await backend.store.unbind(command_id, "fp")  # a commit is never unbound
     assert isinstance(await backend.store.find_by_command(command_id), Commit)
+
+
+# -- chains (a hold, then the order counting on it) and required writes (a SKU claim) ----------
+async def stored(backend, record: Commit) -> bool:
+    found = await backend.store.find_by_command(record.command_id)
+    return found is not None and found.id == record.id
+
+
+async def test_a_chain_is_stored_in_order(backend):
+    first, then = commit(new_id(), 1), commit(new_id(), 1)
+    await backend.store.append_chain([first, then])
+    assert await stored(backend, first)
+    assert await stored(backend, then)
+
+
+async def test_a_chain_whose_first_record_is_refused_stores_nothing(backend):
+    aggregate = new_id()
+    await backend.store.append(commit(aggregate, 1))
+    then = commit(new_id(), 1)
+    with pytest.raises(ConcurrencyConflict):
+        await backend.store.append_chain([commit(aggregate, 1), then])
+    assert await backend.store.find_by_command(then.command_id) is None
+
+
+async def test_a_chain_refused_after_its_first_record_says_how_far_it_got(backend):
+    fence = outcome(new_id())
+    await backend.store.append(fence)
+    first = commit(new_id(), 1)
+    with pytest.raises(PartlyStored) as raised:
+        await backend.store.append_chain([first, commit(new_id(), 1, command_id=fence.command_id)])
+    assert raised.value.stored == 1 and isinstance(raised.value.error, DuplicateCommand)
+    assert raised.value.error.earlier.id == fence.id
+    assert await stored(backend, first)
+
+
+async def test_chains_and_records_appended_together_each_get_their_own_outcome(backend):
+    """Under load a chain shares a group commit with others (MongoDB: one insert per position)."""
+    taken, fence = new_id(), outcome(new_id())
+    await backend.store.append(commit(taken, 1))
+    await backend.store.append(fence)
+    whole = [commit(new_id(), 1), commit(new_id(), 1)]
+    cut = [commit(new_id(), 1), commit(new_id(), 1, command_id=fence.command_id)]
+    refused = [commit(taken, 1), commit(new_id(), 1)]
+    single = commit(new_id(), 1)
+    results = await asyncio.gather(
+        backend.store.append_chain(whole),
+        backend.store.append_chain(cut),
+        backend.store.append_chain(refused),
+        backend.store.append(single),
+        return_exceptions=True,
+    )
+    assert results[0] is None and results[3] is None
+    assert isinstance(results[1], PartlyStored) and results[1].stored == 1
+    assert isinstance(results[2], ConcurrencyConflict)
+    kept = [r for r in [*whole, *cut, *refused, single] if await stored(backend, r)]
+    assert kept == [*whole, cut[0], single]
+
+
+async def test_a_record_is_stored_only_if_the_write_it_requires_succeeds(backend):
+    class Refused(Exception):
+        pass
+
+    async def refuse() -> None:
+        raise Refused
+
+    ran = []
+
+    async def succeed() -> None:
+        ran.append(True)
+
+    wanted, dropped = commit(new_id(), 1), commit(new_id(), 1)
+    await backend.store.append(wanted, requires=succeed)
+    with pytest.raises(Refused):
+        await backend.store.append(dropped, requires=refuse)
+    assert ran == [True]
+    assert await stored(backend, wanted)
+    assert await backend.store.find_by_command(dropped.command_id) is None

@@ -1,6 +1,6 @@
 """What the write side costs the store, counted from its own /metrics
 (``mongodb_command_duration_seconds_count``): a lone command's inserts and nothing else
-before its 202 — each commit's outbox entry, then the commit — (its published-mark, the
+before its 202 — its outbox entries, then its commits — (its published-mark, the
 entry's deletion, follows off its path); a few operations per command
 under concurrency (group commit, marks gathered across commands); and none at all while
 no command arrives — the relay finds work through the outbox index when commands nudge
@@ -66,9 +66,10 @@ async def test_commands_cost_a_few_operations_and_an_idle_write_side_costs_none(
 
                 assert (await order()).status_code == 202  # the storefront key is looked up once, then cached
                 await _until_published(ns)
-                # Each commit is two inserts (its outbox entry, then itself). stock: its commit;
-                # order: the hold and the order; create: the SKU claim and the commit.
-                for send, inserts in ((stock, 2), (order, 4), (create, 3)):
+                # Each commit has its outbox entry inserted before it. stock: entry, commit; order:
+                # the hold's and the order's entries in one insert, then both commits in one (a
+                # chain); create: the SKU claim (alongside the entry), the entry, the commit.
+                for send, inserts in ((stock, 2), (order, 2), (create, 3)):
                     on_path, in_all = await _lone(meter, ns, send)
                     assert on_path == Counter(insert=inserts), (send.__name__, on_path, in_all)
                     assert in_all["insert"] == inserts and in_all["delete"] == 1, (send.__name__, on_path, in_all)

@@ -10,19 +10,22 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from pymongo.errors import AutoReconnect
+from pymongo.errors import AutoReconnect, ExecutionTimeout
 
 from shared.events import products as ev
 from shared.settings import CommandApiSettings
 
 from command_api.adapters import event_store as event_store_module
+from command_api.application import placement
+from command_api.application.commands import PlaceOrder
+from command_api.application.handlers import Target
 from command_api.application.ports import ConcurrencyConflict, DuplicateCommand
 from command_api.application.repository import CommandContext
 from command_api.bootstrap import CommandSide, bootstrap
-from command_api.domain.product import Product
+from command_api.domain.product import Product, SkuTaken
 from merchant_testkit.plugin import own_namespace_fixtures
 from merchant_testkit.waiting import wait_until
-from tests.contracts.records import commit, new_id
+from tests.contracts.records import commit, new_id, outcome
 
 pytestmark = pytest.mark.integration
 MERCHANT = "m1"  # the contract records' merchant
@@ -124,3 +127,82 @@ async def test_commits_of_the_old_format_are_adopted_at_start_and_published_once
     finally:
         await restarted.close()
     assert len(published_events.matching(aggregate_id=product.id)) == 1
+
+
+async def orphans(mongo_db) -> set:
+    """Entries whose commit is not stored."""
+    ids = await entries(mongo_db)
+    stored = {c["_id"] async for c in mongo_db["commits"].find({"_id": {"$in": list(ids)}}, {"_id": 1})}
+    return ids - stored
+
+
+async def test_a_refused_sku_claim_leaves_no_entry(side, mongo_db):
+    """The claim runs alongside the commit's entry; refused, the entry goes at once."""
+    first, first_ctx = a_product()
+    sku = f"SKU-{uuid.uuid4().hex[:8]}"
+    await side.repository.create(first, first_ctx, requires=lambda: side.skus.claim(MERCHANT, sku, first.id))
+    second, second_ctx = a_product()
+    with pytest.raises(SkuTaken):
+        await side.repository.create(second, second_ctx, requires=lambda: side.skus.claim(MERCHANT, sku, second.id))
+    assert await mongo_db["commits"].find_one({"aggregate_id": second.id}) is None
+    assert await orphans(mongo_db) == set()
+    assert first.id in {e["aggregate_id"] async for e in mongo_db["outbox"].find()}  # not yet published
+
+
+async def test_an_order_refused_after_its_entries_were_written_leaves_none(side, mongo_db):
+    """A one-line order is one chain (the hold, then the order): here the order's command id
+    is fenced already, so the hold is stored and the order refused — its entry goes at once,
+    the hold is given back, and nothing but stored commits has an entry."""
+    product, product_ctx = a_product()
+    await side.repository.create(product, product_ctx)
+    ctx = CommandContext(MERCHANT, uuid.uuid4().hex, "corr", "fp")
+    await side.store.append(outcome(ctx.command_id))  # a relay's fence, say
+    order = PlaceOrder.model_validate(
+        {
+            "items": [{"product_id": product.id, "quantity": 1}],
+            "customer": {"email": "a@b.co"},
+            "shipping_address": {"name": "A", "line1": "1 Road", "city": "Town", "postal_code": "1", "country": "FR"},
+        }
+    )
+    with pytest.raises(DuplicateCommand):
+        await placement.place_order(order, Target(ctx), side.services)
+    assert await orphans(mongo_db) == set()
+    holds = [c async for c in mongo_db["commits"].find({"aggregate_id": product.id, "intent.kind": "hold"})]
+    assert len(holds) == 1 and holds[0]["_id"] in await entries(mongo_db)  # kept until settled
+    assert (await side.repository.load(Product, product.id, MERCHANT)).stock == 1  # given back
+    assert await mongo_db["commits"].find_one({"aggregate_type": "order", "command_id": ctx.command_id}) is None
+
+
+async def test_a_crash_between_a_chains_entries_and_its_commits_leaves_orphans_swept_after_the_grace(
+    side, mongo_db, monkeypatch
+):
+    async def store_down(collection, documents):  # the entries were written; the chain's insert is lost
+        raise AutoReconnect("connection closed")
+
+    monkeypatch.setattr(event_store_module, "insert_in_order", store_down)
+    hold, order = commit(new_id(), 1), commit(new_id(), 1)
+    with pytest.raises(AutoReconnect):
+        await side.store.append_chain([hold, order])
+    monkeypatch.undo()
+    assert await orphans(mongo_db) == {hold.id, order.id}
+    await side.relay.run_once()  # within the grace: read, skipped, kept (the inserts could still land)
+    assert await orphans(mongo_db) == {hold.id, order.id}
+    await asyncio.sleep(ORPHAN_GRACE + 0.2)
+    await side.relay.run_once()
+    assert await orphans(mongo_db) == set()
+
+
+async def test_a_required_write_too_slow_fails_its_member_alone(side, mongo_db, monkeypatch):
+    """A batch waits for its members' required writes (SKU claims) for a bounded time only."""
+    monkeypatch.setattr(event_store_module, "REQUIRED_WITHIN", 0.1)
+
+    async def slow_claim() -> None:
+        await asyncio.sleep(1)
+
+    late, other = commit(new_id(), 1), commit(new_id(), 1)
+    results = await asyncio.gather(
+        side.store.append(late, requires=slow_claim), side.store.append(other), return_exceptions=True
+    )
+    assert isinstance(results[0], ExecutionTimeout) and results[1] is None
+    assert await mongo_db["commits"].find_one({"_id": late.id}) is None
+    assert await orphans(mongo_db) == set()

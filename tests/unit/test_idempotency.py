@@ -98,10 +98,10 @@ async def test_a_timed_out_key_keeps_its_fingerprint_and_the_same_request_runs_l
         api.side.settings.__dict__["command_timeout_seconds"] = 0.05
         original = api.side.store.append
 
-        async def slow(record):
+        async def slow(record, **options):
             if not (isinstance(record, Outcome) and record.binding):
                 await asyncio.sleep(0.2)
-            await original(record)
+            await original(record, **options)
 
         api.side.store.append = slow  # type: ignore[method-assign]  # a store too slow for the deadline
         key = api.sk(**{"Idempotency-Key": "late"})
@@ -124,10 +124,10 @@ async def test_while_every_attempt_times_out_the_key_still_refuses_another_body(
         api.side.settings.__dict__["command_timeout_seconds"] = 0.001
         original = api.side.store.append
 
-        async def slow(record):
+        async def slow(record, **options):
             if not (isinstance(record, Outcome) and record.binding):
                 await asyncio.sleep(0.05)
-            await original(record)
+            await original(record, **options)
 
         api.side.store.append = slow  # type: ignore[method-assign]  # nothing finishes within the deadline
         key = api.sk(**{"Idempotency-Key": "never"})

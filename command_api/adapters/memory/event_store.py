@@ -6,14 +6,21 @@ its durability. Single event loop, no awaits inside a write: every write is atom
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from bson import ObjectId
 
 from shared.events import EventEnvelope
 
-from command_api.application.ports import Commit, ConcurrencyConflict, DuplicateCommand, Outcome, Record
+from command_api.application.ports import (
+    Commit,
+    ConcurrencyConflict,
+    DuplicateCommand,
+    Outcome,
+    PartlyStored,
+    Record,
+)
 
 
 class InMemoryEventStore:
@@ -31,10 +38,18 @@ class InMemoryEventStore:
         )
         return [e for c in commits if c.version > after_version for e in c.events]
 
-    async def append(self, record: Record) -> None:
+    async def append(self, record: Record, *, requires: Callable[[], Awaitable[None]] | None = None) -> None:
+        if requires is not None:
+            await requires()
         (error,) = await self.append_batch([record])
         if error is not None:
             raise error
+
+    async def append_chain(self, records: Sequence[Record]) -> None:
+        self.batches += 1
+        for stored, record in enumerate(records):
+            if (error := self._insert(record)) is not None:
+                raise error if stored == 0 else PartlyStored(stored, error)
 
     async def append_batch(self, records: Sequence[Record]) -> list[Exception | None]:
         self.batches += 1
