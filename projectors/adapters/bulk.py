@@ -29,6 +29,7 @@ rebuild's catch-up next to the live projector, two processes recomputing one der
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -192,16 +193,47 @@ async def _delete_exactly(collection: Collection, stored: list[Doc]) -> None:
             await collection.delete_many({"_id": {"$in": ids}, "version": version, REV: {"$exists": False}})
 
 
-async def replace_in_place(collection: Collection, docs: list[Doc], known: Mapping[str, int] | None = None) -> None:
+async def replace_in_place(
+    collection: Collection, docs: list[Doc], known: Mapping[str, int] | None = None, concurrency: int = 1
+) -> None:
     """Guarded replaces, never a delete; documents ``known`` not to be stored yet are
     inserted in one statement instead (a duplicate — a racer created it — is replaced).
 
-    FerretDB v1 answers a bulk in which a guard failed (an upsert hitting the unique
-    ``_id``) without ``nModified``, so pymongo cannot tell which statements applied: then
-    the stored versions are read once and only the replaces still needed are sent again."""
+    The replaces go as up to ``concurrency`` bulk writes of disjoint ``_id``s at once, each
+    on its own pooled connection: FerretDB runs a bulk's statements one after another on
+    one connection (a read then a write by ``_id`` each, ~1 ms per document), so only
+    concurrent bulks let PostgreSQL use more than one core. Each document keeps its own
+    guard, so the chunks need no order between them; the call returns only when every chunk
+    has, and raises the first failure then (the batch is redelivered; what the other chunks
+    wrote is newer-only, so the redelivery converges)."""
     fresh = [d for d in docs if known is not None and d["_id"] not in known]
     taken = set(await _insert_many(collection, fresh)) if fresh else set()
     rest = [d for d in docs if known is None or d["_id"] in known or d["_id"] in taken]
+    chunks = _split(rest, concurrency)
+    if len(chunks) <= 1:
+        await _replace_settled(collection, rest)
+        return
+    results = await asyncio.gather(*(_replace_settled(collection, c) for c in chunks), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+
+
+MIN_CHUNK = 50  # below this a chunk's round trip costs more than its documents' share
+
+
+def _split(docs: list[Doc], parts: int) -> list[list[Doc]]:
+    """``docs`` in at most ``parts`` contiguous chunks of at least ``MIN_CHUNK`` (one
+    document per ``_id`` in a batch: the chunks' ``_id``s are disjoint)."""
+    parts = max(1, min(parts, len(docs) // MIN_CHUNK))
+    size = -(-len(docs) // parts) if docs else 1
+    return [docs[i : i + size] for i in range(0, len(docs), size)]
+
+
+async def _replace_settled(collection: Collection, rest: list[Doc]) -> None:
+    """FerretDB v1 answers a bulk in which a guard failed (an upsert hitting the unique
+    ``_id``) without ``nModified``, so pymongo cannot tell which statements applied: then
+    the stored versions are read once and only the replaces still needed are sent again."""
     for _ in range(MAX_SWAP_ROUNDS):
         try:
             await apply_updates(collection, [guarded_replace(d) for d in rest], one_by_one=False)
