@@ -38,11 +38,12 @@ WITHOUT_REV = {REV: 0}  # the swap writer's delete guard is the adapter's busine
 # by one indexed equality query per value, a few at a time.
 ID_CHUNK = 200
 CONCURRENT_READS = 32
-# Guarded replaces of one collection (states, views) in flight at once, each a bulk write
-# of disjoint _ids on its own pooled connection (bulk.replace_in_place): FerretDB runs one
-# bulk's statements one after another, ~1 ms per document, so only concurrent bulks use
-# PostgreSQL's other cores. Chosen by measurement (docs/projections.md, "Catch-up").
-REPLACE_CONCURRENCY = 4
+# Writes of one collection in flight at once (states and views: guarded replaces and
+# inserts; derived documents on FerretDB: swaps), each a bulk write of disjoint _ids on its
+# own pooled connection (bulk.replace_in_place): FerretDB runs one bulk's statements one
+# after another, ~1 ms per document, so only concurrent bulks use PostgreSQL's other cores.
+# Chosen by measurement (docs/projections.md, "Catch-up"); PROJECTOR_WRITE_CONCURRENCY.
+WRITE_CONCURRENCY = 4
 # The servers' limit on one document (MongoDB's and FerretDB's: 16 MiB).
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 
@@ -52,14 +53,14 @@ class MongoReadModels:
     db: AsyncDatabase[Doc]
     writer: Writer = REPLACE
     names: Mapping[str, str] = field(default_factory=dict)  # logical -> physical
-    replace_concurrency: int = REPLACE_CONCURRENCY
+    write_concurrency: int = WRITE_CONCURRENCY
 
     def collection(self, logical: str) -> AsyncCollection[Doc]:
         return self.db[self.names.get(logical, logical)]
 
     def renamed(self, names: Mapping[str, str]) -> MongoReadModels:
         """The same store writing (and reading) ``names`` instead (a rebuild's shadows)."""
-        return MongoReadModels(self.db, self.writer, dict(names), self.replace_concurrency)
+        return MongoReadModels(self.db, self.writer, dict(names), self.write_concurrency)
 
     async def find_ids(self, collection: str, ids: Collection[str]) -> dict[str, Doc]:
         if not ids:
@@ -108,13 +109,13 @@ class MongoReadModels:
         return await self.collection(collection).find(query, WITHOUT_REV).sort(list(order)).limit(limit).to_list()
 
     async def write_newer(self, collection: str, docs: Sequence[Doc], known: Mapping[str, int] | None = None) -> None:
-        await self.writer.write_newer(self.collection(collection), list(docs), known)
+        await self.writer.write_newer(self.collection(collection), list(docs), known, self.write_concurrency)
 
     async def replace_newer(self, collection: str, docs: Sequence[Doc], known: Mapping[str, int] | None = None) -> None:
         if self.writer.scans:
             await self.writer.write_newer(self.collection(collection), list(docs))
         else:
-            await replace_in_place(self.collection(collection), list(docs), known, self.replace_concurrency)
+            await replace_in_place(self.collection(collection), list(docs), known, self.write_concurrency)
 
     async def append(self, collection: str, docs: Sequence[Doc]) -> None:
         await insert_new(self.collection(collection), list(docs))

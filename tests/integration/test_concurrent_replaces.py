@@ -1,5 +1,5 @@
 """Guarded replaces sent as concurrent bulk writes of disjoint ``_id``s
-(``projectors.adapters.bulk.replace_in_place``, ``MongoReadModels.replace_concurrency``) on
+(``projectors.adapters.bulk.replace_in_place``, ``MongoReadModels.write_concurrency``) on
 the real server: the newest version of each document wins whatever the chunks; a chunk that
 fails fails the write only once every other chunk has finished, so the engine never starts
 the state write while a view chunk is still in flight; the redelivered batch converges to
@@ -63,6 +63,18 @@ async def test_concurrent_chunks_keep_the_newest_version_of_each_document(mongo_
     await target.drop()
 
 
+async def test_concurrent_swaps_of_the_detected_writer_keep_the_newest_version(mongo_db, monkeypatch):
+    monkeypatch.setattr(bulk, "MIN_CHUNK", 10)
+    target, writer = mongo_db[f"chunks_{random.randrange(10**9)}"], await detect_writer(mongo_db)
+    await writer.write_newer(target, [doc(i, 5) for i in range(300)])
+    docs = [doc(i, 3 if i % 2 else 7) for i in range(300)] + [doc(i, 1) for i in range(300, 400)]
+    skipped = await writer.write_newer(target, docs, {d["_id"]: 5 for d in docs if d["_id"] < "d0300"}, 4)
+    stored = {d["_id"]: d["version"] async for d in target.find()}
+    assert stored == {f"d{i:04d}": (5 if i % 2 else 7) if i < 300 else 1 for i in range(400)}
+    assert skipped == 150  # the older half
+    await target.drop()
+
+
 async def test_a_failed_chunk_fails_the_write_after_the_others_finished(mongo_db, monkeypatch):
     monkeypatch.setattr(bulk, "MIN_CHUNK", 10)
     target = mongo_db[f"chunks_{random.randrange(10**9)}"]
@@ -80,7 +92,7 @@ async def test_a_failed_chunk_fails_the_write_after_the_others_finished(mongo_db
 def _store(db: Any, writer: Any, concurrency: int) -> MongoReadModels:
     prefix = f"k{concurrency}_{random.randrange(10**6)}_"
     logical = {m for s in STREAMS for m in s.read_models} | {PARKED}
-    return MongoReadModels(db, writer, replace_concurrency=concurrency).renamed({m: prefix + m for m in logical})
+    return MongoReadModels(db, writer, write_concurrency=concurrency).renamed({m: prefix + m for m in logical})
 
 
 def _batches(events: list, stream: Any, size: int) -> list[Batch]:
