@@ -9,8 +9,10 @@ every server but FerretDB-SQLite (where any filter but ``{_id}`` scans the colle
 it swaps there too); ``append`` is an unordered ``insert_many`` whose duplicate keys are
 "already there". ``set_merchant_name`` is one ``update_many``; on FerretDB-SQLite it reads
 the stale products once and swaps them (there an ``update_many`` scans the collection per
-document). Every other
-FerretDB or MongoDB particularity stays in ``bulk``.
+document). The writes of states, views and derived documents go as up to
+``write_concurrency`` bulk writes of disjoint ``_id``s at once (``WRITE_CONCURRENCY``);
+each call returns, or raises, only once all of them have. Every other FerretDB or MongoDB
+particularity stays in ``bulk``.
 """
 
 from __future__ import annotations

@@ -20,6 +20,11 @@ its source (topic partition) and position (offset):
    derived views' repairs read the views, so neither may be missing even if the process
    dies mid-write. A sole writer into empty shadows (a rebuild, ``known``) has no reader
    and restarts from empty after a crash: it writes them like the derived documents.
+   A step may send its documents as several concurrent bulk writes (the store's business:
+   ``mongo_store.WRITE_CONCURRENCY``), but it returns only when all of them have, so the
+   order between collections holds: views before the derived documents (whose repairs
+   read them), those before the states (a stored state says its counters and documents
+   are written), parkings last.
 
 **Poison parks its aggregate.** An event the state rejects (e.g. ``OrderShipped`` before
 ``OrderPlaced``), whose numbers a document cannot hold, that the fold fails on (a bug), or
