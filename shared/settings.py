@@ -177,6 +177,10 @@ class ProjectorSettings(ServerSettings):
     # How soon a crashed projector's partitions go to the others (the broker's minimum
     # is 6 s by default); lower means faster failover, higher tolerates longer pauses.
     session_timeout_ms: int = 10_000
+    # Writes of one read model in flight at once, each a bulk write of disjoint documents
+    # on its own pooled connection (projectors.adapters.mongo_store): FerretDB runs a bulk's
+    # statements one after another. 1: one bulk write per collection and step.
+    write_concurrency: int = Field(4, ge=1, le=16)
 
 
 class WorkerSettings(ServerSettings):

@@ -29,9 +29,10 @@ rebuild's catch-up next to the live projector, two processes recomputing one der
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,15 +71,20 @@ class Writer:
     swap: bool = False  # guarded delete + insert per batch, not a guarded replace per document
     scans: bool = False  # any filter but exactly {_id} scans a collection (FerretDB-SQLite)
 
-    async def write_newer(self, collection: Collection, docs: list[Doc], known: Mapping[str, int] | None = None) -> int:
+    async def write_newer(
+        self, collection: Collection, docs: list[Doc], known: Mapping[str, int] | None = None, concurrency: int = 1
+    ) -> int:
         """Write each document unless the stored one is as new; returns how many were not.
-        ``known``: stored versions the caller just read (``swap_read`` then skips its read)."""
+        ``known``: stored versions the caller just read (``swap_read`` then skips its read).
+        ``concurrency``: swaps of disjoint ``_id``s at once (FerretDB on PostgreSQL; see
+        ``replace_in_place``)."""
         if not docs:
             return 0
         if self.swap and self.scans:
             return await swap_newer(collection, docs, one_scan_filter)
         if self.swap:
-            return await swap_read(collection, docs, known)
+            chunks = _split(docs, concurrency)
+            return sum(await _all([swap_read(collection, chunk, known) for chunk in chunks]))
         return await apply_updates(collection, [guarded_replace(d) for d in docs])
 
 
@@ -192,16 +198,64 @@ async def _delete_exactly(collection: Collection, stored: list[Doc]) -> None:
             await collection.delete_many({"_id": {"$in": ids}, "version": version, REV: {"$exists": False}})
 
 
-async def replace_in_place(collection: Collection, docs: list[Doc], known: Mapping[str, int] | None = None) -> None:
+async def replace_in_place(
+    collection: Collection, docs: list[Doc], known: Mapping[str, int] | None = None, concurrency: int = 1
+) -> None:
     """Guarded replaces, never a delete; documents ``known`` not to be stored yet are
     inserted in one statement instead (a duplicate — a racer created it — is replaced).
 
-    FerretDB v1 answers a bulk in which a guard failed (an upsert hitting the unique
+    With ``concurrency`` above 1 the inserts and the replaces go as up to that many bulk
+    writes each, of disjoint ``_id``s, all at once, each on its own pooled connection:
+    FerretDB runs a bulk's statements one after another on one connection (a read then a
+    write by ``_id`` each, ~1 ms per document), so only concurrent bulks let PostgreSQL use
+    more than one core. Each document keeps its own guard, so the chunks need no order
+    between them; the call returns only when every chunk has, and raises the first failure
+    then (the batch is redelivered; what the other chunks wrote is newer-only, so the
+    redelivery converges)."""
+    fresh = [d for d in docs if known is not None and d["_id"] not in known]
+    stored = [d for d in docs if known is None or d["_id"] in known]
+    if concurrency <= 1:  # one insert, then one bulk of replaces
+        taken = set(await _insert_many(collection, fresh)) if fresh else set()
+        await _replace_settled(collection, [*stored, *(d for d in fresh if d["_id"] in taken)])
+        return
+    inserted = _split(fresh, concurrency)
+    found = await _all(
+        [
+            *(_insert_many(collection, chunk) for chunk in inserted),
+            *(_replace_settled(collection, chunk) for chunk in _split(stored, concurrency)),
+        ]
+    )
+    taken = {i for ids in found[: len(inserted)] for i in ids}
+    if taken:  # a racer created them since ``known`` was read: replace them, guarded
+        await _replace_settled(collection, [d for d in fresh if d["_id"] in taken])
+
+
+async def _all(writes: list[Awaitable[Any]]) -> list[Any]:
+    """Run the writes at once; when every one has finished, raise the first failure."""
+    results = await asyncio.gather(*writes, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
+
+
+MIN_CHUNK = 50  # below this a chunk's round trip costs more than its documents' share
+
+
+def _split(docs: list[Doc], parts: int) -> list[list[Doc]]:
+    """``docs`` in at most ``parts`` contiguous chunks of at least ``MIN_CHUNK`` (one
+    document per ``_id`` in a batch: the chunks' ``_id``s are disjoint)."""
+    if not docs:
+        return []
+    parts = max(1, min(parts, len(docs) // MIN_CHUNK))
+    size = -(-len(docs) // parts)
+    return [docs[i : i + size] for i in range(0, len(docs), size)]
+
+
+async def _replace_settled(collection: Collection, rest: list[Doc]) -> None:
+    """FerretDB v1 answers a bulk in which a guard failed (an upsert hitting the unique
     ``_id``) without ``nModified``, so pymongo cannot tell which statements applied: then
     the stored versions are read once and only the replaces still needed are sent again."""
-    fresh = [d for d in docs if known is not None and d["_id"] not in known]
-    taken = set(await _insert_many(collection, fresh)) if fresh else set()
-    rest = [d for d in docs if known is None or d["_id"] in known or d["_id"] in taken]
     for _ in range(MAX_SWAP_ROUNDS):
         try:
             await apply_updates(collection, [guarded_replace(d) for d in rest], one_by_one=False)

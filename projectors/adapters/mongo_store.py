@@ -9,8 +9,10 @@ every server but FerretDB-SQLite (where any filter but ``{_id}`` scans the colle
 it swaps there too); ``append`` is an unordered ``insert_many`` whose duplicate keys are
 "already there". ``set_merchant_name`` is one ``update_many``; on FerretDB-SQLite it reads
 the stale products once and swaps them (there an ``update_many`` scans the collection per
-document). Every other
-FerretDB or MongoDB particularity stays in ``bulk``.
+document). The writes of states, views and derived documents go as up to
+``write_concurrency`` bulk writes of disjoint ``_id``s at once (``WRITE_CONCURRENCY``);
+each call returns, or raises, only once all of them have. Every other FerretDB or MongoDB
+particularity stays in ``bulk``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,12 @@ WITHOUT_REV = {REV: 0}  # the swap writer's delete guard is the adapter's busine
 # by one indexed equality query per value, a few at a time.
 ID_CHUNK = 200
 CONCURRENT_READS = 32
+# Writes of one collection in flight at once (states and views: guarded replaces and
+# inserts; derived documents on FerretDB: swaps), each a bulk write of disjoint _ids on its
+# own pooled connection (bulk.replace_in_place): FerretDB runs one bulk's statements one
+# after another, ~1 ms per document, so only concurrent bulks use PostgreSQL's other cores.
+# Chosen by measurement (docs/projections.md, "Catch-up"); PROJECTOR_WRITE_CONCURRENCY.
+WRITE_CONCURRENCY = 4
 # The servers' limit on one document (MongoDB's and FerretDB's: 16 MiB).
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 
@@ -47,13 +55,14 @@ class MongoReadModels:
     db: AsyncDatabase[Doc]
     writer: Writer = REPLACE
     names: Mapping[str, str] = field(default_factory=dict)  # logical -> physical
+    write_concurrency: int = WRITE_CONCURRENCY
 
     def collection(self, logical: str) -> AsyncCollection[Doc]:
         return self.db[self.names.get(logical, logical)]
 
     def renamed(self, names: Mapping[str, str]) -> MongoReadModels:
         """The same store writing (and reading) ``names`` instead (a rebuild's shadows)."""
-        return MongoReadModels(self.db, self.writer, dict(names))
+        return MongoReadModels(self.db, self.writer, dict(names), self.write_concurrency)
 
     async def find_ids(self, collection: str, ids: Collection[str]) -> dict[str, Doc]:
         if not ids:
@@ -102,13 +111,13 @@ class MongoReadModels:
         return await self.collection(collection).find(query, WITHOUT_REV).sort(list(order)).limit(limit).to_list()
 
     async def write_newer(self, collection: str, docs: Sequence[Doc], known: Mapping[str, int] | None = None) -> None:
-        await self.writer.write_newer(self.collection(collection), list(docs), known)
+        await self.writer.write_newer(self.collection(collection), list(docs), known, self.write_concurrency)
 
     async def replace_newer(self, collection: str, docs: Sequence[Doc], known: Mapping[str, int] | None = None) -> None:
         if self.writer.scans:
             await self.writer.write_newer(self.collection(collection), list(docs))
         else:
-            await replace_in_place(self.collection(collection), list(docs), known)
+            await replace_in_place(self.collection(collection), list(docs), known, self.write_concurrency)
 
     async def append(self, collection: str, docs: Sequence[Doc]) -> None:
         await insert_new(self.collection(collection), list(docs))

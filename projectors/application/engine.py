@@ -20,6 +20,11 @@ its source (topic partition) and position (offset):
    derived views' repairs read the views, so neither may be missing even if the process
    dies mid-write. A sole writer into empty shadows (a rebuild, ``known``) has no reader
    and restarts from empty after a crash: it writes them like the derived documents.
+   A step may send its documents as several concurrent bulk writes (the store's business:
+   ``mongo_store.WRITE_CONCURRENCY``), but it returns only when all of them have, so the
+   order between collections holds: views before the derived documents (whose repairs
+   read them), those before the states (a stored state says its counters and documents
+   are written), parkings last.
 
 **Poison parks its aggregate.** An event the state rejects (e.g. ``OrderShipped`` before
 ``OrderPlaced``), whose numbers a document cannot hold, that the fold fails on (a bug), or
@@ -38,13 +43,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ValidationError
 
 from shared.events import EventEnvelope, UnknownEventType, UnsupportedSchemaVersion, decode_data
 from shared.invalidation import Change
+from shared.observability import metrics
 
 from projectors.application.derived import Derivation, apply_derivations, plan_derivations
 from projectors.application.folding import Trail, effective_positions
@@ -238,9 +246,11 @@ async def fold_batch(
 ) -> tuple[list[Trail], dict[str, Doc]]:
     """Steps 1-4: the trails of the aggregates that moved, and every touched state."""
     by_aggregate = _by_aggregate(batch, outcome)
-    stored_docs, parked = await asyncio.gather(
-        store.find_ids(stream.state, list(by_aggregate)), parked_among(store, stream.name, list(by_aggregate))
-    )
+    with _phase(stream, "read"):
+        stored_docs, parked = await asyncio.gather(
+            store.find_ids(stream.state, list(by_aggregate)), parked_among(store, stream.name, list(by_aggregate))
+        )
+    began = time.perf_counter()
     trails, touched = [], {}
     for aggregate_id, versions in by_aggregate.items():
         if aggregate_id in parked:
@@ -257,7 +267,17 @@ async def fold_batch(
             trails.append(trail)
         if trail.new is not None:
             touched[aggregate_id] = trail.new
+    _observe(stream, "fold", time.perf_counter() - began)  # with the rare gap fills' reads
     return trails, touched
+
+
+def _observe(stream: Stream, phase: str, seconds: float) -> None:
+    metrics.projector_phase_seconds.labels(stream.name, phase).observe(seconds)
+
+
+def _phase(stream: Stream, phase: str) -> AbstractContextManager[None]:
+    """Time a step of the batch into ``merchant_projector_phase_seconds{stream, phase}``."""
+    return metrics.time(metrics.projector_phase_seconds.labels(stream.name, phase))
 
 
 def _changes(collection: str, docs: list[Doc]) -> list[Change]:
@@ -299,17 +319,22 @@ async def _apply_batch(
     known_versions = {t.aggregate_id: t.stored["version"] for t in trails if t.stored is not None}
     enriched = stream.enrich(store, changed) if stream.enrich is not None and changed else asyncio.sleep(0)
     # Independent reads: overlap their round trips.
-    plans, _ = await asyncio.gather(plan_derivations(store, stream.derivations, trails, known), enriched)
+    with _phase(stream, "plan"):
+        plans, _ = await asyncio.gather(plan_derivations(store, stream.derivations, trails, known), enriched)
     write = _writer(store, known)
     for collection, view in stream.views:
         views = [view(doc) for doc in changed.values()]
-        await write(collection, views, known_versions)  # before the price repairs, which read them
+        with _phase(stream, "views"):
+            await write(collection, views, known_versions)  # before the price repairs, which read them
         outcome.changes += _changes(collection, views)
     if trails:
-        outcome.changes += await apply_derivations(store, plans, batch.ends, known)
-    await write(stream.state, list(changed.values()), known_versions)
+        with _phase(stream, "derivations"):
+            outcome.changes += await apply_derivations(store, plans, batch.ends, known)
+    with _phase(stream, "states"):
+        await write(stream.state, list(changed.values()), known_versions)
     outcome.changes += _changes(stream.state, list(changed.values()))
     if outcome.parked:
-        await park(store, outcome.parked)
+        with _phase(stream, "parkings"):
+            await park(store, outcome.parked)
     outcome.touched = list(touched.values())
     return outcome

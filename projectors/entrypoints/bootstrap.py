@@ -44,7 +44,7 @@ async def bootstrap(settings: ProjectorSettings, *, redis: bool = False, produce
     db = mongo.database(client, settings)
     started: AIOKafkaProducer | None = None
     try:
-        store = MongoReadModels(db, await detect_writer(db))
+        store = MongoReadModels(db, await detect_writer(db), write_concurrency=settings.write_concurrency)
         if producer:
             started = reliable_producer(settings)
             await started.start()

@@ -73,6 +73,13 @@ projection_lag_seconds = Gauge(
 projection_batch_seconds = Histogram(
     "projection_batch_seconds", "Time to apply one batch.", ["projection"], buckets=LATENCY
 )
+projector_phase_seconds = Histogram(
+    "merchant_projector_phase_seconds",
+    "Time one batch spent in each step of projectors.application.engine (read, fold, plan, "
+    "views, derivations, states, parkings): where a catch-up's time goes.",
+    ["stream", "phase"],
+    buckets=LATENCY,
+)
 
 # -- Jobs (workers) -----------------------------------------------------------------------
 jobs_processed = Counter("jobs_processed_total", "Jobs finished.", ["kind", "outcome"])
