@@ -17,9 +17,12 @@ before the baseline (counted late, their three-row scans would stand in for look
 grown table and hide a sequential scan), then exactly the lookups measured.
 
 Known limit: it does not catch the misconfiguration every time. Against a FerretDB started
-without the setting (a private one on port 27019, 2026-12-06 14:30 UTC), 4 of 6 runs failed
-as they should and 2 passed, their lookups all planned anew (index scans): why the
-generic plan is not always the one reused is not understood (not autovacuum: off here).
+without the setting, 4 of 6 runs failed as they should and 2 passed, their lookups all
+planned anew (index scans); why the generic plan is not always the one reused is not
+understood (not autovacuum: off here). 2026-12-06 14:30 UTC, with our build of FerretDB
+(``infra.servers.ferretdb.binary()``) run as ``<binary> -listen 127.0.0.1:27019 -handler
+postgresql -postgresql-url postgres://postgres@127.0.0.1:5433/postgres`` and the test six
+times with ``MONGODB_URL=mongodb://127.0.0.1:27019``.
 
 On MongoDB or FerretDB-SQLite there is no PostgreSQL to ask: the test skips, saying so.
 """
