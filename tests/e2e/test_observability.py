@@ -35,6 +35,9 @@ PROJECTOR_GROUPS = "obs-projectors"
 WORKER_GROUPS = "obs-workers"
 DASHBOARD = Path(__file__).resolve().parents[2] / "infra" / "grafana" / "merchant-dashboard.json"
 QUERY_API_IN_FLIGHT_LIMIT = 4  # low, so a burst of cache misses is shed (503) and counted
+# How long a read-your-writes read holds its slot: the burst below must be answered within
+# it, from the moment the slots are seen taken — seconds on a loaded two-core machine.
+QUERY_API_MIN_VERSION_WAIT = 10.0
 
 
 @dataclass
@@ -101,6 +104,7 @@ def observed(server_env, settings, obs_database, tmp_path_factory):
         "QUERY_API_RATE_LIMIT_PER_SECOND": "100000",
         "QUERY_API_RATE_LIMIT_BURST": "100000",
         "QUERY_API_MAX_CONCURRENT_REQUESTS": str(QUERY_API_IN_FLIGHT_LIMIT),
+        "QUERY_API_MIN_VERSION_WAIT_SECONDS": str(QUERY_API_MIN_VERSION_WAIT),
         # Nothing listens there: every SMS attempt fails, is retried, then dead-lettered.
         "WORKER_SMS_SINK": f"http://127.0.0.1:{free_port()}/sms",
         "WORKER_RETRY_BASE_DELAY_SECONDS": "0.2",
@@ -389,13 +393,20 @@ async def cached_list_changes(client: httpx.AsyncClient, observed: Observed, mer
 
 
 async def burst_of_misses_is_shed(client: httpx.AsyncClient, observed: Observed) -> None:
-    """With every admitted slot taken (read-your-writes reads waiting for a version that
-    never comes), cache misses are shed (503) and counted as cache lookups that missed.
+    """With every admitted slot taken (read-your-writes reads waiting, for
+    ``QUERY_API_MIN_VERSION_WAIT`` seconds, for a version that never comes), cache misses
+    are shed (503) and counted as cache lookups that missed.
     (The warm-up worker may hold a slot for a moment too: then one more read is shed, or
     one of the burst is admitted — both fine.)"""
     query = observed.query_api.url
     waiting = [
-        asyncio.create_task(client.get(f"{query}/v1/products/never-{i}", params={"min_version": 10**9}))
+        asyncio.create_task(
+            client.get(
+                f"{query}/v1/products/never-{i}",
+                params={"min_version": 10**9},
+                timeout=QUERY_API_MIN_VERSION_WAIT + 30,  # answered 409 once the wait is over
+            )
+        )
         for i in range(QUERY_API_IN_FLIGHT_LIMIT)
     ]
 
@@ -408,6 +419,8 @@ async def burst_of_misses_is_shed(client: httpx.AsyncClient, observed: Observed)
     answers = await asyncio.gather(
         *(client.get(f"{query}/v1/products", params={"category": f"shed-{i}"}) for i in range(10))
     )
+    gave_up = [t.result().status_code for t in waiting if t.done() and t.result().status_code == 409]
+    assert not gave_up, f"a read-your-writes read left its slot before the burst was answered ({gave_up})"
     assert {a.status_code for a in await asyncio.gather(*waiting)} <= {409, 503}  # version_not_yet_visible
     shed = [a for a in answers if a.status_code == 503]
     assert len(shed) >= 5 and {a.json()["error"]["code"] for a in shed} == {"overloaded"}

@@ -7,6 +7,8 @@ import uuid
 
 import pytest
 
+from shared.read_models import CATALOG_PRODUCTS
+
 pytestmark = pytest.mark.e2e
 
 
@@ -51,12 +53,18 @@ async def test_created_product_is_served_by_the_query_api(command_client, query_
     assert product["version"] == 1
 
 
-async def test_draft_product_stays_off_the_storefront(command_client, query_client, merchant):
+async def test_draft_product_stays_off_the_storefront(command_client, query_client, merchant, mongo_db):
     response = await command_client.post(
         "/v1/products", json=product_body(status="draft"), headers={"Authorization": f"Bearer {merchant['secret_key']}"}
     )
     assert response.status_code == 202
-    await asyncio.sleep(1.0)
+    # Projected (a hidden catalogue document), so the 404 below is the storefront hiding it,
+    # not the projection lagging behind (a sleep let a busy machine pass this vacuously).
+    deadline = asyncio.get_running_loop().time() + 30
+    while (projected := await mongo_db[CATALOG_PRODUCTS].find_one({"_id": response.json()["id"]})) is None:
+        assert asyncio.get_running_loop().time() < deadline, "the draft was not projected within 30 s"
+        await asyncio.sleep(0.1)
+    assert projected["visible"] is False
     served = await query_client.get(f"/v1/products/{response.json()['id']}")
     assert served.status_code == 404
     assert served.json()["error"]["code"] == "not_found"
