@@ -25,7 +25,9 @@ What shortens a lone command's path (two sequential round trips for each command
   waves, one unordered insert per position in the chains (a batch without chains: one
   insert, as before). A record after a refused one is not tried; every record not
   stored has its entry deleted at once. A crash in between leaves what any crash between
-  two appends leaves (docs/reservations.md: the relay settles the hold).
+  two appends leaves (docs/reservations.md: the relay settles the hold). Waves cost the
+  batch a third sequential insert that every command queued behind it waits for, so the
+  repository chains only when the store is ``idle()`` (no batch in flight or queued).
 
 - ``(aggregate_id, version)`` is unique, where ``version`` is the *first* aggregate
   version in the commit. Every writer appends at ``loaded_version + 1``, so of two
@@ -197,6 +199,9 @@ class EventStore:
 
     async def append_chain(self, records: Sequence[Record]) -> None:
         await self._submit(_Append(tuple(records)))
+
+    def idle(self) -> bool:
+        return self.group_commit.idle
 
     async def _submit(self, member: _Append) -> None:
         try:

@@ -42,6 +42,11 @@ class GroupCommit(Generic[T]):
         self.batches = 0  # written so far, and their items: a batch's mean size is items / batches
         self.items = 0
 
+    @property
+    def idle(self) -> bool:
+        """No batch in flight and none queued: an item submitted now is written at once."""
+        return self._writer is None and not self._queue
+
     async def submit(self, item: T) -> None:
         """Write ``item`` (with whatever else is queued); raise what its write raised."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()

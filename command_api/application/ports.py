@@ -270,6 +270,12 @@ class EventStorePort(Protocol):
         raises it — or ``PartlyStored`` when records before it were stored."""
         ...
 
+    def idle(self) -> bool:
+        """Nothing is being written now: an append made at once goes alone. A chain pays
+        off only then (in a batch with others it is written in waves, and its first
+        record's aggregate stays locked until the last wave)."""
+        ...
+
     async def append_batch(self, records: Sequence[Record]) -> list[Exception | None]:
         """Store several records, each atomically and independently: per record ``None``
         (stored) or the error ``append`` would raise for it."""

@@ -4,7 +4,11 @@
 entry, then the commit; ``command_api.adapters.outbox``). A new product's SKU claim runs
 alongside the entry (``create(..., requires=)``), and a change that a new aggregate counts
 on is appended with it as one chain (``change_then_create``: an order's last hold and
-the order), so neither adds a round trip to the path. A process keeps the last state it saw of
+the order), so neither adds a round trip to the path. The chain is taken only when the
+store is idle: in a batch with others it is written in waves (one more sequential insert
+for the whole batch) and the changed aggregate stays locked until its last wave, so while
+batches are in flight the change is appended alone and the new aggregate after the lock
+is released, in a later batch. A process keeps the last state it saw of
 recently changed aggregates and decides on it without reading: the append at
 ``version + 1`` is the check, since the unique ``(aggregate_id, version)`` refuses it if
 another process appended meanwhile (``ConcurrencyConflict``: reload, decide again). So
@@ -263,15 +267,19 @@ class Repository:
                     continue
                 commit = self._commit(aggregate, ctx, command_id, intent(aggregate) if intent else None)
                 created = None if follower is None else self._commit(follower, ctx, ctx.command_id, None)
+                # One chain only when the store is idle (it goes alone: two round trips);
+                # while batches are in flight the change goes alone and the new commit is
+                # appended after this lock is released, in a later batch (module docstring).
+                chained = created is not None and self._store.idle()
                 try:
                     refused = None
-                    if created is None:
-                        await self._store.append(commit)
-                    else:  # one chain: the new aggregate's commit is stored only if this one is
+                    if chained and created is not None:  # the new commit is stored only if this one is
                         try:
                             await self._store.append_chain([commit, created])
                         except PartlyStored as cut:  # the change is stored; the new commit was refused
                             refused = cut.error
+                    else:
+                        await self._store.append(commit)
                 except ConcurrencyConflict:  # decided on a state another writer moved past
                     self._recent.pop(aggregate_id, None)
                     if attempt:  # several processes keep changing it: spread the retries
@@ -293,14 +301,32 @@ class Repository:
                 if follower is None or created is None or then is None:
                     return saved, None
                 then.stored(saved)
-                return saved, await self._follow(follower, created, refused, ctx)
-        raise Contended(f"The {cls.aggregate_type} is being changed by many writers; retry.")
+                if chained:
+                    return saved, await self._follow(follower, created, refused, ctx)
+                break
+            else:
+                raise Contended(f"The {cls.aggregate_type} is being changed by many writers; retry.")
+        # The change is stored and its aggregate free for the next writer; now the new one.
+        assert follower is not None and created is not None
+        return saved, await self._follow(follower, created, None, ctx, append=True)
 
     async def _follow(
-        self, follower: Aggregate, created: Commit, refused: Exception | None, ctx: CommandContext
+        self,
+        follower: Aggregate,
+        created: Commit,
+        refused: Exception | None,
+        ctx: CommandContext,
+        *,
+        append: bool = False,
     ) -> Saved:
-        """The new aggregate of a chain, its change stored: appended, or refused as ``create`` refuses."""
+        """The new aggregate of a chain, its change stored: appended, or refused as ``create``
+        refuses. ``append``: not chained; appended now (the change is stored)."""
         async with self._lock(follower.id):
+            if append:
+                try:
+                    await self._store.append(created)
+                except (ConcurrencyConflict, DuplicateCommand) as exc:
+                    refused = exc
             if isinstance(refused, ConcurrencyConflict | DuplicateCommand):
                 await self._created_after(refused, follower, created, ctx)
             elif refused is not None:

@@ -51,6 +51,9 @@ class InMemoryEventStore:
             if (error := self._insert(record)) is not None:
                 raise error if stored == 0 else PartlyStored(stored, error)
 
+    def idle(self) -> bool:
+        return True  # nothing is ever in flight: every append is written at once
+
     async def append_batch(self, records: Sequence[Record]) -> list[Exception | None]:
         self.batches += 1
         return [self._insert(record) for record in records]
