@@ -330,7 +330,10 @@ async def test_metrics_are_exposed_and_move(observed, merchant, settings):
     grew("command-api", "http_requests_total", by=2, method="POST", route="/v1/products", status="202")
     grew("command-api", "http_request_duration_seconds_count", by=2, method="POST", route="/v1/products")
     grew("query-api", "http_requests_total", by=statuses.count(404), route="/v1/products/{product_id}", status="404")
-    grew("query-api", "http_requests_total", by=1, route="/v1/products/{product_id}", status="200")
+    # At least this test's one 200: the warm-up worker reads the changed product's page
+    # through the API too, paced, so how many of its reads land before the last scrape
+    # depends on the machine's load (CI saw 14 more at load ~5).
+    grew("query-api", "http_requests_total", route="/v1/products/{product_id}", status="200")
     grew("query-api", "http_requests_total", by=1, route="<unmatched>", status="404")
     present("query-api", "http_requests_in_flight", service="query-api")
     assert value(after["command-api"], "http_request_errors_total") is None  # no 5xx, no exception
