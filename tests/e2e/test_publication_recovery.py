@@ -259,7 +259,13 @@ async def test_kafka_down_for_30s_commands_are_accepted_and_published_after(serv
             after = await a_batch_of_commands(client, merchant, "after")
 
         assert Counter(r.status_code for r in before + during + after) == {202: len(before + during + after)}
-        assert max(latencies) < 10, latencies  # a batch never waited for the broker's timeouts
+        print(f"\nbatch latencies during the outage (s): {sorted(round(t, 2) for t in latencies)}")  # seen with -s
+        # A batch never waited for the broker's timeouts (10 s request, 15 s publish). The max,
+        # not a median: a command path that waited on the publisher once (until it gave up and
+        # went degraded) would slow the first batch only. Margin: alone at load 4 (2026-12-06,
+        # this test with -s) the batches took 0.05-0.41 s; only a ~10 s stall of the machine
+        # could break it.
+        assert max(latencies) < 10, latencies
         await wait_until(lambda: _zero(ns.unpublished()), 90, "accepted events never reached Kafka")
         stored = await ns.stored_events()
         assert_kafka_matches_store(stored, await ns.kafka_events(await ns.expected_per_topic()))
