@@ -37,7 +37,8 @@ check: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit -q
 
-## Schemathesis against both APIs: every check but positive_data_acceptance, every phase, seed 7,
+## Schemathesis against both APIs: every check but positive_data_acceptance (and response time,
+## judged from the server's access log), every phase, seed 7,
 ## 100 examples per operation (about 20 minutes; CI runs the same with 10: docs/security.md).
 fuzz: $(STAMP)
 	SCHEMATHESIS_EXAMPLES=100 $(BIN)/python -m infra.test_run tests/security/test_schemathesis.py -q

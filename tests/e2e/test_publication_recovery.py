@@ -33,6 +33,20 @@ async def wait_until(predicate, timeout: float, message: str) -> None:
         await asyncio.sleep(0.2)
 
 
+async def drained(ns: Namespace, stall: float, message: str) -> None:
+    """Wait until nothing is left unpublished, for as long as the backlog keeps shrinking:
+    fail only when it has not shrunk for ``stall`` seconds. (How much was accepted during an
+    outage depends on the machine's speed, and so does how long the relay takes to publish
+    it: a fixed deadline measured the machine, not the product.)"""
+    left, progressed = await ns.unpublished(), time.monotonic()
+    while left:
+        await asyncio.sleep(0.5)
+        now = await ns.unpublished()
+        if now < left:
+            left, progressed = now, time.monotonic()
+        assert time.monotonic() - progressed < stall, f"{message}: {left} commits left, none published for {stall} s"
+
+
 async def merchant_in(ns: Namespace) -> dict:
     side = bootstrap(db=ns.db)
     await side.prepare()
@@ -259,8 +273,16 @@ async def test_kafka_down_for_30s_commands_are_accepted_and_published_after(serv
             after = await a_batch_of_commands(client, merchant, "after")
 
         assert Counter(r.status_code for r in before + during + after) == {202: len(before + during + after)}
-        assert max(latencies) < 10, latencies  # a batch never waited for the broker's timeouts
-        await wait_until(lambda: _zero(ns.unpublished()), 90, "accepted events never reached Kafka")
+        print(f"\nbatch latencies during the outage (s): {sorted(round(t, 2) for t in latencies)}")  # seen with -s
+        # A batch never waited for the broker's timeouts (10 s request, 15 s publish). The max,
+        # not a median: a command path that waited on the publisher once (until it gave up and
+        # went degraded) would slow the first batch only. Margin: alone at load 4 (2026-12-06,
+        # this test with -s) the batches took 0.05-0.41 s; only a ~10 s stall of the machine
+        # could break it.
+        assert max(latencies) < 10, latencies
+        backlog, began = await ns.unpublished(), time.monotonic()
+        await drained(ns, 60, "accepted events never reached Kafka")
+        print(f"{backlog} commits published in {time.monotonic() - began:.1f} s after the outage")  # seen with -s
         stored = await ns.stored_events()
         assert_kafka_matches_store(stored, await ns.kafka_events(await ns.expected_per_topic()))
     finally:
