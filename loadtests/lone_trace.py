@@ -119,32 +119,15 @@ async def raw_insert_p50(db: Any, n: int) -> float:
 
 
 async def main(commands: int) -> None:
-    from shared.settings import CommandApiSettings
-
-    from command_api.bootstrap import bootstrap
-    from command_api.entrypoints.app import create_app
-    from merchant_testkit import servers as server_support
-    from merchant_testkit.in_process import running_app
-    from merchant_testkit.plugin import namespace_database, namespace_settings
+    from loadtests.command_in_process import command_api
 
     recorder, spans = Recorder(), Spans()
     monitoring.register(recorder)
     wrap_spans(spans)
-    found = server_support.resolve()
-    env = found.env(f"trace_{uuid.uuid4().hex[:10]}")
-    try:
-        async with namespace_settings(env) as settings, namespace_database(settings) as db:
-            setup = bootstrap(db=db)
-            await setup.prepare()
-            merchant = await setup.merchants.create("Trace shop")
-            await setup.close()
-            command_settings = CommandApiSettings(**dict(settings))
-            print(f"raw insert_one loop, 1 client: p50 {await raw_insert_p50(db, commands * 2):.2f} ms")
-            async with running_app(create_app(command_settings), "http://command-api") as (client, _):
-                await trace(client, merchant, recorder, spans, commands)
-            print(f"raw insert_one loop, 1 client: p50 {await raw_insert_p50(db, commands * 2):.2f} ms")
-    finally:
-        found.stop()
+    async with command_api("trace") as (client, merchant, db):
+        print(f"raw insert_one loop, 1 client: p50 {await raw_insert_p50(db, commands * 2):.2f} ms")
+        await trace(client, merchant, recorder, spans, commands)
+        print(f"raw insert_one loop, 1 client: p50 {await raw_insert_p50(db, commands * 2):.2f} ms")
 
 
 async def trace(client: Any, merchant: Any, recorder: Recorder, spans: Spans, commands: int) -> None:

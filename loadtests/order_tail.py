@@ -125,31 +125,12 @@ def instrument(stats: dict[str, Any]) -> None:
 
 
 async def one_round(clients: int, seconds: float) -> dict[str, Any]:
-    from shared.settings import CommandApiSettings
-
-    from command_api.bootstrap import bootstrap
-    from command_api.entrypoints.app import create_app
-    from merchant_testkit import servers as server_support
-    from merchant_testkit.in_process import running_app
-    from merchant_testkit.plugin import namespace_database, namespace_settings
+    from loadtests.command_in_process import command_api
 
     stats: dict[str, Any] = {"batches": [], "lock_waits": [], "relay": [], "ops": {}, "op_ms": {}}
     instrument(stats)
-    found = server_support.resolve()
-    env = found.env(f"tail_{uuid.uuid4().hex[:10]}")
-    try:
-        async with namespace_settings(env) as settings, namespace_database(settings) as db:
-            setup = bootstrap(db=db)
-            await setup.prepare()
-            merchant = await setup.merchants.create("Tail shop")
-            await setup.close()
-            async with running_app(create_app(CommandApiSettings(**{**dict(settings), **UNLIMITED})), "http://api") as (
-                client,
-                _,
-            ):
-                return await orders(client, merchant, stats, clients, seconds)
-    finally:
-        found.stop()
+    async with command_api("tail", UNLIMITED) as (client, merchant, _):
+        return await orders(client, merchant, stats, clients, seconds)
 
 
 async def orders(client: Any, merchant: Any, stats: dict[str, Any], clients: int, seconds: float) -> dict[str, Any]:
