@@ -7,7 +7,9 @@ and at one client (no batching timer: a lone command should cost one round trip)
 Every measured command carries an ``Idempotency-Key``; orders and stock changes go to 64
 stocked products. For our side each round also counts the work: the command API's MongoDB
 operations (relay included: it runs in that process) and CPU seconds, from its
-``/metrics`` and psutil (``loadtests.ops``), reported per accepted command.
+``/metrics`` and psutil (``loadtests.ops``), reported per accepted command. Both sides'
+rounds also read the CPU of every process the machine spends on them — the command API,
+FerretDB, PostgreSQL, Kafka, this process — and the machine's (``loadtests.bench.budget``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from contextlib import asynccontextmanager
 import httpx
 import orjson
 
+from loadtests.bench import budget
 from loadtests.bench.clients import Request, http, shared_client
 from loadtests.bench.rounds import Pair, RoundResult, RunRound, Side, closed_loop
 from loadtests.ops import Meter, Watched
@@ -88,15 +91,18 @@ async def stocked_products(api_url: str, secret: str) -> list[str]:
         return created
 
 
-def metered(run_round: RunRound, meter: Meter, settled: Callable[[], Awaitable[None]]) -> RunRound:
-    """The round, with the work the command API did for it (its commits published first)."""
+def metered(run_round: RunRound, meter: Meter, settled: Callable[[], Awaitable[None]] | None = None) -> RunRound:
+    """The round, with every metered process's CPU over it (``usage``); with ``settled``
+    (our side: its commits published first), also the work of the process under test."""
 
     async def run(number: int) -> RoundResult:
         before = await asyncio.to_thread(meter.read)
         result = await run_round(number)
-        await settled()
-        work = Meter.between(before, await asyncio.to_thread(meter.read))
-        result.work = {"mongodb_ops": work.total_operations, "cpu_seconds": sum(work.cpu.values())}
+        if settled is not None:
+            await settled()
+        result.usage = work = Meter.between(before, await asyncio.to_thread(meter.read))
+        if settled is not None:
+            result.work = {"mongodb_ops": work.total_operations, "cpu_seconds": work.cpu[budget.UNDER_TEST]}
         return result
 
     return run
@@ -112,7 +118,7 @@ async def pairs(bench, options) -> AsyncIterator[list[Pair]]:
     merchant = await side.merchants.create("Bench Shop")
     api = bench.serve("command-api", "command API")
     products = await stocked_products(api.url, merchant.secret_key)
-    meter = Meter([Watched("command API", api.process.pid, f"{api.ops_url}/metrics")])
+    meter = budget.meter(Watched(budget.UNDER_TEST, api.process.pid, f"{api.ops_url}/metrics"), bench.env)
     raw = await prepared(bench.db["raw_commits"])
     outbox = bench.db["outbox"]
 
@@ -138,7 +144,10 @@ async def pairs(bench, options) -> AsyncIterator[list[Pair]]:
                     "commands",
                     "accepted/s",
                     Side(f"command API {ROUTES[name]}", metered(ours, meter, settled)),
-                    Side(f"raw insert_one of its commit ({clients} client{'s' if clients > 1 else ''})", floor),
+                    Side(
+                        f"raw insert_one of its commit ({clients} client{'s' if clients > 1 else ''})",
+                        metered(floor, meter),
+                    ),
                 )
             )
     yield made

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from loadtests.bench import plots, report
+from loadtests.bench import budget, plots, report
 from loadtests.bench.environment import bench_env
 from loadtests.bench.rounds import PairResult, interleave
 
@@ -67,7 +67,7 @@ async def run(options: Options, progress=print) -> tuple[str, list[PairResult]]:
         versions,
     )
     images = write_plots(results, memory, options.out) if options.out else []
-    text = report.section(facts, results, images, options.repeat)
+    text = report.section(facts, results, images, options.repeat, budget.section(results, facts.cores))
     if options.out:
         document = options.out.read_text() if options.out.exists() else "# Benchmarks\n"
         options.out.write_text(report.replace_section(document, text))

@@ -27,6 +27,8 @@ class Facts:
 def number(value: float) -> str:
     if math.isinf(value) or math.isnan(value):
         return "—"
+    if value < 0:  # a remainder (machine − listed) of readings not quite simultaneous
+        return f"-{number(-value)}"
     if value >= 100:
         return f"{value:,.0f}"
     if value >= 10:
@@ -119,7 +121,11 @@ def markdown_table(header: list[str], body: list[list[str]]) -> str:
     return "\n".join([line(header), "|" + "|".join("---" for _ in header) + "|", *map(line, body)])
 
 
-def section(facts: Facts, results: list[PairResult], images: list[tuple[str, str]], rounds: int) -> str:
+def section(
+    facts: Facts, results: list[PairResult], images: list[tuple[str, str]], rounds: int, budget: str | None = None
+) -> str:
+    """``budget``: the CPU per operation by process, its paragraph and table
+    (``loadtests.bench.budget``), under the main table, when some pair read it."""
     load = "/".join(f"{x:.2f}" for x in facts.load_start)
     servers = ", ".join(f"{name} {version}" for name, version in facts.servers.items())
     lines = [
@@ -148,6 +154,7 @@ def section(facts: Facts, results: list[PairResult], images: list[tuple[str, str
         "",
         markdown_table(HEADER, rows(results)),
         "",
+        *([budget, ""] if budget else []),
         *[f"![{title}]({path})\n" for title, path in images],
         END,
     ]

@@ -16,6 +16,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 from loadtests.bench.stats import median, quantile
+from loadtests.ops import Work
 
 # One request: True when it succeeded, else what went wrong (an HTTP status, False), which
 # is counted by kind and not timed as a success.
@@ -35,6 +36,9 @@ class RoundResult:
     # What the process under test did for the round, where a pair measures it (``loadtests.ops``):
     # "mongodb_ops" (operations issued) and "cpu_seconds".
     work: dict[str, float] = field(default_factory=dict)
+    # Every metered process's CPU seconds and the machine's over the round, where a pair
+    # reads them on both sides (``loadtests.bench.budget``).
+    usage: Work | None = None
 
     @property
     def errors(self) -> int:
