@@ -57,9 +57,9 @@ Only a store the old code wrote to can hold them, and every process of the old c
 created the index its relay read them by (``LEGACY_INDEX``, on ``commits``) when it
 started, before writing anything. So adoption looks for that index first (one
 ``listIndexes``): without it there is nothing to adopt and ``commits`` is not read. The
-current code no longer creates it — maintaining it cost every commit insert about a
-quarter of its PostgreSQL time on FerretDB (docs/benchmarks.md, "What a command costs
-the store"). A store that has it keeps it (old processes of a rolling deploy read by
+current code no longer creates it — maintaining it cost a commit insert up to a quarter
+of its statement's PostgreSQL time on FerretDB (docs/benchmarks.md, "What a command
+costs the store"). A store that has it keeps it (old processes of a rolling deploy read by
 it); dropping it by hand is for when no old process runs and a start has adopted what
 they left (docs/operations.md): after that, nothing would adopt a flagged commit.
 """
