@@ -22,6 +22,7 @@ from shared import mongo
 from shared.settings import ServerSettings
 
 from command_api.adapters.event_store import INDEXES
+from command_api.adapters.outbox import LEGACY_INDEX
 from loadtests.raw_insert import commit_template
 
 
@@ -32,7 +33,7 @@ async def main(options: argparse.Namespace) -> None:
     )
     client = mongo.open_mongo(settings)
     commits = mongo.database(client, settings)["commits"]
-    await commits.create_indexes(INDEXES)
+    await commits.create_indexes([*INDEXES, LEGACY_INDEX])  # the indexes of commits when it marked
     template = commit_template("adjust stock")
     for _ in range(options.rounds):
         docs = [

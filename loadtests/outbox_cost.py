@@ -37,6 +37,7 @@ from shared.events import EventEnvelope
 from shared.settings import ServerSettings
 
 from command_api.adapters.event_store import INDEXES, EventStore, insert_each
+from command_api.adapters.outbox import LEGACY_INDEX
 from command_api.application.ports import Commit
 from loadtests.raw_insert import EVENT_BODIES
 
@@ -67,7 +68,7 @@ class FlagArm:
         self.commits = db["commits"]
 
     async def prepare(self) -> None:
-        await mongo.ensure_indexes(self.commits, INDEXES)
+        await mongo.ensure_indexes(self.commits, [*INDEXES, LEGACY_INDEX])  # the old adapter had its relay's index
 
     async def append(self, batch: list[Commit]) -> None:
         refused = await insert_each(self.commits, [{**c.to_document(), "published": False} for c in batch])

@@ -87,11 +87,6 @@ DUPLICATE_KEY = 11000
 INDEXES = [
     IndexModel([("aggregate_id", ASCENDING), ("version", ASCENDING)], unique=True, name="aggregate_version_unique"),
     IndexModel([("command_id", ASCENDING)], unique=True, name="command_id_unique"),
-    # The old format's flag (``published: false`` until marked), read once by ``adopt_legacy``.
-    IndexModel(
-        [("published", ASCENDING), ("aggregate_id", ASCENDING), ("version", ASCENDING)],
-        name="unpublished_in_version_order",
-    ),
     IndexModel([("aggregate_type", ASCENDING), ("_id", ASCENDING)], name="by_type_in_order"),
     # Only OrderPlaced commits carry ``expiring`` (until the expirer has looked at them).
     IndexModel([("expiring", ASCENDING), ("committed_at", ASCENDING)], name="expiring_orders"),

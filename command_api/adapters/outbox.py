@@ -52,6 +52,16 @@ until marked. ``adopt_legacy`` (run at start, with the indexes) gives each of th
 entry and then removes its flag — in pages, idempotent, so a crash midway is finished by
 the next start. A commit that an old process marks published meanwhile keeps its entry
 and is published once more: at-least-once, as always.
+
+Only a store the old code wrote to can hold them, and every process of the old code
+created the index its relay read them by (``LEGACY_INDEX``, on ``commits``) when it
+started, before writing anything. So adoption looks for that index first (one
+``listIndexes``): without it there is nothing to adopt and ``commits`` is not read. The
+current code no longer creates it — maintaining it cost a commit insert up to a quarter
+of its statement's PostgreSQL time on FerretDB (docs/benchmarks.md, "What a command
+costs the store"). A store that has it keeps it (old processes of a rolling deploy read by
+it); dropping it by hand is for when no old process runs and a start has adopted what
+they left (docs/operations.md): after that, nothing would adopt a flagged commit.
 """
 
 from __future__ import annotations
@@ -78,6 +88,11 @@ ORPHAN_GRACE = 60.0  # seconds an entry without its commit is left alone (module
 LEGACY_PAGE = 200  # its update (~1 ms a commit on FerretDB) well within a store timeout of 5 s
 
 INDEXES = [IndexModel([("aggregate_id", ASCENDING), ("version", ASCENDING)], name="in_version_order")]
+# What the code before the outbox created on ``commits`` at every start (module docstring).
+LEGACY_INDEX = IndexModel(
+    [("published", ASCENDING), ("aggregate_id", ASCENDING), ("version", ASCENDING)],
+    name="unpublished_in_version_order",
+)
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +152,10 @@ class Outbox:
         return [Commit.from_document(found[e["_id"]]) for e in entries if e["_id"] in found]
 
     async def adopt_legacy(self) -> int:
-        """Entries for the commits of the old format (``published: false``); how many."""
+        """Entries for the commits of the old format (``published: false``); how many. None
+        to look for in a store the old code never started on (no ``LEGACY_INDEX``)."""
+        if LEGACY_INDEX.document["name"] not in {i["name"] async for i in await self._commits.list_indexes()}:
+            return 0
         adopted = 0
         while True:
             cursor = self._commits.find({"published": False}, {"aggregate_id": 1, "version": 1}).limit(LEGACY_PAGE)

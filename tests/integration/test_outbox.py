@@ -1,7 +1,8 @@
 """The outbox collection (``command_api.adapters.outbox``) on the real store and broker:
 an entry is written before its commit, so a crash between the two publishes nothing and
 leaves an orphan the relay deletes after the grace; a refused member's entry goes at once;
-commits of the old format (``published: false``, no entry) are published once."""
+commits of the old format (``published: false``, no entry) are published once, and only a
+store the old code started on (its index) is looked at for them."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from shared.events import products as ev
 from shared.settings import CommandApiSettings
 
 from command_api.adapters import event_store as event_store_module
+from command_api.adapters.outbox import LEGACY_INDEX
 from command_api.application import placement
 from command_api.application.commands import PlaceOrder
 from command_api.application.handlers import Target
@@ -108,6 +110,7 @@ async def test_commits_of_the_old_format_are_adopted_at_start_and_published_once
     product, _ = a_product()
     old = commit(product.id, 1)
     legacy = {**old.to_document(), "published": False}  # what the code before the outbox stored
+    await mongo_db["commits"].create_indexes([LEGACY_INDEX])  # as it did at its start, before writing
     await mongo_db["commits"].insert_one(legacy)
     assert await entries(mongo_db) == set()
 
@@ -126,7 +129,26 @@ async def test_commits_of_the_old_format_are_adopted_at_start_and_published_once
         assert await entries(mongo_db) == set()
     finally:
         await restarted.close()
+        await mongo_db["commits"].drop_index(LEGACY_INDEX.document["name"])  # the module's store is a new one again
     assert len(published_events.matching(aggregate_id=product.id)) == 1
+
+
+async def test_a_store_the_old_code_never_started_on_has_no_legacy_index_and_is_not_scanned(side, mongo_db):
+    """Every commit insert would maintain the old relay's index; a new store does without
+    it, and adoption, finding no index, reads nothing (a flagged commit here could only
+    have been written by hand: it is left alone)."""
+    indexes = {i["name"] async for i in await mongo_db["commits"].list_indexes()}
+    assert LEGACY_INDEX.document["name"] not in indexes
+    assert {"aggregate_version_unique", "command_id_unique"} <= indexes
+    product, _ = a_product()
+    flagged = commit(product.id, 1)
+    await mongo_db["commits"].insert_one({**flagged.to_document(), "published": False})
+
+    await side.prepare()  # a restart
+    assert await side.store.outbox.adopt_legacy() == 0
+    assert await entries(mongo_db) == set()
+    assert (await mongo_db["commits"].find_one({"_id": flagged.id}))["published"] is False
+    assert LEGACY_INDEX.document["name"] not in {i["name"] async for i in await mongo_db["commits"].list_indexes()}
 
 
 async def orphans(mongo_db) -> set:
