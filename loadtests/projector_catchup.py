@@ -4,7 +4,10 @@ compared with what the projector built (issue 15's catch-up figures).
     python -m loadtests.projector_catchup --merchants 20 --products 100000 --orders 200000
 
 In a database and topics of its own (deleted afterwards unless ``--keep``), on the servers
-of ``merchant infra env``:
+of ``merchant infra env``. ``--seeded NAMESPACE`` projects a seed kept by an earlier run
+(``--keep``) again instead of writing a new one: the projector's collections there are
+dropped first and a new consumer group reads the topics from the start, so one 1.3 M-event
+seed (9 minutes to write) serves several catch-ups; that namespace is kept.
 
 1. ``merchant seed`` writes the history through the write path (event store + Kafka);
 2. one ``merchant serve projectors`` process starts on it with a fresh consumer group;
@@ -36,10 +39,13 @@ from typing import Any
 
 from shared import mongo
 from shared.kafka import delete_topics_with_prefix
+from shared.read_models import MERCHANT_NAMES
 from shared.settings import ProjectorSettings
 
 from merchant_testkit.processes import stream_service
-from projectors.entrypoints.rebuild import drop_shadows, rebuild, shadow_names
+from projectors.application.parking import PARKED
+from projectors.entrypoints.app import COUNTERS
+from projectors.entrypoints.rebuild import SHADOW_SUFFIX, drop_shadows, rebuild, shadow_names
 from projectors.entrypoints.status import catch_up
 from projectors.entrypoints.streams import STREAMS
 
@@ -73,13 +79,13 @@ async def project(env: dict[str, str], settings: ProjectorSettings, report: floa
     """One projector process from scratch until no stream's group is behind."""
     logs = Path(tempfile.mkdtemp(prefix="catchup_"))
     service = stream_service("projector", "projectors", {**env, "PROJECTOR_GROUP_ID": settings.group_id}, logs)
-    service.args += ["--metrics-port", "0"]
     total = sum({r.stream: r.events_behind for r in await catch_up(settings, 0.5)}.values())
     service.start()
     try:
         while "started successfully" not in service.log_path.read_text(errors="replace"):
             await asyncio.sleep(0.1)
         began = time.monotonic()
+        print(f"  projector metrics: {service.ops_url}/metrics (log {service.log_path})", flush=True)
         while True:
             rows = {r.stream: r for r in await catch_up(settings, report)}
             behind = sum(r.events_behind for r in rows.values())
@@ -125,11 +131,22 @@ async def rebuild_and_compare(db) -> tuple[int, float, list[str]]:
     return events, seconds, differences
 
 
+def projector_owned(db_names: list[str]) -> list[str]:
+    """The collections a projector writes (read models, counters, parkings, names; a
+    rebuild's shadows), not the write side's (event store, outbox, keys, seed runs)."""
+    owned = {m for s in STREAMS for m in s.read_models} | {PARKED, MERCHANT_NAMES, COUNTERS}
+    return [n for n in db_names if n in owned or n.endswith(SHADOW_SUFFIX)]
+
+
 @asynccontextmanager
-async def own_namespace(namespace: str, keep: bool) -> AsyncIterator[tuple[ProjectorSettings, dict[str, str], Any]]:
+async def own_namespace(
+    namespace: str, keep: bool, group: str | None = None
+) -> AsyncIterator[tuple[ProjectorSettings, dict[str, str], Any]]:
     """Settings, the environment of the processes started, and the database of a namespace of
     its own (database, topic prefix and consumer group); dropped at the end unless ``keep``."""
-    settings = ProjectorSettings(kafka_topic_prefix=f"{namespace}.", mongodb_database=namespace, group_id=namespace)
+    settings = ProjectorSettings(
+        kafka_topic_prefix=f"{namespace}.", mongodb_database=namespace, group_id=group or namespace
+    )
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
         "MONGODB_URL": settings.mongodb_url,
@@ -148,16 +165,24 @@ async def own_namespace(namespace: str, keep: bool) -> AsyncIterator[tuple[Proje
 
 
 async def main(args: argparse.Namespace) -> int:
-    namespace = args.namespace
-    async with own_namespace(namespace, args.keep) as (settings, env, db):
-        print(f"seeding into {namespace} ...", flush=True)
-        seeded = seed(env, args, Path(tempfile.mkdtemp()) / "seed.json")
-        print(f"projecting with one process (group {namespace}) ...", flush=True)
+    namespace = args.seeded or args.namespace
+    group = f"{namespace}.{uuid.uuid4().hex[:6]}" if args.seeded else namespace
+    async with own_namespace(namespace, args.keep or bool(args.seeded), group) as (settings, env, db):
+        if args.seeded:
+            dropped = projector_owned(await db.list_collection_names())
+            for name in dropped:
+                await db.drop_collection(name)
+            print(f"reusing the seed in {namespace}: dropped {len(dropped)} projector collection(s)", flush=True)
+            seeded = 0.0
+        else:
+            print(f"seeding into {namespace} ...", flush=True)
+            seeded = seed(env, args, Path(tempfile.mkdtemp()) / "seed.json")
+        print(f"projecting with one process (group {settings.group_id}) ...", flush=True)
         events, seconds = await project(env, settings, args.report)
         print("rebuilding each stream from the event store ...", flush=True)
         rebuilt, rebuild_seconds, differences = await rebuild_and_compare(db)
         print(
-            f"\nseed: {seeded:.0f} s\n"
+            f"\nseed: {f'{seeded:.0f} s' if not args.seeded else 'reused (' + namespace + ')'}\n"
             f"catch-up, one projector process: {events:,} events in {seconds:.0f} s = "
             f"{events / seconds:,.0f} events/s\n"
             f"rebuild (the three streams): {rebuilt:,} events in {rebuild_seconds:.0f} s = "
@@ -176,6 +201,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--report", type=float, default=10.0, help="Seconds between progress lines (the rate's window).")
     p.add_argument("--namespace", default=f"catchup_{uuid.uuid4().hex[:8]}", help="Database and topic prefix.")
     p.add_argument("--keep", action="store_true", help="Keep the database and topics (to inspect them).")
+    p.add_argument(
+        "--seeded",
+        metavar="NAMESPACE",
+        help="Project the seed kept (--keep) in this namespace again instead of seeding (it is kept).",
+    )
     return p
 
 
