@@ -8,6 +8,7 @@ after a stretch of work, so a harness can say *operations per accepted command* 
 event* — summed over every process it was given (the command API with its relay, the
 workers...) — beside latency, and which process used the CPU: with the machine's busy
 seconds over the same wall time (``psutil.cpu_times``), what no listed process accounts for.
+A projector's ``/metrics`` also says where its batches' time went (``phase_seconds``).
 A process that ends between the readings loses its CPU unless its parent is listed (or it
 is this harness's child: ``reaped_children``); one that cannot be read counts 0.
 """
@@ -28,6 +29,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 _COUNT = re.compile(r"^mongodb_command_duration_seconds_count\{([^}]*)\}\s+(\S+)$", re.M)
 _LABEL = re.compile(r'(\w+)="([^"]*)"')
+_PHASE = re.compile(r"^merchant_projector_phase_seconds_sum\{([^}]*)\}\s+(\S+)$", re.M)
 _SAMPLE = re.compile(r"^merchant_(event_loop_lag|gc_pause)_seconds_(bucket|count|sum)(?:\{([^}]*)\})?\s+(\S+)$", re.M)
 LATE_MS = (10, 50)  # event-loop ticks counted as late beyond these (histogram bounds)
 
@@ -39,6 +41,16 @@ def mongodb_operations(metrics_text: str) -> Counter[str]:
         command = dict(_LABEL.findall(labels)).get("command", "?")
         counts[command] += int(float(value))
     return counts
+
+
+def phase_seconds(metrics_text: str) -> Counter[tuple[str, str]]:
+    """Seconds a projector spent in each step of its batches, by (stream, phase)
+    (``merchant_projector_phase_seconds``: wall time, waiting on the store included)."""
+    seconds: Counter[tuple[str, str]] = Counter()
+    for labels, value in _PHASE.findall(metrics_text):
+        label = dict(_LABEL.findall(labels))
+        seconds[label.get("stream", "?"), label.get("phase", "?")] += float(value)
+    return seconds
 
 
 def stalls(metrics_text: str) -> Counter[str]:

@@ -18,7 +18,7 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import httpx
@@ -26,8 +26,7 @@ import orjson
 
 from loadtests.bench import budget
 from loadtests.bench.clients import Request, http, shared_client
-from loadtests.bench.rounds import Pair, RoundResult, RunRound, Side, closed_loop
-from loadtests.ops import Meter, Watched
+from loadtests.bench.rounds import Pair, Side, closed_loop
 from loadtests.raw_insert import commit_template, insert_loop, prepared
 
 STOCKED_PRODUCTS = 64
@@ -36,6 +35,8 @@ ROUTES = {
     "adjust stock": "POST /v1/products/{id}/stock",
     "place order (1 line)": "POST /v1/orders",
 }
+# How the budget table (``loadtests.bench.budget``) names this group's processes.
+BUDGET = budget.Subject("commands", "command", "op", "command API (+ relay)", "client / raw loop")
 ADDRESS = {"name": "B", "line1": "1 Road", "city": "Town", "postal_code": "1", "country": "FR"}
 
 
@@ -91,23 +92,6 @@ async def stocked_products(api_url: str, secret: str) -> list[str]:
         return created
 
 
-def metered(run_round: RunRound, meter: Meter, settled: Callable[[], Awaitable[None]] | None = None) -> RunRound:
-    """The round, with every metered process's CPU over it (``usage``); with ``settled``
-    (our side: its commits published first), also the work of the process under test."""
-
-    async def run(number: int) -> RoundResult:
-        before = await asyncio.to_thread(meter.read)
-        result = await run_round(number)
-        if settled is not None:
-            await settled()
-        result.usage = work = Meter.between(before, await asyncio.to_thread(meter.read))
-        if settled is not None:
-            result.work = {"mongodb_ops": work.total_operations, "cpu_seconds": work.cpu[budget.UNDER_TEST]}
-        return result
-
-    return run
-
-
 @asynccontextmanager
 async def pairs(bench, options) -> AsyncIterator[list[Pair]]:
     from command_api.bootstrap import bootstrap  # the write side, only here
@@ -118,7 +102,7 @@ async def pairs(bench, options) -> AsyncIterator[list[Pair]]:
     merchant = await side.merchants.create("Bench Shop")
     api = bench.serve("command-api", "command API")
     products = await stocked_products(api.url, merchant.secret_key)
-    meter = budget.meter(Watched(budget.UNDER_TEST, api.process.pid, f"{api.ops_url}/metrics"), bench.env)
+    meter = budget.meter(api.process.pid, bench.env, f"{api.ops_url}/metrics")
     raw = await prepared(bench.db["raw_commits"])
     outbox = bench.db["outbox"]
 
@@ -143,10 +127,10 @@ async def pairs(bench, options) -> AsyncIterator[list[Pair]]:
                     name + suffix,
                     "commands",
                     "accepted/s",
-                    Side(f"command API {ROUTES[name]}", metered(ours, meter, settled)),
+                    Side(f"command API {ROUTES[name]}", budget.metered(ours, meter, settled, counts=True)),
                     Side(
                         f"raw insert_one of its commit ({clients} client{'s' if clients > 1 else ''})",
-                        metered(floor, meter),
+                        budget.metered(floor, meter),
                     ),
                 )
             )

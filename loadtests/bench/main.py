@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from loadtests.bench import budget, plots, report
+from loadtests.bench import budget, phases, plots, report
 from loadtests.bench.environment import bench_env
 from loadtests.bench.rounds import PairResult, interleave
 
@@ -49,11 +49,13 @@ async def run(options: Options, progress=print) -> tuple[str, list[PairResult]]:
     load_start = os.getloadavg()
     started = datetime.now(UTC)
     results: list[PairResult] = []
+    subjects: list[budget.Subject] = []  # the budget tables of the groups that meter their pairs
     async with bench_env() as bench:
         versions = await server_versions(bench)
         for group in (g for g in GROUPS if g in options.only):
             progress(f"== {group} (logs in {bench.log_dir})")
             module = importlib.import_module(f"loadtests.bench.{group}")
+            subjects += [module.BUDGET] if hasattr(module, "BUDGET") else []
             async with module.pairs(bench, options) as pairs:
                 results += await interleave(pairs, options.repeat, progress)
         memory = bench.memory.samples
@@ -67,7 +69,8 @@ async def run(options: Options, progress=print) -> tuple[str, list[PairResult]]:
         versions,
     )
     images = write_plots(results, memory, options.out) if options.out else []
-    text = report.section(facts, results, images, options.repeat, budget.section(results, facts.cores))
+    costs = [budget.section(results, facts.cores, subjects), phases.section(results)]
+    text = report.section(facts, results, images, options.repeat, "\n\n".join(c for c in costs if c) or None)
     if options.out:
         document = options.out.read_text() if options.out.exists() else "# Benchmarks\n"
         options.out.write_text(report.replace_section(document, text))

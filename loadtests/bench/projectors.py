@@ -17,6 +17,13 @@ Pairs:
   ``catalogue`` products for each of the four merchants (seeded before the first round,
   through the engine in this process, as a rebuild would) vs the first projector's rate in
   the same round — issue 15 asks the two to stay within 20 %.
+
+Both sides of every round are metered (``loadtests.bench.budget``): the CPU of the pair's
+projector process (paused, so idle, during the raw loop), FerretDB, PostgreSQL, Kafka,
+this process (the raw loop; on our side only its wait for the commits) and the machine,
+read before the side starts and after it ends — the batch is produced before the first
+reading. Our side also reads the projector's own counters (``loadtests.bench.phases``):
+its MongoDB operations and the wall time of each step of its batches.
 """
 
 from __future__ import annotations
@@ -37,8 +44,10 @@ from shared import mongo
 from shared.kafka import reliable_producer
 from shared.settings import ProjectorSettings
 
+from loadtests.bench import budget
 from loadtests.bench.catalogue_seed import onto, seed_catalogue
-from loadtests.bench.rounds import Pair, RoundResult, Side
+from loadtests.bench.phases import Counters
+from loadtests.bench.rounds import Pair, RoundResult, RunRound, Side
 from merchant_testkit.event_stream import generate, produce
 from projectors.entrypoints.streams import STREAMS
 
@@ -46,6 +55,10 @@ RAW_GROUP = "bench-raw"
 MERCHANTS = [f"m_bench{i}" for i in range(4)]
 # A paused projector must not lose its partitions: far above any pause of a round.
 PAUSE_TOLERANCE_MS = 60_000
+# How the budget table (``loadtests.bench.budget``) names this group's processes.
+# How the budget table (``loadtests.bench.budget``) names this group's processes; on our side
+# the bench process only polls Kafka for the projector's commits (waiting).
+BUDGET = budget.Subject("projectors", "event", "event", "projector process", "waiting / raw loop")
 
 
 def raw_consumer(settings, group_id: str = RAW_GROUP) -> AIOKafkaConsumer:
@@ -147,7 +160,6 @@ async def pairs(bench, options) -> AsyncIterator[list[Pair]]:
             "projectors",
             "projector",
             log_level=None,
-            args=("--metrics-port", "0"),
             PROJECTOR_GROUP_ID=bench.namespace,
             PROJECTOR_SESSION_TIMEOUT_MS=str(PAUSE_TOLERANCE_MS),
         ),
@@ -155,12 +167,14 @@ async def pairs(bench, options) -> AsyncIterator[list[Pair]]:
             "projectors",
             "projector on big read models",
             log_level=None,
-            args=("--metrics-port", "0"),
             PROJECTOR_GROUP_ID=big_group,
             PROJECTOR_SESSION_TIMEOUT_MS=str(PAUSE_TOLERANCE_MS),
             MONGODB_DATABASE=big_db,
         ),
     }
+    # Each projector's CPU (its pid) with the servers', and its counters at the end of each run.
+    meters = {which: budget.meter(s.process.pid, bench.env) for which, s in services.items()}
+    counters = {which: Counters(f"{s.ops_url}/metrics") for which, s in services.items()}
     produced: dict[int, dict] = {}
     counts: dict[int, int] = {}  # events produced per round (the merchants' own are dropped)
     small_rounds: dict[int, RoundResult] = {}
@@ -169,7 +183,7 @@ async def pairs(bench, options) -> AsyncIterator[list[Pair]]:
         for service in services.values():
             pause(service, True)
 
-    async def batch(number: int) -> dict:
+    async def batch(number: int) -> None:
         """The round's events, produced once (projectors paused) for every side."""
         if number not in produced:
             pause_all()
@@ -177,24 +191,31 @@ async def pairs(bench, options) -> AsyncIterator[list[Pair]]:
             await produce(producer, settings, events)
             counts[number] = len(events)
             produced[number] = await end_offsets(admin, consumer, settings)
-        return produced[number]
+
+    def after_batch(run_round: RunRound) -> RunRound:
+        """The round once its batch is there, every projector paused: producing is neither
+        timed nor metered."""
+
+        async def run(number: int) -> RoundResult:
+            await batch(number)
+            pause_all()
+            return await run_round(number)
+
+        return run
 
     async def raw(number: int) -> RoundResult:
-        await batch(number)
-        pause_all()
         began = time.perf_counter()
         events = await consume_and_write(consumer, bench.db, counts[number])
         return RoundResult(events, time.perf_counter() - began)
 
     def projector(which: str, group: str) -> Callable[[int], Awaitable[RoundResult]]:
         async def run_round(number: int) -> RoundResult:
-            ends = await batch(number)
-            pause_all()
             began = time.perf_counter()
             pause(services[which], False)
-            await wait_committed(admin, group, ends)
-            pause(services[which], True)
+            await wait_committed(admin, group, produced[number])
             result = RoundResult(counts[number], time.perf_counter() - began)
+            result.work = await counters[which].take()  # while it answers
+            pause(services[which], True)
             if which == "small":
                 small_rounds[number] = result
             return result
@@ -208,20 +229,22 @@ async def pairs(bench, options) -> AsyncIterator[list[Pair]]:
     try:
         for service in services.values():
             await wait_started(service)
-        await warm_up(producer, settings, consumer, bench, admin, services, big_group)
+        await warm_up(producer, settings, consumer, bench, admin, services, big_group, counters)
+        small = budget.metered(projector("small", bench.namespace), meters["small"], counts=True)
+        big = budget.metered(projector("big", big_group), meters["big"], counts=True)
         yield [
             Pair(
                 "projector",
                 "projectors",
                 "events/s",
-                Side("projector process (6 read models and their counters)", projector("small", bench.namespace)),
-                Side("raw aiokafka consume + bulk insert", raw),
+                Side("projector process (6 read models and their counters)", after_batch(small)),
+                Side("raw aiokafka consume + bulk insert", after_batch(budget.metered(raw, meters["small"]))),
             ),
             Pair(
                 f"projector on {options.catalogue:,} products per merchant",
                 "projectors",
                 "events/s",
-                Side(f"projector process, {options.catalogue:,} products per merchant", projector("big", big_group)),
+                Side(f"projector process, {options.catalogue:,} products per merchant", after_batch(big)),
                 Side("the same, on the bench's own read models (this round, above)", small_again),
             ),
         ]
@@ -235,16 +258,18 @@ async def pairs(bench, options) -> AsyncIterator[list[Pair]]:
         await producer.stop()
 
 
-async def warm_up(producer, settings, consumer, bench, admin, services, big_group) -> None:
+async def warm_up(producer, settings, consumer, bench, admin, services, big_group, counters) -> None:
     """A small batch through every side, one after the other (FerretDB's SQLite answers
-    concurrent writers with SQLITE_BUSY): groups joined, partitions assigned, first fetch done."""
+    concurrent writers with SQLITE_BUSY): groups joined, partitions assigned, first fetch done;
+    each projector's counters read once it is done (what its first round counts from)."""
     for service in services.values():
         pause(service, True)
     events = onto(generate(50, seed=999), MERCHANTS)
     await produce(producer, settings, events)
     ends = await end_offsets(admin, consumer, settings)
     await consume_and_write(consumer, bench.db, len(events))
-    for service, group in ((services["small"], bench.namespace), (services["big"], big_group)):
-        pause(service, False)
+    for which, group in (("small", bench.namespace), ("big", big_group)):
+        pause(services[which], False)
         await wait_committed(admin, group, ends)
-        pause(service, True)
+        await counters[which].take()
+        pause(services[which], True)

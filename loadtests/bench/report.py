@@ -124,8 +124,9 @@ def markdown_table(header: list[str], body: list[list[str]]) -> str:
 def section(
     facts: Facts, results: list[PairResult], images: list[tuple[str, str]], rounds: int, budget: str | None = None
 ) -> str:
-    """``budget``: the CPU per operation by process, its paragraph and table
-    (``loadtests.bench.budget``), under the main table, when some pair read it."""
+    """``budget``: the CPU per operation by process, its paragraphs and tables
+    (``loadtests.bench.budget``, and the projector's steps: ``loadtests.bench.phases``),
+    under the main table, when some pair read it."""
     load = "/".join(f"{x:.2f}" for x in facts.load_start)
     servers = ", ".join(f"{name} {version}" for name, version in facts.servers.items())
     lines = [
@@ -148,9 +149,10 @@ def section(
         "below 1 or a p50 ratio above 1 is what our path costs beyond its baseline. Errors are "
         "answers other than the expected status, by status and count over all rounds (not counted"
         " in the rates or latencies). "
-        "Where a pair counts its work (the commands), the last columns give our side's p99 and, per "
-        "successful operation, the MongoDB operations and CPU milliseconds of the process under test "
-        "(`/metrics` and psutil, read before and after each round; the command API's relay runs in it).",
+        "Where a pair counts its work (the commands, the projectors), the last columns give our side's p99 "
+        "and, per successful operation, the MongoDB operations and CPU milliseconds of the process under test "
+        "(`/metrics` and psutil, read before and after each round; the command API's relay runs in it; a "
+        "projector's `/metrics` at the end of each of its runs, as it is paused between them).",
         "",
         markdown_table(HEADER, rows(results)),
         "",
