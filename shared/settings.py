@@ -178,7 +178,8 @@ class ProjectorSettings(ServerSettings):
     # end within Kafka's max.poll.interval.ms (5 min) or the member is dropped and the
     # batch comes again (docs/projections.md, "Catch-up"). A few seconds amortises a
     # batch's round trips; live, a batch is whatever arrived, so freshness is unaffected.
-    batch_seconds: float = Field(5.0, gt=0, le=60)
+    # 0: no retuning, every batch up to ``batch_size`` (as before; to compare fixed counts).
+    batch_seconds: float = Field(5.0, ge=0, le=60)
     # The largest limit (from a floor of 100): it bounds a batch's memory.
     batch_size: int = Field(20_000, ge=1, le=100_000)
     batch_timeout_ms: int = 50

@@ -3,6 +3,7 @@
 ``BatchBound`` times each batch the handler applies, asks the stream's
 ``projectors.application.batch_limit.BatchLimit`` for the next limit, hands it to the
 FastStream subscriber and shows it as ``merchant_projector_batch_limit{stream}``.
+``PROJECTOR_BATCH_SECONDS=0`` pins the limit at ``PROJECTOR_BATCH_SIZE`` (no retuning).
 
 The one coupling to FastStream's internals is ``set_max_records``: FastStream 0.7.8's
 ``BatchSubscriber.get_msg`` passes ``self.max_records`` to ``AIOKafkaConsumer.getmany`` on
@@ -14,6 +15,7 @@ FastStream upgrade stops reading it; the integration test
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -40,7 +42,11 @@ class BatchBound:
 
     @classmethod
     def of(cls, settings: ProjectorSettings, stream: str) -> BatchBound:
-        bound = cls(stream, BatchLimit(target=settings.batch_seconds, ceiling=settings.batch_size))
+        if settings.batch_seconds:
+            limit = BatchLimit(target=settings.batch_seconds, ceiling=settings.batch_size)
+        else:  # retuning off: the floor is the ceiling, so every batch may hold batch_size
+            limit = BatchLimit(target=math.inf, ceiling=settings.batch_size, floor=settings.batch_size)
+        bound = cls(stream, limit)
         metrics.projector_batch_limit.labels(stream).set(bound.limit.limit)
         return bound
 

@@ -3,6 +3,8 @@ and the FastStream subscriber really polls with it."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from faststream.kafka import KafkaBroker
 
@@ -144,8 +146,15 @@ async def test_a_batch_that_raises_is_timed_and_can_only_shrink_the_limit():
     assert bound.current == 1000  # fast: nothing learnt
     with pytest.raises(RuntimeError):
         async with bound.timing(2):
-            import asyncio
-
             await asyncio.sleep(0.05)
             raise RuntimeError("slow then failed")
     assert bound.current == FLOOR
+
+
+async def test_zero_seconds_turns_the_retuning_off_at_the_largest_batch():
+    bound = BatchBound.of(ProjectorSettings(batch_seconds=0, batch_size=3000), "orders")
+    assert bound.current == 3000
+    async with bound.timing(3000):
+        pass
+    assert bound.current == 3000
+    assert bound.limit.after(3000, 600.0) == 3000  # even a batch of ten minutes
