@@ -5,9 +5,8 @@ is written once, a batch's reads serve more events), but a batch must end well w
 Kafka's ``max.poll.interval.ms`` (5 min) or its member is dropped from the group and the
 batch is delivered again. The cost of an event is not a constant — it grows with the read
 models (docs/projections.md, "Catch-up": one batch of 20,000 outlived the 5 minutes on
-issue 15's full seed) — so a fixed count
-is either timid or hazardous. ``BatchLimit`` is told each batch's event count and wall
-time and sets the next limit from them:
+issue 15's full seed) — so a fixed count is either timid or hazardous. ``BatchLimit`` is
+told each batch's event count and wall time and sets the next limit from them:
 
 - **growth**, only after a *full* batch (count == limit: the limit bound it) that was not
   slow: the next limit is ``target`` over the smoothed seconds per event (an EWMA), at most
