@@ -18,9 +18,9 @@ told each batch's event count and wall time and sets the next limit from them:
 - a short batch that was not slow (live traffic: whatever had arrived) says nothing about
   a backlog's cost — its time is mostly the per-batch round trips — and changes nothing;
 - a failed batch can only shrink the limit (if it was slow), never grow it;
-- always within ``[floor, ceiling]``; it starts at the floor (a process often starts after
-  its predecessor was dropped or killed, and nothing is known of the cost yet: the
-  doublings to the ceiling take seconds).
+- always within ``[floor, ceiling]``; it starts at ``START``, the fixed count it replaces
+  (1,000: batches that size ran everywhere, and the first slow one cuts it at once), so a
+  short catch-up or a benchmark round is not spent ramping up from the floor.
 
 Pure: no clock, no I/O; the subscriber measures and applies (``projectors.entrypoints.batch_bound``).
 """
@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 # The floor: even at a pathological cost a batch still moves the stream a little.
 FLOOR = 100
+# The first limit: the fixed count of before (PROJECTOR_BATCH_SIZE's old default).
+START = 1000
 # Growth per batch: with a cost quadratic in the batch size, a doubling takes 4x the
 # time of a batch that was on target: 20 s at the default 5 s, far from the 5 minutes.
 GROWTH = 2.0
@@ -43,12 +45,12 @@ class BatchLimit:
     target: float  # seconds a batch should take
     ceiling: int  # PROJECTOR_BATCH_SIZE: never more (memory, the fetch)
     floor: int = FLOOR
-    limit: int = 0  # 0: start at the floor
+    limit: int = START
     seconds_per_event: float | None = None  # the smoothed estimate; None until a full batch
 
     def __post_init__(self) -> None:
         self.floor = min(self.floor, self.ceiling)
-        self.limit = self._bounded(self.limit or self.floor)
+        self.limit = self._bounded(self.limit)
 
     def after(self, events: int, seconds: float) -> int:
         """The limit for the next batch, given this one's event count and wall time."""

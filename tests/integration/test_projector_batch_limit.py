@@ -1,5 +1,5 @@
 """A real projector subscriber (real Kafka, the MongoDB-compatible server) sizes its batches
-by time: over a backlog its batches grow from the floor while they are fast, and shrink as
+by time: over a backlog its batches grow from the first limit while they are fast, and shrink as
 soon as they are slow (the store made slow by the test) — counted in records per batch as
 the consumer delivered them, not on the policy object alone.
 
@@ -29,7 +29,7 @@ from shared.settings import ProjectorSettings
 from merchant_testkit.event_stream import generate, produce
 from merchant_testkit.plugin import own_namespace_fixtures
 from projectors.adapters.indexes import ensure_read_model_indexes
-from projectors.application.batch_limit import FLOOR
+from projectors.application.batch_limit import FLOOR, START
 from projectors.entrypoints.app import Running, ensure_own_topics, subscribe
 from projectors.entrypoints.batch_bound import BatchBound
 from projectors.entrypoints.bootstrap import bootstrap, close
@@ -39,7 +39,7 @@ pytestmark = pytest.mark.integration
 # It reads its products topic from offset 0: a namespace of its own.
 server_env, settings, mongo_db = own_namespace_fixtures()
 
-TARGET = 3.0  # PROJECTOR_BATCH_SECONDS for the test
+TARGET = 5.0  # PROJECTOR_BATCH_SECONDS for the test (the default)
 SLOW = 2 * TARGET  # what the slowed store adds to each batch
 
 
@@ -92,7 +92,7 @@ async def test_batches_grow_over_a_backlog_and_shrink_at_once_when_slow(settings
         batch_seconds=TARGET,
         batch_size=20_000,
     )
-    products = [e for e in generate(30_000, seed=15) if e.aggregate_type == "product"]
+    products = [e for e in generate(50_000, seed=15) if e.aggregate_type == "product"]
     producer = reliable_producer(settings, linger_ms=20, max_batch_size=256 * 1024)
     await producer.start()
     await produce(producer, settings, products)  # the backlog, before the projector starts
@@ -110,18 +110,18 @@ async def test_batches_grow_over_a_backlog_and_shrink_at_once_when_slow(settings
     broker.insert_middleware(recorder(bound, store, seen))
     await broker.start()
     try:
-        # Fast: from the floor, the full batches double while they take under half the target.
-        await until(lambda: max((d.records for d in seen), default=0) >= 8 * FLOOR, f"a batch of {8 * FLOOR}")
+        # Fast: from the start, the full batches double while they take under half the target.
+        await until(lambda: max((d.records for d in seen), default=0) >= 2 * START, f"a batch of {2 * START}")
         store.extra = SLOW
         await until(lambda: sum(d.slowed for d in seen) >= 3, "three slow batches")
     finally:
         await broker.stop()
         await close(side)
 
-    assert seen[0].limit == FLOOR
+    assert seen[0].limit == START
     assert all(d.records <= d.limit for d in seen), seen  # the consumer honoured every limit
     fast = [d for d in seen if not d.slowed]
-    assert any(d.records == d.limit >= 8 * FLOOR for d in fast), fast  # full batches at a grown limit
+    assert any(d.records == d.limit >= 2 * START for d in fast), fast  # full batches at a grown limit
     for before, after in zip(fast, fast[1:], strict=False):
         assert after.limit <= 2 * before.limit, fast  # one doubling at most
         assert after.limit >= before.limit or before.seconds > TARGET, fast  # only a slow batch shrinks it

@@ -11,7 +11,7 @@ from faststream.kafka import KafkaBroker
 from shared.observability import metrics
 from shared.settings import ProjectorSettings
 
-from projectors.application.batch_limit import FLOOR, BatchLimit
+from projectors.application.batch_limit import FLOOR, START, BatchLimit
 from projectors.entrypoints.app import Running, subscribe
 from projectors.entrypoints.batch_bound import BatchBound
 from projectors.entrypoints.streams import ORDERS_STREAM
@@ -26,11 +26,11 @@ def fill(policy: BatchLimit, seconds_per_event: float) -> int:
     return policy.after(policy.limit, policy.limit * seconds_per_event)
 
 
-def test_it_starts_at_the_floor_and_at_most_doubles_after_each_fast_full_batch():
+def test_it_starts_at_the_former_fixed_count_and_at_most_doubles_after_each_fast_full_batch():
     policy = limit()
-    assert policy.limit == FLOOR
-    limits = [fill(policy, 0.0001) for _ in range(6)]  # 10,000 events/s: 50,000 per 5 s
-    assert limits == [200, 400, 800, 1600, 3200, 6400]
+    assert policy.limit == START == 1000
+    limits = [fill(policy, 0.00001) for _ in range(6)]  # 100,000 events/s: 500,000 per 5 s
+    assert limits == [2000, 4000, 8000, 16_000, 20_000, 20_000]
 
 
 def test_growth_stops_where_a_batch_would_take_the_target():
@@ -103,7 +103,7 @@ def test_a_failed_batch_only_shrinks_the_limit_when_it_was_slow():
 
 def test_an_empty_batch_changes_nothing():
     policy = limit()
-    assert policy.after(0, 3.0) == FLOOR and policy.seconds_per_event is None
+    assert policy.after(0, 3.0) == START and policy.seconds_per_event is None
 
 
 # -- The coupling to FastStream: a limit set between batches bounds the next poll ----------
@@ -127,14 +127,14 @@ async def test_faststream_polls_with_the_limit_the_handler_set():
     broker = KafkaBroker("127.0.0.1:9")  # never connected: get_msg is called directly
     bound = subscribe(broker, settings, ORDERS_STREAM, Running())
     subscriber = bound.subscriber
-    assert subscriber is not None and subscriber.max_records == FLOOR
+    assert subscriber is not None and subscriber.max_records == START
     consumer = Consumer()
-    assert len(await subscriber.get_msg(consumer)) == FLOOR  # type: ignore[arg-type]
-    async with bound.timing(FLOOR):
+    assert len(await subscriber.get_msg(consumer)) == START  # type: ignore[arg-type]
+    async with bound.timing(START):
         pass  # a fast full batch
-    assert len(await subscriber.get_msg(consumer)) == 2 * FLOOR  # type: ignore[arg-type]
-    assert consumer.asked == [FLOOR, 2 * FLOOR]
-    assert metrics.projector_batch_limit.labels("orders")._value.get() == 2 * FLOOR
+    assert len(await subscriber.get_msg(consumer)) == 2 * START  # type: ignore[arg-type]
+    assert consumer.asked == [START, 2 * START]
+    assert metrics.projector_batch_limit.labels("orders")._value.get() == 2 * START
 
 
 async def test_a_batch_that_raises_is_timed_and_can_only_shrink_the_limit():
