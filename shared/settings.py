@@ -171,17 +171,22 @@ class ProjectorSettings(ServerSettings):
     model_config = SettingsConfigDict(env_prefix="PROJECTOR_", extra="ignore", populate_by_name=True)
 
     group_id: str = "projectors"
-    # A batch is at most this many events, or what arrived within the timeout. Larger
-    # batches catch a backlog up faster (a product touched by several events of one batch
-    # is written once), but a batch must end within Kafka's max.poll.interval.ms (5 min)
-    # or the member is dropped from its group and the batch comes again: 20,000 took 6 min
-    # on a 100,000-product catalogue (docs/projections.md, "Catch-up"), so the default
-    # stays 1,000 until a batch is bounded by time, not count.
-    batch_size: int = Field(1000, ge=1, le=100_000)
+    # A batch holds what arrived within the timeout, up to a limit that each stream's
+    # subscriber retunes after every batch so that one takes about ``batch_seconds``
+    # (projectors.application.batch_limit): larger batches catch a backlog up faster (a
+    # product touched by several events of one batch is written once), but a batch must
+    # end within Kafka's max.poll.interval.ms (5 min) or the member is dropped and the
+    # batch comes again (docs/projections.md, "Catch-up"). A few seconds amortises a
+    # batch's round trips; live, a batch is whatever arrived, so freshness is unaffected.
+    # 0: no retuning, every batch up to ``batch_size`` (as before; to compare fixed counts).
+    batch_seconds: float = Field(5.0, ge=0, le=60)
+    # The largest limit (from a floor of 100): it bounds a batch's memory.
+    batch_size: int = Field(20_000, ge=1, le=100_000)
     batch_timeout_ms: int = 50
-    # What one fetch may bring per partition (Kafka's default, 1 MiB, is ~1,000 events):
-    # raise it with the batch size, or a batch holds no more than one fetch brings.
-    fetch_partition_bytes: int = Field(1024 * 1024, ge=64 * 1024)
+    # What one fetch may bring per partition (Kafka's default, 1 MiB, is ~1,000 events): a
+    # poll returns at most what is prefetched, so this x the partitions read (6 per domain
+    # topic) bounds a batch as well as the prefetched bytes held (docs/operations.md).
+    fetch_partition_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024)
     # How soon a crashed projector's partitions go to the others (the broker's minimum
     # is 6 s by default); lower means faster failover, higher tolerates longer pauses.
     session_timeout_ms: int = 10_000

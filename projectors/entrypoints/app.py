@@ -11,6 +11,9 @@ delivery plus idempotent writes gives effectively-once read models. Several proc
 one consumer group share the partitions; an aggregate's events share a partition (key =
 aggregate id), so per-aggregate order holds; a rebalance hands a partition over only
 between two batches (``handover``), so two members never apply one partition at once.
+A batch holds at most the stream's current limit, retuned after each batch so that one
+takes about ``PROJECTOR_BATCH_SECONDS`` (``batch_bound``), far within Kafka's 5-minute
+poll interval.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from shared.topics import DOMAIN_TOPIC_PARTITIONS
 
 from projectors.adapters.indexes import ensure_read_model_indexes
 from projectors.application.engine import Batch, Delivery, Outcome, Stream, apply_batch
+from projectors.entrypoints.batch_bound import BatchBound
 from projectors.entrypoints.bootstrap import ProjectorSide, bootstrap, close
 from projectors.entrypoints.handover import Handover
 from projectors.entrypoints.names import Record, apply_fanned_out, fan_out, topic_partitions
@@ -184,18 +188,20 @@ def stream_handler(settings: ProjectorSettings, stream: Stream) -> Handler:
     return handle
 
 
-def subscribe(broker: KafkaBroker, settings: ProjectorSettings, stream: Stream, running: Running) -> None:
+def subscribe(broker: KafkaBroker, settings: ProjectorSettings, stream: Stream, running: Running) -> BatchBound:
+    """Declare the stream's batch subscriber; its batch bound is returned (to be looked at)."""
     handover = Handover()
     handle_batch = stream_handler(settings, stream)
+    bound = BatchBound.of(settings, stream.name)
 
-    @broker.subscriber(
+    subscriber = broker.subscriber(
         *(settings.topic(t) for t in topics_of(stream)),
         batch=True,
         group_id=group_id(settings, stream),
         decoder=_raw_body,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
-        max_records=settings.batch_size,
+        max_records=bound.current,  # retuned after every batch (batch_bound)
         max_partition_fetch_bytes=settings.fetch_partition_bytes,
         batch_timeout_ms=settings.batch_timeout_ms,
         session_timeout_ms=settings.session_timeout_ms,
@@ -207,14 +213,21 @@ def subscribe(broker: KafkaBroker, settings: ProjectorSettings, stream: Stream, 
         # assigns by range once every member offers it.
         partition_assignment_strategy=(RangePartitionAssignor, RoundRobinPartitionAssignor),
     )
+    bound.attach(subscriber)
+
+    @subscriber
     async def handle(body: Any, msg: KafkaMessage) -> None:
         async with handover.batch():
             raw = msg.raw_message
-            records = still_assigned(raw if isinstance(raw, tuple) else (raw,), msg.consumer)
-            side = running()
-            changes = await handle_batch(side, records, msg.consumer)
-            if side.redis is not None:
-                await publish(side.redis, changes, prefix=side.settings.kafka_topic_prefix)
+            fetched = raw if isinstance(raw, tuple) else (raw,)
+            async with bound.timing(len(fetched)):
+                records = still_assigned(fetched, msg.consumer)
+                side = running()
+                changes = await handle_batch(side, records, msg.consumer)
+                if side.redis is not None:
+                    await publish(side.redis, changes, prefix=side.settings.kafka_topic_prefix)
+
+    return bound
 
 
 async def ensure_own_topics(settings: ProjectorSettings) -> None:

@@ -80,6 +80,13 @@ projector_phase_seconds = Histogram(
     ["stream", "phase"],
     buckets=LATENCY,
 )
+projector_batch_limit = Gauge(
+    "merchant_projector_batch_limit",
+    "Most events the stream's next batch may hold, retuned after each batch so that one takes "
+    "about PROJECTOR_BATCH_SECONDS (projectors.application.batch_limit).",
+    ["stream"],
+    multiprocess_mode="liveall",
+)
 
 # -- Jobs (workers) -----------------------------------------------------------------------
 jobs_processed = Counter("jobs_processed_total", "Jobs finished.", ["kind", "outcome"])
