@@ -24,7 +24,11 @@ understood (not autovacuum: off here). 2026-12-06 14:30 UTC, with our build of F
 postgresql -postgresql-url postgres://postgres@127.0.0.1:5433/postgres`` and the test six
 times with ``MONGODB_URL=mongodb://127.0.0.1:27019``.
 
-On MongoDB or FerretDB-SQLite there is no PostgreSQL to ask: the test skips, saying so.
+A second test reads the plan of the projector's counter reads by ``$in`` chunks
+(``mongo_store.IN_CHUNK``): GIN lookups for a chunk, a sequential scan for a list four
+times as long.
+
+On MongoDB or FerretDB-SQLite there is no PostgreSQL to ask: the tests skip, saying so.
 """
 
 from __future__ import annotations
