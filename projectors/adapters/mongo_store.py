@@ -34,12 +34,27 @@ from projectors.adapters.bulk import REPLACE, REV, Writer, insert_new, replace_i
 from projectors.application.ports import Doc
 
 WITHOUT_REV = {REV: 0}  # the swap writer's delete guard is the adapter's business
-# FerretDB v1 (PostgreSQL) matches an $in in Go, every document against every value, and
-# pushes an $in on any field but _id down as a scan testing each value on each row: 4,900
-# _ids took 9 s, 700 keys 4.5 s on 40,000 counters. There reads go by chunks of _ids and
-# by one indexed equality query per value, a few at a time.
+# FerretDB v1 (PostgreSQL, our build) pushes {_id: {$in}} down as "= ANY" on the _id index,
+# and an $in on any other field as an OR of two GIN containment arms per value
+# (infra/ferretdb/patches): PostgreSQL estimates each arm at 1 % of the table whatever the
+# value, so past a few dozen values it plans a sequential scan testing every arm on every
+# row (EXPLAIN: from 30-40 values on 50,000 counters, 20-30 on 200,000; 50 keys took 62 s
+# on 50,000). Reads there go by chunks of _ids and by chunks of IN_CHUNK values of other
+# fields, a few chunks at a time. Counters of 300 / 1,000 keys (4 sources a key),
+# 2026-12-06 20:21-20:31 UTC, shared 2-core machine at load 5-9 (`python -m
+# loadtests.counter_reads --sizes 50000 --keys 300,1000 --rounds 1`; the 200,000 copied in
+# SQL from those, read by the same shapes):
+#   50,000 counters: one equality query per key, 32 at a time 4.0 / 7.1 s; $in by 10
+#   1.6 / 4.4 s; $in sorted and limited (the sort pushdown: "= ANY" on the (key, source)
+#   btree) by 10, 50, 200: 2.1 / 4.7, 3.1 / 6.0, 4.5 / 5.2 s.
+#   200,000 counters: per key 2.6 and 1.4 / 6.5 and 6.5 s; $in by 10 2.1 and 1.0 / 6.1 and
+#   4.1 s; sorted by 10 1.4 / 4.9 s.
+# By _id prefix ($regex "^<key>\|", sorted and limited) EXPLAIN shows a sequential scan
+# (the _id index is not the sort pushdown's). Where the rest of a read's time goes: not measured.
 ID_CHUNK = 200
+IN_CHUNK = 10  # 20 GIN arms: a bitmap scan, a margin of 2-4x below the sequential one
 CONCURRENT_READS = 32
+
 # Writes of one collection in flight at once (states and views: guarded replaces and
 # inserts; derived documents on FerretDB: swaps), each a bulk write of disjoint _ids on its
 # own pooled connection (bulk.replace_in_place): FerretDB runs one bulk's statements one
@@ -76,16 +91,19 @@ class MongoReadModels:
         return {doc["_id"]: doc for docs in found for doc in docs}
 
     async def find_in(self, collection: str, field: str, values: Collection[str]) -> list[Doc]:
+        """Every document whose ``field`` equals one of ``values`` (exact string equality:
+        no pattern, no prefix), each once."""
         if not values:
             return []
         target = self.collection(collection)
         if not self.writer.swap or self.writer.scans:  # MongoDB: one indexed $in; SQLite: one scan
             return await target.find({field: {"$in": list(values)}}, WITHOUT_REV).to_list()
 
-        async def read(value: str) -> list[Doc]:
-            return await target.find({field: value}, WITHOUT_REV).to_list()
+        async def read(chunk: list[str]) -> list[Doc]:
+            return await target.find({field: {"$in": chunk}}, WITHOUT_REV).to_list()
 
-        return [doc for docs in await self._each(list(values), read) for doc in docs]
+        distinct = list(dict.fromkeys(values))  # disjoint chunks: no document read twice
+        return [doc for docs in await self._each(_chunks(distinct, IN_CHUNK), read) for doc in docs]
 
     async def _each(self, items: list[Any], read: Callable[[Any], Awaitable[list[Doc]]]) -> list[list[Doc]]:
         """``read`` of every item, a few at a time (the connection pool is shared)."""

@@ -233,7 +233,9 @@ class Plan:
 async def read_counters(
     store: ReadModelStore, collection: str, keys: list[str], known: Known | None
 ) -> tuple[list[Doc], list[Doc]]:
-    """Every counter of ``keys`` (read, or known), and those read (older ones among them)."""
+    """Every counter of ``keys`` (read, or known), and those read (older ones among them).
+    ``find_in`` matches each key exactly, whatever query shape the adapter sends (on
+    FerretDB ``$in`` chunks): the same counters as a query per key, so the module doc holds."""
     remembered, unknown = known.counters(collection, keys) if known is not None else ([], keys)
     found = await store.find_in(collection, "key", unknown) if unknown else []
     if known is not None:

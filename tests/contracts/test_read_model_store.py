@@ -87,6 +87,23 @@ async def test_find_in_reads_by_one_fields_values(store):
     assert await store.find_in("docs", "key", []) == []
 
 
+# Keys that share a prefix, hold regex metacharacters or the counters' "|" separator, and
+# more of them than one read chunk (``mongo_store.IN_CHUNK`` on FerretDB-PostgreSQL): a read
+# by prefix, by pattern or by an unescaped regex would mix them up.
+TRICKY_KEYS = ["m1:cat", "m1:cat2", "m1:ca", "m1:c.t", "m1:c*t", "m1:(a)|b", "m1:^$", "m1:[x]", "m1:cat|s"]
+
+
+async def test_find_in_matches_each_value_exactly(store):
+    keys = TRICKY_KEYS + [f"m2:day{i:02d}" for i in range(31)]
+    counters = [doc(f"{k}|s{s}|{s + 1}", s + 1, key=k, source=f"s{s}") for k in keys for s in range(2)]
+    await store.write_newer("docs", counters)
+    asked = ["m1:cat", "m1:c.t", "m1:(a)|b", "m1:^$", "m1:cat", *keys[len(TRICKY_KEYS) :: 2], "absent"]
+    found = await store.find_in("docs", "key", asked)
+    ids = [d["_id"] for d in found]
+    assert len(ids) == len(set(ids))  # a value asked twice reads its documents once
+    assert sorted(ids) == sorted(c["_id"] for c in counters if c["key"] in asked)
+
+
 async def test_first_filters_sorts_and_limits(store):
     rows = [doc(f"p{i}", 1, shop="m", visible=i % 4 != 0, price=(i * 37) % 11, units=i % 3) for i in range(12)]
     await store.write_newer("docs", [*rows, doc("q", 1, shop="other", visible=True, price=-5, units=9)])

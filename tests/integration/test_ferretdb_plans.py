@@ -24,7 +24,11 @@ understood (not autovacuum: off here). 2026-12-06 14:30 UTC, with our build of F
 postgresql -postgresql-url postgres://postgres@127.0.0.1:5433/postgres`` and the test six
 times with ``MONGODB_URL=mongodb://127.0.0.1:27019``.
 
-On MongoDB or FerretDB-SQLite there is no PostgreSQL to ask: the test skips, saying so.
+A second test reads the plan of the projector's counter reads by ``$in`` chunks
+(``mongo_store.IN_CHUNK``): GIN lookups for a chunk, a sequential scan for a list four
+times as long.
+
+On MongoDB or FerretDB-SQLite there is no PostgreSQL to ask: the tests skip, saying so.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import time
 import pytest
 
 from infra.servers import postgresql
+from projectors.adapters.mongo_store import IN_CHUNK
 
 pytestmark = pytest.mark.integration
 
@@ -124,3 +129,35 @@ async def test_a_lookup_by_field_stays_an_index_lookup_as_the_table_grows(mongo_
         "with plan_cache_mode=force_custom_plan (infra.servers.postgresql.SESSION; restart it: "
         "`merchant infra down --only ferretdb && merchant infra up`)"
     )
+
+
+def _node_types(plan: dict) -> list[str]:
+    return [plan["Node Type"], *(t for child in plan.get("Plans", []) for t in _node_types(child))]
+
+
+async def test_a_chunk_of_keys_read_by_in_is_an_index_lookup(mongo_db):
+    """``MongoReadModels.find_in`` reads by ``$in`` chunks of ``IN_CHUNK`` values: two GIN
+    containment arms each, which PostgreSQL estimates at 1 % of the table whatever the
+    value; a longer list is planned as a sequential scan testing every arm on every row
+    (the control below: on 4,000 counters 40 keys were one on 2026-12-06)."""
+    if not await _is_ferretdb_on_postgresql(mongo_db):
+        pytest.skip("no PostgreSQL behind this server (MongoDB or FerretDB on SQLite): no plan to read")
+    coll = mongo_db["plan_in_chunks"]
+    await coll.create_index([("key", 1), ("source", 1)])
+    keys = [f"m{i % 20}:d{i // 20}" for i in range(2000)]
+    counts = {f"units:p{p:04d}": p for p in range(20)}  # a day's counter is about this wide
+    counters = [
+        {"_id": f"{k}|t#{s}|1", "key": k, "source": f"t#{s}", "version": 1, "counts": counts}
+        for k in keys
+        for s in (0, 1)
+    ]
+    await coll.insert_many(counters)
+
+    async def plan(n: int) -> list[str]:
+        found = await coll.find({"key": {"$in": keys[:: len(keys) // n][:n]}}).explain()
+        assert found.get("filterPushdown") is True
+        return _node_types(found["queryPlanner"]["Plan"])
+
+    chunk = await plan(IN_CHUNK)
+    assert "Seq Scan" not in chunk and "Bitmap Index Scan" in chunk, chunk
+    assert "Seq Scan" in await plan(4 * IN_CHUNK), "the control: a long list no longer scans; revisit IN_CHUNK"
