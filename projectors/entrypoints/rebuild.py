@@ -41,6 +41,7 @@ import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -48,12 +49,13 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
-from shared.event_store_reader import count_commits_of_type, stream_events
+from shared.event_store_reader import chunk_events, count_commits_of_type, stream_events
 from shared.events import EventEnvelope, utc_now
 from shared.read_models import CATALOG_PRODUCTS, MERCHANT_NAMES
 from shared.settings import ProjectorSettings
 
 from projectors.adapters.bulk import detect_writer
+from projectors.adapters.commit_reads import READERS, read_commits
 from projectors.adapters.indexes import ensure_read_model_indexes
 from projectors.adapters.mongo_store import MongoReadModels, StoredEvents
 from projectors.application.engine import Batch, Delivery, Stream, apply_batch
@@ -123,10 +125,8 @@ async def replay(
     return events
 
 
-# The in-memory replay: commits per round trip (10,000 was no faster on FerretDB: it sorts
-# every commit of the type before its first answer), and batches read ahead while the
-# current one folds (the server's work and ours overlap on two cores).
-READ_BATCH = 2_000
+# The in-memory replay: batches read ahead while the current one folds (the server's work
+# and ours overlap on two cores); how the commits are read: ``adapters.commit_reads``.
 READ_AHEAD = 2
 
 
@@ -175,18 +175,23 @@ async def replay_in_memory(
     chunk: int = 2000,
     positions: Iterator[int],
     known: Known,
+    readers: int = READERS,
 ) -> int:
-    """``replay`` into ``store`` (flushed by the caller), the same batches and positions."""
+    """``replay`` into ``store`` (flushed by the caller), the same batches and positions;
+    ``readers``: partitions of the commits read at once (``adapters.commit_reads``)."""
     history = StoredEvents(db)
     events = 0
-    batches = stream_events(db, stream.aggregate_type, chunk=chunk, batch_size=READ_BATCH)
-    async for commits, batch in _read_ahead(batches):
-        deliveries = [Delivery(event, REPLAY, next(positions)) for event in batch]
-        await apply_batch(store, history, stream, Batch.of(deliveries), known)
-        await store.settle()
-        events += len(batch)
-        if progress:
-            progress(len(batch), commits)
+    async with (
+        read_commits(db, stream.aggregate_type, readers=readers) as stored,
+        aclosing(_read_ahead(chunk_events(stored, chunk))) as batches,
+    ):
+        async for commits, batch in batches:
+            deliveries = [Delivery(event, REPLAY, next(positions)) for event in batch]
+            await apply_batch(store, history, stream, Batch.of(deliveries), known)
+            await store.settle()
+            events += len(batch)
+            if progress:
+                progress(len(batch), commits)
     return events
 
 
@@ -249,12 +254,14 @@ async def rebuild(
     swap_in: bool = True,
     in_memory: bool = True,
     bound: int = BOUND,
+    readers: int = READERS,
 ) -> RebuildResult:
     """Rebuild read model ``name`` (and the others of its stream). With ``swap_in=False`` the
     shadow collections stay (named by ``shadow_names``) for the caller to inspect and drop;
     with it, the caller has made sure the stream's projectors are stopped (``ensure_idle``).
     ``in_memory=False``: the store-backed replay (the reference); ``bound``: documents the
-    in-memory one holds before it flushes and spills (``application.replay``)."""
+    in-memory one holds before it flushes and spills (``application.replay``); ``readers``:
+    partitions of the commits it reads at once (``adapters.commit_reads``; 1: one cursor)."""
     stream = stream_of(name)
     live = MongoReadModels(db, await detect_writer(db))
     names = shadow_names(stream)
@@ -271,7 +278,9 @@ async def rebuild(
     if in_memory:
         held = memory_store(shadow, stream, bound)
         for each in replayed:
-            events += await replay_in_memory(db, held, each, progress=progress, positions=positions, known=known)
+            events += await replay_in_memory(
+                db, held, each, progress=progress, positions=positions, known=known, readers=readers
+            )
         await held.flush()
         flushes = held.flushes
     else:
