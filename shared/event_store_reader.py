@@ -130,12 +130,12 @@ async def stream_events(
         yield item
 
 
-async def chunk_events(commits: AsyncIterator[Document], chunk: int) -> AsyncIterator[tuple[int, list[EventEnvelope]]]:
+async def chunk_events(docs: AsyncIterator[Document], chunk: int) -> AsyncIterator[tuple[int, list[EventEnvelope]]]:
     """``stream_events``' chunks (``(commits_read, events)``, whole commits, about ``chunk``
     events) of commit documents from any source, in the order given."""
     events: list[EventEnvelope] = []
     commits = 0
-    async for doc in commits:
+    async for doc in docs:
         commits += 1
         events.extend(EventEnvelope.model_validate(e) for e in doc["events"])
         if len(events) >= chunk:
