@@ -55,7 +55,7 @@ from shared.read_models import CATALOG_PRODUCTS, MERCHANT_NAMES
 from shared.settings import ProjectorSettings
 
 from projectors.adapters.bulk import detect_writer
-from projectors.adapters.commit_reads import READERS, read_commits
+from projectors.adapters.commit_reads import PAGE, READERS, read_commits
 from projectors.adapters.indexes import ensure_read_model_indexes
 from projectors.adapters.mongo_store import MongoReadModels, StoredEvents
 from projectors.application.engine import Batch, Delivery, Stream, apply_batch
@@ -176,13 +176,14 @@ async def replay_in_memory(
     positions: Iterator[int],
     known: Known,
     readers: int = READERS,
+    page: int = PAGE,
 ) -> int:
     """``replay`` into ``store`` (flushed by the caller), the same batches and positions;
     ``readers``: partitions of the commits read at once (``adapters.commit_reads``)."""
     history = StoredEvents(db)
     events = 0
     async with (
-        read_commits(db, stream.aggregate_type, readers=readers) as stored,
+        read_commits(db, stream.aggregate_type, readers=readers, page=page) as stored,
         aclosing(_read_ahead(chunk_events(stored, chunk))) as batches,
     ):
         async for commits, batch in batches:
@@ -255,13 +256,15 @@ async def rebuild(
     in_memory: bool = True,
     bound: int = BOUND,
     readers: int = READERS,
+    page: int = PAGE,
 ) -> RebuildResult:
     """Rebuild read model ``name`` (and the others of its stream). With ``swap_in=False`` the
     shadow collections stay (named by ``shadow_names``) for the caller to inspect and drop;
     with it, the caller has made sure the stream's projectors are stopped (``ensure_idle``).
     ``in_memory=False``: the store-backed replay (the reference); ``bound``: documents the
     in-memory one holds before it flushes and spills (``application.replay``); ``readers``:
-    partitions of the commits it reads at once (``adapters.commit_reads``; 1: one cursor)."""
+    partitions of the commits it reads at once, ``page`` commits per round trip
+    (``adapters.commit_reads``; ``readers=1``: one cursor)."""
     stream = stream_of(name)
     live = MongoReadModels(db, await detect_writer(db))
     names = shadow_names(stream)
@@ -279,7 +282,7 @@ async def rebuild(
         held = memory_store(shadow, stream, bound)
         for each in replayed:
             events += await replay_in_memory(
-                db, held, each, progress=progress, positions=positions, known=known, readers=readers
+                db, held, each, progress=progress, positions=positions, known=known, readers=readers, page=page
             )
         await held.flush()
         flushes = held.flushes
