@@ -8,7 +8,9 @@
    writer and nobody reads a shadow, so (``in_memory``, the default) it builds them in
    memory (``application.replay.ReplayStore``) and writes each document once, in large
    ``insert_many`` chunks, at the end or when its memory bound is reached; it reads the
-   commits in large batches, the next one while it folds this one. The batches it
+   commits ahead of the fold, as concurrent partitions merged back into store order where
+   the server sorts and limits in its backend (``adapters.commit_reads``: the same commits
+   in the same order as one cursor). The batches it
    applies are the store-backed replay's (``chunk`` events, whole commits), so positions
    and every document, derived ``version``/``sources`` included, come out the same. The
    store-backed replay (``in_memory=False``: states, views and derived documents written
