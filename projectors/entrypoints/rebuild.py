@@ -42,7 +42,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -134,7 +134,7 @@ READ_AHEAD = 2
 
 async def _read_ahead(
     batches: AsyncIterator[tuple[int, list[EventEnvelope]]], depth: int = READ_AHEAD
-) -> AsyncIterator[tuple[int, list[EventEnvelope]]]:
+) -> AsyncGenerator[tuple[int, list[EventEnvelope]]]:
     """``batches`` read by a task of its own, up to ``depth`` ahead of the consumer."""
     queue: asyncio.Queue[tuple[int, list[EventEnvelope]] | BaseException | None] = asyncio.Queue(depth)
 
