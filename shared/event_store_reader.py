@@ -14,7 +14,10 @@ version of the commit and ``last_version`` the last, ``committed_at`` the append
   ``count_commits`` sizes a progress bar where that is cheap.
 - For projections: one aggregate's events in a version range (``events_between``, gap
   filling) and one aggregate type's events (``stream_events``, rebuilds), returned as
-  stored; ``decode_data`` upcasts their bodies.
+  stored; ``decode_data`` upcasts their bodies. A rebuild may read the commits otherwise
+  (``projectors.adapters.commit_reads``: keyset pages, ``commit_pages``, of several
+  disjoint filters merged back into ``_id`` order, ``merge_by_id``) and cut them into the
+  same chunks (``chunk_events``).
 """
 
 from __future__ import annotations
