@@ -1,6 +1,10 @@
-"""The store-backed rebuild and the in-memory one side by side, on one seed (issue 15).
+"""Two ways of rebuilding side by side, on one seed (issue 15): the in-memory rebuild as it
+is (new) against the store-backed one (``--old store-backed``, the default) or against
+itself reading the commits through one cursor (``--old one-cursor``: ``readers=1``, not
+the partitioned reads of ``projectors.adapters.commit_reads``).
 
     python -m loadtests.rebuild_side_by_side --merchants 20 --products 25000 --orders 50000
+    python -m loadtests.rebuild_side_by_side --namespace NS --no-seed --keep --old one-cursor
 
 In a database and topics of its own (deleted afterwards unless ``--keep``; ``--namespace``
 with ``--no-seed`` reuses a kept seed), on the servers of ``merchant infra env``:
@@ -31,7 +35,8 @@ from loadtests.projector_catchup import own_namespace, seed
 from projectors.entrypoints.rebuild import drop_shadows, rebuild, shadow_names
 from projectors.entrypoints.streams import STREAMS
 
-MODES = {"old": False, "new": True}  # -> in_memory
+MODES = ("old", "new")
+OLD = {"store-backed": {"in_memory": False}, "one-cursor": {"readers": 1}}  # -> rebuild's options
 
 
 def aside(physical: str, mode: str) -> str:
@@ -69,14 +74,15 @@ async def compare(db, stream) -> list[str]:
     return differences
 
 
-async def side_by_side(db, rounds: int) -> tuple[dict[str, tuple[int, float]], list[str]]:
+async def side_by_side(db, rounds: int, old: str = "store-backed") -> tuple[dict[str, tuple[int, float]], list[str]]:
+    options = {"old": OLD[old], "new": {}}
     totals = {mode: (0, 0.0) for mode in MODES}
     differences: list[str] = []
     for stream in STREAMS:
         try:
             for turn in range(rounds):
                 for mode in ("old", "new") if turn % 2 == 0 else ("new", "old"):
-                    result = await rebuild(db, stream.state, swap_in=False, in_memory=MODES[mode])
+                    result = await rebuild(db, stream.state, swap_in=False, **options[mode])
                     events, seconds = totals[mode]
                     totals[mode] = (events + result.events, seconds + result.seconds)
                     print(
@@ -100,7 +106,7 @@ async def main(args: argparse.Namespace) -> int:
             seed(env, args, Path(tempfile.mkdtemp()) / "seed.json")
         began = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         print(f"rebuilding each stream, old and new alternating ({began}) ...", flush=True)
-        totals, differences = await side_by_side(db, args.rounds)
+        totals, differences = await side_by_side(db, args.rounds, args.old)
         rates = {mode: events / seconds if seconds else 0.0 for mode, (events, seconds) in totals.items()}
         print(
             "\n"
@@ -123,6 +129,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=2, help="Runs of each replay per stream (alternating).")
     p.add_argument("--namespace", default=f"rebuild_{uuid.uuid4().hex[:8]}", help="Database and topic prefix.")
     p.add_argument("--no-seed", action="store_true", help="Use the seed already in --namespace.")
+    p.add_argument(
+        "--old", choices=sorted(OLD), default="store-backed", help="What the rebuild of now is compared with."
+    )
     p.add_argument("--keep", action="store_true", help="Keep the database and topics (to inspect them).")
     return p
 

@@ -14,14 +14,19 @@ version of the commit and ``last_version`` the last, ``committed_at`` the append
   ``count_commits`` sizes a progress bar where that is cheap.
 - For projections: one aggregate's events in a version range (``events_between``, gap
   filling) and one aggregate type's events (``stream_events``, rebuilds), returned as
-  stored; ``decode_data`` upcasts their bodies.
+  stored; ``decode_data`` upcasts their bodies. A rebuild may read the commits otherwise
+  (``projectors.adapters.commit_reads``: keyset pages, ``commit_pages``, of several
+  disjoint filters merged back into ``_id`` order, ``merge_by_id``) and cut them into the
+  same chunks (``chunk_events``).
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from pymongo import ASCENDING
 
@@ -124,9 +129,16 @@ async def stream_events(
     if since is not None:
         query["committed_at"] = {"$gte": since}
     cursor = db[COMMITS].find(query, {"events": 1}).sort("_id", ASCENDING).batch_size(batch_size or chunk)
+    async for item in chunk_events(cursor, chunk):
+        yield item
+
+
+async def chunk_events(docs: AsyncIterator[Document], chunk: int) -> AsyncIterator[tuple[int, list[EventEnvelope]]]:
+    """``stream_events``' chunks (``(commits_read, events)``, whole commits, about ``chunk``
+    events) of commit documents from any source, in the order given."""
     events: list[EventEnvelope] = []
     commits = 0
-    async for doc in cursor:
+    async for doc in docs:
         commits += 1
         events.extend(EventEnvelope.model_validate(e) for e in doc["events"])
         if len(events) >= chunk:
@@ -134,3 +146,41 @@ async def stream_events(
             commits, events = 0, []
     if events or commits:
         yield commits, events
+
+
+async def commit_pages(db: Database, query: Document, page: int) -> AsyncIterator[list[Document]]:
+    """The commits matching ``query`` (which must not name ``_id``) in ``_id`` order, as
+    pages of up to ``page``: each page one ``find`` sorted by ``_id`` with a limit, after
+    the last ``_id`` of the page before (keyset). Cheap only where the server sorts and
+    limits with an index (MongoDB, FerretDB with sort and limit pushdown); elsewhere every
+    page reads every match."""
+    last = None
+    while True:
+        after = query if last is None else {**query, "_id": {"$gt": last}}
+        docs = await db[COMMITS].find(after, {"events": 1}).sort("_id", ASCENDING).limit(page).to_list(None)
+        if docs:
+            yield docs
+        if len(docs) < page:
+            return
+        last = docs[-1]["_id"]
+
+
+async def merge_by_id(sources: list[AsyncIterator[list[Document]]]) -> AsyncIterator[Document]:
+    """The documents of ``sources`` (pages, each source in ``_id`` order, the sources'
+    ``_id`` sets disjoint) as one stream in ``_id`` order."""
+    heads: list[tuple[Any, int, list[Document], int]] = []  # (_id, source, page, index)
+
+    async def pull(i: int) -> None:
+        page = await anext(sources[i], None)
+        if page:
+            heapq.heappush(heads, (page[0]["_id"], i, page, 0))
+
+    for i in range(len(sources)):
+        await pull(i)
+    while heads:
+        _, i, page, at = heapq.heappop(heads)
+        yield page[at]
+        if at + 1 < len(page):
+            heapq.heappush(heads, (page[at + 1]["_id"], i, page, at + 1))
+        else:
+            await pull(i)

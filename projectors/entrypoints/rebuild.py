@@ -8,7 +8,9 @@
    writer and nobody reads a shadow, so (``in_memory``, the default) it builds them in
    memory (``application.replay.ReplayStore``) and writes each document once, in large
    ``insert_many`` chunks, at the end or when its memory bound is reached; it reads the
-   commits in large batches, the next one while it folds this one. The batches it
+   commits ahead of the fold, as concurrent partitions merged back into store order where
+   the server sorts and limits in its backend (``adapters.commit_reads``: the same commits
+   in the same order as one cursor). The batches it
    applies are the store-backed replay's (``chunk`` events, whole commits), so positions
    and every document, derived ``version``/``sources`` included, come out the same. The
    store-backed replay (``in_memory=False``: states, views and derived documents written
@@ -40,7 +42,8 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -48,12 +51,13 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
-from shared.event_store_reader import count_commits_of_type, stream_events
+from shared.event_store_reader import chunk_events, count_commits_of_type, stream_events
 from shared.events import EventEnvelope, utc_now
 from shared.read_models import CATALOG_PRODUCTS, MERCHANT_NAMES
 from shared.settings import ProjectorSettings
 
 from projectors.adapters.bulk import detect_writer
+from projectors.adapters.commit_reads import PAGE, READERS, read_commits
 from projectors.adapters.indexes import ensure_read_model_indexes
 from projectors.adapters.mongo_store import MongoReadModels, StoredEvents
 from projectors.application.engine import Batch, Delivery, Stream, apply_batch
@@ -123,16 +127,14 @@ async def replay(
     return events
 
 
-# The in-memory replay: commits per round trip (10,000 was no faster on FerretDB: it sorts
-# every commit of the type before its first answer), and batches read ahead while the
-# current one folds (the server's work and ours overlap on two cores).
-READ_BATCH = 2_000
+# The in-memory replay: batches read ahead while the current one folds (the server's work
+# and ours overlap on two cores); how the commits are read: ``adapters.commit_reads``.
 READ_AHEAD = 2
 
 
 async def _read_ahead(
     batches: AsyncIterator[tuple[int, list[EventEnvelope]]], depth: int = READ_AHEAD
-) -> AsyncIterator[tuple[int, list[EventEnvelope]]]:
+) -> AsyncGenerator[tuple[int, list[EventEnvelope]]]:
     """``batches`` read by a task of its own, up to ``depth`` ahead of the consumer."""
     queue: asyncio.Queue[tuple[int, list[EventEnvelope]] | BaseException | None] = asyncio.Queue(depth)
 
@@ -175,18 +177,24 @@ async def replay_in_memory(
     chunk: int = 2000,
     positions: Iterator[int],
     known: Known,
+    readers: int = READERS,
+    page: int = PAGE,
 ) -> int:
-    """``replay`` into ``store`` (flushed by the caller), the same batches and positions."""
+    """``replay`` into ``store`` (flushed by the caller), the same batches and positions;
+    ``readers``: partitions of the commits read at once (``adapters.commit_reads``)."""
     history = StoredEvents(db)
     events = 0
-    batches = stream_events(db, stream.aggregate_type, chunk=chunk, batch_size=READ_BATCH)
-    async for commits, batch in _read_ahead(batches):
-        deliveries = [Delivery(event, REPLAY, next(positions)) for event in batch]
-        await apply_batch(store, history, stream, Batch.of(deliveries), known)
-        await store.settle()
-        events += len(batch)
-        if progress:
-            progress(len(batch), commits)
+    async with (
+        read_commits(db, stream.aggregate_type, readers=readers, page=page) as stored,
+        aclosing(_read_ahead(chunk_events(stored, chunk))) as batches,
+    ):
+        async for commits, batch in batches:
+            deliveries = [Delivery(event, REPLAY, next(positions)) for event in batch]
+            await apply_batch(store, history, stream, Batch.of(deliveries), known)
+            await store.settle()
+            events += len(batch)
+            if progress:
+                progress(len(batch), commits)
     return events
 
 
@@ -249,12 +257,16 @@ async def rebuild(
     swap_in: bool = True,
     in_memory: bool = True,
     bound: int = BOUND,
+    readers: int = READERS,
+    page: int = PAGE,
 ) -> RebuildResult:
     """Rebuild read model ``name`` (and the others of its stream). With ``swap_in=False`` the
     shadow collections stay (named by ``shadow_names``) for the caller to inspect and drop;
     with it, the caller has made sure the stream's projectors are stopped (``ensure_idle``).
     ``in_memory=False``: the store-backed replay (the reference); ``bound``: documents the
-    in-memory one holds before it flushes and spills (``application.replay``)."""
+    in-memory one holds before it flushes and spills (``application.replay``); ``readers``:
+    partitions of the commits it reads at once, ``page`` commits per round trip
+    (``adapters.commit_reads``; ``readers=1``: one cursor)."""
     stream = stream_of(name)
     live = MongoReadModels(db, await detect_writer(db))
     names = shadow_names(stream)
@@ -271,7 +283,9 @@ async def rebuild(
     if in_memory:
         held = memory_store(shadow, stream, bound)
         for each in replayed:
-            events += await replay_in_memory(db, held, each, progress=progress, positions=positions, known=known)
+            events += await replay_in_memory(
+                db, held, each, progress=progress, positions=positions, known=known, readers=readers, page=page
+            )
         await held.flush()
         flushes = held.flushes
     else:
