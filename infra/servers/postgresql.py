@@ -52,6 +52,19 @@ _start_lock = threading.Lock()  # ferretdb.start() and the manager may both ask 
 # (well under a millisecond for FerretDB's) and follow the table as it grows.
 SESSION = {"plan_cache_mode": "force_custom_plan"}
 
+# The planner's price of one jsonb containment test (``@>``, the function behind it), in
+# cpu_operator_cost units. Our FerretDB build sends a top-level equality as ``_jsonb @> {f: v}
+# OR _jsonb @> {f: [v]}`` through each table's GIN index (infra/ferretdb/patches), an $in as
+# an OR of those. At PostgreSQL's default of 1 a test is costed like an integer comparison,
+# so on a table of a few thousand documents the planner prefers a sequential scan testing
+# every arm on every row — measured 2026-12-06 21:38 UTC on a catch-up's
+# merchant_stats_counters (2,900 documents of ~1 kB, 10 keys = 20 arms, EXPLAIN ANALYZE):
+# sequential scan 326 ms; the same statement at COST 100, a bitmap scan of the GIN index,
+# 4.5 ms. There a test took ~5 us (326 ms over ~58,000 tests); at 100 the planner prices
+# it at a quarter of a sequential page read (100 x cpu_operator_cost 0.0025), near that.
+CONTAINMENT_COST = 100
+TUNING = (f"ALTER FUNCTION pg_catalog.jsonb_contains(jsonb, jsonb) COST {CONTAINMENT_COST}",)
+
 
 def url() -> str:
     query = "&".join(f"{key}={value}" for key, value in SESSION.items())
@@ -167,9 +180,27 @@ def start(timeout: float = START_TIMEOUT) -> int:
         _initdb(bindir, user)
         settings = [arg for key, value in SETTINGS.items() for arg in ("-c", f"{key}={value}")]
         argv = [bindir / "postgres", "-D", _cluster(), "-p", str(PORT), *settings]
-        return process.start_and_wait(
+        started = process.start_and_wait(
             NAME, argv, _markers(), health, timeout, cwd=_cluster(), user=user, stop_signal=signal.SIGINT
         )
+        tune()
+        return started
+
+
+def tune() -> None:
+    """Apply ``TUNING`` (kept in the cluster's catalog; idempotent). A server that refuses
+    (not ours, no superuser) keeps PostgreSQL's defaults: slower plans, same answers."""
+    bindir = _bindir()
+    if bindir is None:
+        return
+    for statement in TUNING:
+        result = subprocess.run(
+            [bindir / "psql", "-h", HOST, "-p", str(PORT), "-U", SUPERUSER, "-d", DATABASE, "-Atqc", statement],
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            print(f"postgresql: could not apply {statement!r}: {result.stderr.strip()[:300]}")
 
 
 def ensure_started(timeout: float = START_TIMEOUT) -> None:
@@ -179,6 +210,7 @@ def ensure_started(timeout: float = START_TIMEOUT) -> None:
         start(timeout)
     else:
         process.wait_ready(NAME, health, timeout)
+        tune()  # a cluster started by an earlier version of this code, or by someone else
 
 
 def stop() -> int | None:

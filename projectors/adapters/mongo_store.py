@@ -37,10 +37,12 @@ WITHOUT_REV = {REV: 0}  # the swap writer's delete guard is the adapter's busine
 # FerretDB v1 (PostgreSQL, our build) pushes {_id: {$in}} down as "= ANY" on the _id index,
 # and an $in on any other field as an OR of two GIN containment arms per value
 # (infra/ferretdb/patches): PostgreSQL estimates each arm at 1 % of the table whatever the
-# value, so past a few dozen values it plans a sequential scan testing every arm on every
-# row (EXPLAIN: from 30-40 values on 50,000 counters, 20-30 on 200,000; 50 keys took 62 s
-# on 50,000). Reads there go by chunks of _ids and by chunks of IN_CHUNK values of other
-# fields, a few chunks at a time. Counters of 300 / 1,000 keys (4 sources a key),
+# value, and at its default price of a containment test it planned past a few dozen values
+# (and on small tables even at 10) a sequential scan testing every arm on every row
+# (EXPLAIN: from 30-40 values on 50,000 counters, 20-30 on 200,000; 50 keys took 62 s on
+# 50,000) — infra now prices the test (infra/servers/postgresql.py, CONTAINMENT_COST), and
+# the chunk keeps a margin on a server without that price. Reads there go by chunks of _ids
+# and by chunks of IN_CHUNK values of other fields, a few chunks at a time. Counters of 300 / 1,000 keys (4 sources a key),
 # 2026-12-06 20:21-20:31 UTC, shared 2-core machine at load 5-9 (`python -m
 # loadtests.counter_reads --sizes 50000 --keys 300,1000 --rounds 1`; the 200,000 copied in
 # SQL from those, read by the same shapes):
@@ -52,7 +54,7 @@ WITHOUT_REV = {REV: 0}  # the swap writer's delete guard is the adapter's busine
 # By _id prefix ($regex "^<key>\|", sorted and limited) EXPLAIN shows a sequential scan
 # (the _id index is not the sort pushdown's). Where the rest of a read's time goes: not measured.
 ID_CHUNK = 200
-IN_CHUNK = 10  # 20 GIN arms: a bitmap scan, a margin of 2-4x below the sequential one
+IN_CHUNK = 10  # 20 GIN arms: a bitmap scan (at PostgreSQL's default price, 2-4x below the scan)
 CONCURRENT_READS = 32
 
 # Writes of one collection in flight at once (states and views: guarded replaces and

@@ -25,8 +25,9 @@ postgresql -postgresql-url postgres://postgres@127.0.0.1:5433/postgres`` and the
 times with ``MONGODB_URL=mongodb://127.0.0.1:27019``.
 
 A second test reads the plan of the projector's counter reads by ``$in`` chunks
-(``mongo_store.IN_CHUNK``): GIN lookups for a chunk, a sequential scan for a list four
-times as long.
+(``mongo_store.IN_CHUNK``): GIN lookups for a chunk and for a list four times as long, now
+that infra prices a jsonb containment test (``postgresql.CONTAINMENT_COST``); at
+PostgreSQL's default price (the control) the long list is a sequential scan.
 
 On MongoDB or FerretDB-SQLite there is no PostgreSQL to ask: the tests skip, saying so.
 """
@@ -137,9 +138,11 @@ def _node_types(plan: dict) -> list[str]:
 
 async def test_a_chunk_of_keys_read_by_in_is_an_index_lookup(mongo_db):
     """``MongoReadModels.find_in`` reads by ``$in`` chunks of ``IN_CHUNK`` values: two GIN
-    containment arms each, which PostgreSQL estimates at 1 % of the table whatever the
-    value; a longer list is planned as a sequential scan testing every arm on every row
-    (the control below: on 4,000 counters 40 keys were one on 2026-12-06)."""
+    containment arms each. At PostgreSQL's default price of a containment test a list of
+    four chunks' worth was planned as a sequential scan testing every arm on every row (on
+    4,000 counters, 2026-12-06); with the price infra gives it
+    (``postgresql.CONTAINMENT_COST``) a chunk and four are GIN lookups — the control runs
+    the same statement at the default price, in a transaction rolled back."""
     if not await _is_ferretdb_on_postgresql(mongo_db):
         pytest.skip("no PostgreSQL behind this server (MongoDB or FerretDB on SQLite): no plan to read")
     coll = mongo_db["plan_in_chunks"]
@@ -152,12 +155,28 @@ async def test_a_chunk_of_keys_read_by_in_is_an_index_lookup(mongo_db):
         for s in (0, 1)
     ]
     await coll.insert_many(counters)
+    _psql(f'analyze "{mongo_db.name}"."{_table(mongo_db.name, "plan_in_chunks")}"')
+
+    def spread(n: int) -> list[str]:
+        return keys[:: len(keys) // n][:n]
 
     async def plan(n: int) -> list[str]:
-        found = await coll.find({"key": {"$in": keys[:: len(keys) // n][:n]}}).explain()
+        found = await coll.find({"key": {"$in": spread(n)}}).explain()
         assert found.get("filterPushdown") is True
         return _node_types(found["queryPlanner"]["Plan"])
 
-    chunk = await plan(IN_CHUNK)
-    assert "Seq Scan" not in chunk and "Bitmap Index Scan" in chunk, chunk
-    assert "Seq Scan" in await plan(4 * IN_CHUNK), "the control: a long list no longer scans; revisit IN_CHUNK"
+    price = _psql("select procost from pg_proc where oid = 'pg_catalog.jsonb_contains(jsonb,jsonb)'::regprocedure")
+    assert float(price) == postgresql.CONTAINMENT_COST, "infra did not price jsonb containment (postgresql.tune)"
+    for n in (IN_CHUNK, 4 * IN_CHUNK):
+        found = await plan(n)
+        assert "Seq Scan" not in found and "Bitmap Index Scan" in found, (n, found)
+
+    arms = " OR ".join(
+        f"""_jsonb @> '{{"key": "{k}"}}' OR _jsonb @> '{{"key": ["{k}"]}}'""" for k in spread(4 * IN_CHUNK)
+    )
+    table = f'"{mongo_db.name}"."{_table(mongo_db.name, "plan_in_chunks")}"'
+    at_default = _psql(
+        "begin; alter function pg_catalog.jsonb_contains(jsonb, jsonb) cost 1; "
+        f"explain select _jsonb from {table} where {arms}; rollback;"
+    )
+    assert "Seq Scan" in at_default, "the control: at the default price the long list no longer scans"
