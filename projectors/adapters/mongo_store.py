@@ -42,7 +42,8 @@ WITHOUT_REV = {REV: 0}  # the swap writer's delete guard is the adapter's busine
 # (EXPLAIN: from 30-40 values on 50,000 counters, 20-30 on 200,000; 50 keys took 62 s on
 # 50,000) — infra now prices the test (infra/servers/postgresql.py, CONTAINMENT_COST), and
 # the chunk keeps a margin on a server without that price. Reads there go by chunks of _ids
-# and by chunks of IN_CHUNK values of other fields, a few chunks at a time. Counters of 300 / 1,000 keys (4 sources a key),
+# and by chunks of IN_CHUNK values of other fields, a few chunks at a time. Counters of
+# 300 / 1,000 keys (4 sources a key),
 # 2026-12-06 20:21-20:31 UTC, shared 2-core machine at load 5-9 (`python -m
 # loadtests.counter_reads --sizes 50000 --keys 300,1000 --rounds 1`; the 200,000 copied in
 # SQL from those, read by the same shapes):
