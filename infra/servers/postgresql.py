@@ -57,7 +57,7 @@ SESSION = {"plan_cache_mode": "force_custom_plan"}
 # OR _jsonb @> {f: [v]}`` through each table's GIN index (infra/ferretdb/patches), an $in as
 # an OR of those. At PostgreSQL's default of 1 a test is costed like an integer comparison,
 # so on a table of a few thousand documents the planner prefers a sequential scan testing
-# every arm on every row — measured 2026-12-06 21:38 UTC on a catch-up's
+# every arm on every row — measured 2026-12-06 21:31 UTC on a catch-up's
 # merchant_stats_counters (2,900 documents of ~1 kB, 10 keys = 20 arms, EXPLAIN ANALYZE):
 # sequential scan 326 ms; the same statement at COST 100, a bitmap scan of the GIN index,
 # 4.5 ms. There a test took ~5 us (326 ms over ~58,000 tests); at 100 the planner prices
