@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 import orjson
 
+from shared.read_models import CATALOG_PRODUCTS, MERCHANT_PRODUCTS
+
 from projectors.adapters.memory_store import MemoryReadModels
 from projectors.entrypoints.names import apply_fanned_out, partition_for
-from shared.read_models import CATALOG_PRODUCTS, MERCHANT_PRODUCTS
 
 PARTITIONS = 6
 
