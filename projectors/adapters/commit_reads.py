@@ -38,7 +38,12 @@ from pymongo.errors import PyMongoError
 from shared.event_store_reader import COMMITS, commit_pages, merge_by_id
 from shared.mongo import Database, Document
 
-READERS = 2  # partitions read at once: the cores of the machine it was measured on
+# Partitions read at once. 1 (one cursor) by default: on issue 15's full seed (1.34 M
+# commits, 2026-12-06 22:07-22:15 UTC) each page of the two-partition read was planned as a
+# (parallel) sequential scan of the whole commits table, 3-4 s a page — the products
+# rebuild had not finished after 6 minutes; it was measured only on 11,000-commit seeds.
+# 2 or more is for a server whose plan for a page is an index range (check its explain).
+READERS = 1
 PAGE = 1_000  # commits per page (one round trip each)
 # One cursor: commits per round trip (10,000 was no faster on FerretDB: it sorts every
 # commit of the type before its first answer).
