@@ -17,11 +17,16 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import GroupCoordinatorNotAvailableError
+from aiokafka.structs import OffsetAndMetadata
 
 from shared.settings import ProjectorSettings
 
 from projectors.application.engine import Stream
 from projectors.entrypoints.streams import STREAMS, topics_of
+
+COORDINATOR_TRIES = 20
+COORDINATOR_WAIT = 0.5  # seconds between lookups
 
 
 async def _stop(consumer: AIOKafkaConsumer) -> None:
@@ -103,7 +108,7 @@ async def positions(settings: ProjectorSettings, stream: Stream) -> Positions:
         if not partitions:
             return Positions({}, {})
         ends = await consumer.end_offsets(partitions)
-        committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
+        committed = await _committed(admin, group, partitions)
     finally:
         await _stop(consumer)
         await admin.close()
@@ -112,6 +117,24 @@ async def positions(settings: ProjectorSettings, stream: Stream) -> Positions:
         meta = committed.get(tp)
         done[tp] = meta.offset if meta is not None and meta.offset >= 0 else 0
     return Positions(dict(ends), done)
+
+
+async def _committed(
+    admin: AIOKafkaAdminClient, group: str, partitions: list[TopicPartition]
+) -> dict[TopicPartition, OffsetAndMetadata]:
+    """The group's committed offsets. A fresh Kafka has no coordinator until the first
+    lookup creates ``__consumer_offsets`` (a second or two): that lookup is retried."""
+    for attempt in range(COORDINATOR_TRIES):
+        try:
+            found: dict[TopicPartition, OffsetAndMetadata] = await admin.list_consumer_group_offsets(
+                group, partitions=partitions
+            )
+            return found
+        except GroupCoordinatorNotAvailableError:
+            if attempt == COORDINATOR_TRIES - 1:
+                raise
+            await asyncio.sleep(COORDINATOR_WAIT)
+    raise AssertionError("unreachable")
 
 
 async def stream_lag(settings: ProjectorSettings, stream: Stream) -> tuple[int, float]:
