@@ -8,6 +8,8 @@ import (
 	"context"
 	"flag"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof" // -pprof-listen: Go's CPU and heap profiles of the running server
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -39,6 +41,7 @@ func main() {
 	dataDir := flag.String("data-dir", "data", "directory for the SQLite databases (sqlite handler)")
 	pgURL := flag.String("postgresql-url", "", "PostgreSQL connection URL (postgresql handler)")
 	debug := flag.Bool("debug", false, "log at debug level")
+	pprofListen := flag.String("pprof-listen", "", "serve Go's /debug/pprof on this address (off when empty)")
 	flag.Parse()
 
 	level := slog.LevelWarn
@@ -73,6 +76,16 @@ func main() {
 	default:
 		logger.Error("unknown handler (sqlite or postgresql)", "handler", *handler)
 		os.Exit(2)
+	}
+
+	if *pprofListen != "" {
+		go func() {
+			// Where FerretDB's own CPU goes (docs/operations.md, "Profiling"): e.g.
+			// go tool pprof -top http://<addr>/debug/pprof/profile?seconds=30
+			if err := http.ListenAndServe(*pprofListen, nil); err != nil {
+				logger.Error("pprof listener stopped", "error", err)
+			}
+		}()
 	}
 
 	announce(*handler)

@@ -4,7 +4,8 @@ No real MongoDB can be installed here, so ``install`` builds the small wrapper i
 infra/ferretdb (see main.go for why a wrapper) once and caches the binary per version
 and patch set. Its storage is PostgreSQL by default (filters on scalar fields run in
 PostgreSQL instead of a scan in Go; see docs/operations.md for the measurements) or
-SQLite: ``MERCHANT_FERRETDB_BACKEND=postgresql|sqlite``.
+SQLite: ``MERCHANT_FERRETDB_BACKEND=postgresql|sqlite``. ``MERCHANT_FERRETDB_PPROF=<host:port>``
+serves Go's ``/debug/pprof`` from it (docs/operations.md, "Profiling"; off by default).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ BACKENDS = ("postgresql", "sqlite")
 BACKEND = os.environ.get("MERCHANT_FERRETDB_BACKEND", "postgresql")
 if BACKEND not in BACKENDS:
     raise InfraError(f"MERCHANT_FERRETDB_BACKEND={BACKEND!r}: choose {' or '.join(BACKENDS)}")
+PPROF = os.environ.get("MERCHANT_FERRETDB_PPROF", "")
 
 
 def version() -> str:
@@ -115,6 +117,8 @@ def start(timeout: float = START_TIMEOUT) -> int:
     folder = paths.data(NAME)
     folder.mkdir(parents=True, exist_ok=True)
     argv = [binary(), "-listen", address, "-handler", BACKEND]
+    if PPROF:
+        argv += ["-pprof-listen", PPROF]
     if BACKEND == "postgresql":
         from infra.servers import postgresql
 
