@@ -64,6 +64,7 @@ CONCURRENT_READS = 32
 # after another, ~1 ms per document, so only concurrent bulks use PostgreSQL's other cores.
 # Chosen by measurement (docs/projections.md, "Catch-up"); PROJECTOR_WRITE_CONCURRENCY.
 WRITE_CONCURRENCY = 4
+OLDER_IDS_PAGE = 5_000  # ids per page of a merchant's stale products (older_ids)
 # The servers' limit on one document (MongoDB's and FerretDB's: 16 MiB).
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 
@@ -149,8 +150,23 @@ class MongoReadModels:
             await target.delete_many({"_id": {"$in": chunk}})
 
     async def older_ids(self, collection: str, equals: Mapping[str, object], field: str, below: int) -> list[str]:
-        found = self.collection(collection).find({**equals, field: {"$lt": below}}, {"_id": 1})
-        return [doc["_id"] async for doc in found]
+        """By pages sorted by ``_id`` (keyset): with a sort and a limit our FerretDB build
+        runs the whole filter, ``$lt`` included, in PostgreSQL (pg-sort-limit-pushdown), where
+        without them it sent every document of the merchant to Go to be decoded and tested
+        — all of a merchant's products in both product collections for each rename, most
+        often to find none (a catch-up writes products with the current name): 1.88 s
+        against 0.12 s for a merchant of 2,898 products, and products batches held up 60-80 s
+        on the full seed (2026-12-06 23:31 UTC). The same documents on every server."""
+        target, ids, after = self.collection(collection), [], None
+        while True:
+            query: dict[str, Any] = {**equals, field: {"$lt": below}}
+            if after is not None:
+                query["_id"] = {"$gt": after}
+            page = await target.find(query, {"_id": 1}).sort("_id", 1).limit(OLDER_IDS_PAGE).to_list()
+            ids += [doc["_id"] for doc in page]
+            if len(page) < OLDER_IDS_PAGE:
+                return ids
+            after = page[-1]["_id"]
 
     async def set_merchant_name(self, collection: str, ids: Collection[str], name: str, version: int) -> None:
         if not ids:

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from merchant_testkit.plugin import own_namespace_fixtures
+from projectors.adapters import mongo_store
 from projectors.adapters.bulk import REPLACE, detect_writer
 from projectors.adapters.memory_store import MemoryReadModels
 from projectors.adapters.mongo_store import MongoReadModels
@@ -133,6 +134,17 @@ async def test_merchant_names_reach_only_the_products_named_that_hold_an_older_o
     found = await store.find_ids("products", ["p1", "p2", "p3", "p4"])
     assert (found["p1"]["merchant_name"], found["p1"]["merchant_version"], found["p1"]["version"]) == ("New", 4, 3)
     assert [found[i]["merchant_name"] for i in ("p2", "p3", "p4")] == ["Newer", "Old", "Other"]
+
+
+async def test_older_ids_reads_every_page(store, monkeypatch):
+    monkeypatch.setattr(mongo_store, "OLDER_IDS_PAGE", 3)  # the Mongo adapter pages by _id
+    stale = [f"p{i:02d}" for i in range(8)]
+    await store.write_newer(
+        "products",
+        [doc(i, 1, merchant_id="m1", merchant_version=1) for i in stale]
+        + [doc("q1", 1, merchant_id="m1", merchant_version=9), doc("r1", 1, merchant_id="m2", merchant_version=1)],
+    )
+    assert sorted(await store.older_ids("products", {"merchant_id": "m1"}, "merchant_version", 4)) == stale
 
 
 async def test_replace_newer_is_write_newer_in_place(store):
