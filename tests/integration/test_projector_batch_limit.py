@@ -39,7 +39,7 @@ pytestmark = pytest.mark.integration
 # It reads its products topic from offset 0: a namespace of its own.
 server_env, settings, mongo_db = own_namespace_fixtures()
 
-TARGET = 5.0  # PROJECTOR_BATCH_SECONDS for the test (the default)
+TARGET = 5.0  # PROJECTOR_BATCH_SECONDS for the test (the default is 20: shorter keeps the test short)
 SLOW = 2 * TARGET  # what the slowed store adds to each batch
 
 
