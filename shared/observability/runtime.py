@@ -66,6 +66,11 @@ class _GcTimer:
     def install(cls) -> None:
         if not cls.installed:
             gc.callbacks.append(cls._callback)
+            # Every generation's series from the start, at 0: a process that has not
+            # collected yet (the projector collects rarely: projectors/entrypoints/gc_tuning)
+            # still shows that it counts.
+            for generation in range(len(gc.get_threshold())):
+                metrics.gc_collections.labels(generation=str(generation))
             cls.installed = True
 
     @classmethod

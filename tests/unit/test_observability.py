@@ -163,3 +163,20 @@ def test_production_start_up_freezes_the_heap_and_raises_the_collector_threshold
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+def test_gc_collections_are_exposed_before_the_first_collection():
+    """A process that has not collected yet (the projector's tuned collector runs rarely)
+    still exposes every generation's counter, at what it has counted."""
+    import gc
+
+    from shared.observability.runtime import _GcTimer
+
+    gc.disable()
+    try:
+        _GcTimer.install()
+        for generation in range(len(gc.get_threshold())):
+            found = REGISTRY.get_sample_value("merchant_gc_collections_total", {"generation": str(generation)})
+            assert found is not None and found >= 0
+    finally:
+        gc.enable()
