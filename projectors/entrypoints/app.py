@@ -44,7 +44,6 @@ from projectors.adapters.indexes import ensure_read_model_indexes
 from projectors.application.engine import Batch, Delivery, Outcome, Stream, apply_batch
 from projectors.entrypoints.batch_bound import BatchBound
 from projectors.entrypoints.bootstrap import ProjectorSide, bootstrap, close
-from projectors.entrypoints.gc_tuning import tune_gc
 from projectors.entrypoints.handover import Handover
 from projectors.entrypoints.names import Record, apply_fanned_out, fan_out, topic_partitions
 from projectors.entrypoints.streams import MERCHANTS_STREAM, NAMES_TOPIC, PRODUCTS_STREAM, STREAMS, topics_of
@@ -258,7 +257,6 @@ def create_app(settings: ProjectorSettings | None = None) -> FastStream:
         running.side = side = await bootstrap(settings, redis=True, producer=True)
         await ensure_read_model_indexes(side.db)
         await ensure_own_topics(settings)
-        tune_gc()  # start-up is done: freeze what it made, then collect for batches
 
     async def close_side() -> None:
         if running.side is not None:

@@ -8,7 +8,8 @@
   and starting (most of the heap) move to a permanent generation, so later collections
   scan far less (and forked workers keep sharing those pages); then the collector's
   thresholds are raised (``gc_thresholds``), so passes — each one a stop of the event
-  loop — are rare.
+  loop — are rare. The projectors do the same in every mode (``batch_gc_thresholds``):
+  their catch-up batches are where the default collector cost most.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class _GcTimer:
         if not cls.installed:
             gc.callbacks.append(cls._callback)
             # Every generation's series from the start, at 0: a process that has not
-            # collected yet (the projector collects rarely: projectors/entrypoints/gc_tuning)
+            # collected yet (the projectors collect rarely: ``batch_gc_thresholds``)
             # still shows that it counts.
             for generation in range(len(gc.get_threshold())):
                 metrics.gc_collections.labels(generation=str(generation))
@@ -85,6 +86,18 @@ class _GcTimer:
             metrics.gc_collections.labels(generation=label).inc()
 
 
+def tune_gc(thresholds: tuple[int, int, int]) -> None:
+    """Freeze what start-up made out of every later walk, then collect less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*thresholds)
+    log.info(
+        "gc.freeze(): %d objects moved to the permanent generation; thresholds %s",
+        gc.get_freeze_count(),
+        gc.get_threshold(),
+    )
+
+
 def memory_monitor(settings: ObservabilitySettings) -> MemoryMonitor:
     return MemoryMonitor(
         window=settings.memory_window,
@@ -97,8 +110,12 @@ def memory_monitor(settings: ObservabilitySettings) -> MemoryMonitor:
 class Monitors:
     """What one process runs in the background; ``async with Monitors(...)`` in a lifespan."""
 
-    def __init__(self, settings: ObservabilitySettings | None = None) -> None:
+    def __init__(
+        self, settings: ObservabilitySettings | None = None, gc_thresholds: tuple[int, int, int] | None = None
+    ) -> None:
         self.settings = settings or ObservabilitySettings()
+        # A component that tunes its collector in every mode, with these thresholds.
+        self.gc_thresholds = gc_thresholds
         self.memory = memory_monitor(self.settings)
         self.loop_lag = LoopLagProbe(self.settings.event_loop_probe_interval_seconds)
         self._tasks: list[asyncio.Task[None]] = []
@@ -114,15 +131,10 @@ class Monitors:
 
     def started(self) -> None:
         """Call when the process finished starting (clients open, routes ready)."""
-        if self.settings.production:
-            gc.collect()
-            gc.freeze()
-            gc.set_threshold(*self.settings.gc_thresholds)
-            log.info(
-                "gc.freeze(): %d objects moved to the permanent generation; thresholds %s",
-                gc.get_freeze_count(),
-                gc.get_threshold(),
-            )
+        if self.gc_thresholds is not None:
+            tune_gc(self.gc_thresholds)
+        elif self.settings.production:
+            tune_gc(self.settings.gc_thresholds)
 
     async def stop(self) -> None:
         await cancel_and_wait(self._tasks)

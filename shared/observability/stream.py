@@ -174,7 +174,7 @@ def instrument_faststream(app: FastStream, component: str, settings: Observabili
         broker.insert_middleware(stream_middleware(projections))
     port = settings.metrics_port_for(component)
     refuse_unsafe(settings, open_ops_surface(component, settings.metrics_host, port, settings.ops_token))
-    monitors = Monitors(settings)
+    monitors = Monitors(settings, settings.batch_gc_thresholds if projections else None)
     listener = OpsListener(ops_app(monitors, settings, stream_health(monitors, app)), settings.metrics_host, port)
     lag: list[asyncio.Task[None]] = []
 

@@ -180,3 +180,22 @@ def test_gc_collections_are_exposed_before_the_first_collection():
             assert found is not None and found >= 0
     finally:
         gc.enable()
+
+
+def test_a_component_tunes_its_collector_in_every_mode():
+    """The projectors tune their collector outside production too (their catch-up batches
+    are where the default cost most); other components only in production."""
+    import gc
+
+    from shared.observability.runtime import Monitors
+
+    before = gc.get_threshold()
+    try:
+        development = ObservabilitySettings(env="development")
+        Monitors(development).started()
+        assert gc.get_threshold() == before
+        Monitors(development, development.batch_gc_thresholds).started()
+        assert gc.get_threshold() == development.batch_gc_thresholds
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
