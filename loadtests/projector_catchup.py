@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -165,6 +166,11 @@ async def own_namespace(
 
 
 async def main(args: argparse.Namespace) -> int:
+    # SIGTERM (kill, pkill) cancels the run, so its cleanup runs: the projector child is
+    # stopped instead of left consuming into the next run's collections (it was, once).
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
     namespace = args.seeded or args.namespace
     group = f"{namespace}.{uuid.uuid4().hex[:6]}" if args.seeded else namespace
     async with own_namespace(namespace, args.keep or bool(args.seeded), group) as (settings, env, db):
@@ -210,4 +216,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main(parser().parse_args())))
+    try:
+        sys.exit(asyncio.run(main(parser().parse_args())))
+    except asyncio.CancelledError:
+        sys.exit(128 + signal.SIGTERM)  # stopped by SIGTERM, cleaned up
