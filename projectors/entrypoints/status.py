@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from typing import cast
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -25,6 +26,7 @@ from shared.settings import ProjectorSettings
 from projectors.application.engine import Stream
 from projectors.entrypoints.streams import STREAMS, topics_of
 
+Offsets = dict[TopicPartition, OffsetAndMetadata]
 COORDINATOR_TRIES = 20
 COORDINATOR_WAIT = 0.5  # seconds between lookups
 
@@ -119,22 +121,19 @@ async def positions(settings: ProjectorSettings, stream: Stream) -> Positions:
     return Positions(dict(ends), done)
 
 
-async def _committed(
-    admin: AIOKafkaAdminClient, group: str, partitions: list[TopicPartition]
-) -> dict[TopicPartition, OffsetAndMetadata]:
+async def _committed(admin: AIOKafkaAdminClient, group: str, partitions: list[TopicPartition]) -> Offsets:
     """The group's committed offsets. A fresh Kafka has no coordinator until the first
     lookup creates ``__consumer_offsets`` (a second or two): that lookup is retried."""
-    for attempt in range(COORDINATOR_TRIES):
+    for _ in range(COORDINATOR_TRIES - 1):
         try:
-            found: dict[TopicPartition, OffsetAndMetadata] = await admin.list_consumer_group_offsets(
-                group, partitions=partitions
-            )
-            return found
+            return await _offsets(admin, group, partitions)
         except GroupCoordinatorNotAvailableError:
-            if attempt == COORDINATOR_TRIES - 1:
-                raise
             await asyncio.sleep(COORDINATOR_WAIT)
-    raise AssertionError("unreachable")
+    return await _offsets(admin, group, partitions)  # the last try raises what it meets
+
+
+async def _offsets(admin: AIOKafkaAdminClient, group: str, partitions: list[TopicPartition]) -> Offsets:
+    return cast(Offsets, await admin.list_consumer_group_offsets(group, partitions=partitions))  # aiokafka: untyped
 
 
 async def stream_lag(settings: ProjectorSettings, stream: Stream) -> tuple[int, float]:
