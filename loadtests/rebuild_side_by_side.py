@@ -1,10 +1,10 @@
 """Two ways of rebuilding side by side, on one seed (issue 15): the in-memory rebuild as it
 is (new) against the store-backed one (``--old store-backed``, the default) or against
-itself reading the commits through one cursor (``--old one-cursor``: ``readers=1``, not
-the partitioned reads of ``projectors.adapters.commit_reads``).
+itself reading the commits through one sorted cursor (``--old one-cursor``: ``readers=0``,
+not the keyset pages of ``projectors.adapters.commit_reads``).
 
     python -m loadtests.rebuild_side_by_side --merchants 20 --products 25000 --orders 50000
-    python -m loadtests.rebuild_side_by_side --namespace NS --no-seed --keep --old one-cursor
+    python -m loadtests.rebuild_side_by_side --namespace NS --no-seed --keep --old one-cursor --streams orders
 
 In a database and topics of its own (deleted afterwards unless ``--keep``; ``--namespace``
 with ``--no-seed`` reuses a kept seed), on the servers of ``merchant infra env``:
@@ -36,7 +36,7 @@ from projectors.entrypoints.rebuild import drop_shadows, rebuild, shadow_names
 from projectors.entrypoints.streams import STREAMS
 
 MODES = ("old", "new")
-OLD = {"store-backed": {"in_memory": False}, "one-cursor": {"readers": 1}}  # -> rebuild's options
+OLD = {"store-backed": {"in_memory": False}, "one-cursor": {"readers": 0}}  # -> rebuild's options
 
 
 def aside(physical: str, mode: str) -> str:
@@ -74,11 +74,13 @@ async def compare(db, stream) -> list[str]:
     return differences
 
 
-async def side_by_side(db, rounds: int, old: str = "store-backed") -> tuple[dict[str, tuple[int, float]], list[str]]:
+async def side_by_side(
+    db, rounds: int, old: str = "store-backed", streams: tuple[str, ...] = ()
+) -> tuple[dict[str, tuple[int, float]], list[str]]:
     options = {"old": OLD[old], "new": {}}
     totals = {mode: (0, 0.0) for mode in MODES}
     differences: list[str] = []
-    for stream in STREAMS:
+    for stream in (s for s in STREAMS if not streams or s.name in streams):
         try:
             for turn in range(rounds):
                 for mode in ("old", "new") if turn % 2 == 0 else ("new", "old"):
@@ -106,7 +108,7 @@ async def main(args: argparse.Namespace) -> int:
             seed(env, args, Path(tempfile.mkdtemp()) / "seed.json")
         began = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         print(f"rebuilding each stream, old and new alternating ({began}) ...", flush=True)
-        totals, differences = await side_by_side(db, args.rounds, args.old)
+        totals, differences = await side_by_side(db, args.rounds, args.old, tuple(args.streams or ()))
         rates = {mode: events / seconds if seconds else 0.0 for mode, (events, seconds) in totals.items()}
         print(
             "\n"
@@ -133,6 +135,9 @@ def parser() -> argparse.ArgumentParser:
         "--old", choices=sorted(OLD), default="store-backed", help="What the rebuild of now is compared with."
     )
     p.add_argument("--keep", action="store_true", help="Keep the database and topics (to inspect them).")
+    p.add_argument(
+        "--streams", nargs="+", choices=[s.name for s in STREAMS], help="Rebuild only these streams (default: all)."
+    )
     return p
 
 

@@ -1,27 +1,32 @@
-"""How a rebuild reads one aggregate type's commits: one cursor, or partitions read concurrently.
+"""How a rebuild reads one aggregate type's commits: keyset pages, or one sorted cursor.
 
-Reading ``commits`` is most of a rebuild: FerretDB v1 turns every stored commit into BSON
-in Go, on the one goroutine of the query, and sorts them there before its first answer
-(docs/projections.md, "Rebuild"). Where the server sorts and limits in PostgreSQL (our
-FerretDB build: its ``explain`` of a page reports ``sortPushdown`` and ``limitPushdown``),
-``read_commits`` reads the type as ``READERS`` partitions by ``aggregate_id`` range (cut
-evenly between the type's lowest and highest id, ``split_points``), each
-as keyset pages (``event_store_reader.commit_pages``: one ``find`` per page, sorted and
-limited by PostgreSQL) fetched by a task of its own up to ``AHEAD`` pages ahead, and merges
-them back into ``_id`` order (``event_store_reader.merge_by_id``): several FerretDB and
-PostgreSQL sessions decode at once, on as many cores. Elsewhere — MongoDB, which serves one
-sorted cursor from its index, or a FerretDB that sorts in Go, where every page would decode
-every match — one sorted cursor, as ``stream_events`` reads.
+Reading ``commits`` is most of a rebuild. Where the server sorts and limits in its
+backend (our FerretDB build: its ``explain`` of a page reports ``sortPushdown`` and
+``limitPushdown``, and PostgreSQL reads the page as a range of the ``by_type_in_order``
+index), ``read_commits`` reads the type as keyset pages (``event_store_reader.commit_pages``:
+one ``find`` per page, after the page before's last ``_id``) fetched by a task of its own
+up to ``AHEAD`` pages ahead of the fold. Elsewhere — MongoDB, which serves one sorted
+cursor from its index, or a FerretDB that sorts in Go, where every page would decode every
+match — and with ``readers=0``, one sorted cursor, as ``stream_events`` reads: on FerretDB
+that cursor is answered by reading, decoding and sorting every commit of the type in Go
+before its first row (7.3 GB of FerretDB's memory for issue 15's 859,795 order commits,
+and the fold waits meanwhile).
 
-**Guarantees.** Every commit of the type exactly once, in ``_id`` order, either way: the
+``readers`` above 1 reads the type as that many partitions by ``aggregate_id`` range (cut
+evenly between the type's lowest and highest id, ``split_points``), each as keyset pages
+by a task of its own, merged back into ``_id`` order (``event_store_reader.merge_by_id``).
+Not the default: on issue 15's full seed PostgreSQL planned each partition's page as a
+(parallel) sequential scan of the whole commits table, 3-4 s a page (2026-12-06 22:15 UTC).
+
+**Guarantees.** Every commit of the type exactly once, in ``_id`` order, every way: the
 partitions are disjoint and cover every string (the first has no lower bound, the last no
 upper one; an ``aggregate_id`` is a string, the envelope's type — a type whose lowest or
-highest id is not one is read through one cursor), and a commit's
-``aggregate_id`` never changes. So the chunks, batches and positions a rebuild makes of
-them are the one cursor's. Memory: at most ``READERS × (AHEAD + 1)`` pages held.
+highest id is not one is read as one partition), and a commit's ``aggregate_id`` never
+changes. So the chunks, batches and positions a rebuild makes of them are the one
+cursor's. Memory: at most ``readers × (AHEAD + 1)`` pages held.
 
-**Failure.** A partition's failed read is raised to the consumer when it reaches that
-partition's next page (not retried: the rebuild fails, and starts again from empty
+**Failure.** A reader's failed read is raised to the consumer when it reaches that
+reader's next page (not retried: the rebuild fails, and starts again from empty
 shadows). Leaving ``read_commits`` — done, failed or cancelled — cancels every reader task
 and waits for them: none outlives the rebuild.
 """
@@ -38,11 +43,10 @@ from pymongo.errors import PyMongoError
 from shared.event_store_reader import COMMITS, commit_pages, merge_by_id
 from shared.mongo import Database, Document
 
-# Partitions read at once. 1 (one cursor) by default: on issue 15's full seed (1.34 M
-# commits, 2026-12-06 22:07-22:15 UTC) each page of the two-partition read was planned as a
-# (parallel) sequential scan of the whole commits table, 3-4 s a page — the products
-# rebuild had not finished after 6 minutes; it was measured only on 11,000-commit seeds.
-# 2 or more is for a server whose plan for a page is an index range (check its explain).
+# Partitions read at once: one. Two on issue 15's full seed (1.34 M commits, 2026-12-06
+# 22:07-22:15 UTC) had each page planned as a (parallel) sequential scan of the whole
+# commits table, 3-4 s a page; one partition's page is a range of the (aggregate_type, _id)
+# index. 0: one sorted cursor (the way before keyset pages, to compare).
 READERS = 1
 PAGE = 1_000  # commits per page (one round trip each)
 # One cursor: commits per round trip (10,000 was no faster on FerretDB: it sorts every
@@ -134,18 +138,17 @@ async def read_commits(
     db: Database, aggregate_type: str, *, readers: int = READERS, page: int = PAGE, ahead: int = AHEAD
 ) -> AsyncIterator[AsyncIterator[Document]]:
     """The commits of ``aggregate_type`` in ``_id`` order (see the module doc), for use inside
-    the ``async with``."""
-    ends = await _id_range(db, aggregate_type) if readers > 1 else None
-    queries = partition_queries(aggregate_type, split_points(*ends, readers) if ends else [])
-    if len(queries) == 1 or not await pages_pushed_down(db, queries[-1]):
-        cursor = (
-            db[COMMITS].find({"aggregate_type": aggregate_type}, {"events": 1}).sort("_id", 1).batch_size(CURSOR_BATCH)
-        )
+    the ``async with``; ``readers=0``: one sorted cursor wherever it runs."""
+    query: Document = {"aggregate_type": aggregate_type}
+    if readers < 1 or not await pages_pushed_down(db, query):
+        cursor = db[COMMITS].find(query, {"events": 1}).sort("_id", 1).batch_size(CURSOR_BATCH)
         try:
             yield cursor
         finally:
             await cursor.close()
         return
+    ends = await _id_range(db, aggregate_type) if readers > 1 else None
+    queries = partition_queries(aggregate_type, split_points(*ends, readers) if ends else [])
     queues: list[asyncio.Queue[list[Document] | BaseException | None]] = [asyncio.Queue(ahead) for _ in queries]
     tasks = [
         asyncio.create_task(_pump(commit_pages(db, query, page), queue))
