@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from infra import paths, process
@@ -32,6 +33,18 @@ BACKEND = os.environ.get("MERCHANT_FERRETDB_BACKEND", "postgresql")
 if BACKEND not in BACKENDS:
     raise InfraError(f"MERCHANT_FERRETDB_BACKEND={BACKEND!r}: choose {' or '.join(BACKENDS)}")
 PPROF = os.environ.get("MERCHANT_FERRETDB_PPROF", "")
+# Go's collector, unless the environment sets it: FerretDB v1 allocates a Go value for every
+# field of every document it decodes and keeps almost none, so at Go's default (a collection
+# whenever the heap doubles) 2/3 of its CPU went to the collector in issue 15's catch-up
+# (perf, 2026-12-07 02:24 UTC). A collection when the heap has grown 4x, and a soft ceiling
+# that makes it collect harder before the machine runs short (docs/operations.md).
+GO_GC = {"GOGC": "400", "GOMEMLIMIT": "4GiB"}
+
+
+def environment(inherited: Mapping[str, str]) -> dict[str, str]:
+    """What FerretDB's process gets on top of ``inherited``: no telemetry (belt and braces)
+    and ``GO_GC``, each setting only where ``inherited`` does not choose it."""
+    return {"DO_NOT_TRACK": "1"} | {k: v for k, v in GO_GC.items() if k not in inherited}
 
 
 def version() -> str:
@@ -126,9 +139,7 @@ def start(timeout: float = START_TIMEOUT) -> int:
         argv += ["-postgresql-url", postgresql.url()]
     else:
         argv += ["-data-dir", folder]
-    return process.start_and_wait(
-        NAME, argv, _markers(), health, timeout, cwd=folder, env={"DO_NOT_TRACK": "1"}
-    )  # belt and braces: no telemetry
+    return process.start_and_wait(NAME, argv, _markers(), health, timeout, cwd=folder, env=environment(os.environ))
 
 
 def stop() -> int | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import infra.servers
-from infra.servers import postgresql
+from infra.servers import ferretdb, postgresql
 
 
 @pytest.mark.parametrize(("backend", "with_postgresql"), [("postgresql", True), ("sqlite", False), (None, True)])
@@ -45,3 +45,9 @@ def test_a_folder_behind_a_private_parent_is_not_reachable_for_another_user():
         assert postgresql._reachable(cluster, None)  # the server runs as ourselves
     finally:
         shutil.rmtree(base)
+
+
+def test_ferretdb_collects_garbage_less_often_unless_the_environment_says_otherwise():
+    assert ferretdb.environment({}) == {"DO_NOT_TRACK": "1", "GOGC": "400", "GOMEMLIMIT": "4GiB"}
+    chosen = ferretdb.environment({"GOGC": "100", "PATH": "/bin"})
+    assert "GOGC" not in chosen and chosen["GOMEMLIMIT"] == "4GiB"  # the inherited GOGC=100 stands
