@@ -36,11 +36,11 @@ missing reflects the stored states (a first write, or a new source after a rebui
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from shared.invalidation import Change
-from shared.read_models import Sources, loaded_int, stored_int
+from shared.read_models import Sources, StoredInt, loaded_int, stored_int
 
 from projectors.application.folding import Trail
 from projectors.application.known import Known
@@ -63,7 +63,7 @@ class KeyState:
     key: str
     identity: dict[str, str]
     counts: Counts
-    latest: dict[str, Latest]  # per name (a product), its latest value (name) over the counters
+    latest: Mapping[str, Latest]  # per name (a product), its latest value (name) over the counters
     sources: dict[str, int]  # every counter of the key, as read after this batch's writes
     sources_before: dict[str, int]  # the same, with this batch's sources as they were before it
     stored: Doc | None  # the derived document as stored
@@ -100,6 +100,9 @@ class Derivation:
     # The fields readers are shown: a write changing none of them signals no invalidation
     # (caches keep their answers, which are still right). None: every write signals.
     served: tuple[str, ...] | None = None
+    # Whether ``compose`` may read the store: then a batch's keys are composed concurrently
+    # (their round trips overlap); else one after the other, without a task per key.
+    compose_reads: bool = True
 
 
 def counter_id(key: str, source: str, version: int) -> str:
@@ -160,7 +163,8 @@ class _Walk:
         return self.of(self.trail.new).get(key)
 
     def latest(self, key: str) -> dict[str, Latest]:
-        return latest_of(c.latest for state in self.trail.states() if (c := self.of(state).get(key)))
+        found = [c.latest for state in self.trail.states() if (c := self.of(state).get(key)) and c.latest]
+        return latest_of(found) if found else {}
 
 
 @dataclass
@@ -182,31 +186,45 @@ def _touched(walks: Iterable[_Walk]) -> dict[tuple[str, str], list[_Walk]]:
 
 
 def _counter(key: str, source: str, stored: Doc | None, walks: list[_Walk], end: int, pending: Pending) -> Doc:
+    """The successor of counter ``stored``: its counts and names as stored, with only what
+    the walks changed converted and replaced (a day's counter holds every product sold that
+    day: thousands of entries, a few of them changed per batch)."""
     position = stored["version"] - 1 if stored else None
-    counts: Counts = {k: loaded_int(v) for k, v in (stored or {}).get("counts", {}).items()}
-    latest = _stored_latest(stored)
+    changed: Counts = {}
+    newest: dict[str, Latest] = {}
     identity: dict[str, str] = {}
     prices = pending.prices.setdefault(key, PriceChanges())
     for walk in walks:
         before, after = walk.at(position, key), walk.new(key)
-        add_counts(counts, delta(before, after))
-        latest = latest_of([latest, walk.latest(key)])
+        add_counts(changed, delta(before, after))
+        if walk_latest := walk.latest(key):
+            newest = latest_of([newest, walk_latest])
         identity = dict((after or before or _any(walk, key)).identity)
         if (before.price if before else None) != (after.price if after else None):
             if before is not None and before.price is not None:
                 prices.removed.append(before.price)
             if after is not None and after.price is not None:
                 prices.added.append(after.price)
+    counts: dict[str, StoredInt] = dict((stored or {}).get("counts", {}))
+    added = any(k not in counts for k in changed)
+    for k, n in changed.items():
+        counts[k] = stored_int(loaded_int(counts.get(k)) + n)
+    names: dict[str, Doc] = dict((stored or {}).get("names") or {})
+    for name, value in newest.items():
+        kept = names.get(name)
+        if kept is None or (kept["placed_at"], kept["order_id"]) < value.order():
+            added = added or kept is None
+            names[name] = {"name": value.value, "placed_at": value.at, "order_id": value.tie}
     doc: Doc = {
         "_id": counter_id(key, source, end + 1),
         "key": key,
         "source": source,
         "version": end + 1,
         **identity,
-        "counts": {k: stored_int(v) for k, v in sorted(counts.items())},
+        "counts": dict(sorted(counts.items())) if added else counts,
     }
-    if latest:
-        doc["names"] = {n: {"name": v.value, "placed_at": v.at, "order_id": v.tie} for n, v in sorted(latest.items())}
+    if names:
+        doc["names"] = dict(sorted(names.items())) if added else names
     return doc
 
 
@@ -214,9 +232,28 @@ def _any(walk: _Walk, key: str) -> Contribution:
     return next(c for state in walk.trail.states() if (c := walk.of(state).get(key)))
 
 
-def _stored_latest(doc: Doc | None) -> dict[str, Latest]:
-    names = (doc or {}).get("names") or {}
-    return {n: Latest(v["placed_at"], v["order_id"], v["name"]) for n, v in names.items()}
+class StoredNames(Mapping[str, Latest]):
+    """Per name (a product), its latest value over several counters' stored ``names``,
+    worked out when asked: a day's counters name every product sold that day, its document
+    shows five (``merchant_stats.top_products``)."""
+
+    def __init__(self, counters: Iterable[Doc]) -> None:
+        self._stored: list[Mapping[str, Doc]] = [c["names"] for c in counters if c.get("names")]
+
+    def __getitem__(self, name: str) -> Latest:
+        found = [{name: Latest(v["placed_at"], v["order_id"], v["name"])} for s in self._stored if (v := s.get(name))]
+        if not found:
+            raise KeyError(name)
+        return latest_of(found)[name]
+
+    def __contains__(self, name: object) -> bool:
+        return any(name in s for s in self._stored)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys(name for s in self._stored for name in s))
+
+    def __len__(self) -> int:
+        return len(set().union(*self._stored))
 
 
 @dataclass
@@ -301,7 +338,7 @@ def _key_states(pending: Pending, counters: list[Doc], stored: dict[str, Doc]) -
                 key,
                 _identity(found[0]),
                 counts,
-                latest_of(_stored_latest(c) for c in found),
+                StoredNames(found),
                 sources,
                 before,
                 stored.get(key),
@@ -344,7 +381,10 @@ async def refresh_documents(
         for state in _key_states(pending, counters, stored)
         if state.stored is None or sources_of(state.stored) != state.sources  # else nothing new since written
     ]
-    writes = list(await asyncio.gather(*(derivation.compose(store, state) for state in stale)))
+    if derivation.compose_reads:
+        writes = list(await asyncio.gather(*(derivation.compose(store, state) for state in stale)))
+    else:
+        writes = [await derivation.compose(store, state) for state in stale]
     await store.write_newer(derivation.view, writes, {k: d["version"] for k, d in stored.items()})
     if known is not None:
         known.wrote_documents(derivation.view, writes)

@@ -281,7 +281,12 @@ def _phase(stream: Stream, phase: str) -> AbstractContextManager[None]:
 
 
 def _changes(collection: str, docs: list[Doc]) -> list[Change]:
-    return [Change(collection, d["merchant_id"], (d["_id"],)) for d in docs]
+    """One change per merchant (as ``invalidation.merge`` would make them; a rebuild writes
+    thousands of documents per batch)."""
+    ids: dict[str, list[str]] = {}
+    for d in docs:
+        ids.setdefault(d["merchant_id"], []).append(d["_id"])
+    return [Change(collection, merchant, tuple(found)) for merchant, found in ids.items()]
 
 
 def _writer(store: ReadModelStore, known: Known | None) -> Callable[..., Awaitable[None]]:

@@ -69,7 +69,7 @@ class _Held:
             self._unindex(old)
         self.docs[doc["_id"]] = doc
         for fields, entries in self.by.items():
-            entries.setdefault(tuple(doc.get(f) for f in fields), set()).add(doc["_id"])
+            entries.setdefault(tuple(map(doc.get, fields)), set()).add(doc["_id"])
         self.dirty.add(doc["_id"])
         self.removed.discard(doc["_id"])
 
@@ -83,7 +83,7 @@ class _Held:
 
     def _unindex(self, doc: Doc) -> None:
         for fields, entries in self.by.items():
-            ids = entries.get(tuple(doc.get(f) for f in fields))
+            ids = entries.get(tuple(map(doc.get, fields)))
             if ids is not None:
                 ids.discard(doc["_id"])
 

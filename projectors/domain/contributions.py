@@ -12,18 +12,18 @@ knows both states of every aggregate it folds), never by re-reading their source
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 Doc = dict[str, Any]
 Counts = dict[str, int]
 
 
-@dataclass(frozen=True)
-class Latest:
+class Latest(NamedTuple):
     """A value that belongs to the most recent of its contributors (never removed: the
-    contributors, orders of one day, only gain statuses)."""
+    contributors, orders of one day, only gain statuses). A tuple: a day's counter holds
+    one per product sold, made and compared by the thousand per batch."""
 
     at: datetime
     tie: str
@@ -33,12 +33,14 @@ class Latest:
         return self.at, self.tie
 
 
-@dataclass(frozen=True)
-class Contribution:
+class Contribution(NamedTuple):
+    """A tuple: one is made per aggregate state and derived document, and compared with the
+    one of the state before (``derived``), by the thousand per batch."""
+
     identity: Mapping[str, str]  # the derived document's fields that name it (merchant_id, day...)
-    counts: Counts = field(default_factory=dict)
+    counts: Mapping[str, int] = MappingProxyType({})
     price: int | None = None  # a published product's price (categories' min/max)
-    latest: Mapping[str, Latest] = field(default_factory=dict)  # product id -> its name in this order
+    latest: Mapping[str, Latest] = MappingProxyType({})  # product id -> its name in this order
 
 
 Contribute = Callable[[Doc], dict[str, Contribution]]  # state -> {derived key: contribution}

@@ -17,7 +17,7 @@ day from scratch: the reference.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from shared.read_models import (
     MERCHANT_STATS,
@@ -76,7 +76,7 @@ def _ratio(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
 
 
-def top_products(counts: Counts, names: dict[str, Latest]) -> list[TopProduct]:
+def top_products(counts: Counts, names: Mapping[str, Latest]) -> list[TopProduct]:
     """The products that sold, most units first (ties by product id), five of them."""
     units = [(n, k.removeprefix(UNITS)) for k, n in counts.items() if k.startswith(UNITS) and n > 0]
     best = sorted(units, key=lambda item: (-item[0], item[1]))[:TOP_PRODUCTS]
@@ -87,7 +87,7 @@ def document(
     key: str,
     identity: dict[str, str],
     counts: Counts,
-    names: dict[str, Latest],
+    names: Mapping[str, Latest],
     version: int = 0,
     sources: Sources | None = None,
 ) -> MerchantStatsDoc:

@@ -30,7 +30,11 @@ CATEGORIES = Derivation(
     served=CATEGORY_SERVED_FIELDS,
 )
 MERCHANT_STATS = Derivation(
-    merchant_stats.COLLECTION, merchant_stats.COUNTERS, merchant_stats.contribution, compose.compose_merchant_stats
+    merchant_stats.COLLECTION,
+    merchant_stats.COUNTERS,
+    merchant_stats.contribution,
+    compose.compose_merchant_stats,
+    compose_reads=False,  # a sum of its counters
 )
 
 PRODUCTS_STREAM = Stream(
