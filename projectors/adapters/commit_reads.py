@@ -9,7 +9,7 @@ up to ``AHEAD`` pages ahead of the fold. Elsewhere — MongoDB, which serves one
 cursor from its index, or a FerretDB that sorts in Go, where every page would decode every
 match — and with ``readers=0``, one sorted cursor, as ``stream_events`` reads: on FerretDB
 that cursor is answered by reading, decoding and sorting every commit of the type in Go
-before its first row (7.3 GB of FerretDB's memory for issue 15's 859,795 order commits,
+before its first row (7.7 GB of FerretDB's memory for issue 15's 859,795 order commits,
 and the fold waits meanwhile).
 
 ``readers`` above 1 reads the type as that many partitions by ``aggregate_id`` range (cut
