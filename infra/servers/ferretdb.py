@@ -35,9 +35,10 @@ if BACKEND not in BACKENDS:
 PPROF = os.environ.get("MERCHANT_FERRETDB_PPROF", "")
 # Go's collector, unless the environment sets it: FerretDB v1 allocates a Go value for every
 # field of every document it decodes and keeps almost none, so at Go's default (a collection
-# whenever the heap doubles) 2/3 of its CPU went to the collector in issue 15's catch-up
-# (perf, 2026-12-07 02:24 UTC). A collection when the heap has grown 4x, and a soft ceiling
-# that makes it collect harder before the machine runs short (docs/operations.md).
+# whenever the heap doubles) perf put 79 % of its samples in Go's runtime (the collector and
+# the allocator) and the kernel's clearing of the pages under it, in issue 15's catch-up
+# (2026-12-07 02:24 UTC). A collection when the heap has grown 4x, and a soft ceiling that
+# makes it collect harder before the machine runs short (docs/operations.md).
 GO_GC = {"GOGC": "400", "GOMEMLIMIT": "4GiB"}
 
 
