@@ -241,10 +241,10 @@ class StoredNames(Mapping[str, Latest]):
         self._stored: list[Mapping[str, Doc]] = [c["names"] for c in counters if c.get("names")]
 
     def __getitem__(self, name: str) -> Latest:
-        found = [{name: Latest(v["placed_at"], v["order_id"], v["name"])} for s in self._stored if (v := s.get(name))]
+        found = [Latest(v["placed_at"], v["order_id"], v["name"]) for s in self._stored if (v := s.get(name))]
         if not found:
             raise KeyError(name)
-        return latest_of(found)[name]
+        return max(found, key=Latest.order)  # the first of the latest, as latest_of keeps
 
     def __contains__(self, name: object) -> bool:
         return any(name in s for s in self._stored)
