@@ -15,14 +15,12 @@ version of the commit and ``last_version`` the last, ``committed_at`` the append
 - For projections: one aggregate's events in a version range (``events_between``, gap
   filling) and one aggregate type's events (``stream_events``, rebuilds), returned as
   stored; ``decode_data`` upcasts their bodies. A rebuild may read the commits otherwise
-  (``projectors.adapters.commit_reads``: keyset pages, ``commit_pages``, of several
-  disjoint filters merged back into ``_id`` order, ``merge_by_id``) and cut them into the
-  same chunks (``chunk_events``).
+  (``projectors.adapters.commit_reads``: keyset pages, ``commit_pages``, of consecutive
+  ``_id`` ranges read at once) and cut them into the same chunks (``chunk_events``).
 """
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -148,39 +146,22 @@ async def chunk_events(docs: AsyncIterator[Document], chunk: int) -> AsyncIterat
         yield commits, events
 
 
-async def commit_pages(db: Database, query: Document, page: int) -> AsyncIterator[list[Document]]:
-    """The commits matching ``query`` (which must not name ``_id``) in ``_id`` order, as
-    pages of up to ``page``: each page one ``find`` sorted by ``_id`` with a limit, after
-    the last ``_id`` of the page before (keyset). Cheap only where the server sorts and
-    limits with an index (MongoDB, FerretDB with sort and limit pushdown); elsewhere every
-    page reads every match."""
+async def commit_pages(
+    db: Database, query: Document, page: int, start: Any = None, stop: Any = None
+) -> AsyncIterator[list[Document]]:
+    """The commits matching ``query`` (which must not name ``_id``) with ``start <= _id <
+    stop`` (either bound may be None: none) in ``_id`` order, as pages of up to ``page``:
+    each page one ``find`` sorted by ``_id`` with a limit, after the last ``_id`` of the
+    page before (keyset). Cheap only where the server sorts and limits with an index
+    (MongoDB, FerretDB with sort and limit pushdown); elsewhere every page reads every match."""
     last = None
     while True:
-        after = query if last is None else {**query, "_id": {"$gt": last}}
-        docs = await db[COMMITS].find(after, {"events": 1}).sort("_id", ASCENDING).limit(page).to_list(None)
+        ids = {"$gt": last} if last is not None else {"$gte": start} if start is not None else {}
+        ids |= {"$lt": stop} if stop is not None else {}
+        wanted = db[COMMITS].find({**query, "_id": ids} if ids else query, {"events": 1})
+        docs = await wanted.sort("_id", ASCENDING).limit(page).batch_size(page).to_list(None)  # one round trip
         if docs:
             yield docs
         if len(docs) < page:
             return
         last = docs[-1]["_id"]
-
-
-async def merge_by_id(sources: list[AsyncIterator[list[Document]]]) -> AsyncIterator[Document]:
-    """The documents of ``sources`` (pages, each source in ``_id`` order, the sources'
-    ``_id`` sets disjoint) as one stream in ``_id`` order."""
-    heads: list[tuple[Any, int, list[Document], int]] = []  # (_id, source, page, index)
-
-    async def pull(i: int) -> None:
-        page = await anext(sources[i], None)
-        if page:
-            heapq.heappush(heads, (page[0]["_id"], i, page, 0))
-
-    for i in range(len(sources)):
-        await pull(i)
-    while heads:
-        _, i, page, at = heapq.heappop(heads)
-        yield page[at]
-        if at + 1 < len(page):
-            heapq.heappush(heads, (page[at + 1]["_id"], i, page, at + 1))
-        else:
-            await pull(i)

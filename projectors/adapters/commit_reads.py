@@ -4,101 +4,121 @@ Reading ``commits`` is most of a rebuild. Where the server sorts and limits in i
 backend (our FerretDB build: its ``explain`` of a page reports ``sortPushdown`` and
 ``limitPushdown``, and PostgreSQL reads the page as a range of the ``by_type_in_order``
 index), ``read_commits`` reads the type as keyset pages (``event_store_reader.commit_pages``:
-one ``find`` per page, after the page before's last ``_id``) fetched by a task of its own
-up to ``AHEAD`` pages ahead of the fold. Elsewhere — MongoDB, which serves one sorted
-cursor from its index, or a FerretDB that sorts in Go, where every page would decode every
-match — and with ``readers=0``, one sorted cursor, as ``stream_events`` reads: on FerretDB
-that cursor is answered by reading, decoding and sorting every commit of the type in Go
-before its first row (7.7 GB of FerretDB's memory for issue 15's 859,795 order commits,
-and the fold waits meanwhile).
+one ``find`` per page, after the page before's last ``_id``). Elsewhere — MongoDB, which
+serves one sorted cursor from its index, or a FerretDB that sorts in Go, where every page
+would decode every match — and with ``readers=0``, one sorted cursor, as ``stream_events``
+reads: on FerretDB that cursor is answered by reading, decoding and sorting every commit
+of the type in Go before its first row (7.7 GB of FerretDB's memory for issue 15's
+859,795 order commits, and the fold waits meanwhile).
 
-``readers`` above 1 reads the type as that many partitions by ``aggregate_id`` range (cut
-evenly between the type's lowest and highest id, ``split_points``), each as keyset pages
-by a task of its own, merged back into ``_id`` order (``event_store_reader.merge_by_id``).
-Not the default: on issue 15's full seed PostgreSQL planned each partition's page as a
-(parallel) sequential scan of the whole commits table, 3-4 s a page (2026-12-06 22:15 UTC).
+**Slices read at once.** One keyset reader has one page in flight, and its next request
+waits for the event loop, which the fold holds for a batch at a time: the server idled
+between pages and the fold waited for them (the rebuild's main thread was idle a fifth of
+its fold, py-spy, 2026-12-07 05:28 UTC). So the type's ``_id`` span (commit ids are
+ObjectIds: increasing with time) is cut into consecutive ranges, ``IdSlices``, each sized
+from the density of the slices read so far to hold about a page; up to ``WINDOW`` slices
+are read ahead of the fold, ``readers`` pages requested at once, and the slices are handed
+on in order. The ranges are ranges of the same index: each page stays an index range,
+whatever the split (the partitions by ``aggregate_id`` this replaced were planned as
+sequential scans of the whole table, 3-4 s a page, 2026-12-06 22:15 UTC).
 
 **Guarantees.** Every commit of the type exactly once, in ``_id`` order, every way: the
-partitions are disjoint and cover every string (the first has no lower bound, the last no
-upper one; an ``aggregate_id`` is a string, the envelope's type — a type whose lowest or
-highest id is not one is read as one partition), and a commit's ``aggregate_id`` never
-changes. So the chunks, batches and positions a rebuild makes of them are the one
-cursor's. Memory: at most ``readers × (AHEAD + 1)`` pages held.
+slices are disjoint and contiguous, the first has no lower bound and the last no upper
+one, and each is read in ``_id`` order; a type whose ``_id`` are not ObjectIds is read as
+one slice. So the chunks, batches and positions a rebuild makes of them are the one
+cursor's. Memory: at most ``WINDOW`` slices of up to ``ahead`` pages each held.
 
-**Failure.** A reader's failed read is raised to the consumer when it reaches that
-reader's next page (not retried: the rebuild fails, and starts again from empty
-shadows). Leaving ``read_commits`` — done, failed or cancelled — cancels every reader task
-and waits for them: none outlives the rebuild.
+**Failure.** A failed read is raised to the consumer when it reaches that slice (not
+retried: the rebuild fails, and starts again from empty shadows). Leaving
+``read_commits`` — done, failed or cancelled — cancels every reader task and waits for
+them: none outlives the rebuild.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import AsyncIterator
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
+from bson import ObjectId
 from pymongo.errors import PyMongoError
 
-from shared.event_store_reader import COMMITS, commit_pages, merge_by_id
+from shared.event_store_reader import COMMITS, commit_pages
 from shared.mongo import Database, Document
 
-# Partitions read at once: one. Two on issue 15's full seed (1.34 M commits, 2026-12-06
-# 22:07-22:15 UTC) had each page planned as a (parallel) sequential scan of the whole
-# commits table, 3-4 s a page; one partition's page is a range of the (aggregate_type, _id)
-# index. 0: one sorted cursor (the way before keyset pages, to compare).
-READERS = 1
+# Pages requested at once. One: the server idles while the fold holds the event loop.
+READERS = 2
 PAGE = 1_000  # commits per page (one round trip each)
 # One cursor: commits per round trip (10,000 was no faster on FerretDB: it sorts every
 # commit of the type before its first answer).
 CURSOR_BATCH = 2_000
-AHEAD = 2  # pages a partition's reader fetches ahead of the merge
-HEX = "0123456789abcdef"
+AHEAD = 2  # pages one slice's reader fetches ahead of the fold
+WINDOW = 6  # slices being read at once, the fold's one included
+FIRST_SLICES = 64  # the first slices' width: this fraction of the type's _id span
+GROWTH = 4  # a slice's width changes at most this factor from the one read before
 
 
-def split_points(lowest: str, highest: str, readers: int) -> list[str]:
-    """Up to ``readers - 1`` increasing strings splitting ``[lowest, highest]``: the common
-    prefix, then the first character where they differ, its range divided evenly — by rank
-    among hexadecimal digits where both are one (UUIDs, with or without a prefix, fall
-    evenly into the parts), by code point otherwise."""
-    common = len(os.path.commonprefix([lowest, highest]))
-    if common == len(highest):  # equal: nothing to split
-        return []
-    prefix, low, high = highest[:common], lowest[common : common + 1], highest[common]
-    alphabet = HEX if low and low in HEX and high in HEX else None
-    first = alphabet.index(low) if alphabet else ord(low) if low else 0
-    last = alphabet.index(high) if alphabet else ord(high)
-    steps = {first + (last - first + 1) * i // readers for i in range(1, readers)}
-    points = {prefix + (alphabet[step] if alphabet else chr(step)) for step in steps}
-    return sorted(p for p in points if lowest < p <= highest)
+@dataclass(frozen=True)
+class IdSlice:
+    """``start <= _id < stop`` (None: no bound); ``width``: ``stop - start`` as integers."""
+
+    start: ObjectId | None
+    stop: ObjectId | None
+    width: int
 
 
-def partition_queries(aggregate_type: str, points: list[str]) -> list[Document]:
-    """One filter per part of the ``aggregate_id`` space cut at ``points``: disjoint and
-    covering every string (the first part has no lower bound, the last no upper one)."""
-    bounds: list[str | None] = [None, *points, None]
-    queries = []
-    for low, high in zip(bounds, bounds[1:], strict=False):
-        ids = ({"$gte": low} if low else {}) | ({"$lt": high} if high else {})
-        queries.append({"aggregate_type": aggregate_type} | ({"aggregate_id": ids} if ids else {}))
-    return queries
+class IdSlices:
+    """Consecutive ``_id`` ranges covering every ObjectId (see the module doc): the first
+    unbounded below, the last (the one reaching ``highest``) unbounded above; each sized
+    from the density of the last one read (``read``) to hold about ``page`` commits."""
 
+    def __init__(self, lowest: ObjectId, highest: ObjectId, page: int) -> None:
+        self.next_start: int | None = _number(lowest)
+        self.highest = _number(highest)
+        self.page = page
+        self.width = max(1, (self.highest - self.next_start + 1) // FIRST_SLICES)
+        self.first = True
 
-async def _id_range(db: Database, aggregate_type: str) -> tuple[str, str] | None:
-    """The lowest and highest ``aggregate_id`` of the type (two one-row sorted reads)."""
-    ends = []
-    for direction in (1, -1):
-        found = (
-            await db[COMMITS]
-            .find({"aggregate_type": aggregate_type}, {"aggregate_id": 1})
-            .sort("aggregate_id", direction)
-            .limit(1)
-            .to_list(None)
-        )
-        if not found or not isinstance(found[0].get("aggregate_id"), str):
+    def next(self) -> IdSlice | None:
+        """The next slice, None past the last."""
+        if self.next_start is None:
             return None
-        ends.append(found[0]["aggregate_id"])
-    return ends[0], ends[1]
+        start, stop = self.next_start, self.next_start + self.width
+        self.next_start = stop if stop <= self.highest else None
+        lower = None if self.first else ObjectId(_bytes(start))
+        upper = None if self.next_start is None else ObjectId(_bytes(stop))
+        self.first = False
+        return IdSlice(lower, upper, self.width)
+
+    def read(self, part: IdSlice, commits: int) -> None:
+        """``part`` held ``commits``: size the next slices by that density."""
+        wanted = part.width * self.page // max(commits, 1)
+        self.width = max(1, min(max(wanted, part.width // GROWTH), part.width * GROWTH))
+
+
+class WholeType:
+    """One slice, every commit of the type: where ``_id`` cannot be cut (one reader, or
+    ids that are not ObjectIds)."""
+
+    def __init__(self) -> None:
+        self.given = False
+
+    def next(self) -> IdSlice | None:
+        part, self.given = (None if self.given else IdSlice(None, None, 0)), True
+        return part
+
+    def read(self, part: IdSlice, commits: int) -> None:
+        pass
+
+
+def _number(oid: ObjectId) -> int:
+    return int.from_bytes(oid.binary, "big")
+
+
+def _bytes(number: int) -> bytes:
+    return number.to_bytes(12, "big")
 
 
 async def pages_pushed_down(db: Database, query: Document) -> bool:
@@ -113,24 +133,74 @@ async def pages_pushed_down(db: Database, query: Document) -> bool:
     return plan.get("sortPushdown") is True and plan.get("limitPushdown") is True
 
 
+async def _id_bounds(db: Database, query: Document) -> tuple[ObjectId, ObjectId] | None:
+    """The lowest and highest ``_id`` matching ``query`` (two one-row sorted reads), if ObjectIds."""
+    ends = []
+    for direction in (1, -1):
+        found = await db[COMMITS].find(query, {"_id": 1}).sort("_id", direction).limit(1).to_list(None)
+        if not found or not isinstance(found[0]["_id"], ObjectId):
+            return None
+        ends.append(found[0]["_id"])
+    return ends[0], ends[1]
+
+
 async def _pump(
-    pages: AsyncIterator[list[Document]], queue: asyncio.Queue[list[Document] | BaseException | None]
-) -> None:
+    pages: AsyncIterator[list[Document]],
+    queue: asyncio.Queue[list[Document] | BaseException | None],
+    gate: asyncio.Semaphore,
+) -> int:
+    """Move ``pages`` to ``queue`` (then None), each fetched holding ``gate``; a failure is
+    handed to the consumer, raised there. Returns the documents moved."""
+    moved = 0
     try:
-        async for page in pages:
+        while True:
+            async with gate:
+                page = await anext(pages, None)
+            if page is None:
+                break
+            moved += len(page)
             await queue.put(page)
         await queue.put(None)
     except asyncio.CancelledError:
         raise
-    except BaseException as exc:  # handed to the consumer, raised there
+    except BaseException as exc:
         await queue.put(exc)
+    return moved
 
 
-async def _drain(queue: asyncio.Queue[list[Document] | BaseException | None]) -> AsyncIterator[list[Document]]:
-    while (item := await queue.get()) is not None:
-        if isinstance(item, BaseException):
-            raise item
-        yield item
+async def _read_slices(
+    db: Database, query: Document, slices: IdSlices | WholeType, page: int, readers: int, ahead: int
+) -> AsyncGenerator[Document]:
+    """The commits of ``slices`` in order, up to ``WINDOW`` slices read at once, ``readers``
+    pages requested at once."""
+    gate = asyncio.Semaphore(readers)
+    window: deque[tuple[IdSlice, asyncio.Queue[list[Document] | BaseException | None], asyncio.Task[int]]]
+    window = deque()
+
+    def start_next() -> None:
+        part = slices.next()
+        if part is not None:
+            queue: asyncio.Queue[list[Document] | BaseException | None] = asyncio.Queue(ahead)
+            pages = commit_pages(db, query, page, part.start, part.stop)
+            window.append((part, queue, asyncio.create_task(_pump(pages, queue, gate))))
+
+    try:
+        for _ in range(WINDOW):
+            start_next()
+        while window:
+            part, queue, task = window[0]
+            while (item := await queue.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                for doc in item:
+                    yield doc
+            window.popleft()
+            slices.read(part, await task)
+            start_next()
+    finally:
+        for _, _, task in window:
+            task.cancel()
+        await asyncio.gather(*(task for _, _, task in window), return_exceptions=True)
 
 
 @asynccontextmanager
@@ -147,16 +217,10 @@ async def read_commits(
         finally:
             await cursor.close()
         return
-    ends = await _id_range(db, aggregate_type) if readers > 1 else None
-    queries = partition_queries(aggregate_type, split_points(*ends, readers) if ends else [])
-    queues: list[asyncio.Queue[list[Document] | BaseException | None]] = [asyncio.Queue(ahead) for _ in queries]
-    tasks = [
-        asyncio.create_task(_pump(commit_pages(db, query, page), queue))
-        for query, queue in zip(queries, queues, strict=True)
-    ]
+    bounds = await _id_bounds(db, query) if readers > 1 else None
+    slices = IdSlices(*bounds, page) if bounds else WholeType()
+    commits = _read_slices(db, query, slices, page, readers, ahead)
     try:
-        yield merge_by_id([_drain(queue) for queue in queues])
+        yield commits
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await commits.aclose()

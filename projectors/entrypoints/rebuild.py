@@ -8,8 +8,9 @@
    writer and nobody reads a shadow, so (``in_memory``, the default) it builds them in
    memory (``application.replay.ReplayStore``) and writes each document once, in large
    ``insert_many`` chunks, at the end or when its memory bound is reached; it reads the
-   commits ahead of the fold, as keyset pages where the server sorts and limits in its
-   backend (``adapters.commit_reads``: the same commits in the same order as one cursor).
+   commits ahead of the fold, as keyset pages of ``_id`` slices read at once where the
+   server sorts and limits in its backend (``adapters.commit_reads``: the same commits in
+   the same order as one cursor).
    The batches it
    applies are the store-backed replay's (``chunk`` events, whole commits), so positions
    and every document, derived ``version``/``sources`` included, come out the same. The
@@ -181,7 +182,7 @@ async def replay_in_memory(
     page: int = PAGE,
 ) -> int:
     """``replay`` into ``store`` (flushed by the caller), the same batches and positions;
-    ``readers``: partitions of the commits read at once, 0: one sorted cursor
+    ``readers``: pages of the commits requested at once, 0: one sorted cursor
     (``adapters.commit_reads``)."""
     history = StoredEvents(db)
     events = 0
@@ -266,7 +267,7 @@ async def rebuild(
     with it, the caller has made sure the stream's projectors are stopped (``ensure_idle``).
     ``in_memory=False``: the store-backed replay (the reference); ``bound``: documents the
     in-memory one holds before it flushes and spills (``application.replay``); ``readers``:
-    partitions of the commits it reads at once, ``page`` commits per round trip
+    pages of the commits it requests at once, ``page`` commits per round trip
     (``adapters.commit_reads``; ``readers=0``: one sorted cursor)."""
     stream = stream_of(name)
     live = MongoReadModels(db, await detect_writer(db))

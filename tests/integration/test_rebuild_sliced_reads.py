@@ -1,11 +1,11 @@
-"""A rebuild's paged and partitioned reads of the commits (``projectors.adapters.commit_reads``).
+"""A rebuild's paged and sliced reads of the commits (``projectors.adapters.commit_reads``).
 
 On the real servers, from a generated history of every event type: read as keyset pages
-(one reader, the default) or as several partitions of them merged by ``_id``, each
-aggregate type's commits are exactly those of one sorted cursor (``readers=0``), in the
-same order (small pages, so the partitions interleave page after page); on our FerretDB
-the paged path is the one taken. A read that fails
-mid-stream in one partition, while the other is ahead, fails the rebuild with that error,
+of one slice (one reader) or of consecutive ``_id`` slices read at once (several readers,
+the default), each aggregate type's commits are exactly those of one sorted cursor
+(``readers=0``), in the same order (small pages, so slices are a few pages and many); on
+our FerretDB the paged path is the one taken, bounded pages included. A read that fails
+mid-stream in one slice, while others are ahead, fails the rebuild with that error,
 leaves no reader task running, and the next rebuild starts from empty shadows and builds
 what a rebuild read through one cursor builds, field for field.
 """
@@ -15,11 +15,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from bson import ObjectId
 
 from merchant_testkit.event_stream import generate, store
 from merchant_testkit.plugin import own_namespace_fixtures
 from projectors.adapters import commit_reads
-from projectors.adapters.commit_reads import pages_pushed_down, partition_queries, read_commits, split_points
+from projectors.adapters.commit_reads import IdSlices, pages_pushed_down, read_commits
 from projectors.entrypoints.rebuild import drop_shadows, rebuild, shadow_names
 from projectors.entrypoints.streams import ORDERS_STREAM, STREAMS
 
@@ -38,40 +39,56 @@ async def ids_read(db, aggregate_type: str, **options) -> list:
         return [doc["_id"] async for doc in commits]
 
 
-async def test_the_partitions_read_every_commit_once_in_id_order(mongo_db, history):
+async def test_the_slices_read_every_commit_once_in_id_order(mongo_db, history, monkeypatch):
     if "ferretdbVersion" in await mongo_db.client.admin.command("buildInfo"):
-        # our build sorts and limits in PostgreSQL: the paged paths are the ones tested
+        # our build sorts and limits in PostgreSQL, a bounded slice's pages too: the paged paths are tested
+        bounded = {"aggregate_type": "order", "_id": {"$gte": ObjectId(), "$lt": ObjectId()}}
         assert await pages_pushed_down(mongo_db, {"aggregate_type": "order"})
-        assert await pages_pushed_down(mongo_db, partition_queries("order", ["o_4", "o_8"])[1])
-    for query in partition_queries("order", ["o_4", "o_8"]):  # each holds commits: the merge interleaves
-        assert await mongo_db.commits.count_documents(query) > 50, query
+        assert await pages_pushed_down(mongo_db, bounded)
+    real_pages = commit_reads.commit_pages
+    slices_read = []
+
+    def counted_pages(db, query, page, start=None, stop=None):
+        slices_read.append((start, stop))
+        return real_pages(db, query, page, start, stop)
+
+    monkeypatch.setattr(commit_reads, "commit_pages", counted_pages)
     for stream in STREAMS:
         one_cursor = await ids_read(mongo_db, stream.aggregate_type, readers=0)
         assert len(one_cursor) > 30, stream.name
         for readers in (1, 2, 3):
-            partitioned = await ids_read(mongo_db, stream.aggregate_type, readers=readers, page=37, ahead=1)
-            assert partitioned == one_cursor, (stream.name, readers)
+            slices_read.clear()
+            sliced = await ids_read(mongo_db, stream.aggregate_type, readers=readers, page=7, ahead=1)
+            assert sliced == one_cursor, (stream.name, readers)
+            assert len(slices_read) == 1 if readers == 1 else len(slices_read) > 3, (stream.name, readers)
 
 
-def test_partitions_cover_every_string_id_once():
-    assert [q.get("aggregate_id") for q in partition_queries("order", ["4", "8", "c"])] == [
-        {"$lt": "4"},
-        {"$gte": "4", "$lt": "8"},
-        {"$gte": "8", "$lt": "c"},
-        {"$gte": "c"},
-    ]
-    assert partition_queries("order", []) == [{"aggregate_type": "order"}]
+def oid(number: int) -> ObjectId:
+    return ObjectId(number.to_bytes(12, "big"))
 
 
-def test_split_points_cut_between_the_lowest_and_highest_id():
-    assert split_points("0a1b-uuid", "ffe2-uuid", 2) == ["8"]  # hexadecimal digits: by rank
-    assert split_points("o_00aa", "o_ff01", 4) == ["o_4", "o_8", "o_c"]
-    assert split_points("o_1", "o_1", 4) == []  # one aggregate
-    assert split_points("a", "b", 4) == ["b"]  # fewer points than asked
-    assert split_points("A", "z", 2) == ["^"]  # not hexadecimal: by code point
-    for lowest, highest in (("0a", "ff"), ("p_00", "p_ff"), ("", "z"), ("a", "ab")):
-        points = split_points(lowest, highest, 4)
-        assert points == sorted(set(points)) and all(lowest < p <= highest for p in points)
+def test_slices_are_contiguous_cover_every_id_and_follow_the_density_read():
+    slices = IdSlices(oid(1_000), oid(1_000 + 64 * 500 - 1), page=100)  # first width: a 64th of the span
+    first = slices.next()
+    assert (first.start, first.stop, first.width) == (None, oid(1_500), 500)  # no lower bound
+    slices.read(first, 50)  # half a page in 500 ids: the next ones twice as wide
+    second = slices.next()
+    assert (second.start, second.stop) == (oid(1_500), oid(2_500))
+    slices.read(second, 10_000)  # dense: at most GROWTH times narrower
+    assert slices.next().width == 1_000 // commit_reads.GROWTH
+    slices.read(second, 0)  # empty: at most GROWTH times wider
+    parts = [slices.next()]
+    while parts[-1] is not None:
+        parts.append(slices.next())
+    last = parts[-2]
+    assert last.stop is None and last.start <= oid(1_000 + 64 * 500 - 1)  # the last has no upper bound
+    assert all(a.stop == b.start for a, b in zip(parts, parts[1:-1], strict=False))  # contiguous
+
+
+def test_one_id_is_one_unbounded_slice():
+    slices = IdSlices(oid(7), oid(7), page=100)
+    only = slices.next()
+    assert (only.start, only.stop) == (None, None) and slices.next() is None
 
 
 async def shadows_of(db, stream) -> dict[str, list[dict]]:
@@ -86,14 +103,13 @@ async def test_a_read_failing_mid_stream_fails_the_rebuild_and_the_next_one_is_w
     assert reference[stream.state]
 
     real_pages = commit_reads.commit_pages
-    pages_read = {"second partition": 0}
+    pages_read = {"later slices": 0}
 
-    async def failing_pages(db, query, page):
-        second = "$gte" in query.get("aggregate_id", {})
-        async for docs in real_pages(db, query, page):
-            if second:
-                pages_read["second partition"] += 1
-                if pages_read["second partition"] == 4:
+    async def failing_pages(db, query, page, start=None, stop=None):
+        async for docs in real_pages(db, query, page, start, stop):
+            if start is not None:  # not the first slice
+                pages_read["later slices"] += 1
+                if pages_read["later slices"] == 4:
                     raise ConnectionResetError("the store went away mid-read")
             yield docs
 
@@ -101,7 +117,7 @@ async def test_a_read_failing_mid_stream_fails_the_rebuild_and_the_next_one_is_w
     before = asyncio.all_tasks()
     with pytest.raises(ConnectionResetError, match="mid-read"):
         await rebuild(mongo_db, stream.state, swap_in=False, readers=2, page=20)
-    assert pages_read["second partition"] == 4  # it failed mid-stream, not before or after
+    assert pages_read["later slices"] >= 4  # it failed mid-stream (other slices may have read on meanwhile)
     assert asyncio.all_tasks() <= before, "a reader task outlived the rebuild"
     monkeypatch.setattr(commit_reads, "commit_pages", real_pages)
 
