@@ -19,6 +19,7 @@ import contextlib
 import gc
 import logging
 import time
+from collections.abc import Iterator
 
 from shared.observability import metrics
 from shared.observability.memory import MemoryMonitor
@@ -84,6 +85,17 @@ class _GcTimer:
             label = str(generation)
             metrics.gc_pause.labels(generation=label).observe(pause)
             metrics.gc_collections.labels(generation=label).inc()
+
+
+@contextlib.contextmanager
+def gc_thresholds(thresholds: tuple[int, int, int]) -> Iterator[None]:
+    """The collector's thresholds set to ``thresholds`` inside the ``with``, restored after."""
+    before = gc.get_threshold()
+    gc.set_threshold(*thresholds)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def tune_gc(thresholds: tuple[int, int, int]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import re
@@ -10,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
@@ -199,3 +201,13 @@ def test_a_component_tunes_its_collector_in_every_mode():
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+def test_gc_thresholds_hold_inside_and_are_restored_after_even_on_failure():
+    from shared.observability.runtime import gc_thresholds
+
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError, match="fold failed"), gc_thresholds((50_000, 20, 100)):
+        assert gc.get_threshold() == (50_000, 20, 100)
+        raise RuntimeError("fold failed")
+    assert gc.get_threshold() == before
