@@ -42,7 +42,7 @@ async def _rebuild(name: str, swap_in: bool) -> None:
             raise typer.Exit(1) from None
     side = await bootstrap(settings)
     try:
-        total = await total_commits(side.db, name)
+        total = await total_commits(side.db, name)  # None: too slow to count; the bar shows no total
         events = {"n": 0}
         columns = (
             TextColumn("[bold]{task.description}"),

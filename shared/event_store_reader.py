@@ -103,8 +103,12 @@ async def events_between(db: Database, aggregate_id: str, after: int, before: in
     return [e for e in events if after < e.aggregate_version < before]
 
 
-async def count_commits_of_type(db: Database, aggregate_type: str) -> int:
-    return await db[COMMITS].count_documents({"aggregate_type": aggregate_type})
+async def count_commits_of_type(db: Database, aggregate_type: str, max_time_ms: int | None = None) -> int:
+    """Raises ``pymongo.errors.ExecutionTimeout`` past ``max_time_ms`` (None: no limit)."""
+    query = {"aggregate_type": aggregate_type}
+    if max_time_ms:
+        return await db[COMMITS].count_documents(query, maxTimeMS=max_time_ms)
+    return await db[COMMITS].count_documents(query)
 
 
 async def stream_events(

@@ -7,21 +7,28 @@ the default), each aggregate type's commits are exactly those of one sorted curs
 our FerretDB the paged path is the one taken, bounded pages included. A read that fails
 mid-stream in one slice, while others are ahead, fails the rebuild with that error,
 leaves no reader task running, and the next rebuild starts from empty shadows and builds
-what a rebuild read through one cursor builds, field for field.
+what a rebuild read through one cursor builds, field for field. ``merchant projections
+rebuild`` counts what it will read within a time budget (on FerretDB a count reads every
+commit) and goes without a total past it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 
 import pytest
 from bson import ObjectId
+from pymongo.errors import ExecutionTimeout
 
 from merchant_testkit.event_stream import generate, store
 from merchant_testkit.plugin import own_namespace_fixtures
 from projectors.adapters import commit_reads
 from projectors.adapters.commit_reads import IdSlices, pages_pushed_down, read_commits
-from projectors.entrypoints.rebuild import drop_shadows, rebuild, shadow_names
+from projectors.entrypoints import rebuild as rebuild_module
+from projectors.entrypoints.rebuild import COUNT_BUDGET_MS, drop_shadows, rebuild, shadow_names, total_commits
 from projectors.entrypoints.streams import ORDERS_STREAM, STREAMS
 
 pytestmark = pytest.mark.integration
@@ -126,3 +133,33 @@ async def test_a_read_failing_mid_stream_fails_the_rebuild_and_the_next_one_is_w
         assert await shadows_of(mongo_db, stream) == reference
     finally:
         await drop_shadows(mongo_db, stream.state)
+
+
+async def test_the_rebuild_command_counts_what_it_reads_and_says_how_fast(mongo_db, server_env, history):
+    """``merchant projections rebuild orders --no-swap``: the bar's total counted within its
+    budget on this small store, every order event replayed, the rate printed."""
+    order_events = sum(
+        [len(c["events"]) async for c in mongo_db.commits.find({"aggregate_type": "order"}, {"events": 1})]
+    )
+    assert await total_commits(mongo_db, ORDERS_STREAM.state) == await mongo_db.commits.count_documents(
+        {"aggregate_type": "order"}
+    )
+    command = [sys.executable, "-m", "merchant_cli.main", "projections", "rebuild", ORDERS_STREAM.state, "--no-swap"]
+    try:
+        done = await asyncio.to_thread(
+            subprocess.run, command, env={**os.environ, **server_env}, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert f"{ORDERS_STREAM.state}: {order_events} events in" in done.stdout, done.stdout[-2000:]
+        assert "events/s), not swapped" in done.stdout
+    finally:
+        await drop_shadows(mongo_db, ORDERS_STREAM.state)
+
+
+async def test_a_count_past_its_budget_leaves_the_total_unknown(mongo_db, history, monkeypatch):
+    async def too_slow(db, aggregate_type, max_time_ms=None):
+        assert max_time_ms == COUNT_BUDGET_MS  # the server is asked to stop there
+        raise ExecutionTimeout("operation exceeded time limit")
+
+    monkeypatch.setattr(rebuild_module, "count_commits_of_type", too_slow)
+    assert await total_commits(mongo_db, ORDERS_STREAM.state) is None
