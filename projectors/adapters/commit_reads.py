@@ -106,8 +106,10 @@ class WholeType:
         self.given = False
 
     def next(self) -> IdSlice | None:
-        part, self.given = (None if self.given else IdSlice(None, None, 0)), True
-        return part
+        if self.given:
+            return None
+        self.given = True
+        return IdSlice(None, None, 0)
 
     def read(self, part: IdSlice, commits: int) -> None:
         pass

@@ -288,65 +288,52 @@ async def rebuild(
     pages of the commits it requests at once, ``page`` commits per round trip
     (``adapters.commit_reads``; ``readers=0``: one sorted cursor)."""
     with gc_thresholds(REBUILD_GC_THRESHOLDS):
-        return await _rebuild(db, name, progress, swap_in, in_memory, bound, readers, page)
-
-
-async def _rebuild(
-    db: AsyncDatabase[Doc],
-    name: str,
-    progress: Progress | None,
-    swap_in: bool,
-    in_memory: bool,
-    bound: int,
-    readers: int,
-    page: int,
-) -> RebuildResult:
-    stream = stream_of(name)
-    live = MongoReadModels(db, await detect_writer(db))
-    names = shadow_names(stream)
-    shadow = live.renamed(names)
-    for physical in names.values():
-        await db.drop_collection(physical)
-    began, started_at = time.monotonic(), utc_now()
-    positions = itertools.count()
-    events = 0
-    # The shadow has one writer, this replay: what it wrote need not be read back.
-    known = Known()
-    replayed = [MERCHANTS_STREAM, stream] if stream is PRODUCTS_STREAM else [stream]
-    flushes = 0
-    if in_memory:
-        held = memory_store(shadow, stream, bound)
-        for each in replayed:
-            events += await replay_in_memory(
-                db, held, each, progress=progress, positions=positions, known=known, readers=readers, page=page
-            )
-        await held.flush()
-        flushes = held.flushes
-    else:
-        for each in replayed:
-            events += await replay(shadow, each, progress=progress, positions=positions, known=known)
-    await ensure_read_model_indexes(db, {c: names[c] for c in stream.read_models})
-    atomic = None
-    if swap_in:
-        for logical in stream.read_models:
-            swapped = await swap(db, names[logical], logical)
-            atomic = swapped if atomic is None else atomic and swapped
-        for logical, physical in names.items():
-            if logical not in stream.read_models:
-                await db.drop_collection(physical)
-        since = started_at - CATCH_UP_MARGIN
-        if stream is PRODUCTS_STREAM:
-            await replay(live, MERCHANTS_STREAM, since=since, positions=positions)
-        await replay(live, stream, since=since, positions=positions)
-    seconds = time.monotonic() - began
-    log.info(
-        "rebuilt %s from %d events in %.1f s (%s swap)",
-        name,
-        events,
-        seconds,
-        "atomic" if atomic else "two-step" if atomic is False else "no",
-    )
-    return RebuildResult(name, events, seconds, swap_in, atomic, flushes)
+        stream = stream_of(name)
+        live = MongoReadModels(db, await detect_writer(db))
+        names = shadow_names(stream)
+        shadow = live.renamed(names)
+        for physical in names.values():
+            await db.drop_collection(physical)
+        began, started_at = time.monotonic(), utc_now()
+        positions = itertools.count()
+        events = 0
+        # The shadow has one writer, this replay: what it wrote need not be read back.
+        known = Known()
+        replayed = [MERCHANTS_STREAM, stream] if stream is PRODUCTS_STREAM else [stream]
+        flushes = 0
+        if in_memory:
+            held = memory_store(shadow, stream, bound)
+            for each in replayed:
+                events += await replay_in_memory(
+                    db, held, each, progress=progress, positions=positions, known=known, readers=readers, page=page
+                )
+            await held.flush()
+            flushes = held.flushes
+        else:
+            for each in replayed:
+                events += await replay(shadow, each, progress=progress, positions=positions, known=known)
+        await ensure_read_model_indexes(db, {c: names[c] for c in stream.read_models})
+        atomic = None
+        if swap_in:
+            for logical in stream.read_models:
+                swapped = await swap(db, names[logical], logical)
+                atomic = swapped if atomic is None else atomic and swapped
+            for logical, physical in names.items():
+                if logical not in stream.read_models:
+                    await db.drop_collection(physical)
+            since = started_at - CATCH_UP_MARGIN
+            if stream is PRODUCTS_STREAM:
+                await replay(live, MERCHANTS_STREAM, since=since, positions=positions)
+            await replay(live, stream, since=since, positions=positions)
+        seconds = time.monotonic() - began
+        log.info(
+            "rebuilt %s from %d events in %.1f s (%s swap)",
+            name,
+            events,
+            seconds,
+            "atomic" if atomic else "two-step" if atomic is False else "no",
+        )
+        return RebuildResult(name, events, seconds, swap_in, atomic, flushes)
 
 
 async def drop_shadows(db: AsyncDatabase[Doc], name: str) -> None:
